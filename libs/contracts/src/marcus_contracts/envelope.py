@@ -1,0 +1,52 @@
+"""The one envelope every event travels in: a CloudEvents 1.0 structured-mode JSON event.
+
+Attribute names follow CloudEvents; `dataversion`, `sequence`, `correlationid`,
+`causationid` and `traceparent` are extension attributes (lower-case alphanumerics, as
+the spec requires), so any CloudEvents SDK can parse what is on the streams.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import uuid_utils
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def new_event_id() -> UUID:
+    """Time-ordered UUIDv7: ids sort by creation time, which keeps indexes compact."""
+    return UUID(bytes=uuid_utils.uuid7().bytes)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel):
+    """Metadata plus the (already serialised) `data` of one event."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: UUID = Field(default_factory=new_event_id)
+    source: str = Field(min_length=1, description="producing service, e.g. 'catalog'")
+    type: str = Field(min_length=1, description="e.g. 'catalog.product.updated'")
+    subject: str = Field(min_length=1, description="aggregate id")
+    time: datetime = Field(default_factory=utcnow)
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataversion: int = Field(ge=1, description="schema version of `data`")
+    sequence: int = Field(ge=1, description="aggregate version, strictly increasing per subject")
+    correlationid: str | None = None
+    causationid: str | None = None
+    traceparent: str | None = None
+    data: dict[str, Any]
+
+    def to_json(self) -> str:
+        """Structured-mode JSON; absent optional extensions are left out, as CloudEvents asks."""
+        return self.model_dump_json(exclude_none=True)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Envelope:
+        return cls.model_validate_json(raw)

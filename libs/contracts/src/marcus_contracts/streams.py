@@ -1,0 +1,32 @@
+"""Names of streams, consumer groups and dead-letter streams, in one place.
+
+A prefix lets one Redis serve several isolated stacks (tests, benchmarks, tenants).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SERVICES = ("catalog", "orders", "assistant", "indexer", "scheduler", "notifier")
+
+
+@dataclass(frozen=True)
+class StreamNames:
+    prefix: str = ""
+
+    def events(self, service: str) -> str:
+        """The stream a service publishes all its events to."""
+        return f"{self.prefix}events.{service}"
+
+    def dlq(self, group: str) -> str:
+        """Where a consumer group parks events it gave up on."""
+        return f"{self.prefix}dlq.{group}"
+
+    def group(self, service: str) -> str:
+        """Consumer group of a consuming service (one per service, shared by its replicas; groups are per stream, so no prefix)."""
+        return service
+
+
+def source_of(event_type: str) -> str:
+    """`catalog.product.created` -> `catalog`: the first segment names the producer."""
+    return event_type.split(".", 1)[0]
