@@ -4,13 +4,14 @@ from marcus_contracts.base import Event
 from marcus_contracts.envelope import Envelope, new_event_id, utcnow
 from marcus_contracts.events import catalog
 from marcus_contracts.registry import EventRegistry, UnknownEventError, build_registry
-from marcus_contracts.streams import SERVICES, StreamNames, source_of
+from marcus_contracts.streams import SERVICES, STREAM_FIELD, StreamNames, source_of
 from marcus_contracts.upcasters import UPCASTERS
 
 registry: EventRegistry = build_registry(catalog.ALL, UPCASTERS)
 
 __all__ = [
     "SERVICES",
+    "STREAM_FIELD",
     "Envelope",
     "Event",
     "EventRegistry",

@@ -30,3 +30,7 @@ class StreamNames:
 def source_of(event_type: str) -> str:
     """`catalog.product.created` -> `catalog`: the first segment names the producer."""
     return event_type.split(".", 1)[0]
+
+
+STREAM_FIELD = "event"
+"""Each stream entry has one field, `event`: the structured-mode CloudEvents JSON."""
