@@ -1,0 +1,23 @@
+"""Settings every service shares; each service subclasses with its own fields."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Read from the environment and `.env`; names are the documented env vars."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/marcus"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    stream_prefix: str = ""
+    log_level: str = "info"
+
+    jwt_secret: str = "dev-secret-change-me"
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
+    jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
