@@ -121,8 +121,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                 request,
                 503,
                 "Service Unavailable",
-                "A dependency of this service is not answering; nothing was changed. "
-                "Retry later.",
+                "A dependency of this service is not answering; nothing was changed. Retry later.",
                 headers={"Retry-After": "2"},
             )
         log.exception("unhandled error on %s %s", request.method, request.url.path)

@@ -1,0 +1,153 @@
+"""The outbox relay: publishes recorded events to the service's Redis stream, in order.
+
+One relay per service is active at a time: it holds a PostgreSQL advisory lock on its own
+connection, so replicas stand by and take over when the holder's connection dies. The
+same connection LISTENs for the NOTIFY that appends send on commit, with polling as a
+fallback. Each batch is XADDed in one pipelined round trip, then removed from the outbox;
+if Redis is down the events simply stay in the outbox and go out when it returns.
+
+A crash between XADD and the outbox DELETE publishes that batch again: delivery is
+at-least-once, and consumers drop duplicates by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from dataclasses import dataclass
+
+import psycopg
+import redis.asyncio as aioredis
+from psycopg import sql
+from redis.exceptions import RedisError
+
+from marcus_contracts import STREAM_FIELD
+from marcus_eventstore.metrics import (
+    EVENTS_PUBLISHED,
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_AGE,
+    PUBLISH_FAILURES,
+    RELAY_LEADER,
+)
+
+log = logging.getLogger("marcus.relay")
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    dsn: str
+    """libpq connection string or URL (no SQLAlchemy driver suffix)."""
+    schema: str
+    stream: str
+    batch_size: int = 500
+    poll_interval: float = 1.0
+    maxlen: int = 0
+    """Approximate MAXLEN for XADD; 0 keeps the whole stream (replays read it from 0)."""
+    standby_interval: float = 2.0
+    max_backoff: float = 5.0
+
+
+def advisory_key(schema: str) -> int:
+    """A stable signed 64-bit lock id per schema."""
+    digest = hashlib.blake2b(f"marcus-relay:{schema}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class OutboxRelay:
+    def __init__(self, settings: RelaySettings, redis: aioredis.Redis) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.is_leader = False
+        self._select = sql.SQL(
+            "SELECT o.position, e.envelope::text FROM {schema}.outbox o "
+            "JOIN {schema}.events e ON e.position = o.position "
+            "ORDER BY o.position LIMIT %s"
+        ).format(schema=sql.Identifier(settings.schema))
+        self._delete = sql.SQL("DELETE FROM {schema}.outbox WHERE position = ANY(%s)").format(
+            schema=sql.Identifier(settings.schema)
+        )
+        self._backlog = sql.SQL(
+            "SELECT count(*), extract(epoch FROM now() - min(e.time)) FROM {schema}.outbox o "
+            "JOIN {schema}.events e ON e.position = o.position"
+        ).format(schema=sql.Identifier(settings.schema))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Lead or stand by until `stop` is set; survives database and Redis outages."""
+        backoff = 0.2
+        while not stop.is_set():
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self.settings.dsn, autocommit=True
+                ) as conn:
+                    backoff = 0.2
+                    if await self._acquire(conn, stop):
+                        await self._lead(conn, stop)
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                log.warning("relay lost PostgreSQL (%s); retrying in %.1fs", exc, backoff)
+            finally:
+                self._set_leader(False)
+            await _wait(stop, backoff)
+            backoff = min(backoff * 2, self.settings.max_backoff)
+
+    async def _acquire(self, conn: psycopg.AsyncConnection, stop: asyncio.Event) -> bool:
+        key = advisory_key(self.settings.schema)
+        while not stop.is_set():
+            row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", [key])).fetchone()
+            if row and row[0]:
+                self._set_leader(True)
+                log.info("relay for %s is active", self.settings.schema)
+                return True
+            await _wait(stop, self.settings.standby_interval)
+        return False
+
+    async def _lead(self, conn: psycopg.AsyncConnection, stop: asyncio.Event) -> None:
+        channel = sql.Identifier(f"{self.settings.schema}_outbox")
+        await conn.execute(sql.SQL("LISTEN {}").format(channel))
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                while await self.publish_batch(conn) == self.settings.batch_size:
+                    if stop.is_set():
+                        return
+                backoff = 0.1
+            except RedisError as exc:
+                PUBLISH_FAILURES.labels(self.settings.schema).inc()
+                log.warning("relay cannot reach Redis (%s); retrying in %.1fs", exc, backoff)
+                await _wait(stop, backoff)
+                backoff = min(backoff * 2, self.settings.max_backoff)
+                continue
+            await self._update_backlog(conn)
+            async for _ in conn.notifies(timeout=self.settings.poll_interval, stop_after=1):
+                pass
+
+    async def publish_batch(self, conn: psycopg.AsyncConnection) -> int:
+        """Publish up to one batch of the oldest unpublished events; returns how many."""
+        rows = await (await conn.execute(self._select, [self.settings.batch_size])).fetchall()
+        if not rows:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        maxlen = self.settings.maxlen or None
+        for _, envelope in rows:
+            pipe.xadd(self.settings.stream, {STREAM_FIELD: envelope}, maxlen=maxlen)
+        await pipe.execute()
+        await conn.execute(self._delete, [[position for position, _ in rows]])
+        EVENTS_PUBLISHED.labels(self.settings.schema).inc(len(rows))
+        return len(rows)
+
+    async def _update_backlog(self, conn: psycopg.AsyncConnection) -> None:
+        row = await (await conn.execute(self._backlog)).fetchone()
+        if row:
+            OUTBOX_BACKLOG.labels(self.settings.schema).set(row[0])
+            OUTBOX_OLDEST_AGE.labels(self.settings.schema).set(float(row[1] or 0))
+
+    def _set_leader(self, leader: bool) -> None:
+        self.is_leader = leader
+        RELAY_LEADER.labels(self.settings.schema).set(1 if leader else 0)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep that ends early when asked to stop."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

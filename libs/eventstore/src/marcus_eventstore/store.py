@@ -1,0 +1,108 @@
+"""Appending events inside the caller's transaction (the write half of the outbox)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from marcus_contracts import Envelope
+from marcus_eventstore.tables import SUBJECT_SEQUENCE_CONSTRAINT, EventStoreTables
+
+
+class ConcurrencyError(Exception):
+    """Another writer appended to the same subject first: reload and try again."""
+
+
+def constraint_of(exc: IntegrityError) -> str | None:
+    """Name of the constraint a unique violation hit (psycopg exposes it in diag)."""
+    diag = getattr(exc.orig, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+class EventStore:
+    def __init__(self, tables: EventStoreTables) -> None:
+        self.tables = tables
+
+    async def append(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        """Record events and queue them for the relay, in the session's transaction.
+
+        The projection updates of the same command go in the same transaction, so state and
+        events never disagree. The NOTIFY is delivered at commit, waking the relay.
+        """
+        if not envelopes:
+            return
+        rows = [
+            {
+                "id": e.id,
+                "subject": e.subject,
+                "sequence": e.sequence,
+                "type": e.type,
+                "dataversion": e.dataversion,
+                "time": e.time,
+                "envelope": e.model_dump(mode="json", exclude_none=True),
+            }
+            for e in envelopes
+        ]
+        events, outbox = self.tables.events, self.tables.outbox
+        try:
+            result = await session.execute(
+                insert(events).returning(events.c.position, sort_by_parameter_order=True), rows
+            )
+        except IntegrityError as exc:
+            if constraint_of(exc) == SUBJECT_SEQUENCE_CONSTRAINT:
+                raise ConcurrencyError(str(exc.orig)) from exc
+            raise
+        positions = [{"position": p} for p in result.scalars()]
+        await session.execute(insert(outbox), positions)
+        await session.execute(
+            text("SELECT pg_notify(:channel, '')"), {"channel": self.tables.notify_channel}
+        )
+
+    async def republish(self, session: AsyncSession, from_position: int = 1) -> int:
+        """Queue every event from `from_position` on for publishing again.
+
+        For a stream that Redis lost: consumers drop the copies they already processed
+        (their ledgers know the event ids), so re-publishing too much is safe.
+        """
+        events, outbox = self.tables.events, self.tables.outbox
+        query = select(events.c.position).where(events.c.position >= from_position)
+        result = await session.execute(
+            pg_insert(outbox)
+            .from_select(["position"], query)
+            .on_conflict_do_nothing()
+            .returning(outbox.c.position),
+        )
+        count = len(result.all())
+        await session.execute(
+            text("SELECT pg_notify(:channel, '')"), {"channel": self.tables.notify_channel}
+        )
+        return count
+
+    async def count(self, session: AsyncSession) -> int:
+        result = await session.execute(select(func.count()).select_from(self.tables.events))
+        return int(result.scalar_one())
+
+    async def read_all(
+        self, conn: AsyncConnection, batch_size: int = 1000
+    ) -> AsyncIterator[Envelope]:
+        """Every event in position order, streamed (for projection rebuilds and replays)."""
+        events = self.tables.events
+        last = 0
+        while True:
+            result = await conn.execute(
+                select(events.c.position, events.c.envelope)
+                .where(events.c.position > last)
+                .order_by(events.c.position)
+                .limit(batch_size)
+            )
+            rows: list[Any] = list(result.all())
+            if not rows:
+                return
+            for row in rows:
+                yield Envelope.model_validate(row.envelope)
+            last = rows[-1].position
