@@ -98,9 +98,9 @@ class EventRegistry:
         )
 
 
-def build_registry(models: Iterable[type[Event]], upcasters: dict[tuple[str, int], Any]) -> (
-    EventRegistry
-):
+def build_registry(
+    models: Iterable[type[Event]], upcasters: dict[tuple[str, int], Any]
+) -> EventRegistry:
     registry = EventRegistry()
     for model in models:
         registry.register(model)

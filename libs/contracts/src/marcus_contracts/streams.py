@@ -23,7 +23,11 @@ class StreamNames:
         return f"{self.prefix}dlq.{group}"
 
     def group(self, service: str) -> str:
-        """Consumer group of a consuming service (one per service, shared by its replicas; groups are per stream, so no prefix)."""
+        """Consumer group of a consuming service.
+
+        One group per service, shared by its replicas; groups live inside a stream, so
+        they need no prefix.
+        """
         return service
 
 
