@@ -27,7 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON
 
 SUBJECT_SEQUENCE_CONSTRAINT = "uq_events_subject_sequence"
 
@@ -56,7 +56,7 @@ def event_store_tables(metadata: MetaData, schema: str) -> EventStoreTables:
         Column("type", Text, nullable=False),
         Column("dataversion", Integer, nullable=False),
         Column("time", DateTime(timezone=True), nullable=False),
-        Column("envelope", JSONB, nullable=False),
+        Column("envelope", JSON, nullable=False),
         UniqueConstraint("subject", "sequence", name=SUBJECT_SEQUENCE_CONSTRAINT),
         schema=schema,
     )

@@ -16,7 +16,7 @@ class ServiceSettings(BaseSettings):
     stream_prefix: str = ""
     log_level: str = "info"
 
-    jwt_secret: str = "dev-secret-change-me"
+    jwt_secret: str = "marcus-dev-secret-change-me-in-production"
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
     jwks_url: str | None = None
     jwt_issuer: str | None = None

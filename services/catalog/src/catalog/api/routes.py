@@ -1,0 +1,258 @@
+"""HTTP routes of the catalog: thin adapters from requests to handlers and queries."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from catalog import handlers
+from catalog.api.schemas import (
+    CategoryIn,
+    CategoryList,
+    CategoryOut,
+    CategoryPatch,
+    ProductIn,
+    ProductOut,
+    ProductPage,
+    ProductPatch,
+    StockIn,
+)
+from catalog.storage import queries
+from catalog.storage.uow import CommandContext, UnitOfWork
+from marcus_web.auth import Admin
+from marcus_web.problems import Problem
+
+router = APIRouter(prefix="/api/v1")
+
+
+def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    return sessions
+
+
+async def read_session(request: Request):  # type: ignore[no-untyped-def]
+    async with _sessions(request)() as session:
+        yield session
+
+
+def unit_of_work(request: Request) -> UnitOfWork:
+    headers = request.headers
+    context = CommandContext(
+        correlationid=headers.get("x-correlation-id") or headers.get("x-request-id"),
+        causationid=headers.get("x-request-id"),
+        traceparent=headers.get("traceparent"),
+    )
+    return UnitOfWork(_sessions(request), context)
+
+
+Session = Annotated[AsyncSession, Depends(read_session)]
+UoW = Annotated[UnitOfWork, Depends(unit_of_work)]
+IfMatch = Annotated[
+    str | None,
+    Header(description='Expected version, as returned in ETag (e.g. "3"); 412 if it changed.'),
+]
+
+
+def expected_version(if_match: str | None, body_version: int | None = None) -> int | None:
+    """The version the client expects, from If-Match (`"3"`, `W/"3"`, `3`) or the body."""
+    if if_match is None or if_match.strip() == "*":
+        return body_version
+    raw = if_match.strip().removeprefix("W/").strip('"')
+    if not raw.isdigit():
+        raise Problem(400, "Bad Request", 'If-Match must be a version as given in ETag, e.g. "3".')
+    version = int(raw)
+    if body_version is not None and body_version != version:
+        raise Problem(400, "Bad Request", "If-Match and the body's version disagree.")
+    return version
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+async def _product_out(session: AsyncSession, product_id: UUID, response: Response) -> ProductOut:
+    row = await queries.get_product(session, product_id)
+    if row is None:
+        raise Problem(404, "Not Found", f"product {product_id} does not exist")
+    response.headers["ETag"] = etag(row.version)
+    return ProductOut.from_row(row)
+
+
+# --- categories ---------------------------------------------------------------------------
+
+
+@router.get("/categories", response_model=CategoryList, tags=["categories"])
+async def list_categories(session: Session) -> CategoryList:
+    rows = await queries.list_categories(session)
+    return CategoryList(items=[CategoryOut.model_validate(r, from_attributes=True) for r in rows])
+
+
+@router.get("/categories/{category_id}", response_model=CategoryOut, tags=["categories"])
+async def get_category(category_id: UUID, session: Session, response: Response) -> CategoryOut:
+    row = await queries.get_category(session, category_id)
+    if row is None:
+        raise Problem(404, "Not Found", f"category {category_id} does not exist")
+    response.headers["ETag"] = etag(row.version)
+    return CategoryOut.model_validate(row, from_attributes=True)
+
+
+@router.post(
+    "/categories",
+    response_model=CategoryOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["categories"],
+)
+async def create_category(
+    body: CategoryIn, _: Admin, uow: UoW, session: Session, response: Response
+) -> CategoryOut:
+    category_id = await handlers.create_category(
+        handlers.CreateCategory(slug=body.slug, name=body.name, description=body.description), uow
+    )
+    response.headers["Location"] = f"/api/v1/categories/{category_id}"
+    return await get_category(category_id, session, response)
+
+
+@router.patch("/categories/{category_id}", response_model=CategoryOut, tags=["categories"])
+async def update_category(
+    category_id: UUID,
+    body: CategoryPatch,
+    _: Admin,
+    uow: UoW,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CategoryOut:
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    await handlers.update_category(
+        handlers.UpdateCategory(category_id, changes, expected_version(if_match)), uow
+    )
+    return await get_category(category_id, session, response)
+
+
+# --- products -----------------------------------------------------------------------------
+
+
+@router.get("/products", response_model=ProductPage, tags=["products"])
+async def list_products(
+    session: Session,
+    category: Annotated[str | None, Query(description="category id or slug", max_length=80)] = None,
+    q: Annotated[
+        str | None, Query(description="text in name, description or sku", max_length=200)
+    ] = None,
+    min_price: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2)] = None,
+    max_price: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2)] = None,
+    in_stock: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> ProductPage:
+    category_id, category_slug = None, None
+    if category:
+        try:
+            category_id = UUID(category)
+        except ValueError:
+            category_slug = category
+    try:
+        after = queries.decode_cursor(cursor) if cursor else None
+    except queries.InvalidCursor as exc:
+        raise Problem(422, "Unprocessable Content", str(exc)) from None
+    filters = queries.ProductFilter(
+        category_id=category_id,
+        category_slug=category_slug,
+        q=q,
+        min_price=min_price,
+        max_price=max_price,
+        in_stock=in_stock,
+    )
+    rows, next_after = await queries.list_products(session, filters, limit, after)
+    return ProductPage(
+        items=[ProductOut.from_row(r) for r in rows],
+        next_cursor=queries.encode_cursor(next_after) if next_after else None,
+    )
+
+
+@router.get("/products/{product_id}", response_model=ProductOut, tags=["products"])
+async def get_product(product_id: UUID, session: Session, response: Response) -> ProductOut:
+    return await _product_out(session, product_id, response)
+
+
+@router.post(
+    "/products", response_model=ProductOut, status_code=status.HTTP_201_CREATED, tags=["products"]
+)
+async def create_product(
+    body: ProductIn, _: Admin, uow: UoW, session: Session, response: Response
+) -> ProductOut:
+    product_id = await handlers.create_product(
+        handlers.CreateProduct(
+            sku=body.sku,
+            name=body.name,
+            description=body.description,
+            price=body.price,
+            currency=body.currency,
+            category_id=body.category_id,
+            attributes=body.attributes,
+            stock=body.stock,
+        ),
+        uow,
+    )
+    response.headers["Location"] = f"/api/v1/products/{product_id}"
+    return await _product_out(session, product_id, response)
+
+
+@router.patch("/products/{product_id}", response_model=ProductOut, tags=["products"])
+async def update_product(
+    product_id: UUID,
+    body: ProductPatch,
+    _: Admin,
+    uow: UoW,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ProductOut:
+    changes = body.model_dump(exclude_unset=True)
+    version = changes.pop("version", None)
+    category_id = changes.pop("category_id", None)
+    nulls = sorted(k for k, v in changes.items() if v is None)
+    if nulls:
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            "These fields cannot be null.",
+            errors=[{"loc": ["body", k], "msg": "may not be null", "type": "null"} for k in nulls],
+        )
+    await handlers.update_product(
+        handlers.UpdateProduct(
+            product_id, changes, category_id, expected_version(if_match, version)
+        ),
+        uow,
+    )
+    return await _product_out(session, product_id, response)
+
+
+@router.delete("/products/{product_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["products"])
+async def delete_product(
+    product_id: UUID, _: Admin, uow: UoW, if_match: IfMatch = None
+) -> Response:
+    await handlers.delete_product(
+        handlers.DeleteProduct(product_id, expected_version(if_match)), uow
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/products/{product_id}/stock", response_model=ProductOut, tags=["stock"])
+async def set_stock(
+    product_id: UUID,
+    body: StockIn,
+    _: Admin,
+    uow: UoW,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ProductOut:
+    await handlers.set_stock(
+        handlers.SetStock(product_id, body.stock, body.reason, expected_version(if_match)), uow
+    )
+    return await _product_out(session, product_id, response)

@@ -1,0 +1,1 @@
+"""Persistence of the catalog: tables, repository, projector, unit of work, migrations."""

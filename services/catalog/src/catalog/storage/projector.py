@@ -1,0 +1,80 @@
+"""Applies catalog events to the projection tables (live and during rebuilds)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Table, delete, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.storage.tables import PROJECTIONS, categories, products
+from marcus_contracts import Envelope, registry
+from marcus_contracts.events import catalog as ev
+
+Apply = Callable[[AsyncSession, Envelope, Any], Awaitable[None]]
+
+
+async def _category(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    values = {
+        "id": event.category_id,
+        "slug": event.slug,
+        "name": event.name,
+        "description": event.description,
+        "version": envelope.sequence,
+        "updated_at": envelope.time,
+    }
+    stmt = insert(categories).values(**values, created_at=envelope.time)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+
+
+async def _product(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    values = {
+        "id": event.product_id,
+        "sku": event.sku,
+        "name": event.name,
+        "description": event.description,
+        "price": event.price,
+        "currency": event.currency,
+        "category_id": event.category.id,
+        "attributes": event.attributes,
+        "stock": event.stock,
+        "version": envelope.sequence,
+        "updated_at": envelope.time,
+    }
+    stmt = insert(products).values(**values, created_at=envelope.time)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+
+
+async def _product_deleted(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    await session.execute(delete(products).where(products.c.id == event.product_id))
+
+
+async def _stock_adjusted(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    await session.execute(
+        update(products)
+        .where(products.c.id == event.product_id)
+        .values(stock=event.stock, version=envelope.sequence, updated_at=envelope.time)
+    )
+
+
+_APPLIERS: dict[str, Apply] = {
+    ev.CategoryCreatedV1.event_type: _category,
+    ev.CategoryUpdatedV1.event_type: _category,
+    ev.ProductCreatedV2.event_type: _product,
+    ev.ProductUpdatedV2.event_type: _product,
+    ev.ProductDeletedV1.event_type: _product_deleted,
+    ev.StockAdjustedV1.event_type: _stock_adjusted,
+}
+
+
+class CatalogProjector:
+    """One function per event type; events are decoded (and upcast) through the registry."""
+
+    tables: Sequence[Table] = PROJECTIONS
+
+    async def apply(self, session: AsyncSession, envelope: Envelope) -> None:
+        applier = _APPLIERS.get(envelope.type)
+        if applier is not None:
+            await applier(session, envelope, registry.decode(envelope))

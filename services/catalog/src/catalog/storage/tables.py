@@ -1,0 +1,62 @@
+"""The catalog schema: the event store plus the projections (current-state tables)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from catalog.settings import SCHEMA
+from marcus_eventstore import event_store_tables
+
+metadata = MetaData(schema=SCHEMA)
+
+event_store = event_store_tables(metadata, SCHEMA)
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("slug", String(80), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("slug", name="uq_categories_slug"),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("sku", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("price", Numeric(12, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("category_id", Uuid, ForeignKey(categories.c.id), nullable=False),
+    Column("attributes", JSONB, nullable=False, server_default="{}"),
+    Column("stock", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("sku", name="uq_products_sku"),
+)
+Index("ix_products_category_id", products.c.category_id, products.c.id)
+Index("ix_products_price", products.c.price)
+
+PROJECTIONS = (categories, products)
