@@ -1,0 +1,117 @@
+# Marcus: developer entry points. `make` (or `make help`) lists them.
+#
+# Every target works on a fresh clone: the ones that run Python depend on `install`,
+# which installs uv if it is missing and syncs the locked workspace.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# uv itself: the one on PATH, else the one `install` puts into this Python.
+PYTHON ?= python3
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+RUN := $(UV) run
+
+# Workspace parts. New services only need a directory under services/ (and a line in
+# the Procfile / compose.yaml to be part of the running stack).
+SERVICES := $(sort $(notdir $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))))
+LIBS := $(sort $(notdir $(patsubst %/pyproject.toml,%,$(wildcard libs/*/pyproject.toml))))
+
+# Overridable knobs: `make token SUB=alice ROLE=customer`, `make republish FROM=120`,
+# `make rebuild-projections SERVICE=catalog`.
+SUB ?= dev-admin
+ROLE ?= admin
+TTL ?= 86400
+SERVICE ?= $(SERVICES)
+FROM ?= 0
+PYTEST_ARGS ?=
+
+.PHONY: help install up down logs ps status seed token test test-e2e schemas lint fmt \
+	migrate rebuild-projections republish bench-bus clean
+
+help: ## Show this help
+	@echo "Marcus: make <target> [VAR=value]"
+	@echo
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-22s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo
+	@echo "  services: $(SERVICES)"
+	@echo "  libs:     $(LIBS)"
+
+install: ## Install uv if missing, then the locked dependencies (uv sync --frozen)
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || { \
+		echo "uv not found: installing it with pip"; \
+		$(PYTHON) -m pip install --quiet uv \
+		|| $(PYTHON) -m pip install --quiet --user --break-system-packages uv; }
+	@$(UV) sync --frozen --all-packages --quiet
+
+# ------------------------------------------------------------------- the stack
+up: install ## Start the whole stack as local processes (migrate, serve, gateway)
+	@$(RUN) python scripts/stack.py up
+
+down: install ## Stop the stack started by `make up` (whole process group)
+	@$(RUN) python scripts/stack.py down
+
+logs: install ## Follow the stack's log (.data/logs/stack.log)
+	@$(RUN) python scripts/stack.py logs
+
+ps: status ## Alias of status
+status: install ## Show whether the stack runs and which services are ready
+	@$(RUN) python scripts/stack.py status
+
+seed: install ## Load the sample catalog through the catalog API (idempotent)
+	@$(RUN) python scripts/seed.py
+
+token: install ## Mint a development JWT (SUB=dev-admin ROLE=admin TTL=86400)
+	@$(RUN) python -m marcus_web.token --sub "$(SUB)" --role "$(ROLE)" --ttl "$(TTL)"
+
+migrate: install ## Create the database if missing and migrate every stack service
+	@$(RUN) python scripts/stack.py migrate
+
+rebuild-projections: install ## Rebuild current-state tables from the event store (SERVICE=...)
+	@for s in $(SERVICE); do echo "==> $$s: rebuild-projections"; \
+		$(RUN) python -m $$s rebuild-projections; done
+
+republish: install ## Re-publish a service's events to its stream (SERVICE=catalog FROM=0)
+	@for s in $(SERVICE); do echo "==> $$s: republish from position $(FROM)"; \
+		$(RUN) python -m $$s republish --from-position "$(FROM)"; done
+
+# ------------------------------------------------------------------------ tests
+test: install ## Run all tests (uv run pytest)
+	$(RUN) pytest $(PYTEST_ARGS)
+
+test-e2e: install ## End-to-end and repository tests (tests/)
+	$(RUN) pytest tests $(PYTEST_ARGS)
+
+# test-<part>: the part's own tests plus tests/<part> where they exist.
+TEST_PARTS := $(addprefix test-,$(SERVICES) $(LIBS) catalog contracts eventstore messaging)
+.PHONY: $(TEST_PARTS)
+test-catalog: ## Catalog service tests (services/catalog/tests, tests/catalog)
+test-contracts: ## Contracts tests (libs/contracts/tests, tests/contracts)
+test-eventstore: ## Event store tests (libs/eventstore/tests, tests/eventstore)
+test-messaging: ## Messaging tests (libs/messaging/tests, tests/messaging)
+$(sort $(TEST_PARTS)): test-%: install
+	@paths="$(wildcard services/$*/tests libs/$*/tests tests/$*)"; \
+	if [ -z "$$paths" ]; then echo "no tests for '$*' yet"; exit 0; fi; \
+	echo "$(RUN) pytest $$paths $(PYTEST_ARGS)"; \
+	$(RUN) pytest $$paths $(PYTEST_ARGS)
+
+# ---------------------------------------------------------------- code quality
+schemas: install ## Export the JSON Schema of every event version (libs/contracts)
+	$(RUN) python -m marcus_contracts.schemas export
+
+lint: install ## ruff check, ruff format --check, mypy (libs/*/src, services/*/src)
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy $(wildcard libs/*/src) $(wildcard services/*/src)
+
+fmt: install ## Format and autofix (ruff format, ruff check --fix)
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+bench-bus: install ## Benchmark the event bus (python -m bench.bus)
+	$(RUN) python -m bench.bus
+
+clean: ## Stop the stack if it runs, then remove the data folder (.data/)
+	@if [ -f .data/stack.pid ]; then $(MAKE) down; fi
+	rm -rf .data
