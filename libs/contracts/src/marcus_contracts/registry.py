@@ -34,6 +34,9 @@ class EventRegistry:
     def register_upcaster(self, event_type: str, from_version: int, fn: Upcaster) -> None:
         self._upcasters[(event_type, from_version)] = fn
 
+    def has_upcaster(self, event_type: str, from_version: int) -> bool:
+        return (event_type, from_version) in self._upcasters
+
     def models(self) -> list[type[Event]]:
         return [self._models[k] for k in sorted(self._models)]
 
