@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
+import pytest
 from cloudevents.core.formats.json import JSONFormat
+from pydantic import ValidationError
 
 from marcus_contracts import Envelope, registry
 from marcus_contracts.events.catalog import ProductCreatedV2
@@ -56,8 +59,9 @@ def test_cloudevents_sdk_parses_structured_json(product_created: ProductCreatedV
     assert event.get_source() == "catalog"
     assert event.get_type() == "catalog.product.created"
     assert event.get_subject() == str(product_created.product_id)
-    assert event.get_time() == envelope.time
-    assert event.get_time().tzinfo is not None
+    time = event.get_time()
+    assert time == envelope.time
+    assert time is not None and time.tzinfo is not None
     assert event.get_datacontenttype() == "application/json"
     assert event.get_extension("dataversion") == 2
     assert event.get_extension("sequence") == 3
@@ -89,3 +93,12 @@ def test_sdk_written_event_is_readable(product_created: ProductCreatedV2) -> Non
 
     assert envelope.time == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert registry.decode(envelope) == product_created
+
+
+@pytest.mark.parametrize("attribute", ["id", "time", "specversion", "datacontenttype"])
+def test_reader_never_invents_attributes(legacy_v1_json: str, attribute: str) -> None:
+    raw = json.loads(legacy_v1_json)
+    del raw[attribute]
+
+    with pytest.raises(ValidationError, match=attribute):
+        Envelope.from_json(json.dumps(raw))

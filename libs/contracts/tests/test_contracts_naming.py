@@ -7,6 +7,7 @@ import re
 import pytest
 
 from marcus_contracts import SERVICES, StreamNames, registry, source_of
+from marcus_contracts.events.catalog import ProductCreatedV2
 
 NAME = re.compile(r"^(?P<service>[a-z]+)\.(?P<aggregate>[a-z][a-z_]*)\.(?P<verb>[a-z][a-z_]*)$")
 # Past participles that do not end in -ed; extend when an event needs one.
@@ -35,7 +36,9 @@ def test_source_is_a_known_service(event_type: str) -> None:
     assert source_of(event_type) in SERVICES
 
 
-def test_envelope_source_defaults_to_the_producing_service(product_created) -> None:
+def test_envelope_source_defaults_to_the_producing_service(
+    product_created: ProductCreatedV2,
+) -> None:
     envelope = registry.envelope(product_created, subject="p", sequence=1)
 
     assert envelope.source == "catalog" == source_of(envelope.type)

@@ -12,7 +12,11 @@ from typing import Any, Literal
 from uuid import UUID
 
 import uuid_utils
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+# Filled in by the constructor for producers, but a reader must never invent them: a
+# made-up id would defeat deduplication on every redelivery.
+WIRE_REQUIRED = ("specversion", "id", "time", "datacontenttype")
 
 
 def new_event_id() -> UUID:
@@ -43,10 +47,20 @@ class Envelope(BaseModel):
     traceparent: str | None = None
     data: dict[str, Any]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _wire_attributes_present(cls, values: Any, info: ValidationInfo) -> Any:
+        if info.context and info.context.get("wire") and isinstance(values, dict):
+            missing = [name for name in WIRE_REQUIRED if name not in values]
+            if missing:
+                raise ValueError(f"event on the wire lacks {', '.join(missing)}")
+        return values
+
     def to_json(self) -> str:
         """Structured-mode JSON; absent optional extensions are left out, as CloudEvents asks."""
         return self.model_dump_json(exclude_none=True)
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Envelope:
-        return cls.model_validate_json(raw)
+        """Parse a stream entry; unlike the constructor, it fills in no id or time."""
+        return cls.model_validate_json(raw, context={"wire": True})
