@@ -24,7 +24,7 @@ SUB ?= dev-admin
 ROLE ?= admin
 TTL ?= 86400
 SERVICE ?= $(SERVICES)
-FROM ?= 0
+FROM ?= 1
 PYTEST_ARGS ?=
 
 .PHONY: help install up down logs ps status seed token test test-e2e schemas lint fmt \
@@ -72,7 +72,7 @@ rebuild-projections: install ## Rebuild current-state tables from the event stor
 	@for s in $(SERVICE); do echo "==> $$s: rebuild-projections"; \
 		$(RUN) python -m $$s rebuild-projections; done
 
-republish: install ## Re-publish a service's events to its stream (SERVICE=catalog FROM=0)
+republish: install ## Re-publish a service's events to its stream (SERVICE=catalog FROM=1)
 	@for s in $(SERVICE); do echo "==> $$s: republish from position $(FROM)"; \
 		$(RUN) python -m $$s republish --from-position "$(FROM)"; done
 

@@ -34,7 +34,7 @@ async def serve_app(app: Any) -> AsyncIterator[str]:
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        await wait_for(lambda: server.started, timeout=15, what="uvicorn start")
+        await wait_for(lambda: server.started, within=15, what="uvicorn start")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
@@ -45,12 +45,12 @@ async def serve_app(app: Any) -> AsyncIterator[str]:
 async def wait_for(
     condition: Callable[[], Any] | Callable[[], Awaitable[Any]],
     *,
-    timeout: float = 10.0,
+    within: float = 10.0,
     interval: float = 0.05,
     what: str = "condition",
 ) -> Any:
-    """Poll until `condition()` is truthy; fail the test with `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
+    """Poll until `condition()` is truthy; fail the test with `what` after `within` seconds."""
+    deadline = time.monotonic() + within
     while True:
         result = condition()
         if asyncio.iscoroutine(result):
@@ -58,7 +58,7 @@ async def wait_for(
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
         await asyncio.sleep(interval)
 
 

@@ -1,0 +1,60 @@
+"""Consumer runtime of Marcus: consumer groups over Redis Streams with FastStream, an
+idempotency ledger so effects happen exactly once, a per-subject sequence guard,
+reclaim of abandoned entries, bounded retries with backoff and a dead-letter stream.
+
+Public API::
+
+    Consumer(*, group, streams, engine, schema, redis_url, names=None, settings=None,
+             registry=None)
+        .handler(*event_types) -> decorator for `async def fn(ctx: HandlerContext) -> None`
+        .running() -> async context manager;  .run_forever();  .start();  .stop()
+    ConsumerSettings(consumer_name=<host-pid>, max_deliveries=5, reclaim_min_idle_ms=30000,
+                     backoff_base_ms=1000, backoff_max_ms=300000, batch=10, block_ms=1000,
+                     reclaim_interval_ms=1000, metrics_interval_ms=5000,
+                     shutdown_timeout_s=10.0)
+    HandlerContext(event, envelope, session, guard, stream, entry_id, deliveries)
+        .advance(*, scope="") -> bool   # sequence guard for this event's subject
+    ledger_tables(metadata, schema) -> LedgerTables   # for the service's Alembic migration
+    create_ledger_tables(engine, schema)             # tests and tools
+    SequenceGuard(tables).advance(session, subject, sequence, *, scope="") -> bool
+    Ledger(tables, group).record(...) / .seen(session, event_id) / .prune(session, older_than)
+"""
+
+from marcus_messaging.consumer import Consumer
+from marcus_messaging.dlq import (
+    DELIVERIES_FIELD,
+    ERROR_FIELD,
+    ID_ORIGIN_FIELD,
+    STREAM_ORIGIN_FIELD,
+    DeadLetter,
+)
+from marcus_messaging.groups import ensure_group
+from marcus_messaging.ledger import (
+    Ledger,
+    LedgerTables,
+    SequenceGuard,
+    create_ledger_tables,
+    ledger_tables,
+)
+from marcus_messaging.processing import Entry, Handler, HandlerContext, Outcome
+from marcus_messaging.settings import ConsumerSettings
+
+__all__ = [
+    "DELIVERIES_FIELD",
+    "ERROR_FIELD",
+    "ID_ORIGIN_FIELD",
+    "STREAM_ORIGIN_FIELD",
+    "Consumer",
+    "ConsumerSettings",
+    "DeadLetter",
+    "Entry",
+    "Handler",
+    "HandlerContext",
+    "Ledger",
+    "LedgerTables",
+    "Outcome",
+    "SequenceGuard",
+    "create_ledger_tables",
+    "ensure_group",
+    "ledger_tables",
+]
