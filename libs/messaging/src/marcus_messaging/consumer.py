@@ -1,0 +1,277 @@
+"""The consumer runtime: one consumer group per service, FastStream for reading new
+entries, redis-py beside it for group creation, reclaiming, dead letters and metrics.
+
+    consumer = Consumer(group="indexer", streams=["catalog"], engine=engine,
+                        schema="indexer", redis_url=url, names=StreamNames(prefix))
+
+    @consumer.handler("catalog.product.created", "catalog.product.updated")
+    async def on_product(ctx: HandlerContext) -> None:
+        if not await ctx.advance():      # stale: a newer sequence was applied already
+            return
+        await ctx.session.execute(...)   # the effect, in the ledger's transaction
+
+    async with consumer.running():       # or: await consumer.run_forever()
+        ...
+
+Guarantees: at-least-once delivery, effects exactly once (the ledger), ack only after
+the commit, bounded retries with exponential backoff, then the dead-letter stream
+`dlq.<group>`. See the package README for details.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from faststream import AckPolicy, Context
+from faststream.redis import RedisBroker, StreamSub
+from faststream.redis.message import FAKE_CONSUMER, DefaultStreamMessage, RedisStreamMessage
+from redis.exceptions import RedisError
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from marcus_contracts import STREAM_FIELD, EventRegistry, StreamNames
+from marcus_contracts import registry as default_registry
+from marcus_messaging.groups import ensure_group, is_missing_group
+from marcus_messaging.ledger import Ledger, SequenceGuard, ledger_tables
+from marcus_messaging.metrics import refresh_group_gauges
+from marcus_messaging.processing import Entry, EntryProcessor, Handler
+from marcus_messaging.reclaim import Reclaimer
+from marcus_messaging.settings import ConsumerSettings
+
+log = logging.getLogger("marcus.messaging")
+
+_FIELD = STREAM_FIELD.encode()
+
+
+async def _parse_entry(message: DefaultStreamMessage) -> RedisStreamMessage:
+    """Hand entries over raw: producers XADD a bare `event` field, not FastStream's
+    envelope, so FastStream's own parser must not reinterpret (or choke on) it."""
+    entry_id = message["message_ids"][0].decode()
+    return RedisStreamMessage(
+        raw_message=message,
+        body=message["data"].get(_FIELD),
+        consumer=FAKE_CONSUMER,
+        group=None,
+        message_id=entry_id,
+        correlation_id=entry_id,
+    )
+
+
+async def _decode_entry(message: RedisStreamMessage) -> Any:
+    return message.body
+
+
+class Consumer:
+    """A consumer group member; see the module docstring for usage."""
+
+    def __init__(
+        self,
+        *,
+        group: str,
+        streams: Sequence[str],
+        engine: AsyncEngine,
+        schema: str,
+        redis_url: str,
+        names: StreamNames | None = None,
+        settings: ConsumerSettings | None = None,
+        registry: EventRegistry | None = None,
+    ) -> None:
+        """`streams` names producing services (`"catalog"` reads `events.catalog`);
+        `schema` is the consuming service's schema holding the ledger tables."""
+        if not streams:
+            raise ValueError("a consumer needs at least one stream")
+        self.names = names or StreamNames()
+        self.group = group
+        self.streams = [self.names.events(service) for service in streams]
+        self.dlq_stream = self.names.dlq(group)
+        self.settings = settings or ConsumerSettings()
+        self.registry = registry or default_registry
+        self._redis_url = redis_url
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        tables = ledger_tables(MetaData(), schema)
+        self.ledger = Ledger(tables, group)
+        self.guard = SequenceGuard(tables)
+        self._handlers: dict[str, Handler] = {}
+        self._redis: aioredis.Redis | None = None
+        self._broker: RedisBroker | None = None
+        self._subscribers: dict[str, Any] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+
+    @property
+    def consumer_name(self) -> str:
+        return self.settings.consumer_name
+
+    def handler(self, *event_types: str) -> Callable[[Handler], Handler]:
+        """Register `fn` for these event types (one handler per type)."""
+        known = set(self.registry.types())
+        for event_type in event_types:
+            if event_type not in known:
+                raise ValueError(f"unknown event type {event_type!r}")
+            if event_type in self._handlers:
+                raise ValueError(f"{event_type!r} already has a handler")
+
+        def register(fn: Handler) -> Handler:
+            for event_type in event_types:
+                self._handlers[event_type] = fn
+            return fn
+
+        return register
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Consumer]:
+        """Consume while the block runs; stops cleanly (in-flight handlers finish)."""
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+    async def run_forever(self) -> None:
+        """Consume until SIGTERM or SIGINT (or cancellation): the `consume` command."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        signals = (signal.SIGTERM, signal.SIGINT)
+        for sig in signals:
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            async with self.running():
+                await stop.wait()
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+    async def start(self) -> None:
+        if self._broker is not None:
+            raise RuntimeError("consumer already started")
+        self._stopping = asyncio.Event()
+        redis = self._redis = aioredis.from_url(self._redis_url)
+        for stream in self.streams:
+            await ensure_group(redis, stream, self.group)
+        processor = EntryProcessor(
+            group=self.group,
+            consumer=self.consumer_name,
+            redis=redis,
+            sessions=self._sessions,
+            ledger=self.ledger,
+            guard=self.guard,
+            handlers=self._handlers,
+            registry=self.registry,
+            settings=self.settings,
+            dlq_stream=self.dlq_stream,
+        )
+        reclaimer = Reclaimer(
+            redis=redis,
+            group=self.group,
+            consumer=self.consumer_name,
+            processor=processor,
+            settings=self.settings,
+        )
+        self._broker = self._build_broker(processor)
+        await self._broker.start()
+        self._tasks = [
+            asyncio.create_task(self._maintain(reclaimer), name=f"reclaim-{self.group}"),
+            asyncio.create_task(self._report_lag(), name=f"lag-{self.group}"),
+        ]
+        log.info("consumer %s of group %s reading %s", self.consumer_name, self.group, self.streams)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        timeout = self.settings.shutdown_timeout_s
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._broker is not None:
+            await self._broker.stop()
+            self._broker = None
+            self._subscribers = {}
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    def _build_broker(self, processor: EntryProcessor) -> RedisBroker:
+        broker = RedisBroker(
+            self._redis_url,
+            graceful_timeout=self.settings.shutdown_timeout_s,
+            log_level=logging.DEBUG,  # per-message "Received"/"Processed" lines
+        )
+
+        async def on_entry(message: RedisStreamMessage = Context("message")) -> None:
+            raw = message.raw_message
+            entry_id = raw["message_ids"][0].decode()
+            # Entries read with `>` are always on their first delivery.
+            await processor.process(Entry(raw["channel"], entry_id, message.body, 1))
+
+        for stream in self.streams:
+            subscriber = broker.subscriber(
+                stream=StreamSub(
+                    stream,
+                    group=self.group,
+                    consumer=self.consumer_name,
+                    polling_interval=self.settings.block_ms,
+                    max_records=self.settings.batch,
+                ),
+                ack_policy=AckPolicy.MANUAL,  # acked by the processor, after the commit
+                parser=_parse_entry,
+                decoder=_decode_entry,
+            )
+            subscriber(on_entry)
+            self._subscribers[stream] = subscriber
+        return broker
+
+    async def _maintain(self, reclaimer: Reclaimer) -> None:
+        """Reclaim loop, also restarting subscribers that FastStream stopped on NOGROUP."""
+        interval = self.settings.reclaim_interval_ms / 1000
+        while not self._stopping.is_set():
+            try:
+                await self._revive_subscribers()
+                await reclaimer.reclaim(self.streams)
+            except RedisError as exc:
+                await self._recover(exc, "reclaim")
+            except Exception:
+                log.exception("reclaim pass of group %s failed", self.group)
+            await self._sleep(interval)
+
+    async def _revive_subscribers(self) -> None:
+        assert self._redis is not None
+        for stream, subscriber in self._subscribers.items():
+            if subscriber.running or self._stopping.is_set():
+                continue
+            log.warning("subscriber of %s stopped (group lost?); recreating it", stream)
+            await ensure_group(self._redis, stream, self.group)
+            await subscriber.start()
+
+    async def _report_lag(self) -> None:
+        interval = self.settings.metrics_interval_ms / 1000
+        while not self._stopping.is_set():
+            assert self._redis is not None
+            try:
+                for stream in self.streams:
+                    await refresh_group_gauges(self._redis, stream, self.group)
+            except RedisError as exc:
+                await self._recover(exc, "lag metrics")
+            await self._sleep(interval)
+
+    async def _recover(self, exc: RedisError, what: str) -> None:
+        """Recreate lost groups; any other Redis error is logged and retried next pass."""
+        if not is_missing_group(exc):
+            log.warning("%s of group %s failed: %s", what, self.group, exc)
+            return
+        assert self._redis is not None
+        log.warning("group %s lost (%s); recreating it", self.group, exc)
+        with contextlib.suppress(RedisError):
+            for stream in self.streams:
+                await ensure_group(self._redis, stream, self.group)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)

@@ -1,0 +1,154 @@
+"""The idempotency ledger and the per-subject sequence guard, in the consumer's own schema.
+
+Redis delivers at least once; effects happen exactly once because the event id is
+inserted into `processed_events` in the same transaction as the effect. A redelivered
+event finds its id there and is skipped. A concurrent duplicate (another replica handling
+a second copy) blocks on the primary key until the first transaction ends, so it never
+runs the handler alongside it.
+
+`subject_sequences` remembers the newest `sequence` applied per subject, for handlers
+that keep a snapshot of an aggregate and must ignore stale (out-of-order) events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    delete,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.schema import CreateSchema
+
+
+@dataclass(frozen=True)
+class LedgerTables:
+    schema: str
+    processed_events: Table
+    subject_sequences: Table
+
+
+def ledger_tables(metadata: MetaData, schema: str) -> LedgerTables:
+    """Define both tables on a service's metadata, so its Alembic migration creates them."""
+    processed = Table(
+        "processed_events",
+        metadata,
+        Column("consumer_group", Text, primary_key=True),
+        Column("event_id", Uuid, primary_key=True),
+        Column("event_type", Text, nullable=False),
+        Column("stream", Text, nullable=False),
+        Column("entry_id", Text, nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        schema=schema,
+    )
+    Index(f"ix_{schema}_processed_events_processed_at", processed.c.processed_at)
+    sequences = Table(
+        "subject_sequences",
+        metadata,
+        Column("scope", Text, primary_key=True, server_default=""),
+        Column("subject", Text, primary_key=True),
+        Column("sequence", BigInteger, nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        schema=schema,
+    )
+    return LedgerTables(schema=schema, processed_events=processed, subject_sequences=sequences)
+
+
+async def create_ledger_tables(engine: AsyncEngine, schema: str) -> None:
+    """Create the schema and both tables if missing: for tests and tools, not production
+    (services create them in their Alembic migration, see `ledger_tables`)."""
+    metadata = MetaData()
+    ledger_tables(metadata, schema)
+    async with engine.begin() as conn:
+        await conn.execute(CreateSchema(schema, if_not_exists=True))
+        await conn.run_sync(metadata.create_all)
+
+
+class Ledger:
+    """Records processed event ids of one consumer group."""
+
+    def __init__(self, tables: LedgerTables, group: str) -> None:
+        self._table = tables.processed_events
+        self._group = group
+
+    async def record(
+        self, session: AsyncSession, event_id: UUID, *, event_type: str, stream: str, entry_id: str
+    ) -> bool:
+        """Insert the event id; False if it was already processed (the caller skips it)."""
+        table = self._table
+        statement = (
+            insert(table)
+            .values(
+                consumer_group=self._group,
+                event_id=event_id,
+                event_type=event_type,
+                stream=stream,
+                entry_id=entry_id,
+            )
+            .on_conflict_do_nothing()
+            .returning(table.c.event_id)
+        )
+        return (await session.execute(statement)).first() is not None
+
+    async def seen(self, session: AsyncSession, event_id: UUID) -> bool:
+        table = self._table
+        statement = select(table.c.event_id).where(
+            table.c.consumer_group == self._group, table.c.event_id == event_id
+        )
+        return (await session.execute(statement)).first() is not None
+
+    async def prune(self, session: AsyncSession, older_than: timedelta) -> int:
+        """Forget ids older than the streams' retention; a duplicate can no longer arrive."""
+        table = self._table
+        result = await session.execute(
+            delete(table).where(
+                table.c.consumer_group == self._group,
+                table.c.processed_at < func.now() - older_than,
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+class SequenceGuard:
+    """Per-subject high-water mark: `advance` is true only for a newer sequence.
+
+    Runs in the caller's transaction, so the mark moves if and only if the effect commits.
+    `scope` lets one service keep independent marks for two projections of a subject.
+    """
+
+    def __init__(self, tables: LedgerTables) -> None:
+        self._table = tables.subject_sequences
+
+    async def advance(
+        self, session: AsyncSession, subject: str, sequence: int, *, scope: str = ""
+    ) -> bool:
+        table = self._table
+        values = insert(table).values(scope=scope, subject=subject, sequence=sequence)
+        statement = values.on_conflict_do_update(
+            index_elements=[table.c.scope, table.c.subject],
+            set_={"sequence": values.excluded.sequence, "updated_at": func.now()},
+            where=table.c.sequence < values.excluded.sequence,
+        ).returning(table.c.sequence)
+        return (await session.execute(statement)).first() is not None
+
+    async def current(self, session: AsyncSession, subject: str, *, scope: str = "") -> int | None:
+        """The newest sequence applied for `subject`, or None if none was."""
+        table = self._table
+        statement = select(table.c.sequence).where(
+            table.c.scope == scope, table.c.subject == subject
+        )
+        value = (await session.execute(statement)).scalar_one_or_none()
+        return None if value is None else int(value)

@@ -1,0 +1,52 @@
+"""Tuning knobs of a consumer; the defaults suit production, tests shrink the timings."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+
+
+def default_consumer_name() -> str:
+    """Unique per process, so a restarted replica never inherits a dead one's entries silently."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class ConsumerSettings:
+    consumer_name: str = field(default_factory=default_consumer_name)
+    """Name of this replica inside the consumer group."""
+    max_deliveries: int = 5
+    """Deliveries (first one included) before an entry whose handler fails is dead-lettered."""
+    reclaim_min_idle_ms: int = 30_000
+    """Idle time after which another replica's pending entry counts as abandoned.
+
+    Must exceed the slowest handler: a live but slow replica would otherwise have its
+    entry taken (harmless for effects thanks to the ledger, but wasted work)."""
+    backoff_base_ms: int = 1_000
+    """Retry delay after the first failed delivery; doubles with each further delivery."""
+    backoff_max_ms: int = 300_000
+    """Upper bound of the retry delay."""
+    batch: int = 10
+    """Entries per XREADGROUP, and per XPENDING page when reclaiming."""
+    block_ms: int = 1_000
+    """How long one XREADGROUP blocks waiting for new entries."""
+    reclaim_interval_ms: int = 1_000
+    """How often the pending entries list is scanned for retries and abandoned entries."""
+    metrics_interval_ms: int = 5_000
+    """How often group lag and pending counts are refreshed."""
+    shutdown_timeout_s: float = 10.0
+    """How long stopping waits for an in-flight handler to finish."""
+
+    def __post_init__(self) -> None:
+        if self.max_deliveries < 1:
+            raise ValueError("max_deliveries must be at least 1")
+        if min(self.reclaim_min_idle_ms, self.backoff_base_ms, self.batch, self.block_ms) < 1:
+            raise ValueError("timings and batch must be positive")
+
+    def retry_delay_ms(self, deliveries: int) -> int:
+        """Backoff before delivery `deliveries + 1`: base * 2**(deliveries - 1), capped."""
+        exponent = max(deliveries - 1, 0)
+        if exponent >= 40:
+            return self.backoff_max_ms
+        return min(self.backoff_base_ms * 2**exponent, self.backoff_max_ms)
