@@ -64,8 +64,12 @@ def check(registry: EventRegistry, root: Path) -> int:
 def main(argv: Sequence[str] | None = None, registry: EventRegistry | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m marcus_contracts.schemas")
     parser.add_argument("command", choices=["export", "check"])
-    parser.add_argument("--dir", type=Path, default=SCHEMA_DIR, help="schema folder")
+    parser.add_argument("--dir", type=Path, default=None, help=f"default: {SCHEMA_DIR}")
     args = parser.parse_args(argv)
+    if args.dir is None:
+        if not (SCHEMA_DIR.parent / "pyproject.toml").is_file():
+            parser.error("not running from the workspace checkout; pass --dir")
+        args.dir = SCHEMA_DIR
     if registry is None:
         from marcus_contracts import registry as default_registry
 
