@@ -98,3 +98,27 @@ class CatalogApi:
 @pytest.fixture
 def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> CatalogApi:
     return CatalogApi(client, admin_headers)
+
+
+class StreamReader:
+    """Reads the catalog's stream as consumers will see it."""
+
+    def __init__(self, redis_client, stream: str) -> None:
+        self.redis = redis_client
+        self.stream = stream
+
+    async def envelopes(self) -> list:
+        from marcus_contracts import STREAM_FIELD, Envelope
+
+        entries = await self.redis.xrange(self.stream)
+        return [Envelope.from_json(fields[STREAM_FIELD.encode()]) for _, fields in entries]
+
+    async def has_at_least(self, count: int) -> bool:
+        return int(await self.redis.xlen(self.stream)) >= count
+
+
+@pytest.fixture
+def catalog_stream(redis_client, stream_prefix: str) -> StreamReader:
+    from marcus_contracts import StreamNames
+
+    return StreamReader(redis_client, StreamNames(stream_prefix).events("catalog"))
