@@ -1,0 +1,129 @@
+"""A consumer process killed with SIGKILL while holding unacknowledged entries: another
+member of the group reclaims them, and every event still has exactly one effect."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from prometheus_client import REGISTRY
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from marcus_contracts import StreamNames
+from marcus_messaging import Consumer, ConsumerSettings, HandlerContext
+from tests.messaging.support import (
+    category_created,
+    effects,
+    pending_count,
+    publish,
+    record_effect,
+    wait_for,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+GROUP = "indexer"
+EVENTS = 30
+
+
+def start_victim(redis_url: str, database_url: str, prefix: str, schema: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.messaging.consumer_app",
+            *("--redis-url", redis_url, "--database-url", database_url),
+            *("--prefix", prefix, "--schema", schema, "--group", GROUP),
+            *("--name", "victim", "--delay", "0.15", "--batch", "10"),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def victim_pending(redis: aioredis.Redis, stream: str) -> list[str]:
+    entries = await redis.xpending_range(stream, GROUP, "-", "+", 100, consumername="victim")
+    return [entry["message_id"].decode() for entry in entries]
+
+
+@pytest.mark.fault
+async def test_entries_of_a_killed_consumer_are_reclaimed_exactly_once(
+    engine: AsyncEngine,
+    schema: str,
+    database_url: str,
+    redis_url: str,
+    stream_prefix: str,
+    names: StreamNames,
+    redis_client: aioredis.Redis,
+) -> None:
+    stream = names.events("catalog")
+    envelopes = [category_created(f"c{i}") for i in range(EVENTS)]
+    for envelope in envelopes:
+        await publish(redis_client, stream, envelope)
+
+    victim = start_victim(redis_url, database_url, stream_prefix, schema)
+    try:
+        # Kill it mid-batch: some effects committed, more entries delivered but unacked.
+        await wait_for(
+            lambda: effects(engine, schema),
+            lambda rows: len(rows) >= 3,
+            deadline_s=30,
+            what="the victim's first effects",
+        )
+        held = await victim_pending(redis_client, stream)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+    assert held, "the victim held no unacknowledged entries when killed"
+    done_by_victim = len(await effects(engine, schema))
+
+    rescuer = Consumer(
+        group=GROUP,
+        streams=["catalog"],
+        engine=engine,
+        schema=schema,
+        redis_url=redis_url,
+        names=names,
+        settings=ConsumerSettings(
+            consumer_name="rescuer",
+            block_ms=100,
+            reclaim_interval_ms=50,
+            reclaim_min_idle_ms=300,
+            shutdown_timeout_s=2,
+        ),
+    )
+
+    @rescuer.handler("catalog.category.created")
+    async def handle(ctx: HandlerContext) -> None:
+        await record_effect(ctx, schema, "rescuer")
+
+    async with rescuer.running():
+        await wait_for(
+            lambda: effects(engine, schema),
+            lambda rows: len({row[0] for row in rows}) == EVENTS,
+            what="an effect for every event",
+        )
+        await wait_for(
+            lambda: pending_count(redis_client, stream, GROUP), lambda n: n == 0, what="acks"
+        )
+        assert await victim_pending(redis_client, stream) == []
+
+    rows = await effects(engine, schema)
+    assert sorted(row[0] for row in rows) == sorted(str(e.id) for e in envelopes)  # once each
+    assert {row[2] for row in rows[done_by_victim:]} == {"rescuer"}
+    async with engine.connect() as conn:
+        ledger = await conn.scalar(text(f"SELECT count(*) FROM {schema}.processed_events"))
+    assert ledger == EVENTS
+    reclaimed = REGISTRY.get_sample_value(
+        "messaging_entries_reclaimed_total", {"group": GROUP, "stream": stream}
+    )
+    assert reclaimed is not None and reclaimed >= len(held) - 1  # the in-flight one may commit

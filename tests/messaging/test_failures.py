@@ -1,0 +1,185 @@
+"""Failures: poison events go to the dead-letter stream after bounded retries, and a
+lost stream or consumer group (deleted key, Redis restarted empty) is recreated."""
+
+from __future__ import annotations
+
+import pytest
+import redis.asyncio as aioredis
+from prometheus_client import REGISTRY
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from marcus_contracts import STREAM_FIELD, StreamNames
+from marcus_messaging import (
+    DELIVERIES_FIELD,
+    ERROR_FIELD,
+    ID_ORIGIN_FIELD,
+    STREAM_ORIGIN_FIELD,
+    Consumer,
+    ConsumerSettings,
+    HandlerContext,
+)
+from tests.messaging.support import (
+    category_created,
+    effects,
+    pending_count,
+    publish,
+    record_effect,
+    wait_for,
+)
+from tests.support.servers import RedisProcess
+
+GROUP = "notifier"
+SETTINGS = ConsumerSettings(
+    consumer_name="n1",
+    max_deliveries=3,
+    block_ms=100,
+    reclaim_interval_ms=50,
+    reclaim_min_idle_ms=400,
+    backoff_base_ms=50,
+    metrics_interval_ms=100,
+    shutdown_timeout_s=2,
+)
+
+
+def poisoned_consumer(
+    engine: AsyncEngine, schema: str, redis_url: str, names: StreamNames, attempts: list[int]
+) -> Consumer:
+    """Records an effect per category, except for categories named 'poison': it raises."""
+    consumer = Consumer(
+        group=GROUP,
+        streams=["catalog"],
+        engine=engine,
+        schema=schema,
+        redis_url=redis_url,
+        names=names,
+        settings=SETTINGS,
+    )
+
+    @consumer.handler("catalog.category.created")
+    async def handle(ctx: HandlerContext) -> None:
+        await record_effect(ctx, schema, consumer.consumer_name)  # rolled back on raise
+        if ctx.event.model_dump()["name"] == "poison":
+            attempts.append(ctx.deliveries)
+            raise RuntimeError("boom: cannot handle poison")
+
+    return consumer
+
+
+async def dead_letters(redis: aioredis.Redis, names: StreamNames) -> list[dict[str, bytes]]:
+    entries = await redis.xrange(names.dlq(GROUP))
+    return [{key.decode(): value for key, value in fields.items()} for _, fields in entries]
+
+
+async def test_poison_events_are_retried_then_dead_lettered(
+    engine: AsyncEngine,
+    schema: str,
+    redis_url: str,
+    names: StreamNames,
+    redis_client: aioredis.Redis,
+) -> None:
+    stream = names.events("catalog")
+    before = category_created("before")
+    bad_json = b'{"specversion": "1.0", "id": '
+    poison = category_created("poison")
+    after = [category_created(f"after-{i}") for i in range(3)]
+    await publish(redis_client, stream, before)
+    bad_id = await publish(redis_client, stream, bad_json)
+    poison_id = await publish(redis_client, stream, poison)
+    no_field_id = (await redis_client.xadd(stream, {"other": "x"})).decode()
+    for envelope in after:
+        await publish(redis_client, stream, envelope)
+
+    attempts: list[int] = []
+    async with poisoned_consumer(engine, schema, redis_url, names, attempts).running():
+        letters = await wait_for(
+            lambda: dead_letters(redis_client, names),
+            lambda found: len(found) == 3,
+            what="3 dead letters",
+        )
+        await wait_for(lambda: pending_count(redis_client, stream, GROUP), lambda n: n == 0)
+
+    # The good events were not held up by the bad ones, and had one effect each.
+    assert sorted(row[0] for row in await effects(engine, schema)) == sorted(
+        str(e.id) for e in [before, *after]
+    )
+    # The handler ran exactly max_deliveries times, with the delivery count rising.
+    assert attempts == [1, 2, 3]
+    by_origin = {letter[ID_ORIGIN_FIELD].decode(): letter for letter in letters}
+    assert set(by_origin) == {bad_id, poison_id, no_field_id}
+
+    poisoned = by_origin[poison_id]
+    assert poisoned[STREAM_FIELD] == poison.to_json().encode()
+    assert poisoned[DELIVERIES_FIELD] == b"3"
+    assert b"RuntimeError: boom" in poisoned[ERROR_FIELD]
+    assert poisoned[STREAM_ORIGIN_FIELD] == stream.encode()
+
+    unparseable = by_origin[bad_id]
+    assert unparseable[STREAM_FIELD] == bad_json
+    assert unparseable[DELIVERIES_FIELD] == b"1"  # no retry can fix bad JSON
+    assert b"undecodable" in unparseable[ERROR_FIELD]
+    assert b"no 'event' field" in by_origin[no_field_id][ERROR_FIELD]
+
+    labels = {"group": GROUP, "stream": stream, "type": "catalog.category.created"}
+    assert REGISTRY.get_sample_value("messaging_events_failed_total", labels) == 3
+    assert REGISTRY.get_sample_value("messaging_events_dead_lettered_total", labels) == 1
+
+
+async def test_deleted_stream_is_recreated_and_consumed(
+    engine: AsyncEngine,
+    schema: str,
+    redis_url: str,
+    names: StreamNames,
+    redis_client: aioredis.Redis,
+) -> None:
+    stream = names.events("catalog")
+    first, second, third = (category_created(n) for n in ("first", "second", "third"))
+
+    def seen(envelope: object) -> object:
+        return lambda rows: str(envelope.id) in {row[0] for row in rows}  # type: ignore[attr-defined]
+
+    async with poisoned_consumer(engine, schema, redis_url, names, []).running():
+        await publish(redis_client, stream, first)
+        await wait_for(lambda: effects(engine, schema), seen(first), what="first effect")
+
+        await redis_client.delete(stream)  # the group goes with it
+        await publish(redis_client, stream, second)
+        await wait_for(lambda: effects(engine, schema), seen(second), what="second effect")
+
+        await redis_client.xgroup_destroy(stream, GROUP)  # only the group this time
+        await publish(redis_client, stream, third)
+        await wait_for(lambda: effects(engine, schema), seen(third), what="third effect")
+
+    # Re-reading from 0 after the group was recreated delivers `second` again: a duplicate.
+    ids = [row[0] for row in await effects(engine, schema)]
+    assert sorted(ids) == sorted(str(e.id) for e in (first, second, third))
+
+
+@pytest.mark.fault
+async def test_redis_restart_without_persistence(
+    engine: AsyncEngine, schema: str, names: StreamNames
+) -> None:
+    server = RedisProcess()
+    server.start()
+    client = aioredis.from_url(server.url)
+    stream = names.events("catalog")
+    before, after = category_created("before"), category_created("after")
+    try:
+        async with poisoned_consumer(engine, schema, server.url, names, []).running():
+            await publish(client, stream, before)
+            await wait_for(lambda: effects(engine, schema), lambda rows: len(rows) == 1)
+
+            server.stop()
+            server.start()  # empty: no stream, no group
+            await client.aclose()
+            client = aioredis.from_url(server.url)
+            await publish(client, stream, after)
+            await wait_for(
+                lambda: effects(engine, schema),
+                lambda rows: len(rows) == 2,
+                deadline_s=30,
+                what="the event published after the restart",
+            )
+            await wait_for(lambda: pending_count(client, stream, GROUP), lambda n: n == 0)
+    finally:
+        await client.aclose()
+        server.stop()
