@@ -1,0 +1,664 @@
+"""Run the Marcus stack locally as processes: `python scripts/stack.py up|down|status|logs`.
+
+`up` makes sure the database exists, migrates every service, then starts everything in
+the Procfile (plus an nginx gateway when nginx is installed) with honcho, detached in a
+session of its own, and waits until every service answers /readyz. `down` stops it all
+(SIGTERM, then SIGKILL after a timeout), leaving no orphans. State lives in `.data/`.
+
+Honcho starts each process in a session of its own, so `down` does not rely on one
+process group: it collects honcho's session, the sessions honcho reports in the log
+("<name> started (pid=N)") and every process carrying this stack's MARCUS_STACK_ID
+environment marker, and signals all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / ".data"
+LOG_DIR = DATA / "logs"
+LOG_FILE = LOG_DIR / "stack.log"
+PID_FILE = DATA / "stack.pid"
+RUN_PROCFILE = DATA / "Procfile.run"
+GATEWAY_DIR = DATA / "gateway"
+GATEWAY_TEMPLATE = ROOT / "deploy" / "gateway" / "templates" / "default.conf.template"
+PROCFILE = Path(os.environ.get("STACK_PROCFILE", ROOT / "Procfile"))
+
+HOST = "127.0.0.1"
+GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8000"))
+READY_TIMEOUT = float(os.environ.get("STACK_READY_TIMEOUT", "90"))
+STOP_TIMEOUT = float(os.environ.get("STACK_STOP_TIMEOUT", "15"))
+MARKER = "MARCUS_STACK_ID"
+HONCHO = (sys.executable, "-m", "honcho")
+
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/marcus"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class StackError(Exception):
+    """A failure to report in one line (plus hints) and exit 1."""
+
+
+# --------------------------------------------------------------------- processes
+@dataclass(frozen=True)
+class Process:
+    """One Procfile entry."""
+
+    name: str
+    command: str
+    port: int | None
+    package: str | None
+    """Python package when the command is `python -m <package> serve`: a Marcus service."""
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+def parse_procfile(path: Path = PROCFILE) -> list[Process]:
+    """The processes of a Procfile (`name: command`, `#` comments ignored)."""
+    processes = []
+    for line in path.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_-]+):\s*(.+)$", line)
+        if not match:
+            continue
+        name, command = match.groups()
+        port = re.search(r"--port[ =](\d+)", command)
+        package = re.search(r"python3? -m ([A-Za-z_][A-Za-z0-9_]*) serve\b", command)
+        processes.append(
+            Process(
+                name=name,
+                command=command,
+                port=int(port.group(1)) if port else None,
+                package=package.group(1) if package else None,
+            )
+        )
+    return processes
+
+
+def services(processes: Iterable[Process]) -> list[Process]:
+    """The Marcus services among the processes (the ones to migrate and probe /readyz)."""
+    return [p for p in processes if p.package]
+
+
+# ------------------------------------------------------------------ configuration
+def read_dotenv(path: Path = ROOT / ".env") -> dict[str, str]:
+    """KEY=VALUE lines of `.env` (quotes stripped, comments and `export ` ignored)."""
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.removeprefix("export ").split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def setting(name: str, default: str) -> str:
+    """An environment variable, else its `.env` value, else the default (as the services do)."""
+    return os.environ.get(name) or read_dotenv().get(name) or default
+
+
+# ----------------------------------------------------------------- infrastructure
+def _libpq(url: str, database: str | None = None) -> tuple[str, str]:
+    """(libpq URL, database name) for a SQLAlchemy URL, optionally for another database."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    name = parsed.database or "marcus"
+    target = parsed.set(drivername="postgresql", database=database or name)
+    return target.render_as_string(hide_password=False), name
+
+
+def ensure_database(database_url: str) -> None:
+    """Create the service database if it does not exist (connects to `postgres`)."""
+    import psycopg
+    from psycopg import sql
+
+    admin_url, name = _libpq(database_url, database="postgres")
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if exists.fetchone():
+                print(f"  database {name!r} exists")
+                return
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            print(f"  database {name!r} created")
+    except psycopg.OperationalError as exc:
+        raise StackError(
+            f"PostgreSQL does not answer at {_redact(admin_url)}: {str(exc).strip()}\n"
+            "  start it (Debian: pg_ctlcluster --skip-systemctl-redirect "
+            "$(ls /etc/postgresql) main start) or point DATABASE_URL in .env at one"
+        ) from exc
+
+
+def check_redis(redis_url: str) -> None:
+    """Fail clearly when Redis does not answer."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        client.ping()
+        print(f"  redis answers at {_redact(redis_url)}")
+    except redis.RedisError as exc:
+        raise StackError(
+            f"Redis does not answer at {_redact(redis_url)}: {exc}\n"
+            "  start it (redis-server --daemonize yes --bind 127.0.0.1 --port 6379) "
+            "or point REDIS_URL in .env at one"
+        ) from exc
+    finally:
+        client.close()
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]+@", r"//\1:***@", url)
+
+
+def child_env(stack_id: str | None = None) -> dict[str, str]:
+    """Environment of everything the stack starts: this venv first on PATH, unbuffered."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PYTHONUNBUFFERED"] = "1"
+    if stack_id:
+        env[MARKER] = stack_id
+    return env
+
+
+def migrate(processes: list[Process]) -> None:
+    """Ensure the database exists, then run every service's `migrate` command."""
+    print("Database")
+    ensure_database(setting("DATABASE_URL", DEFAULT_DATABASE_URL))
+    for service in services(processes):
+        print(f"  migrating {service.name} ...", flush=True)
+        result = subprocess.run(
+            [sys.executable, "-m", str(service.package), "migrate"],
+            cwd=ROOT,
+            env=child_env(),
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr).strip().splitlines()
+            raise StackError(
+                f"migration of {service.name} failed (exit {result.returncode}):\n"
+                + "\n".join(f"    {line}" for line in output[-25:])
+            )
+
+
+# ----------------------------------------------------------------------- gateway
+def render_gateway(processes: list[Process]) -> Path:
+    """Write `.data/gateway/` (main config + routes rendered to 127.0.0.1 ports)."""
+    template = GATEWAY_TEMPLATE.read_text()
+    upstreams = {f"{p.name.upper().replace('-', '_')}_UPSTREAM": p for p in processes if p.port}
+    for variable, process in upstreams.items():
+        template = template.replace("${" + variable + "}", f"{HOST}:{process.port}")
+    template = template.replace("listen 8000;", f"listen {HOST}:{GATEWAY_PORT};")
+    active = [ln for ln in template.splitlines() if not ln.lstrip().startswith("#")]
+    missing = sorted(set(re.findall(r"\$\{(\w+_UPSTREAM)\}", "\n".join(active))))
+    if missing:
+        raise StackError(
+            f"gateway routes to {', '.join(missing)} but the Procfile has no such process"
+        )
+    tmp = GATEWAY_DIR / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    (GATEWAY_DIR / "default.conf").write_text(template)
+    main = f"""# Generated by scripts/stack.py from {GATEWAY_TEMPLATE.relative_to(ROOT)}
+worker_processes 1;
+pid {GATEWAY_DIR}/nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 512; }}
+http {{
+    default_type application/octet-stream;
+    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    include {GATEWAY_DIR}/default.conf;
+}}
+"""
+    config = GATEWAY_DIR / "nginx.conf"
+    config.write_text(main)
+    return config
+
+
+def gateway_command(nginx: str, config: Path) -> str:
+    """The Procfile command that runs nginx in the foreground with the rendered config."""
+    return " ".join(
+        [
+            "exec",
+            shlex.quote(nginx),
+            "-p",
+            shlex.quote(str(GATEWAY_DIR)),
+            "-e",
+            "stderr",
+            "-c",
+            shlex.quote(str(config)),
+            "-g",
+            shlex.quote("daemon off;"),
+        ]
+    )
+
+
+def check_gateway_config(nginx: str, config: Path) -> None:
+    """`nginx -t` on the rendered config; a broken config fails `up` before anything runs."""
+    result = subprocess.run(
+        [nginx, "-t", "-q", "-p", str(GATEWAY_DIR), "-e", "stderr", "-c", str(config)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise StackError(f"gateway config is invalid:\n{result.stderr.strip()}")
+
+
+# ---------------------------------------------------------------- process control
+def _stat(pid: int) -> tuple[int, int] | None:
+    """(process group, session) of a live process, None when it is gone or a zombie."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[2]), int(fields[3])
+
+
+def _all_pids() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def _has_marker(pid: int, stack_id: str) -> bool:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return f"{MARKER}={stack_id}".encode() in environ.split(b"\0")
+
+
+def _is_honcho(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"honcho" in cmdline and _stat(pid) is not None
+
+
+def _logged_child_pids() -> set[int]:
+    """Pids honcho reported as started in the current log (each leads its own session)."""
+    if not LOG_FILE.exists():
+        return set()
+    return {int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", LOG_FILE.read_text())}
+
+
+def stack_processes(state: dict[str, object]) -> set[int]:
+    """Every live process of the stack: honcho's and its children's sessions, and the
+    processes carrying the stack's environment marker."""
+    leader = int(str(state["pid"]))
+    stack_id = str(state.get("id", ""))
+    sessions = {leader} | _logged_child_pids()
+    found = set()
+    me = os.getpid()
+    for pid in _all_pids():
+        if pid == me:
+            continue
+        info = _stat(pid)
+        if info is None:
+            continue
+        if info[1] in sessions or (stack_id and _has_marker(pid, stack_id)):
+            found.add(pid)
+    return found
+
+
+def read_state() -> dict[str, object] | None:
+    """The pid file's content, or None when there is none."""
+    try:
+        return dict(json.loads(PID_FILE.read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def running_state() -> dict[str, object] | None:
+    """The pid file's content if its honcho is alive; a stale pid file is removed."""
+    state = read_state()
+    if state is None:
+        return None
+    if _is_honcho(int(str(state["pid"]))):
+        return state
+    return None
+
+
+def _signal_all(pids: Iterable[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def stop(state: dict[str, object], honcho: subprocess.Popen[bytes] | None = None) -> None:
+    """SIGTERM honcho (it stops its children), then SIGTERM/SIGKILL whatever remains."""
+    leader = int(str(state["pid"]))
+
+    def reap() -> None:
+        if honcho is not None:
+            honcho.poll()
+
+    print(f"Stopping the stack (honcho pid {leader}) ...", flush=True)
+    _signal_all([leader], signal.SIGTERM)
+    started = time.monotonic()
+    escalated = False
+    while True:
+        reap()
+        remaining = stack_processes(state)
+        if not remaining:
+            break
+        elapsed = time.monotonic() - started
+        if not escalated and elapsed > STOP_TIMEOUT / 2:
+            # honcho had half the time to stop its children; now signal everyone left.
+            _signal_all(remaining, signal.SIGTERM)
+            escalated = True
+        if elapsed > STOP_TIMEOUT:
+            print(f"  still running after {STOP_TIMEOUT:.0f}s: SIGKILL {sorted(remaining)}")
+            _signal_all(remaining, signal.SIGKILL)
+            time.sleep(0.5)
+            reap()
+            break
+        time.sleep(0.2)
+    leftover = stack_processes(state)
+    PID_FILE.unlink(missing_ok=True)
+    if leftover:
+        raise StackError(f"processes survived SIGKILL: {sorted(leftover)}")
+    print("Stack stopped.")
+
+
+# ----------------------------------------------------------------------- probes
+def http_status(url: str, timeout: float = 2.0) -> int | None:
+    """HTTP status of a GET, None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (OSError, ValueError):
+        return None
+
+
+def port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((HOST, port)) == 0
+
+
+def is_ready(process: Process) -> bool:
+    """/readyz answers 200 for services; a TCP connect for other processes."""
+    if process.port is None:
+        return True
+    if process.package:
+        return http_status(f"{process.base_url}/readyz") == 200
+    return port_open(process.port)
+
+
+def log_tail(name: str | None, lines: int = 30) -> list[str]:
+    """The last log lines of one process (honcho prefixes `<name>.<n> |`), else of all."""
+    if not LOG_FILE.exists():
+        return []
+    all_lines = LOG_FILE.read_text(errors="replace").splitlines()
+    if name:
+        mine = [ln for ln in all_lines if re.search(rf"\b{re.escape(name)}\.\d+\b", ln)]
+        if mine:
+            return mine[-lines:]
+    return all_lines[-lines:]
+
+
+def first_stopped() -> str | None:
+    """Name of the first process honcho saw stop (the one that brought the stack down)."""
+    if not LOG_FILE.exists():
+        return None
+    match = re.search(r"\|\s*([A-Za-z0-9_-]+)\.\d+ stopped \(rc=", LOG_FILE.read_text())
+    return match.group(1) if match else None
+
+
+def wait_ready(processes: list[Process], honcho: subprocess.Popen[bytes]) -> Process | None:
+    """Wait for each process in turn; returns the first that did not become ready."""
+    tty = sys.stdout.isatty()
+    deadline = time.monotonic() + READY_TIMEOUT
+    started = time.monotonic()
+    for process in processes:
+        if process.port is None:
+            continue
+        probe = f"{process.base_url}/readyz" if process.package else f"tcp {HOST}:{process.port}"
+        label = f"  {process.name:<10} {probe}"
+        if not tty:
+            print(f"{label} waiting ...", flush=True)
+        while True:
+            if is_ready(process):
+                print(f"\r{label} ready ({time.monotonic() - started:.1f}s)   ", flush=True)
+                break
+            if honcho.poll() is not None:
+                culprit = first_stopped() or process.name
+                print(f"\r{label} FAILED: {culprit} exited, so honcho stopped the stack")
+                by_name = {p.name: p for p in processes}
+                return by_name.get(culprit, process)
+            if time.monotonic() > deadline:
+                print(f"\r{label} FAILED: not ready after {READY_TIMEOUT:.0f}s", flush=True)
+                return process
+            if tty:
+                elapsed = time.monotonic() - started
+                print(f"\r{label} waiting {elapsed:4.0f}s", end="", flush=True)
+            time.sleep(0.5)
+    return None
+
+
+# --------------------------------------------------------------------- commands
+def cmd_up(_: argparse.Namespace) -> int:
+    """Start the stack (idempotent)."""
+    state = running_state()
+    if state is not None:
+        print(f"The stack is already running (honcho pid {state['pid']}).")
+        return cmd_status(argparse.Namespace())
+    if read_state() is not None:
+        stale = read_state() or {}
+        if stack_processes(stale):
+            print("Found leftovers of a previous stack; stopping them first.")
+            stop(stale)
+        PID_FILE.unlink(missing_ok=True)
+
+    processes = parse_procfile()
+    if not services(processes):
+        raise StackError(f"{PROCFILE} lists no `python -m <service> serve` process")
+    busy = [p for p in processes if p.port and port_open(p.port)]
+    nginx = shutil.which("nginx") if os.environ.get("STACK_GATEWAY", "1") != "0" else None
+    if nginx and port_open(GATEWAY_PORT):
+        busy.append(Process("gateway", "nginx", GATEWAY_PORT, None))
+    if busy:
+        raise StackError(
+            "ports already in use (another stack, or a service you started by hand?): "
+            + ", ".join(f"{p.name}:{p.port}" for p in busy)
+        )
+
+    print("Infrastructure")
+    check_redis(setting("REDIS_URL", DEFAULT_REDIS_URL))
+    migrate(processes)
+
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    lines = [f"{p.name}: {p.command}" for p in processes]
+    gateway = None
+    if nginx:
+        config = render_gateway(processes)
+        check_gateway_config(nginx, config)
+        gateway = Process("gateway", gateway_command(nginx, config), GATEWAY_PORT, None)
+        lines.append(f"gateway: {gateway.command}")
+    RUN_PROCFILE.write_text("# Generated by scripts/stack.py from Procfile\n" + "\n".join(lines))
+    if LOG_FILE.exists():
+        LOG_FILE.replace(LOG_FILE.with_suffix(".log.1"))
+
+    stack_id = uuid.uuid4().hex
+    with LOG_FILE.open("ab") as log:
+        honcho = subprocess.Popen(
+            [*HONCHO, "start", "--no-colour", "-f", str(RUN_PROCFILE), "-d", str(ROOT)],
+            cwd=ROOT,
+            env=child_env(stack_id),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    state = {"pid": honcho.pid, "id": stack_id, "started": time.time()}
+    PID_FILE.write_text(json.dumps(state))
+
+    targets = [*processes, gateway] if gateway else processes
+    print(f"Starting {', '.join(p.name for p in targets)} (log: {LOG_FILE.relative_to(ROOT)})")
+    failed = wait_ready(targets, honcho)
+    if failed is not None:
+        print(f"\n{failed.name} did not become ready. Last log lines:")
+        for line in log_tail(failed.name):
+            print(f"  {line}")
+        print()
+        stop(state, honcho)
+        return 1
+    print_welcome(processes, gateway is not None, honcho.pid)
+    return 0
+
+
+def print_welcome(processes: list[Process], gateway: bool, pid: int) -> None:
+    """URLs, a token command and example requests."""
+    api = f"http://{HOST}:{GATEWAY_PORT}" if gateway else services(processes)[0].base_url
+    print(f"\nMarcus is up (honcho pid {pid}).\n")
+    if gateway:
+        print(f"  {'gateway':<10} http://{HOST}:{GATEWAY_PORT}/api/v1   (nginx)")
+    else:
+        print("  gateway    skipped: nginx is not on PATH; each service answers on its own port")
+    for p in processes:
+        if p.port is None:
+            continue
+        extra = f"   docs {p.base_url}/docs" if p.package else ""
+        print(f"  {p.name:<10} {p.base_url}{'/api/v1' if p.package else ''}{extra}")
+    print(
+        f"""
+Admin token (HS256, JWT_SECRET):
+  export TOKEN=$(make -s token)
+
+Try:
+  curl -s {api}/api/v1/categories
+  curl -s -X POST {api}/api/v1/categories -H "Authorization: Bearer $TOKEN" \\
+       -H 'Content-Type: application/json' \\
+       -d '{{"slug": "coffee", "name": "Coffee", "description": "Beans and brewing gear"}}'
+  curl -s '{api}/api/v1/products?limit=5&in_stock=true'
+  make seed     # load the sample catalog (200+ products)
+
+Logs: make logs     Status: make status     Stop: make down"""
+    )
+
+
+def cmd_down(_: argparse.Namespace) -> int:
+    """Stop the stack and everything it started."""
+    state = read_state()
+    if state is None:
+        print("The stack is not running.")
+        return 0
+    if not _is_honcho(int(str(state["pid"]))) and not stack_processes(state):
+        PID_FILE.unlink(missing_ok=True)
+        print("The stack is not running (removed a stale pid file).")
+        return 0
+    stop(state)
+    return 0
+
+
+def cmd_status(_: argparse.Namespace) -> int:
+    """Whether the stack runs, and each process's readiness."""
+    state = running_state()
+    processes = parse_procfile()
+    leftovers = stack_processes(read_state() or {}) if state is None and read_state() else set()
+    if leftovers:
+        print(f"The stack's honcho died; {len(leftovers)} of its processes remain: make down")
+    elif state is None:
+        print("The stack is not running (make up).")
+    else:
+        since = time.strftime("%H:%M:%S", time.localtime(float(str(state["started"]))))
+        print(f"The stack is running: honcho pid {state['pid']}, since {since}")
+    rows = [*processes]
+    if (GATEWAY_DIR / "nginx.conf").exists():
+        rows.append(Process("gateway", "nginx", GATEWAY_PORT, None))
+    for p in rows:
+        if p.port is None:
+            print(f"  {p.name:<10} (no port)")
+            continue
+        if p.package:
+            code = http_status(f"{p.base_url}/readyz")
+            verdict = (
+                "ready" if code == 200 else ("down" if code is None else f"not ready ({code})")
+            )
+        else:
+            verdict = "listening" if port_open(p.port) else "down"
+        print(f"  {p.name:<10} {p.base_url:<24} {verdict}")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    """Follow the stack log (or print its tail with --no-follow)."""
+    if not LOG_FILE.exists():
+        print(f"No log yet ({LOG_FILE.relative_to(ROOT)}): make up")
+        return 1
+    tail = shutil.which("tail")
+    if args.no_follow or tail is None:
+        print("\n".join(log_tail(None, args.lines)))
+        return 0
+    os.execv(tail, [tail, "-n", str(args.lines), "-F", str(LOG_FILE)])
+    return 0  # not reached: exec replaced this process
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    """Create the database if needed and migrate every Procfile service."""
+    migrate(parse_procfile())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/stack.py", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start the stack (idempotent)").set_defaults(func=cmd_up)
+    commands.add_parser("down", help="stop the stack").set_defaults(func=cmd_down)
+    commands.add_parser("status", help="is it running, is each part ready").set_defaults(
+        func=cmd_status
+    )
+    logs = commands.add_parser("logs", help="follow .data/logs/stack.log")
+    logs.add_argument("-n", "--lines", type=int, default=100)
+    logs.add_argument("--no-follow", action="store_true")
+    logs.set_defaults(func=cmd_logs)
+    commands.add_parser("migrate", help="create the database, migrate services").set_defaults(
+        func=cmd_migrate
+    )
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except StackError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
