@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from sqlalchemy import text
@@ -33,8 +33,13 @@ def category_updated(subject: str, sequence: int, name: str) -> Envelope:
 async def publish(redis: aioredis.Redis, stream: str, envelope: Envelope | bytes) -> str:
     """XADD exactly as the outbox relay does: one `event` field with the envelope JSON."""
     value = envelope if isinstance(envelope, bytes) else envelope.to_json()
-    entry_id = await redis.xadd(stream, {STREAM_FIELD: value})
-    return entry_id.decode()
+    entry_id: Any = await redis.xadd(stream, {STREAM_FIELD: value})
+    return text_of(entry_id)
+
+
+def text_of(value: Any) -> str:
+    """redis-py answers bytes (no decode_responses); typed as bytes | str."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 async def create_tables(engine: AsyncEngine, schema: str) -> None:

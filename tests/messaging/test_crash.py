@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -23,6 +24,7 @@ from tests.messaging.support import (
     pending_count,
     publish,
     record_effect,
+    text_of,
     wait_for,
 )
 
@@ -49,8 +51,8 @@ def start_victim(redis_url: str, database_url: str, prefix: str, schema: str) ->
 
 
 async def victim_pending(redis: aioredis.Redis, stream: str) -> list[str]:
-    entries = await redis.xpending_range(stream, GROUP, "-", "+", 100, consumername="victim")
-    return [entry["message_id"].decode() for entry in entries]
+    entries: Any = await redis.xpending_range(stream, GROUP, "-", "+", 100, consumername="victim")
+    return [text_of(entry["message_id"]) for entry in entries]
 
 
 @pytest.mark.fault

@@ -3,12 +3,16 @@ lost stream or consumer group (deleted key, Redis restarted empty) is recreated.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
 import pytest
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from marcus_contracts import STREAM_FIELD, StreamNames
+from marcus_contracts import STREAM_FIELD, Envelope, StreamNames
 from marcus_messaging import (
     DELIVERIES_FIELD,
     ERROR_FIELD,
@@ -17,6 +21,7 @@ from marcus_messaging import (
     Consumer,
     ConsumerSettings,
     HandlerContext,
+    replay_dead_letters,
 )
 from tests.messaging.support import (
     category_created,
@@ -24,6 +29,7 @@ from tests.messaging.support import (
     pending_count,
     publish,
     record_effect,
+    text_of,
     wait_for,
 )
 from tests.support.servers import RedisProcess
@@ -66,8 +72,8 @@ def poisoned_consumer(
 
 
 async def dead_letters(redis: aioredis.Redis, names: StreamNames) -> list[dict[str, bytes]]:
-    entries = await redis.xrange(names.dlq(GROUP))
-    return [{key.decode(): value for key, value in fields.items()} for _, fields in entries]
+    entries: Any = await redis.xrange(names.dlq(GROUP))
+    return [{text_of(key): value for key, value in fields.items()} for _, fields in entries]
 
 
 async def test_poison_events_are_retried_then_dead_lettered(
@@ -85,7 +91,7 @@ async def test_poison_events_are_retried_then_dead_lettered(
     await publish(redis_client, stream, before)
     bad_id = await publish(redis_client, stream, bad_json)
     poison_id = await publish(redis_client, stream, poison)
-    no_field_id = (await redis_client.xadd(stream, {"other": "x"})).decode()
+    no_field_id = text_of(await redis_client.xadd(stream, {"other": "x"}))
     for envelope in after:
         await publish(redis_client, stream, envelope)
 
@@ -134,8 +140,8 @@ async def test_deleted_stream_is_recreated_and_consumed(
     stream = names.events("catalog")
     first, second, third = (category_created(n) for n in ("first", "second", "third"))
 
-    def seen(envelope: object) -> object:
-        return lambda rows: str(envelope.id) in {row[0] for row in rows}  # type: ignore[attr-defined]
+    def seen(envelope: Envelope) -> Callable[[list[tuple[str, int, str]]], bool]:
+        return lambda rows: str(envelope.id) in {row[0] for row in rows}
 
     async with poisoned_consumer(engine, schema, redis_url, names, []).running():
         await publish(redis_client, stream, first)
@@ -183,3 +189,40 @@ async def test_redis_restart_without_persistence(
     finally:
         await client.aclose()
         server.stop()
+
+
+async def test_dead_letters_replay_after_a_fix(
+    engine: AsyncEngine,
+    schema: str,
+    redis_url: str,
+    names: StreamNames,
+    redis_client: aioredis.Redis,
+) -> None:
+    stream = names.events("catalog")
+    consumer = Consumer(
+        group=GROUP,
+        streams=["catalog"],
+        engine=engine,
+        schema=schema,
+        redis_url=redis_url,
+        names=names,
+        settings=replace(SETTINGS, max_deliveries=1),
+    )
+    broken = [True]
+
+    @consumer.handler("catalog.category.created")
+    async def handle(ctx: HandlerContext) -> None:
+        if broken[0]:
+            raise RuntimeError("bug")
+        await record_effect(ctx, schema, consumer.consumer_name)
+
+    event = category_created()
+    await publish(redis_client, stream, event)
+    async with consumer.running():
+        await wait_for(lambda: dead_letters(redis_client, names), lambda found: len(found) == 1)
+        broken[0] = False  # "deploy the fix"
+        dlq = names.dlq(GROUP)
+        assert await replay_dead_letters(redis_client, dlq_stream=dlq) == 1
+        rows = await wait_for(lambda: effects(engine, schema), lambda rows: len(rows) == 1)
+    assert rows[0][0] == str(event.id)
+    assert await redis_client.xlen(names.dlq(GROUP)) == 0

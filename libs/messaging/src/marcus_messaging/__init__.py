@@ -18,6 +18,7 @@ Public API::
     create_ledger_tables(engine, schema)             # tests and tools
     SequenceGuard(tables).advance(session, subject, sequence, *, scope="") -> bool
     Ledger(tables, group).record(...) / .seen(session, event_id) / .prune(session, older_than)
+    replay_dead_letters(redis, *, dlq_stream, count=100, origin_stream=None) -> int
 """
 
 from marcus_messaging.consumer import Consumer
@@ -27,6 +28,7 @@ from marcus_messaging.dlq import (
     ID_ORIGIN_FIELD,
     STREAM_ORIGIN_FIELD,
     DeadLetter,
+    replay_dead_letters,
 )
 from marcus_messaging.groups import ensure_group
 from marcus_messaging.ledger import (
@@ -57,4 +59,5 @@ __all__ = [
     "create_ledger_tables",
     "ensure_group",
     "ledger_tables",
+    "replay_dead_letters",
 ]

@@ -234,7 +234,7 @@ class Consumer:
         while not self._stopping.is_set():
             try:
                 await self._revive_subscribers()
-                await reclaimer.reclaim(self.streams)
+                await reclaimer.reclaim(self.streams, self._stopping)
             except RedisError as exc:
                 await self._recover(exc, "reclaim")
             except Exception:

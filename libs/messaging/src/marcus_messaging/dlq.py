@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -60,3 +61,28 @@ async def dead_letter(
         dlq_stream,
         letter.error.splitlines()[0] if letter.error else "",
     )
+
+
+async def replay_dead_letters(
+    redis: aioredis.Redis, *, dlq_stream: str, count: int = 100, origin_stream: str | None = None
+) -> int:
+    """Put up to `count` dead letters back on their origin streams (after a fix), oldest
+    first, and delete them from `dlq_stream`; returns how many were replayed.
+
+    Safe to repeat: an event that did commit before being parked is a ledger duplicate.
+    `origin_stream` limits the replay to letters that came from that stream.
+    """
+    replayed = 0
+    entries: Any = await redis.xrange(dlq_stream, count=count)
+    for letter_id, fields in entries:
+        origin = fields.get(STREAM_ORIGIN_FIELD.encode(), b"").decode()
+        event = fields.get(STREAM_FIELD.encode())
+        if not origin or not event or (origin_stream and origin != origin_stream):
+            continue  # nothing replayable (an entry without an event field) or filtered out
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(origin, {STREAM_FIELD: event})
+            pipe.xdel(dlq_stream, letter_id)
+            await pipe.execute()
+        replayed += 1
+    log.info("replayed %d dead letters from %s", replayed, dlq_stream)
+    return replayed

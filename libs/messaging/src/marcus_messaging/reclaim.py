@@ -17,6 +17,7 @@ exactly one gets it; the claim also counts a delivery. An entry already delivere
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -57,14 +58,16 @@ class Reclaimer:
             return backoff
         return max(backoff, self._settings.reclaim_min_idle_ms)
 
-    async def reclaim(self, streams: Sequence[str]) -> int:
-        """One pass over the PEL of each stream; returns how many entries were taken over."""
+    async def reclaim(self, streams: Sequence[str], stop: asyncio.Event | None = None) -> int:
+        """One pass over the PEL of each stream; returns how many entries were taken over.
+        Setting `stop` ends the pass after the entry in hand."""
+        stop = stop or asyncio.Event()
         taken = 0
         for stream in streams:
-            taken += await self._reclaim_stream(stream)
+            taken += await self._reclaim_stream(stream, stop)
         return taken
 
-    async def _reclaim_stream(self, stream: str) -> int:
+    async def _reclaim_stream(self, stream: str, stop: asyncio.Event) -> int:
         settings = self._settings
         floor = min(settings.backoff_base_ms, settings.reclaim_min_idle_ms)
         start = "-"
@@ -74,6 +77,8 @@ class Reclaimer:
                 stream, self._group, min=start, max="+", count=settings.batch, idle=floor
             )
             for pending in page:
+                if stop.is_set():
+                    return taken
                 if await self._take_over(stream, pending):
                     taken += 1
             if len(page) < settings.batch:
