@@ -3,6 +3,7 @@ member of the group reclaims them, and every event still has exactly one effect.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -129,3 +130,34 @@ async def test_entries_of_a_killed_consumer_are_reclaimed_exactly_once(
         "messaging_entries_reclaimed_total", {"group": GROUP, "stream": stream}
     )
     assert reclaimed is not None and reclaimed >= len(held) - 1  # the in-flight one may commit
+
+
+async def test_sigterm_stops_the_consume_process_cleanly(
+    engine: AsyncEngine,
+    schema: str,
+    database_url: str,
+    redis_url: str,
+    stream_prefix: str,
+    names: StreamNames,
+    redis_client: aioredis.Redis,
+) -> None:
+    stream = names.events("catalog")
+    for i in range(EVENTS):
+        await publish(redis_client, stream, category_created(f"c{i}"))
+
+    process = start_victim(redis_url, database_url, stream_prefix, schema)
+    try:
+        await wait_for(lambda: effects(engine, schema), lambda rows: len(rows) >= 2, deadline_s=30)
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(process.wait, 10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert code == 0
+    # The handler in flight finished and was acked; the rest of its batch stays pending
+    # for the group, and every committed effect is in the ledger, and acked.
+    done = len(await effects(engine, schema))
+    async with engine.connect() as conn:
+        assert await conn.scalar(text(f"SELECT count(*) FROM {schema}.processed_events")) == done
+    info: Any = await redis_client.xinfo_groups(stream)
+    assert int(info[0]["entries-read"]) - int(info[0]["pending"]) == done
