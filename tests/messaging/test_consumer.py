@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from marcus_contracts import StreamNames, registry
@@ -24,6 +25,7 @@ from tests.messaging.support import (
     record_effect,
     wait_for,
 )
+from tests.support.servers import free_port
 
 GROUP = "indexer"
 FAST = ConsumerSettings(
@@ -222,3 +224,14 @@ async def test_handler_registration_is_checked(
         consumer.handler("catalog.category.created")
     with pytest.raises(ValueError, match="unknown event type"):
         consumer.handler("catalog.category.creatd")
+
+
+async def test_start_fails_cleanly_without_redis(
+    engine: AsyncEngine, schema: str, names: StreamNames
+) -> None:
+    consumer = make_consumer(engine, schema, f"redis://127.0.0.1:{free_port()}/0", names)
+    with pytest.raises(RedisConnectionError):
+        await consumer.start()
+    with pytest.raises(RedisConnectionError):  # and it can be started again
+        async with consumer.running():
+            pass

@@ -148,9 +148,18 @@ class Consumer:
                 loop.remove_signal_handler(sig)
 
     async def start(self) -> None:
+        """Create the groups at 0, then start the subscribers, reclaim loop and metrics."""
         if self._broker is not None:
             raise RuntimeError("consumer already started")
         self._stopping = asyncio.Event()
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("consumer %s of group %s reading %s", self.consumer_name, self.group, self.streams)
+
+    async def _start(self) -> None:
         redis = self._redis = aioredis.from_url(self._redis_url)
         for stream in self.streams:
             await ensure_group(redis, stream, self.group)
@@ -179,24 +188,28 @@ class Consumer:
             asyncio.create_task(self._maintain(reclaimer), name=f"reclaim-{self.group}"),
             asyncio.create_task(self._report_lag(), name=f"lag-{self.group}"),
         ]
-        log.info("consumer %s of group %s reading %s", self.consumer_name, self.group, self.streams)
 
     async def stop(self) -> None:
+        """Stop reading, let the handlers in flight finish (up to `shutdown_timeout_s`)."""
         self._stopping.set()
-        timeout = self.settings.shutdown_timeout_s
+        await asyncio.gather(self._stop_tasks(), self._stop_broker())
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    async def _stop_tasks(self) -> None:
         if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=timeout)
-            for task in pending:
+            _, late = await asyncio.wait(self._tasks, timeout=self.settings.shutdown_timeout_s)
+            for task in late:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+
+    async def _stop_broker(self) -> None:
         if self._broker is not None:
             await self._broker.stop()
             self._broker = None
             self._subscribers = {}
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
 
     def _build_broker(self, processor: EntryProcessor) -> RedisBroker:
         broker = RedisBroker(
