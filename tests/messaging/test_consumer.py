@@ -23,6 +23,7 @@ from tests.messaging.support import (
     pending_count,
     publish,
     record_effect,
+    text_of,
     wait_for,
 )
 from tests.support.servers import free_port
@@ -235,3 +236,26 @@ async def test_start_fails_cleanly_without_redis(
     with pytest.raises(RedisConnectionError):  # and it can be started again
         async with consumer.running():
             pass
+
+
+async def test_replicas_share_the_group(
+    engine: AsyncEngine,
+    schema: str,
+    redis_url: str,
+    names: StreamNames,
+    redis_client: aioredis.Redis,
+) -> None:
+    stream = names.events("catalog")
+    envelopes = [category_created(f"c{i}") for i in range(40)]
+    first = make_consumer(engine, schema, redis_url, names, consumer_name="r1", batch=2)
+    second = make_consumer(engine, schema, redis_url, names, consumer_name="r2", batch=2)
+    async with first.running(), second.running():
+        for envelope in envelopes:
+            await publish(redis_client, stream, envelope)
+        await wait_for(lambda: effects(engine, schema), lambda rows: len(rows) >= 40)
+        await wait_for(lambda: pending_count(redis_client, stream, GROUP), lambda n: n == 0)
+
+    rows = await effects(engine, schema)
+    assert sorted(row[0] for row in rows) == sorted(str(e.id) for e in envelopes)
+    consumers: Any = await redis_client.xinfo_consumers(stream, GROUP)
+    assert {text_of(c["name"]) for c in consumers} == {"r1", "r2"}
