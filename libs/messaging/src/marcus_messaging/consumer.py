@@ -261,7 +261,8 @@ class Consumer:
                 continue
             log.warning("subscriber of %s stopped (group lost?); recreating it", stream)
             await ensure_group(self._redis, stream, self.group)
-            await subscriber.start()
+            if not self._stopping.is_set():
+                await subscriber.start()
 
     async def _report_lag(self) -> None:
         interval = self.settings.metrics_interval_ms / 1000
@@ -272,6 +273,8 @@ class Consumer:
                     await refresh_group_gauges(self._redis, stream, self.group)
             except RedisError as exc:
                 await self._recover(exc, "lag metrics")
+            except Exception:
+                log.exception("lag metrics of group %s failed", self.group)
             await self._sleep(interval)
 
     async def _recover(self, exc: RedisError, what: str) -> None:
