@@ -224,3 +224,25 @@ async def test_health_readiness_and_metrics(client) -> None:
         in metrics
     )
     assert "outbox_events_published_total" in metrics
+
+
+async def test_database_down_is_a_503_with_retry_after(settings, admin_headers) -> None:
+    from catalog.main import create_app
+    from tests.support.servers import free_port, serve_app
+
+    down = settings.model_copy(
+        update={"database_url": f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/marcus"}
+    )
+    async with serve_app(create_app(down)) as url, httpx.AsyncClient(base_url=url) as client:
+        read = await client.get("/api/v1/products")
+        assert read.status_code == 503
+        assert read.headers["retry-after"]
+        assert read.headers["content-type"] == PROBLEM
+        assert "Traceback" not in read.text
+        write = await client.post(
+            "/api/v1/categories", json={"slug": "x", "name": "X"}, headers=admin_headers
+        )
+        assert write.status_code == 503
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["postgres"].startswith("failed")

@@ -42,10 +42,10 @@ class TokenVerifier:
         s = self._settings
         key: Any = s.jwt_secret
         algorithms = list(s.jwt_algorithms)
-        if self._jwks is not None:
-            key = self._jwks.get_signing_key_from_jwt(token).key
-            algorithms = [a for a in algorithms if not a.startswith("HS")] or ["RS256"]
         try:
+            if self._jwks is not None:
+                key = self._jwks.get_signing_key_from_jwt(token).key
+                algorithms = [a for a in algorithms if not a.startswith("HS")] or ["RS256"]
             claims = jwt.decode(
                 token,
                 key,
@@ -56,6 +56,13 @@ class TokenVerifier:
             )
         except jwt.ExpiredSignatureError:
             raise _unauthorized("The token has expired.") from None
+        except jwt.PyJWKClientConnectionError:
+            raise Problem(
+                503,
+                "Service Unavailable",
+                "The identity provider's keys cannot be fetched; retry later.",
+                headers={"Retry-After": "5"},
+            ) from None
         except jwt.PyJWTError as exc:
             raise _unauthorized(f"The token is not valid: {exc}.") from None
         roles = claims.get("roles", [])
