@@ -1,0 +1,229 @@
+"""Load the sample catalog (scripts/seed_data/catalog.json) through the catalog's HTTP API.
+
+    uv run python scripts/seed.py [--url http://127.0.0.1:8001] [--data FILE] [--token JWT]
+
+Idempotent: a category slug or product SKU that already exists (409) is skipped, so it can
+run again after a partial load. Writes are authorised with an admin token minted locally
+with the same JWT settings as the services (JWT_SECRET etc., from the environment or .env),
+unless --token is given. Exits 1 when the catalog is not reachable or a write fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+DATA_FILE = Path(__file__).resolve().parent / "seed_data" / "catalog.json"
+DEFAULT_URL = os.environ.get("CATALOG_URL", "http://127.0.0.1:8001")
+RETRIES = 3
+
+
+class SeedError(Exception):
+    """A failure that stops the seed, reported in one clear message."""
+
+
+@dataclass
+class Counts:
+    """What happened to each kind of record."""
+
+    created: int = 0
+    existing: int = 0
+    failed: list[str] = field(default_factory=list)
+
+    def line(self, kind: str) -> str:
+        return (
+            f"{kind:<11} {self.created:>4} created, {self.existing:>4} already there, "
+            f"{len(self.failed):>3} failed"
+        )
+
+
+def load_catalog(path: Path = DATA_FILE) -> dict[str, Any]:
+    """Read and sanity-check the data file (the same rules tests/test_seed_data.py asserts)."""
+    data = json.loads(path.read_text())
+    categories = data["categories"]
+    products = data["products"]
+    slugs = [c["slug"] for c in categories]
+    skus = [p["sku"] for p in products]
+    problems = []
+    if len(set(slugs)) != len(slugs):
+        problems.append("duplicate category slugs")
+    if len(set(skus)) != len(skus):
+        problems.append("duplicate product SKUs")
+    for product in products:
+        if product["category"] not in slugs:
+            problems.append(f"{product['sku']}: unknown category {product['category']!r}")
+        try:
+            price = Decimal(product["price"])
+        except InvalidOperation:
+            problems.append(f"{product['sku']}: price {product['price']!r} is not a decimal")
+            continue
+        if price <= 0 or price.as_tuple().exponent != -2:
+            problems.append(f"{product['sku']}: price {product['price']!r} needs two decimals")
+    if problems:
+        raise SeedError(f"{path} is invalid:\n  " + "\n  ".join(problems))
+    return dict(data)
+
+
+def admin_token() -> str:
+    """An admin JWT signed with the services' own settings (JWT_SECRET from env or .env)."""
+    from marcus_web.auth import mint_token
+    from marcus_web.settings import ServiceSettings
+
+    settings = ServiceSettings()
+    if not any(alg.upper().startswith("HS") for alg in settings.jwt_algorithms):
+        raise SeedError(
+            "the services do not accept locally signed (HS*) tokens "
+            f"(JWT_ALGORITHMS={settings.jwt_algorithms}); pass --token <admin JWT>"
+        )
+    return mint_token(
+        "seed-script",
+        ["admin"],
+        secret=settings.jwt_secret,
+        ttl_seconds=3600,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+
+
+def request(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """One request, retried a few times on connection errors and 502/503/504."""
+    for attempt in range(1, RETRIES + 1):
+        try:
+            response = client.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            if attempt == RETRIES:
+                raise SeedError(f"{method} {client.base_url}{path} failed: {exc}") from exc
+        else:
+            if response.status_code not in (502, 503, 504) or attempt == RETRIES:
+                return response
+        time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
+
+
+def problem(response: httpx.Response) -> str:
+    """`status title: detail` of a problem+json answer (or the raw body)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"{response.status_code} {response.text[:200]}"
+    if isinstance(body, dict):
+        detail = body.get("detail") or body.get("errors") or ""
+        return f"{response.status_code} {body.get('title', '')}: {detail}".strip()
+    return f"{response.status_code} {body}"
+
+
+def check_reachable(client: httpx.Client) -> None:
+    """Fail clearly when the catalog is down or not ready."""
+    try:
+        response = client.get("/readyz")
+        if response.status_code == 404:  # through the gateway: /readyz is not routed
+            response = client.get("/api/v1/categories")
+    except httpx.TransportError as exc:
+        raise SeedError(
+            f"the catalog is not reachable at {client.base_url} ({exc.__class__.__name__}).\n"
+            "  Start the stack with `make up` (or pass --url / set CATALOG_URL)."
+        ) from exc
+    if response.status_code != 200:
+        raise SeedError(
+            f"the catalog at {client.base_url} is not ready: {problem(response)}\n"
+            "  Check `make status` and `make logs`."
+        )
+
+
+def fail_on_auth(response: httpx.Response) -> None:
+    if response.status_code in (401, 403):
+        raise SeedError(
+            f"the catalog refused the token: {problem(response)}\n"
+            "  Does JWT_SECRET (env or .env) match the one the catalog runs with?"
+        )
+
+
+def seed_categories(client: httpx.Client, categories: list[dict[str, Any]]) -> dict[str, str]:
+    """Create the categories; returns slug -> id for all of them (new and existing)."""
+    counts = Counts()
+    for category in categories:
+        response = request(client, "POST", "/api/v1/categories", json=category)
+        fail_on_auth(response)
+        if response.status_code == 201:
+            counts.created += 1
+        elif response.status_code == 409:
+            counts.existing += 1
+        else:
+            counts.failed.append(f"{category['slug']}: {problem(response)}")
+    listing = request(client, "GET", "/api/v1/categories")
+    if listing.status_code != 200:
+        raise SeedError(f"GET /api/v1/categories: {problem(listing)}")
+    body = listing.json()
+    items = body["items"] if isinstance(body, dict) else body
+    ids = {item["slug"]: str(item["id"]) for item in items}
+    print(counts.line("categories"))
+    for failure in counts.failed:
+        print(f"  failed: {failure}")
+    missing = [c["slug"] for c in categories if c["slug"] not in ids]
+    if missing:
+        raise SeedError(f"categories missing after seeding: {', '.join(missing)}")
+    return ids
+
+
+def seed_products(
+    client: httpx.Client, products: list[dict[str, Any]], category_ids: dict[str, str]
+) -> Counts:
+    """Create the products, skipping SKUs that already exist."""
+    counts = Counts()
+    for index, product in enumerate(products, start=1):
+        body = {k: v for k, v in product.items() if k != "category"}
+        body["category_id"] = category_ids[product["category"]]
+        response = request(client, "POST", "/api/v1/products", json=body)
+        fail_on_auth(response)
+        if response.status_code == 201:
+            counts.created += 1
+        elif response.status_code == 409:
+            counts.existing += 1
+        else:
+            counts.failed.append(f"{product['sku']}: {problem(response)}")
+        if index % 50 == 0 or index == len(products):
+            print(f"  products {index}/{len(products)}", flush=True)
+    print(counts.line("products"))
+    for failure in counts.failed:
+        print(f"  failed: {failure}")
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Load the sample catalog through the API.")
+    parser.add_argument("--url", default=DEFAULT_URL, help="catalog (or gateway) base URL")
+    parser.add_argument("--data", type=Path, default=DATA_FILE, help="catalog JSON file")
+    parser.add_argument("--token", default=os.environ.get("TOKEN"), help="admin JWT to use")
+    parser.add_argument("--timeout", type=float, default=10.0, help="per request, seconds")
+    args = parser.parse_args(argv)
+    try:
+        data = load_catalog(args.data)
+        token = args.token or admin_token()
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=args.url, headers=headers, timeout=args.timeout) as client:
+            check_reachable(client)
+            print(
+                f"Seeding {len(data['categories'])} categories and "
+                f"{len(data['products'])} products into {args.url}"
+            )
+            started = time.monotonic()
+            category_ids = seed_categories(client, data["categories"])
+            products = seed_products(client, data["products"], category_ids)
+        print(f"Done in {time.monotonic() - started:.1f}s.")
+    except SeedError as exc:
+        print(f"seed: {exc}", file=sys.stderr)
+        return 1
+    return 1 if products.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
