@@ -77,11 +77,17 @@ republish: install ## Re-publish a service's events to its stream (SERVICE=catal
 		$(RUN) python -m $$s republish --from-position "$(FROM)"; done
 
 # ------------------------------------------------------------------------ tests
+# Tests use TEST_DATABASE_URL / TEST_REDIS_URL when set (CI), else testcontainers. When
+# they are unset and a PostgreSQL / Redis answers locally (DATABASE_URL / REDIS_URL, or
+# the defaults), TEST_ENV points the tests at those: no Docker needed. Each run still
+# works in its own database and key prefix.
+TEST_ENV = eval "$$($(RUN) python scripts/stack.py test-env)";
+
 test: install ## Run all tests (uv run pytest)
-	$(RUN) pytest $(PYTEST_ARGS)
+	@$(TEST_ENV) echo "$(RUN) pytest $(PYTEST_ARGS)"; $(RUN) pytest $(PYTEST_ARGS)
 
 test-e2e: install ## End-to-end and repository tests (tests/)
-	$(RUN) pytest tests $(PYTEST_ARGS)
+	@$(TEST_ENV) echo "$(RUN) pytest tests $(PYTEST_ARGS)"; $(RUN) pytest tests $(PYTEST_ARGS)
 
 # test-<part>: the part's own tests plus tests/<part> where they exist.
 TEST_PARTS := $(addprefix test-,$(SERVICES) $(LIBS) catalog contracts eventstore messaging)
@@ -93,7 +99,7 @@ test-messaging: ## Messaging tests (libs/messaging/tests, tests/messaging)
 $(sort $(TEST_PARTS)): test-%: install
 	@paths="$(wildcard services/$*/tests libs/$*/tests tests/$*)"; \
 	if [ -z "$$paths" ]; then echo "no tests for '$*' yet"; exit 0; fi; \
-	echo "$(RUN) pytest $$paths $(PYTEST_ARGS)"; \
+	$(TEST_ENV) echo "$(RUN) pytest $$paths $(PYTEST_ARGS)"; \
 	$(RUN) pytest $$paths $(PYTEST_ARGS)
 
 # ---------------------------------------------------------------- code quality

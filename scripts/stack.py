@@ -635,6 +635,33 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_test_env(args: argparse.Namespace) -> int:
+    """Print `export TEST_*=...` for local servers when the tests were given none.
+
+    Without TEST_DATABASE_URL / TEST_REDIS_URL the tests start containers; on a machine
+    without Docker but with PostgreSQL / Redis answering where DATABASE_URL / REDIS_URL
+    point, `make test` uses those (each test run creates and drops its own database).
+    """
+    import psycopg
+    import redis
+
+    if not os.environ.get("TEST_DATABASE_URL"):
+        url = _libpq(setting("DATABASE_URL", DEFAULT_DATABASE_URL), database="postgres")[0]
+        with contextlib.suppress(psycopg.Error):
+            psycopg.connect(url, connect_timeout=2).close()
+            print(f"export TEST_DATABASE_URL={shlex.quote(url)}")
+            print(f"tests use the local PostgreSQL at {_redact(url)}", file=sys.stderr)
+    if not os.environ.get("TEST_REDIS_URL"):
+        url = setting("REDIS_URL", DEFAULT_REDIS_URL)
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        with contextlib.suppress(redis.RedisError):
+            client.ping()
+            print(f"export TEST_REDIS_URL={shlex.quote(url)}")
+            print(f"tests use the local Redis at {_redact(url)}", file=sys.stderr)
+        client.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/stack.py", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -650,6 +677,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="create the database, migrate services").set_defaults(
         func=cmd_migrate
     )
+    commands.add_parser(
+        "test-env", help="print TEST_* exports for local PostgreSQL/Redis (used by make test)"
+    ).set_defaults(func=cmd_test_env)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
