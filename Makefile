@@ -107,9 +107,12 @@ schemas: install ## Export the JSON Schema of every event version (libs/contract
 	$(RUN) python -m marcus_contracts.schemas export
 
 lint: install ## ruff check, ruff format --check, mypy (libs/*/src, services/*/src)
-	$(RUN) ruff check .
-	$(RUN) ruff format --check .
-	$(RUN) mypy $(wildcard libs/*/src) $(wildcard services/*/src)
+	@status=0; \
+	echo "$(RUN) ruff check ."; $(RUN) ruff check . || status=1; \
+	echo "$(RUN) ruff format --check ."; $(RUN) ruff format --check . || status=1; \
+	echo "$(RUN) mypy $(wildcard libs/*/src) $(wildcard services/*/src)"; \
+	$(RUN) mypy $(wildcard libs/*/src) $(wildcard services/*/src) || status=1; \
+	exit $$status
 
 fmt: install ## Format and autofix (ruff format, ruff check --fix)
 	$(RUN) ruff format .
