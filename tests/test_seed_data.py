@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -98,3 +99,16 @@ def test_only_api_fields(products: list[dict[str, Any]]) -> None:
     allowed = {"sku", "name", "description", "price", "currency", "category", "attributes"}
     for product in products:
         assert set(product) <= allowed | {"stock"}, product["sku"]
+
+
+def test_the_seed_script_accepts_the_file() -> None:
+    """scripts/seed.py validates the same file before it sends anything."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("marcus_seed", DATA_FILE.parents[1] / "seed.py")
+    assert spec and spec.loader
+    seed = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = seed  # dataclasses look their module up there
+    spec.loader.exec_module(seed)
+    data = seed.load_catalog(DATA_FILE)
+    assert len(data["products"]) >= 200
