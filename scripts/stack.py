@@ -275,8 +275,9 @@ def check_gateway_config(nginx: str, config: Path) -> None:
 
 
 # ---------------------------------------------------------------- process control
-def _stat(pid: int) -> tuple[int, int] | None:
-    """(process group, session) of a live process, None when it is gone or a zombie."""
+def _stat(pid: int) -> tuple[int, int, int] | None:
+    """(process group, session, start time in ticks since boot) of a live process, None
+    when it is gone or a zombie."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -284,7 +285,14 @@ def _stat(pid: int) -> tuple[int, int] | None:
     fields = raw[raw.rindex(")") + 2 :].split()
     if fields[0] in ("Z", "X"):
         return None
-    return int(fields[2]), int(fields[3])
+    return int(fields[2]), int(fields[3]), int(fields[19])
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
 
 
 def _all_pids() -> list[int]:
@@ -299,12 +307,20 @@ def _has_marker(pid: int, stack_id: str) -> bool:
     return f"{MARKER}={stack_id}".encode() in environ.split(b"\0")
 
 
-def _is_honcho(pid: int) -> bool:
+def _is_honcho(state: dict[str, object]) -> bool:
+    """Whether the state's honcho still runs (same boot, same process, not a reused pid)."""
+    pid = int(str(state["pid"]))
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return b"honcho" in cmdline and _stat(pid) is not None
+    info = _stat(pid)
+    return (
+        b"honcho" in cmdline
+        and info is not None
+        and state.get("boot_id") == _boot_id()
+        and info[2] == state.get("leader_start", info[2])
+    )
 
 
 def _logged_child_pids() -> set[int]:
@@ -317,7 +333,10 @@ def _logged_child_pids() -> set[int]:
 def stack_processes(state: dict[str, object]) -> set[int]:
     """Every live process of the stack: honcho's and its children's sessions, and the
     processes carrying the stack's environment marker."""
+    if state.get("boot_id") != _boot_id():
+        return set()  # the machine rebooted since: those pids belong to others now
     leader = int(str(state["pid"]))
+    since = int(str(state.get("leader_start", 0)))
     stack_id = str(state.get("id", ""))
     sessions = {leader} | _logged_child_pids()
     found = set()
@@ -326,8 +345,8 @@ def stack_processes(state: dict[str, object]) -> set[int]:
         if pid == me:
             continue
         info = _stat(pid)
-        if info is None:
-            continue
+        if info is None or info[2] < since:
+            continue  # gone, or older than the stack: not ours
         if info[1] in sessions or (stack_id and _has_marker(pid, stack_id)):
             found.add(pid)
     return found
@@ -342,11 +361,9 @@ def read_state() -> dict[str, object] | None:
 
 
 def running_state() -> dict[str, object] | None:
-    """The pid file's content if its honcho is alive; a stale pid file is removed."""
+    """The pid file's content if its honcho is alive, else None."""
     state = read_state()
-    if state is None:
-        return None
-    if _is_honcho(int(str(state["pid"]))):
+    if state is not None and _is_honcho(state):
         return state
     return None
 
@@ -525,7 +542,14 @@ def cmd_up(_: argparse.Namespace) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    state = {"pid": honcho.pid, "id": stack_id, "started": time.time()}
+    leader = _stat(honcho.pid)
+    state = {
+        "pid": honcho.pid,
+        "id": stack_id,
+        "started": time.time(),
+        "boot_id": _boot_id(),
+        "leader_start": leader[2] if leader else 0,
+    }
     PID_FILE.write_text(json.dumps(state))
 
     targets = [*processes, gateway] if gateway else processes
@@ -578,7 +602,7 @@ def cmd_down(_: argparse.Namespace) -> int:
     if state is None:
         print("The stack is not running.")
         return 0
-    if not _is_honcho(int(str(state["pid"]))) and not stack_processes(state):
+    if not _is_honcho(state) and not stack_processes(state):
         PID_FILE.unlink(missing_ok=True)
         print("The stack is not running (removed a stale pid file).")
         return 0
@@ -688,6 +712,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
