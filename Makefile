@@ -11,7 +11,7 @@ MAKEFLAGS += --no-print-directory
 # uv itself: the one on PATH, else the one `install` puts into this Python.
 PYTHON ?= python3
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
-RUN := $(UV) run
+RUN := $(UV) run --frozen
 
 # Workspace parts. New services only need a directory under services/ (and a line in
 # the Procfile / compose.yaml to be part of the running stack).
