@@ -30,13 +30,19 @@ from typing import Any
 import redis.asyncio as aioredis
 from faststream import AckPolicy, Context
 from faststream.redis import RedisBroker, StreamSub
-from faststream.redis.message import FAKE_CONSUMER, DefaultStreamMessage, RedisStreamMessage
+from faststream.redis.message import (
+    FAKE_CONSUMER,
+    BatchStreamMessage,
+    RedisBatchStreamMessage,
+)
 from redis.exceptions import RedisError
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from marcus_contracts import STREAM_FIELD, EventRegistry, StreamNames
 from marcus_contracts import registry as default_registry
+from marcus_messaging.availability import DatabaseGate
+from marcus_messaging.batch import BatchProcessor
 from marcus_messaging.groups import ensure_group, is_missing_group
 from marcus_messaging.ledger import Ledger, SequenceGuard, ledger_tables
 from marcus_messaging.metrics import refresh_group_gauges
@@ -49,22 +55,36 @@ log = logging.getLogger("marcus.messaging")
 _FIELD = STREAM_FIELD.encode()
 
 
-async def _parse_entry(message: DefaultStreamMessage) -> RedisStreamMessage:
-    """Hand entries over raw: producers XADD a bare `event` field, not FastStream's
+# FastStream's own per-message lines ("Received", "Processed") go to this logger at DEBUG,
+# so they cost one isEnabledFor check per batch; its errors still show at ERROR.
+faststream_log = logging.getLogger("marcus.messaging.faststream")
+
+
+async def _parse_batch(message: BatchStreamMessage) -> RedisBatchStreamMessage:
+    """Hand batches over raw: producers XADD a bare `event` field, not FastStream's
     envelope, so FastStream's own parser must not reinterpret (or choke on) it."""
-    entry_id = message["message_ids"][0].decode()
-    return RedisStreamMessage(
+    first = message["message_ids"][0].decode() if message["message_ids"] else ""
+    return RedisBatchStreamMessage(
         raw_message=message,
-        body=message["data"].get(_FIELD),
+        body=b"",
         consumer=FAKE_CONSUMER,
         group=None,
-        message_id=entry_id,
-        correlation_id=entry_id,
+        message_id=first,
+        correlation_id=first,
     )
 
 
-async def _decode_entry(message: RedisStreamMessage) -> Any:
-    return message.body
+async def _decode_batch(message: RedisBatchStreamMessage) -> Any:
+    return None
+
+
+def _entries(message: BatchStreamMessage) -> list[Entry]:
+    """Entries read with `>` are always on their first delivery."""
+    stream = message["channel"]
+    return [
+        Entry(stream, entry_id.decode(), fields.get(_FIELD), 1)
+        for entry_id, fields in zip(message["message_ids"], message["data"], strict=True)
+    ]
 
 
 class Consumer:
@@ -93,6 +113,7 @@ class Consumer:
         self.settings = settings or ConsumerSettings()
         self.registry = registry or default_registry
         self._redis_url = redis_url
+        self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         tables = ledger_tables(MetaData(), schema)
         self.ledger = Ledger(tables, group)
@@ -174,6 +195,12 @@ class Consumer:
             registry=self.registry,
             settings=self.settings,
             dlq_stream=self.dlq_stream,
+            gate=DatabaseGate(
+                self._engine,
+                group=self.group,
+                retry_ms=self.settings.database_retry_ms,
+                retry_max_ms=self.settings.database_retry_max_ms,
+            ),
         )
         reclaimer = Reclaimer(
             redis=redis,
@@ -215,14 +242,14 @@ class Consumer:
         broker = RedisBroker(
             self._redis_url,
             graceful_timeout=self.settings.shutdown_timeout_s,
-            log_level=logging.DEBUG,  # per-message "Received"/"Processed" lines
+            logger=faststream_log,
+            log_level=logging.DEBUG,  # per-batch "Received"/"Processed" lines
         )
+        batches = BatchProcessor(processor)
+        stopping = self._stopping
 
-        async def on_entry(message: RedisStreamMessage = Context("message")) -> None:
-            raw = message.raw_message
-            entry_id = raw["message_ids"][0].decode()
-            # Entries read with `>` are always on their first delivery.
-            await processor.process(Entry(raw["channel"], entry_id, message.body, 1))
+        async def on_batch(message: RedisBatchStreamMessage = Context("message")) -> None:
+            await batches.process(_entries(message.raw_message), stopping)
 
         for stream in self.streams:
             subscriber = broker.subscriber(
@@ -230,14 +257,15 @@ class Consumer:
                     stream,
                     group=self.group,
                     consumer=self.consumer_name,
+                    batch=True,
                     polling_interval=self.settings.block_ms,
                     max_records=self.settings.batch,
                 ),
                 ack_policy=AckPolicy.MANUAL,  # acked by the processor, after the commit
-                parser=_parse_entry,
-                decoder=_decode_entry,
+                parser=_parse_batch,
+                decoder=_decode_batch,
             )
-            subscriber(on_entry)
+            subscriber(on_batch)
             self._subscribers[stream] = subscriber
         return broker
 

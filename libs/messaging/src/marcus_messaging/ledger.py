@@ -12,8 +12,10 @@ that keep a snapshot of an aggregate and must ignore stale (out-of-order) events
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
@@ -25,11 +27,13 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    bindparam,
+    column,
     delete,
     func,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.schema import CreateSchema
 
@@ -77,12 +81,23 @@ async def create_ledger_tables(engine: AsyncEngine, schema: str) -> None:
         await conn.run_sync(metadata.create_all)
 
 
+@dataclass(frozen=True)
+class LedgerRow:
+    """One event to record: its id and where it was read."""
+
+    event_id: UUID
+    event_type: str
+    stream: str
+    entry_id: str
+
+
 class Ledger:
     """Records processed event ids of one consumer group."""
 
     def __init__(self, tables: LedgerTables, group: str) -> None:
         self._table = tables.processed_events
         self._group = group
+        self._insert_many = _insert_many(self._table)
 
     async def record(
         self, session: AsyncSession, event_id: UUID, *, event_type: str, stream: str, entry_id: str
@@ -103,6 +118,29 @@ class Ledger:
         )
         return (await session.execute(statement)).first() is not None
 
+    async def record_many(self, session: AsyncSession, rows: Sequence[LedgerRow]) -> set[UUID]:
+        """Insert many event ids in one statement; returns the fresh ones (the others were
+        processed already). Ids must be distinct.
+
+        The rows go in as four arrays through `unnest`, so the statement text never
+        changes (compiled once, whatever the batch size), and in event-id order, so two
+        replicas recording overlapping batches take the key locks in the same order and
+        cannot deadlock."""
+        if not rows:
+            return set()
+        ordered = sorted(rows, key=lambda row: row.event_id)
+        result = await session.execute(
+            self._insert_many,
+            {
+                "group": self._group,
+                "event_ids": [row.event_id for row in ordered],
+                "event_types": [row.event_type for row in ordered],
+                "streams": [row.stream for row in ordered],
+                "entry_ids": [row.entry_id for row in ordered],
+            },
+        )
+        return {row[0] for row in result}
+
     async def seen(self, session: AsyncSession, event_id: UUID) -> bool:
         table = self._table
         statement = select(table.c.event_id).where(
@@ -120,6 +158,39 @@ class Ledger:
             )
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _insert_many(table: Table) -> Any:
+    """INSERT .. SELECT :group, * FROM unnest(:event_ids, ..) ON CONFLICT DO NOTHING
+    RETURNING event_id."""
+    rows = (
+        func.unnest(
+            bindparam("event_ids", type_=ARRAY(Uuid)),
+            bindparam("event_types", type_=ARRAY(Text)),
+            bindparam("streams", type_=ARRAY(Text)),
+            bindparam("entry_ids", type_=ARRAY(Text)),
+        )
+        .table_valued(
+            column("event_id", Uuid),
+            column("event_type", Text),
+            column("stream", Text),
+            column("entry_id", Text),
+        )
+        .render_derived(name="batch")
+    )
+    source = select(
+        bindparam("group", type_=Text),
+        rows.c.event_id,
+        rows.c.event_type,
+        rows.c.stream,
+        rows.c.entry_id,
+    )
+    return (
+        insert(table)
+        .from_select(["consumer_group", "event_id", "event_type", "stream", "entry_id"], source)
+        .on_conflict_do_nothing()
+        .returning(table.c.event_id)
+    )
 
 
 class SequenceGuard:

@@ -60,9 +60,35 @@ RECLAIMED = _metric(
 HANDLER_SECONDS = _metric(
     Histogram,
     "messaging_handler_duration_seconds",
-    "Time from decoding an event to the commit of its effect",
+    "Time from decoding an event to the commit of its effect (in a batch: of the batch)",
     EVENT_LABELS,
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+DATABASE_UNAVAILABLE = _metric(
+    Counter,
+    "messaging_database_unavailable",
+    "Attempts (a batch or one entry) that failed because PostgreSQL was unreachable; "
+    "they do not count towards max_deliveries",
+    ["group"],
+)
+DATABASE_AVAILABLE = _metric(
+    Gauge,
+    "messaging_database_available",
+    "1 while the consumer can reach PostgreSQL, 0 while it holds entries for an outage",
+    ["group"],
+)
+BATCH_SIZE = _metric(
+    Histogram,
+    "messaging_batch_size",
+    "Entries per batch transaction",
+    ["group", "stream"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+)
+BATCH_FALLBACKS = _metric(
+    Counter,
+    "messaging_batch_fallbacks",
+    "Batch transactions that failed and were redone entry by entry",
+    ["group", "stream"],
 )
 GROUP_LAG = _metric(
     Gauge, "messaging_group_lag", "Entries not yet delivered to the group", ["group", "stream"]

@@ -1,14 +1,17 @@
-"""Handling one stream entry: decode, run the handler in a ledger transaction, ack.
+"""Handling stream entries: decode, run the handler in a ledger transaction, ack.
 
-Both paths that deliver entries share this: new entries read by the FastStream
-subscriber, and pending entries claimed by the reclaimer. The outcome decides what
-happens in Redis:
+`EntryProcessor` holds what both delivery paths share: decoding (the triage before any
+transaction), the outcome of a failure, dead-lettering, acks and metrics. It also runs
+ONE entry in its own transaction (`process`), which is the path of the reclaimer and of
+a batch that had to be redone entry by entry; new entries arrive in batches
+(`marcus_messaging.batch`). The outcome decides what happens in Redis:
 
 - committed or duplicate (id already in the ledger), or no handler for the type: XACK;
 - undecodable (bad JSON, not an envelope, unknown type/version): dead-lettered at once,
   since no retry can fix it;
 - the handler (or its transaction) raised: left pending for a retry with backoff, or
-  dead-lettered when this was delivery `max_deliveries`.
+  dead-lettered when this was delivery `max_deliveries`;
+- PostgreSQL was unreachable: left pending, the delivery not counted (`availability`).
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -26,19 +29,26 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marcus_contracts import Envelope, Event, EventRegistry
 from marcus_messaging import metrics
+from marcus_messaging.availability import (
+    DatabaseGate,
+    is_connection_error,
+    is_database_unavailable,
+)
 from marcus_messaging.dlq import DeadLetter, dead_letter
+from marcus_messaging.failures import FailureBook
 from marcus_messaging.ledger import Ledger, SequenceGuard
 from marcus_messaging.settings import ConsumerSettings
 
 log = logging.getLogger("marcus.messaging")
 
 UNDECODABLE = "<undecodable>"
-MAX_REMEMBERED_FAILURES = 10_000
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One stream entry as delivered: `event` is the raw `event` field (None if absent)."""
+    """One stream entry as delivered: `event` is the raw `event` field (None if absent).
+    `deliveries` counts deliveries that reached the handler, this one included: Redis's
+    count minus the ones lost to a database outage."""
 
     stream: str
     entry_id: str
@@ -49,7 +59,8 @@ class Entry:
 @dataclass(frozen=True)
 class HandlerContext:
     """What a handler gets. `session` is inside the open transaction that also records the
-    event id in the ledger: write the effect through it and never commit it yourself."""
+    event id in the ledger: write the effect through it and never commit it yourself.
+    In a batch, the transaction holds the batch's other events too."""
 
     event: Event
     envelope: Envelope
@@ -75,6 +86,26 @@ class Outcome(enum.Enum):
     UNHANDLED = "unhandled"
     FAILED = "failed"
     DEAD_LETTERED = "dead_lettered"
+    DEFERRED = "deferred"
+    """PostgreSQL was unreachable: pending, and the delivery does not count."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """An entry that passed triage: it decodes and has a handler."""
+
+    entry: Entry
+    envelope: Envelope
+    event: Event
+    handler: Handler
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.entry.stream, self.entry.entry_id)
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        return (self.entry.stream, self.envelope.type)
 
 
 class EntryProcessor:
@@ -91,26 +122,32 @@ class EntryProcessor:
         registry: EventRegistry,
         settings: ConsumerSettings,
         dlq_stream: str,
+        gate: DatabaseGate,
     ) -> None:
         self.group = group
         self.consumer = consumer
+        self.sessions = sessions
+        self.ledger = ledger
+        self.gate = gate
+        self.failures = FailureBook()
         self._redis = redis
-        self._sessions = sessions
-        self._ledger = ledger
         self._guard = guard
         self._handlers = handlers
         self._registry = registry
         self._settings = settings
         self._dlq_stream = dlq_stream
-        # Entries whose handler failed here: retried after the backoff alone, without
-        # waiting for `reclaim_min_idle_ms` (we know they are not in flight).
-        self._failures: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     def last_failure(self, stream: str, entry_id: str) -> str | None:
         """The error of this entry's last failed delivery in this process, if any."""
-        return self._failures.get((stream, entry_id))
+        return self.failures.error((stream, entry_id))
 
-    async def process(self, entry: Entry) -> Outcome:
+    def uncounted(self, stream: str, entry_id: str) -> int:
+        """Redis deliveries of this entry lost to a database outage (in this process)."""
+        return self.failures.uncounted((stream, entry_id))
+
+    async def decode(self, entry: Entry) -> Decoded | Outcome:
+        """Triage before any transaction: Decoded, or UNHANDLED (the caller acks it), or
+        DEAD_LETTERED / FAILED for what no retry can fix (FAILED: Redis refused the DLQ)."""
         try:
             if entry.event is None:
                 raise ValueError("entry has no 'event' field")
@@ -118,68 +155,117 @@ class EntryProcessor:
         except ValueError as exc:
             return await self.give_up(entry, f"undecodable envelope: {exc}", UNDECODABLE)
 
-        labels = (self.group, entry.stream, envelope.type)
         handler = self._handlers.get(envelope.type)
         if handler is None:
-            metrics.UNHANDLED.labels(*labels).inc()
-            await self._ack(entry)
+            metrics.UNHANDLED.labels(self.group, entry.stream, envelope.type).inc()
             return Outcome.UNHANDLED
 
         try:
             event = self._registry.decode(envelope)
         except (LookupError, ValueError) as exc:
             return await self.give_up(entry, f"undecodable data: {exc}", envelope.type)
+        return Decoded(entry, envelope, event, handler)
 
+    def context(self, decoded: Decoded, session: AsyncSession) -> HandlerContext:
+        entry = decoded.entry
+        return HandlerContext(
+            event=decoded.event,
+            envelope=decoded.envelope,
+            session=session,
+            guard=self._guard,
+            stream=entry.stream,
+            entry_id=entry.entry_id,
+            deliveries=entry.deliveries,
+        )
+
+    async def process(self, entry: Entry) -> Outcome:
+        """One entry, one transaction: the reclaimer's path."""
+        decoded = await self.decode(entry)
+        if not isinstance(decoded, Decoded):
+            if decoded is Outcome.UNHANDLED:
+                await self.ack(entry.stream, [entry.entry_id])
+            return decoded
+        outcome = await self.run(decoded)
+        if outcome is Outcome.DEFERRED:
+            # Retried by the reclaimer once the database answers, after the short backoff.
+            self.failures.unavailable(decoded.key, "PostgreSQL unavailable")
+        return outcome
+
+    async def run(self, decoded: Decoded) -> Outcome:
+        """Ledger + handler in one transaction, then ack. DEFERRED means the database
+        was unreachable (the gate is now closed); the caller decides about the retry."""
+        entry = decoded.entry
         started = time.perf_counter()
         try:
-            async with self._sessions.begin() as session:
-                fresh = await self._ledger.record(
+            async with self.sessions.begin() as session:
+                fresh = await self.ledger.record(
                     session,
-                    envelope.id,
-                    event_type=envelope.type,
+                    decoded.envelope.id,
+                    event_type=decoded.envelope.type,
                     stream=entry.stream,
                     entry_id=entry.entry_id,
                 )
                 if fresh:
-                    await handler(
-                        HandlerContext(
-                            event=event,
-                            envelope=envelope,
-                            session=session,
-                            guard=self._guard,
-                            stream=entry.stream,
-                            entry_id=entry.entry_id,
-                            deliveries=entry.deliveries,
-                        )
-                    )
+                    await decoded.handler(self.context(decoded, session))
         except Exception as exc:
-            return await self._failed(entry, envelope, exc)
-
-        if fresh:
-            metrics.HANDLER_SECONDS.labels(*labels).observe(time.perf_counter() - started)
-            metrics.CONSUMED.labels(*labels).inc()
-        else:
-            metrics.DUPLICATES.labels(*labels).inc()
-            log.info("skipped duplicate %s (%s) from %s", envelope.id, envelope.type, entry.stream)
-        self._failures.pop((entry.stream, entry.entry_id), None)
-        await self._ack(entry)
+            if await self.is_unavailable(exc):
+                self.gate.mark_down(exc)
+                return Outcome.DEFERRED
+            return await self.count_failure(decoded, exc)
+        self.settled([(decoded, fresh)], started)
+        await self.ack(entry.stream, [entry.entry_id])
         return Outcome.CONSUMED if fresh else Outcome.DUPLICATE
 
-    async def _failed(self, entry: Entry, envelope: Envelope, exc: Exception) -> Outcome:
-        metrics.FAILED.labels(self.group, entry.stream, envelope.type).inc()
+    async def is_unavailable(self, exc: BaseException) -> bool:
+        """A database outage, not the event's fault? Connection errors that may come from
+        elsewhere (a handler's HTTP call) count as an outage only if a probe fails too."""
+        if is_database_unavailable(exc):
+            return True
+        return is_connection_error(exc) and not await self.gate.probe()
+
+    def settled(self, results: Iterable[tuple[Decoded, bool]], started: float) -> None:
+        """Metrics of committed entries (fresh or duplicate), and forget their failures."""
+        elapsed = time.perf_counter() - started
+        consumed: Counter[tuple[str, str]] = Counter()
+        duplicates: list[Decoded] = []
+        for decoded, fresh in results:
+            self.failures.forget(decoded.key)
+            if fresh:
+                consumed[decoded.labels] += 1
+                metrics.HANDLER_SECONDS.labels(self.group, *decoded.labels).observe(elapsed)
+            else:
+                duplicates.append(decoded)
+        for labels, count in consumed.items():
+            metrics.CONSUMED.labels(self.group, *labels).inc(count)
+        if duplicates:
+            for decoded in duplicates:
+                metrics.DUPLICATES.labels(self.group, *decoded.labels).inc()
+            first = duplicates[0]
+            log.info(
+                "skipped %d duplicate event(s) from %s, the first %s (%s)",
+                len(duplicates),
+                first.entry.stream,
+                first.envelope.id,
+                first.envelope.type,
+            )
+
+    async def count_failure(self, decoded: Decoded, exc: BaseException) -> Outcome:
+        """A counted failure: pending for a retry, or dead-lettered on the last delivery."""
+        entry = decoded.entry
+        metrics.FAILED.labels(self.group, *decoded.labels).inc()
         error = f"{type(exc).__name__}: {exc}"
         log.warning(
             "handler for %s (%s) failed on delivery %d/%d: %s",
-            envelope.id,
-            envelope.type,
+            decoded.envelope.id,
+            decoded.envelope.type,
             entry.deliveries,
             self._settings.max_deliveries,
             error,
             exc_info=exc,
         )
         if entry.deliveries >= self._settings.max_deliveries:
-            return await self.give_up(entry, error, envelope.type)
-        self._remember_failure(entry, error)
+            return await self.give_up(entry, error, decoded.envelope.type)
+        self.failures.failed(decoded.key, error)
         return Outcome.FAILED
 
     async def give_up(self, entry: Entry, error: str, event_type: str | None = None) -> Outcome:
@@ -205,22 +291,18 @@ class EntryProcessor:
             log.warning("could not dead-letter %s %s: %s", entry.stream, entry.entry_id, exc)
             return Outcome.FAILED
         metrics.DEAD_LETTERED.labels(self.group, entry.stream, event_type).inc()
-        self._failures.pop((entry.stream, entry.entry_id), None)
+        self.failures.forget((entry.stream, entry.entry_id))
         return Outcome.DEAD_LETTERED
 
-    async def _ack(self, entry: Entry) -> None:
-        """A lost ack only costs a redelivery, which the ledger turns into a skip."""
+    async def ack(self, stream: str, entry_ids: Sequence[str]) -> None:
+        """One XACK for many ids. A lost ack only costs a redelivery, which the ledger
+        turns into a skip."""
+        if not entry_ids:
+            return
         try:
-            await self._redis.xack(entry.stream, self.group, entry.entry_id)
+            await self._redis.xack(stream, self.group, *entry_ids)
         except RedisError as exc:
-            log.warning("could not ack %s %s: %s", entry.stream, entry.entry_id, exc)
-
-    def _remember_failure(self, entry: Entry, error: str) -> None:
-        key = (entry.stream, entry.entry_id)
-        self._failures[key] = error
-        self._failures.move_to_end(key)
-        while len(self._failures) > MAX_REMEMBERED_FAILURES:
-            self._failures.popitem(last=False)
+            log.warning("could not ack %d entries of %s: %s", len(entry_ids), stream, exc)
 
 
 def _peek_type(raw: bytes | None) -> str:

@@ -12,7 +12,9 @@ over with XCLAIM once they have been idle long enough:
 
 XCLAIM re-checks the idle time atomically, so when several replicas race for an entry
 exactly one gets it; the claim also counts a delivery. An entry already delivered
-`max_deliveries` times is dead-lettered instead of run again.
+`max_deliveries` times is dead-lettered instead of run again. Deliveries lost to a
+database outage in this process are subtracted from Redis's count, and nothing is
+claimed while the database is unavailable (a claim would spend a delivery for nothing).
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ class Reclaimer:
         """One pass over the PEL of each stream; returns how many entries were taken over.
         Setting `stop` ends the pass after the entry in hand."""
         stop = stop or asyncio.Event()
+        if not await self._processor.gate.available():
+            return 0
         taken = 0
         for stream in streams:
             taken += await self._reclaim_stream(stream, stop)
@@ -77,7 +81,7 @@ class Reclaimer:
                 stream, self._group, min=start, max="+", count=settings.batch, idle=floor
             )
             for pending in page:
-                if stop.is_set():
+                if stop.is_set() or self._processor.gate.down:
                     return taken
                 if await self._take_over(stream, pending):
                     taken += 1
@@ -87,7 +91,8 @@ class Reclaimer:
 
     async def _take_over(self, stream: str, pending: dict[str, Any]) -> bool:
         entry_id = _text(pending["message_id"])
-        deliveries = int(pending["times_delivered"])
+        uncounted = self._processor.uncounted(stream, entry_id)
+        deliveries = max(int(pending["times_delivered"]) - uncounted, 0)
         threshold = self.threshold_ms(stream, entry_id, _text(pending["consumer"]), deliveries)
         if int(pending["time_since_delivered"]) < threshold:
             return False
