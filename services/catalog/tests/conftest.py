@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from catalog.main import create_app
 from catalog.settings import CatalogSettings
-from catalog.storage.migrate import upgrade
+from marcus_eventstore.migrations import upgrade
 from marcus_web.auth import mint_token
 from tests.support.servers import serve_app
 
@@ -20,7 +20,7 @@ SECRET = "catalog-tests-secret-0123456789abcdef"
 
 @pytest.fixture(scope="session")
 def catalog_database(database_url: str) -> str:
-    upgrade(database_url)
+    upgrade("catalog", database_url)
     return database_url
 
 

@@ -4,8 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from catalog.domain import Category, DomainError, NotFound, Product, VersionMismatch
+from catalog.domain import Category, Product
 from marcus_contracts.events import catalog as ev
+from marcus_eventstore import DomainError, NotFound, VersionMismatch
 
 
 def a_product() -> Product:

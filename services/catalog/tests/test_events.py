@@ -7,12 +7,12 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from catalog.main import make_engine
 from catalog.settings import CatalogSettings
 from catalog.storage.tables import event_store
-from catalog.storage.uow import UnitOfWork
+from catalog.storage.uow import CatalogUnitOfWork as UnitOfWork
 from marcus_contracts import registry
 from marcus_contracts.events import catalog as ev
+from marcus_web.app import make_engine
 from tests.support.servers import wait_for
 
 
@@ -73,6 +73,10 @@ async def test_republish_restores_a_stream_redis_lost(
 
     await wait_for(lambda: catalog_stream.has_at_least(4), what="republished events")
     assert [e.id for e in await catalog_stream.envelopes()] == original
-    async with engine.connect() as conn:
-        left = (await conn.execute(select(event_store.outbox.c.position))).all()
-    assert left == []
+
+    async def outbox_drained() -> bool:
+        async with engine.connect() as conn:
+            return not (await conn.execute(select(event_store.outbox.c.position))).all()
+
+    await wait_for(outbox_drained, what="the outbox to drain")
+    assert [e.id for e in await catalog_stream.envelopes()] == original

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from catalog.storage.tables import categories, products
-from catalog.storage.uow import UnitOfWork
+from catalog.storage.uow import CatalogUnitOfWork as UnitOfWork
 from marcus_eventstore import rebuild_projections
 
 

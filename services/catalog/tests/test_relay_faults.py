@@ -13,11 +13,18 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from catalog.main import create_app, libpq_dsn, make_relay
+from catalog.main import create_app
 from catalog.settings import CatalogSettings
 from marcus_contracts import STREAM_FIELD, Envelope, StreamNames
+from marcus_eventstore import libpq_dsn
+from marcus_web.app import make_relay as make_service_relay
 from marcus_web.auth import mint_token
 from tests.support.servers import RedisProcess, free_port, serve_app, wait_for
+
+
+def make_relay(settings, redis):
+    return make_service_relay(settings, "catalog", redis)
+
 
 pytestmark = pytest.mark.fault
 

@@ -16,6 +16,16 @@ class ServiceSettings(BaseSettings):
     stream_prefix: str = ""
     log_level: str = "info"
 
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db_pool_size: int = 10
+
+    relay_enabled: bool = True
+    relay_poll_interval: float = 1.0
+    relay_batch_size: int = 500
+    stream_maxlen: int = 0
+    """0 never trims: rebuilds replay streams from the start; republish restores them."""
+
     jwt_secret: str = "marcus-dev-secret-change-me-in-production"
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
     jwks_url: str | None = None

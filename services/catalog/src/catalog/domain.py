@@ -10,42 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
-from marcus_contracts import Event, new_event_id
+from marcus_contracts import new_event_id
 from marcus_contracts.events import catalog as ev
-
-
-class DomainError(Exception):
-    """A rule of the catalog was broken; the message is safe to show to the client."""
-
-
-class NotFound(DomainError):
-    pass
-
-
-class Conflict(DomainError):
-    """Unique data (sku, slug) already taken."""
-
-
-class VersionMismatch(DomainError):
-    """The client's expected version is not the current one (optimistic concurrency)."""
-
-
-@dataclass
-class Aggregate:
-    id: UUID
-    version: int
-    pending: list[Event] = field(default_factory=list, init=False, repr=False)
-
-    def _record(self, event: Event) -> None:
-        self.pending.append(event)
-
-    def expect_version(self, expected: int | None) -> None:
-        if expected is not None and expected != self.version:
-            raise VersionMismatch(
-                f"expected version {expected}, but the current version is {self.version}"
-            )
+from marcus_eventstore.aggregate import Aggregate, DomainError, NotFound
 
 
 @dataclass

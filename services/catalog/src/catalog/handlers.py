@@ -11,8 +11,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from catalog.domain import Category, DomainError, NotFound, Product
-from catalog.storage.uow import UnitOfWork
+from catalog.domain import Category, Product
+from catalog.storage.uow import CatalogUnitOfWork as UnitOfWork
+from marcus_eventstore import DomainError, NotFound
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from catalog.api.schemas import (
     StockIn,
 )
 from catalog.storage import queries
-from catalog.storage.uow import CommandContext, UnitOfWork
+from catalog.storage.uow import CatalogUnitOfWork
+from marcus_eventstore import CommandContext
 from marcus_web.auth import Admin
 from marcus_web.problems import Problem
 
@@ -39,18 +40,18 @@ async def read_session(request: Request):  # type: ignore[no-untyped-def]
         yield session
 
 
-def unit_of_work(request: Request) -> UnitOfWork:
+def unit_of_work(request: Request) -> CatalogUnitOfWork:
     headers = request.headers
     context = CommandContext(
         correlationid=headers.get("x-correlation-id") or headers.get("x-request-id"),
         causationid=headers.get("x-request-id"),
         traceparent=headers.get("traceparent"),
     )
-    return UnitOfWork(_sessions(request), context)
+    return CatalogUnitOfWork(_sessions(request), context)
 
 
 Session = Annotated[AsyncSession, Depends(read_session)]
-UoW = Annotated[UnitOfWork, Depends(unit_of_work)]
+UoW = Annotated[CatalogUnitOfWork, Depends(unit_of_work)]
 IfMatch = Annotated[
     str | None,
     Header(description='Expected version, as returned in ETag (e.g. "3"); 412 if it changed.'),

@@ -8,9 +8,10 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.domain import Aggregate, Category, Product
+from catalog.domain import Category, Product
 from catalog.storage.tables import categories, products
 from marcus_contracts.events.catalog import CategoryRef
+from marcus_eventstore import Aggregate
 
 
 def category_from_row(row: Any) -> Category:
