@@ -1,0 +1,38 @@
+"""Events the scheduler emits when a job fires (on its schedule or run by an admin).
+
+The event id is derived from (job, fire_time), so a fire seen twice, by two replicas or
+after a restart, is one event. `requested_by` is "schedule" or the admin's subject.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from marcus_contracts.base import Event
+
+
+class _JobFiredV1(Event):
+    job: str = Field(min_length=1)
+    fire_time: datetime
+    requested_by: str = "schedule"
+
+
+class IndexRebuildRequestedV1(_JobFiredV1):
+    """Rebuild the product index from the start of `events.catalog` (nightly, 03:00)."""
+
+    event_type = "scheduler.index.rebuild_requested"
+    version = 1
+
+
+class ViewsRefreshRequestedV1(_JobFiredV1):
+    """Refresh materialized views (best sellers, ...); `views` empty means all of them."""
+
+    event_type = "scheduler.views.refresh_requested"
+    version = 1
+
+    views: list[str] = Field(default_factory=list)
+
+
+ALL = (IndexRebuildRequestedV1, ViewsRefreshRequestedV1)
