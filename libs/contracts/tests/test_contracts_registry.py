@@ -25,7 +25,7 @@ def test_resolves_type_and_version() -> None:
 
 @pytest.mark.parametrize(
     ("event_type", "version"),
-    [("catalog.product.exploded", 1), ("orders.order.placed", 1), ("catalog.product.created", 0)],
+    [("catalog.product.exploded", 1), ("orders.order.placed", 2), ("catalog.product.created", 0)],
 )
 def test_rejects_unknown_types_and_versions(event_type: str, version: int) -> None:
     with pytest.raises(UnknownEventError):

@@ -12,7 +12,7 @@ data to v2, so consumers only ever see v2.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -116,6 +116,61 @@ class StockAdjustedV1(Event):
     reason: str = ""
 
 
+# --------------------------------------------------------------------- the stock saga
+# `reserved` and `released` are PRODUCT events (subject = product id, sequence = the
+# product's version): they change the product's stock, so projections rebuild from them
+# and consumers keeping a product snapshot (the search index's in_stock) apply them with
+# their per-product sequence guard. An order's reservation is all or nothing, so an order
+# with n distinct products is answered by n `reserved` events committed together, or by
+# one `rejected` event (subject = order id) naming the lines that could not be served.
+
+
+class StockReservedV1(Event):
+    """`quantity` units of a product reserved for an order; `stock` is what remains."""
+
+    event_type = "catalog.stock.reserved"
+    version = 1
+
+    product_id: UUID
+    order_id: UUID
+    quantity: int = Field(gt=0)
+    stock: int = Field(ge=0)
+
+
+class StockReleasedV1(Event):
+    """Units reserved for a cancelled order put back; `stock` is the new stock."""
+
+    event_type = "catalog.stock.released"
+    version = 1
+
+    product_id: UUID
+    order_id: UUID
+    quantity: int = Field(gt=0)
+    stock: int = Field(ge=0)
+
+
+class RejectedLine(BaseModel):
+    """An order line the catalog could not serve, and why."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    product_id: UUID
+    requested: int = Field(gt=0)
+    available: int = Field(ge=0)
+    reason: Literal["insufficient_stock", "unknown_product"]
+
+
+class StockRejectedV1(Event):
+    """No stock was reserved for the order (subject = order id): `lines` lists the lines
+    that failed; the others would have been available."""
+
+    event_type = "catalog.stock.rejected"
+    version = 1
+
+    order_id: UUID
+    lines: list[RejectedLine] = Field(min_length=1)
+
+
 ALL = (
     CategoryCreatedV1,
     CategoryUpdatedV1,
@@ -125,4 +180,7 @@ ALL = (
     ProductUpdatedV2,
     ProductDeletedV1,
     StockAdjustedV1,
+    StockReservedV1,
+    StockReleasedV1,
+    StockRejectedV1,
 )

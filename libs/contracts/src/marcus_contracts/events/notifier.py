@@ -1,0 +1,40 @@
+"""Events the notifier emits about e-mails (subject = delivery id, a UUIDv5 of the
+source event id and the recipient, so one (event, recipient) is one aggregate).
+
+`sent` follows an SMTP server's acceptance; `failed` follows the last of the bounded
+attempts (the source event then goes to the notifier's dead-letter stream too).
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import Field
+
+from marcus_contracts.base import Event
+
+
+class _DeliveryV1(Event):
+    delivery_id: UUID
+    source_event_id: UUID
+    source_event_type: str
+    order_id: UUID
+    recipient: str
+    message_id: str
+    """The deterministic Message-ID header (derived from the delivery id)."""
+    attempts: int = Field(ge=1)
+
+
+class EmailSentV1(_DeliveryV1):
+    event_type = "notifier.email.sent"
+    version = 1
+
+
+class EmailFailedV1(_DeliveryV1):
+    event_type = "notifier.email.failed"
+    version = 1
+
+    error: str
+
+
+ALL = (EmailSentV1, EmailFailedV1)
