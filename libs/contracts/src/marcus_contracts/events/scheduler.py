@@ -7,6 +7,8 @@ after a restart, is one event. `requested_by` is "schedule" or the admin's subje
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
+from uuid import UUID
 
 from pydantic import Field
 
@@ -35,4 +37,21 @@ class ViewsRefreshRequestedV1(_JobFiredV1):
     views: list[str] = Field(default_factory=list)
 
 
-ALL = (IndexRebuildRequestedV1, ViewsRefreshRequestedV1)
+class JobFinishedV1(Event):
+    """A job run's outcome, as reported back by the service that did the work (the
+    indexer's `indexer.index.rebuilt` for `index-rebuild`). Subject: the run id, which is
+    also the id of the run's requested event."""
+
+    event_type = "scheduler.job.finished"
+    version = 1
+
+    run_id: UUID
+    job: str = Field(min_length=1)
+    fire_time: datetime
+    outcome: Literal["succeeded", "failed"]
+    detail: str = ""
+    reported_by: str = Field(min_length=1, description="type of the report event")
+    report_id: UUID = Field(description="id of the report event")
+
+
+ALL = (IndexRebuildRequestedV1, ViewsRefreshRequestedV1, JobFinishedV1)
