@@ -114,7 +114,8 @@ class BatchProcessor:
                     fresh_ids.discard(decoded.envelope.id)
                     try:
                         await decoded.handler(processor.context(decoded, session))
-                        await session.flush()  # no round trip unless the handler used the ORM
+                        if session.new or session.dirty or session.deleted:
+                            await session.flush()  # an ORM error surfaces at its handler
                     except Exception as exc:
                         raise _HandlerFailed(index) from exc
                 flags.append(fresh)

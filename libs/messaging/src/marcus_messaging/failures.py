@@ -33,6 +33,9 @@ class FailureBook:
         self._limit = limit
         self._records: OrderedDict[Key, _Record] = OrderedDict()
 
+    def __len__(self) -> int:
+        return len(self._records)
+
     def error(self, key: Key) -> str | None:
         record = self._records.get(key)
         return None if record is None else record.error

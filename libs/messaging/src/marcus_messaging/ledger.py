@@ -12,7 +12,7 @@ that keep a snapshot of an aggregate and must ignore stale (out-of-order) events
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     bindparam,
+    cast,
     column,
     delete,
     func,
@@ -122,24 +123,26 @@ class Ledger:
         """Insert many event ids in one statement; returns the fresh ones (the others were
         processed already). Ids must be distinct.
 
-        The rows go in as four arrays through `unnest`, so the statement text never
-        changes (compiled once, whatever the batch size), and in event-id order, so two
-        replicas recording overlapping batches take the key locks in the same order and
-        cannot deadlock."""
+        The rows go in as four array literals through `unnest`: the statement text never
+        changes (compiled once, whatever the batch size), and building a literal costs a
+        fraction of adapting a list element by element (this runs for every event). They
+        go in event-id order, so two replicas recording overlapping batches take the key
+        locks in the same order and cannot deadlock."""
         if not rows:
             return set()
-        ordered = sorted(rows, key=lambda row: row.event_id)
+        by_text = {str(row.event_id): row for row in rows}
+        ordered = sorted(by_text)  # hex text sorts like the UUIDs, and faster
         result = await session.execute(
             self._insert_many,
             {
                 "group": self._group,
-                "event_ids": [row.event_id for row in ordered],
-                "event_types": [row.event_type for row in ordered],
-                "streams": [row.stream for row in ordered],
-                "entry_ids": [row.entry_id for row in ordered],
+                "event_ids": "{" + ",".join(ordered) + "}",
+                "event_types": _text_array(by_text[key].event_type for key in ordered),
+                "streams": _text_array(by_text[key].stream for key in ordered),
+                "entry_ids": _text_array(by_text[key].entry_id for key in ordered),
             },
         )
-        return {row[0] for row in result}
+        return {by_text[key].event_id for key in result.scalars()}
 
     async def seen(self, session: AsyncSession, event_id: UUID) -> bool:
         table = self._table
@@ -161,14 +164,14 @@ class Ledger:
 
 
 def _insert_many(table: Table) -> Any:
-    """INSERT .. SELECT :group, * FROM unnest(:event_ids, ..) ON CONFLICT DO NOTHING
-    RETURNING event_id."""
+    """INSERT .. SELECT :group, * FROM unnest(:event_ids::uuid[], ..) ON CONFLICT DO
+    NOTHING RETURNING event_id::text."""
     rows = (
         func.unnest(
-            bindparam("event_ids", type_=ARRAY(Uuid)),
-            bindparam("event_types", type_=ARRAY(Text)),
-            bindparam("streams", type_=ARRAY(Text)),
-            bindparam("entry_ids", type_=ARRAY(Text)),
+            cast(bindparam("event_ids", type_=Text), ARRAY(Uuid)),
+            cast(bindparam("event_types", type_=Text), ARRAY(Text)),
+            cast(bindparam("streams", type_=Text), ARRAY(Text)),
+            cast(bindparam("entry_ids", type_=Text), ARRAY(Text)),
         )
         .table_valued(
             column("event_id", Uuid),
@@ -189,8 +192,14 @@ def _insert_many(table: Table) -> Any:
         insert(table)
         .from_select(["consumer_group", "event_id", "event_type", "stream", "entry_id"], source)
         .on_conflict_do_nothing()
-        .returning(table.c.event_id)
+        .returning(cast(table.c.event_id, Text))
     )
+
+
+def _text_array(values: Iterable[str]) -> str:
+    """A PostgreSQL array literal with every element quoted (so any text is safe)."""
+    quoted = (value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
+    return '{"' + '","'.join(quoted) + '"}'
 
 
 class SequenceGuard:

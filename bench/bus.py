@@ -1,0 +1,429 @@
+"""`make bench-bus`: events/s of the project's event path next to raw Redis, in one run.
+
+Paths measured (each on its own fresh stream, with the same ~600-byte CloudEvents payload):
+
+- raw: redis-py pipelined XADD (batches of `--batch`) while a raw consumer does
+  XREADGROUP + XACK; the ceiling of the bus.
+- relay: events already committed to the event store + outbox; the relay publishes them
+  (outbox -> XADD -> DELETE) while the same raw consumer reads and acks.
+- full: the same, but consumed by the project's consumer runtime (FastStream, a batch
+  of `--batch` entries per ledger transaction in PostgreSQL, one XACK after the commit)
+  with a no-op handler; timed until every event is committed and acknowledged.
+- consumer: the consumer runtime alone, on a stream filled beforehand: what the runtime
+  costs without the relay sharing its process.
+- append: committing events to the event store (one command = one transaction), for scale.
+
+Every path runs in this one process and event loop, so each one's CPU time per event
+(this process only; Redis and PostgreSQL run beside it) is reported too: on this kind of
+machine that, not PostgreSQL, is what bounds the runtime.
+
+The bench's own 20k sample envelopes are frozen out of the garbage collector
+(`gc.freeze`) before anything is timed: a service holds no such heap, and letting every
+GC pass walk it taxed whichever path allocates most (the runtime) by ~15%.
+
+Results go to bench/results/bus-<timestamp>.json with the machine, versions and command.
+Numbers are ratios measured in the same run: the machine is noisy, ratios less so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import logging
+import os
+import platform
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from importlib import metadata as pkg_metadata
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import redis.asyncio as aioredis
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from marcus_contracts import STREAM_FIELD, Envelope, StreamNames, registry
+from marcus_contracts.events import catalog as ev
+from marcus_eventstore import EventStore, OutboxRelay, RelaySettings, event_store_tables
+from marcus_messaging import Consumer, ConsumerSettings, HandlerContext, create_ledger_tables
+
+SCHEMA = "bench_bus"
+RESULTS = Path(__file__).parent / "results"
+GROUP = "bench"
+
+
+@dataclass(frozen=True)
+class Measured:
+    events_per_s: float
+    cpu_us_per_event: float
+    """CPU time of this process (all tasks in it) per event."""
+
+
+async def measure(total: int, work: Callable[[], Awaitable[None]]) -> Measured:
+    started, cpu = time.perf_counter(), time.process_time()
+    await work()
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return Measured(total / elapsed, cpu / total * 1e6)
+
+
+def sample_envelopes(count: int) -> list[Envelope]:
+    category = ev.CategoryRef(id=uuid.uuid4(), slug="bikes", name="Bikes")
+    envelopes = []
+    for i in range(count):
+        product_id = uuid.uuid4()
+        event = ev.ProductUpdatedV2(
+            product_id=product_id,
+            sku=f"BENCH-{i}",
+            name="Aluminium road bike, 54 cm",
+            description="A light road bike with a carbon fork and Shimano 105 groupset.",
+            price=Decimal("999.90"),
+            currency="EUR",
+            category=category,
+            attributes={"colour": "red", "weight_kg": 8.4, "frame": "aluminium"},
+            stock=12,
+        )
+        envelopes.append(registry.envelope(event, subject=str(product_id), sequence=1))
+    return envelopes
+
+
+async def raw_consume(
+    redis: aioredis.Redis, stream: str, group: str, total: int, batch: int
+) -> None:
+    """The ceiling consumer: XREADGROUP a batch, XACK it, repeat until `total` acked."""
+    done = 0
+    while done < total:
+        reply = await redis.xreadgroup(group, "bench", {stream: ">"}, count=batch, block=1000)
+        if not reply:
+            continue
+        ids = [entry_id for entry_id, _ in reply[0][1]]
+        await redis.xack(stream, group, *ids)
+        done += len(ids)
+
+
+async def produce(redis: aioredis.Redis, stream: str, payloads: list[str], batch: int) -> None:
+    for start in range(0, len(payloads), batch):
+        pipe = redis.pipeline(transaction=False)
+        for payload in payloads[start : start + batch]:
+            pipe.xadd(stream, {STREAM_FIELD: payload})
+        await pipe.execute()
+
+
+async def bench_raw(
+    redis: aioredis.Redis, stream: str, payloads: list[str], batch: int
+) -> Measured:
+    await redis.xgroup_create(stream, "raw", id="0", mkstream=True)
+
+    async def work() -> None:
+        await asyncio.gather(
+            produce(redis, stream, payloads, batch),
+            raw_consume(redis, stream, "raw", len(payloads), batch),
+        )
+
+    return await measure(len(payloads), work)
+
+
+async def fill_outbox(engine: AsyncEngine, store: EventStore, envelopes: list[Envelope]) -> None:
+    async with AsyncSession(engine) as session, session.begin():
+        for start in range(0, len(envelopes), 1000):
+            await store.append(session, envelopes[start : start + 1000])
+
+
+async def bench_append(engine: AsyncEngine, store: EventStore, envelopes: list[Envelope]) -> float:
+    started = time.perf_counter()
+    for envelope in envelopes:
+        async with AsyncSession(engine) as session, session.begin():
+            await store.append(session, [envelope])
+    return len(envelopes) / (time.perf_counter() - started)
+
+
+def relay_for(dsn: str, stream: str, redis: aioredis.Redis, batch: int) -> OutboxRelay:
+    return OutboxRelay(
+        RelaySettings(dsn=dsn, schema=SCHEMA, stream=stream, batch_size=batch, poll_interval=0.05),
+        redis,
+    )
+
+
+async def bench_relay(
+    dsn: str, redis: aioredis.Redis, stream: str, total: int, batch: int
+) -> Measured:
+    await redis.xgroup_create(stream, "raw", id="0", mkstream=True)
+    stop = asyncio.Event()
+    relay = relay_for(dsn, stream, redis, batch)
+
+    async def work() -> None:
+        task = asyncio.create_task(relay.run(stop))
+        await raw_consume(redis, stream, "raw", total, batch)
+        stop.set()
+        await task
+
+    return await measure(total, work)
+
+
+class RuntimeUnderTest:
+    """The consumer runtime with a no-op handler; `consumed()` waits until all `total`
+    events ran and were acknowledged, which happens only after their batch committed."""
+
+    def __init__(
+        self, engine: AsyncEngine, redis_url: str, names: StreamNames, total: int, batch: int
+    ) -> None:
+        self.consumer = Consumer(
+            group=GROUP,
+            streams=["catalog"],
+            engine=engine,
+            schema=SCHEMA,
+            redis_url=redis_url,
+            names=names,
+            settings=ConsumerSettings(batch=batch, block_ms=100),
+        )
+        self._stream = names.events("catalog")
+        self._total = total
+        self._seen = 0
+        self._done = asyncio.Event()
+        self.consumer.handler("catalog.product.updated")(self._on_product)
+
+    async def _on_product(self, ctx: HandlerContext) -> None:
+        self._seen += 1
+        if self._seen >= self._total:
+            self._done.set()
+
+    async def consumed(self, redis: aioredis.Redis) -> None:
+        await self._done.wait()
+        while True:  # the last batch ran; now its commit and XACK
+            if not int((await redis.xpending(self._stream, GROUP))["pending"]):
+                return
+            await asyncio.sleep(0.001)
+
+
+async def bench_full(
+    dsn: str, engine: AsyncEngine, redis_url: str, prefix: str, total: int, batch: int
+) -> Measured:
+    redis = aioredis.from_url(redis_url)
+    names = StreamNames(prefix)
+    runtime = RuntimeUnderTest(engine, redis_url, names, total, batch)
+    stop = asyncio.Event()
+    relay = relay_for(dsn, names.events("catalog"), redis, batch)
+
+    async def work() -> None:
+        async with runtime.consumer.running():
+            task = asyncio.create_task(relay.run(stop))
+            await runtime.consumed(redis)
+            stop.set()
+            await task
+
+    try:
+        return await measure(total, work)
+    finally:
+        await redis.aclose()
+
+
+async def bench_consumer(
+    engine: AsyncEngine, redis_url: str, prefix: str, payloads: list[str], batch: int
+) -> Measured:
+    redis = aioredis.from_url(redis_url)
+    names = StreamNames(prefix)
+    await produce(redis, names.events("catalog"), payloads, 1000)
+    runtime = RuntimeUnderTest(engine, redis_url, names, len(payloads), batch)
+
+    async def work() -> None:
+        async with runtime.consumer.running():
+            await runtime.consumed(redis)
+
+    try:
+        return await measure(len(payloads), work)
+    finally:
+        await redis.aclose()
+
+
+async def reset_schema(engine: AsyncEngine) -> EventStore:
+    metadata = MetaData()
+    tables = event_store_tables(metadata, SCHEMA)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        await conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+        await conn.run_sync(metadata.create_all)
+    await create_ledger_tables(engine, SCHEMA)
+    return EventStore(tables)
+
+
+def machine() -> dict[str, Any]:
+    memory = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal"):
+                memory = int(line.split()[1]) // 1024
+    versions = {}
+    for package in ("redis", "faststream", "sqlalchemy", "psycopg", "pydantic", "uvloop"):
+        try:
+            versions[package] = pkg_metadata.version(package)
+        except pkg_metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "cores": os.cpu_count(),
+        "memory_mib": memory,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": versions,
+    }
+
+
+def record(results: dict[str, Any], path: str, measured: Measured) -> None:
+    results[f"{path}_events_per_s"] = measured.events_per_s
+    results.setdefault("cpu_us_per_event", {})[path] = measured.cpu_us_per_event
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    database_url = args.database_url
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    engine = create_async_engine(database_url, pool_size=5)
+    redis = aioredis.from_url(args.redis_url)
+    server = await redis.info("server")
+    prefix = f"bench-{uuid.uuid4().hex[:8]}:"
+    results: dict[str, Any] = {"events": args.events, "batch": args.batch, "loop": args.loop}
+    try:
+        envelopes = sample_envelopes(args.events)
+        payloads = [e.to_json() for e in envelopes]
+        results["payload_bytes"] = len(payloads[0])
+        gc.collect()
+        gc.freeze()  # see the module docstring
+
+        record(results, "raw", await bench_raw(redis, f"{prefix}raw", payloads, args.batch))
+
+        store = await reset_schema(engine)
+        await fill_outbox(engine, store, envelopes)
+        record(
+            results,
+            "relay",
+            await bench_relay(dsn, redis, f"{prefix}relay", args.events, args.batch),
+        )
+
+        store = await reset_schema(engine)
+        await fill_outbox(engine, store, envelopes)
+        record(
+            results,
+            "full",
+            await bench_full(dsn, engine, args.redis_url, prefix, args.events, args.batch),
+        )
+
+        await reset_schema(engine)
+        record(
+            results,
+            "consumer",
+            await bench_consumer(
+                engine, args.redis_url, f"{prefix}consumer-", payloads, args.batch
+            ),
+        )
+
+        store = await reset_schema(engine)
+        sample = envelopes[: min(2000, args.events)]
+        results["append_events_per_s"] = await bench_append(engine, store, sample)
+    finally:
+        keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await redis.delete(*keys)
+        async with engine.begin() as conn:
+            await conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        await engine.dispose()
+        await redis.aclose()
+    raw = results["raw_events_per_s"]
+    for path in ("relay", "full", "consumer"):
+        results[f"{path}_ratio"] = results[f"{path}_events_per_s"] / raw
+    results["redis_version"] = server.get("redis_version")
+    return results
+
+
+def ensure_database(database_url: str) -> None:
+    url = make_url(database_url)
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [url.database]
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{url.database}"')
+
+
+def quiet_logs() -> None:
+    """Only warnings: the paths under test log nothing per event, and the bench prints
+    its own table."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("marcus", "faststream"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def run_loop(args: argparse.Namespace) -> dict[str, Any]:
+    if args.loop == "uvloop":
+        import uvloop
+
+        return uvloop.run(run(args))
+    return asyncio.run(run(args))
+
+
+def print_table(results: dict[str, Any], out: Path) -> None:
+    r = results
+    cpu = r["cpu_us_per_event"]
+    print(
+        f"events: {r['events']}  payload: {r['payload_bytes']} B  batch: {r['batch']}"
+        f"  loop: {r['loop']}"
+    )
+    print(f"{'path':<48}{'events/s':>12}{'vs raw':>10}{'CPU us/ev':>11}")
+    rows = [
+        ("raw redis-py: pipelined XADD + XREADGROUP/XACK", "raw", 1.0),
+        ("outbox -> relay -> stream -> raw consumer", "relay", r["relay_ratio"]),
+        ("outbox -> relay -> stream -> consumer runtime", "full", r["full_ratio"]),
+        ("stream -> consumer runtime (no relay)", "consumer", r["consumer_ratio"]),
+    ]
+    for label, path, ratio in rows:
+        print(f"{label:<48}{r[f'{path}_events_per_s']:>12,.0f}{ratio:>10.2f}{cpu[path]:>11.1f}")
+    print(f"{'event store append (1 event per transaction)':<48}{r['append_events_per_s']:>12,.0f}")
+    print(f"written to {out}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="event loop for every path (uvicorn[standard] runs the services on uvloop)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/marcus_bench"
+        ),
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
+    args = parser.parse_args()
+    quiet_logs()
+    ensure_database(args.database_url)
+    results = run_loop(args)
+    report = {
+        "benchmark": "bus",
+        "time": datetime.now(UTC).isoformat(),
+        "command": " ".join(["python -m bench.bus", *sys.argv[1:]]),
+        "machine": machine(),
+        "results": results,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"bus-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print_table(results, out)
+
+
+if __name__ == "__main__":
+    main()
