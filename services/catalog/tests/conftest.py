@@ -29,7 +29,10 @@ async def engine(catalog_database: str) -> AsyncIterator[AsyncEngine]:
     engine = create_async_engine(catalog_database)
     async with engine.begin() as conn:
         await conn.execute(
-            text("TRUNCATE catalog.outbox, catalog.events, catalog.products, catalog.categories")
+            text(
+                "TRUNCATE catalog.outbox, catalog.events, catalog.products, catalog.categories,"
+                " catalog.reservations, catalog.processed_events, catalog.subject_sequences"
+            )
         )
     yield engine
     await engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -81,6 +82,29 @@ class EventStore:
         await session.execute(
             text("SELECT pg_notify(:channel, '')"), {"channel": self.tables.notify_channel}
         )
+        return count
+
+    async def requeue(self, session: AsyncSession, event_ids: Sequence[UUID]) -> int:
+        """Queue these events for publishing again (e.g. a saga step nobody answered).
+
+        Same event ids: consumers that did process them skip the copies by id; ones that
+        never saw them (a lost stream entry, a dead-lettered delivery) get another chance.
+        Returns how many were queued (events already waiting in the outbox are not)."""
+        if not event_ids:
+            return 0
+        events, outbox = self.tables.events, self.tables.outbox
+        query = select(events.c.position).where(events.c.id.in_(list(event_ids)))
+        result = await session.execute(
+            pg_insert(outbox)
+            .from_select(["position"], query)
+            .on_conflict_do_nothing()
+            .returning(outbox.c.position),
+        )
+        count = len(result.all())
+        if count:
+            await session.execute(
+                text("SELECT pg_notify(:channel, '')"), {"channel": self.tables.notify_channel}
+            )
         return count
 
     async def count(self, session: AsyncSession) -> int:

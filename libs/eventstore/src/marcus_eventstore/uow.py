@@ -48,17 +48,36 @@ class UnitOfWork(Generic[R]):
     repo: R
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], context: CommandContext | None = None
+        self,
+        sessions: async_sessionmaker[AsyncSession] | None,
+        context: CommandContext | None = None,
+        *,
+        session: AsyncSession | None = None,
     ) -> None:
+        if (sessions is None) == (session is None):
+            raise ValueError("give a session factory, or a session to join (not both)")
         self._sessions = sessions
+        self._joined = session
         self.context = context or CommandContext()
+
+    @classmethod
+    def joining(cls, session: AsyncSession, context: CommandContext | None = None) -> Self:
+        """A unit of work inside a transaction someone else owns (a consumer's ledger
+        transaction): `commit()` appends and projects but does not commit, and leaving
+        the block neither rolls back nor closes. The owner commits or rolls back all of it,
+        so the event that caused the command and its effects are recorded atomically."""
+        return cls(None, context, session=session)
 
     def make_repository(self, session: AsyncSession) -> R:
         raise NotImplementedError
 
     async def __aenter__(self) -> Self:
-        self.session = self._sessions()
-        await self.session.begin()
+        if self._joined is not None:
+            self.session = self._joined
+        else:
+            assert self._sessions is not None
+            self.session = self._sessions()
+            await self.session.begin()
         self.repo = self.make_repository(self.session)
         return self
 
@@ -68,6 +87,8 @@ class UnitOfWork(Generic[R]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._joined is not None:
+            return  # the owner of the transaction ends it
         if self.session.in_transaction():
             await self.session.rollback()
         await self.session.close()
@@ -78,7 +99,10 @@ class UnitOfWork(Generic[R]):
             await self.store.append(self.session, envelopes)
             for envelope in envelopes:
                 await self.projector.apply(self.session, envelope)
-            await self.session.commit()
+            if self._joined is None:
+                await self.session.commit()
+            else:
+                await self.session.flush()
         except IntegrityError as exc:
             message = self.unique_messages.get(constraint_of(exc) or "")
             if message:
@@ -91,15 +115,17 @@ class UnitOfWork(Generic[R]):
         for aggregate in self.repo.seen:
             for event in aggregate.pending:
                 aggregate.version += 1
-                envelopes.append(
-                    registry.envelope(
-                        event,
-                        subject=str(aggregate.id),
-                        sequence=aggregate.version,
-                        correlationid=self.context.correlationid,
-                        causationid=self.context.causationid,
-                        traceparent=self.context.traceparent,
-                    )
+                envelope = registry.envelope(
+                    event,
+                    subject=str(aggregate.id),
+                    sequence=aggregate.version,
+                    correlationid=self.context.correlationid,
+                    causationid=self.context.causationid,
+                    traceparent=self.context.traceparent,
                 )
+                event_id = aggregate.event_id(event)
+                if event_id is not None:
+                    envelope = envelope.model_copy(update={"id": event_id})
+                envelopes.append(envelope)
             aggregate.pending.clear()
         return envelopes

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from marcus_contracts import new_event_id
 from marcus_contracts.events import catalog as ev
@@ -118,6 +119,30 @@ class Product(Aggregate):
             ev.StockAdjustedV1(product_id=self.id, delta=delta, stock=stock, reason=reason)
         )
 
+    def reserve(self, order_id: UUID, quantity: int) -> None:
+        """Take `quantity` units for an order (the stock saga); never below zero."""
+        self._ensure_alive()
+        if quantity <= 0:
+            raise DomainError("a reservation needs a positive quantity")
+        if quantity > self.stock:
+            raise DomainError(f"only {self.stock} of product {self.id} in stock")
+        self.stock -= quantity
+        self._record(
+            ev.StockReservedV1(
+                product_id=self.id, order_id=order_id, quantity=quantity, stock=self.stock
+            )
+        )
+
+    def release(self, order_id: UUID, quantity: int) -> None:
+        """Give back units reserved for an order that was cancelled."""
+        self._ensure_alive()
+        self.stock += quantity
+        self._record(
+            ev.StockReleasedV1(
+                product_id=self.id, order_id=order_id, quantity=quantity, stock=self.stock
+            )
+        )
+
     def delete(self) -> None:
         self._ensure_alive()
         self.deleted = True
@@ -139,3 +164,17 @@ class Product(Aggregate):
             "attributes": self.attributes,
             "stock": self.stock,
         }
+
+
+@dataclass
+class OrderReservation(Aggregate):
+    """The catalog's answer to one order when it is a refusal (subject = order id).
+
+    A successful reservation is recorded on the products themselves (their stock changed);
+    a refusal changes no product, so it is an event of its own aggregate."""
+
+    @classmethod
+    def rejected(cls, order_id: UUID, lines: list[ev.RejectedLine]) -> OrderReservation:
+        reservation = cls(id=order_id, version=0)
+        reservation._record(ev.StockRejectedV1(order_id=order_id, lines=lines))
+        return reservation

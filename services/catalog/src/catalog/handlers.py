@@ -1,7 +1,7 @@
 """Command handlers: the catalog's use cases, each in one unit of work.
 
-HTTP routes call these (and later, event consumers of the stock saga will too); they
-never touch SQL themselves.
+HTTP routes call these, the stock saga's consumer calls `catalog.saga`; neither touches
+SQL itself. Commands that change a product lock its row first (see Repository.product).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ async def _category(uow: UnitOfWork, category_id: UUID) -> Category:
 
 
 async def _product(uow: UnitOfWork, product_id: UUID) -> Product:
-    product = await uow.repo.product(product_id)
+    product = await uow.repo.product(product_id, lock=True)
     if product is None:
         raise NotFound(f"product {product_id} does not exist")
     return product

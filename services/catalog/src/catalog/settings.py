@@ -10,3 +10,14 @@ SCHEMA = "catalog"
 
 class CatalogSettings(ServiceSettings):
     port: int = 8001
+
+    saga_enabled: bool = True
+    """Consume `events.orders` (the stock saga) inside the service process."""
+    saga_batch: int = 1
+    """Orders per consumer transaction. 1 on purpose: a reservation holds its products'
+    row locks until its transaction commits, so a batch would hold the locks of many
+    orders at once, and two replicas taking the same products in different batch orders
+    would deadlock; one order per transaction keeps every lock set in id order."""
+    saga_max_deliveries: int = 10
+    saga_reclaim_min_idle_ms: int = 30_000
+    saga_backoff_base_ms: int = 500

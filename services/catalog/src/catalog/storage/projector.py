@@ -9,7 +9,7 @@ from sqlalchemy import Table, delete, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.storage.tables import PROJECTIONS, categories, products
+from catalog.storage.tables import PROJECTIONS, categories, products, reservations
 from marcus_contracts import Envelope, registry
 from marcus_contracts.events import catalog as ev
 
@@ -59,6 +59,29 @@ async def _stock_adjusted(session: AsyncSession, envelope: Envelope, event: Any)
     )
 
 
+async def _stock_reserved(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    await _stock_adjusted(session, envelope, event)
+    values = {"quantity": event.quantity, "status": "reserved", "released_at": None}
+    stmt = insert(reservations).values(
+        order_id=event.order_id, product_id=event.product_id, reserved_at=envelope.time, **values
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(index_elements=["order_id", "product_id"], set_=values)
+    )
+
+
+async def _stock_released(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    await _stock_adjusted(session, envelope, event)
+    await session.execute(
+        update(reservations)
+        .where(
+            reservations.c.order_id == event.order_id,
+            reservations.c.product_id == event.product_id,
+        )
+        .values(status="released", released_at=envelope.time)
+    )
+
+
 _APPLIERS: dict[str, Apply] = {
     ev.CategoryCreatedV1.event_type: _category,
     ev.CategoryUpdatedV1.event_type: _category,
@@ -66,6 +89,8 @@ _APPLIERS: dict[str, Apply] = {
     ev.ProductUpdatedV2.event_type: _product,
     ev.ProductDeletedV1.event_type: _product_deleted,
     ev.StockAdjustedV1.event_type: _stock_adjusted,
+    ev.StockReservedV1.event_type: _stock_reserved,
+    ev.StockReleasedV1.event_type: _stock_released,
 }
 
 

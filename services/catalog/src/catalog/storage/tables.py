@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from catalog.settings import SCHEMA
 from marcus_eventstore import event_store_tables
+from marcus_messaging import ledger_tables
 
 metadata = MetaData(schema=SCHEMA)
 
@@ -59,4 +60,20 @@ products = Table(
 Index("ix_products_category_id", products.c.category_id, products.c.id)
 Index("ix_products_price", products.c.price)
 
-PROJECTIONS = (categories, products)
+# Stock reserved per (order, product) by the order saga, projected from the product
+# events catalog.stock.reserved / released: what a cancellation has to give back.
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("order_id", Uuid, primary_key=True),
+    Column("product_id", Uuid, primary_key=True),
+    Column("quantity", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reserved_at", DateTime(timezone=True), nullable=False),
+    Column("released_at", DateTime(timezone=True), nullable=True),
+)
+
+# The stock saga's consumer: processed order events and per-subject sequences.
+ledger = ledger_tables(metadata, SCHEMA)
+
+PROJECTIONS = (categories, products, reservations)

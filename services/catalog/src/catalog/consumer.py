@@ -1,0 +1,72 @@
+"""The stock saga's consumer: the catalog's group on `events.orders`.
+
+Placed orders get their stock reserved (or are rejected), cancelled orders get it back.
+It runs as a background task of the catalog app, so every catalog replica is a member of
+the one `catalog` group and the orders are shared between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import FastAPI
+
+from catalog import saga
+from catalog.settings import SCHEMA, SERVICE, CatalogSettings
+from marcus_contracts import StreamNames
+from marcus_contracts.events import orders as order_events
+from marcus_eventstore import CommandContext
+from marcus_messaging import Consumer, ConsumerSettings, HandlerContext
+
+
+def command_context(ctx: HandlerContext) -> CommandContext:
+    """The saga's events continue the order's correlation; the order event caused them."""
+    envelope = ctx.envelope
+    return CommandContext(
+        correlationid=envelope.correlationid or envelope.subject,
+        causationid=str(envelope.id),
+        traceparent=envelope.traceparent,
+    )
+
+
+def build_consumer(settings: CatalogSettings, app: FastAPI) -> Consumer:
+    consumer = Consumer(
+        group=SERVICE,
+        streams=["orders"],
+        engine=app.state.engine,
+        schema=SCHEMA,
+        redis_url=settings.redis_url,
+        names=StreamNames(settings.stream_prefix),
+        settings=ConsumerSettings(
+            batch=settings.saga_batch,
+            max_deliveries=settings.saga_max_deliveries,
+            reclaim_min_idle_ms=settings.saga_reclaim_min_idle_ms,
+            backoff_base_ms=settings.saga_backoff_base_ms,
+        ),
+    )
+
+    @consumer.handler(order_events.OrderPlacedV1.event_type)
+    async def on_placed(ctx: HandlerContext) -> None:
+        event = ctx.event
+        assert isinstance(event, order_events.OrderPlacedV1)
+        lines = [(line.product_id, line.quantity) for line in event.lines]
+        command = saga.ReserveStock(order_id=event.order_id, lines=lines)
+        await saga.reserve_stock(command, ctx.session, command_context(ctx))
+
+    @consumer.handler(order_events.OrderCancelledV1.event_type)
+    async def on_cancelled(ctx: HandlerContext) -> None:
+        event = ctx.event
+        assert isinstance(event, order_events.OrderCancelledV1)
+        command = saga.ReleaseStock(order_id=event.order_id)
+        await saga.release_stock(command, ctx.session, command_context(ctx))
+
+    return consumer
+
+
+async def run_saga_consumer(app: FastAPI, stop: asyncio.Event) -> None:
+    """Background task of the catalog app: consume until the app shuts down."""
+    settings: CatalogSettings = app.state.settings
+    if not settings.saga_enabled:
+        return
+    async with build_consumer(settings, app).running():
+        await stop.wait()
