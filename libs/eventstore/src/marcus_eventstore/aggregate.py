@@ -37,6 +37,15 @@ class Aggregate:
     def _record(self, event: Event) -> None:
         self.pending.append(event)
 
+    def event_id(self, event: Event) -> UUID | None:
+        """The id `event` gets when stored; None gives a fresh UUIDv7.
+
+        Override to derive the id from the command (a scheduled job and its fire time),
+        so a repeated command produces the same event and the store's unique id refuses
+        the copy instead of publishing it twice.
+        """
+        return None
+
     def expect_version(self, expected: int | None) -> None:
         if expected is not None and expected != self.version:
             raise VersionMismatch(
