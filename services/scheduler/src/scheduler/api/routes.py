@@ -1,0 +1,114 @@
+"""Admin routes: list jobs (next run, last run, last outcome), their runs, and run now."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from marcus_eventstore import CommandContext
+from marcus_web.auth import Admin
+from scheduler import handlers
+from scheduler.api.schemas import JobList, JobOut, LeaderOut, RunList, RunOut
+from scheduler.domain import UnknownJob
+from scheduler.jobs import Job
+from scheduler.scheduling import LEASE_NAME
+from scheduler.storage import queries
+from scheduler.storage.uow import SchedulerUnitOfWork
+
+router = APIRouter(prefix="/api/v1/admin", tags=["jobs"])
+
+
+def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    return sessions
+
+
+async def read_session(request: Request):  # type: ignore[no-untyped-def]
+    async with _sessions(request)() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(read_session)]
+JobName = Annotated[str, Path(description="job name, e.g. index-rebuild", max_length=80)]
+
+
+def _jobs(request: Request) -> dict[str, Job]:
+    jobs: dict[str, Job] = request.app.state.jobs
+    return jobs
+
+
+def _job(request: Request, name: str) -> Job:
+    job = _jobs(request).get(name)
+    if job is None:
+        raise UnknownJob(f"no job named {name!r}; jobs: {', '.join(sorted(_jobs(request)))}")
+    return job
+
+
+@router.get("/jobs", response_model=JobList, summary="Jobs: schedule, next and last run")
+async def list_jobs(request: Request, _: Admin, session: Session) -> JobList:
+    now = datetime.now(UTC)
+    last = await queries.last_runs(session)
+    items = []
+    for job in _jobs(request).values():
+        last_run = RunOut.from_row(last[job.name], job) if job.name in last else None
+        items.append(
+            JobOut(
+                name=job.name,
+                event_type=job.event.event_type,
+                cron=job.cron,
+                timezone=str(job.timezone),
+                next_run_at=job.next_fire_time(now),
+                reported_by=job.reported_by,
+                last_run=last_run,
+                last_outcome=last_run.outcome if last_run else None,
+            )
+        )
+    lease = await queries.lease(session, LEASE_NAME)
+    leader = None
+    if lease is not None and lease.expires_at > now:
+        leader = LeaderOut(
+            holder=lease.holder,
+            acquired_at=lease.acquired_at,
+            expires_at=lease.expires_at,
+            this_replica=lease.holder == request.app.state.holder,
+        )
+    return JobList(items=items, leader=leader)
+
+
+@router.get("/jobs/{name}/runs", response_model=RunList, summary="A job's latest runs")
+async def list_runs(
+    request: Request,
+    name: JobName,
+    _: Admin,
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> RunList:
+    job = _job(request, name)
+    rows = await queries.runs(session, job.name, limit)
+    return RunList(items=[RunOut.from_row(row, job) for row in rows])
+
+
+@router.post(
+    "/jobs/{name}/run",
+    response_model=RunOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Run a job now: emits its event (the work itself happens in its consumer)",
+)
+async def run_now(request: Request, name: JobName, principal: Admin, session: Session) -> RunOut:
+    job = _job(request, name)
+    headers = request.headers
+    uow = SchedulerUnitOfWork(
+        _sessions(request),
+        CommandContext(
+            correlationid=headers.get("x-correlation-id") or headers.get("x-request-id"),
+            causationid=headers.get("x-request-id"),
+            traceparent=headers.get("traceparent"),
+        ),
+    )
+    fired = await handlers.fire_job(
+        handlers.FireJob(job, datetime.now(UTC), requested_by=principal.subject), uow
+    )
+    return RunOut.from_row(await queries.run(session, fired.run_id), job)

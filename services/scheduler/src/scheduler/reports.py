@@ -1,0 +1,123 @@
+"""Outcome reports: the events other services emit when they did a job's work.
+
+`indexer.index.rebuilt` carries `request_id`, the id of the scheduler event that asked
+for the rebuild, which is the run id: the run gets its outcome from it. A rebuild that
+no run asked for (`make reindex`, the indexer's own admin endpoint) matches no run and
+is skipped.
+
+The outcome (a `scheduler.job.finished` event and the run's new state) is recorded in
+the consumer's ledger transaction, so the report is processed exactly once; the run
+also takes an outcome only once, so even a second report for it changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from uuid import UUID
+
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from marcus_contracts import Event, StreamNames, source_of
+from marcus_contracts.events.indexer import IndexRebuiltV1
+from marcus_eventstore import CommandContext
+from marcus_messaging import Consumer, HandlerContext
+from scheduler import handlers
+from scheduler.jobs import Job
+from scheduler.settings import SCHEMA, SERVICE, SchedulerSettings
+from scheduler.storage.uow import SchedulerUnitOfWork
+
+log = logging.getLogger("marcus.scheduler")
+
+
+@dataclass(frozen=True)
+class Report:
+    run_id: UUID
+    succeeded: bool
+    detail: str
+
+
+def _index_rebuilt(event: Event) -> Report:
+    assert isinstance(event, IndexRebuiltV1)
+    return Report(
+        run_id=event.request_id,
+        succeeded=True,
+        detail=(
+            f"collection {event.collection} active: {event.documents} documents "
+            f"({event.embedder}, {event.events_replayed} events replayed "
+            f"in {event.seconds:.1f}s)"
+        ),
+    )
+
+
+REPORTS: Mapping[str, Callable[[Event], Report]] = {
+    IndexRebuiltV1.event_type: _index_rebuilt,
+}
+
+
+def make_report_consumer(
+    settings: SchedulerSettings,
+    engine: AsyncEngine,
+    jobs: Mapping[str, Job],
+) -> Consumer:
+    consumer = Consumer(
+        group=SERVICE,
+        streams=sorted({source_of(t) for t in REPORTS}),
+        engine=engine,
+        schema=SCHEMA,
+        redis_url=settings.redis_url,
+        names=StreamNames(settings.stream_prefix),
+    )
+    reporters = {job.reported_by for job in jobs.values() if job.reported_by}
+
+    @consumer.handler(*REPORTS)
+    async def on_report(ctx: HandlerContext) -> None:
+        if ctx.envelope.type not in reporters:
+            return
+        report = REPORTS[ctx.envelope.type](ctx.event)
+        recorded = await handlers.record_outcome(
+            handlers.RecordOutcome(
+                run_id=report.run_id,
+                succeeded=report.succeeded,
+                detail=report.detail,
+                reported_by=ctx.envelope.type,
+                report_id=ctx.envelope.id,
+            ),
+            SchedulerUnitOfWork.joining(
+                ctx.session,
+                CommandContext(
+                    correlationid=ctx.envelope.correlationid,
+                    causationid=str(ctx.envelope.id),
+                    traceparent=ctx.envelope.traceparent,
+                ),
+            ),
+        )
+        if recorded:
+            log.info("run %s: %s reported %s", report.run_id, ctx.envelope.type, report.detail)
+
+    return consumer
+
+
+async def run_report_consumer(
+    settings: SchedulerSettings,
+    engine: AsyncEngine,
+    jobs: Mapping[str, Job],
+    stop: asyncio.Event,
+) -> None:
+    """Consume reports until `stop`; a consumer that cannot start (Redis down) retries."""
+    delay = 0.5
+    while not stop.is_set():
+        consumer = make_report_consumer(settings, engine, jobs)
+        try:
+            async with consumer.running():
+                delay = 0.5
+                await stop.wait()
+        except (RedisError, OSError) as exc:
+            log.warning("report consumer cannot start (%s); retrying in %.1fs", exc, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, 10.0)

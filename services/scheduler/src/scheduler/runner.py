@@ -1,0 +1,114 @@
+"""APScheduler, running the jobs while this replica leads.
+
+Each election starts a fresh AsyncIOScheduler (in-memory job store: replicas never
+share APScheduler state, the database holds the truth). A job whose latest fire time
+lies within the misfire grace window is started at that fire time, so a fire missed
+while no replica led (down at 03:00, a takeover) runs once on election, coalesced; if
+it had fired already, the unique run makes this a no-op.
+
+APScheduler 3 does not pass the scheduled time to the job; with `coalesce=True` the
+time it runs for is always the latest fire time at or before now, which is what the
+job computes from its own trigger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import DBAPIError
+
+from scheduler.domain import NotLeader
+from scheduler.jobs import Job
+
+log = logging.getLogger("marcus.scheduler")
+
+Fire = Callable[[Job, datetime], Awaitable[bool]]
+"""Fire `job` for a scheduled time; True when this call emitted the event."""
+
+
+class JobRunner:
+    def __init__(
+        self,
+        jobs: Mapping[str, Job],
+        fire: Fire,
+        grace: timedelta,
+        *,
+        retry_max_seconds: float = 5.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.jobs = jobs
+        self.fire = fire
+        self.grace = grace
+        self.retry_max_seconds = retry_max_seconds
+        self.clock = clock
+        self._scheduler: AsyncIOScheduler | None = None
+        self._stopped = asyncio.Event()
+
+    @property
+    def running(self) -> bool:
+        return self._scheduler is not None
+
+    def next_run_times(self) -> dict[str, datetime | None]:
+        if self._scheduler is None:
+            return {}
+        return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
+
+    async def start(self) -> None:
+        await self.stop()
+        self._stopped = asyncio.Event()
+        scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={
+                "coalesce": True,
+                "misfire_grace_time": int(self.grace.total_seconds()),
+                "max_instances": 1,
+            },
+        )
+        now = self.clock()
+        for job in self.jobs.values():
+            due = job.latest_due(now, self.grace)
+            scheduler.add_job(
+                self._run,
+                trigger=job.trigger,
+                args=[job],
+                id=job.name,
+                name=job.name,
+                **({"next_run_time": due} if due is not None else {}),
+            )
+            if due is not None:
+                log.info("%s: catching up on its fire at %s", job.name, due.isoformat())
+        scheduler.start()
+        self._scheduler = scheduler
+
+    async def stop(self) -> None:
+        scheduler, self._scheduler = self._scheduler, None
+        self._stopped.set()
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
+
+    async def _run(self, job: Job) -> None:
+        fire_time = job.latest_due(self.clock(), self.grace)
+        if fire_time is None:
+            return
+        delay = 0.2
+        while not self._stopped.is_set():
+            try:
+                if await self.fire(job, fire_time):
+                    log.info("%s fired for %s", job.name, fire_time.isoformat())
+                return
+            except NotLeader as exc:
+                log.info("%s", exc)
+                return
+            except (DBAPIError, OSError) as exc:
+                if self.clock() - fire_time > self.grace:
+                    log.error("%s: gave up on the fire at %s: %s", job.name, fire_time, exc)
+                    return
+                log.warning("%s: fire failed (%s); retrying in %.1fs", job.name, exc, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), delay)
+            delay = min(delay * 2, self.retry_max_seconds)

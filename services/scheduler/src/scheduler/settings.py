@@ -1,0 +1,73 @@
+"""Scheduler settings: the shared ones plus the schedule, the misfire window and the lease."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+
+from marcus_web.settings import ServiceSettings
+from scheduler.jobs import CronError, Job, default_jobs, parse_cron
+
+SERVICE = "scheduler"
+SCHEMA = "scheduler"
+
+
+class SchedulerSettings(ServiceSettings):
+    port: int = 8005
+
+    schedule_timezone: str = "UTC"
+    """IANA zone the cron expressions are read in (e.g. Europe/Berlin): 03:00 is local."""
+    index_rebuild_cron: str = "0 3 * * *"
+    views_refresh_cron: str = "0 * * * *"
+    views_refresh_views: list[str] = Field(default_factory=list)
+    """Views named in the refresh event; empty asks every service to refresh all of its own."""
+    misfire_grace_seconds: int = Field(default=3600, gt=0)
+    """A fire missed by less than this (scheduler down, takeover) still runs, once."""
+
+    scheduler_enabled: bool = True
+    """Compete for the lease and fire jobs; false leaves an API-only replica."""
+    lease_ttl_seconds: float = Field(default=15.0, gt=0)
+    """A dead leader's lease runs out after this; a standby takes over then."""
+    lease_poll_seconds: float = Field(default=1.0, gt=0)
+    """How often a standby tries to take the lease."""
+
+    consumer_enabled: bool = True
+    """Consume outcome reports (`indexer.index.rebuilt`) in this process."""
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name)") from None
+        return value
+
+    @field_validator("index_rebuild_cron", "views_refresh_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        try:
+            parse_cron(value, ZoneInfo("UTC"))
+        except CronError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _renewal_fits_in_the_lease(self) -> SchedulerSettings:
+        if self.lease_poll_seconds >= self.lease_ttl_seconds:
+            raise ValueError("lease_poll_seconds must be shorter than lease_ttl_seconds")
+        return self
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(seconds=self.misfire_grace_seconds)
+
+    def jobs(self) -> dict[str, Job]:
+        return default_jobs(
+            timezone=ZoneInfo(self.schedule_timezone),
+            index_rebuild_cron=self.index_rebuild_cron,
+            views_refresh_cron=self.views_refresh_cron,
+            views=self.views_refresh_views,
+        )

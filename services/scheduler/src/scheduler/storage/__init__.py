@@ -1,0 +1,1 @@
+"""The scheduler's PostgreSQL schema: event store, job runs, the lease, the consumer ledger."""
