@@ -1,0 +1,158 @@
+"""HTTP routes of the orders service: thin adapters from requests to handlers and queries.
+
+Who sees what: a customer sees, cancels and lists only their own orders; anyone else
+gets 404 for them (not 403: the order's existence is not theirs to know). An admin may
+read any order and ship it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from marcus_eventstore import CommandContext, NotFound
+from marcus_web.auth import Admin, Customer, Principal
+from marcus_web.problems import Problem
+from orders import handlers
+from orders.api.schemas import OrderIn, OrderOut, OrderPage
+from orders.domain import UnknownProducts
+from orders.storage import queries
+from orders.storage.uow import OrdersUnitOfWork
+
+router = APIRouter(prefix="/api/v1", tags=["orders"])
+
+IDEMPOTENCY_KEY_MAX = 255
+
+
+def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    return sessions
+
+
+async def read_session(request: Request):  # type: ignore[no-untyped-def]
+    async with _sessions(request)() as session:
+        yield session
+
+
+def unit_of_work(request: Request) -> OrdersUnitOfWork:
+    headers = request.headers
+    context = CommandContext(
+        correlationid=headers.get("x-correlation-id") or headers.get("x-request-id"),
+        causationid=headers.get("x-request-id"),
+        traceparent=headers.get("traceparent"),
+    )
+    return OrdersUnitOfWork(_sessions(request), context)
+
+
+Session = Annotated[AsyncSession, Depends(read_session)]
+UoW = Annotated[OrdersUnitOfWork, Depends(unit_of_work)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Retry-safe placement: the same key and body return the same order; "
+        "the same key with another body is 409.",
+    ),
+]
+
+
+async def _order_out(session: AsyncSession, order_id: UUID, viewer: Principal) -> OrderOut:
+    order = await queries.get_order(session, order_id)
+    if order is None or not (viewer.is_admin or order["customer"] == viewer.subject):
+        raise NotFound(f"order {order_id} does not exist")
+    return OrderOut.model_validate(order)
+
+
+def _check_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable():
+        raise Problem(
+            400,
+            "Bad Request",
+            f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} printable characters.",
+        )
+    return key
+
+
+@router.post(
+    "/orders",
+    status_code=status.HTTP_201_CREATED,
+    summary="Place an order (confirmed or rejected asynchronously by the stock saga)",
+    responses={200: {"description": "Replay: an earlier request with this key made it"}},
+)
+async def place_order(
+    body: OrderIn,
+    customer: Customer,
+    uow: UoW,
+    session: Session,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> OrderOut:
+    key = _check_key(idempotency_key)
+    command = handlers.PlaceOrder(
+        customer=customer.subject,
+        email=str(body.email),
+        lines=[(line.product_id, line.quantity) for line in body.lines],
+        idempotency_key=key,
+        request_hash=handlers.request_hash(body.model_dump(mode="json")),
+    )
+    try:
+        placed = await handlers.place_order(command, uow)
+    except UnknownProducts as exc:
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            "Some lines name products that do not exist (or were deleted).",
+            errors=[
+                {
+                    "loc": ["body", "lines", str(position), "product_id"],
+                    "msg": f"unknown or deleted product {product_id}",
+                    "type": "unknown_product",
+                }
+                for position, product_id in zip(exc.positions, exc.product_ids, strict=True)
+            ],
+        ) from None
+    if placed.replayed:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/api/v1/orders/{placed.order_id}"
+    return await _order_out(session, placed.order_id, customer)
+
+
+@router.get("/orders", summary="Your orders, newest first")
+async def list_orders(
+    customer: Customer,
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> OrderPage:
+    try:
+        before = queries.decode_cursor(cursor) if cursor else None
+    except queries.InvalidCursor as exc:
+        raise Problem(400, "Bad Request", str(exc)) from None
+    rows, next_before = await queries.list_orders(session, customer.subject, limit, before)
+    return OrderPage(
+        items=[OrderOut.model_validate(row) for row in rows],
+        next_cursor=queries.encode_cursor(next_before) if next_before else None,
+    )
+
+
+@router.get("/orders/{order_id}", summary="One order (its customer, or an admin)")
+async def get_order(order_id: UUID, viewer: Customer, session: Session) -> OrderOut:
+    return await _order_out(session, order_id, viewer)
+
+
+@router.post("/orders/{order_id}/cancel", summary="Cancel your confirmed order")
+async def cancel_order(order_id: UUID, customer: Customer, uow: UoW, session: Session) -> OrderOut:
+    await handlers.cancel_order(order_id, customer.subject, uow)
+    return await _order_out(session, order_id, customer)
+
+
+@router.post("/orders/{order_id}/ship", summary="Mark a confirmed order shipped (admin)")
+async def ship_order(order_id: UUID, admin: Admin, uow: UoW, session: Session) -> OrderOut:
+    await handlers.ship_order(order_id, admin.subject, uow)
+    return await _order_out(session, order_id, admin)

@@ -1,0 +1,83 @@
+"""The orders service's consumer: its group on `events.catalog`.
+
+- `catalog.product.created|updated|deleted` keep the price/name read model (sequence
+  guard per product: an old snapshot never overwrites a newer one);
+- `catalog.stock.reserved|rejected` answer the saga: confirm or reject pending orders.
+Other catalog events are acknowledged and ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import FastAPI
+
+from marcus_contracts import StreamNames
+from marcus_contracts.events import catalog as catalog_events
+from marcus_eventstore import CommandContext
+from marcus_messaging import Consumer, ConsumerSettings, HandlerContext
+from orders import handlers
+from orders.settings import SCHEMA, SERVICE, OrdersSettings
+from orders.storage import read_model
+from orders.storage.uow import OrdersUnitOfWork
+
+SCOPE_PRODUCTS = "products"
+
+
+def _unit_of_work(ctx: HandlerContext) -> OrdersUnitOfWork:
+    envelope = ctx.envelope
+    context = CommandContext(
+        correlationid=envelope.correlationid,
+        causationid=str(envelope.id),
+        traceparent=envelope.traceparent,
+    )
+    return OrdersUnitOfWork.joining(ctx.session, context)
+
+
+def build_consumer(settings: OrdersSettings, app: FastAPI) -> Consumer:
+    consumer = Consumer(
+        group=SERVICE,
+        streams=["catalog"],
+        engine=app.state.engine,
+        schema=SCHEMA,
+        redis_url=settings.redis_url,
+        names=StreamNames(settings.stream_prefix),
+        settings=ConsumerSettings(
+            batch=settings.consumer_batch,
+            max_deliveries=settings.consumer_max_deliveries,
+            reclaim_min_idle_ms=settings.consumer_reclaim_min_idle_ms,
+            backoff_base_ms=settings.consumer_backoff_base_ms,
+        ),
+    )
+
+    @consumer.handler(
+        catalog_events.ProductCreatedV2.event_type, catalog_events.ProductUpdatedV2.event_type
+    )
+    async def on_product(ctx: HandlerContext) -> None:
+        if await ctx.advance(scope=SCOPE_PRODUCTS):
+            await read_model.upsert_product(ctx.session, ctx.envelope, ctx.event)
+
+    @consumer.handler(catalog_events.ProductDeletedV1.event_type)
+    async def on_product_deleted(ctx: HandlerContext) -> None:
+        if await ctx.advance(scope=SCOPE_PRODUCTS):
+            await read_model.mark_deleted(ctx.session, ctx.envelope, ctx.event)
+
+    @consumer.handler(catalog_events.StockReservedV1.event_type)
+    async def on_reserved(ctx: HandlerContext) -> None:
+        assert isinstance(ctx.event, catalog_events.StockReservedV1)
+        await handlers.record_reservation(ctx.event, _unit_of_work(ctx))
+
+    @consumer.handler(catalog_events.StockRejectedV1.event_type)
+    async def on_rejected(ctx: HandlerContext) -> None:
+        assert isinstance(ctx.event, catalog_events.StockRejectedV1)
+        await handlers.record_rejection(ctx.event, _unit_of_work(ctx))
+
+    return consumer
+
+
+async def run_consumer(app: FastAPI, stop: asyncio.Event) -> None:
+    settings: OrdersSettings = app.state.settings
+    if not settings.consumer_enabled:
+        return
+    async with build_consumer(settings, app).running():
+        await stop.wait()

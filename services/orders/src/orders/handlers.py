@@ -1,0 +1,131 @@
+"""Use cases of the orders service, each in one unit of work.
+
+HTTP routes call place/cancel/ship; the consumer calls the saga steps with a unit of
+work joined to its ledger transaction (so the catalog's answer is marked processed if
+and only if the order's change commits).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from marcus_contracts import new_event_id
+from marcus_contracts.events import catalog as catalog_events
+from marcus_contracts.events import orders as ev
+from marcus_eventstore import Conflict, NotFound
+from orders.domain import Order, price_lines
+from orders.storage.uow import OrdersUnitOfWork as UnitOfWork
+
+log = logging.getLogger("orders.handlers")
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    customer: str
+    email: str
+    lines: list[tuple[UUID, int]]
+    idempotency_key: str | None = None
+    request_hash: str = ""
+
+
+@dataclass(frozen=True)
+class Placed:
+    order_id: UUID
+    replayed: bool
+    """True when an earlier request with the same Idempotency-Key created the order."""
+
+
+def request_hash(body: dict[str, Any]) -> str:
+    """Fingerprint of a request body: same key + same hash = the same request."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def place_order(cmd: PlaceOrder, uow: UnitOfWork) -> Placed:
+    order_id = new_event_id()
+    async with uow:
+        if cmd.idempotency_key is not None:
+            claimed = await uow.repo.claim_idempotency_key(
+                cmd.customer, cmd.idempotency_key, cmd.request_hash, order_id
+            )
+            if not claimed:
+                record = await uow.repo.idempotency_record(cmd.customer, cmd.idempotency_key)
+                assert record is not None, "the key's row is committed once the claim fails"
+                if record.request_hash != cmd.request_hash:
+                    raise Conflict(
+                        "this Idempotency-Key was already used with a different request body"
+                    )
+                return Placed(record.order_id, replayed=True)
+        known = await uow.repo.products(product_id for product_id, _ in cmd.lines)
+        lines, total, currency = price_lines(cmd.lines, known)
+        order = Order.place(
+            order_id,
+            customer=cmd.customer,
+            email=cmd.email,
+            lines=lines,
+            total=total,
+            currency=currency,
+        )
+        uow.repo.add(order)
+        await uow.commit()
+        return Placed(order_id, replayed=False)
+
+
+async def _own_order(uow: UnitOfWork, order_id: UUID, customer: str | None) -> Order:
+    order = await uow.repo.order(order_id, lock=True)
+    if order is None or (customer is not None and order.customer != customer):
+        raise NotFound(f"order {order_id} does not exist")
+    return order
+
+
+async def cancel_order(order_id: UUID, customer: str, uow: UnitOfWork) -> None:
+    async with uow:
+        order = await _own_order(uow, order_id, customer)
+        order.cancel(by=customer)
+        await uow.commit()
+
+
+async def ship_order(order_id: UUID, admin: str, uow: UnitOfWork) -> None:
+    async with uow:
+        order = await _own_order(uow, order_id, None)
+        order.ship(by=admin)
+        await uow.commit()
+
+
+async def record_reservation(event: catalog_events.StockReservedV1, uow: UnitOfWork) -> bool:
+    """One product of an order is reserved; confirm once every product is. True if the
+    order was confirmed by this call."""
+    async with uow:
+        order = await uow.repo.order(event.order_id, lock=True)
+        if order is None:
+            log.warning("stock reserved for unknown order %s; ignored", event.order_id)
+            return False
+        reserved = await uow.repo.receive_reservation(order.id, event.product_id)
+        confirmed = reserved >= order.product_ids and order.confirm()
+        await uow.commit()
+        return confirmed
+
+
+async def record_rejection(event: catalog_events.StockRejectedV1, uow: UnitOfWork) -> bool:
+    async with uow:
+        order = await uow.repo.order(event.order_id, lock=True)
+        if order is None:
+            log.warning("stock rejected for unknown order %s; ignored", event.order_id)
+            return False
+        reasons = [
+            ev.RejectionReason(
+                product_id=line.product_id,
+                reason=line.reason,
+                requested=line.requested,
+                available=line.available,
+            )
+            for line in event.lines
+        ]
+        rejected = order.reject(reasons)
+        await uow.commit()
+        return rejected

@@ -1,0 +1,25 @@
+"""Composition root of the orders service: routes, the catalog consumer, the stuck check."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from marcus_web.app import create_service_app
+from orders.api.routes import router
+from orders.consumer import run_consumer
+from orders.settings import SERVICE, OrdersSettings
+from orders.stuck import run_stuck_check
+
+
+def create_app(settings: OrdersSettings | None = None) -> FastAPI:
+    return create_service_app(
+        settings or OrdersSettings(),
+        service=SERVICE,
+        title="Marcus orders",
+        description=(
+            "Place, list, cancel and ship orders. Customers see only their own orders; "
+            "shipping needs `admin`."
+        ),
+        routers=[router],
+        background=[run_consumer, run_stuck_check],
+    )

@@ -1,0 +1,25 @@
+"""Orders settings: the shared ones (marcus_web.settings) plus the saga's knobs."""
+
+from __future__ import annotations
+
+from marcus_web.settings import ServiceSettings
+
+SERVICE = "orders"
+SCHEMA = "orders"
+
+
+class OrdersSettings(ServiceSettings):
+    port: int = 8002
+
+    consumer_enabled: bool = True
+    """Consume `events.catalog` (product read model, stock answers) inside the process."""
+    consumer_batch: int = 20
+    consumer_max_deliveries: int = 10
+    consumer_reclaim_min_idle_ms: int = 30_000
+    consumer_backoff_base_ms: int = 500
+
+    pending_timeout_s: float = 60.0
+    """A pending order older than this (no answer from the catalog) counts as stuck: it
+    is reported in `orders_pending_stuck` and its placed event is published again."""
+    pending_check_interval_s: float = 10.0
+    """How often the stuck-order check runs (one replica at a time does the work)."""

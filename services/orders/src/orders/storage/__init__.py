@@ -1,0 +1,1 @@
+"""Persistence of orders: tables, repository, projector, unit of work, queries."""

@@ -1,0 +1,81 @@
+"""Applies order events to the `orders` / `order_lines` projections (live and rebuilds)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marcus_contracts import Envelope, registry
+from marcus_contracts.events import orders as ev
+from orders.storage.tables import PROJECTIONS, order_lines, orders
+
+STATUS_OF = {
+    ev.OrderPlacedV1.event_type: "pending",
+    ev.OrderConfirmedV1.event_type: "confirmed",
+    ev.OrderRejectedV1.event_type: "rejected",
+    ev.OrderCancelledV1.event_type: "cancelled",
+    ev.OrderShippedV1.event_type: "shipped",
+}
+
+
+async def _placed(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    await session.execute(
+        insert(orders)
+        .values(
+            id=event.order_id,
+            customer=event.customer,
+            email=event.email,
+            status="pending",
+            currency=event.currency,
+            total=event.total,
+            reasons=[],
+            version=envelope.sequence,
+            created_at=envelope.time,
+            updated_at=envelope.time,
+        )
+        .on_conflict_do_nothing()
+    )
+    await session.execute(
+        insert(order_lines).on_conflict_do_nothing(),
+        [
+            {
+                "order_id": event.order_id,
+                "line_no": number,
+                "product_id": line.product_id,
+                "sku": line.sku,
+                "name": line.name,
+                "unit_price": line.unit_price,
+                "quantity": line.quantity,
+                "line_total": line.line_total,
+            }
+            for number, line in enumerate(event.lines, start=1)
+        ],
+    )
+
+
+async def _transition(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    values: dict[str, Any] = {
+        "status": STATUS_OF[envelope.type],
+        "version": envelope.sequence,
+        "updated_at": envelope.time,
+    }
+    if isinstance(event, ev.OrderRejectedV1):
+        values["reasons"] = [reason.model_dump(mode="json") for reason in event.reasons]
+    await session.execute(update(orders).where(orders.c.id == event.order_id).values(**values))
+
+
+class OrdersProjector:
+    tables: Sequence[Table] = PROJECTIONS
+
+    async def apply(self, session: AsyncSession, envelope: Envelope) -> None:
+        if envelope.type not in STATUS_OF:
+            return
+        event = registry.decode(envelope)
+        if envelope.type == ev.OrderPlacedV1.event_type:
+            await _placed(session, envelope, event)
+        else:
+            await _transition(session, envelope, event)

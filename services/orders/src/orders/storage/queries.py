@@ -1,0 +1,62 @@
+"""Read side: orders as the API shows them (projections only, no aggregates)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import defaultdict
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orders.storage.tables import order_lines, orders
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+def encode_cursor(last_id: UUID) -> str:
+    return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> UUID:
+    try:
+        return UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        raise InvalidCursor("cursor is not one this API returned") from None
+
+
+async def _with_lines(session: AsyncSession, rows: list[Any]) -> list[dict[str, Any]]:
+    if not rows:
+        return []
+    lines: defaultdict[UUID, list[dict[str, Any]]] = defaultdict(list)
+    query = (
+        select(order_lines)
+        .where(order_lines.c.order_id.in_([row.id for row in rows]))
+        .order_by(order_lines.c.order_id, order_lines.c.line_no)
+    )
+    for line in await session.execute(query):
+        lines[line.order_id].append(dict(line._mapping))
+    return [dict(row._mapping) | {"lines": lines[row.id]} for row in rows]
+
+
+async def get_order(session: AsyncSession, order_id: UUID) -> dict[str, Any] | None:
+    row = (await session.execute(select(orders).where(orders.c.id == order_id))).first()
+    if row is None:
+        return None
+    return (await _with_lines(session, [row]))[0]
+
+
+async def list_orders(
+    session: AsyncSession, customer: str, limit: int, before: UUID | None
+) -> tuple[list[dict[str, Any]], UUID | None]:
+    """The customer's orders, newest first (ids are UUIDv7), keyset-paginated."""
+    query = select(orders).where(orders.c.customer == customer)
+    if before is not None:
+        query = query.where(orders.c.id < before)
+    rows = list((await session.execute(query.order_by(orders.c.id.desc()).limit(limit + 1))).all())
+    next_before = rows[limit - 1].id if len(rows) > limit else None
+    return await _with_lines(session, rows[:limit]), next_before

@@ -1,0 +1,124 @@
+"""Loads Order aggregates from the projections (remembering them for the unit of work),
+and reads/writes the orders service's own bookkeeping tables in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marcus_contracts.events.orders import OrderLine
+from marcus_eventstore import Aggregate
+from orders.domain import Order, PricedProduct
+from orders.storage.tables import (
+    idempotency_keys,
+    order_lines,
+    orders,
+    products,
+    reservation_receipts,
+)
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    request_hash: str
+    order_id: UUID
+
+
+class Repository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.seen: list[Aggregate] = []
+
+    def add(self, aggregate: Aggregate) -> None:
+        self.seen.append(aggregate)
+
+    async def order(self, order_id: UUID, *, lock: bool = False) -> Order | None:
+        """`lock` holds the order's row until commit: the saga's answers for one order
+        (one event per reserved product, possibly on several replicas) and the customer's
+        cancel then apply one after the other."""
+        query = select(orders).where(orders.c.id == order_id)
+        if lock:
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).first()
+        if row is None:
+            return None
+        lines = await self.session.execute(
+            select(order_lines).where(order_lines.c.order_id == order_id).order_by("line_no")
+        )
+        order = Order(
+            id=row.id,
+            version=row.version,
+            customer=row.customer,
+            email=row.email,
+            currency=row.currency,
+            lines=[_line(line) for line in lines],
+            total=row.total,
+            status=row.status,
+        )
+        self.seen.append(order)
+        return order
+
+    async def products(self, product_ids: Iterable[UUID]) -> dict[UUID, PricedProduct]:
+        """Known, not deleted products of the read model."""
+        query = select(products).where(
+            products.c.id.in_(list(set(product_ids))), products.c.deleted.is_(False)
+        )
+        return {
+            row.id: PricedProduct(row.id, row.sku, row.name, row.price, row.currency)
+            for row in await self.session.execute(query)
+        }
+
+    async def claim_idempotency_key(
+        self, customer: str, key: str, request_hash: str, order_id: UUID
+    ) -> bool:
+        """Reserve (customer, key) for this order; False if it is taken. A concurrent
+        request with the same key waits here until the first one commits or rolls back."""
+        statement = (
+            insert(idempotency_keys)
+            .values(customer=customer, key=key, request_hash=request_hash, order_id=order_id)
+            .on_conflict_do_nothing()
+            .returning(idempotency_keys.c.order_id)
+        )
+        return (await self.session.execute(statement)).first() is not None
+
+    async def idempotency_record(self, customer: str, key: str) -> IdempotencyRecord | None:
+        row = (
+            await self.session.execute(
+                select(idempotency_keys).where(
+                    idempotency_keys.c.customer == customer, idempotency_keys.c.key == key
+                )
+            )
+        ).first()
+        return None if row is None else IdempotencyRecord(row.request_hash, row.order_id)
+
+    async def receive_reservation(self, order_id: UUID, product_id: UUID) -> set[UUID]:
+        """Note that the catalog reserved this product for the order; returns every
+        product reserved for it so far."""
+        await self.session.execute(
+            insert(reservation_receipts)
+            .values(order_id=order_id, product_id=product_id)
+            .on_conflict_do_nothing()
+        )
+        result = await self.session.execute(
+            select(reservation_receipts.c.product_id).where(
+                reservation_receipts.c.order_id == order_id
+            )
+        )
+        return set(result.scalars())
+
+
+def _line(row: Any) -> OrderLine:
+    return OrderLine(
+        product_id=row.product_id,
+        sku=row.sku,
+        name=row.name,
+        unit_price=row.unit_price,
+        quantity=row.quantity,
+        line_total=row.line_total,
+    )

@@ -1,0 +1,109 @@
+"""The orders schema: event store, order projections, and the consumer's own state.
+
+Projections (rebuilt from `events` by `rebuild-projections`): `orders`, `order_lines`.
+Not projections of our events (never truncated by a rebuild):
+- `products`: the read model of the catalog's products (prices, names), from
+  `catalog.product.*` events;
+- `reservation_receipts`: which products of a pending order the catalog reserved;
+- `idempotency_keys`: (customer, key) -> request hash and order, written in the order's
+  transaction;
+- `placement_retries`: when a stuck order's placed event was last published again.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    Uuid,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from marcus_eventstore import event_store_tables
+from marcus_messaging import ledger_tables
+from orders.settings import SCHEMA
+
+metadata = MetaData(schema=SCHEMA)
+
+event_store = event_store_tables(metadata, SCHEMA)
+ledger = ledger_tables(metadata, SCHEMA)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("customer", Text, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("total", Numeric(12, 2), nullable=False),
+    Column("reasons", JSONB, nullable=False, server_default="[]"),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_orders_customer_id", orders.c.customer, orders.c.id)
+Index("ix_orders_pending", orders.c.created_at, postgresql_where=orders.c.status == "pending")
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("order_id", Uuid, primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("product_id", Uuid, nullable=False),
+    Column("sku", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("unit_price", Numeric(12, 2), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("line_total", Numeric(12, 2), nullable=False),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("sku", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("price", Numeric(12, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("deleted", Boolean, nullable=False, server_default="false"),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+reservation_receipts = Table(
+    "reservation_receipts",
+    metadata,
+    Column("order_id", Uuid, primary_key=True),
+    Column("product_id", Uuid, primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("customer", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("request_hash", Text, nullable=False),
+    Column("order_id", Uuid, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+placement_retries = Table(
+    "placement_retries",
+    metadata,
+    Column("order_id", Uuid, primary_key=True),
+    Column("attempts", Integer, nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+)
+
+PROJECTIONS = (orders, order_lines)
