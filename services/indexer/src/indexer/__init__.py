@@ -1,0 +1,1 @@
+"""Indexer service: keeps the Chroma product index in sync with the catalog."""

@@ -1,0 +1,66 @@
+"""Admin API of the indexer: index status, rebuild on demand, rebuild runs."""
+
+from __future__ import annotations
+
+import uuid
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response, status
+
+from indexer.api.schemas import IndexStatus, RebuildOut
+from indexer.runtime import IndexerRuntime
+from indexer.status import index_status, rebuild_out
+from indexer.storage import runs as runs_store
+from marcus_web.auth import Admin
+from marcus_web.problems import Problem
+
+router = APIRouter(prefix="/api/v1/admin/index", tags=["admin"])
+
+
+def _runtime(request: Request) -> IndexerRuntime:
+    runtime: IndexerRuntime = request.app.state.indexer
+    return runtime
+
+
+@router.get("", response_model=IndexStatus, summary="Index status")
+async def get_index(request: Request, _: Admin) -> IndexStatus:
+    """Active collection, its document count and embedder, consumer lag, rebuilds."""
+    runtime = _runtime(request)
+    if not runtime.ready.is_set():
+        raise Problem(
+            503,
+            "Service Unavailable",
+            "The indexer is still connecting to Chroma; retry shortly.",
+            headers={"Retry-After": "2"},
+        )
+    return await index_status(runtime)
+
+
+@router.post(
+    "/rebuild",
+    response_model=RebuildOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Rebuild the index by replaying events.catalog",
+)
+async def request_rebuild(request: Request, response: Response, principal: Admin) -> RebuildOut:
+    """Queues a rebuild (zero downtime: search keeps answering from the active collection
+    until the new one is complete). Poll the returned run."""
+    runtime = _runtime(request)
+    async with runtime.sessions.begin() as session:
+        run = await runs_store.request(session, uuid.uuid4(), f"admin:{principal.subject}")
+    if runtime.worker is not None:
+        runtime.worker.wake.set()
+    response.headers["Location"] = f"/api/v1/admin/index/rebuilds/{run.id}"
+    out = rebuild_out(run)
+    assert out is not None
+    return out
+
+
+@router.get("/rebuilds/{run_id}", response_model=RebuildOut, summary="A rebuild run")
+async def get_rebuild(request: Request, run_id: UUID, _: Admin) -> RebuildOut:
+    async with _runtime(request).sessions() as session:
+        run = await runs_store.get(session, run_id)
+    out = rebuild_out(run)
+    if out is None:
+        raise Problem(404, "Not Found", f"No rebuild run {run_id}.")
+    return out

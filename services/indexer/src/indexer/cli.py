@@ -1,0 +1,63 @@
+"""`python -m indexer reindex`: request a rebuild and see it through.
+
+The request goes into `rebuild_runs` like an admin's or the scheduler's. This process
+then runs the worker itself, so the command works whether or not an indexer is serving;
+if a serving replica takes the run first, the command waits for that one instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+
+import redis.asyncio as aioredis
+
+from indexer.runtime import IndexerRuntime
+from indexer.settings import IndexerSettings
+from indexer.storage import runs as runs_store
+from marcus_web.app import make_engine
+from marcus_web.settings import ServiceSettings
+
+
+async def reindex(settings: IndexerSettings, within: float = 3600.0) -> runs_store.Run:
+    engine = make_engine(settings)
+    redis = aioredis.from_url(settings.redis_url)
+    try:
+        runtime = IndexerRuntime(settings, engine, redis)
+        await runtime.connect()
+        assert runtime.worker is not None
+        async with runtime.sessions.begin() as session:
+            run = await runs_store.request(session, uuid.uuid4(), "cli:reindex")
+        deadline = time.monotonic() + within
+        while True:
+            await runtime.worker.run_pending()
+            async with runtime.sessions() as session:
+                current = await runs_store.get(session, run.id)
+            assert current is not None
+            if current.status in (runs_store.DONE, runs_store.FAILED):
+                return current
+            if current.status == runs_store.COALESCED and current.coalesced_into:
+                run = current  # follow the run that took this request over
+                async with runtime.sessions() as session:
+                    into = await runs_store.get(session, current.coalesced_into)
+                if into is not None and into.status in (runs_store.DONE, runs_store.FAILED):
+                    return into
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"rebuild {run.id} did not finish within {within}s")
+            await asyncio.sleep(0.5)
+    finally:
+        await redis.aclose()
+        await engine.dispose()
+
+
+def reindex_command(args: argparse.Namespace, settings: ServiceSettings) -> None:
+    assert isinstance(settings, IndexerSettings)
+    run = asyncio.run(reindex(settings))
+    if run.status != runs_store.DONE:
+        raise SystemExit(f"rebuild {run.id} {run.status}: {run.error}")
+    print(
+        f"rebuild {run.id}: {run.documents} documents from {run.events_replayed} events "
+        f"in {run.seconds:.1f}s; active collection {run.collection} (was {run.previous_collection})"
+    )

@@ -1,0 +1,174 @@
+"""What the index should hold for one product, folded from catalog events (pure logic).
+
+The live consumer and the rebuild by replay use this same fold, so both produce the same
+documents from the same events.
+
+Product events are not all full snapshots: `catalog.product.created|updated` carry the
+whole product, `catalog.stock.adjusted|reserved|released` only its new stock. A single
+"skip anything older than the last applied sequence" guard would therefore LOSE a rename
+delivered after a later stock change. The fold keeps one high-water mark per part
+instead (snapshot, stock) and applies an event to each part it carries that is newer,
+so any delivery order and any number of duplicates end in the state of the highest
+sequence. A deletion is final: a product id is never reused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from marcus_contracts import Envelope, Event
+from marcus_contracts.events.catalog import (
+    ProductCreatedV2,
+    ProductDeletedV1,
+    ProductUpdatedV2,
+    StockAdjustedV1,
+    StockReleasedV1,
+    StockReservedV1,
+)
+
+SNAPSHOT_EVENTS = (ProductCreatedV2, ProductUpdatedV2)
+STOCK_EVENTS = (StockAdjustedV1, StockReservedV1, StockReleasedV1)
+PRODUCT_EVENT_TYPES = (
+    "catalog.product.created",
+    "catalog.product.updated",
+    "catalog.product.deleted",
+    "catalog.stock.adjusted",
+    "catalog.stock.reserved",
+    "catalog.stock.released",
+)
+
+
+@dataclass(frozen=True)
+class ProductState:
+    """The indexer's view of one product: enough to build its search document."""
+
+    product_id: UUID
+    sequence: int = 0
+    """Highest product version applied (the document's `sequence` metadata)."""
+    snapshot_sequence: int = 0
+    stock_sequence: int = 0
+    deleted: bool = False
+    snapshot: dict[str, Any] | None = None
+    """name, sku, description, price (string), currency, category {id, slug, name},
+    attributes: the fields of the last product snapshot that the index uses."""
+    stock: int | None = None
+
+    @property
+    def indexable(self) -> bool:
+        return self.snapshot is not None and not self.deleted
+
+
+def product_id_of(event: Event) -> UUID | None:
+    if isinstance(event, (*SNAPSHOT_EVENTS, ProductDeletedV1, *STOCK_EVENTS)):
+        return event.product_id
+    return None
+
+
+def snapshot_of(event: ProductCreatedV2 | ProductUpdatedV2) -> dict[str, Any]:
+    return {
+        "sku": event.sku,
+        "name": event.name,
+        "description": event.description,
+        "price": str(event.price),
+        "currency": event.currency,
+        "category": {
+            "id": str(event.category.id),
+            "slug": event.category.slug,
+            "name": event.category.name,
+        },
+        "attributes": dict(event.attributes),
+    }
+
+
+def apply(state: ProductState, envelope: Envelope, event: Event) -> ProductState | None:
+    """The state after `event` (sequence `envelope.sequence`); None when nothing changes
+    (stale, duplicate, after deletion, or not a product event)."""
+    sequence = envelope.sequence
+    if state.deleted:
+        return None
+    if isinstance(event, ProductDeletedV1):
+        return replace(state, deleted=True, sequence=max(state.sequence, sequence))
+    if isinstance(event, SNAPSHOT_EVENTS):
+        changed = state
+        if sequence > state.snapshot_sequence:
+            changed = replace(changed, snapshot=snapshot_of(event), snapshot_sequence=sequence)
+        if sequence > state.stock_sequence:
+            changed = replace(changed, stock=event.stock, stock_sequence=sequence)
+        return _bumped(state, changed, sequence)
+    if isinstance(event, STOCK_EVENTS):
+        if sequence <= state.stock_sequence:
+            return None
+        changed = replace(state, stock=event.stock, stock_sequence=sequence)
+        return _bumped(state, changed, sequence)
+    return None
+
+
+def _bumped(before: ProductState, after: ProductState, sequence: int) -> ProductState | None:
+    if after is before:
+        return None
+    return replace(after, sequence=max(before.sequence, sequence))
+
+
+@dataclass(frozen=True)
+class Document:
+    """One Chroma record: id, the text to embed, the stored (lower-cased) text for
+    keyword search, and the metadata search filters and answers with."""
+
+    id: str
+    text: str
+    metadata: dict[str, str | int | float | bool]
+
+    @property
+    def searchable_text(self) -> str:
+        return self.text.lower()
+
+
+def _attribute_text(attributes: dict[str, Any]) -> str:
+    parts = []
+    for key, value in sorted(attributes.items()):
+        label = key.replace("_", " ")
+        if isinstance(value, bool):
+            parts.append(label if value else f"not {label}")
+        else:
+            parts.append(f"{label}: {value}")
+    return "; ".join(parts)
+
+
+def document_of(state: ProductState) -> Document:
+    """The text embedded for a product (name, category, description, key attributes)
+    and its metadata. Prices are kept twice: a float for Chroma's `$lte` filter and the
+    exact decimal string that answers carry (money is never a float in an answer)."""
+    snapshot = state.snapshot
+    if snapshot is None:
+        raise ValueError(f"product {state.product_id} has no snapshot yet")
+    category = snapshot["category"]
+    lines = [
+        snapshot["name"],
+        f"Category: {category['name']}",
+        snapshot.get("description") or "",
+    ]
+    attributes = _attribute_text(snapshot.get("attributes") or {})
+    if attributes:
+        lines.append(f"Attributes: {attributes}")
+    text = "\n".join(line for line in lines if line)
+    stock = state.stock or 0
+    return Document(
+        id=str(state.product_id),
+        text=text,
+        metadata={
+            "name": snapshot["name"],
+            "sku": snapshot["sku"],
+            "category": category["slug"],
+            "category_id": category["id"],
+            "category_name": category["name"],
+            "price": float(Decimal(snapshot["price"])),
+            "price_exact": snapshot["price"],
+            "currency": snapshot["currency"],
+            "stock": stock,
+            "in_stock": stock > 0,
+            "sequence": state.sequence,
+        },
+    )

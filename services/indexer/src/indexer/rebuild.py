@@ -1,0 +1,234 @@
+"""Zero-downtime rebuild by replay (DESIGN flow 3).
+
+1. A new collection (named after the configured embedder) is created in Chroma, then
+   recorded as `building`: from that commit on, the live sync writes every change to it
+   as well as to the active collection.
+2. `events.catalog` is replayed from the start (XRANGE pages), folded to the latest state
+   per product, and written to the new collection in batches (one embedding call each).
+3. Catch-up: entries that arrived meanwhile are read and written, until a read finds
+   nothing new.
+4. Switch, in one transaction: new collection `active`, old `retired`, the run `done`,
+   and `indexer.index.rebuilt` appended to the event store (the relay publishes it).
+   Then the Redis alias is set, so search flips to the new collection at once.
+5. The old collection is dropped from Chroma.
+
+Search reads the active collection all along, which stays complete (the live sync
+keeps writing to it) until the switch. The live sync and the replay both write through
+`IndexWriter`, whose per-collection sequence guard keeps either from overwriting a
+newer document with an older one. Every event the live consumer ever applied is in the
+stream before step 1 commits or is written by the live sync to the new collection after
+it, so the new collection misses nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from indexer import metrics
+from indexer.alias import publish_alias
+from indexer.replay import Fold, read_page
+from indexer.storage import collections as collections_store
+from indexer.storage import runs as runs_store
+from indexer.storage.collections import BUILDING, DROPPED, FAILED, Target
+from indexer.storage.runs import Run
+from indexer.storage.tables import event_store
+from indexer.writer import IndexWriter
+from marcus_contracts import registry
+from marcus_contracts.events.indexer import IndexRebuiltV1
+from marcus_eventstore import EventStore
+from marcus_search import AliasStore, CollectionName, Embedder
+from marcus_search.chroma import NotFoundError, create_collection
+
+log = logging.getLogger("marcus.indexer.rebuild")
+
+MAX_CATCH_UP_ROUNDS = 50
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    collection: str
+    previous_collection: str | None
+    documents: int
+    events_replayed: int
+    seconds: float
+
+
+class Rebuilder:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        redis: aioredis.Redis,
+        writer: IndexWriter,
+        alias: AliasStore,
+        stream: str,
+        namespace: str,
+        embedder: Embedder,
+        page: int = 1000,
+        batch: int = 256,
+    ) -> None:
+        self.sessions = sessions
+        self.redis = redis
+        self.writer = writer
+        self.alias = alias
+        self.stream = stream
+        self.namespace = namespace
+        self.embedder = embedder
+        self.page = page
+        self.batch = batch
+        self.store = EventStore(event_store)
+
+    async def run(self, run: Run) -> RebuildResult:
+        """Execute `run` (already marked running by the caller, who holds the rebuild lock)."""
+        started = time.perf_counter()
+        started_at = datetime.now(UTC)
+        await self._drop_leftovers()
+        name = CollectionName.new(
+            self.embedder.name, self.embedder.dimension, run.id, self.namespace
+        )
+        target = Target(str(name), self.embedder.kind, self.embedder.dimension, BUILDING)
+        await create_collection(
+            self.writer.client,
+            target.name,
+            {"embedder": self.embedder.name, "dimension": self.embedder.dimension},
+        )
+        async with self.sessions.begin() as session:
+            await collections_store.add(session, name, self.embedder.kind, BUILDING, run.id)
+        try:
+            fold = Fold()
+            await self._replay(fold, target)
+            await self._catch_up(fold, target)
+            collection = await self.writer.collection(target.name)
+            documents = await collection.count()
+            seconds = time.perf_counter() - started
+            previous = await self._switch(run, target, fold, documents, seconds, started_at)
+        except BaseException:
+            await self._abandon(target.name)
+            raise
+        await self._drop(previous)
+        metrics.REBUILD_SECONDS.observe(seconds)
+        log.info(
+            "rebuild %s: %d documents from %d events in %.1fs into %s (was %s)",
+            run.id,
+            documents,
+            fold.events,
+            seconds,
+            target.name,
+            previous,
+        )
+        return RebuildResult(target.name, previous, documents, fold.events, seconds)
+
+    async def _replay(self, fold: Fold, target: Target) -> None:
+        """Read the whole stream, then write the folded states (once per product)."""
+        while True:
+            entries = await read_page(self.redis, self.stream, fold.last_id, self.page)
+            if not entries:
+                break
+            fold.add(entries)
+        await self._write(target, fold, set(fold.states))
+
+    async def _catch_up(self, fold: Fold, target: Target) -> None:
+        for _ in range(MAX_CATCH_UP_ROUNDS):
+            changed: set[UUID] = set()
+            while True:
+                entries = await read_page(self.redis, self.stream, fold.last_id, self.page)
+                if not entries:
+                    break
+                changed |= fold.add(entries)
+            if not changed:
+                return
+            await self._write(target, fold, changed)
+        log.warning("catch-up still saw new events after %d rounds", MAX_CATCH_UP_ROUNDS)
+
+    async def _write(self, target: Target, fold: Fold, product_ids: set[UUID]) -> None:
+        ordered = sorted(product_ids)
+        for start in range(0, len(ordered), self.batch):
+            states = [fold.states[pid] for pid in ordered[start : start + self.batch]]
+            async with self.sessions.begin() as session:
+                await self.writer.write(session, target, states)
+
+    async def _switch(
+        self,
+        run: Run,
+        target: Target,
+        fold: Fold,
+        documents: int,
+        seconds: float,
+        started_at: datetime,
+    ) -> str | None:
+        async with self.sessions.begin() as session:
+            previous = await collections_store.switch(session, target.name)
+            previous_name = None if previous is None else previous.name
+            event = IndexRebuiltV1(
+                run_id=run.id,
+                request_id=run.request_id,
+                requested_by=run.requested_by,
+                collection=target.name,
+                previous_collection=previous_name,
+                embedder=self.embedder.name,
+                dimension=self.embedder.dimension,
+                documents=documents,
+                events_replayed=fold.events,
+                seconds=round(seconds, 3),
+                started_at=started_at,
+                finished_at=datetime.now(UTC),
+            )
+            await self.store.append(
+                session, [registry.envelope(event, subject=str(run.id), sequence=1)]
+            )
+            await runs_store.finish(
+                session,
+                run.id,
+                collection=target.name,
+                previous_collection=previous_name,
+                embedder=self.embedder.name,
+                documents=documents,
+                events_replayed=fold.events,
+                seconds=seconds,
+            )
+        await publish_alias(self.sessions, self.alias)
+        return previous_name
+
+    async def _drop(self, name: str | None) -> None:
+        if name is None:
+            return
+        with contextlib.suppress(NotFoundError):
+            await self.writer.client.delete_collection(name)
+        self.writer.forget(name)
+        async with self.sessions.begin() as session:
+            await collections_store.set_status(session, name, DROPPED)
+            await collections_store.forget_guards(session, name)
+
+    async def _abandon(self, name: str) -> None:
+        """A failed run's collection: stop live writes to it, then drop it."""
+        try:
+            async with self.sessions.begin() as session:
+                await collections_store.set_status(session, name, FAILED)
+            await self.writer.client.delete_collection(name)
+            self.writer.forget(name)
+            async with self.sessions.begin() as session:
+                await collections_store.forget_guards(session, name)
+        except Exception as exc:  # the next run drops leftovers again
+            log.warning("could not drop the collection %s of a failed rebuild: %r", name, exc)
+
+    async def _drop_leftovers(self) -> None:
+        """Collections a crashed run left `building` or `failed`/`retired` in Chroma."""
+        async with self.sessions() as session:
+            leftovers = [
+                *(await collections_store.with_status(session, BUILDING)),
+                *(await collections_store.with_status(session, FAILED)),
+                *(await collections_store.with_status(session, "retired")),
+            ]
+        for target in leftovers:
+            if target.status == BUILDING:
+                async with self.sessions.begin() as session:
+                    await collections_store.set_status(session, target.name, FAILED)
+            await self._drop(target.name)

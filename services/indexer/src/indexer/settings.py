@@ -1,0 +1,64 @@
+"""Indexer settings: the shared ones plus Chroma, the embedder and the sync/rebuild knobs."""
+
+from __future__ import annotations
+
+from marcus_messaging import ConsumerSettings
+from marcus_search import EmbedderConfig
+from marcus_web.settings import ServiceSettings
+
+SERVICE = "indexer"
+SCHEMA = "indexer"
+GROUP = "indexer"
+
+
+class IndexerSettings(ServiceSettings):
+    port: int = 8004
+
+    chroma_url: str = "http://127.0.0.1:8100"
+    index_namespace: str = ""
+    """Prefix of the Chroma collection names (several stacks or test runs on one Chroma)."""
+
+    embedder: str = "auto"
+    """auto (OpenAI key > local MiniLM installed > hash), hash, minilm or openai."""
+    hash_dimension: int = 256
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_embedding_model: str = "text-embedding-3-small"
+
+    consumer_enabled: bool = True
+    consumer_batch: int = 100
+    consumer_reclaim_min_idle_ms: int = 30_000
+    consumer_max_deliveries: int = 5
+    consumer_backoff_base_ms: int = 1_000
+
+    sync_batch: int = 64
+    """Products embedded together in one embedding call and one Chroma upsert."""
+    sync_poll_interval: float = 0.05
+    """Seconds between checks of the sync queue when it was empty."""
+
+    rebuild_enabled: bool = True
+    """Run queued rebuilds in this process (one at a time across replicas)."""
+    rebuild_page: int = 1000
+    """Stream entries per XRANGE page while replaying."""
+    rebuild_batch: int = 256
+    """Documents per embedding call and Chroma upsert while rebuilding."""
+    rebuild_poll_interval: float = 1.0
+    alias_refresh_interval: float = 5.0
+    """How often every replica re-asserts the Redis alias from its table."""
+
+    def embedder_config(self) -> EmbedderConfig:
+        return EmbedderConfig(
+            kind=self.embedder,
+            hash_dimension=self.hash_dimension,
+            openai_api_key=self.openai_api_key,
+            openai_base_url=self.openai_base_url,
+            openai_model=self.openai_embedding_model,
+        )
+
+    def consumer_settings(self) -> ConsumerSettings:
+        return ConsumerSettings(
+            batch=self.consumer_batch,
+            reclaim_min_idle_ms=self.consumer_reclaim_min_idle_ms,
+            max_deliveries=self.consumer_max_deliveries,
+            backoff_base_ms=self.consumer_backoff_base_ms,
+        )

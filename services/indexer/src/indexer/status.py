@@ -1,0 +1,73 @@
+"""What `GET /admin/index` reports: active collection, size, embedder, lag, rebuilds."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from indexer.api.schemas import ConsumerLag, IndexStatus, RebuildOut, StreamLag
+from indexer.runtime import IndexerRuntime
+from indexer.settings import GROUP
+from indexer.storage import collections as collections_store
+from indexer.storage import documents as documents_store
+from indexer.storage import runs as runs_store
+from indexer.storage.runs import Run
+
+
+def rebuild_out(run: Run | None) -> RebuildOut | None:
+    if run is None:
+        return None
+    data = run.as_dict()
+    data["run_id"] = data.pop("id")
+    return RebuildOut(**data)
+
+
+async def stream_lag(redis: aioredis.Redis, stream: str, group: str) -> StreamLag:
+    try:
+        groups = await redis.xinfo_groups(stream)
+    except ResponseError:  # no such stream yet: nothing to deliver
+        return StreamLag(stream=stream, pending=0, undelivered=0)
+    for info in groups:
+        name = info.get("name")
+        if isinstance(name, bytes):
+            name = name.decode()
+        if name == group:
+            lag = info.get("lag")
+            return StreamLag(
+                stream=stream,
+                pending=int(info.get("pending") or 0),
+                undelivered=None if lag is None else int(lag),
+            )
+    return StreamLag(stream=stream, pending=0, undelivered=int(await redis.xlen(stream)))
+
+
+async def index_status(runtime: IndexerRuntime) -> IndexStatus:
+    async with runtime.sessions() as session:
+        active = await collections_store.active(session)
+        queued = await documents_store.queued(session)
+        last = await runs_store.last_finished(session)
+        latest = await runs_store.latest(session)
+    documents = None
+    if active is not None and runtime.writer is not None:
+        documents = await (await runtime.writer.collection(active.name)).count()
+    streams = [
+        await stream_lag(runtime.redis, runtime.names.events(service), GROUP)
+        for service in ("catalog", "scheduler")
+    ]
+    undelivered = [s.undelivered for s in streams]
+    total = (
+        None
+        if any(u is None for u in undelivered)
+        else queued + sum(s.pending for s in streams) + sum(u or 0 for u in undelivered)
+    )
+    current = latest if latest is not None and latest.status in ("requested", "running") else None
+    return IndexStatus(
+        active_collection=None if active is None else active.name,
+        embedder=None if active is None else active.embedder,
+        dimension=None if active is None else active.dimension,
+        documents=documents,
+        configured_embedder=f"{runtime.embedder.name}/{runtime.embedder.dimension}",
+        lag=ConsumerLag(total=total, queued=queued, streams=streams),
+        last_rebuild=rebuild_out(last),
+        current_rebuild=rebuild_out(current),
+    )

@@ -1,0 +1,143 @@
+"""Rebuild runs: requests (one per request id, however often it is delivered) and outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from indexer.storage.tables import rebuild_runs
+
+REQUESTED = "requested"
+RUNNING = "running"
+DONE = "done"
+FAILED = "failed"
+COALESCED = "coalesced"
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Run:
+    id: UUID
+    request_id: UUID
+    requested_by: str
+    status: str
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    collection: str | None
+    previous_collection: str | None
+    embedder: str | None
+    documents: int | None
+    events_replayed: int | None
+    seconds: float | None
+    attempts: int
+    error: str | None
+    coalesced_into: UUID | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _run(row: Any) -> Run:
+    return Run(**{name: getattr(row, name) for name in Run.__dataclass_fields__})
+
+
+async def request(session: AsyncSession, request_id: UUID, requested_by: str) -> Run:
+    """Queue a rebuild for `request_id`; the same id again returns the first run."""
+    await session.execute(
+        pg_insert(rebuild_runs)
+        .values(id=uuid4(), request_id=request_id, requested_by=requested_by, status=REQUESTED)
+        .on_conflict_do_nothing(index_elements=[rebuild_runs.c.request_id])
+    )
+    row = (
+        await session.execute(select(rebuild_runs).where(rebuild_runs.c.request_id == request_id))
+    ).one()
+    return _run(row)
+
+
+async def get(session: AsyncSession, run_id: UUID) -> Run | None:
+    row = (await session.execute(select(rebuild_runs).where(rebuild_runs.c.id == run_id))).first()
+    return None if row is None else _run(row)
+
+
+async def next_to_run(session: AsyncSession) -> Run | None:
+    """A run a dead process left `running` first (resumed), else the oldest request."""
+    row = (
+        await session.execute(
+            select(rebuild_runs)
+            .where(rebuild_runs.c.status.in_([RUNNING, REQUESTED]))
+            .order_by((rebuild_runs.c.status == RUNNING).desc(), rebuild_runs.c.requested_at)
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else _run(row)
+
+
+async def any_waiting(session: AsyncSession) -> bool:
+    return (await next_to_run(session)) is not None
+
+
+async def start(session: AsyncSession, run: Run) -> None:
+    """Mark `run` running and fold the requests queued before it into it (they asked for
+    a rebuild from the stream as it is now, which this run gives them)."""
+    await session.execute(
+        update(rebuild_runs)
+        .where(rebuild_runs.c.id == run.id)
+        .values(
+            status=RUNNING,
+            started_at=func.now(),
+            attempts=rebuild_runs.c.attempts + 1,
+            error=None,
+        )
+    )
+    await session.execute(
+        update(rebuild_runs)
+        .where(rebuild_runs.c.status == REQUESTED, rebuild_runs.c.id != run.id)
+        .values(status=COALESCED, coalesced_into=run.id, finished_at=func.now())
+    )
+
+
+async def finish(session: AsyncSession, run_id: UUID, **outcome: Any) -> None:
+    await session.execute(
+        update(rebuild_runs)
+        .where(rebuild_runs.c.id == run_id)
+        .values(status=DONE, finished_at=func.now(), **outcome)
+    )
+
+
+async def fail(session: AsyncSession, run_id: UUID, error: str, *, final: bool) -> None:
+    await session.execute(
+        update(rebuild_runs)
+        .where(rebuild_runs.c.id == run_id)
+        .values(status=FAILED if final else REQUESTED, error=error[:2000], finished_at=func.now())
+    )
+
+
+async def latest(session: AsyncSession) -> Run | None:
+    row = (
+        await session.execute(
+            select(rebuild_runs)
+            .where(rebuild_runs.c.status != COALESCED)
+            .order_by(func.coalesce(rebuild_runs.c.started_at, rebuild_runs.c.requested_at).desc())
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else _run(row)
+
+
+async def last_finished(session: AsyncSession) -> Run | None:
+    row = (
+        await session.execute(
+            select(rebuild_runs)
+            .where(rebuild_runs.c.status == DONE)
+            .order_by(rebuild_runs.c.finished_at.desc())
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else _run(row)

@@ -1,0 +1,86 @@
+"""The live sync: drain the sync queue in batches into every target collection.
+
+Each replica runs one loop. A batch is: claim up to `sync_batch` queue entries (FOR
+UPDATE SKIP LOCKED, so replicas never take the same entries), read the products'
+current states, write them to each target collection (one embedding call per
+collection), delete the entries, commit. A replica killed mid-batch rolls back: its
+entries are unlocked and the next batch of any replica takes them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from indexer import metrics
+from indexer.storage import collections as collections_store
+from indexer.storage import documents as documents_store
+from indexer.writer import IndexWriter
+
+log = logging.getLogger("marcus.indexer.sync")
+
+
+class Syncer:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        writer: IndexWriter,
+        *,
+        batch: int = 64,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self.sessions = sessions
+        self.writer = writer
+        self.batch = batch
+        self.poll_interval = poll_interval
+
+    async def sync_once(self) -> int:
+        """One batch; returns how many queue entries it settled (0: nothing to do)."""
+        started = time.perf_counter()
+        async with self.sessions.begin() as session:
+            claimed = await documents_store.claim(session, self.batch)
+            if not claimed:
+                return 0
+            targets = await collections_store.lock_targets(session)
+            if not targets:  # no collection yet: keep the entries for when one exists
+                return 0
+            states = await documents_store.load_many(session, {pid for _, pid in claimed})
+            for target in targets:
+                result = await self.writer.write(session, target, states)
+                metrics.SYNCED.labels(target.status, "upsert").inc(result.upserted)
+                metrics.SYNCED.labels(target.status, "delete").inc(result.deleted)
+            await documents_store.release(session, [entry for entry, _ in claimed])
+        metrics.SYNC_BATCH_SECONDS.observe(time.perf_counter() - started)
+        return len(claimed)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                settled = await self.sync_once()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                metrics.SYNC_FAILURES.inc()
+                delay = min(0.5 * 2 ** (failures - 1), 15.0)
+                log.warning("sync batch failed (%r); retrying in %.1fs", exc, delay)
+                self._forget_missing(exc)
+                await _sleep(stop, delay)
+                continue
+            if settled < self.batch:
+                await _sleep(stop, self.poll_interval)
+
+    def _forget_missing(self, exc: Exception) -> None:
+        from marcus_search.chroma import NotFoundError
+
+        if isinstance(exc, NotFoundError):
+            self.writer._collections.clear()
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
