@@ -50,7 +50,7 @@ def _job(request: Request, name: str) -> Job:
 @router.get("/jobs", response_model=JobList, summary="Jobs: schedule, next and last run")
 async def list_jobs(request: Request, _: Admin, session: Session) -> JobList:
     now = datetime.now(UTC)
-    last = await queries.last_runs(session)
+    last = await queries.last_runs(session, _jobs(request))
     items = []
     for job in _jobs(request).values():
         last_run = RunOut.from_row(last[job.name], job) if job.name in last else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -11,14 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scheduler.storage.tables import job_runs, leases
 
 
-async def last_runs(session: AsyncSession) -> dict[str, Any]:
-    """The latest run (by fire time) of every job that ever ran."""
-    query = (
-        select(job_runs)
-        .distinct(job_runs.c.job)
-        .order_by(job_runs.c.job, job_runs.c.fire_time.desc())
-    )
-    return {row.job: row for row in (await session.execute(query)).all()}
+async def last_runs(session: AsyncSession, jobs: Iterable[str]) -> dict[str, Any]:
+    """The latest run (by fire time) of each job that ran; one index probe per job."""
+    found = {}
+    for job in jobs:
+        rows = await runs(session, job, limit=1)
+        if rows:
+            found[job] = rows[0]
+    return found
 
 
 async def runs(session: AsyncSession, job: str, limit: int) -> list[Any]:

@@ -1,0 +1,93 @@
+"""Scheduler test fixtures: a migrated schema, settings, tokens, a served app, streams."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from marcus_eventstore.migrations import upgrade
+from marcus_web.auth import mint_token
+from scheduler.main import create_app
+from scheduler.settings import SchedulerSettings
+from services.scheduler.tests.support import SchedulerStream
+from tests.support.servers import serve_app
+
+SECRET = "scheduler-tests-secret-0123456789abcdef"
+TABLES = (
+    "outbox",
+    "events",
+    "job_runs",
+    "leases",
+    "processed_events",
+    "subject_sequences",
+)
+
+
+@pytest.fixture(scope="session")
+def scheduler_database(database_url: str) -> str:
+    upgrade("scheduler", database_url)
+    return database_url
+
+
+@pytest.fixture
+async def engine(scheduler_database: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(scheduler_database)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {', '.join(f'scheduler.{t}' for t in TABLES)}"))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@pytest.fixture
+def settings(scheduler_database: str, redis_url: str, stream_prefix: str) -> SchedulerSettings:
+    """Nothing fires on its own (API tests); tests that schedule switch it on."""
+    return SchedulerSettings(
+        database_url=scheduler_database,
+        redis_url=redis_url,
+        stream_prefix=stream_prefix,
+        jwt_secret=SECRET,
+        relay_poll_interval=0.2,
+        schedule_timezone="Europe/Berlin",
+        scheduler_enabled=False,
+        consumer_enabled=False,
+        lease_ttl_seconds=3,
+        lease_poll_seconds=0.2,
+    )
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
+
+
+@pytest.fixture
+def customer_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token('alice', [], secret=SECRET)}"}
+
+
+@pytest.fixture
+async def client(
+    engine: AsyncEngine, settings: SchedulerSettings
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_app(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+        yield client
+
+
+@pytest.fixture
+def scheduler_stream(redis_client: Any, stream_prefix: str) -> SchedulerStream:
+    return SchedulerStream(redis_client, stream_prefix)

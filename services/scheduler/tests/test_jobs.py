@@ -1,0 +1,148 @@
+"""Schedule arithmetic, without waiting: fire times are computed from the triggers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import ValidationError
+
+from marcus_contracts.events import scheduler as ev
+from scheduler.jobs import (
+    INDEX_REBUILD,
+    VIEWS_REFRESH,
+    CronError,
+    Job,
+    default_jobs,
+    parse_cron,
+    run_id,
+)
+from scheduler.settings import SchedulerSettings
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def rebuild(cron: str = "0 3 * * *", tz: ZoneInfo = BERLIN) -> Job:
+    return default_jobs(timezone=tz, index_rebuild_cron=cron, views_refresh_cron="0 * * * *")[
+        INDEX_REBUILD
+    ]
+
+
+def test_rebuild_fires_at_three_in_the_configured_timezone() -> None:
+    job = rebuild()
+    fires = list(
+        job.fire_times(datetime(2025, 1, 14, 12, tzinfo=UTC), datetime(2025, 1, 17, tzinfo=UTC))
+    )
+    assert [f.astimezone(BERLIN).hour for f in fires] == [3, 3]
+    assert [f.astimezone(UTC) for f in fires] == [
+        datetime(2025, 1, 15, 2, tzinfo=UTC),  # 03:00 CET = 02:00 UTC
+        datetime(2025, 1, 16, 2, tzinfo=UTC),
+    ]
+
+
+def test_rebuild_stays_at_three_local_across_daylight_saving() -> None:
+    """Berlin moves to CEST on 2025-03-30 at 02:00: 03:00 local is then 01:00 UTC."""
+    job = rebuild()
+    fires = list(
+        job.fire_times(datetime(2025, 3, 28, 12, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC))
+    )
+    assert [f.astimezone(UTC).hour for f in fires] == [2, 1, 1]  # 29th CET, 30th, 31st CEST
+    assert all(f.astimezone(BERLIN).hour == 3 for f in fires)
+
+
+def test_same_expression_in_another_timezone_is_another_instant() -> None:
+    after = datetime(2025, 6, 1, 12, tzinfo=UTC)
+    berlin, new_york = rebuild(tz=BERLIN), rebuild(tz=NEW_YORK)
+    assert berlin.next_fire_time(after) == datetime(2025, 6, 2, 1, tzinfo=UTC)
+    assert new_york.next_fire_time(after) == datetime(2025, 6, 2, 7, tzinfo=UTC)
+
+
+def test_next_fire_time_is_strictly_after() -> None:
+    job = rebuild(tz=ZoneInfo("UTC"))
+    at_three = datetime(2025, 1, 15, 3, tzinfo=UTC)
+    assert job.next_fire_time(at_three) == at_three + timedelta(days=1)
+
+
+def test_weekday_numbers_follow_crontab_not_apscheduler() -> None:
+    """Crontab 0 is Sunday (APScheduler 3 alone would read it as Monday)."""
+    monday = datetime(2025, 1, 13, tzinfo=UTC)
+    sunday_job = rebuild("0 3 * * 0", ZoneInfo("UTC"))
+    assert sunday_job.next_fire_time(monday).strftime("%a") == "Sun"
+    weekdays = rebuild("0 3 * * 1-5", ZoneInfo("UTC"))
+    days = {f.strftime("%a") for f in weekdays.fire_times(monday, monday + timedelta(days=7))}
+    assert days == {"Mon", "Tue", "Wed", "Thu", "Fri"}
+    seven = rebuild("0 3 * * 5-7", ZoneInfo("UTC"))
+    days = {f.strftime("%a") for f in seven.fire_times(monday, monday + timedelta(days=7))}
+    assert days == {"Fri", "Sat", "Sun"}
+    named = rebuild("0 3 * * sat,sun", ZoneInfo("UTC"))
+    assert named.next_fire_time(monday).strftime("%a") == "Sat"
+
+
+def test_six_fields_take_seconds_first() -> None:
+    job = rebuild("*/15 * * * * *", ZoneInfo("UTC"))
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    fires = list(job.fire_times(start, start + timedelta(seconds=59)))
+    assert [f.second for f in fires] == [0, 15, 30, 45]
+
+
+@pytest.mark.parametrize(
+    "expression", ["0 3 * *", "0 3 * * * * *", "61 3 * * *", "0 25 * * *", "0 3 * * 8", "x"]
+)
+def test_bad_expressions_are_refused_with_a_reason(expression: str) -> None:
+    with pytest.raises(CronError, match=r"cron|day of week"):
+        parse_cron(expression, BERLIN)
+
+
+def test_settings_refuse_a_bad_cron_or_timezone_at_start() -> None:
+    with pytest.raises(ValidationError, match="expected 5 fields"):
+        SchedulerSettings(index_rebuild_cron="every night")
+    with pytest.raises(ValidationError, match="unknown timezone"):
+        SchedulerSettings(schedule_timezone="Mars/Olympus")
+    with pytest.raises(ValidationError, match="shorter than"):
+        SchedulerSettings(lease_ttl_seconds=1, lease_poll_seconds=2)
+
+
+def test_run_id_depends_on_job_and_instant_only() -> None:
+    fire = datetime(2025, 1, 15, 3, tzinfo=BERLIN)
+    same_instant = fire.astimezone(NEW_YORK)
+    assert run_id(INDEX_REBUILD, fire) == run_id(INDEX_REBUILD, same_instant)
+    assert run_id(INDEX_REBUILD, fire) != run_id(VIEWS_REFRESH, fire)
+    assert run_id(INDEX_REBUILD, fire) != run_id(INDEX_REBUILD, fire + timedelta(days=1))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        run_id(INDEX_REBUILD, datetime(2025, 1, 15, 3))
+
+
+def test_missed_fires_coalesce_into_the_latest_within_the_grace_window() -> None:
+    every_minute = rebuild("* * * * *", ZoneInfo("UTC"))
+    now = datetime(2025, 1, 15, 3, 10, 30, tzinfo=UTC)
+    assert every_minute.latest_due(now, timedelta(hours=1)) == datetime(
+        2025, 1, 15, 3, 10, tzinfo=UTC
+    )
+    nightly = rebuild()  # 03:00 Berlin = 02:00 UTC
+    back_at = datetime(2025, 1, 15, 2, 40, tzinfo=UTC)
+    assert nightly.latest_due(back_at, timedelta(hours=1)) == datetime(2025, 1, 15, 2, tzinfo=UTC)
+    assert nightly.latest_due(back_at, timedelta(minutes=30)) is None  # missed by too much
+    assert nightly.latest_due(datetime(2025, 1, 15, 2, tzinfo=UTC), timedelta(minutes=1)) == (
+        datetime(2025, 1, 15, 2, tzinfo=UTC)
+    )
+
+
+def test_fire_events_carry_job_fire_time_and_requester() -> None:
+    jobs = default_jobs(
+        timezone=BERLIN,
+        index_rebuild_cron="0 3 * * *",
+        views_refresh_cron="0 * * * *",
+        views=["assistant.best_sellers"],
+    )
+    fire = datetime(2025, 1, 15, 3, tzinfo=BERLIN)
+    rebuild_event = jobs[INDEX_REBUILD].make_event(fire, "schedule")
+    assert isinstance(rebuild_event, ev.IndexRebuildRequestedV1)
+    assert rebuild_event.fire_time == datetime(2025, 1, 15, 2, tzinfo=UTC)
+    views_event = jobs[VIEWS_REFRESH].make_event(fire, "ops")
+    assert isinstance(views_event, ev.ViewsRefreshRequestedV1)
+    assert views_event.views == ["assistant.best_sellers"]
+    assert views_event.requested_by == "ops"
+    assert jobs[INDEX_REBUILD].reported_by == "indexer.index.rebuilt"
+    assert jobs[VIEWS_REFRESH].reported_by is None
