@@ -1,0 +1,1 @@
+"""Notifier service: order e-mails over SMTP, exactly once per (event, recipient)."""

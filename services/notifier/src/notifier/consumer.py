@@ -1,0 +1,94 @@
+"""The notifier's consumer: its group on `events.orders`, one e-mail per final order
+event and recipient (see `notifier.deliveries` for the exactly-once protocol)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from marcus_contracts import StreamNames
+from marcus_messaging import Consumer, ConsumerSettings, HandlerContext
+from notifier import deliveries
+from notifier.emails import EMAIL_EVENTS, render
+from notifier.settings import SCHEMA, SERVICE, NotifierSettings
+from notifier.smtp import SEND_ERRORS, Mailer
+
+log = logging.getLogger("notifier.consumer")
+
+
+async def send_order_email(
+    ctx: HandlerContext,
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    mailer: Mailer,
+    settings: NotifierSettings,
+) -> None:
+    envelope, event = ctx.envelope, ctx.event
+    for email in render(
+        envelope, event, sender=settings.mail_from, domain=settings.message_id_domain
+    ):
+        before = await deliveries.begin(sessions, envelope, event, email)
+        if before == "sent":
+            deliveries.SKIPPED.inc()
+        else:
+            if before == "sending":
+                deliveries.RESENDS.inc()
+                log.warning(
+                    "delivery %s: the previous attempt's outcome is unknown (crash mid-send);"
+                    " sending again with the same Message-ID %s",
+                    email.delivery_id,
+                    email.message_id,
+                )
+            try:
+                reply = await mailer.send(email.message)
+            except SEND_ERRORS as exc:
+                final = ctx.deliveries >= settings.consumer_max_deliveries
+                error = f"{type(exc).__name__}: {exc}"
+                await deliveries.mark_failed(sessions, email, envelope, event, error, final=final)
+                deliveries.SEND_FAILURES.labels(envelope.type).inc()
+                if final:
+                    deliveries.GAVE_UP.labels(envelope.type).inc()
+                raise deliveries.SendFailed(
+                    f"sending {email.message_id} to {email.recipient} failed "
+                    f"(attempt {ctx.deliveries}/{settings.consumer_max_deliveries}): {error}"
+                ) from exc
+            await deliveries.mark_sent(sessions, email, reply)
+            deliveries.SENT.labels(envelope.type).inc()
+        await deliveries.record_sent_event(ctx.session, email, envelope, event)
+
+
+def build_consumer(settings: NotifierSettings, app: FastAPI) -> Consumer:
+    consumer = Consumer(
+        group=SERVICE,
+        streams=["orders"],
+        engine=app.state.engine,
+        schema=SCHEMA,
+        redis_url=settings.redis_url,
+        names=StreamNames(settings.stream_prefix),
+        settings=ConsumerSettings(
+            batch=settings.consumer_batch,
+            max_deliveries=settings.consumer_max_deliveries,
+            backoff_base_ms=settings.consumer_backoff_base_ms,
+            backoff_max_ms=settings.consumer_backoff_max_ms,
+            reclaim_min_idle_ms=settings.consumer_reclaim_min_idle_ms,
+        ),
+    )
+    mailer = Mailer(settings)
+    sessions: async_sessionmaker[AsyncSession] = app.state.sessions
+
+    @consumer.handler(*EMAIL_EVENTS)
+    async def on_order_event(ctx: HandlerContext) -> None:
+        await send_order_email(ctx, sessions=sessions, mailer=mailer, settings=settings)
+
+    return consumer
+
+
+async def run_consumer(app: FastAPI, stop: asyncio.Event) -> None:
+    settings: NotifierSettings = app.state.settings
+    if not settings.consumer_enabled:
+        return
+    async with build_consumer(settings, app).running():
+        await stop.wait()

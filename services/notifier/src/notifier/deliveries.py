@@ -1,0 +1,205 @@
+"""Exactly one e-mail per (order event, recipient): the delivery protocol.
+
+The consumer runtime gives at-least-once delivery and exactly-once *database* effects
+(its ledger commits with the handler's transaction). An SMTP send is not a database
+effect, so the handler records the send's progress in `deliveries` in transactions of
+its own, committed around the send, independent of the ledger transaction (which may
+still roll back, e.g. when a later event of the same batch fails):
+
+1. `begin`: INSERT the delivery as `sending` (unique per event + recipient), or, if it
+   exists, move it back to `sending` and count the attempt; if it is `sent`, skip 2-3.
+2. send, with a Message-ID derived from the delivery id;
+3. `sent` with the server's reply (or `retrying` / `failed` with the error), committed.
+4. in the ledger transaction: `notifier.email.sent` is appended once (guarded by
+   `outcome_recorded`), then the runtime commits and acks.
+
+A crash (SIGKILL) anywhere after 3 finds `sent` on redelivery: no second e-mail. The one
+window left is between the server's "250 accepted" and the commit of 3 (milliseconds):
+the delivery is still `sending`, so the redelivery sends again, with the SAME
+Message-ID, counted in `notifier_resends_after_crash_total` and logged. Receivers that
+dedupe by Message-ID (the local catcher does; most mailbox providers collapse such
+copies) show one e-mail; a plain MTA may deliver two. SMTP has no way to ask a server
+whether it already accepted a message, so no client can close that window entirely.
+
+SMTP down: the send raises, the delivery becomes `retrying`, the handler raises, and the
+runtime retries the event with exponential backoff. On the last allowed delivery the
+delivery becomes `failed`, `notifier.email.failed` is recorded, and the handler raises
+once more so the runtime moves the event to `dlq.notifier`; `replay_dead_letters` sends
+it again later (a `failed` delivery is retried like a `retrying` one).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from prometheus_client import Counter
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from marcus_contracts import Envelope
+from marcus_eventstore import CommandContext
+from notifier.domain import Delivery
+from notifier.emails import Email
+from notifier.storage.tables import deliveries
+from notifier.storage.uow import NotifierUnitOfWork
+
+log = logging.getLogger("notifier.deliveries")
+
+SENT = Counter("notifier_emails_sent_total", "E-mails an SMTP server accepted", ["type"])
+SEND_FAILURES = Counter(
+    "notifier_send_failures_total", "Send attempts that failed (retried later)", ["type"]
+)
+GAVE_UP = Counter(
+    "notifier_emails_failed_total", "E-mails given up after the last attempt (DLQ)", ["type"]
+)
+RESENDS = Counter(
+    "notifier_resends_after_crash_total",
+    "Sends repeated because an earlier attempt's outcome was unknown (crash mid-send)",
+)
+SKIPPED = Counter(
+    "notifier_duplicates_skipped_total", "Redelivered events whose e-mail was already sent"
+)
+
+
+class SendFailed(Exception):
+    """The SMTP send failed; the runtime retries the event (or dead-letters it)."""
+
+
+async def begin(
+    sessions: async_sessionmaker[AsyncSession], envelope: Envelope, event: Any, email: Email
+) -> str:
+    """Step 1, committed: the delivery's status before this attempt ("new" if none)."""
+    async with sessions.begin() as session:
+        inserted = await session.execute(
+            insert(deliveries)
+            .values(
+                id=email.delivery_id,
+                event_id=envelope.id,
+                recipient=email.recipient,
+                event_type=envelope.type,
+                order_id=event.order_id,
+                message_id=email.message_id,
+                status="sending",
+                attempts=1,
+            )
+            .on_conflict_do_nothing()
+            .returning(deliveries.c.id)
+        )
+        if inserted.first() is not None:
+            return "new"
+        row = (
+            await session.execute(
+                select(deliveries.c.status)
+                .where(deliveries.c.id == email.delivery_id)
+                .with_for_update()
+            )
+        ).one()
+        if row.status == "sent":
+            return "sent"
+        await session.execute(
+            update(deliveries)
+            .where(deliveries.c.id == email.delivery_id)
+            .values(status="sending", attempts=deliveries.c.attempts + 1, updated_at=func.now())
+        )
+        return str(row.status)
+
+
+async def mark_sent(sessions: async_sessionmaker[AsyncSession], email: Email, reply: str) -> None:
+    """Step 3, committed: the server accepted the message."""
+    async with sessions.begin() as session:
+        await session.execute(
+            update(deliveries)
+            .where(deliveries.c.id == email.delivery_id)
+            .values(
+                status="sent",
+                smtp_response=reply[:500],
+                last_error=None,
+                sent_at=func.now(),
+                updated_at=func.now(),
+            )
+        )
+
+
+async def mark_failed(
+    sessions: async_sessionmaker[AsyncSession],
+    email: Email,
+    envelope: Envelope,
+    event: Any,
+    error: str,
+    *,
+    final: bool,
+) -> None:
+    """Step 3 after a failed send, committed: `retrying`, or `failed` plus the
+    notifier.email.failed event (in this same transaction) on the last attempt."""
+    async with sessions.begin() as session:
+        values: dict[str, Any] = {
+            "status": "failed" if final else "retrying",
+            "last_error": error[:2000],
+            "updated_at": func.now(),
+        }
+        if final:
+            values["version"] = deliveries.c.version + 1
+        row = (
+            await session.execute(
+                update(deliveries)
+                .where(deliveries.c.id == email.delivery_id)
+                .values(**values)
+                .returning(deliveries.c.version, deliveries.c.attempts)
+            )
+        ).one()
+        if final:
+            delivery = _aggregate(email, envelope, event, version=row.version - 1)
+            delivery.failed(row.attempts, error)
+            uow = NotifierUnitOfWork.joining(session, _context(envelope))
+            async with uow:
+                uow.repo.add(delivery)
+                await uow.commit()
+
+
+async def record_sent_event(
+    session: AsyncSession, email: Email, envelope: Envelope, event: Any
+) -> bool:
+    """Step 4, in the ledger transaction: append notifier.email.sent once per delivery."""
+    row = (
+        await session.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.id == email.delivery_id,
+                deliveries.c.status == "sent",
+                deliveries.c.outcome_recorded.is_(False),
+            )
+            .values(outcome_recorded=True, version=deliveries.c.version + 1)
+            .returning(deliveries.c.version, deliveries.c.attempts)
+        )
+    ).first()
+    if row is None:
+        return False
+    delivery = _aggregate(email, envelope, event, version=row.version - 1)
+    delivery.sent(row.attempts)
+    uow = NotifierUnitOfWork.joining(session, _context(envelope))
+    async with uow:
+        uow.repo.add(delivery)
+        await uow.commit()
+    return True
+
+
+def _aggregate(email: Email, envelope: Envelope, event: Any, *, version: int) -> Delivery:
+    return Delivery(
+        id=email.delivery_id,
+        version=version,
+        source_event_id=envelope.id,
+        source_event_type=envelope.type,
+        order_id=event.order_id,
+        recipient=email.recipient,
+        message_id=email.message_id,
+    )
+
+
+def _context(envelope: Envelope) -> CommandContext:
+    return CommandContext(
+        correlationid=envelope.correlationid or envelope.subject,
+        causationid=str(envelope.id),
+        traceparent=envelope.traceparent,
+    )

@@ -1,0 +1,97 @@
+"""Order e-mails: which events send one, to whom, and what it says (Jinja2 templates).
+
+Pure: an order event in, an `EmailMessage` out. The Message-ID is derived from the
+delivery id (source event id + recipient), so a resend of the same e-mail after a crash
+carries the same Message-ID and a receiving server or mailbox can tell it is a copy.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+from uuid import UUID
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from marcus_contracts import Envelope
+from marcus_contracts.events import orders as ev
+
+DELIVERY_NAMESPACE = uuid.UUID("5d0b3c1e-6a51-4b7e-9f1c-2b8f4f3f6a10")
+
+SUBJECTS: dict[str, str] = {
+    ev.OrderConfirmedV1.event_type: "Your order is confirmed",
+    ev.OrderRejectedV1.event_type: "We could not accept your order",
+    ev.OrderCancelledV1.event_type: "Your order is cancelled",
+    ev.OrderShippedV1.event_type: "Your order has shipped",
+}
+EMAIL_EVENTS = tuple(SUBJECTS)
+"""Order events that send an e-mail (placing an order does not: it is not final yet)."""
+
+
+def money(amount: Decimal, currency: str) -> str:
+    return f"{currency} {Decimal(amount):,.2f}"
+
+
+_environment = Environment(
+    loader=PackageLoader("notifier", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+_environment.filters["money"] = money
+
+
+def delivery_id(event_id: UUID, recipient: str) -> UUID:
+    """One (source event, recipient) is one delivery, whoever handles it, however often."""
+    return uuid.uuid5(DELIVERY_NAMESPACE, f"{event_id}:{recipient.lower()}")
+
+
+def message_id(delivery: UUID, domain: str) -> str:
+    return f"<{delivery}@{domain}>"
+
+
+@dataclass(frozen=True)
+class Email:
+    delivery_id: UUID
+    recipient: str
+    message_id: str
+    message: EmailMessage
+
+
+def recipients(event: Any) -> list[str]:
+    """Who gets this event's e-mail: the contact address given with the order."""
+    return [event.email]
+
+
+def render(envelope: Envelope, event: Any, *, sender: str, domain: str) -> list[Email]:
+    """The e-mails for one order event, one per recipient."""
+    stem = envelope.type.split(".")[-1]
+    context = {
+        "order": event,
+        "subject": SUBJECTS[envelope.type],
+        "headline": SUBJECTS[envelope.type],
+        "names": {line.product_id: line.name for line in event.lines},
+    }
+    text = _environment.get_template(f"order_{stem}.txt").render(context)
+    html = _environment.get_template(f"order_{stem}.html").render(context)
+    emails = []
+    for recipient in recipients(event):
+        delivery = delivery_id(envelope.id, recipient)
+        mid = message_id(delivery, domain)
+        message = EmailMessage()
+        message["From"] = sender
+        message["To"] = recipient
+        message["Subject"] = f"{SUBJECTS[envelope.type]} ({str(event.order_id)[:8]})"
+        message["Message-ID"] = mid
+        message["Date"] = format_datetime(envelope.time)
+        message["X-Marcus-Event-Id"] = str(envelope.id)
+        message["X-Marcus-Event-Type"] = envelope.type
+        message["X-Marcus-Order-Id"] = str(event.order_id)
+        message.set_content(text)
+        message.add_alternative(html, subtype="html")
+        emails.append(Email(delivery, recipient, mid, message))
+    return emails

@@ -1,0 +1,20 @@
+"""Composition root of the notifier: health and metrics over HTTP, the order consumer."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from marcus_web.app import create_service_app
+from notifier.consumer import run_consumer
+from notifier.settings import SERVICE, NotifierSettings
+
+
+def create_app(settings: NotifierSettings | None = None) -> FastAPI:
+    return create_service_app(
+        settings or NotifierSettings(),
+        service=SERVICE,
+        title="Marcus notifier",
+        description="Order e-mails over SMTP (no public API: /healthz, /readyz, /metrics).",
+        routers=[],
+        background=[run_consumer],
+    )

@@ -1,0 +1,1 @@
+"""Persistence of the notifier: deliveries, its event store (email.sent/failed), ledger."""
