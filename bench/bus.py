@@ -261,7 +261,15 @@ def machine() -> dict[str, Any]:
             if line.startswith("MemTotal"):
                 memory = int(line.split()[1]) // 1024
     versions = {}
-    for package in ("redis", "faststream", "sqlalchemy", "psycopg", "pydantic", "uvloop"):
+    for package in (
+        "redis",
+        "hiredis",
+        "faststream",
+        "sqlalchemy",
+        "psycopg",
+        "pydantic",
+        "uvloop",
+    ):
         try:
             versions[package] = pkg_metadata.version(package)
         except pkg_metadata.PackageNotFoundError:

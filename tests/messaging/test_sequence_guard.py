@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from marcus_messaging import Ledger, SequenceGuard, ledger_tables
+from marcus_messaging.ledger import LedgerRow
 
 
 async def test_advance_only_moves_forward(engine: AsyncEngine, schema: str) -> None:
@@ -51,3 +52,22 @@ async def test_concurrent_duplicates_record_once(engine: AsyncEngine, schema: st
     assert sorted(results) == [False, True]
     async with AsyncSession(engine) as session:
         assert await ledger.seen(session, event_id)
+
+
+async def test_record_many_returns_the_fresh_ids(engine: AsyncEngine, schema: str) -> None:
+    """One statement for a batch; any text survives the array literals unchanged."""
+    ledger = Ledger(ledger_tables(MetaData(), schema), "g")
+    odd = ['pre:fix,"q"\\{x} events.catalog', "", "tab\tand\nnewline", "é NULL"]
+    rows = [LedgerRow(uuid.uuid4(), f"type-{i}", odd[i % 4], f"{i}-0") for i in range(8)]
+    async with AsyncSession(engine) as session, session.begin():
+        assert await ledger.record_many(session, rows[:5]) == {row.event_id for row in rows[:5]}
+    async with AsyncSession(engine) as session, session.begin():
+        assert await ledger.record_many(session, rows) == {row.event_id for row in rows[5:]}
+        assert await ledger.record_many(session, []) == set()
+    async with engine.connect() as conn:
+        stored = await conn.execute(
+            text(f"SELECT event_id, event_type, stream, entry_id FROM {schema}.processed_events")
+        )
+        assert sorted(stored, key=str) == sorted(
+            ((r.event_id, r.event_type, r.stream, r.entry_id) for r in rows), key=str
+        )

@@ -33,6 +33,7 @@ from marcus_messaging.dlq import (
 from marcus_messaging.groups import ensure_group
 from marcus_messaging.ledger import (
     Ledger,
+    LedgerRow,
     LedgerTables,
     SequenceGuard,
     create_ledger_tables,
@@ -53,6 +54,7 @@ __all__ = [
     "Handler",
     "HandlerContext",
     "Ledger",
+    "LedgerRow",
     "LedgerTables",
     "Outcome",
     "SequenceGuard",

@@ -26,6 +26,7 @@ from marcus_messaging import metrics
 log = logging.getLogger("marcus.messaging")
 
 PROBE_TIMEOUT_S = 5.0
+STILL_DOWN_LOG_INTERVAL_S = 30.0
 _MAX_CHAIN = 16
 
 # SQLSTATEs meaning "the server cannot be used right now", not "this statement is wrong":
@@ -86,6 +87,7 @@ class DatabaseGate:
         self._retry_s = retry_ms / 1000
         self._retry_max_s = retry_max_ms / 1000
         self._down_since: float | None = None
+        self._logged = 0.0
         self._next_probe = 0.0
         self._interval = self._retry_s
         self._lock = asyncio.Lock()
@@ -100,13 +102,13 @@ class DatabaseGate:
         metrics.DATABASE_UNAVAILABLE.labels(self._group).inc()
         if self._down_since is not None:
             return
-        self._down_since = time.monotonic()
+        self._down_since = self._logged = time.monotonic()
         self._interval = self._retry_s
         self._next_probe = self._down_since + self._interval
         metrics.DATABASE_AVAILABLE.labels(self._group).set(0)
         log.warning(
             "group %s: PostgreSQL unavailable (%s: %s); holding entries pending, "
-            "not counting deliveries, probing every %.1fs up to %.1fs",
+            "not counting deliveries, probing every %.3gs up to %.3gs",
             self._group,
             type(exc).__name__,
             str(exc).splitlines()[0] if str(exc) else "",
@@ -128,14 +130,17 @@ class DatabaseGate:
             if await self.probe():
                 self._mark_up()
                 return True
+            now = time.monotonic()
             self._interval = min(self._interval * 2, self._retry_max_s)
-            self._next_probe = time.monotonic() + self._interval
-            log.warning(
-                "group %s: PostgreSQL still unavailable after %.0fs; next probe in %.1fs",
-                self._group,
-                time.monotonic() - self._down_since,
-                self._interval,
-            )
+            self._next_probe = now + self._interval
+            if now - self._logged >= STILL_DOWN_LOG_INTERVAL_S:
+                self._logged = now
+                log.warning(
+                    "group %s: PostgreSQL still unavailable after %.0fs; probing every %.3gs",
+                    self._group,
+                    now - self._down_since,
+                    self._interval,
+                )
             return False
 
     async def wait_until_available(self, stop: asyncio.Event) -> bool:
