@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from scheduler.domain import NotLeader
 from scheduler.jobs import Job
+from scheduler.metrics import FIRES
 
 log = logging.getLogger("marcus.scheduler")
 
@@ -48,6 +49,8 @@ class JobRunner:
         self.clock = clock
         self._scheduler: AsyncIOScheduler | None = None
         self._stopped = asyncio.Event()
+        self.last_attempt: dict[str, tuple[datetime, str]] = {}
+        """job -> (fire time, result) of its latest scheduled fire, for status and tests."""
 
     @property
     def running(self) -> bool:
@@ -93,22 +96,29 @@ class JobRunner:
 
     async def _run(self, job: Job) -> None:
         fire_time = job.latest_due(self.clock(), self.grace)
-        if fire_time is None:
-            return
+        if fire_time is not None:
+            result = await self._fire_until_done(job, fire_time)
+            self.last_attempt[job.name] = (fire_time, result)
+            FIRES.labels(job.name, result).inc()
+
+    async def _fire_until_done(self, job: Job, fire_time: datetime) -> str:
+        """Retry while the database is unreachable, as long as the fire is within grace."""
         delay = 0.2
         while not self._stopped.is_set():
             try:
                 if await self.fire(job, fire_time):
                     log.info("%s fired for %s", job.name, fire_time.isoformat())
-                return
+                    return "emitted"
+                return "duplicate"
             except NotLeader as exc:
                 log.info("%s", exc)
-                return
+                return "refused"
             except (DBAPIError, OSError) as exc:
                 if self.clock() - fire_time > self.grace:
                     log.error("%s: gave up on the fire at %s: %s", job.name, fire_time, exc)
-                    return
+                    return "failed"
                 log.warning("%s: fire failed (%s); retrying in %.1fs", job.name, exc, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), delay)
             delay = min(delay * 2, self.retry_max_seconds)
+        return "refused"  # stood down before the database came back

@@ -15,6 +15,7 @@ from scheduler import handlers
 from scheduler.domain import NotLeader
 from scheduler.jobs import Job
 from scheduler.leadership import Leadership
+from scheduler.metrics import LEADER
 from scheduler.runner import JobRunner
 from scheduler.settings import SchedulerSettings
 from scheduler.storage.lease import Lease, Tenure
@@ -65,7 +66,9 @@ class Scheduling:
         return fired.created
 
     async def _elected(self, tenure: Tenure) -> None:
+        LEADER.set(1)
         await self.runner.start()
 
     async def _deposed(self, tenure: Tenure) -> None:
+        LEADER.set(0)
         await self.runner.stop()
