@@ -1,0 +1,1 @@
+"""Assistant service: semantic product search and recommendations."""

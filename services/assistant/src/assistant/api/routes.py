@@ -1,0 +1,103 @@
+"""Public search routes: semantic/hybrid search and similar products."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from decimal import Decimal
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+
+from assistant.api.schemas import Recommendations, SearchHit, SearchResults
+from assistant.search import Filters, IndexUnavailable, Results, SearchService, UnknownProduct
+from marcus_web.problems import Problem
+
+router = APIRouter(prefix="/api/v1", tags=["search"])
+
+MAX_K = 100
+CATEGORY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,79}$"
+
+
+def _service(request: Request) -> SearchService:
+    service: SearchService = request.app.state.search
+    return service
+
+
+def _unavailable(exc: Exception) -> Problem:
+    return Problem(
+        503,
+        "Service Unavailable",
+        f"Search is not available right now: {exc}. Retry later.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def _hits(results: Results) -> list[SearchHit]:
+    return [SearchHit(**asdict(hit)) for hit in results.hits]
+
+
+@router.get("/search", response_model=SearchResults, summary="Search products by meaning")
+async def search(
+    request: Request,
+    q: Annotated[str, Query(min_length=1, max_length=500, description="What to look for.")],
+    k: Annotated[int, Query(ge=1, le=MAX_K, description="How many results.")] = 10,
+    category: Annotated[
+        str | None, Query(pattern=CATEGORY_PATTERN, description="Category slug.")
+    ] = None,
+    max_price: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2)] = None,
+    in_stock: Annotated[bool | None, Query()] = None,
+    mode: Annotated[
+        Literal["semantic", "hybrid"],
+        Query(description="`hybrid` fuses the semantic ranking with keyword relevance (BM25)."),
+    ] = "semantic",
+) -> SearchResults:
+    query = q.strip()
+    if not query:
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            "The request is not valid; see `errors` for each field.",
+            errors=[{"loc": ["query", "q"], "msg": "must not be blank", "type": "blank"}],
+        )
+    filters = Filters(category=category, max_price=max_price, in_stock=in_stock)
+    try:
+        results = await _service(request).search(query, k, filters, hybrid=mode == "hybrid")
+    except IndexUnavailable as exc:
+        raise _unavailable(exc) from exc
+    return SearchResults(
+        query=query,
+        mode=mode,
+        k=k,
+        collection=results.collection,
+        embedder=results.embedder,
+        results=_hits(results),
+    )
+
+
+@router.get(
+    "/recommendations",
+    response_model=Recommendations,
+    summary="Products similar to a product (nearest neighbours, the product itself excluded)",
+)
+async def recommendations(
+    request: Request,
+    product_id: Annotated[UUID, Query()],
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 5,
+    in_stock: Annotated[bool | None, Query()] = None,
+) -> Recommendations:
+    try:
+        results = await _service(request).similar(str(product_id), k, Filters(in_stock=in_stock))
+    except IndexUnavailable as exc:
+        raise _unavailable(exc) from exc
+    except UnknownProduct as exc:
+        raise Problem(
+            404, "Not Found", f"Product {product_id} is not in the search index."
+        ) from exc
+    return Recommendations(
+        product_id=str(product_id),
+        k=k,
+        collection=results.collection,
+        embedder=results.embedder,
+        results=_hits(results),
+    )

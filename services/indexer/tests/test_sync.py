@@ -1,0 +1,71 @@
+"""The live path end to end: catalog API -> events.catalog -> indexer -> Chroma -> search."""
+
+from __future__ import annotations
+
+from tests.support.search import catalog_snapshot, differences, index_snapshot
+from tests.support.servers import wait_for
+from tests.support.stack import search_stack
+
+
+async def _search(assistant, q: str, **params) -> list[dict]:
+    response = await assistant.get("/api/v1/search", params={"q": q, **params})
+    if response.status_code != 200:
+        return []
+    return response.json()["results"]
+
+
+async def test_created_updated_deleted_products_show_in_search(
+    clean_database, redis_url, stream_prefix, chroma_url
+) -> None:
+    async with search_stack(clean_database, redis_url, stream_prefix, chroma_url) as s:
+        category = await s.catalog.post(
+            "/api/v1/categories", json={"slug": "outdoor", "name": "Outdoor"}, headers=s.admin
+        )
+        assert category.status_code == 201, category.text
+        cat_id = category.json()["id"]
+        created = await s.catalog.post(
+            "/api/v1/products",
+            json={
+                "sku": "JKT-1",
+                "name": "Storm rain jacket",
+                "description": "Waterproof breathable shell for hiking in the rain.",
+                "price": "129.90",
+                "currency": "EUR",
+                "category_id": cat_id,
+                "attributes": {"waterproof": True},
+                "stock": 3,
+            },
+            headers=s.admin,
+        )
+        assert created.status_code == 201, created.text
+        product = created.json()
+
+        async def found(q: str, name: str) -> bool:
+            return any(hit["name"] == name for hit in await _search(s.assistant, q))
+
+        await wait_for(lambda: found("rain jacket", "Storm rain jacket"), within=30, what="created product in search")
+        [hit] = [h for h in await _search(s.assistant, "rain jacket") if h["product_id"] == product["id"]]
+        assert hit["price"] == "129.90" and hit["currency"] == "EUR" and hit["in_stock"] is True
+        assert 0 < hit["score"] <= 1
+
+        patched = await s.catalog.patch(
+            f"/api/v1/products/{product['id']}",
+            json={"name": "Tempest rain jacket", "price": "99.00"},
+            headers=s.admin | {"If-Match": f'"{product["version"]}"'},
+        )
+        assert patched.status_code == 200, patched.text
+        await wait_for(lambda: found("tempest", "Tempest rain jacket"), within=30, what="renamed product in search")
+        cheap = await _search(s.assistant, "rain jacket", max_price="100")
+        assert [h["name"] for h in cheap] == ["Tempest rain jacket"]
+        assert cheap[0]["price"] == "99.00"
+        assert await _search(s.assistant, "rain jacket", max_price="98.99") == []
+
+        deleted = await s.catalog.delete(f"/api/v1/products/{product['id']}", headers=s.admin)
+        assert deleted.status_code in (200, 204), deleted.text
+
+        async def gone() -> bool:
+            hits = await _search(s.assistant, "tempest rain jacket")
+            return all(h["product_id"] != product["id"] for h in hits)
+
+        await wait_for(gone, within=30, what="deleted product gone from search")
+        assert differences(await catalog_snapshot(s.catalog), await index_snapshot(chroma_url, redis_url, stream_prefix)) == []
