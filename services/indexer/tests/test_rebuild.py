@@ -1,0 +1,163 @@
+"""Rebuild by replay: zero downtime, exact result, one rebuild per request id."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from marcus_contracts import STREAM_FIELD, StreamNames, registry
+from marcus_contracts.events.scheduler import IndexRebuildRequestedV1
+from tests.support.search import catalog_snapshot, differences, index_snapshot
+from tests.support.servers import wait_for
+from tests.support.stack import search_stack
+
+PRODUCTS = 120
+
+
+async def _seed(s, count: int, prefix: str = "P") -> list[dict]:
+    category = await s.catalog.post(
+        "/api/v1/categories", json={"slug": f"cat-{prefix.lower()}", "name": f"Cat {prefix}"}, headers=s.admin
+    )
+    assert category.status_code == 201, category.text
+    created = []
+    for i in range(count):
+        response = await s.catalog.post(
+            "/api/v1/products",
+            json={"sku": f"{prefix}-{i}", "name": f"Trail shoe {prefix}{i}",
+                  "description": "Grippy trail running shoe", "price": f"{50 + i % 40}.00",
+                  "currency": "EUR", "category_id": category.json()["id"], "stock": i % 4},
+            headers=s.admin,
+        )
+        assert response.status_code == 201, response.text
+        created.append(response.json())
+    return created
+
+
+async def _status(s) -> dict:
+    response = await s.indexer.get("/api/v1/admin/index", headers=s.admin)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_rebuild_while_writes_and_searches_run(
+    clean_database, redis_url, stream_prefix, chroma_url
+) -> None:
+    async with search_stack(
+        clean_database, redis_url, stream_prefix, chroma_url, rebuild_batch=16, rebuild_page=50
+    ) as s:
+        products = await _seed(s, PRODUCTS)
+        await wait_for(lambda: _lag_zero(s), within=60, what="initial indexing")
+        before = (await _status(s))["active_collection"]
+
+        searches: list[int] = []
+        empty: list[str] = []
+        stop = asyncio.Event()
+
+        async def search_loop() -> None:
+            while not stop.is_set():
+                response = await s.assistant.get("/api/v1/search", params={"q": "trail shoe", "k": 5})
+                searches.append(response.status_code)
+                if response.status_code == 200 and not response.json()["results"]:
+                    empty.append(response.json()["collection"])
+                await asyncio.sleep(0.01)
+
+        async def write_loop() -> None:
+            i = 0
+            while not stop.is_set():
+                product = products[i % len(products)]
+                current = (await s.catalog.get(f"/api/v1/products/{product['id']}")).json()
+                await s.catalog.patch(
+                    f"/api/v1/products/{product['id']}",
+                    json={"name": f"Trail shoe v{i}", "price": f"{60 + i % 30}.00"},
+                    headers=s.admin | {"If-Match": f'"{current["version"]}"'},
+                )
+                if i % 10 == 0:
+                    await s.catalog.put(f"/api/v1/products/{product['id']}/stock", json={"stock": i % 3}, headers=s.admin)
+                i += 1
+                await asyncio.sleep(0.02)
+
+        tasks = [asyncio.create_task(search_loop()), asyncio.create_task(write_loop())]
+        requested = await s.indexer.post("/api/v1/admin/index/rebuild", headers=s.admin)
+        assert requested.status_code == 202, requested.text
+        run_id = requested.json()["run_id"]
+
+        async def finished() -> dict | None:
+            run = (await s.indexer.get(f"/api/v1/admin/index/rebuilds/{run_id}", headers=s.admin)).json()
+            return run if run["status"] in ("done", "failed") else None
+
+        run = await wait_for(finished, within=120, what="rebuild done")
+        await asyncio.sleep(0.3)  # a few more writes and searches after the switch
+        stop.set()
+        await asyncio.gather(*tasks)
+
+        assert run["status"] == "done", run
+        assert run["previous_collection"] == before and run["collection"] != before
+        assert len(searches) >= 3, "searches did not run during the rebuild"
+        assert set(searches) == {200}, f"non-200 during rebuild: {set(searches)}"
+        assert empty == [], f"searches without results on {set(empty)}"
+
+        await wait_for(lambda: _lag_zero(s), within=60, what="writes after the rebuild indexed")
+        catalog = await catalog_snapshot(s.catalog)
+        assert differences(catalog, await index_snapshot(chroma_url, redis_url, stream_prefix)) == []
+        status = await _status(s)
+        assert status["active_collection"] == run["collection"]
+        assert status["documents"] == PRODUCTS
+        assert status["last_rebuild"]["run_id"] == run_id
+        collections = await _chroma_names(chroma_url)
+        assert before not in collections, "the old collection was not dropped"
+
+        rebuilt = await _rebuilt_events(redis_url, stream_prefix)
+        assert [e.data["run_id"] for e in rebuilt] == [run_id]
+        assert rebuilt[0].data["documents"] == run["documents"]
+
+
+async def test_a_rebuild_request_delivered_twice_rebuilds_once(
+    clean_database, redis_url, stream_prefix, chroma_url, redis_client
+) -> None:
+    async with search_stack(clean_database, redis_url, stream_prefix, chroma_url) as s:
+        await _seed(s, 5, "Q")
+        await wait_for(lambda: _lag_zero(s), within=60, what="initial indexing")
+        event = IndexRebuildRequestedV1(job="index-rebuild", fire_time=datetime.now(UTC))
+        envelope = registry.envelope(event, subject="index-rebuild", sequence=1)
+        stream = StreamNames(stream_prefix).events("scheduler")
+        for _ in range(2):
+            await redis_client.xadd(stream, {STREAM_FIELD: envelope.to_json()})
+
+        async def rebuilt() -> list:
+            events = await _rebuilt_events(redis_url, stream_prefix)
+            status = await _status(s)
+            return events if events and status["current_rebuild"] is None and status["lag"]["total"] == 0 else []
+
+        events = await wait_for(rebuilt, within=90, what="the rebuild")
+        await asyncio.sleep(1.0)  # time for a second (wrong) rebuild to show up
+        events = await _rebuilt_events(redis_url, stream_prefix)
+        assert len(events) == 1
+        assert events[0].data["request_id"] == str(envelope.id)
+        assert events[0].data["documents"] == 5
+
+
+async def _lag_zero(s) -> bool:
+    response = await s.indexer.get("/api/v1/admin/index", headers=s.admin)
+    return response.status_code == 200 and response.json()["lag"]["total"] == 0 and response.json()["documents"] is not None
+
+
+async def _chroma_names(chroma_url: str) -> set[str]:
+    from marcus_search.chroma import connect
+
+    client = await connect(chroma_url)
+    return {c.name for c in await client.list_collections()}
+
+
+async def _rebuilt_events(redis_url: str, prefix: str) -> list:
+    import redis.asyncio as aioredis
+
+    from marcus_contracts import Envelope
+
+    client = aioredis.from_url(redis_url)
+    try:
+        entries = await client.xrange(StreamNames(prefix).events("indexer"))
+    finally:
+        await client.aclose()
+    return [Envelope.from_json(fields[STREAM_FIELD.encode()]) for _, fields in entries]
+
+

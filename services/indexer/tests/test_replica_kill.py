@@ -1,0 +1,135 @@
+"""Two indexer processes share the group; one is SIGKILLed while work is in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import signal
+import subprocess
+import sys
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from marcus_contracts import StreamNames
+from tests.support.search import catalog_snapshot, differences, index_snapshot
+from tests.support.servers import free_port, serve_app, wait_for
+from tests.support.stack import SECRET, admin_headers, common
+
+pytestmark = pytest.mark.fault
+
+PRODUCTS = 150
+
+
+def start_indexer(port: int, database_url: str, redis_url: str, prefix: str, chroma_url: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "STREAM_PREFIX": prefix,
+        "CHROMA_URL": chroma_url,
+        "INDEX_NAMESPACE": prefix,
+        "EMBEDDER": "hash",
+        "JWT_SECRET": SECRET,
+        "CONSUMER_BATCH": "10",
+        "SYNC_BATCH": "8",
+        "CONSUMER_RECLAIM_MIN_IDLE_MS": "2000",
+        "CONSUMER_BACKOFF_BASE_MS": "200",
+        "LOG_LEVEL": "warning",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "indexer", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+async def test_sigkilled_replica_loses_and_duplicates_nothing(
+    clean_database, redis_url, stream_prefix, chroma_url
+) -> None:
+    from catalog.main import create_app
+    from catalog.settings import CatalogSettings
+
+    ports = [free_port(), free_port()]
+    procs = [start_indexer(p, clean_database, redis_url, stream_prefix, chroma_url) for p in ports]
+    admin = admin_headers()
+    try:
+        clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{p}", timeout=30) for p in ports]
+
+        async def ready(client: httpx.AsyncClient) -> bool:
+            try:
+                return (await client.get("/readyz")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        for client in clients:
+            await wait_for(lambda client=client: ready(client), within=90, what="indexer ready")
+        survivor = clients[1]
+
+        settings = CatalogSettings(**common(clean_database, redis_url, stream_prefix))  # type: ignore[arg-type]
+        async with serve_app(create_app(settings)) as url, httpx.AsyncClient(base_url=url, timeout=30) as catalog:
+            category = await catalog.post("/api/v1/categories", json={"slug": "tools", "name": "Tools"}, headers=admin)
+            cat_id = category.json()["id"]
+
+            async def create(i: int) -> None:
+                response = await catalog.post(
+                    "/api/v1/products",
+                    json={"sku": f"T-{i}", "name": f"Hammer {i}", "price": "9.99", "currency": "EUR",
+                          "category_id": cat_id, "stock": 1 + i % 5},
+                    headers=admin,
+                )
+                assert response.status_code == 201, response.text
+
+            for i in range(PRODUCTS // 3):
+                await create(i)
+
+            async def lag() -> int:
+                status = (await survivor.get("/api/v1/admin/index", headers=admin)).json()
+                return status["lag"]["total"] or 0
+
+            writes = asyncio.gather(*(create(i) for i in range(PRODUCTS // 3, PRODUCTS)))
+            victim = f"{socket.gethostname()}-{procs[0].pid}"
+            stream = StreamNames(stream_prefix).events("catalog")
+            observer = aioredis.from_url(redis_url)
+
+            async def victim_holds_entries() -> bool:
+                summary = await observer.xpending(stream, "indexer")
+                held = {c["name"].decode(): c["pending"] for c in summary.get("consumers") or []}
+                return held.get(victim, 0) > 0
+
+            await wait_for(victim_holds_entries, within=60, interval=0.002, what="entries held by the victim")
+            os.killpg(procs[0].pid, signal.SIGKILL)
+            procs[0].wait(10)
+            in_flight = await lag()
+            await writes
+            await observer.aclose()
+            assert in_flight > 0, "nothing was in flight when the replica died"
+
+            await wait_for(lambda: _lag_is(survivor, admin, 0), within=90, what="the survivor drained the group")
+            catalog_now = await catalog_snapshot(catalog)
+            assert len(catalog_now) == PRODUCTS
+            index = await index_snapshot(chroma_url, redis_url, stream_prefix)
+            assert differences(catalog_now, index) == []
+            status = (await survivor.get("/api/v1/admin/index", headers=admin)).json()
+            assert status["documents"] == PRODUCTS  # one document per product: nothing twice
+        for client in clients:
+            await client.aclose()
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(20)
+
+
+async def _documents(client: httpx.AsyncClient, admin: dict, at_least: int) -> bool:
+    status = (await client.get("/api/v1/admin/index", headers=admin)).json()
+    return (status["documents"] or 0) >= at_least
+
+
+async def _lag_is(client: httpx.AsyncClient, admin: dict, value: int) -> bool:
+    status = (await client.get("/api/v1/admin/index", headers=admin)).json()
+    return status["lag"]["total"] == value
