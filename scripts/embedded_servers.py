@@ -10,7 +10,6 @@ server is configured and no Docker engine runs.
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -19,8 +18,10 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-POSTGRES_USER_ACCOUNT = "marcus-postgres"
-"""PostgreSQL refuses to run as root: as root, the server runs as this system account."""
+UNPRIVILEGED = ("unshare", "--user", "--map-user=65534", "--map-group=65534")
+"""PostgreSQL refuses to run as root. As root, it runs in a user namespace as `nobody`
+(65534): inside it is unprivileged, outside its files are still root's, so the data folder
+may live anywhere root can write (a home folder that no other account can enter)."""
 
 
 def port_answers(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -55,25 +56,15 @@ def _wait_port(port: int, what: str, timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-def _account() -> str | None:
-    """The account to run PostgreSQL as (None: the current, non-root, user)."""
+def _as_unprivileged(command: list[str]) -> list[str]:
     if os.geteuid() != 0:
-        return None
-    try:
-        pwd.getpwnam(POSTGRES_USER_ACCOUNT)
-    except KeyError:
-        subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                POSTGRES_USER_ACCOUNT,
-            ],
-            check=True,
+        return command
+    if shutil.which("unshare") is None:
+        raise RuntimeError(
+            "PostgreSQL cannot run as root and `unshare` (util-linux) is missing: "
+            "run `make up` as a normal user, or install util-linux"
         )
-    return POSTGRES_USER_ACCOUNT
+    return [*UNPRIVILEGED, *command]
 
 
 @dataclass
@@ -94,24 +85,17 @@ class EmbeddedPostgres:
         return Path(pgserver.__file__).parent / "pginstall" / "bin"
 
     def _run(self, *args: str) -> None:
-        account = _account()
-        subprocess.run(
-            [str(self.binaries() / args[0]), *args[1:]],
-            check=True,
-            capture_output=True,
-            user=account,
-            cwd="/",
-        )
+        command = _as_unprivileged([str(self.binaries() / args[0]), *args[1:]])
+        result = subprocess.run(command, capture_output=True, text=True, cwd="/")
+        if result.returncode != 0:
+            raise RuntimeError(f"{args[0]} failed: {(result.stderr or result.stdout).strip()}")
 
     def start(self) -> str:
         """Initialise the cluster on first use, then start it (no-op if it runs)."""
         if port_answers("127.0.0.1", self.port):
             return self.url
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        account = _account()
-        if account is not None:
-            shutil.chown(self.data_dir, account, account)
-            os.chmod(self.data_dir, 0o700)
+        os.chmod(self.data_dir, 0o700)
         if not (self.data_dir / "PG_VERSION").exists():
             self._run(
                 "initdb",

@@ -43,7 +43,6 @@ def postgres_server() -> Iterator[str]:
     if not docker_engine_available():
         with tempfile.TemporaryDirectory(prefix="marcus-test-pg-") as folder:
             server = EmbeddedPostgres(Path(folder) / "data", free_port())
-            os.chmod(folder, 0o755)
             try:
                 yield server.start()
             finally:
