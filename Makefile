@@ -28,7 +28,7 @@ FROM ?= 1
 PYTEST_ARGS ?=
 
 .PHONY: help install up down logs ps status seed token test test-e2e schemas lint fmt \
-	migrate rebuild-projections republish bench-bus clean
+	migrate rebuild-projections republish bench-bus clean install-local-model reindex bench-index
 
 help: ## Show this help
 	@echo "Marcus: make <target> [VAR=value]"
@@ -38,12 +38,22 @@ help: ## Show this help
 	@echo "  services: $(SERVICES)"
 	@echo "  libs:     $(LIBS)"
 
-install: ## Install uv if missing, then the locked dependencies (uv sync --frozen)
+install: ## Install uv if missing, then the locked dependencies (uv sync --frozen --inexact)
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || { \
 		echo "uv not found: installing it with pip"; \
 		$(PYTHON) -m pip install --quiet uv \
 		|| $(PYTHON) -m pip install --quiet --user --break-system-packages uv; }
-	@$(UV) sync --frozen --all-packages --quiet
+	@$(UV) sync --frozen --all-packages --inexact --quiet
+
+# The local embedder (all-MiniLM-L6-v2) needs a CPU torch. uv never resolves torch (see
+# pyproject: from the index it is a multi-GB CUDA build); pip installs the CPU build
+# into the project's venv, and `uv sync --inexact` / `uv run` leave it there.
+TORCH_VERSION ?= 2.13.0
+install-local-model: install ## Install CPU torch into .venv with pip (local MiniLM embedder)
+	@.venv/bin/python -c "import torch" 2>/dev/null && echo "torch already installed" || \
+		$(PYTHON) -m pip --python .venv/bin/python install --quiet "torch==$(TORCH_VERSION)"
+	@HF_HUB_OFFLINE=1 $(RUN) python -c "from marcus_search import local_model_available as ok; \
+		import sys; print('local MiniLM embedder available' if ok() else 'local MiniLM NOT available'); sys.exit(0 if ok() else 1)"
 
 # ------------------------------------------------------------------- the stack
 up: install ## Start the whole stack as local processes (migrate, serve, gateway)
@@ -96,6 +106,9 @@ test-catalog: ## Catalog service tests (services/catalog/tests, tests/catalog)
 test-contracts: ## Contracts tests (libs/contracts/tests, tests/contracts)
 test-eventstore: ## Event store tests (libs/eventstore/tests, tests/eventstore)
 test-messaging: ## Messaging tests (libs/messaging/tests, tests/messaging)
+test-indexer: ## Indexer service tests (services/indexer/tests)
+test-assistant: ## Assistant service tests (services/assistant/tests)
+test-search: ## Search lib tests (libs/search/tests)
 $(sort $(TEST_PARTS)): test-%: install
 	@paths="$(wildcard services/$*/tests libs/$*/tests tests/$*)"; \
 	if [ -z "$$paths" ]; then echo "no tests for '$*' yet"; exit 0; fi; \
@@ -117,6 +130,12 @@ lint: install ## ruff check, ruff format --check, mypy (libs/*/src, services/*/s
 fmt: install ## Format and autofix (ruff format, ruff check --fix)
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
+
+reindex: install ## Rebuild the search index by replaying events.catalog (python -m indexer reindex)
+	$(RUN) python -m indexer reindex
+
+bench-index: install ## Index benchmarks: freshness, rebuild vs raw ceiling, scale-out (bench/results/)
+	$(RUN) python -m bench.index $(BENCH_ARGS)
 
 bench-bus: install ## Benchmark the event bus (python -m bench.bus)
 	$(RUN) python -m bench.bus
