@@ -9,15 +9,17 @@ Public API::
         .handler(*event_types) -> decorator for `async def fn(ctx: HandlerContext) -> None`
         .running() -> async context manager;  .run_forever();  .start();  .stop()
     ConsumerSettings(consumer_name=<host-pid>, max_deliveries=5, reclaim_min_idle_ms=30000,
-                     backoff_base_ms=1000, backoff_max_ms=300000, batch=10, block_ms=1000,
+                     backoff_base_ms=1000, backoff_max_ms=300000, batch=100, block_ms=1000,
                      reclaim_interval_ms=1000, metrics_interval_ms=5000,
-                     shutdown_timeout_s=10.0)
+                     shutdown_timeout_s=10.0, database_retry_ms=1000,
+                     database_retry_max_ms=30000)
     HandlerContext(event, envelope, session, guard, stream, entry_id, deliveries)
         .advance(*, scope="") -> bool   # sequence guard for this event's subject
     ledger_tables(metadata, schema) -> LedgerTables   # for the service's Alembic migration
     create_ledger_tables(engine, schema)             # tests and tools
     SequenceGuard(tables).advance(session, subject, sequence, *, scope="") -> bool
-    Ledger(tables, group).record(...) / .seen(session, event_id) / .prune(session, older_than)
+    Ledger(tables, group).record(...) / .record_many(session, [LedgerRow]) / .seen(...)
+                         / .prune(session, older_than)
     replay_dead_letters(redis, *, dlq_stream, count=100, origin_stream=None) -> int
 """
 

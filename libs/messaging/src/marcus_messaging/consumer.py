@@ -15,7 +15,9 @@ entries, redis-py beside it for group creation, reclaiming, dead letters and met
 
 Guarantees: at-least-once delivery, effects exactly once (the ledger), ack only after
 the commit, bounded retries with exponential backoff, then the dead-letter stream
-`dlq.<group>`. See the package README for details.
+`dlq.<group>`; a database outage holds entries pending without counting it against them.
+New entries arrive in batches of `settings.batch`, each one transaction and one XACK
+(`marcus_messaging.batch`). See the package README for details.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -55,9 +57,32 @@ log = logging.getLogger("marcus.messaging")
 _FIELD = STREAM_FIELD.encode()
 
 
-# FastStream's own per-message lines ("Received", "Processed") go to this logger at DEBUG,
-# so they cost one isEnabledFor check per batch; its errors still show at ERROR.
 faststream_log = logging.getLogger("marcus.messaging.faststream")
+_FETCH_ERROR = "Message fetch error"  # FastStream's text for a failed XREADGROUP
+
+
+class _BrokerLog:
+    """FastStream's logger for one consumer. Its per-message lines ("Received",
+    "Processed") arrive at DEBUG, so they cost one level check per batch; its errors keep
+    their level, except the fetch error that stopping provokes (the broker closes its
+    connection under a blocked XREADGROUP), which is expected and demoted to DEBUG."""
+
+    def __init__(self, stopping: asyncio.Event) -> None:
+        self._stopping = stopping
+
+    def log(
+        self,
+        level: int,
+        msg: Any,
+        /,
+        *,
+        exc_info: Any = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        if self._stopping.is_set() and msg == _FETCH_ERROR:
+            level = logging.DEBUG
+        if faststream_log.isEnabledFor(level):
+            faststream_log.log(level, msg, exc_info=exc_info, extra=extra)
 
 
 async def _parse_batch(message: BatchStreamMessage) -> RedisBatchStreamMessage:
@@ -242,7 +267,7 @@ class Consumer:
         broker = RedisBroker(
             self._redis_url,
             graceful_timeout=self.settings.shutdown_timeout_s,
-            logger=faststream_log,
+            logger=_BrokerLog(self._stopping),
             log_level=logging.DEBUG,  # per-batch "Received"/"Processed" lines
         )
         batches = BatchProcessor(processor)
