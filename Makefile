@@ -28,7 +28,8 @@ FROM ?= 1
 PYTEST_ARGS ?=
 
 .PHONY: help install up down logs ps status seed token test test-e2e schemas lint fmt \
-	migrate rebuild-projections republish bench-bus clean install-local-model reindex bench-index
+	migrate rebuild-projections republish bench-bus clean install-local-model reindex bench-index \
+	bench-orders mail
 
 help: ## Show this help
 	@echo "Marcus: make <target> [VAR=value]"
@@ -139,6 +140,12 @@ bench-index: install ## Index benchmarks: freshness, rebuild vs raw ceiling, sca
 
 bench-bus: install ## Benchmark the event bus (python -m bench.bus)
 	$(RUN) python -m bench.bus
+
+bench-orders: install ## Orders end to end (HTTP -> confirmed -> e-mail) at 1 and 2 replicas (bench/results/)
+	$(RUN) python -m bench.orders $(BENCH_ARGS)
+
+mail: install ## List the e-mails the local SMTP catcher received (.data/mail)
+	@$(RUN) python -m notifier.mailcatcher list --dir .data/mail
 
 clean: ## Stop the stack (and embedded servers) if they run, then remove the data folder (.data/)
 	@if [ -d .data ]; then $(MAKE) down; fi
