@@ -23,7 +23,10 @@ async def index_snapshot(chroma_url: str, redis_url: str, prefix: str) -> dict[s
     client = await connect(chroma_url)
     collection = await open_collection(client, active.collection)
     found = await collection.get(include=["metadatas"])  # type: ignore[list-item]
-    return {pid: dict(meta or {}) for pid, meta in zip(found["ids"], found["metadatas"] or [], strict=True)}
+    return {
+        pid: dict(meta or {})
+        for pid, meta in zip(found["ids"], found["metadatas"] or [], strict=True)
+    }
 
 
 async def catalog_snapshot(client: httpx.AsyncClient) -> dict[str, dict]:

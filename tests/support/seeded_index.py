@@ -16,11 +16,29 @@ SEED = Path(__file__).resolve().parents[2] / "scripts" / "seed_data" / "catalog.
 # Paraphrased shopping questions -> SKUs a shop assistant would show (hand-labelled).
 LABELLED_QUERIES: dict[str, set[str]] = {
     "something to keep me dry on a hike": {"APP-002", "APP-018", "APP-006"},
-    "a place to sleep outdoors when camping": {"OUT-001", "OUT-002", "OUT-003", "OUT-009", "OUT-017", "OUT-018"},
-    "make strong coffee at home like in an Italian cafe": {"COF-003", "COF-013", "COF-012", "COF-017", "COF-014"},
+    "a place to sleep outdoors when camping": {
+        "OUT-001",
+        "OUT-002",
+        "OUT-003",
+        "OUT-009",
+        "OUT-017",
+        "OUT-018",
+    },
+    "make strong coffee at home like in an Italian cafe": {
+        "COF-003",
+        "COF-013",
+        "COF-012",
+        "COF-017",
+        "COF-014",
+    },
     "block out the noise on a long flight": {"AUD-001", "AUD-018"},
     "play my vinyl record collection": {"AUD-005", "AUD-012", "AUD-017"},
-    "keep my back healthy while working at a desk all day": {"HOF-001", "HOF-002", "HOF-013", "HOF-016"},
+    "keep my back healthy while working at a desk all day": {
+        "HOF-001",
+        "HOF-002",
+        "HOF-013",
+        "HOF-016",
+    },
     "a present for a child who loves building things": {"TOY-004", "TOY-009", "TOY-001", "TOY-013"},
     "collect rainwater for watering plants": {"GAR-004", "GAR-016", "GAR-013"},
     "green tea from Japan": {"TEA-002", "TEA-003", "TEA-004", "TEA-018", "TEA-015"},
@@ -39,7 +57,9 @@ def seed_events() -> tuple[list, dict[str, str]]:
 
     data = json.loads(SEED.read_text())
     categories = {
-        c["slug"]: CategoryRef(id=uuid.uuid5(uuid.NAMESPACE_URL, c["slug"]), slug=c["slug"], name=c["name"])
+        c["slug"]: CategoryRef(
+            id=uuid.uuid5(uuid.NAMESPACE_URL, c["slug"]), slug=c["slug"], name=c["name"]
+        )
         for c in data["categories"]
     }
     events, skus = [], {}
@@ -62,7 +82,12 @@ def seed_events() -> tuple[list, dict[str, str]]:
 
 
 async def index_seed(
-    database_url: str, redis_url: str, chroma_url: str, prefix: str, embedder_kind: str, batch: int = 64
+    database_url: str,
+    redis_url: str,
+    chroma_url: str,
+    prefix: str,
+    embedder_kind: str,
+    batch: int = 64,
 ) -> dict[str, str]:
     """Index the seed into a fresh active collection of `embedder_kind`; id -> SKU."""
     import redis.asyncio as aioredis

@@ -84,7 +84,13 @@ class Stack:
 
 @asynccontextmanager
 async def search_stack(
-    database_url: str, redis_url: str, prefix: str, chroma_url: str, *, indexer: bool = True, **extra
+    database_url: str,
+    redis_url: str,
+    prefix: str,
+    chroma_url: str,
+    *,
+    indexer: bool = True,
+    **extra,
 ) -> AsyncIterator[Stack]:
     """Catalog, indexer and assistant served on real sockets in this event loop."""
     from assistant.main import create_app as assistant_app

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.skipif(
 async def _recall(s, skus: dict[str, str], mode: str) -> dict[str, float]:
     recalls = {}
     for query, relevant in LABELLED_QUERIES.items():
-        response = await s.assistant.get("/api/v1/search", params={"q": query, "k": 5, "mode": mode})
+        response = await s.assistant.get(
+            "/api/v1/search", params={"q": query, "k": 5, "mode": mode}
+        )
         assert response.status_code == 200, response.text
         ranked = [skus[hit["product_id"]] for hit in response.json()["results"]]
         recalls[query] = recall_at(5, ranked, relevant)
@@ -31,8 +33,14 @@ async def test_minilm_recall_at_5_on_paraphrased_queries(
     clean_database, redis_url, stream_prefix, chroma_url
 ) -> None:
     skus = await index_seed(clean_database, redis_url, chroma_url, stream_prefix, "minilm")
-    async with search_stack(clean_database, redis_url, stream_prefix, chroma_url, indexer=False) as s:
-        hit = (await s.assistant.get("/api/v1/search", params={"q": "something to keep me dry on a hike", "k": 5})).json()
+    async with search_stack(
+        clean_database, redis_url, stream_prefix, chroma_url, indexer=False
+    ) as s:
+        hit = (
+            await s.assistant.get(
+                "/api/v1/search", params={"q": "something to keep me dry on a hike", "k": 5}
+            )
+        ).json()
         assert hit["embedder"] == "minilm-l6-v2"
         top = [skus[h["product_id"]] for h in hit["results"]]
         assert {"APP-002", "APP-018"} & set(top), f"no rain jacket in {top}"

@@ -43,7 +43,9 @@ def history():
         snapshot(ProductUpdatedV2, "Storm jacket", 0, "12.50"),
         StockAdjustedV1(product_id=PID, delta=2, stock=2),
     ]
-    return [(registry.envelope(e, subject=str(PID), sequence=i), e) for i, e in enumerate(events, 1)]
+    return [
+        (registry.envelope(e, subject=str(PID), sequence=i), e) for i, e in enumerate(events, 1)
+    ]
 
 
 def fold(deliveries) -> ProductState:

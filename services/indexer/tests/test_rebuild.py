@@ -16,16 +16,24 @@ PRODUCTS = 120
 
 async def _seed(s, count: int, prefix: str = "P") -> list[dict]:
     category = await s.catalog.post(
-        "/api/v1/categories", json={"slug": f"cat-{prefix.lower()}", "name": f"Cat {prefix}"}, headers=s.admin
+        "/api/v1/categories",
+        json={"slug": f"cat-{prefix.lower()}", "name": f"Cat {prefix}"},
+        headers=s.admin,
     )
     assert category.status_code == 201, category.text
     created = []
     for i in range(count):
         response = await s.catalog.post(
             "/api/v1/products",
-            json={"sku": f"{prefix}-{i}", "name": f"Trail shoe {prefix}{i}",
-                  "description": "Grippy trail running shoe", "price": f"{50 + i % 40}.00",
-                  "currency": "EUR", "category_id": category.json()["id"], "stock": i % 4},
+            json={
+                "sku": f"{prefix}-{i}",
+                "name": f"Trail shoe {prefix}{i}",
+                "description": "Grippy trail running shoe",
+                "price": f"{50 + i % 40}.00",
+                "currency": "EUR",
+                "category_id": category.json()["id"],
+                "stock": i % 4,
+            },
             headers=s.admin,
         )
         assert response.status_code == 201, response.text
@@ -55,7 +63,9 @@ async def test_rebuild_while_writes_and_searches_run(
 
         async def search_loop() -> None:
             while not stop.is_set():
-                response = await s.assistant.get("/api/v1/search", params={"q": "trail shoe", "k": 5})
+                response = await s.assistant.get(
+                    "/api/v1/search", params={"q": "trail shoe", "k": 5}
+                )
                 searches.append(response.status_code)
                 if response.status_code == 200 and not response.json()["results"]:
                     empty.append(response.json()["collection"])
@@ -72,7 +82,11 @@ async def test_rebuild_while_writes_and_searches_run(
                     headers=s.admin | {"If-Match": f'"{current["version"]}"'},
                 )
                 if i % 10 == 0:
-                    await s.catalog.put(f"/api/v1/products/{product['id']}/stock", json={"stock": i % 3}, headers=s.admin)
+                    await s.catalog.put(
+                        f"/api/v1/products/{product['id']}/stock",
+                        json={"stock": i % 3},
+                        headers=s.admin,
+                    )
                 i += 1
                 await asyncio.sleep(0.02)
 
@@ -82,7 +96,9 @@ async def test_rebuild_while_writes_and_searches_run(
         run_id = requested.json()["run_id"]
 
         async def finished() -> dict | None:
-            run = (await s.indexer.get(f"/api/v1/admin/index/rebuilds/{run_id}", headers=s.admin)).json()
+            run = (
+                await s.indexer.get(f"/api/v1/admin/index/rebuilds/{run_id}", headers=s.admin)
+            ).json()
             return run if run["status"] in ("done", "failed") else None
 
         run = await wait_for(finished, within=120, what="rebuild done")
@@ -98,7 +114,9 @@ async def test_rebuild_while_writes_and_searches_run(
 
         await wait_for(lambda: _lag_zero(s), within=60, what="writes after the rebuild indexed")
         catalog = await catalog_snapshot(s.catalog)
-        assert differences(catalog, await index_snapshot(chroma_url, redis_url, stream_prefix)) == []
+        assert (
+            differences(catalog, await index_snapshot(chroma_url, redis_url, stream_prefix)) == []
+        )
         status = await _status(s)
         assert status["active_collection"] == run["collection"]
         assert status["documents"] == PRODUCTS
@@ -126,7 +144,11 @@ async def test_a_rebuild_request_delivered_twice_rebuilds_once(
         async def rebuilt() -> list:
             events = await _rebuilt_events(redis_url, stream_prefix)
             status = await _status(s)
-            return events if events and status["current_rebuild"] is None and status["lag"]["total"] == 0 else []
+            return (
+                events
+                if events and status["current_rebuild"] is None and status["lag"]["total"] == 0
+                else []
+            )
 
         events = await wait_for(rebuilt, within=90, what="the rebuild")
         await asyncio.sleep(1.0)  # time for a second (wrong) rebuild to show up
@@ -138,7 +160,11 @@ async def test_a_rebuild_request_delivered_twice_rebuilds_once(
 
 async def _lag_zero(s) -> bool:
     response = await s.indexer.get("/api/v1/admin/index", headers=s.admin)
-    return response.status_code == 200 and response.json()["lag"]["total"] == 0 and response.json()["documents"] is not None
+    return (
+        response.status_code == 200
+        and response.json()["lag"]["total"] == 0
+        and response.json()["documents"] is not None
+    )
 
 
 async def _chroma_names(chroma_url: str) -> set[str]:
@@ -159,5 +185,3 @@ async def _rebuilt_events(redis_url: str, prefix: str) -> list:
     finally:
         await client.aclose()
     return [Envelope.from_json(fields[STREAM_FIELD.encode()]) for _, fields in entries]
-
-

@@ -23,8 +23,14 @@ async def test_duplicates_and_out_of_order_copies_leave_the_index_equal_to_the_c
         for i in range(12):
             created = await s.catalog.post(
                 "/api/v1/products",
-                json={"sku": f"K-{i}", "name": f"Kettle {i}", "price": f"{10 + i}.50",
-                      "currency": "EUR", "category_id": cat_id, "stock": i % 3},
+                json={
+                    "sku": f"K-{i}",
+                    "name": f"Kettle {i}",
+                    "price": f"{10 + i}.50",
+                    "currency": "EUR",
+                    "category_id": cat_id,
+                    "stock": i % 3,
+                },
                 headers=s.admin,
             )
             assert created.status_code == 201, created.text
@@ -45,19 +51,28 @@ async def test_duplicates_and_out_of_order_copies_leave_the_index_equal_to_the_c
                 )
                 assert stocked.status_code == 200, stocked.text
         for product in products[8:10]:
-            assert (await s.catalog.delete(f"/api/v1/products/{product['id']}", headers=s.admin)).status_code in (200, 204)
+            assert (
+                await s.catalog.delete(f"/api/v1/products/{product['id']}", headers=s.admin)
+            ).status_code in (200, 204)
 
         catalog = await catalog_snapshot(s.catalog)
         assert len(catalog) == 10
 
         async def equal() -> bool:
-            return differences(catalog, await index_snapshot(chroma_url, redis_url, stream_prefix)) == []
+            return (
+                differences(catalog, await index_snapshot(chroma_url, redis_url, stream_prefix))
+                == []
+            )
 
         await wait_for(equal, within=60, what="index equal to the catalog")
 
         # Now every product event again, twice, shuffled: old versions arrive after new ones.
         entries = await redis_client.xrange(stream)
-        copies = [fields for _, fields in entries if b"catalog.product" in fields[b"event"] or b"catalog.stock" in fields[b"event"]]
+        copies = [
+            fields
+            for _, fields in entries
+            if b"catalog.product" in fields[b"event"] or b"catalog.stock" in fields[b"event"]
+        ]
         replay = copies * 2
         random.Random(3).shuffle(replay)
         for fields in replay:
@@ -68,6 +83,8 @@ async def test_duplicates_and_out_of_order_copies_leave_the_index_equal_to_the_c
             return status.status_code == 200 and status.json()["lag"]["total"] == 0
 
         await wait_for(drained, within=60, what="the copies consumed")
-        assert differences(catalog, await index_snapshot(chroma_url, redis_url, stream_prefix)) == []
+        assert (
+            differences(catalog, await index_snapshot(chroma_url, redis_url, stream_prefix)) == []
+        )
         status = (await s.indexer.get("/api/v1/admin/index", headers=s.admin)).json()
         assert status["documents"] == 10

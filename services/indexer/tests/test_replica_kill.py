@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import signal
+import socket
 import subprocess
 import sys
 
@@ -23,7 +23,9 @@ pytestmark = pytest.mark.fault
 PRODUCTS = 150
 
 
-def start_indexer(port: int, database_url: str, redis_url: str, prefix: str, chroma_url: str) -> subprocess.Popen:
+def start_indexer(
+    port: int, database_url: str, redis_url: str, prefix: str, chroma_url: str
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -71,15 +73,26 @@ async def test_sigkilled_replica_loses_and_duplicates_nothing(
         survivor = clients[1]
 
         settings = CatalogSettings(**common(clean_database, redis_url, stream_prefix))  # type: ignore[arg-type]
-        async with serve_app(create_app(settings)) as url, httpx.AsyncClient(base_url=url, timeout=30) as catalog:
-            category = await catalog.post("/api/v1/categories", json={"slug": "tools", "name": "Tools"}, headers=admin)
+        async with (
+            serve_app(create_app(settings)) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as catalog,
+        ):
+            category = await catalog.post(
+                "/api/v1/categories", json={"slug": "tools", "name": "Tools"}, headers=admin
+            )
             cat_id = category.json()["id"]
 
             async def create(i: int) -> None:
                 response = await catalog.post(
                     "/api/v1/products",
-                    json={"sku": f"T-{i}", "name": f"Hammer {i}", "price": "9.99", "currency": "EUR",
-                          "category_id": cat_id, "stock": 1 + i % 5},
+                    json={
+                        "sku": f"T-{i}",
+                        "name": f"Hammer {i}",
+                        "price": "9.99",
+                        "currency": "EUR",
+                        "category_id": cat_id,
+                        "stock": 1 + i % 5,
+                    },
                     headers=admin,
                 )
                 assert response.status_code == 201, response.text
@@ -101,7 +114,9 @@ async def test_sigkilled_replica_loses_and_duplicates_nothing(
                 held = {c["name"].decode(): c["pending"] for c in summary.get("consumers") or []}
                 return held.get(victim, 0) > 0
 
-            await wait_for(victim_holds_entries, within=60, interval=0.002, what="entries held by the victim")
+            await wait_for(
+                victim_holds_entries, within=60, interval=0.002, what="entries held by the victim"
+            )
             os.killpg(procs[0].pid, signal.SIGKILL)
             procs[0].wait(10)
             in_flight = await lag()
@@ -109,7 +124,11 @@ async def test_sigkilled_replica_loses_and_duplicates_nothing(
             await observer.aclose()
             assert in_flight > 0, "nothing was in flight when the replica died"
 
-            await wait_for(lambda: _lag_is(survivor, admin, 0), within=90, what="the survivor drained the group")
+            await wait_for(
+                lambda: _lag_is(survivor, admin, 0),
+                within=90,
+                what="the survivor drained the group",
+            )
             catalog_now = await catalog_snapshot(catalog)
             assert len(catalog_now) == PRODUCTS
             index = await index_snapshot(chroma_url, redis_url, stream_prefix)

@@ -43,8 +43,14 @@ async def test_created_updated_deleted_products_show_in_search(
         async def found(q: str, name: str) -> bool:
             return any(hit["name"] == name for hit in await _search(s.assistant, q))
 
-        await wait_for(lambda: found("rain jacket", "Storm rain jacket"), within=30, what="created product in search")
-        [hit] = [h for h in await _search(s.assistant, "rain jacket") if h["product_id"] == product["id"]]
+        await wait_for(
+            lambda: found("rain jacket", "Storm rain jacket"),
+            within=30,
+            what="created product in search",
+        )
+        [hit] = [
+            h for h in await _search(s.assistant, "rain jacket") if h["product_id"] == product["id"]
+        ]
         assert hit["price"] == "129.90" and hit["currency"] == "EUR" and hit["in_stock"] is True
         assert 0 < hit["score"] <= 1
 
@@ -54,7 +60,11 @@ async def test_created_updated_deleted_products_show_in_search(
             headers=s.admin | {"If-Match": f'"{product["version"]}"'},
         )
         assert patched.status_code == 200, patched.text
-        await wait_for(lambda: found("tempest", "Tempest rain jacket"), within=30, what="renamed product in search")
+        await wait_for(
+            lambda: found("tempest", "Tempest rain jacket"),
+            within=30,
+            what="renamed product in search",
+        )
         cheap = await _search(s.assistant, "rain jacket", max_price="100")
         assert [h["name"] for h in cheap] == ["Tempest rain jacket"]
         assert cheap[0]["price"] == "99.00"
@@ -68,4 +78,10 @@ async def test_created_updated_deleted_products_show_in_search(
             return all(h["product_id"] != product["id"] for h in hits)
 
         await wait_for(gone, within=30, what="deleted product gone from search")
-        assert differences(await catalog_snapshot(s.catalog), await index_snapshot(chroma_url, redis_url, stream_prefix)) == []
+        assert (
+            differences(
+                await catalog_snapshot(s.catalog),
+                await index_snapshot(chroma_url, redis_url, stream_prefix),
+            )
+            == []
+        )
