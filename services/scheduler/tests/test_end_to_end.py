@@ -1,0 +1,161 @@
+"""End to end, as processes: the scheduler fires the nightly rebuild (missed a minute
+ago, caught up on start), the indexer replays events.catalog into a new collection and
+emits indexer.index.rebuilt, and the scheduler's job run shows the outcome.
+
+catalog, indexer and scheduler run as `python -m <service> serve`, with a real Chroma
+server (`chroma run`), PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from marcus_eventstore.migrations import upgrade
+from marcus_web.auth import mint_token
+from tests.support import stack
+from tests.support.chroma import ChromaProcess
+from tests.support.servers import free_port, wait_for
+
+pytestmark = pytest.mark.fault  # starts and stops processes
+
+SECRET = stack.SECRET
+
+
+@pytest.fixture(scope="module")
+def chroma_url() -> Iterator[str]:
+    server = ChromaProcess()
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.remove()
+
+
+def start(service: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", service, "serve", "--port", str(port)],
+        env={**os.environ, **env, "LOG_LEVEL": "warning"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+async def _ready(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient() as client:
+            return (await client.get(f"{url}/readyz")).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+async def test_scheduled_rebuild_reaches_the_indexer_and_its_outcome_comes_back(
+    database_url, redis_url, stream_prefix, chroma_url
+) -> None:
+    for service in ("catalog", "indexer", "scheduler"):
+        upgrade(service, database_url)
+    await stack.reset(database_url)  # one active collection per database: start clean
+    missed = (datetime.now(UTC) - timedelta(minutes=1)).replace(second=0, microsecond=0)
+    common = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "STREAM_PREFIX": stream_prefix,
+        "JWT_SECRET": SECRET,
+        "RELAY_POLL_INTERVAL": "0.2",
+    }
+    ports = {name: free_port() for name in ("catalog", "indexer", "scheduler")}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    admin = {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        procs.append(start("catalog", ports["catalog"], common))
+        procs.append(
+            start(
+                "indexer",
+                ports["indexer"],
+                {
+                    **common,
+                    "CHROMA_URL": chroma_url,
+                    "INDEX_NAMESPACE": stream_prefix,
+                    "EMBEDDER": "hash",
+                    "REBUILD_POLL_INTERVAL": "0.2",
+                },
+            )
+        )
+        for name in ("catalog", "indexer"):
+            await wait_for(lambda name=name: _ready(urls[name]), within=60, what=f"{name} up")
+
+        async with httpx.AsyncClient(base_url=urls["catalog"], headers=admin) as catalog:
+            category = await catalog.post("/api/v1/categories", json={"slug": "tea", "name": "Tea"})
+            assert category.status_code == 201, category.text
+            for sku, name in (("TEA-1", "Sencha"), ("TEA-2", "Assam")):
+                product = await catalog.post(
+                    "/api/v1/products",
+                    json={
+                        "sku": sku,
+                        "name": name,
+                        "price": "7.50",
+                        "category_id": category.json()["id"],
+                    },
+                )
+                assert product.status_code == 201, product.text
+
+        # The scheduler was "down" at the nightly fire a minute ago: it catches up once.
+        procs.append(
+            start(
+                "scheduler",
+                ports["scheduler"],
+                {
+                    **common,
+                    "SCHEDULE_TIMEZONE": "UTC",
+                    "INDEX_REBUILD_CRON": f"{missed.minute} {missed.hour} * * *",
+                    "VIEWS_REFRESH_CRON": "0 0 29 2 *",
+                    "MISFIRE_GRACE_SECONDS": "3600",
+                },
+            )
+        )
+        async with httpx.AsyncClient(base_url=urls["scheduler"], headers=admin) as scheduler:
+
+            async def rebuild_job() -> dict | None:
+                try:
+                    response = await scheduler.get("/api/v1/admin/jobs")
+                except httpx.TransportError:
+                    return None
+                if response.status_code != 200:
+                    return None
+                jobs = {job["name"]: job for job in response.json()["items"]}
+                job = jobs["index-rebuild"]
+                return job if job["last_outcome"] == "succeeded" else None
+
+            job = await wait_for(rebuild_job, within=90, interval=0.2, what="the outcome")
+            run = job["last_run"]
+            assert run["requested_by"] == "schedule"
+            assert datetime.fromisoformat(run["fire_time"]) == missed
+            assert "2 documents" in run["outcome_detail"], run["outcome_detail"]
+            assert datetime.fromisoformat(job["next_run_at"]) == missed + timedelta(days=1)
+
+        async with httpx.AsyncClient(base_url=urls["indexer"], headers=admin) as indexer:
+            status = (await indexer.get("/api/v1/admin/index")).json()
+        rebuild = status["last_rebuild"]
+        assert rebuild["request_id"] == run["id"], "the indexer ran the scheduler's request"
+        assert rebuild["status"] == "done" and rebuild["documents"] == 2
+        assert status["active_collection"] == rebuild["collection"]
+        assert run["report_id"] is not None
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
