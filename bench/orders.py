@@ -1,0 +1,397 @@
+"""`make bench-orders`: orders per second end to end, at 1 and 2 replicas per service.
+
+One order's path: HTTP POST /orders (orders) -> orders.order.placed -> the catalog
+reserves stock -> catalog.stock.reserved -> orders confirms -> orders.order.confirmed ->
+the notifier renders and sends the e-mail -> the SMTP catcher accepts it. Its latency is
+from the start of the POST to the catcher's acceptance (both on this machine's clock),
+so it includes every relay hop, consumer batch and commit on the way.
+
+For each replica count, the bench starts that many `python -m catalog|orders|notifier
+serve` processes (as `make up` would), an SMTP catcher process (`python -m
+notifier.mailcatcher`), creates products with ample stock, places `--orders` orders from
+`--concurrency` concurrent clients (round-robin over the orders replicas, one customer
+and one recipient per order), and waits for every e-mail. Reported: orders/s (orders /
+time from the first POST to the last e-mail), p50/p99 end-to-end latency, p50/p99 of
+the POST alone. The 2-replica numbers are also given as ratios to the 1-replica ones,
+measured in the same run: on a 2-core machine that runs PostgreSQL, Redis and the load
+generator too, replicas add contention as much as capacity, and the ratio says which
+wins.
+
+Results: bench/results/orders-<timestamp>.json and .md, with machine, versions, command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from importlib import metadata as pkg_metadata
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy.engine import make_url
+
+from marcus_eventstore.migrations import libpq_dsn, upgrade
+from marcus_web.auth import mint_token
+
+RESULTS = Path(__file__).parent / "results"
+SECRET = "bench-orders-secret-0123456789abcdef"
+SERVICES = ("catalog", "orders", "notifier")
+TABLES = {
+    "catalog": "outbox, events, products, categories, reservations, processed_events,"
+    " subject_sequences",
+    "orders": "outbox, events, orders, order_lines, products, reservation_receipts,"
+    " idempotency_keys, placement_retries, processed_events, subject_sequences",
+    "notifier": "outbox, events, deliveries, processed_events, subject_sequences",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_database(database_url: str) -> None:
+    url = make_url(database_url)
+    admin = libpq_dsn(url.set(database="postgres").render_as_string(hide_password=False))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [url.database]
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{url.database}"')
+
+
+def truncate(database_url: str) -> None:
+    with psycopg.connect(libpq_dsn(database_url), autocommit=True) as conn:
+        for schema, tables in TABLES.items():
+            names = ", ".join(f"{schema}.{t.strip()}" for t in tables.split(","))
+            conn.execute(f"TRUNCATE {names}")
+
+
+class Processes:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        log = (self.folder / f"{name}.log").open("ab")
+        self.procs.append(subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT))
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        self.procs = []
+
+
+async def wait_until(check: Any, within: float, what: str, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        if await check():
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def ready(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            return (await client.get(f"{url}/readyz")).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def read_mailbox(folder: Path) -> dict[str, float]:
+    """recipient -> time the catcher accepted its first e-mail."""
+    index = folder / "index.jsonl"
+    if not index.exists():
+        return {}
+    received: dict[str, float] = {}
+    for line in index.read_text().splitlines():
+        if line.strip():
+            record = json.loads(line)
+            received.setdefault(record["recipients"][0], record["received_at"])
+    return received
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def run_setting(replicas: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    truncate(args.database_url)
+    prefix = f"bench-orders-{uuid.uuid4().hex[:8]}:"
+    smtp_port = free_port()
+    mail_dir = folder / f"mail-{replicas}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.database_url,
+        "REDIS_URL": args.redis_url,
+        "STREAM_PREFIX": prefix,
+        "JWT_SECRET": SECRET,
+        "SMTP_PORT": str(smtp_port),
+        "LOG_LEVEL": "warning",
+        "DB_POOL_SIZE": "5",
+    }
+    procs = Processes(folder)
+    urls: dict[str, list[str]] = {service: [] for service in SERVICES}
+    try:
+        procs.start(
+            "mailcatcher",
+            [
+                sys.executable,
+                "-m",
+                "notifier.mailcatcher",
+                "serve",
+                "--port",
+                str(smtp_port),
+                "--dir",
+                str(mail_dir),
+            ],
+            env,
+        )
+        for service in SERVICES:
+            for i in range(replicas):
+                port = free_port()
+                procs.start(
+                    f"{service}-{replicas}-{i}",
+                    [sys.executable, "-m", service, "serve", "--port", str(port)],
+                    env,
+                )
+                urls[service].append(f"http://127.0.0.1:{port}")
+        for service_urls in urls.values():
+            for url in service_urls:
+                await wait_until(lambda url=url: ready(url), 90, f"{url} ready")
+        admin = {"Authorization": f"Bearer {mint_token('bench', ['admin'], secret=SECRET)}"}
+        async with httpx.AsyncClient(base_url=urls["catalog"][0], timeout=30) as catalog:
+            category = await catalog.post(
+                "/api/v1/categories", json={"slug": "bench", "name": "Bench"}, headers=admin
+            )
+            category.raise_for_status()
+            products = []
+            for i in range(args.products):
+                created = await catalog.post(
+                    "/api/v1/products",
+                    json={
+                        "sku": f"BENCH-{i:03d}",
+                        "name": f"Bench product {i}",
+                        "price": f"{random.randint(100, 9999) / 100:.2f}",
+                        "category_id": category.json()["id"],
+                        "stock": 10_000_000,
+                    },
+                    headers=admin,
+                )
+                created.raise_for_status()
+                products.append(created.json()["id"])
+
+        async def known() -> bool:
+            with psycopg.connect(libpq_dsn(args.database_url)) as conn:
+                row = conn.execute("SELECT count(*) FROM orders.products").fetchone()
+            return bool(row and row[0] == len(products))
+
+        await wait_until(known, 60, "products in the orders read model")
+
+        clients = [httpx.AsyncClient(base_url=url, timeout=60) for url in urls["orders"]]
+        started: dict[str, float] = {}
+        post_latency: list[float] = []
+        counter = iter(range(args.warmup + args.orders))
+
+        async def customer_loop() -> None:
+            for n in counter:
+                recipient = f"bench-{n}@example.com"
+                lines = random.sample(products, k=random.randint(1, 3))
+                body = {
+                    "email": recipient,
+                    "lines": [{"product_id": p, "quantity": random.randint(1, 3)} for p in lines],
+                }
+                token = mint_token(f"customer-{n}", [], secret=SECRET)
+                begin = time.time()
+                response = await clients[n % len(clients)].post(
+                    "/api/v1/orders", json=body, headers={"Authorization": f"Bearer {token}"}
+                )
+                response.raise_for_status()
+                if n >= args.warmup:
+                    started[recipient] = begin
+                    post_latency.append(time.time() - begin)
+
+        try:
+            await asyncio.gather(*(customer_loop() for _ in range(args.concurrency)))
+        finally:
+            for client in clients:
+                await client.aclose()
+
+        async def all_mail() -> bool:
+            return len(read_mailbox(mail_dir).keys() & started.keys()) == len(started)
+
+        await wait_until(all_mail, args.timeout, "every order's e-mail", interval=0.25)
+        received = read_mailbox(mail_dir)
+        e2e = [received[r] - started[r] for r in started]
+        elapsed = max(received[r] for r in started) - min(started.values())
+        return {
+            "replicas": replicas,
+            "orders": len(started),
+            "elapsed_s": elapsed,
+            "orders_per_s": len(started) / elapsed,
+            "e2e_p50_ms": percentile(e2e, 0.50) * 1000,
+            "e2e_p99_ms": percentile(e2e, 0.99) * 1000,
+            "e2e_mean_ms": statistics.fmean(e2e) * 1000,
+            "post_p50_ms": percentile(post_latency, 0.50) * 1000,
+            "post_p99_ms": percentile(post_latency, 0.99) * 1000,
+        }
+    finally:
+        procs.stop()
+
+
+def machine() -> dict[str, Any]:
+    memory = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal"):
+                memory = int(line.split()[1]) // 1024
+    versions = {}
+    for package in (
+        "fastapi",
+        "uvicorn",
+        "sqlalchemy",
+        "psycopg",
+        "redis",
+        "faststream",
+        "aiosmtplib",
+        "aiosmtpd",
+        "jinja2",
+    ):
+        try:
+            versions[package] = pkg_metadata.version(package)
+        except pkg_metadata.PackageNotFoundError:
+            versions[package] = None
+    with psycopg.connect(libpq_dsn(ARGS_DB[0])) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return {
+        "cores": os.cpu_count(),
+        "memory_mib": memory,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "postgresql": row[0] if row else None,
+        "packages": versions,
+    }
+
+
+ARGS_DB: list[str] = []
+
+
+def markdown(result: dict[str, Any]) -> str:
+    rows = result["runs"]
+    lines = [
+        "# bench-orders: orders end to end (POST -> confirmed -> e-mail accepted by SMTP)",
+        "",
+        f"{result['when']}, `{result['command']}`; {result['machine']['cores']} cores, "
+        f"Python {result['machine']['python']}, PostgreSQL {result['machine']['postgresql']}.",
+        f"{result['orders']} orders per run, {result['concurrency']} concurrent clients, "
+        f"1-3 lines each over {result['products']} products.",
+        "",
+        "| replicas per service | orders/s | e2e p50 ms | e2e p99 ms | POST p50 ms | POST p99 ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in rows:
+        lines.append(
+            f"| {run['replicas']} | {run['orders_per_s']:.1f} | {run['e2e_p50_ms']:.0f} | "
+            f"{run['e2e_p99_ms']:.0f} | {run['post_p50_ms']:.0f} | {run['post_p99_ms']:.0f} |"
+        )
+    if "ratio_2_vs_1" in result:
+        ratio = result["ratio_2_vs_1"]
+        lines += [
+            "",
+            f"2 vs 1 replica (same run): throughput x{ratio['orders_per_s']:.2f}, "
+            f"e2e p50 x{ratio['e2e_p50_ms']:.2f}, e2e p99 x{ratio['e2e_p99_ms']:.2f}.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    ensure_database(args.database_url)
+    for service in SERVICES:
+        upgrade(service, args.database_url)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="marcus-bench-orders-") as tmp:
+        for replicas in args.replicas:
+            run_result = await run_setting(replicas, args, Path(tmp))
+            print(
+                f"{replicas} replica(s): {run_result['orders_per_s']:.1f} orders/s, "
+                f"e2e p50 {run_result['e2e_p50_ms']:.0f} ms, p99 {run_result['e2e_p99_ms']:.0f} ms",
+                flush=True,
+            )
+            runs.append(run_result)
+    result: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python -m bench.orders " + shlex.join(sys.argv[1:]),
+        "orders": args.orders,
+        "concurrency": args.concurrency,
+        "products": args.products,
+        "machine": machine(),
+        "runs": runs,
+    }
+    by_replicas = {run["replicas"]: run for run in runs}
+    if 1 in by_replicas and 2 in by_replicas:
+        one, two = by_replicas[1], by_replicas[2]
+        result["ratio_2_vs_1"] = {
+            key: two[key] / one[key] for key in ("orders_per_s", "e2e_p50_ms", "e2e_p99_ms")
+        }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--products", type=int, default=20)
+    parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/marcus_bench_orders"
+        ),
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
+    args = parser.parse_args()
+    ARGS_DB.append(args.database_url)
+    result = asyncio.run(run(args))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = RESULTS / f"orders-{stamp}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+    print(f"written to {out} and {out.with_suffix('.md')}")
+
+
+if __name__ == "__main__":
+    main()
