@@ -34,7 +34,8 @@ import psycopg
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import create_async_engine
 
-RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
 
 
 def events(count: int) -> list:
@@ -141,7 +142,7 @@ async def measure(count: int, base_url: str, redis_url: str, chroma_url: str, ba
 
 
 async def main(args: argparse.Namespace) -> dict:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(ROOT))
     from tests.support.chroma import ChromaProcess
 
     chroma = ChromaProcess()
