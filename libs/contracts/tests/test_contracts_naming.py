@@ -12,7 +12,20 @@ from marcus_contracts.events.catalog import ProductCreatedV2
 NAME = re.compile(r"^(?P<service>[a-z]+)\.(?P<aggregate>[a-z][a-z_]*)\.(?P<verb>[a-z][a-z_]*)$")
 # Past participles that do not end in -ed; extend when an event needs one.
 IRREGULAR_PAST = frozenset(
-    {"paid", "sent", "sold", "built", "made", "held", "kept", "lost", "won", "begun", "done", "rebuilt"}
+    {
+        "paid",
+        "sent",
+        "sold",
+        "built",
+        "made",
+        "held",
+        "kept",
+        "lost",
+        "won",
+        "begun",
+        "done",
+        "rebuilt",
+    }
 )
 
 
