@@ -8,7 +8,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import psycopg
 import redis.asyncio as aioredis
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -98,6 +100,14 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
         await asyncio.sleep(interval)
+
+
+def wrapped(error: Exception) -> sa_exc.DBAPIError:
+    """What SQLAlchemy raises for a driver error: the driver's error as `orig`/`__cause__`."""
+    try:
+        raise sa_exc.DBAPIError.instance("SELECT 1", None, error, psycopg.Error) from error
+    except sa_exc.DBAPIError as exc:
+        return exc
 
 
 async def pending_count(redis: aioredis.Redis, stream: str, group: str) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import psycopg
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 from sqlalchemy import text
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from marcus_contracts import StreamNames
 from marcus_messaging import Consumer, ConsumerSettings, HandlerContext
+from marcus_messaging.batch import _blame, _HandlerFailed
 from tests.messaging.support import (
     category_created,
     effects,
@@ -21,6 +23,7 @@ from tests.messaging.support import (
     record_effect,
     text_of,
     wait_for,
+    wrapped,
 )
 
 GROUP = "projector"
@@ -130,3 +133,20 @@ async def test_a_failure_at_commit_is_isolated_entry_by_entry(
     )
     assert fallbacks == 1
     assert text_of(letters[0][1][b"origin_stream"]) == stream
+
+
+def test_who_is_blamed_for_a_failed_batch() -> None:
+    def failed(index: int, error: Exception) -> _HandlerFailed:
+        try:
+            raise _HandlerFailed(index) from error
+        except _HandlerFailed as exc:
+            return exc
+
+    bug = RuntimeError("bug")
+    assert _blame(failed(2, bug)) == (2, bug)  # counted at once, not run again
+    assert _blame(failed(2, wrapped(psycopg.errors.UniqueViolation())))[0] == 2
+    # Not the handler's own doing: each entry runs again alone.
+    assert _blame(failed(2, wrapped(psycopg.errors.DeadlockDetected())))[0] is None
+    assert _blame(failed(2, wrapped(psycopg.errors.SerializationFailure())))[0] is None
+    assert _blame(failed(2, wrapped(psycopg.errors.InFailedSqlTransaction())))[0] is None
+    assert _blame(bug) == (None, bug)  # the ledger insert or the commit

@@ -28,6 +28,7 @@ from tests.messaging.support import (
     record_effect,
     text_of,
     wait_for,
+    wrapped,
 )
 
 GROUP = "mailer"
@@ -170,8 +171,11 @@ async def test_database_unreachable_from_the_start(
         settings=SETTINGS,
     )
 
+    deliveries: list[int] = []
+
     @consumer.handler("catalog.category.created")
     async def handle(ctx: HandlerContext) -> None:
+        deliveries.append(ctx.deliveries)
         await record_effect(ctx, schema, consumer.consumer_name)
 
     events = [category_created(f"e{i}") for i in range(4)]
@@ -187,14 +191,14 @@ async def test_database_unreachable_from_the_start(
         await wait_for(lambda: effects(engine, schema), lambda rows: len(rows) == 4)
         await wait_for(lambda: pending_count(redis_client, stream, GROUP), lambda n: n == 0)
     assert await redis_client.xlen(names.dlq(GROUP)) == 0
-
-
-def wrapped(error: BaseException) -> sa_exc.DBAPIError:
-    """What SQLAlchemy raises for a driver error: the driver's error as `orig`/`__cause__`."""
-    try:
-        raise sa_exc.DBAPIError.instance("SELECT 1", None, error, psycopg.Error) from error
-    except sa_exc.DBAPIError as exc:
-        return exc
+    # The held batch, idle far beyond reclaim_min_idle_ms, was not claimed from under the
+    # subscriber: it ran once, on its first delivery.
+    assert deliveries == [1, 1, 1, 1]
+    labels = {"group": GROUP, "stream": stream, "type": "catalog.category.created"}
+    assert not REGISTRY.get_sample_value("messaging_events_duplicate_total", labels)
+    assert not REGISTRY.get_sample_value(
+        "messaging_entries_reclaimed_total", {"group": GROUP, "stream": stream}
+    )
 
 
 def test_classification_of_database_failures() -> None:

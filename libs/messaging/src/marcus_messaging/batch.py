@@ -19,8 +19,9 @@ the batch is redone entry by entry (`EntryProcessor.run`), so a poison entry fai
 alone while the others commit. The entry whose handler raised is not run a second
 time on this delivery: its failure is counted as if it had run alone (it ran against
 the same state: the batch's earlier effects, applied in order). Only when the failure
-cannot be pinned on one handler (the ledger insert, the commit, or a transaction an
-earlier handler had already broken) is every entry run again alone.
+cannot be pinned on one handler (the ledger insert, the commit, a transaction an earlier
+handler had already broken, or a deadlock or serialization failure that the batch's
+wider locks may have caused) is every entry run again alone.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from uuid import UUID
 
-from psycopg.errors import InFailedSqlTransaction
+import psycopg
 
 from marcus_messaging import metrics
 from marcus_messaging.ledger import LedgerRow
@@ -56,6 +57,14 @@ class BatchProcessor:
     async def process(self, entries: Sequence[Entry], stop: asyncio.Event) -> None:
         """Handle a batch of first deliveries. Returns early, leaving entries pending,
         only when `stop` is set while the database is unavailable."""
+        keys = [(entry.stream, entry.entry_id) for entry in entries]
+        self._processor.in_flight.update(keys)  # not the reclaimer's, however long we take
+        try:
+            await self._process(entries, stop)
+        finally:
+            self._processor.in_flight.difference_update(keys)
+
+    async def _process(self, entries: Sequence[Entry], stop: asyncio.Event) -> None:
         processor = self._processor
         batch, unhandled = await self._triage(entries)
         if not batch:
@@ -161,13 +170,22 @@ class BatchProcessor:
 
 
 def _blame(exc: Exception) -> tuple[int | None, BaseException]:
-    """(index of the entry whose handler raised, or None; the error itself)."""
+    """(index of the entry whose handler raised, or None; the error itself). None also
+    when the batch itself may have caused the error (see `_batch_induced`)."""
     if not isinstance(exc, _HandlerFailed) or exc.__cause__ is None:
         return None, exc
     error = exc.__cause__
     current: BaseException | None = error
-    while current is not None:  # the transaction was broken before this handler ran
-        if isinstance(current, InFailedSqlTransaction):
+    while current is not None:
+        if isinstance(current, psycopg.Error) and _batch_induced(current.sqlstate):
             return None, error
         current = current.__cause__
     return exc.index, error
+
+
+def _batch_induced(sqlstate: str | None) -> bool:
+    """Errors the same entry would likely not meet alone: a transaction an earlier handler
+    broke (25P02), or a conflict with another transaction made likelier by the batch's
+    wider, longer-held locks (class 40: deadlock, serialization failure; 55P03: lock
+    timeout). Each entry then runs alone, and only a real culprit fails."""
+    return sqlstate is not None and (sqlstate[:2] == "40" or sqlstate in {"25P02", "55P03"})

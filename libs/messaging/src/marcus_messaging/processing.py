@@ -130,6 +130,9 @@ class EntryProcessor:
         self.ledger = ledger
         self.gate = gate
         self.failures = FailureBook()
+        self.in_flight: set[tuple[str, str]] = set()
+        """Entries a batch of this process holds right now (even through a long outage):
+        the reclaimer leaves them alone."""
         self._redis = redis
         self._guard = guard
         self._handlers = handlers

@@ -8,7 +8,9 @@ over with XCLAIM once they have been idle long enough:
 - entries that failed in this very process: after the backoff,
   `backoff_base_ms * 2**(deliveries - 1)` (capped at `backoff_max_ms`);
 - any other entry (its owner may still be working on it): after the larger of the
-  backoff and `reclaim_min_idle_ms`.
+  backoff and `reclaim_min_idle_ms`;
+- entries a batch of this very process still holds (a slow batch, a batch waiting out a
+  database outage): never; only other replicas may, after `reclaim_min_idle_ms`.
 
 XCLAIM re-checks the idle time atomically, so when several replicas race for an entry
 exactly one gets it; the claim also counts a delivery. An entry already delivered
@@ -91,6 +93,8 @@ class Reclaimer:
 
     async def _take_over(self, stream: str, pending: dict[str, Any]) -> bool:
         entry_id = _text(pending["message_id"])
+        if (stream, entry_id) in self._processor.in_flight:
+            return False  # our own subscriber is still on it (a slow batch, an outage)
         uncounted = self._processor.uncounted(stream, entry_id)
         deliveries = max(int(pending["times_delivered"]) - uncounted, 0)
         threshold = self.threshold_ms(stream, entry_id, _text(pending["consumer"]), deliveries)
