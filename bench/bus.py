@@ -23,6 +23,8 @@ GC pass walk it taxed whichever path allocates most (the runtime) by ~15%.
 
 Results go to bench/results/bus-<timestamp>.json with the machine, versions and command.
 Numbers are ratios measured in the same run: the machine is noisy, ratios less so.
+`--rounds N` runs the streamed paths N times, interleaved, and reports medians (every
+sample is in the JSON); CPU per event barely moves with the machine's load.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import json
 import logging
 import os
 import platform
+import statistics
 import sys
 import time
 import uuid
@@ -283,19 +286,51 @@ def machine() -> dict[str, Any]:
     }
 
 
-def record(results: dict[str, Any], path: str, measured: Measured) -> None:
-    results[f"{path}_events_per_s"] = measured.events_per_s
-    results.setdefault("cpu_us_per_event", {})[path] = measured.cpu_us_per_event
+PATHS = ("raw", "relay", "full", "consumer")
+
+
+async def one_round(
+    args: argparse.Namespace,
+    engine: AsyncEngine,
+    redis: aioredis.Redis,
+    prefix: str,
+    envelopes: list[Envelope],
+    payloads: list[str],
+) -> dict[str, Measured]:
+    """Every streamed path once, each on fresh streams and a fresh schema."""
+    dsn = make_url(args.database_url).set(drivername="postgresql")
+    libpq = dsn.render_as_string(hide_password=False)
+    measured = {"raw": await bench_raw(redis, f"{prefix}raw", payloads, args.batch)}
+
+    store = await reset_schema(engine)
+    await fill_outbox(engine, store, envelopes)
+    measured["relay"] = await bench_relay(libpq, redis, f"{prefix}relay", args.events, args.batch)
+
+    store = await reset_schema(engine)
+    await fill_outbox(engine, store, envelopes)
+    measured["full"] = await bench_full(
+        libpq, engine, args.redis_url, prefix, args.events, args.batch
+    )
+
+    await reset_schema(engine)
+    measured["consumer"] = await bench_consumer(
+        engine, args.redis_url, f"{prefix}consumer-", payloads, args.batch
+    )
+    return measured
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    database_url = args.database_url
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    engine = create_async_engine(database_url, pool_size=5)
+    engine = create_async_engine(args.database_url, pool_size=5)
     redis = aioredis.from_url(args.redis_url)
     server = await redis.info("server")
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
-    results: dict[str, Any] = {"events": args.events, "batch": args.batch, "loop": args.loop}
+    results: dict[str, Any] = {
+        "events": args.events,
+        "batch": args.batch,
+        "loop": args.loop,
+        "rounds": args.rounds,
+    }
+    rounds: list[dict[str, Measured]] = []
     try:
         envelopes = sample_envelopes(args.events)
         payloads = [e.to_json() for e in envelopes]
@@ -303,32 +338,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         gc.collect()
         gc.freeze()  # see the module docstring
 
-        record(results, "raw", await bench_raw(redis, f"{prefix}raw", payloads, args.batch))
-
-        store = await reset_schema(engine)
-        await fill_outbox(engine, store, envelopes)
-        record(
-            results,
-            "relay",
-            await bench_relay(dsn, redis, f"{prefix}relay", args.events, args.batch),
-        )
-
-        store = await reset_schema(engine)
-        await fill_outbox(engine, store, envelopes)
-        record(
-            results,
-            "full",
-            await bench_full(dsn, engine, args.redis_url, prefix, args.events, args.batch),
-        )
-
-        await reset_schema(engine)
-        record(
-            results,
-            "consumer",
-            await bench_consumer(
-                engine, args.redis_url, f"{prefix}consumer-", payloads, args.batch
-            ),
-        )
+        for number in range(args.rounds):
+            rounds.append(
+                await one_round(args, engine, redis, f"{prefix}{number}-", envelopes, payloads)
+            )
 
         store = await reset_schema(engine)
         sample = envelopes[: min(2000, args.events)]
@@ -341,11 +354,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
         await engine.dispose()
         await redis.aclose()
-    raw = results["raw_events_per_s"]
-    for path in ("relay", "full", "consumer"):
-        results[f"{path}_ratio"] = results[f"{path}_events_per_s"] / raw
+    summarise(results, rounds)
     results["redis_version"] = server.get("redis_version")
     return results
+
+
+def summarise(results: dict[str, Any], rounds: list[dict[str, Measured]]) -> None:
+    """Medians over the rounds; ratios are medians of each round's own ratio, so a slow
+    moment of the machine hits a path and its reference together."""
+    results["cpu_us_per_event"] = {}
+    results["samples"] = {}
+    for path in PATHS:
+        rates = [measured[path].events_per_s for measured in rounds]
+        results[f"{path}_events_per_s"] = statistics.median(rates)
+        results["cpu_us_per_event"][path] = statistics.median(
+            measured[path].cpu_us_per_event for measured in rounds
+        )
+        results["samples"][path] = rates
+    for path in PATHS[1:]:
+        results[f"{path}_ratio"] = statistics.median(
+            measured[path].events_per_s / measured["raw"].events_per_s for measured in rounds
+        )
 
 
 def ensure_database(database_url: str) -> None:
@@ -382,7 +411,7 @@ def print_table(results: dict[str, Any], out: Path) -> None:
     cpu = r["cpu_us_per_event"]
     print(
         f"events: {r['events']}  payload: {r['payload_bytes']} B  batch: {r['batch']}"
-        f"  loop: {r['loop']}"
+        f"  loop: {r['loop']}  rounds: {r['rounds']} (medians)"
     )
     print(f"{'path':<48}{'events/s':>12}{'vs raw':>10}{'CPU us/ev':>11}")
     rows = [
@@ -401,6 +430,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every streamed path this many times, interleaved; report medians",
+    )
     parser.add_argument(
         "--loop",
         choices=("asyncio", "uvloop"),
