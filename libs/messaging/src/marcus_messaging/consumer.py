@@ -26,90 +26,28 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
-from faststream import AckPolicy, Context
-from faststream.redis import RedisBroker, StreamSub
-from faststream.redis.message import (
-    FAKE_CONSUMER,
-    BatchStreamMessage,
-    RedisBatchStreamMessage,
-)
+from faststream.redis import RedisBroker
 from redis.exceptions import RedisError
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from marcus_contracts import STREAM_FIELD, EventRegistry, StreamNames
+from marcus_contracts import EventRegistry, StreamNames
 from marcus_contracts import registry as default_registry
 from marcus_messaging.availability import DatabaseGate
 from marcus_messaging.batch import BatchProcessor
 from marcus_messaging.groups import ensure_group, is_missing_group
 from marcus_messaging.ledger import Ledger, SequenceGuard, ledger_tables
 from marcus_messaging.metrics import refresh_group_gauges
-from marcus_messaging.processing import Entry, EntryProcessor, Handler
+from marcus_messaging.processing import EntryProcessor, Handler
 from marcus_messaging.reclaim import Reclaimer
 from marcus_messaging.settings import ConsumerSettings
+from marcus_messaging.subscription import build_broker
 
 log = logging.getLogger("marcus.messaging")
-
-_FIELD = STREAM_FIELD.encode()
-
-
-faststream_log = logging.getLogger("marcus.messaging.faststream")
-_FETCH_ERROR = "Message fetch error"  # FastStream's text for a failed XREADGROUP
-
-
-class _BrokerLog:
-    """FastStream's logger for one consumer. Its per-message lines ("Received",
-    "Processed") arrive at DEBUG, so they cost one level check per batch; its errors keep
-    their level, except the fetch error that stopping provokes (the broker closes its
-    connection under a blocked XREADGROUP), which is expected and demoted to DEBUG."""
-
-    def __init__(self, stopping: asyncio.Event) -> None:
-        self._stopping = stopping
-
-    def log(
-        self,
-        level: int,
-        msg: Any,
-        /,
-        *,
-        exc_info: Any = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> None:
-        if self._stopping.is_set() and msg == _FETCH_ERROR:
-            level = logging.DEBUG
-        if faststream_log.isEnabledFor(level):
-            faststream_log.log(level, msg, exc_info=exc_info, extra=extra)
-
-
-async def _parse_batch(message: BatchStreamMessage) -> RedisBatchStreamMessage:
-    """Hand batches over raw: producers XADD a bare `event` field, not FastStream's
-    envelope, so FastStream's own parser must not reinterpret (or choke on) it."""
-    first = message["message_ids"][0].decode() if message["message_ids"] else ""
-    return RedisBatchStreamMessage(
-        raw_message=message,
-        body=b"",
-        consumer=FAKE_CONSUMER,
-        group=None,
-        message_id=first,
-        correlation_id=first,
-    )
-
-
-async def _decode_batch(message: RedisBatchStreamMessage) -> Any:
-    return None
-
-
-def _entries(message: BatchStreamMessage) -> list[Entry]:
-    """Entries read with `>` are always on their first delivery."""
-    stream = message["channel"]
-    return [
-        Entry(stream, entry_id.decode(), fields.get(_FIELD), 1)
-        for entry_id, fields in zip(message["message_ids"], message["data"], strict=True)
-    ]
 
 
 class Consumer:
@@ -264,34 +202,14 @@ class Consumer:
             self._subscribers = {}
 
     def _build_broker(self, processor: EntryProcessor) -> RedisBroker:
-        broker = RedisBroker(
-            self._redis_url,
-            graceful_timeout=self.settings.shutdown_timeout_s,
-            logger=_BrokerLog(self._stopping),
-            log_level=logging.DEBUG,  # per-batch "Received"/"Processed" lines
+        broker, self._subscribers = build_broker(
+            redis_url=self._redis_url,
+            streams=self.streams,
+            group=self.group,
+            settings=self.settings,
+            batches=BatchProcessor(processor),
+            stopping=self._stopping,
         )
-        batches = BatchProcessor(processor)
-        stopping = self._stopping
-
-        async def on_batch(message: RedisBatchStreamMessage = Context("message")) -> None:
-            await batches.process(_entries(message.raw_message), stopping)
-
-        for stream in self.streams:
-            subscriber = broker.subscriber(
-                stream=StreamSub(
-                    stream,
-                    group=self.group,
-                    consumer=self.consumer_name,
-                    batch=True,
-                    polling_interval=self.settings.block_ms,
-                    max_records=self.settings.batch,
-                ),
-                ack_policy=AckPolicy.MANUAL,  # acked by the processor, after the commit
-                parser=_parse_batch,
-                decoder=_decode_batch,
-            )
-            subscriber(on_batch)
-            self._subscribers[stream] = subscriber
         return broker
 
     async def _maintain(self, reclaimer: Reclaimer) -> None:
