@@ -53,6 +53,9 @@ class Leadership:
                 except (DBAPIError, OSError) as exc:
                     log.warning("scheduler lease: database unavailable (%s)", exc)
                     await self._depose("cannot reach the database to renew")
+                except Exception:  # never let one surprise end scheduling for good
+                    log.exception("scheduler lease: unexpected failure")
+                    await self._depose("unexpected failure")
                 await _wait(stop, self.renew_seconds if self.tenure else self.poll_seconds)
         finally:
             tenure = self.tenure
