@@ -6,16 +6,20 @@ the notifier renders and sends the e-mail -> the SMTP catcher accepts it. Its la
 from the start of the POST to the catcher's acceptance (both on this machine's clock),
 so it includes every relay hop, consumer batch and commit on the way.
 
-For each replica count, the bench starts that many `python -m catalog|orders|notifier
-serve` processes (as `make up` would), an SMTP catcher process (`python -m
-notifier.mailcatcher`), creates products with ample stock, places `--orders` orders from
-`--concurrency` concurrent clients (round-robin over the orders replicas, one customer
-and one recipient per order), and waits for every e-mail. Reported: orders/s (orders /
-time from the first POST to the last e-mail), p50/p99 end-to-end latency, p50/p99 of
-the POST alone. The 2-replica numbers are also given as ratios to the 1-replica ones,
-measured in the same run: on a 2-core machine that runs PostgreSQL, Redis and the load
-generator too, replicas add contention as much as capacity, and the ratio says which
-wins.
+For each replica count and load profile, the bench starts that many `python -m
+catalog|orders|notifier serve` processes (as `make up` would) and an SMTP catcher
+process (`python -m notifier.mailcatcher`), creates products with ample stock, places
+orders (round-robin over the orders replicas, one customer and one recipient per order)
+and waits for every e-mail. Two load profiles:
+
+- saturated: `--orders` orders from `--concurrency` clients, faster than the pipeline
+  drains them: orders/s is the throughput, and the latency is mostly queueing;
+- light: `--light-orders` orders from one client: the path's own latency.
+
+Reported: orders/s (orders / time from the first POST to the last e-mail), p50/p99
+end-to-end latency, p50/p99 of the POST alone, and 2-replica / 1-replica ratios measured
+in the same run. On a 2-core machine that also runs PostgreSQL, Redis and the load
+generator, replicas add contention as much as capacity; the ratio says which wins.
 
 Results: bench/results/orders-<timestamp>.json and .md, with machine, versions, command.
 """
@@ -143,11 +147,18 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-async def run_setting(replicas: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+async def run_setting(
+    replicas: int,
+    profile: str,
+    orders: int,
+    concurrency: int,
+    args: argparse.Namespace,
+    folder: Path,
+) -> dict[str, Any]:
     truncate(args.database_url)
     prefix = f"bench-orders-{uuid.uuid4().hex[:8]}:"
     smtp_port = free_port()
-    mail_dir = folder / f"mail-{replicas}"
+    mail_dir = folder / f"mail-{replicas}-{profile}"
     env = {
         **os.environ,
         "DATABASE_URL": args.database_url,
@@ -219,7 +230,7 @@ async def run_setting(replicas: int, args: argparse.Namespace, folder: Path) -> 
         clients = [httpx.AsyncClient(base_url=url, timeout=60) for url in urls["orders"]]
         started: dict[str, float] = {}
         post_latency: list[float] = []
-        counter = iter(range(args.warmup + args.orders))
+        counter = iter(range(args.warmup + orders))
 
         async def customer_loop() -> None:
             for n in counter:
@@ -240,7 +251,7 @@ async def run_setting(replicas: int, args: argparse.Namespace, folder: Path) -> 
                     post_latency.append(time.time() - begin)
 
         try:
-            await asyncio.gather(*(customer_loop() for _ in range(args.concurrency)))
+            await asyncio.gather(*(customer_loop() for _ in range(concurrency)))
         finally:
             for client in clients:
                 await client.aclose()
@@ -254,6 +265,8 @@ async def run_setting(replicas: int, args: argparse.Namespace, folder: Path) -> 
         elapsed = max(received[r] for r in started) - min(started.values())
         return {
             "replicas": replicas,
+            "profile": profile,
+            "concurrency": concurrency,
             "orders": len(started),
             "elapsed_s": elapsed,
             "orders_per_s": len(started) / elapsed,
@@ -305,30 +318,31 @@ ARGS_DB: list[str] = []
 
 
 def markdown(result: dict[str, Any]) -> str:
-    rows = result["runs"]
     lines = [
         "# bench-orders: orders end to end (POST -> confirmed -> e-mail accepted by SMTP)",
         "",
         f"{result['when']}, `{result['command']}`; {result['machine']['cores']} cores, "
         f"Python {result['machine']['python']}, PostgreSQL {result['machine']['postgresql']}.",
-        f"{result['orders']} orders per run, {result['concurrency']} concurrent clients, "
-        f"1-3 lines each over {result['products']} products.",
+        f"saturated: {result['orders']} orders from {result['concurrency']} concurrent clients"
+        f" (throughput; latency is mostly queueing); light: {result['light_orders']} orders"
+        f" from one client (the path's own latency). 1-3 lines per order over"
+        f" {result['products']} products.",
         "",
-        "| replicas per service | orders/s | e2e p50 ms | e2e p99 ms | POST p50 ms | POST p99 ms |",
-        "|---|---|---|---|---|---|",
+        "| replicas per service | load | orders/s | e2e p50 ms | e2e p99 ms | POST p50 ms "
+        "| POST p99 ms |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for run in rows:
+    for run in result["runs"]:
         lines.append(
-            f"| {run['replicas']} | {run['orders_per_s']:.1f} | {run['e2e_p50_ms']:.0f} | "
-            f"{run['e2e_p99_ms']:.0f} | {run['post_p50_ms']:.0f} | {run['post_p99_ms']:.0f} |"
+            f"| {run['replicas']} | {run['profile']} | {run['orders_per_s']:.1f} | "
+            f"{run['e2e_p50_ms']:.0f} | {run['e2e_p99_ms']:.0f} | {run['post_p50_ms']:.0f} | "
+            f"{run['post_p99_ms']:.0f} |"
         )
-    if "ratio_2_vs_1" in result:
-        ratio = result["ratio_2_vs_1"]
-        lines += [
-            "",
-            f"2 vs 1 replica (same run): throughput x{ratio['orders_per_s']:.2f}, "
-            f"e2e p50 x{ratio['e2e_p50_ms']:.2f}, e2e p99 x{ratio['e2e_p99_ms']:.2f}.",
-        ]
+    for profile, ratio in result.get("ratio_2_vs_1", {}).items():
+        lines.append(
+            f"\n2 vs 1 replica, {profile} (same run): throughput x{ratio['orders_per_s']:.2f}, "
+            f"e2e p50 x{ratio['e2e_p50_ms']:.2f}, e2e p99 x{ratio['e2e_p99_ms']:.2f}."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -337,30 +351,42 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     for service in SERVICES:
         upgrade(service, args.database_url)
     runs = []
+    profiles = [("saturated", args.orders, args.concurrency), ("light", args.light_orders, 1)]
     with tempfile.TemporaryDirectory(prefix="marcus-bench-orders-") as tmp:
         for replicas in args.replicas:
-            run_result = await run_setting(replicas, args, Path(tmp))
-            print(
-                f"{replicas} replica(s): {run_result['orders_per_s']:.1f} orders/s, "
-                f"e2e p50 {run_result['e2e_p50_ms']:.0f} ms, p99 {run_result['e2e_p99_ms']:.0f} ms",
-                flush=True,
-            )
-            runs.append(run_result)
+            for profile, orders, concurrency in profiles:
+                if orders <= 0:
+                    continue
+                run_result = await run_setting(
+                    replicas, profile, orders, concurrency, args, Path(tmp)
+                )
+                print(
+                    f"{replicas} replica(s), {profile}: {run_result['orders_per_s']:.1f} orders/s,"
+                    f" e2e p50 {run_result['e2e_p50_ms']:.0f} ms,"
+                    f" p99 {run_result['e2e_p99_ms']:.0f} ms",
+                    flush=True,
+                )
+                runs.append(run_result)
     result: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python -m bench.orders " + shlex.join(sys.argv[1:]),
         "orders": args.orders,
         "concurrency": args.concurrency,
+        "light_orders": args.light_orders,
         "products": args.products,
         "machine": machine(),
         "runs": runs,
     }
-    by_replicas = {run["replicas"]: run for run in runs}
-    if 1 in by_replicas and 2 in by_replicas:
-        one, two = by_replicas[1], by_replicas[2]
-        result["ratio_2_vs_1"] = {
-            key: two[key] / one[key] for key in ("orders_per_s", "e2e_p50_ms", "e2e_p99_ms")
-        }
+    by_key = {(run["replicas"], run["profile"]): run for run in runs}
+    ratios = {}
+    for profile in ("saturated", "light"):
+        one, two = by_key.get((1, profile)), by_key.get((2, profile))
+        if one and two:
+            ratios[profile] = {
+                key: two[key] / one[key] for key in ("orders_per_s", "e2e_p50_ms", "e2e_p99_ms")
+            }
+    if ratios:
+        result["ratio_2_vs_1"] = ratios
     return result
 
 
@@ -369,6 +395,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--light-orders", type=int, default=60, help="0 skips the light runs")
     parser.add_argument("--products", type=int, default=20)
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--timeout", type=float, default=300)
