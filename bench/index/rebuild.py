@@ -1,41 +1,31 @@
-"""`make bench-index`: rebuild throughput of the indexer as a ratio of the raw ceiling.
+"""Rebuild throughput of the indexer as a ratio of the raw embed+upsert ceiling.
 
-Measured in one run, on one Chroma server (`chroma run`, temp folder), the local
-PostgreSQL and Redis, hash embedder:
+Measured in one run, on the bench's Chroma server, the local PostgreSQL and Redis,
+hash embedder:
 
 - ceiling: the N products' documents embedded and upserted into a fresh collection in
   the same batches a rebuild uses, straight from memory: no events, no PostgreSQL.
 - rebuild: `events.catalog` holding one `catalog.product.created` per product (N
   events); a rebuild run replays it (XRANGE pages, fold, guarded writes, switch).
 
-Target: rebuild >= 80% of the ceiling. Results: bench/results/index-<timestamp>.json
-and .md (machine, versions, command). Not yet here: freshness p50/p99 per embedder and
-scale-out with 1-3 consumers (see docs/architecture.md, "Search").
+Target: rebuild >= 80% of the ceiling. The rebuild runs in this process (the same
+`reindex` as `python -m indexer reindex`), so there is no HTTP or process start in it.
 
-    python -m bench.index --products 10000 100000
+    python -m bench.index rebuild --products 10000 100000
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import logging
-import os
-import platform
-import sys
 import time
 import uuid
 from decimal import Decimal
-from importlib.metadata import version
-from pathlib import Path
 
 import psycopg
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import create_async_engine
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
+from marcus_eventstore.migrations import libpq_dsn
 
 
 def events(count: int) -> list:
@@ -141,68 +131,10 @@ async def measure(count: int, base_url: str, redis_url: str, chroma_url: str, ba
     }
 
 
-async def main(args: argparse.Namespace) -> dict:
-    sys.path.insert(0, str(ROOT))
-    from tests.support.chroma import ChromaProcess
-
-    chroma = ChromaProcess()
-    chroma.start()
-    try:
-        rows = [
-            await measure(n, args.database_url, args.redis_url, chroma.url, args.batch)
-            for n in args.products
-        ]
-    finally:
-        chroma.remove()
-    return {
-        "benchmark": "index rebuild vs raw ceiling (hash embedder)",
-        "command": " ".join(sys.argv),
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-        },
-        "versions": {p: version(p) for p in ("chromadb", "redis", "sqlalchemy", "psycopg")},
-        "rebuild": rows,
-        "target": "rebuild >= 0.8 of the ceiling",
-    }
-
-
-def cli() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.index")
-    parser.add_argument("--products", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-        ),
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-    )
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    result = asyncio.run(main(args))
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"index-{stamp}.json").write_text(json.dumps(result, indent=2))
-    lines = [
-        f"# Index rebuild benchmark ({stamp})",
-        "",
-        f"`{result['command']}` on {result['machine']['platform']}, {result['machine']['cpus']} CPUs; "
-        f"chromadb {result['versions']['chromadb']}. Target: {result['target']}.",
-        "",
-        "| products | ceiling docs/s | rebuild docs/s | rebuild s | ratio |",
-        "|---:|---:|---:|---:|---:|",
-        *(
-            f"| {r['products']} | {r['ceiling_docs_per_s']} | {r['rebuild_docs_per_s']} | {r['rebuild_seconds']} | {r['ratio']} |"
-            for r in result["rebuild"]
-        ),
-    ]
-    (RESULTS / f"index-{stamp}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-
-
-if __name__ == "__main__":
-    cli()
+async def run(args: argparse.Namespace, chroma_url: str) -> list[dict]:
+    rows = []
+    for count in args.products:
+        row = await measure(count, libpq_dsn(args.database_url), args.redis_url, chroma_url, args.batch)
+        print(f"rebuild {count}: {row['rebuild_docs_per_s']} docs/s, {row['ratio']} of the ceiling", flush=True)
+        rows.append(row)
+    return rows

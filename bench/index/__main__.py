@@ -1,0 +1,135 @@
+"""`python -m bench.index [freshness] [scaleout] [rebuild] [options]` (`make bench-index`).
+
+No benchmark named: all three. One Chroma server (`chroma run`, temporary folder) serves
+the whole run; PostgreSQL and Redis are the ones named by --database-url / --redis-url
+(each benchmark works in databases and stream prefixes of its own, dropped afterwards).
+Results: bench/results/index-<timestamp>.json (every number, machine, versions, command)
+and .md (the tables). Service logs of the run: a temporary folder, printed on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from bench.index import freshness, rebuild, scaleout
+from bench.index.common import RESULTS, ROOT, load_average, machine
+from bench.index.report import markdown
+
+BENCHMARKS = ("freshness", "scaleout", "rebuild")
+
+
+def default_embedders() -> list[str]:
+    from marcus_search import local_model_available
+
+    return ["hash", "minilm"] if local_model_available() else ["hash"]
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.index", description=__doc__)
+    parser.add_argument("benchmarks", nargs="*", metavar="{freshness,scaleout,rebuild}")
+    fresh = parser.add_argument_group("freshness")
+    fresh.add_argument("--embedders", nargs="+", help="default: hash, and minilm if installed")
+    fresh.add_argument("--rates", type=float, nargs="+", default=[10.0, 50.0])
+    fresh.add_argument("--updates", type=int, default=500, help="per rate")
+    fresh.add_argument("--catalog", type=int, default=500, help="products (>= --updates)")
+    fresh.add_argument("--warmup", type=int, default=20, help="updates before measuring")
+    fresh.add_argument("--poll-ms", type=float, default=20.0, help="Chroma watch interval")
+    fresh.add_argument("--timeout", type=float, default=180.0, help="per update / per drain")
+    scale = parser.add_argument_group("scaleout")
+    scale.add_argument("--backlog", type=int, default=5000)
+    scale.add_argument("--replicas", type=int, nargs="+", default=[1, 2, 3])
+    scale.add_argument("--rounds", type=int, default=1)
+    build = parser.add_argument_group("rebuild")
+    build.add_argument("--products", type=int, nargs="+", default=[10_000, 100_000])
+    build.add_argument("--batch", type=int, default=256)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="any database on the server; the benchmarks create their own",
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
+    args = parser.parse_args(argv)
+    unknown = set(args.benchmarks) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmark(s) {sorted(unknown)}; choose from {BENCHMARKS}")
+    args.benchmarks = [b for b in BENCHMARKS if b in args.benchmarks] or list(BENCHMARKS)
+    args.embedders = args.embedders or default_embedders()
+    if args.updates > args.catalog:
+        parser.error("--updates must not exceed --catalog (one outstanding update per product)")
+    return args
+
+
+async def run(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    from tests.support.chroma import ChromaProcess
+
+    redis = aioredis.from_url(args.redis_url)
+    redis_version = (await redis.info("server")).get("redis_version")
+    await redis.aclose()
+    result: dict[str, Any] = {
+        "benchmark": "index",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python -m bench.index " + shlex.join(sys.argv[1:]),
+        "machine": machine(args.database_url),
+        "redis": redis_version,
+        "load_average": {"before": load_average()},
+    }
+    chroma = ChromaProcess()
+    chroma.start()
+    assert chroma.proc is not None
+    try:
+        if "freshness" in args.benchmarks:
+            result["freshness"] = [
+                await freshness.run_embedder(
+                    embedder, args, chroma.url, chroma.proc.pid, log_dir
+                )
+                for embedder in args.embedders
+            ]
+        if "scaleout" in args.benchmarks:
+            result["scaleout"] = await scaleout.run(args, chroma.url, chroma.proc.pid, log_dir)
+        if "rebuild" in args.benchmarks:
+            result["rebuild"] = await rebuild.run(args, chroma.url)
+    finally:
+        chroma.remove()
+    result["load_average"]["after"] = load_average()
+    return result
+
+
+def main() -> None:
+    args = parse(sys.argv[1:])
+    logging.basicConfig(level=logging.WARNING)
+    log_dir = Path(tempfile.mkdtemp(prefix="marcus-bench-index-"))
+    try:
+        result = asyncio.run(run(args, log_dir))
+    except BaseException:
+        print(f"service logs kept in {log_dir}", file=sys.stderr)
+        raise
+    shutil.rmtree(log_dir, ignore_errors=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"index-{stamp}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+    print(f"written to {out} and {out.with_suffix('.md')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,403 @@
+"""Freshness: a product PATCH through the catalog API until it is visible in search.
+
+Stack per embedder, all as processes: catalog, indexer (EMBEDDER=<kind>), assistant, on a
+fresh database and stream prefix, against the bench's Chroma server. `--catalog`
+products are created through the API and indexed first; then, per offered rate, `--updates`
+renames are sent open-loop at that steady rate (a PATCH starts on schedule whether or not
+earlier ones have returned), each to a different product, each adding a unique token to
+the name, with If-Match on the version the bench knows (so the expected sequence is known
+before the PATCH returns, and a 412 would expose a lost update).
+
+Two moments per update, both on this process's monotonic clock, from the start of its PATCH:
+
+- indexed: the active collection's document has the new sequence. One watcher asks Chroma
+  for every outstanding product in ONE `get(ids=...)` every `--poll-ms`, so watching costs
+  the same at 50/s as at 10/s (polling the assistant per update would load the machine
+  being measured).
+- searchable: the assistant's `GET /api/v1/search?q=<token>&mode=hybrid` answers with the
+  product under its new name. Asked once the watcher saw the document (then every 10 ms
+  until it shows): the delay a customer's search sees, including one search round trip.
+
+Per phase the CPU seconds of each process and the indexer's own metrics (embedding calls,
+texts per call, sync batch time) are recorded, to say where the time goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis.asyncio as aioredis
+
+from bench.index.common import (
+    SECRET,
+    ServiceProcess,
+    fresh_database,
+    processes,
+    service_env,
+    summary_ms,
+    wait_until,
+)
+from bench.index.metrics import cpu_seconds, scrape
+from marcus_search import AliasStore
+from marcus_search.chroma import AsyncCollection, connect, open_collection
+from marcus_web.auth import mint_token
+
+CONFIRMERS = 4
+"""Concurrent assistant searches confirming updates (each update is asked about once,
+then every 10 ms until it shows)."""
+INDEXER_METRICS = (
+    "indexer_embed_seconds_sum",
+    "indexer_embed_seconds_count",
+    "indexer_embed_batch_size_sum",
+    "indexer_sync_batch_seconds_sum",
+    "indexer_sync_batch_seconds_count",
+    "messaging_events_consumed_total",
+)
+KINDS = ("trail jacket", "coffee grinder", "road bike", "desk lamp", "wool socks",
+         "chef knife", "yoga mat", "tent", "espresso cups", "rain boots", "backpack",
+         "headphones")  # fmt: skip
+ADJECTIVES = ("light", "sturdy", "waterproof", "compact", "classic", "merino", "carbon",
+              "ceramic", "insulated", "foldable")  # fmt: skip
+
+
+@dataclass
+class Update:
+    product_id: str
+    version: int
+    """The version the PATCH creates (the document's `sequence` once indexed)."""
+    name: str
+    token: str
+    sent: float = 0.0
+    acked: float | None = None
+    indexed: float | None = None
+    searchable: float | None = None
+    error: str | None = None
+    settled: bool = False
+
+
+@dataclass
+class Watcher:
+    """Finds outstanding updates in the active collection, then confirms them through
+    the assistant's search."""
+
+    chroma_url: str
+    alias: AliasStore
+    assistant: httpx.AsyncClient
+    poll_s: float
+    timeout_s: float
+    pending: dict[str, Update] = field(default_factory=dict)
+    confirming: asyncio.Queue[Update] = field(default_factory=asyncio.Queue)
+    unconfirmed: int = 0
+    gets: int = 0
+    _collection: AsyncCollection | None = None
+    _collection_name: str = ""
+
+    def expect(self, update: Update) -> None:
+        assert update.product_id not in self.pending, "one outstanding update per product"
+        self.pending[update.product_id] = update
+        self.unconfirmed += 1
+
+    def settle(self, update: Update, error: str | None = None) -> None:
+        """Done with `update` (found by search, or failed with `error`); once only."""
+        if update.settled:
+            return
+        update.settled = True
+        update.error = error
+        self.pending.pop(update.product_id, None)
+        self.unconfirmed -= 1
+
+    async def collection(self) -> AsyncCollection:
+        active = await self.alias.read()
+        assert active is not None, "no active collection"
+        if self._collection is None or active.collection != self._collection_name:
+            self._collection = await open_collection(
+                await connect(self.chroma_url), active.collection
+            )
+            self._collection_name = active.collection
+        return self._collection
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            if self.pending:
+                await self._look()
+            await asyncio.sleep(self.poll_s)
+
+    async def _look(self) -> None:
+        ids = list(self.pending)
+        found = await (await self.collection()).get(ids=ids, include=["metadatas"])
+        self.gets += 1
+        now = time.monotonic()
+        for pid, meta in zip(found["ids"], found["metadatas"] or [], strict=True):
+            update = self.pending.get(pid)
+            if update is not None and int((meta or {}).get("sequence", 0)) >= update.version:
+                update.indexed = now
+                del self.pending[pid]
+                self.confirming.put_nowait(update)
+        for pid in ids:
+            update = self.pending.get(pid)
+            if update is not None and now - update.sent > self.timeout_s:
+                self.settle(update, f"not indexed within {self.timeout_s}s")
+
+    async def confirm(self) -> None:
+        while True:
+            update = await self.confirming.get()
+            while True:
+                try:
+                    response = await self.assistant.get(
+                        "/api/v1/search", params={"q": update.token, "k": 10, "mode": "hybrid"}
+                    )
+                except httpx.HTTPError:  # counted as not yet visible; the timeout decides
+                    response = httpx.Response(599)
+                if response.status_code == 200 and any(
+                    hit["product_id"] == update.product_id and hit["name"] == update.name
+                    for hit in response.json()["results"]
+                ):
+                    update.searchable = time.monotonic()
+                    self.settle(update)
+                    break
+                if time.monotonic() - update.sent > self.timeout_s:
+                    self.settle(update, f"indexed, not found by search in {self.timeout_s}s")
+                    break
+                await asyncio.sleep(0.01)
+
+
+@dataclass
+class Catalog:
+    client: httpx.AsyncClient
+    headers: dict[str, str]
+    products: list[str] = field(default_factory=list)
+    versions: dict[str, int] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+
+    async def seed(self, count: int) -> None:
+        category = await self.client.post(
+            "/api/v1/categories", json={"slug": "bench", "name": "Bench"}, headers=self.headers
+        )
+        category.raise_for_status()
+        category_id = category.json()["id"]
+        rng = random.Random(7)
+        semaphore = asyncio.Semaphore(8)
+
+        async def create(i: int) -> None:
+            kind, adjective = KINDS[i % len(KINDS)], rng.choice(ADJECTIVES)
+            body = {
+                "sku": f"FRESH-{i:05d}",
+                "name": f"{adjective.title()} {kind} {i}",
+                "description": f"A {adjective} {kind} for every day. Model {i}.",
+                "price": f"{rng.randint(500, 50000) / 100:.2f}",
+                "category_id": category_id,
+                "stock": rng.randint(0, 50),
+            }
+            async with semaphore:
+                response = await self.client.post(
+                    "/api/v1/products", json=body, headers=self.headers
+                )
+            response.raise_for_status()
+            product = response.json()
+            self.products.append(product["id"])
+            self.versions[product["id"]] = product["version"]
+            self.names[product["id"]] = body["name"]
+
+        await asyncio.gather(*(create(i) for i in range(count)))
+
+    async def rename(self, update: Update) -> None:
+        headers = {**self.headers, "If-Match": f'"{update.version - 1}"'}
+        update.sent = time.monotonic()
+        response = await self.client.patch(
+            f"/api/v1/products/{update.product_id}", json={"name": update.name}, headers=headers
+        )
+        update.acked = time.monotonic()
+        if response.status_code != 200:
+            raise RuntimeError(f"PATCH {update.product_id}: {response.status_code} {response.text}")
+        version = response.json()["version"]
+        if version != update.version:
+            raise RuntimeError(f"PATCH {update.product_id} made v{version}, not v{update.version}")
+        self.versions[update.product_id] = version
+
+
+async def offer(
+    catalog: Catalog, watcher: Watcher, rate: float, count: int, label: str, offset: int
+) -> list[Update]:
+    """`count` renames at a steady `rate`/s, open loop; returns once all are settled."""
+    updates: list[Update] = []
+    tasks = []
+
+    async def send(update: Update) -> None:
+        try:
+            await catalog.rename(update)
+        except Exception as exc:  # recorded and reported as failed
+            watcher.settle(update, repr(exc))
+
+    started = time.monotonic()
+    for i in range(count):
+        pid = catalog.products[(offset + i) % len(catalog.products)]
+        token = f"{label}u{i}"
+        base = catalog.names[pid]
+        update = Update(pid, catalog.versions[pid] + 1, f"{base} {token}", token)
+        updates.append(update)
+        delay = started + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        watcher.expect(update)
+        tasks.append(asyncio.create_task(send(update)))
+    await asyncio.gather(*tasks)
+    await wait_until(
+        lambda: _settled(watcher), watcher.timeout_s + 30, f"{label}: updates settled", 0.05
+    )
+    return updates
+
+
+async def _settled(watcher: Watcher) -> bool:
+    return watcher.unconfirmed == 0
+
+
+def phase_result(rate: float, updates: list[Update]) -> dict[str, Any]:
+    done = [u for u in updates if u.searchable is not None]
+    failed = [u for u in updates if u.error is not None]
+    sent = [u.sent for u in updates]
+    result: dict[str, Any] = {
+        "offered_per_s": rate,
+        "updates": len(updates),
+        "achieved_per_s": round((len(sent) - 1) / (max(sent) - min(sent)), 2),
+        "failed": len(failed),
+        "errors": sorted({u.error for u in failed if u.error})[:5],
+    }
+    if done:
+        result["indexed"] = summary_ms([u.indexed - u.sent for u in done if u.indexed])
+        result["searchable"] = summary_ms([u.searchable - u.sent for u in done if u.searchable])
+        result["patch"] = summary_ms([u.acked - u.sent for u in done if u.acked])
+    return result
+
+
+async def run_embedder(
+    embedder: str, args: Any, chroma_url: str, chroma_pid: int, log_dir: Path
+) -> dict[str, Any]:
+    prefix = f"bench-fresh-{uuid.uuid4().hex[:8]}:"
+    services = ("catalog", "indexer", "assistant")
+    with (
+        fresh_database(args.database_url, services, f"fresh_{embedder}") as database_url,
+        processes() as procs,
+    ):
+        env = service_env(
+            database_url, args.redis_url, prefix, CHROMA_URL=chroma_url, EMBEDDER=embedder
+        )
+        for service in services:
+            procs.append(ServiceProcess(service, env, log_dir, f"fresh-{embedder}-{service}"))
+        for proc in procs:
+            await proc.wait_ready()
+        catalog_proc, indexer_proc, assistant_proc = procs
+        admin = {"Authorization": f"Bearer {mint_token('bench', ['admin'], secret=SECRET)}"}
+        redis = aioredis.from_url(args.redis_url)
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        async with (
+            httpx.AsyncClient(base_url=catalog_proc.url, timeout=60, limits=limits) as catalog_http,
+            httpx.AsyncClient(base_url=assistant_proc.url, timeout=60) as assistant_http,
+            httpx.AsyncClient(base_url=indexer_proc.url, timeout=60) as indexer_http,
+        ):
+            catalog = Catalog(catalog_http, admin)
+            seeded = time.monotonic()
+            await catalog.seed(args.catalog)
+
+            async def indexed_all() -> bool:
+                status = (await indexer_http.get("/api/v1/admin/index", headers=admin)).json()
+                return status["documents"] == args.catalog and status["lag"]["total"] == 0
+
+            await wait_until(indexed_all, 600, f"{args.catalog} products indexed", 0.25)
+            seed_s = time.monotonic() - seeded
+            watcher = Watcher(
+                chroma_url,
+                AliasStore(redis, prefix),
+                assistant_http,
+                args.poll_ms / 1000,
+                args.timeout,
+            )
+            stop = asyncio.Event()
+            background = [
+                asyncio.create_task(watcher.watch(stop)),
+                *(asyncio.create_task(watcher.confirm()) for _ in range(CONFIRMERS)),
+            ]
+            pids = {
+                "catalog": catalog_proc.pid,
+                "indexer": indexer_proc.pid,
+                "assistant": assistant_proc.pid,
+                "chroma": chroma_pid,
+            }
+            phases = []
+            offset = 0
+            try:
+                # warm-up (not recorded): models loaded, pools and caches filled
+                await offer(catalog, watcher, 5, args.warmup, "w", offset)
+                offset += args.warmup
+                for number, rate in enumerate(args.rates):
+                    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+                    metrics_before = await scrape(indexer_http, INDEXER_METRICS)
+                    gets_before = watcher.gets
+                    updates = await offer(
+                        catalog, watcher, rate, args.updates, f"r{number}x", offset
+                    )
+                    offset += args.updates
+                    metrics_after = await scrape(indexer_http, INDEXER_METRICS)
+                    result = phase_result(rate, updates)
+                    result["cpu_s_per_update"] = {
+                        name: round((cpu_seconds(pid) - cpu_before[name]) / len(updates), 4)
+                        for name, pid in pids.items()
+                    }
+                    result["indexer"] = indexer_profile(metrics_before, metrics_after)
+                    result["watcher_gets"] = watcher.gets - gets_before
+                    phases.append(result)
+                    print(f"freshness {embedder} {rate}/s: {brief(result)}", flush=True)
+            finally:
+                stop.set()
+                for task in background:
+                    task.cancel()
+                for task in background:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                await redis.aclose()
+            status = (await indexer_http.get("/api/v1/admin/index", headers=admin)).json()
+    return {
+        "embedder": embedder,
+        "collection_embedder": status["embedder"],
+        "catalog_products": args.catalog,
+        "seed_and_index_s": round(seed_s, 1),
+        "phases": phases,
+    }
+
+
+def indexer_profile(before: dict[str, float], after: dict[str, float]) -> dict[str, float | None]:
+    delta = {name: after.get(name, 0.0) - before.get(name, 0.0) for name in INDEXER_METRICS}
+    calls = delta["indexer_embed_seconds_count"]
+    batches = delta["indexer_sync_batch_seconds_count"]
+    return {
+        "events_consumed": delta["messaging_events_consumed_total"],
+        "embed_calls": calls,
+        "texts_per_embed_call": round(delta["indexer_embed_batch_size_sum"] / calls, 2)
+        if calls
+        else None,
+        "embed_ms_per_call": round(delta["indexer_embed_seconds_sum"] / calls * 1000, 2)
+        if calls
+        else None,
+        "sync_batches": batches,
+        "sync_batch_ms": round(delta["indexer_sync_batch_seconds_sum"] / batches * 1000, 2)
+        if batches
+        else None,
+    }
+
+
+def brief(result: dict[str, Any]) -> str:
+    if "searchable" not in result:
+        return f"{result['failed']} failed, none searchable"
+    s, i = result["searchable"], result["indexed"]
+    return (
+        f"searchable p50 {s['p50_ms']} / p95 {s['p95_ms']} / p99 {s['p99_ms']} ms; "
+        f"indexed p50 {i['p50_ms']} / p99 {i['p99_ms']} ms; achieved "
+        f"{result['achieved_per_s']}/s; {result['failed']} failed"
+    )

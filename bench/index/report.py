@@ -1,0 +1,117 @@
+"""The markdown summary of an index benchmark run (the JSON beside it has every number)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def markdown(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    lines = [
+        f"# Index benchmarks ({result['when']})",
+        "",
+        f"`{result['command']}`; {m['platform']}, {m['cpus']} CPUs, {m['memory_mib']} MiB, "
+        f"Python {m['python']}, PostgreSQL {m['postgresql']}, Redis {result['redis']}, "
+        f"chromadb {m['packages']['chromadb']}. Load average before/after: "
+        f"{result['load_average']['before']} / {result['load_average']['after']} "
+        "(other work shares these cores).",
+    ]
+    if "freshness" in result:
+        lines += freshness(result["freshness"])
+    if "scaleout" in result:
+        lines += scaleout(result["scaleout"])
+    if "rebuild" in result:
+        lines += rebuild(result["rebuild"])
+    return "\n".join(lines) + "\n"
+
+
+def freshness(runs: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "",
+        "## Freshness: PATCH /products/{id} -> visible in assistant search",
+        "",
+        "Latency from the start of the PATCH to the assistant's hybrid search answering with "
+        "the new name (searchable) and to Chroma holding the new sequence (indexed); "
+        "open-loop at a steady offered rate, one product per update.",
+        "",
+        "| embedder | offered/s | achieved/s | updates | failed | searchable p50 / p95 / p99 ms "
+        "| indexed p50 / p95 / p99 ms | PATCH p50 / p99 ms | texts per embed call "
+        "| embed ms per call |",
+        "|---|---:|---:|---:|---:|---|---|---|---:|---:|",
+    ]
+    for run in runs:
+        for p in run["phases"]:
+            s, i, patch = p.get("searchable"), p.get("indexed"), p.get("patch")
+            indexer = p["indexer"]
+            lines.append(
+                f"| {run['collection_embedder']} | {p['offered_per_s']} | {p['achieved_per_s']} "
+                f"| {p['updates']} | {p['failed']} | {_three(s)} | {_three(i)} "
+                f"| {_two(patch)} | {indexer['texts_per_embed_call']} "
+                f"| {indexer['embed_ms_per_call']} |"
+            )
+    lines += ["", "CPU seconds per update (per process, during the phase):", ""]
+    lines += ["| embedder | offered/s | catalog | indexer | assistant | chroma |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for run in runs:
+        for p in run["phases"]:
+            cpu = p["cpu_s_per_update"]
+            lines.append(
+                f"| {run['collection_embedder']} | {p['offered_per_s']} | {cpu['catalog']} "
+                f"| {cpu['indexer']} | {cpu['assistant']} | {cpu['chroma']} |"
+            )
+    return lines
+
+
+def scaleout(result: dict[str, Any]) -> list[str]:
+    rounds = len(result["rounds"])
+    lines = [
+        "",
+        f"## Scale-out: {result['backlog']} product events, 1-3 indexer processes (hash)",
+        "",
+        f"Medians of {rounds} round(s); ratios are per round, then the median.",
+        "",
+        "| indexers | consumed events/s | x vs 1 | indexed docs/s | x vs 1 "
+        "| CPU ms/event: indexers | postgres | chroma |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in result["medians"]:
+        n = row["replicas"]
+        ratio = result["ratios_vs_1"].get(str(n), {"consumed_per_s": 1.0, "indexed_per_s": 1.0})
+        cpu = row["cpu_ms_per_event"]
+        lines.append(
+            f"| {n} | {row['consumed_per_s']} | {ratio['consumed_per_s']} "
+            f"| {row['indexed_per_s']} | {ratio['indexed_per_s']} "
+            f"| {cpu['indexers']} | {cpu['postgres']} | {cpu['chroma']} |"
+        )
+    last = result["rounds"][-1]
+    split = "; ".join(
+        f"{row['replicas']}: " + " / ".join(str(r["consumed"]) for r in row["per_replica"])
+        for row in last
+    )
+    lines += ["", f"Events consumed per replica (last round): {split}."]
+    return lines
+
+
+def rebuild(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "",
+        "## Rebuild by replay vs the raw embed+upsert ceiling (hash)",
+        "",
+        "Target: rebuild >= 0.8 of the ceiling.",
+        "",
+        "| products | ceiling docs/s | rebuild docs/s | rebuild s | ratio |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['products']} | {r['ceiling_docs_per_s']} | {r['rebuild_docs_per_s']} "
+            f"| {r['rebuild_seconds']} | {r['ratio']} |"
+        )
+    return lines
+
+
+def _three(s: dict[str, float] | None) -> str:
+    return "-" if s is None else f"{s['p50_ms']:.0f} / {s['p95_ms']:.0f} / {s['p99_ms']:.0f}"
+
+
+def _two(s: dict[str, float] | None) -> str:
+    return "-" if s is None else f"{s['p50_ms']:.0f} / {s['p99_ms']:.0f}"
