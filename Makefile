@@ -105,6 +105,8 @@ TEST_PARTS := $(addprefix test-,$(SERVICES) $(LIBS) catalog contracts eventstore
 .PHONY: $(TEST_PARTS)
 test-catalog: ## Catalog service tests (services/catalog/tests, tests/catalog)
 test-scheduler: ## Scheduler service tests (services/scheduler/tests)
+test-orders: ## Orders tests: the order saga end to end, services as processes (services/orders/tests)
+test-notifier: ## Notifier tests: exactly-once e-mail, SIGKILL and SMTP outages (services/notifier/tests)
 test-contracts: ## Contracts tests (libs/contracts/tests, tests/contracts)
 test-eventstore: ## Event store tests (libs/eventstore/tests, tests/eventstore)
 test-messaging: ## Messaging tests (libs/messaging/tests, tests/messaging)
