@@ -2,13 +2,20 @@
 
 from marcus_contracts.base import Event
 from marcus_contracts.envelope import Envelope, new_event_id, utcnow
-from marcus_contracts.events import catalog, indexer, notifier, orders, scheduler
+from marcus_contracts.events import assistant, catalog, indexer, notifier, orders, scheduler
 from marcus_contracts.registry import EventRegistry, UnknownEventError, build_registry
 from marcus_contracts.streams import SERVICES, STREAM_FIELD, StreamNames, source_of
 from marcus_contracts.upcasters import UPCASTERS
 
 # Every service's events, in one registry: add a module's ALL here when it gets events.
-ALL_EVENTS = (*catalog.ALL, *scheduler.ALL, *orders.ALL, *notifier.ALL, *indexer.ALL)
+ALL_EVENTS = (
+    *catalog.ALL,
+    *scheduler.ALL,
+    *orders.ALL,
+    *notifier.ALL,
+    *indexer.ALL,
+    *assistant.ALL,
+)
 
 registry: EventRegistry = build_registry(ALL_EVENTS, UPCASTERS)
 
