@@ -97,9 +97,7 @@ async def run(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
     try:
         if "freshness" in args.benchmarks:
             result["freshness"] = [
-                await freshness.run_embedder(
-                    embedder, args, chroma.url, chroma.proc.pid, log_dir
-                )
+                await freshness.run_embedder(embedder, args, chroma.url, chroma.proc.pid, log_dir)
                 for embedder in args.embedders
             ]
         if "scaleout" in args.benchmarks:

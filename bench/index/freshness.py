@@ -137,7 +137,8 @@ class Watcher:
         now = time.monotonic()
         for pid, meta in zip(found["ids"], found["metadatas"] or [], strict=True):
             update = self.pending.get(pid)
-            if update is not None and int((meta or {}).get("sequence", 0)) >= update.version:
+            sequence = (meta or {}).get("sequence", 0)
+            if update is not None and isinstance(sequence, int) and sequence >= update.version:
                 update.indexed = now
                 del self.pending[pid]
                 self.confirming.put_nowait(update)

@@ -134,7 +134,12 @@ async def measure(count: int, base_url: str, redis_url: str, chroma_url: str, ba
 async def run(args: argparse.Namespace, chroma_url: str) -> list[dict]:
     rows = []
     for count in args.products:
-        row = await measure(count, libpq_dsn(args.database_url), args.redis_url, chroma_url, args.batch)
-        print(f"rebuild {count}: {row['rebuild_docs_per_s']} docs/s, {row['ratio']} of the ceiling", flush=True)
+        row = await measure(
+            count, libpq_dsn(args.database_url), args.redis_url, chroma_url, args.batch
+        )
+        print(
+            f"rebuild {count}: {row['rebuild_docs_per_s']} docs/s, {row['ratio']} of the ceiling",
+            flush=True,
+        )
         rows.append(row)
     return rows

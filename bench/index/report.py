@@ -70,8 +70,8 @@ def scaleout(result: dict[str, Any]) -> list[str]:
         f"Medians of {rounds} round(s); ratios are per round, then the median.",
         "",
         "| indexers | consumed events/s | x vs 1 | indexed docs/s | x vs 1 "
-        "| CPU ms/event: indexers | postgres | chroma |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| CPU ms/event: indexers | postgres | chroma | cores busy |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in result["medians"]:
         n = row["replicas"]
@@ -80,14 +80,24 @@ def scaleout(result: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {n} | {row['consumed_per_s']} | {ratio['consumed_per_s']} "
             f"| {row['indexed_per_s']} | {ratio['indexed_per_s']} "
-            f"| {cpu['indexers']} | {cpu['postgres']} | {cpu['chroma']} |"
+            f"| {cpu['indexers']} | {cpu['postgres']} | {cpu['chroma']} | {row['cores_busy']} |"
         )
-    last = result["rounds"][-1]
-    split = "; ".join(
-        f"{row['replicas']}: " + " / ".join(str(r["consumed"]) for r in row["per_replica"])
-        for row in last
-    )
-    lines += ["", f"Events consumed per replica (last round): {split}."]
+    lines += [
+        "",
+        "Cores busy: CPU seconds of the indexers, their PostgreSQL backends and Chroma per "
+        "second of the run (Redis and the bench process not counted).",
+        "",
+        "Per replica (last round): events consumed (events per batch transaction), "
+        "documents synced (documents per sync batch):",
+        "",
+    ]
+    for row in result["rounds"][-1]:
+        parts = [
+            f"{r['consumed']} ({r['events_per_batch']}), {r['synced']} "
+            f"({r['documents_per_sync_batch']})"
+            for r in row["per_replica"]
+        ]
+        lines.append(f"- {row['replicas']} indexer(s): " + "; ".join(parts))
     return lines
 
 

@@ -19,6 +19,7 @@ the machine), then the median.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 import uuid
@@ -59,10 +60,9 @@ def backend_pids(database_url: str) -> list[int]:
 def total_cpu(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
-        try:
+        # a backend gone meanwhile takes its time with it (pools rarely close one)
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             total += cpu_seconds(pid)
-        except (FileNotFoundError, ProcessLookupError):
-            pass  # gone meanwhile: its time is lost to the sum (pools rarely close one)
     return total
 
 
@@ -129,15 +129,8 @@ async def run_replicas(
             split = []
             for proc in procs:
                 async with httpx.AsyncClient(base_url=proc.url, timeout=10) as client:
-                    numbers = await scrape(
-                        client, ("messaging_events_consumed_total", "indexer_documents_synced_total")
-                    )
-                split.append(
-                    {
-                        "consumed": int(numbers["messaging_events_consumed_total"]),
-                        "synced": int(numbers["indexer_documents_synced_total"]),
-                    }
-                )
+                    numbers = await scrape(client, REPLICA_METRICS)
+                split.append(replica_numbers(numbers))
         finally:
             keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
             if keys:
@@ -152,7 +145,37 @@ async def run_replicas(
         "consumed_per_s": round(backlog / consumed_s, 1),
         "indexed_per_s": round(backlog / indexed_s, 1),
         "cpu_ms_per_event": {name: round(s / backlog * 1000, 3) for name, s in cpu.items()},
+        "cores_busy": round(sum(cpu.values()) / indexed_s, 2),
         "per_replica": split,
+    }
+
+
+REPLICA_METRICS = (
+    "messaging_events_consumed_total",
+    "messaging_batch_size_count",
+    "indexer_documents_synced_total",
+    "indexer_sync_batch_seconds_count",
+)
+
+
+def replica_numbers(numbers: dict[str, float]) -> dict[str, float]:
+    """What one replica did: events consumed in how many batch transactions, documents
+    synced in how many sync batches (small batches cost more per event)."""
+    consumed, batches = (
+        numbers["messaging_events_consumed_total"],
+        numbers["messaging_batch_size_count"],
+    )
+    synced, syncs = (
+        numbers["indexer_documents_synced_total"],
+        numbers["indexer_sync_batch_seconds_count"],
+    )
+    return {
+        "consumed": int(consumed),
+        "consume_batches": int(batches),
+        "events_per_batch": round(consumed / batches, 1) if batches else 0.0,
+        "synced": int(synced),
+        "sync_batches": int(syncs),
+        "documents_per_sync_batch": round(synced / syncs, 1) if syncs else 0.0,
     }
 
 
@@ -186,6 +209,7 @@ def summarise(rounds: list[dict[int, dict[str, Any]]]) -> dict[str, Any]:
                     part: statistics.median(r["cpu_ms_per_event"][part] for r in rows)
                     for part in rows[0]["cpu_ms_per_event"]
                 },
+                "cores_busy": statistics.median(r["cores_busy"] for r in rows),
             }
         )
     if 1 in counts:
