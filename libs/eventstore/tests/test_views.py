@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from marcus_contracts import STREAM_FIELD, StreamNames, registry
 from marcus_contracts.events.scheduler import ViewsRefreshRequestedV1
 from marcus_eventstore.views import MaterializedViews, ViewError, refresh_views_handler
-from marcus_messaging import Consumer, ConsumerSettings, create_ledger_tables
+from marcus_messaging import Consumer, ConsumerSettings, create_ledger_tables, group_state
 from tests.support.servers import wait_for
 
 
@@ -138,5 +138,5 @@ async def _equals(value, expected) -> bool:
 
 
 async def _acked(redis_client, stream: str, group: str) -> bool:
-    info = next(g for g in await redis_client.xinfo_groups(stream) if g["name"] == group.encode())
-    return info["pending"] == 0 and info["lag"] == 0
+    state = await group_state(redis_client, stream, group)
+    return state is not None and state.pending == 0 and state.lag == 0

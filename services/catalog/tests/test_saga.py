@@ -17,6 +17,7 @@ from catalog.storage.uow import CatalogUnitOfWork
 from marcus_contracts import STREAM_FIELD, Envelope, StreamNames, new_event_id, registry
 from marcus_contracts.events import orders as order_events
 from marcus_eventstore import CommandContext, rebuild_projections
+from marcus_messaging import group_state
 from tests.support.servers import wait_for
 
 
@@ -68,9 +69,8 @@ async def _answers(catalog_stream, order_id: UUID) -> list[Envelope]:
 async def _consumed_all(redis_client, stream_prefix: str) -> bool:
     """The catalog group has read every entry of events.orders and acked them all."""
     stream = StreamNames(stream_prefix).events("orders")
-    groups = await redis_client.xinfo_groups(stream)
-    group = next(g for g in groups if g["name"] in (b"catalog", "catalog"))
-    return group["lag"] == 0 and group["pending"] == 0
+    state = await group_state(redis_client, stream, "catalog")
+    return state is not None and state.lag == 0 and state.pending == 0
 
 
 async def test_reserves_all_lines_once_even_when_the_order_arrives_twice(

@@ -10,6 +10,7 @@ import httpx
 
 from marcus_contracts import STREAM_FIELD, Envelope, StreamNames, registry
 from marcus_contracts.events.indexer import IndexRebuiltV1
+from marcus_messaging import group_state
 from scheduler.main import create_app
 from services.scheduler.tests.support import all_runs
 from tests.support.servers import serve_app, wait_for
@@ -77,6 +78,5 @@ async def test_the_rebuild_report_completes_the_run_once(
 
 
 async def _all_acked(redis_client, stream: str) -> bool:
-    groups = await redis_client.xinfo_groups(stream)
-    group = next(g for g in groups if g["name"] == b"scheduler")
-    return group["pending"] == 0 and group["lag"] == 0
+    state = await group_state(redis_client, stream, "scheduler")
+    return state is not None and state.pending == 0 and state.lag == 0

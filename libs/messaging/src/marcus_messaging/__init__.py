@@ -32,7 +32,7 @@ from marcus_messaging.dlq import (
     DeadLetter,
     replay_dead_letters,
 )
-from marcus_messaging.groups import ensure_group
+from marcus_messaging.groups import GroupState, ensure_group, group_state
 from marcus_messaging.ledger import (
     Ledger,
     LedgerRow,
@@ -53,6 +53,7 @@ __all__ = [
     "ConsumerSettings",
     "DeadLetter",
     "Entry",
+    "GroupState",
     "Handler",
     "HandlerContext",
     "Ledger",
@@ -62,6 +63,7 @@ __all__ = [
     "SequenceGuard",
     "create_ledger_tables",
     "ensure_group",
+    "group_state",
     "ledger_tables",
     "replay_dead_letters",
 ]

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 
+from marcus_messaging.groups import group_state
+
 log = logging.getLogger("marcus.messaging")
 
 M = TypeVar("M", Counter, Gauge, Histogram)
@@ -102,14 +104,8 @@ GROUP_PENDING = _metric(
 
 
 async def refresh_group_gauges(redis: aioredis.Redis, stream: str, group: str) -> None:
-    """Set lag and pending from XINFO GROUPS (lag is NaN when Redis cannot tell)."""
-    for info in await redis.xinfo_groups(stream):
-        name = info.get("name")
-        if isinstance(name, bytes):
-            name = name.decode()
-        if name != group:
-            continue
-        lag = info.get("lag")
-        GROUP_LAG.labels(group, stream).set(float("nan") if lag is None else float(lag))
-        GROUP_PENDING.labels(group, stream).set(float(info.get("pending") or 0))
-        return
+    """Set lag and pending of the group (see `group_state`)."""
+    state = await group_state(redis, stream, group)
+    if state is not None:
+        GROUP_LAG.labels(group, stream).set(float(state.lag))
+        GROUP_PENDING.labels(group, stream).set(float(state.pending))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
 
 from indexer.api.schemas import ConsumerLag, IndexStatus, RebuildOut, StreamLag
 from indexer.runtime import IndexerRuntime
@@ -12,6 +11,7 @@ from indexer.storage import collections as collections_store
 from indexer.storage import documents as documents_store
 from indexer.storage import runs as runs_store
 from indexer.storage.runs import Run
+from marcus_messaging import group_state
 
 
 def rebuild_out(run: Run | None) -> RebuildOut | None:
@@ -23,22 +23,10 @@ def rebuild_out(run: Run | None) -> RebuildOut | None:
 
 
 async def stream_lag(redis: aioredis.Redis, stream: str, group: str) -> StreamLag:
-    try:
-        groups = await redis.xinfo_groups(stream)
-    except ResponseError:  # no such stream yet: nothing to deliver
-        return StreamLag(stream=stream, pending=0, undelivered=0)
-    for info in groups:
-        name = info.get("name")
-        if isinstance(name, bytes):
-            name = name.decode()
-        if name == group:
-            lag = info.get("lag")
-            return StreamLag(
-                stream=stream,
-                pending=int(info.get("pending") or 0),
-                undelivered=None if lag is None else int(lag),
-            )
-    return StreamLag(stream=stream, pending=0, undelivered=int(await redis.xlen(stream)))
+    state = await group_state(redis, stream, group)
+    if state is None:  # no group yet: everything in the stream is undelivered
+        return StreamLag(stream=stream, pending=0, undelivered=int(await redis.xlen(stream)))
+    return StreamLag(stream=stream, pending=state.pending, undelivered=state.lag)
 
 
 async def index_status(runtime: IndexerRuntime) -> IndexStatus:
