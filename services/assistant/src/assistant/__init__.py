@@ -1,1 +1,1 @@
-"""Assistant service: semantic product search and recommendations."""
+"""Assistant service: semantic product search, recommendations and the shopping chat."""

@@ -1,7 +1,13 @@
-"""`python -m assistant serve|migrate`."""
+"""`python -m assistant serve|migrate|rebuild-projections|republish`."""
 
 from assistant.settings import AssistantSettings
+from assistant.storage.uow import AssistantUnitOfWork
 from marcus_web.cli import run_service_cli
 
 if __name__ == "__main__":
-    run_service_cli("assistant", AssistantSettings)
+    run_service_cli(
+        "assistant",
+        AssistantSettings,
+        store=AssistantUnitOfWork.store,
+        projector=AssistantUnitOfWork.projector,
+    )

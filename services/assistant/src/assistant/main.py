@@ -1,15 +1,28 @@
-"""Composition root of the assistant: public search routes on the shared service app."""
+"""Composition root of the assistant: search, recommendations and chat routes on the
+shared service app, the outbox relay of its chat events, and its consumer."""
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
+from assistant.api.chat import router as chat_router
 from assistant.api.routes import router
+from assistant.chat.llm import chat_model
+from assistant.chat.turns import ChatService
+from assistant.consumer import run_consumer
 from assistant.search import SearchService
 from assistant.settings import SERVICE, AssistantSettings
 from marcus_search import AliasStore, EmbedderPool
 from marcus_search.chroma import AsyncClientAPI, connect
 from marcus_web.app import create_service_app
+
+
+async def close_chat(app: FastAPI, stop: asyncio.Event) -> None:
+    """At shutdown, replies still being written are stored as interrupted."""
+    await stop.wait()
+    await app.state.chat.close()
 
 
 def create_app(settings: AssistantSettings | None = None) -> FastAPI:
@@ -25,9 +38,12 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
         settings,
         service=SERVICE,
         title="Marcus assistant",
-        description="Semantic product search and recommendations (public).",
-        routers=[router],
-        relay=False,
+        description=(
+            "Semantic product search and recommendations (public); chat with the shopping "
+            "assistant (customers, their own sessions only)."
+        ),
+        routers=[router, chat_router],
+        background=[run_consumer, close_chat],
         checks={"chroma": check_chroma},
     )
     app.state.search = SearchService(
@@ -35,5 +51,8 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
         AliasStore(app.state.redis, settings.stream_prefix),
         EmbedderPool(settings.embedder_config()),
         hybrid_candidates=settings.hybrid_candidates,
+    )
+    app.state.chat = ChatService(
+        settings, app.state.sessions, app.state.search, chat_model(settings)
     )
     return app

@@ -80,6 +80,22 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class ProductDoc:
+    """A product as the index holds it: its answer fields and its stored text (the
+    document is kept lower-cased by the indexer, for keyword search)."""
+
+    hit: Hit
+    text: str
+
+
+@dataclass(frozen=True)
+class Lookup:
+    collection: str
+    embedder: str
+    products: dict[str, ProductDoc]
+
+
+@dataclass(frozen=True)
 class Results:
     collection: str
     embedder: str
@@ -160,6 +176,25 @@ class SearchService:
 
         active, hits = await self._on_active(work)
         return Results(active.collection, active.embedder, hits)
+
+    async def products(self, product_ids: list[str]) -> Lookup:
+        """The indexed products among these ids (absent: deleted or never indexed)."""
+
+        async def work(active: ActiveIndex, collection: AsyncCollection) -> dict[str, ProductDoc]:
+            if not product_ids:
+                return {}
+            found = await collection.get(
+                ids=list(dict.fromkeys(product_ids)), include=["metadatas", "documents"]
+            )
+            metadatas = found.get("metadatas") or []
+            documents = found.get("documents") or []
+            return {
+                pid: ProductDoc(Hit.of(pid, dict(meta or {}), 1.0), doc or "")
+                for pid, meta, doc in zip(found["ids"], metadatas, documents, strict=True)
+            }
+
+        active, products = await self._on_active(work)
+        return Lookup(active.collection, active.embedder, products)
 
 
 async def _nearest(

@@ -1,6 +1,8 @@
-"""Assistant settings: the shared ones plus where the index is and how to embed queries."""
+"""Assistant settings: the shared ones plus the index, the chat model and the consumer."""
 
 from __future__ import annotations
+
+from pydantic import model_validator
 
 from marcus_search import EmbedderConfig
 from marcus_web.settings import ServiceSettings
@@ -11,7 +13,6 @@ SCHEMA = "assistant"
 
 class AssistantSettings(ServiceSettings):
     port: int = 8003
-    relay_enabled: bool = False  # no assistant.* events yet
 
     chroma_url: str = "http://127.0.0.1:8100"
     hash_dimension: int = 256
@@ -21,6 +22,60 @@ class AssistantSettings(ServiceSettings):
     search_max_k: int = 100
     hybrid_candidates: int = 50
     """Semantic and keyword candidates fused per hybrid query (before cutting to k)."""
+
+    # The chat model: any OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp).
+    chat_model: str = "gpt-4o-mini"
+    chat_base_url: str | None = None
+    """Defaults to OPENAI_BASE_URL; set it to talk to another server than embeddings do."""
+    chat_api_key: str | None = None
+    """Defaults to OPENAI_API_KEY. A local server without keys needs only a base URL."""
+    chat_enabled: bool = True
+    """`false` answers every message from search alone (degraded), even with a key."""
+    chat_timeout_s: float = 30.0
+    """Deadline of the model's part of one reply (all its calls and tool rounds); past
+    it the reply is answered from search alone."""
+    chat_max_retries: int = 1
+    chat_temperature: float = 0.2
+    chat_max_reply_tokens: int = 800
+    chat_max_steps: int = 4
+    """Model calls per reply; the last one may not call tools, so it has to answer."""
+    chat_history_tokens: int = 3000
+    """Budget of earlier messages sent with a new one (estimated tokens); the oldest
+    turns are dropped first."""
+    chat_max_message_chars: int = 4000
+    chat_max_messages_per_session: int = 400
+    chat_search_k: int = 5
+    """Products one search tool call (and a degraded answer) returns."""
+
+    consumer_enabled: bool = True
+    """Consume `events.orders` (orders read model, co-purchases, best sellers) and
+    `events.scheduler` (materialized view refreshes) inside the process."""
+    consumer_batch: int = 50
+    consumer_max_deliveries: int = 10
+    consumer_reclaim_min_idle_ms: int = 30_000
+    consumer_backoff_base_ms: int = 500
+
+    @model_validator(mode="after")
+    def _budget_fits_a_message(self) -> AssistantSettings:
+        if self.chat_history_tokens < self.chat_max_message_chars // 3:
+            raise ValueError(
+                "CHAT_HISTORY_TOKENS must hold at least one message of "
+                "CHAT_MAX_MESSAGE_CHARS characters (about a third of them)"
+            )
+        return self
+
+    @property
+    def chat_endpoint(self) -> str | None:
+        return self.chat_base_url or self.openai_base_url
+
+    @property
+    def chat_key(self) -> str | None:
+        return self.chat_api_key or self.openai_api_key
+
+    @property
+    def chat_configured(self) -> bool:
+        """A model is configured: a key (OpenAI) or a base URL (a local server)."""
+        return self.chat_enabled and bool(self.chat_key or self.chat_endpoint)
 
     def embedder_config(self) -> EmbedderConfig:
         # The kind is never chosen here: a query is embedded by the kind of the active

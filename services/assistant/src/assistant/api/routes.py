@@ -1,4 +1,4 @@
-"""Public search routes: semantic/hybrid search and similar products."""
+"""Public search routes: semantic/hybrid search and recommendations."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 
-from assistant.api.schemas import Recommendations, SearchHit, SearchResults
+from assistant.api.schemas import (
+    RecommendedProduct,
+    SearchHit,
+    SearchResults,
+    StrategyRecommendations,
+)
+from assistant.recommendations import Strategy, recommend
 from assistant.search import Filters, IndexUnavailable, Results, SearchService, UnknownProduct
 from marcus_web.problems import Problem
 
@@ -77,27 +83,59 @@ async def search(
 
 @router.get(
     "/recommendations",
-    response_model=Recommendations,
-    summary="Products similar to a product (nearest neighbours, the product itself excluded)",
+    response_model=StrategyRecommendations,
+    summary="Recommendations: similar products, frequently bought together, or best sellers",
 )
 async def recommendations(
     request: Request,
-    product_id: Annotated[UUID, Query()],
+    product_id: Annotated[
+        UUID | None,
+        Query(description="The product to recommend for (required unless `popular`)."),
+    ] = None,
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 5,
     in_stock: Annotated[bool | None, Query()] = None,
-) -> Recommendations:
+    strategy: Annotated[
+        Strategy,
+        Query(
+            description="`similar`: nearest neighbours in the index; `bought_together`: "
+            "products most often in the same confirmed orders; `popular`: best sellers of "
+            "the last 30 days (the product itself excluded when given)."
+        ),
+    ] = "similar",
+) -> StrategyRecommendations:
+    if product_id is None and strategy != "popular":
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            "The request is not valid; see `errors` for each field.",
+            errors=[
+                {
+                    "loc": ["query", "product_id"],
+                    "msg": f"required for strategy {strategy!r}",
+                    "type": "missing",
+                }
+            ],
+        )
     try:
-        results = await _service(request).similar(str(product_id), k, Filters(in_stock=in_stock))
+        results = await recommend(
+            _service(request),
+            request.app.state.sessions,
+            strategy,
+            product_id,
+            k,
+            Filters(in_stock=in_stock),
+        )
     except IndexUnavailable as exc:
         raise _unavailable(exc) from exc
     except UnknownProduct as exc:
         raise Problem(
             404, "Not Found", f"Product {product_id} is not in the search index."
         ) from exc
-    return Recommendations(
-        product_id=str(product_id),
+    return StrategyRecommendations(
+        strategy=strategy,
+        product_id=None if product_id is None else str(product_id),
         k=k,
         collection=results.collection,
         embedder=results.embedder,
-        results=_hits(results),
+        results=[RecommendedProduct(**asdict(hit)) for hit in results.hits],
     )

@@ -1,11 +1,12 @@
-"""Response bodies of the assistant's search API."""
+"""Request and response bodies of the assistant's API: search, recommendations, chat."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class SearchHit(BaseModel):
@@ -30,9 +31,68 @@ class SearchResults(BaseModel):
     results: list[SearchHit]
 
 
-class Recommendations(BaseModel):
-    product_id: str
+class RecommendedProduct(SearchHit):
+    score: float = Field(
+        description="similar: cosine similarity; bought_together: orders that contain both "
+        "products; popular: units sold in the last 30 days (as of the last view refresh)."
+    )
+
+
+class StrategyRecommendations(BaseModel):
+    strategy: Literal["similar", "bought_together", "popular"]
+    product_id: str | None
     k: int
     collection: str
     embedder: str
-    results: list[SearchHit]
+    results: list[RecommendedProduct]
+
+
+# ------------------------------------------------------------------------------ chat
+
+
+class NewSession(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(default="", max_length=200)
+
+
+class NewMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: str = Field(min_length=1, description="The customer's message.")
+
+
+class CitedProductOut(BaseModel):
+    product_id: str
+    name: str
+    price: Decimal
+    currency: str
+
+
+class MessageOut(BaseModel):
+    id: str
+    role: Literal["user", "assistant"]
+    content: str
+    status: Literal["complete", "interrupted"]
+    degraded: bool = Field(
+        description="Answered from search alone (no model configured, or it failed)."
+    )
+    degraded_reason: str | None
+    cited_products: list[CitedProductOut]
+    tools_called: list[str]
+    reply_to: str | None
+    created_at: datetime
+
+
+class SessionOut(BaseModel):
+    id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    messages: list[MessageOut]
+
+
+class ChatReply(BaseModel):
+    session_id: str
+    question: MessageOut
+    reply: MessageOut

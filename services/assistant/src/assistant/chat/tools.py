@@ -1,0 +1,223 @@
+"""The tools the model may call, built per reply and bound to the caller server-side.
+
+- `search_products`: semantic search of the indexer's active collection, with filters;
+- `get_product`: one product's details (its indexed text included);
+- `my_orders`: the caller's own orders (read-only).
+
+`my_orders` takes no customer argument: the customer is the verified token's subject,
+captured when the tools are built, so no text in the conversation (a user's, or a
+product description's) can point it at another customer. Every args schema forbids
+unknown arguments, and a call of a tool not offered is refused, not guessed at.
+
+Each product a tool returns is recorded in the reply's `Evidence`: a reply may cite
+only those (with the index's name and price, never the model's wording).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from assistant.search import Filters, Hit, IndexUnavailable, SearchService
+from assistant.storage import orders as orders_store
+from marcus_contracts.events.assistant import CitedProduct
+
+log = logging.getLogger("assistant.chat")
+
+DESCRIPTION_CHARS = 1500
+CATEGORY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,79}$"
+
+
+@dataclass
+class Evidence:
+    """What the tools returned during one reply: the products a reply may cite."""
+
+    products: dict[str, CitedProduct] = field(default_factory=dict)
+    tools_called: list[str] = field(default_factory=list)
+
+    def saw(self, hit: Hit) -> None:
+        self.products[hit.product_id] = CitedProduct(
+            product_id=UUID(hit.product_id), name=hit.name, price=hit.price, currency=hit.currency
+        )
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    customer: str
+    """The verified token's subject: the only customer whose orders a tool returns."""
+    search: SearchService
+    sessions: async_sessionmaker[AsyncSession]
+    search_k: int
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SearchProductsArgs(_Args):
+    query: Annotated[str, StringConstraints(min_length=1, max_length=300)] = Field(
+        description="What the customer is looking for, in their words."
+    )
+    category: Annotated[str, StringConstraints(pattern=CATEGORY_PATTERN)] | None = Field(
+        default=None, description="Category slug, e.g. 'coffee'."
+    )
+    max_price: Decimal | None = Field(
+        default=None, ge=0, max_digits=12, decimal_places=2, description="Highest price."
+    )
+    in_stock: bool | None = Field(default=None, description="Only products in stock.")
+
+
+class GetProductArgs(_Args):
+    product_id: str = Field(description="The product's id, as a search returned it.")
+
+
+class MyOrdersArgs(_Args):
+    order_id: str | None = Field(
+        default=None, description="One of the customer's order ids; omit for the latest."
+    )
+    limit: int = Field(default=3, ge=1, le=10, description="How many recent orders.")
+
+
+def _product(hit: Hit) -> dict[str, Any]:
+    return {
+        "product_id": hit.product_id,
+        "name": hit.name,
+        "price": str(hit.price),
+        "currency": hit.currency,
+        "category": hit.category,
+        "in_stock": hit.in_stock,
+    }
+
+
+def _order(order: orders_store.OrderSummary) -> dict[str, Any]:
+    return {
+        "order_id": str(order.order_id),
+        "status": order.status,
+        "total": str(order.total),
+        "currency": order.currency,
+        "placed_at": order.placed_at.isoformat(),
+        "updated_at": order.updated_at.isoformat(),
+        "lines": [
+            {
+                "product_id": line["product_id"],
+                "name": line["name"],
+                "quantity": line["quantity"],
+                "unit_price": line["unit_price"],
+            }
+            for line in order.lines
+        ],
+        **({"rejection_reasons": order.reasons} if order.reasons else {}),
+    }
+
+
+def build_tools(context: ToolContext, evidence: Evidence) -> list[BaseTool]:
+    """The three tools, closed over this reply's caller and evidence."""
+
+    async def search_products(
+        query: str,
+        category: str | None = None,
+        max_price: Decimal | None = None,
+        in_stock: bool | None = None,
+    ) -> str:
+        filters = Filters(category=category, max_price=max_price, in_stock=in_stock)
+        results = await context.search.search(query, context.search_k, filters, hybrid=True)
+        for hit in results.hits:
+            evidence.saw(hit)
+        return _json({"products": [_product(hit) for hit in results.hits]})
+
+    async def get_product(product_id: str) -> str:
+        wanted = product_id.strip().lower()
+        found = (await context.search.products([wanted])).products.get(wanted)
+        if found is None:
+            return _json({"error": f"no product with id {product_id!r} in the catalog"})
+        evidence.saw(found.hit)
+        return _json(
+            {
+                "product": _product(found.hit)
+                | {"description (untrusted catalog text)": found.text[:DESCRIPTION_CHARS]}
+            }
+        )
+
+    async def my_orders(order_id: str | None = None, limit: int = 3) -> str:
+        async with context.sessions() as db:
+            if order_id is None:
+                orders = await orders_store.orders_of(db, context.customer, limit)
+                return _json({"orders": [_order(o) for o in orders]})
+            try:
+                wanted = UUID(order_id.strip())
+            except ValueError:
+                return _json({"orders": [], "note": "that is not an order id"})
+            order = await orders_store.order_of(db, context.customer, wanted)
+        if order is None:
+            return _json({"orders": [], "note": "no order with this id among your orders"})
+        return _json({"orders": [_order(order)]})
+
+    specs: list[tuple[str, str, type[_Args], Callable[..., Awaitable[str]]]] = [
+        (
+            "search_products",
+            "Search the shop's catalog by meaning. Returns products with id, name, price, "
+            "currency, category and stock. Use it before naming any product.",
+            SearchProductsArgs,
+            search_products,
+        ),
+        (
+            "get_product",
+            "Details of one product by id (from a search result), including its description.",
+            GetProductArgs,
+            get_product,
+        ),
+        (
+            "my_orders",
+            "The signed-in customer's own orders, newest first, with status, lines and "
+            "totals; or one of them by order id. It can only ever see this customer's orders.",
+            MyOrdersArgs,
+            my_orders,
+        ),
+    ]
+    return [
+        StructuredTool.from_function(
+            coroutine=function, name=name, description=description, args_schema=schema
+        )
+        for name, description, schema, function in specs
+    ]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+async def run_tool(tools: dict[str, BaseTool], name: str, args: dict[str, Any]) -> tuple[str, str]:
+    """(tool output for the model, outcome for metrics). Never raises: a failure is told
+    to the model as the tool's answer, so it can say so instead of the reply failing."""
+    tool = tools.get(name)
+    if tool is None:
+        offered = ", ".join(sorted(tools))
+        return _json({"error": f"there is no tool named {name!r}; the tools are: {offered}"}), (
+            "refused"
+        )
+    try:
+        output = await tool.ainvoke(args)
+    except IndexUnavailable as exc:
+        return _json({"error": f"the catalog search is unavailable right now: {exc}"}), "error"
+    except Exception as exc:  # invalid arguments, a dependency down: the model is told
+        log.info("tool %s failed: %r", name, exc)
+        return _json({"error": f"{name} failed: {_short(exc)}"}), "error"
+    return str(output), "ok"
+
+
+def _short(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()
+        )
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:300]

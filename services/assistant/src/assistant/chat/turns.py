@@ -1,0 +1,314 @@
+"""One reply to one customer message, from the stored question to the stored answer.
+
+A turn runs in a task of its own, owned by the app's `ChatService`, not by the HTTP
+request: the request only listens (to the JSON result, or to the stream of events).
+So a client that goes away mid-stream cannot leave half a write behind: the listener
+tells the turn it is gone, the turn stops the model and records what was written so
+far as an `interrupted` reply, in the same kind of command as a complete one. The
+customer's message was committed before the turn began.
+
+The model gets `CHAT_TIMEOUT_S` for its whole part (every call and tool round). No
+model configured, an error, a refusal to connect or the deadline: the turn answers
+from search alone (`chat.fallback`), marked degraded with the reason, and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+import openai
+from langchain_core.language_models import BaseChatModel
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from assistant import handlers
+from assistant.chat import fallback
+from assistant.chat.agent import Answered, TextDelta, ToolUsed, run_agent
+from assistant.chat.citations import cite
+from assistant.chat.prompt import conversation
+from assistant.chat.tools import Evidence, ToolContext, build_tools
+from assistant.metrics import (
+    CHAT_DEGRADED,
+    CHAT_REPLIES,
+    LLM_CALLS,
+    REPLY_SECONDS,
+    UNVERIFIED_CITATIONS,
+)
+from assistant.search import SearchService
+from assistant.settings import AssistantSettings
+from assistant.storage import queries
+from assistant.storage.queries import StoredMessage
+from marcus_contracts.events.assistant import CitedProduct, DegradedReason, ReplyStatus
+
+log = logging.getLogger("assistant.chat")
+
+
+@dataclass(frozen=True)
+class Reset:
+    """The text streamed so far is void: a degraded answer replaces it."""
+
+    reason: DegradedReason
+
+
+@dataclass(frozen=True)
+class Done:
+    reply: StoredMessage
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The reply could not be stored (the database is away); the question stays."""
+
+    error: str
+
+
+TurnEvent = TextDelta | ToolUsed | Reset | Done | Failed
+
+
+@dataclass
+class _Outcome:
+    content: str
+    cited: list[CitedProduct]
+    reason: DegradedReason | None
+    tools_called: list[str] = field(default_factory=list)
+
+
+def degraded_reason_of(exc: BaseException) -> DegradedReason:
+    if isinstance(exc, TimeoutError | openai.APITimeoutError):
+        return "llm_timeout"
+    if isinstance(exc, openai.APIConnectionError):
+        return "llm_unavailable"
+    if isinstance(exc, openai.APIStatusError) and (
+        exc.status_code >= 500 or exc.status_code in (408, 429)
+    ):
+        return "llm_unavailable"
+    return "llm_error"
+
+
+class Turn:
+    def __init__(
+        self,
+        service: ChatService,
+        *,
+        session_id: UUID,
+        customer: str,
+        question_id: UUID,
+        question: str,
+        history: Sequence[StoredMessage],
+        stream: bool,
+    ) -> None:
+        self.service = service
+        self.session_id = session_id
+        self.customer = customer
+        self.question_id = question_id
+        self.question = question
+        self.history = list(history)
+        self.stream = stream
+        self.events: asyncio.Queue[TurnEvent] = asyncio.Queue()
+        self.written: list[str] = []
+        self.evidence = Evidence()
+        self.finished = False
+        self._listener_gone = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------- the listener's side
+
+    async def next_event(self) -> TurnEvent:
+        return await self.events.get()
+
+    async def result(self) -> Done | Failed:
+        while True:
+            event = await self.events.get()
+            if isinstance(event, Done | Failed):
+                return event
+
+    def listener_gone(self) -> None:
+        """The client went away: stop the model and store what was written (sync, so a
+        cancelled response generator can call it from its `finally`)."""
+        if not self.finished:
+            self._listener_gone.set()
+
+    # ----------------------------------------------------------------- the turn itself
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"chat-turn-{self.question_id}")
+
+    async def wait(self) -> None:
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        started = time.monotonic()
+        generation = asyncio.create_task(self._generate())
+        gone = asyncio.create_task(self._listener_gone.wait())
+        try:
+            await asyncio.wait({generation, gone}, return_when=asyncio.FIRST_COMPLETED)
+            status: ReplyStatus = "complete"
+            if generation.done():
+                outcome = generation.result()
+            else:
+                generation.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await generation
+                partial = "".join(self.written)
+                known = self.evidence.products | self.service.prior_citations(self.history)
+                outcome = _Outcome(
+                    partial, cite(partial, known).cited, None, self.evidence.tools_called
+                )
+                status = "interrupted"
+            gone.cancel()
+            reply = await self._record(outcome, status)
+        except Exception as exc:
+            log.exception("chat turn for session %s failed", self.session_id)
+            self.finished = True
+            self.events.put_nowait(Failed(f"the reply could not be stored: {exc!r}"))
+            return
+        mode = "degraded" if outcome.reason else "model"
+        CHAT_REPLIES.labels(mode, status).inc()
+        if outcome.reason:
+            CHAT_DEGRADED.labels(outcome.reason).inc()
+        REPLY_SECONDS.labels(mode).observe(time.monotonic() - started)
+        self.finished = True
+        self.events.put_nowait(Done(reply))
+
+    def _emit_text(self, text: str) -> None:
+        self.written.append(text)
+        self.events.put_nowait(TextDelta(text))
+
+    async def _generate(self) -> _Outcome:
+        context = self.service.tool_context(self.customer)
+        reason: DegradedReason | None = None
+        if self.service.model is None:
+            reason = "llm_not_configured"
+        else:
+            try:
+                content = await self._ask_model(context)
+                LLM_CALLS.labels("ok").inc()
+                known = self.evidence.products | self.service.prior_citations(self.history)
+                citations = cite(content, known)
+                if citations.unverified:
+                    UNVERIFIED_CITATIONS.inc(len(citations.unverified))
+                    log.warning("reply named unknown product ids %s", citations.unverified)
+                return _Outcome(content, citations.cited, None, self.evidence.tools_called)
+            except Exception as exc:
+                reason = degraded_reason_of(exc)
+                LLM_CALLS.labels(reason.removeprefix("llm_")).inc()
+                log.warning("model failed (%s), answering from search: %r", reason, exc)
+        if self.written:
+            self.written.clear()
+            self.events.put_nowait(Reset(reason))
+        answer = await fallback.answer(context, self.question, reason)
+        for line in answer.content.splitlines(keepends=True):
+            self._emit_text(line)
+        tools = list(self.evidence.tools_called)
+        return _Outcome(answer.content, answer.cited, reason, tools)
+
+    async def _ask_model(self, context: ToolContext) -> str:
+        settings = self.service.settings
+        assert self.service.model is not None
+        tools = build_tools(context, self.evidence)
+        messages, _ = conversation(self.history, self.question, settings.chat_history_tokens)
+        content = ""
+        async with asyncio.timeout(settings.chat_timeout_s):
+            async for event in run_agent(
+                self.service.model,
+                tools,
+                messages,
+                max_steps=settings.chat_max_steps,
+                stream=self.stream,
+            ):
+                if isinstance(event, TextDelta):
+                    self._emit_text(event.text)
+                elif isinstance(event, ToolUsed):
+                    self.evidence.tools_called.append(event.name)
+                    self.events.put_nowait(event)
+                elif isinstance(event, Answered):
+                    content = event.content
+        return content
+
+    async def _record(self, outcome: _Outcome, status: ReplyStatus) -> StoredMessage:
+        model = self.service.settings.chat_model if outcome.reason is None else ""
+        reply_id = await handlers.record_reply(
+            self.service.sessions,
+            handlers.Reply(
+                session_id=self.session_id,
+                reply_to=self.question_id,
+                content=outcome.content,
+                status=status,
+                degraded_reason=outcome.reason,
+                cited=outcome.cited,
+                tools_called=outcome.tools_called,
+                model=model,
+            ),
+        )
+        async with self.service.sessions() as db:
+            stored = await queries.message(db, reply_id)
+        assert stored is not None
+        return stored
+
+
+class ChatService:
+    """Starts turns and owns their tasks; on shutdown, interrupts and stores them."""
+
+    def __init__(
+        self,
+        settings: AssistantSettings,
+        sessions: async_sessionmaker[AsyncSession],
+        search: SearchService,
+        model: BaseChatModel | None,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.search = search
+        self.model = model
+        self._turns: set[Turn] = set()
+
+    def tool_context(self, customer: str) -> ToolContext:
+        return ToolContext(customer, self.search, self.sessions, self.settings.chat_search_k)
+
+    @staticmethod
+    def prior_citations(history: Sequence[StoredMessage]) -> dict[str, CitedProduct]:
+        """Products earlier replies of the session cited: a reply may name them again."""
+        known: dict[str, CitedProduct] = {}
+        for message in history:
+            for product in message.cited_products:
+                cited = CitedProduct.model_validate(product)
+                known[str(cited.product_id)] = cited
+        return known
+
+    def start(
+        self,
+        *,
+        session_id: UUID,
+        customer: str,
+        question_id: UUID,
+        question: str,
+        history: Sequence[StoredMessage],
+        stream: bool,
+    ) -> Turn:
+        turn = Turn(
+            self,
+            session_id=session_id,
+            customer=customer,
+            question_id=question_id,
+            question=question,
+            history=history,
+            stream=stream,
+        )
+        turn.start()
+        self._turns.add(turn)
+        assert turn._task is not None
+        turn._task.add_done_callback(lambda _: self._turns.discard(turn))
+        return turn
+
+    async def close(self) -> None:
+        """Interrupt every running turn and wait until each has stored its reply."""
+        turns = list(self._turns)
+        for turn in turns:
+            turn.listener_gone()
+        await asyncio.gather(*(turn.wait() for turn in turns))

@@ -1,0 +1,36 @@
+"""Prometheus metrics of the chat (exposed by the web lib's /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+CHAT_REPLIES = Counter(
+    "assistant_chat_replies_total",
+    "Replies recorded, by how they were made (model | degraded) and status.",
+    ["mode", "status"],
+)
+CHAT_DEGRADED = Counter(
+    "assistant_chat_degraded_total",
+    "Replies answered from search alone, by reason (model not configured, timeout, ...).",
+    ["reason"],
+)
+LLM_CALLS = Counter(
+    "assistant_llm_calls_total",
+    "Replies the model was asked for, by outcome (ok | timeout | unavailable | error).",
+    ["outcome"],
+)
+TOOL_CALLS = Counter(
+    "assistant_chat_tool_calls_total",
+    "Tool calls the model made, by tool and outcome (ok | error | refused).",
+    ["tool", "outcome"],
+)
+UNVERIFIED_CITATIONS = Counter(
+    "assistant_chat_unverified_citations_total",
+    "Product ids a model reply named that no tool returned (not cited).",
+)
+REPLY_SECONDS = Histogram(
+    "assistant_chat_reply_seconds",
+    "Time to a recorded reply, by mode.",
+    ["mode"],
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120),
+)

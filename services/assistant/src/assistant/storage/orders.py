@@ -1,0 +1,220 @@
+"""The assistant's read model of orders, built from `orders.order.*` events.
+
+Every order event carries the whole order, so one upsert per event keeps
+`customer_orders` current; the order's version (the event's sequence) guards it, so a
+late or redelivered older event never overwrites a newer state.
+
+Purchases are counted once per order, whatever order the events arrive in:
+`purchased_orders` is the order's switch. `confirmed` (or `shipped`, which implies it)
+inserts it as `counted` and adds the lines and the co-purchase pairs; `cancelled` turns a
+counted order into `cancelled` and subtracts them again, or, arriving first, records
+`cancelled` so a late `confirmed` counts nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from itertools import permutations
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assistant.storage.tables import (
+    best_sellers,
+    co_purchases,
+    customer_orders,
+    purchase_lines,
+    purchased_orders,
+)
+from marcus_contracts import Envelope
+from marcus_contracts.events import orders as ev
+
+STATUS_OF: dict[str, str] = {
+    ev.OrderPlacedV1.event_type: "pending",
+    ev.OrderConfirmedV1.event_type: "confirmed",
+    ev.OrderRejectedV1.event_type: "rejected",
+    ev.OrderCancelledV1.event_type: "cancelled",
+    ev.OrderShippedV1.event_type: "shipped",
+}
+
+
+async def upsert_order(session: AsyncSession, envelope: Envelope, event: ev.OrderEvent) -> None:
+    values: dict[str, Any] = {
+        "customer": event.customer,
+        "status": STATUS_OF[envelope.type],
+        "currency": event.currency,
+        "total": event.total,
+        "lines": [line.model_dump(mode="json") for line in event.lines],
+        "reasons": [r.model_dump(mode="json") for r in getattr(event, "reasons", [])],
+        "version": envelope.sequence,
+        "updated_at": envelope.time,
+    }
+    stmt = insert(customer_orders).values(
+        order_id=event.order_id, placed_at=envelope.time, **values
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["order_id"],
+            set_={**values, "placed_at": func.least(customer_orders.c.placed_at, envelope.time)},
+            where=customer_orders.c.version < stmt.excluded.version,
+        )
+    )
+
+
+def _pairs(event: ev.OrderEvent) -> list[tuple[UUID, UUID]]:
+    products = sorted({line.product_id for line in event.lines})
+    return list(permutations(products, 2))
+
+
+async def count_purchase(session: AsyncSession, envelope: Envelope, event: ev.OrderEvent) -> bool:
+    """Count a confirmed order's lines and pairs, once; False if it was seen before."""
+    inserted = (
+        await session.execute(
+            insert(purchased_orders)
+            .values(order_id=event.order_id, status="counted", confirmed_at=envelope.time)
+            .on_conflict_do_nothing(index_elements=["order_id"])
+            .returning(purchased_orders.c.order_id)
+        )
+    ).first()
+    if inserted is None:
+        return False
+    await session.execute(
+        insert(purchase_lines),
+        [
+            {
+                "order_id": event.order_id,
+                "product_id": line.product_id,
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "currency": event.currency,
+            }
+            for line in event.lines
+        ],
+    )
+    await _add_pairs(session, _pairs(event), +1)
+    return True
+
+
+async def uncount_purchase(session: AsyncSession, envelope: Envelope, event: ev.OrderEvent) -> bool:
+    """Take a cancelled order out of the counts; True if it had been counted."""
+    first = (
+        await session.execute(
+            insert(purchased_orders)
+            .values(order_id=event.order_id, status="cancelled", confirmed_at=envelope.time)
+            .on_conflict_do_nothing(index_elements=["order_id"])
+            .returning(purchased_orders.c.order_id)
+        )
+    ).first()
+    if first is not None:
+        return False  # never counted; a late confirmed finds the row and counts nothing
+    was_counted = (
+        await session.execute(
+            update(purchased_orders)
+            .where(purchased_orders.c.order_id == event.order_id)
+            .where(purchased_orders.c.status == "counted")
+            .values(status="cancelled")
+            .returning(purchased_orders.c.order_id)
+        )
+    ).first()
+    if was_counted is None:
+        return False
+    await _add_pairs(session, _pairs(event), -1)
+    return True
+
+
+async def _add_pairs(session: AsyncSession, pairs: list[tuple[UUID, UUID]], delta: int) -> None:
+    if not pairs:
+        return
+    stmt = insert(co_purchases).values(
+        [{"product_id": a, "other_id": b, "orders": max(delta, 0)} for a, b in pairs]
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["product_id", "other_id"],
+            set_={"orders": co_purchases.c.orders + delta},
+        )
+    )
+
+
+# ------------------------------------------------------------------------ queries
+
+
+@dataclass(frozen=True)
+class OrderSummary:
+    order_id: UUID
+    status: str
+    currency: str
+    total: Decimal
+    lines: list[dict[str, Any]]
+    reasons: list[dict[str, Any]]
+    placed_at: datetime
+    updated_at: datetime
+
+
+def _summary(row: Any) -> OrderSummary:
+    return OrderSummary(
+        order_id=row.order_id,
+        status=row.status,
+        currency=row.currency,
+        total=Decimal(row.total),
+        lines=list(row.lines),
+        reasons=list(row.reasons),
+        placed_at=row.placed_at,
+        updated_at=row.updated_at,
+    )
+
+
+async def orders_of(session: AsyncSession, customer: str, limit: int) -> list[OrderSummary]:
+    """The customer's orders, newest first."""
+    query = (
+        select(customer_orders)
+        .where(customer_orders.c.customer == customer)
+        .order_by(customer_orders.c.placed_at.desc(), customer_orders.c.order_id.desc())
+        .limit(limit)
+    )
+    return [_summary(row) for row in await session.execute(query)]
+
+
+async def order_of(session: AsyncSession, customer: str, order_id: UUID) -> OrderSummary | None:
+    """The order if it is this customer's; another customer's order is not found."""
+    query = select(customer_orders).where(
+        customer_orders.c.order_id == order_id, customer_orders.c.customer == customer
+    )
+    row = (await session.execute(query)).first()
+    return None if row is None else _summary(row)
+
+
+async def bought_together(
+    session: AsyncSession, product_id: UUID, limit: int
+) -> list[tuple[str, int]]:
+    """(product id, orders containing both), most frequent first."""
+    query = (
+        select(co_purchases.c.other_id, co_purchases.c.orders)
+        .where(co_purchases.c.product_id == product_id, co_purchases.c.orders > 0)
+        .order_by(co_purchases.c.orders.desc(), co_purchases.c.other_id)
+        .limit(limit)
+    )
+    return [(str(row.other_id), int(row.orders)) for row in await session.execute(query)]
+
+
+async def popular(
+    session: AsyncSession, limit: int, exclude: UUID | None = None
+) -> list[tuple[str, int]]:
+    """(product id, units sold) from the best-sellers view, best first."""
+    query = (
+        select(best_sellers.c.product_id, best_sellers.c.units)
+        .order_by(
+            best_sellers.c.units.desc(), best_sellers.c.orders.desc(), best_sellers.c.product_id
+        )
+        .limit(limit)
+    )
+    if exclude is not None:
+        query = query.where(best_sellers.c.product_id != exclude)
+    return [(str(row.product_id), int(row.units)) for row in await session.execute(query)]

@@ -1,0 +1,89 @@
+"""Applies chat-session events to `sessions` and `messages` (live and during rebuilds)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Table, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assistant.storage.tables import PROJECTIONS, messages, sessions
+from marcus_contracts import Envelope, registry
+from marcus_contracts.events import assistant as ev
+
+Apply = Callable[[AsyncSession, Envelope, Any], Awaitable[None]]
+
+
+async def _started(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    stmt = insert(sessions).values(
+        id=event.session_id,
+        customer=event.customer,
+        title=event.title,
+        message_count=0,
+        version=envelope.sequence,
+        created_at=envelope.time,
+        updated_at=envelope.time,
+    )
+    await session.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
+
+
+async def _message(session: AsyncSession, envelope: Envelope, values: dict[str, Any]) -> None:
+    stmt = insert(messages).values(
+        session_id=envelope.subject, position=envelope.sequence, created_at=envelope.time, **values
+    )
+    await session.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
+    await session.execute(
+        update(sessions)
+        .where(sessions.c.id == envelope.subject)
+        .values(
+            message_count=sessions.c.message_count + 1,
+            version=envelope.sequence,
+            updated_at=envelope.time,
+        )
+    )
+
+
+async def _received(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    await _message(
+        session,
+        envelope,
+        {"id": event.message_id, "role": "user", "content": event.content, "status": "complete"},
+    )
+
+
+async def _replied(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    await _message(
+        session,
+        envelope,
+        {
+            "id": event.message_id,
+            "role": "assistant",
+            "content": event.content,
+            "reply_to": event.reply_to,
+            "status": event.status,
+            "degraded_reason": event.degraded_reason,
+            "cited_products": [c.model_dump(mode="json") for c in event.cited_products],
+            "tools_called": list(event.tools_called),
+            "model": event.model,
+        },
+    )
+
+
+_APPLIERS: dict[str, Apply] = {
+    ev.SessionStartedV1.event_type: _started,
+    ev.MessageReceivedV1.event_type: _received,
+    ev.ReplyRecordedV1.event_type: _replied,
+}
+
+
+class AssistantProjector:
+    """One function per event type; events are decoded (and upcast) through the registry."""
+
+    tables: Sequence[Table] = PROJECTIONS
+
+    async def apply(self, session: AsyncSession, envelope: Envelope) -> None:
+        applier = _APPLIERS.get(envelope.type)
+        if applier is not None:
+            await applier(session, envelope, registry.decode(envelope))
