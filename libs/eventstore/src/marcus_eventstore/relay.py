@@ -8,6 +8,10 @@ if Redis is down the events simply stay in the outbox and go out when it returns
 
 A crash between XADD and the outbox DELETE publishes that batch again: delivery is
 at-least-once, and consumers drop duplicates by event id.
+
+With tracing on, each published event gets a PRODUCER span ("publish events.<service>")
+in the trace of the command that recorded it (its envelope's traceparent), so a trace
+shows the time an event waited in the outbox and its XADD.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 
 import psycopg
 import redis.asyncio as aioredis
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from psycopg import sql
 from redis.exceptions import RedisError
 
@@ -31,8 +36,10 @@ from marcus_eventstore.metrics import (
     PUBLISH_FAILURES,
     RELAY_LEADER,
 )
+from marcus_telemetry import context_from_traceparent, tracer, tracing_active
 
 log = logging.getLogger("marcus.relay")
+_tracer = tracer("marcus.relay")
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,12 @@ class OutboxRelay:
         self.is_leader = False
         self._select = sql.SQL(
             "SELECT o.position, e.envelope::text FROM {schema}.outbox o "
+            "JOIN {schema}.events e ON e.position = o.position "
+            "ORDER BY o.position LIMIT %s"
+        ).format(schema=sql.Identifier(settings.schema))
+        self._select_traced = sql.SQL(
+            "SELECT o.position, e.envelope::text, e.id::text, e.type, e.subject, "
+            "e.envelope->>'traceparent' FROM {schema}.outbox o "
             "JOIN {schema}.events e ON e.position = o.position "
             "ORDER BY o.position LIMIT %s"
         ).format(schema=sql.Identifier(settings.schema))
@@ -124,17 +137,49 @@ class OutboxRelay:
 
     async def publish_batch(self, conn: psycopg.AsyncConnection) -> int:
         """Publish up to one batch of the oldest unpublished events; returns how many."""
-        rows = await (await conn.execute(self._select, [self.settings.batch_size])).fetchall()
+        traced = tracing_active()
+        select = self._select_traced if traced else self._select
+        rows = await (await conn.execute(select, [self.settings.batch_size])).fetchall()
         if not rows:
             return 0
+        spans = [self._publish_span(row) for row in rows] if traced else []
         pipe = self.redis.pipeline(transaction=False)
         maxlen = self.settings.maxlen or None
-        for _, envelope in rows:
-            pipe.xadd(self.settings.stream, {STREAM_FIELD: envelope}, maxlen=maxlen)
-        await pipe.execute()
-        await conn.execute(self._delete, [[position for position, _ in rows]])
+        for row in rows:
+            pipe.xadd(self.settings.stream, {STREAM_FIELD: row[1]}, maxlen=maxlen)
+        try:
+            entry_ids = await pipe.execute()
+        except BaseException as exc:
+            for span in spans:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                span.end()
+            raise
+        for span, entry_id in zip(spans, entry_ids, strict=True):
+            span.set_attribute("messaging.redis.entry_id", _text(entry_id))
+            span.end()
+        await conn.execute(self._delete, [[row[0] for row in rows]])
         EVENTS_PUBLISHED.labels(self.settings.schema).inc(len(rows))
         return len(rows)
+
+    def _publish_span(self, row: tuple) -> Span:
+        """A PRODUCER span for one event, child of the span that recorded it."""
+        position, _, event_id, event_type, subject, traceparent = row
+        return _tracer.start_span(
+            f"publish {self.settings.stream}",
+            context=context_from_traceparent(traceparent),  # none: a root span
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "redis",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": self.settings.stream,
+                "messaging.message.id": event_id,
+                "cloudevents.event_id": event_id,
+                "cloudevents.event_type": event_type,
+                "cloudevents.event_subject": subject,
+                "marcus.outbox.position": position,
+            },
+        )
 
     async def _update_backlog(self, conn: psycopg.AsyncConnection) -> None:
         row = await (await conn.execute(self._backlog)).fetchone()
@@ -145,6 +190,10 @@ class OutboxRelay:
     def _set_leader(self, leader: bool) -> None:
         self.is_leader = leader
         RELAY_LEADER.labels(self.settings.schema).set(1 if leader else 0)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

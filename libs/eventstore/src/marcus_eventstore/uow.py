@@ -20,11 +20,17 @@ from marcus_contracts import Envelope, registry
 from marcus_eventstore.aggregate import Aggregate, Conflict
 from marcus_eventstore.projections import Projector
 from marcus_eventstore.store import EventStore, constraint_of
+from marcus_telemetry import current_traceparent
 
 
 @dataclass(frozen=True)
 class CommandContext:
-    """Where a command came from, copied into every event it records."""
+    """Where a command came from, copied into every event it records.
+
+    `traceparent` is the caller's (an HTTP header, a consumed event's); when a span is
+    active (tracing on), the events get the current span's context instead, so that a
+    consumer's span becomes a child of the request or handler that recorded the event.
+    """
 
     correlationid: str | None = None
     causationid: str | None = None
@@ -112,6 +118,7 @@ class UnitOfWork(Generic[R]):
 
     def _collect(self) -> list[Envelope]:
         envelopes: list[Envelope] = []
+        traceparent = current_traceparent() or self.context.traceparent
         for aggregate in self.repo.seen:
             for event in aggregate.pending:
                 aggregate.version += 1
@@ -121,7 +128,7 @@ class UnitOfWork(Generic[R]):
                     sequence=aggregate.version,
                     correlationid=self.context.correlationid,
                     causationid=self.context.causationid,
-                    traceparent=self.context.traceparent,
+                    traceparent=traceparent,
                 )
                 event_id = aggregate.event_id(event)
                 if event_id is not None:

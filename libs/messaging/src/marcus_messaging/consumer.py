@@ -46,6 +46,7 @@ from marcus_messaging.processing import EntryProcessor, Handler
 from marcus_messaging.reclaim import Reclaimer
 from marcus_messaging.settings import ConsumerSettings
 from marcus_messaging.subscription import build_broker
+from marcus_messaging.tracing import traced
 
 log = logging.getLogger("marcus.messaging")
 
@@ -103,7 +104,7 @@ class Consumer:
 
         def register(fn: Handler) -> Handler:
             for event_type in event_types:
-                self._handlers[event_type] = fn
+                self._handlers[event_type] = traced(fn, self.group)  # log ids, trace span
             return fn
 
         return register
