@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marcus_eventstore import EventStore, Projector, rebuild_projections
 from marcus_eventstore.migrations import upgrade
+from marcus_telemetry import configure_logging
 from marcus_web.app import make_engine
 from marcus_web.settings import ServiceSettings
 
@@ -30,6 +30,7 @@ def _serve(package: str, args: argparse.Namespace, settings: ServiceSettings) ->
         port=args.port or settings.port,
         log_level=settings.log_level,
         access_log=False,
+        log_config=None,  # keep the JSON handler configure_logging installed
     )
 
 
@@ -75,9 +76,7 @@ def run_service_cli(
         commands.add_parser(name, help=help_text)
     args = parser.parse_args()
     settings = settings_factory()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(package, settings.log_level, settings.log_format)
     if args.command == "serve":
         _serve(package, args, settings)
     elif args.command == "migrate":

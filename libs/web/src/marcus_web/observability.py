@@ -1,21 +1,31 @@
-"""Health, readiness and Prometheus metrics, the same on every service.
+"""Health, readiness, Prometheus metrics, request ids and tracing, the same on every service.
 
 `/healthz` says the process is alive; `/readyz` runs the service's dependency checks
 (PostgreSQL, Redis, ...) and answers 503 naming what failed, so an orchestrator stops
 routing to it; `/metrics` is the Prometheus text format.
+
+Every request has an id: the caller's `X-Request-ID` (the gateway sets one) or a new
+one, bound for log lines and returned in the response. With tracing on (see
+`marcus_telemetry.configure_tracing`), each request is a SERVER span continuing the
+caller's `traceparent`; outgoing httpx calls (Chroma, OpenAI) are CLIENT spans under it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from marcus_telemetry import bound_request, configure_tracing
 
 Check = Callable[[], Awaitable[Any]]
 
@@ -91,9 +101,83 @@ class MetricsMiddleware:
             )
 
 
+REQUEST_ID_HEADER = "x-request-id"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+
+
+class RequestIdMiddleware:
+    """Keeps the caller's X-Request-ID (if it is a sane token) or makes one; binds it
+    for log lines, puts it on the request's span and returns it in the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_of(scope)
+        raw_id = request_id.encode()
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() != b"x-request-id"
+                ]
+                headers.append((b"x-request-id", raw_id))
+                message["headers"] = headers
+            await send(message)
+
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.set_attribute("http.request.header.x-request-id", request_id)
+        with bound_request(request_id):
+            await self.app(scope, receive, send_wrapper)
+
+
+def request_id_of(scope: Scope) -> str:
+    """The request's id: its valid X-Request-ID header, else a new random one."""
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _VALID_REQUEST_ID.match(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+def install_tracing(app: FastAPI, service: str) -> bool:
+    """Trace requests (SERVER spans) and httpx calls, when tracing is configured."""
+    if not configure_tracing(service):
+        return False
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    def on_request(span: trace.Span, scope: dict[str, Any]) -> None:
+        if span.is_recording():
+            span.set_attribute("marcus.service", service)
+
+    FastAPIInstrumentor.instrument_app(
+        app,
+        server_request_hook=on_request,
+        excluded_urls="/healthz,/readyz,/metrics",
+        exclude_spans=["receive", "send"],
+    )
+    instrumentor = HTTPXClientInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
+    return True
+
+
 def install_observability(app: FastAPI, service: str, checks: Mapping[str, Check]) -> None:
+    """Health routes, metrics, request ids; then the tracing middleware outermost, so
+    everything else (request-id binding, errors, metrics) runs inside the request span."""
     app.include_router(health_router(checks))
     app.add_middleware(MetricsMiddleware, service=service)
+    app.add_middleware(RequestIdMiddleware)
+    install_tracing(app, service)
 
 
 def request_app(request: Request) -> FastAPI:

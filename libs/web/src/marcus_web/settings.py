@@ -15,6 +15,8 @@ class ServiceSettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     stream_prefix: str = ""
     log_level: str = "info"
+    log_format: str = "json"
+    """`json` (one object per line: request/trace/event ids) or `text` for a terminal."""
 
     host: str = "127.0.0.1"
     port: int = 8000
