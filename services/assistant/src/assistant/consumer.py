@@ -23,6 +23,7 @@ from marcus_eventstore.views import MaterializedViews, refresh_views_handler
 from marcus_messaging import Consumer, ConsumerSettings, HandlerContext
 
 VIEWS = MaterializedViews(SCHEMA, [BEST_SELLERS])
+ORDER_TYPES = sorted({event.event_type for event in order_events.ALL})
 COUNTED = (order_events.OrderConfirmedV1.event_type, order_events.OrderShippedV1.event_type)
 
 
@@ -42,10 +43,9 @@ def build_consumer(settings: AssistantSettings, app: FastAPI) -> Consumer:
         ),
     )
 
-    @consumer.handler(*(event.event_type for event in order_events.ALL))
+    @consumer.handler(*ORDER_TYPES)
     async def on_order(ctx: HandlerContext) -> None:
-        event = ctx.event
-        assert isinstance(event, order_events.OrderEvent)
+        event = ctx.event  # any version: read by field (storage.orders)
         await orders_store.upsert_order(ctx.session, ctx.envelope, event)
         if ctx.envelope.type in COUNTED:
             await orders_store.count_purchase(ctx.session, ctx.envelope, event)

@@ -53,10 +53,8 @@ async def answer(context: ToolContext, question: str, reason: DegradedReason) ->
             latest = []
         if latest:
             order = latest[0]
-            parts.append(
-                f"Your latest order {order.order_id} is {order.status} "
-                f"(total {order.total} {order.currency})."
-            )
+            total = f" (total {order.total} {order.currency})" if order.total is not None else ""
+            parts.append(f"Your latest order {order.order_id} is {order.status}{total}.")
     try:
         results = await context.search.search(question, context.search_k, Filters(), hybrid=True)
         hits = results.hits

@@ -102,7 +102,7 @@ def _order(order: orders_store.OrderSummary) -> dict[str, Any]:
     return {
         "order_id": str(order.order_id),
         "status": order.status,
-        "total": str(order.total),
+        "total": None if order.total is None else str(order.total),
         "currency": order.currency,
         "placed_at": order.placed_at.isoformat(),
         "updated_at": order.updated_at.isoformat(),
@@ -111,7 +111,12 @@ def _order(order: orders_store.OrderSummary) -> dict[str, Any]:
                 "product_id": line["product_id"],
                 "name": line["name"],
                 "quantity": line["quantity"],
-                "unit_price": line["unit_price"],
+                "unit_price": line.get("unit_price"),
+                **(
+                    {"options": [o.get("name") for o in line["options"]]}
+                    if line.get("options")
+                    else {}
+                ),
             }
             for line in order.lines
         ],

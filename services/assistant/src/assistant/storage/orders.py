@@ -1,5 +1,9 @@
 """The assistant's read model of orders, built from `orders.order.*` events.
 
+Events are read by duck typing, not by model class: the registry hands over the latest
+version of each order event (v1 today, v2 with configured lines and prices that may
+still be missing on a placed order), and both carry the same fields used here.
+
 Every order event carries the whole order, so one upsert per event keeps
 `customer_orders` current; the order's version (the event's sequence) guards it, so a
 late or redelivered older event never overwrites a newer state.
@@ -43,7 +47,7 @@ STATUS_OF: dict[str, str] = {
 }
 
 
-async def upsert_order(session: AsyncSession, envelope: Envelope, event: ev.OrderEvent) -> None:
+async def upsert_order(session: AsyncSession, envelope: Envelope, event: Any) -> None:
     values: dict[str, Any] = {
         "customer": event.customer,
         "status": STATUS_OF[envelope.type],
@@ -66,12 +70,12 @@ async def upsert_order(session: AsyncSession, envelope: Envelope, event: ev.Orde
     )
 
 
-def _pairs(event: ev.OrderEvent) -> list[tuple[UUID, UUID]]:
+def _pairs(event: Any) -> list[tuple[UUID, UUID]]:
     products = sorted({line.product_id for line in event.lines})
     return list(permutations(products, 2))
 
 
-async def count_purchase(session: AsyncSession, envelope: Envelope, event: ev.OrderEvent) -> bool:
+async def count_purchase(session: AsyncSession, envelope: Envelope, event: Any) -> bool:
     """Count a confirmed order's lines and pairs, once; False if it was seen before."""
     inserted = (
         await session.execute(
@@ -151,7 +155,7 @@ class OrderSummary:
     order_id: UUID
     status: str
     currency: str
-    total: Decimal
+    total: Decimal | None
     lines: list[dict[str, Any]]
     reasons: list[dict[str, Any]]
     placed_at: datetime
@@ -163,7 +167,7 @@ def _summary(row: Any) -> OrderSummary:
         order_id=row.order_id,
         status=row.status,
         currency=row.currency,
-        total=Decimal(row.total),
+        total=None if row.total is None else Decimal(row.total),
         lines=list(row.lines),
         reasons=list(row.reasons),
         placed_at=row.placed_at,

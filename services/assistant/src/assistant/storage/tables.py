@@ -77,7 +77,7 @@ customer_orders = Table(
     Column("customer", Text, nullable=False),
     Column("status", String(16), nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("total", Numeric(12, 2), nullable=False),
+    Column("total", Numeric(12, 2), nullable=True, comment="None until every line is priced"),
     Column("lines", JSONB, nullable=False),
     Column("reasons", JSONB, nullable=False, server_default="[]"),
     Column("version", Integer, nullable=False),
@@ -102,7 +102,7 @@ purchase_lines = Table(
     Column("sku", Text, nullable=False),
     Column("name", Text, nullable=False),
     Column("quantity", Integer, nullable=False),
-    Column("unit_price", Numeric(12, 2), nullable=False),
+    Column("unit_price", Numeric(12, 2), nullable=True),
     Column("currency", String(3), nullable=False),
 )
 

@@ -92,7 +92,7 @@ def upgrade() -> None:
         sa.Column("customer", sa.Text, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
-        sa.Column("total", sa.Numeric(12, 2), nullable=False),
+        sa.Column("total", sa.Numeric(12, 2), nullable=True),
         sa.Column("lines", postgresql.JSONB, nullable=False),
         sa.Column("reasons", postgresql.JSONB, nullable=False, server_default="[]"),
         sa.Column("version", sa.Integer, nullable=False),
@@ -117,7 +117,7 @@ def upgrade() -> None:
         sa.Column("sku", sa.Text, nullable=False),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("quantity", sa.Integer, nullable=False),
-        sa.Column("unit_price", sa.Numeric(12, 2), nullable=False),
+        sa.Column("unit_price", sa.Numeric(12, 2), nullable=True),
         sa.Column("currency", sa.String(3), nullable=False),
         schema=S,
     )
