@@ -155,7 +155,7 @@ class OutboxRelay:
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                 span.end()
             raise
-        for span, entry_id in zip(spans, entry_ids, strict=True):
+        for span, entry_id in zip(spans, entry_ids if traced else [], strict=True):
             span.set_attribute("messaging.redis.entry_id", _text(entry_id))
             span.end()
         await conn.execute(self._delete, [[row[0] for row in rows]])
