@@ -289,15 +289,29 @@ def migrate(processes: list[Process]) -> None:
 
 
 # ----------------------------------------------------------------------- gateway
-def render_gateway(processes: list[Process]) -> Path:
-    """Write `.data/gateway/` (main config + routes rendered to 127.0.0.1 ports)."""
+GATEWAY_SETTINGS = {
+    "GATEWAY_SEARCH_RATE": "10r/s",
+    "GATEWAY_SEARCH_BURST": "20",
+    "GATEWAY_CHAT_RATE": "30r/m",
+    "GATEWAY_CHAT_BURST": "10",
+    "GATEWAY_DOCS_ROOT": str(ROOT / "deploy" / "gateway" / "docs"),
+}
+"""The gateway template's settings and their defaults (compose.yaml sets the same)."""
+
+
+def render_gateway(processes: list[Process], overrides: dict[str, str] | None = None) -> Path:
+    """Write `.data/gateway/` (main config + routes rendered to 127.0.0.1 ports, the
+    GATEWAY_* settings from the environment / .env, else their defaults)."""
     template = GATEWAY_TEMPLATE.read_text()
     upstreams = {f"{p.name.upper().replace('-', '_')}_UPSTREAM": p for p in processes if p.port}
     for variable, process in upstreams.items():
         template = template.replace("${" + variable + "}", f"{HOST}:{process.port}")
+    for name, default in GATEWAY_SETTINGS.items():
+        value = (overrides or {}).get(name) or setting(name, default)
+        template = template.replace("${" + name + "}", value)
     template = template.replace("listen 8000;", f"listen {HOST}:{GATEWAY_PORT};")
     active = [ln for ln in template.splitlines() if not ln.lstrip().startswith("#")]
-    missing = sorted(set(re.findall(r"\$\{(\w+_UPSTREAM)\}", "\n".join(active))))
+    missing = sorted(set(re.findall(r"\$\{(\w+)\}", "\n".join(active))))
     if missing:
         raise StackError(
             f"gateway routes to {', '.join(missing)} but the Procfile has no such process"
