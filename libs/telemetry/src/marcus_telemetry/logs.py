@@ -81,9 +81,11 @@ def redact(text: str) -> str:
 
 
 # Attributes every LogRecord has; anything else came in through `extra=`.
-_RECORD_ATTRIBUTES = frozenset(
-    logging.LogRecord("", 0, "", 0, "", None, None).__dict__
-) | {"message", "asctime", "taskName"}
+_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 
 
 def _safe(key: str, value: Any) -> Any:
