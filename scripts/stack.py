@@ -339,6 +339,25 @@ http {{
     return config
 
 
+def build_api_docs() -> Path:
+    """The combined OpenAPI and the AsyncAPI documents of this checkout, for the gateway
+    to serve (`scripts/api_docs.py`); the checked-in copy when the build fails."""
+    target = GATEWAY_DIR / "docs"
+    result = subprocess.run(
+        [sys.executable, "-m", "scripts.api_docs", "build", "--dir", str(target)],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        print("  API docs: build failed, serving the checked-in copy")
+        print("\n".join(f"    {line}" for line in result.stderr.strip().splitlines()[-5:]))
+        return ROOT / "deploy" / "gateway" / "docs"
+    print("  API docs built (/api/v1/docs, /api/v1/asyncapi)")
+    return target
+
+
 def gateway_command(nginx: str, config: Path) -> str:
     """The Procfile command that runs nginx in the foreground with the rendered config."""
     return " ".join(
@@ -618,7 +637,7 @@ def cmd_up(_: argparse.Namespace) -> int:
     lines = [f"{p.name}: {p.command}" for p in processes]
     gateway = None
     if nginx:
-        config = render_gateway(processes)
+        config = render_gateway(processes, {"GATEWAY_DOCS_ROOT": str(build_api_docs())})
         check_gateway_config(nginx, config)
         gateway = Process("gateway", gateway_command(nginx, config), GATEWAY_PORT, None)
         lines.append(f"gateway: {gateway.command}")

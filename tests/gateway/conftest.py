@@ -68,7 +68,7 @@ def start(command: list[str], log_path: Path, env: dict[str, str] | None = None)
         )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def chroma_url() -> Iterator[str]:
     server = ChromaProcess()
     server.start()
@@ -86,14 +86,31 @@ async def _ready(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-async def gateway(database_url: str, redis_url: str, chroma_url: str) -> AsyncIterator[Gateway]:
+@pytest.fixture(scope="package")
+def api_docs() -> Iterator[Path]:
+    """The API documents of this checkout, built as `make up` builds them."""
+    from scripts import api_docs as builder
+
+    target = Path(tempfile.mkdtemp(prefix="marcus-api-docs-"))
+    target.chmod(0o755)  # nginx workers run as an unprivileged user when started by root
+    assert builder.main(["build", "--dir", str(target)]) == 0
+    try:
+        yield target
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+
+
+@pytest.fixture(scope="package")
+async def gateway(
+    database_url: str, redis_url: str, chroma_url: str, api_docs: Path
+) -> AsyncIterator[Gateway]:
     nginx = nginx_binary()
     for service in SERVICES:
         upgrade(service, database_url)
     await stack.reset(database_url)  # one active search collection per database
     prefix = f"gw-{os.urandom(4).hex()}:"
     logs = Path(tempfile.mkdtemp(prefix="marcus-gateway-"))
+    logs.chmod(0o755)  # nginx workers (unprivileged when started by root) use its temp dirs
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -125,7 +142,9 @@ async def gateway(database_url: str, redis_url: str, chroma_url: str) -> AsyncIt
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(stack_runner, "GATEWAY_DIR", logs / "nginx")
             patch.setattr(stack_runner, "GATEWAY_PORT", gateway_port)
-            config = stack_runner.render_gateway(processes, overrides=RATES)
+            config = stack_runner.render_gateway(
+                processes, overrides=RATES | {"GATEWAY_DOCS_ROOT": str(api_docs)}
+            )
             command = [nginx, "-p", str(logs / "nginx"), "-e", "stderr", "-c", str(config)]
             checked = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True)
             assert checked.returncode == 0, checked.stderr

@@ -93,6 +93,11 @@ class Consumer:
     def consumer_name(self) -> str:
         return self.settings.consumer_name
 
+    @property
+    def event_types(self) -> list[str]:
+        """The event types handlers are registered for (e.g. for the AsyncAPI document)."""
+        return sorted(self._handlers)
+
     def handler(self, *event_types: str) -> Callable[[Handler], Handler]:
         """Register `fn` for these event types (one handler per type)."""
         known = set(self.registry.types())
