@@ -10,7 +10,8 @@ from marcus_contracts import Envelope, UnknownEventError, registry
 from marcus_contracts.events.catalog import (
     ProductCreatedV1,
     ProductCreatedV2,
-    ProductUpdatedV2,
+    ProductCreatedV3,
+    ProductUpdatedV3,
     StockAdjustedV1,
 )
 
@@ -19,13 +20,14 @@ def test_resolves_type_and_version() -> None:
     assert registry.model("catalog.product.created", 1) is ProductCreatedV1
     assert registry.model("catalog.product.created", 2) is ProductCreatedV2
     assert registry.model("catalog.stock.adjusted", 1) is StockAdjustedV1
-    assert registry.latest_version("catalog.product.created") == 2
+    assert registry.model("catalog.product.created", 3) is ProductCreatedV3
+    assert registry.latest_version("catalog.product.created") == 3
     assert "catalog.product.updated" in registry.types()
 
 
 @pytest.mark.parametrize(
     ("event_type", "version"),
-    [("catalog.product.exploded", 1), ("orders.order.placed", 2), ("catalog.product.created", 0)],
+    [("catalog.product.exploded", 1), ("orders.order.placed", 9), ("catalog.product.created", 0)],
 )
 def test_rejects_unknown_types_and_versions(event_type: str, version: int) -> None:
     with pytest.raises(UnknownEventError):
@@ -40,7 +42,7 @@ def test_decode_rejects_unknown_type(legacy_v1_json: str) -> None:
 
 
 def test_refuses_a_version_newer_than_known(legacy_v1_json: str) -> None:
-    envelope = Envelope.from_json(legacy_v1_json).model_copy(update={"dataversion": 3})
+    envelope = Envelope.from_json(legacy_v1_json).model_copy(update={"dataversion": 9})
 
     with pytest.raises(UnknownEventError, match="newer than this consumer knows"):
         registry.decode(envelope)
@@ -65,13 +67,14 @@ def test_refuses_to_wrap_an_unregistered_event() -> None:
         registry.envelope(event, subject="p", sequence=1)
 
 
-def test_legacy_v1_product_decodes_as_v2(legacy_v1_json: str) -> None:
+def test_legacy_v1_product_decodes_as_the_latest_version(legacy_v1_json: str) -> None:
     envelope = Envelope.from_json(legacy_v1_json)
     assert envelope.dataversion == 1
 
     event = registry.decode(envelope)
 
-    assert isinstance(event, ProductCreatedV2)
+    assert isinstance(event, ProductCreatedV3)
+    assert event.kind == "simple" and event.parts == [] and event.base_product_id is None
     assert event.currency == "EUR"
     assert event.attributes == {}
     assert event.price == Decimal("12.50")
@@ -79,18 +82,18 @@ def test_legacy_v1_product_decodes_as_v2(legacy_v1_json: str) -> None:
     assert event.category.slug == "kitchen"
 
 
-def test_legacy_v1_update_decodes_as_v2(legacy_v1_json: str) -> None:
+def test_legacy_v1_update_decodes_as_the_latest_version(legacy_v1_json: str) -> None:
     envelope = Envelope.from_json(legacy_v1_json).model_copy(
         update={"type": "catalog.product.updated", "sequence": 2}
     )
 
-    assert isinstance(registry.decode(envelope), ProductUpdatedV2)
+    assert isinstance(registry.decode(envelope), ProductUpdatedV3)
 
 
-def test_current_version_is_not_upcast(product_created: ProductCreatedV2) -> None:
+def test_current_version_is_not_upcast(product_created: ProductCreatedV3) -> None:
     envelope = registry.envelope(product_created, subject="p", sequence=1)
 
-    assert envelope.dataversion == 2
+    assert envelope.dataversion == 3
     assert registry.decode(envelope) == product_created
 
 

@@ -19,6 +19,7 @@ from marcus_contracts.events.catalog import (
     Currency,
     Money,
     ProductCreatedV2,
+    ProductCreatedV3,
 )
 from marcus_contracts.registry import build_registry
 from marcus_contracts.schemas import (
@@ -78,14 +79,14 @@ def _validator(event_type: str, version: int) -> Draft202012Validator:
 
 
 def test_real_envelopes_validate_against_published_schema(
-    product_created: ProductCreatedV2,
+    product_created: ProductCreatedV3,
 ) -> None:
     envelope = registry.envelope(product_created, subject="p-1", sequence=1, traceparent="t")
     wire = json.loads(envelope.to_json())
 
-    _validator("catalog.product.created", 2).validate(wire)
-    assert not _validator("catalog.product.created", 1).is_valid(wire)  # dataversion const
-    assert not _validator("catalog.product.updated", 2).is_valid(wire)  # type const
+    _validator("catalog.product.created", 3).validate(wire)
+    assert not _validator("catalog.product.created", 2).is_valid(wire)  # dataversion const
+    assert not _validator("catalog.product.updated", 3).is_valid(wire)  # type const
 
 
 def test_legacy_export_validates_against_v1_schema(legacy_v1_json: str) -> None:

@@ -39,7 +39,7 @@ def test_create_records_a_full_snapshot() -> None:
         stock=2,
     )
     [event] = product.pending
-    assert isinstance(event, ev.ProductCreatedV2)
+    assert isinstance(event, ev.ProductCreatedV3)
     assert event.category.slug == "bikes"
     assert event.price == Decimal("10.00")
     assert event.attributes == {"colour": "red"}
@@ -55,7 +55,7 @@ def test_update_records_the_new_snapshot() -> None:
     product = a_product()
     product.update(price=Decimal("12.50"))
     [event] = product.pending
-    assert isinstance(event, ev.ProductUpdatedV2)
+    assert isinstance(event, ev.ProductUpdatedV3)
     assert event.price == Decimal("12.50")
     assert event.name == "Road bike"
 

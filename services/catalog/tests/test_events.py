@@ -48,7 +48,7 @@ async def test_product_lifecycle_is_published_in_order_once(
     assert all(e.correlationid == request_id for e in product_events[1:])
 
     updated = registry.decode(product_events[1])
-    assert isinstance(updated, ev.ProductUpdatedV2)
+    assert isinstance(updated, ev.ProductUpdatedV3)
     assert str(updated.price) == "949.00"
     assert updated.category.slug == "bikes"
     stock = registry.decode(product_events[2])

@@ -48,7 +48,7 @@ def build_consumer(settings: CatalogSettings, app: FastAPI) -> Consumer:
     @consumer.handler(order_events.OrderPlacedV1.event_type)
     async def on_placed(ctx: HandlerContext) -> None:
         event = ctx.event
-        assert isinstance(event, order_events.OrderPlacedV1)
+        assert isinstance(event, order_events.OrderPlacedV2)
         lines = [(line.product_id, line.quantity) for line in event.lines]
         command = saga.ReserveStock(order_id=event.order_id, lines=lines)
         await saga.reserve_stock(command, ctx.session, command_context(ctx))
@@ -56,7 +56,7 @@ def build_consumer(settings: CatalogSettings, app: FastAPI) -> Consumer:
     @consumer.handler(order_events.OrderCancelledV1.event_type)
     async def on_cancelled(ctx: HandlerContext) -> None:
         event = ctx.event
-        assert isinstance(event, order_events.OrderCancelledV1)
+        assert isinstance(event, order_events.OrderCancelledV2)
         command = saga.ReleaseStock(order_id=event.order_id)
         await saga.release_stock(command, ctx.session, command_context(ctx))
 

@@ -89,7 +89,7 @@ class Product(Aggregate):
             attributes=dict(attributes),
             stock=stock,
         )
-        product._record(ev.ProductCreatedV2(**product._snapshot()))
+        product._record(ev.ProductCreatedV3(**product._snapshot()))
         return product
 
     def update(self, category: Category | None = None, **changes: Any) -> None:
@@ -105,7 +105,7 @@ class Product(Aggregate):
         for key, value in changed.items():
             setattr(self, key, value)
         self.category = new_ref
-        self._record(ev.ProductUpdatedV2(**self._snapshot()))
+        self._record(ev.ProductUpdatedV3(**self._snapshot()))
 
     def set_stock(self, stock: int, reason: str = "") -> None:
         self._ensure_alive()

@@ -22,14 +22,19 @@ from uuid import UUID
 from marcus_contracts import Envelope, Event
 from marcus_contracts.events.catalog import (
     ProductCreatedV2,
+    ProductCreatedV3,
     ProductDeletedV1,
     ProductUpdatedV2,
+    ProductUpdatedV3,
     StockAdjustedV1,
     StockReleasedV1,
     StockReservedV1,
 )
 
-SNAPSHOT_EVENTS = (ProductCreatedV2, ProductUpdatedV2)
+SNAPSHOT_EVENTS = (ProductCreatedV3, ProductUpdatedV3, ProductCreatedV2, ProductUpdatedV2)
+"""Decoded events are always the latest version (v3); v2 objects are accepted as simple
+products for code that folds events it built itself (seeded test indexes, benchmarks)."""
+Snapshot = ProductCreatedV3 | ProductUpdatedV3 | ProductCreatedV2 | ProductUpdatedV2
 STOCK_EVENTS = (StockAdjustedV1, StockReservedV1, StockReleasedV1)
 PRODUCT_EVENT_TYPES = (
     "catalog.product.created",
@@ -67,7 +72,7 @@ def product_id_of(event: Event) -> UUID | None:
     return None
 
 
-def snapshot_of(event: ProductCreatedV2 | ProductUpdatedV2) -> dict[str, Any]:
+def snapshot_of(event: Snapshot) -> dict[str, Any]:
     return {
         "sku": event.sku,
         "name": event.name,

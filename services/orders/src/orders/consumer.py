@@ -69,7 +69,7 @@ def build_consumer(settings: OrdersSettings, app: FastAPI) -> Consumer:
 
     @consumer.handler(catalog_events.StockRejectedV1.event_type)
     async def on_rejected(ctx: HandlerContext) -> None:
-        assert isinstance(ctx.event, catalog_events.StockRejectedV1)
+        assert isinstance(ctx.event, catalog_events.StockRejectedV2)
         await handlers.record_rejection(ctx.event, _unit_of_work(ctx))
 
     return consumer

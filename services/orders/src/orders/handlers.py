@@ -111,7 +111,7 @@ async def record_reservation(event: catalog_events.StockReservedV1, uow: UnitOfW
         return confirmed
 
 
-async def record_rejection(event: catalog_events.StockRejectedV1, uow: UnitOfWork) -> bool:
+async def record_rejection(event: catalog_events.StockRejectedV2, uow: UnitOfWork) -> bool:
     async with uow:
         order = await uow.repo.order(event.order_id, lock=True)
         if order is None:

@@ -63,7 +63,7 @@ async def _transition(session: AsyncSession, envelope: Envelope, event: Any) -> 
         "version": envelope.sequence,
         "updated_at": envelope.time,
     }
-    if isinstance(event, ev.OrderRejectedV1):
+    if isinstance(event, ev.OrderRejectedV2):
         values["reasons"] = [reason.model_dump(mode="json") for reason in event.reasons]
     await session.execute(update(orders).where(orders.c.id == event.order_id).values(**values))
 
