@@ -47,6 +47,16 @@ def parse(argv: list[str]) -> argparse.Namespace:
     fresh.add_argument("--catalog", type=int, default=500, help="products (>= --updates)")
     fresh.add_argument("--warmup", type=int, default=20, help="updates before measuring")
     fresh.add_argument("--poll-ms", type=float, default=20.0, help="Chroma watch interval")
+    fresh.add_argument(
+        "--confirm-every",
+        type=int,
+        default=10,
+        help="every Nth update is also awaited in the assistant's search (1: all)",
+    )
+    fresh.add_argument("--idle-s", type=float, default=10.0, help="idle CPU measured this long")
+    fresh.add_argument(
+        "--torch-threads", type=int, help="OMP_NUM_THREADS of the services (default: unset)"
+    )
     fresh.add_argument("--timeout", type=float, default=180.0, help="per update / per drain")
     scale = parser.add_argument_group("scaleout")
     scale.add_argument("--backlog", type=int, default=5000)

@@ -19,19 +19,21 @@ Two moments per update, both on this process's monotonic clock, from the start o
   until it shows): the delay a customer's search sees, including one search round trip.
 
 Per phase the CPU seconds of each process and the indexer's own metrics (embedding calls,
-texts per call, sync batch time) are recorded, to say where the time goes.
+texts per call, sync batch time) are recorded, and before the phases each process's CPU
+while idle and the latency of a one-document Chroma upsert, to say where the time goes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import redis.asyncio as aioredis
@@ -46,6 +48,7 @@ from bench.index.common import (
     wait_until,
 )
 from bench.index.metrics import cpu_seconds, scrape
+from marcus_contracts import STREAM_FIELD, StreamNames
 from marcus_search import AliasStore
 from marcus_search.chroma import AsyncCollection, connect, open_collection
 from marcus_web.auth import mint_token
@@ -75,10 +78,16 @@ class Update:
     """The version the PATCH creates (the document's `sequence` once indexed)."""
     name: str
     token: str
+    confirm: bool
+    """Also wait until the assistant's search shows it (a sample: see `--confirm-every`)."""
     sent: float = 0.0
+    sent_wall: float = 0.0
+    """time.time() at `sent`: compared with the stream entry's id (Redis's clock, same host)."""
+    published_wall: float | None = None
     acked: float | None = None
     indexed: float | None = None
     searchable: float | None = None
+    searches: int = 0
     error: str | None = None
     settled: bool = False
 
@@ -140,8 +149,11 @@ class Watcher:
             sequence = (meta or {}).get("sequence", 0)
             if update is not None and isinstance(sequence, int) and sequence >= update.version:
                 update.indexed = now
-                del self.pending[pid]
-                self.confirming.put_nowait(update)
+                if update.confirm:
+                    del self.pending[pid]
+                    self.confirming.put_nowait(update)
+                else:
+                    self.settle(update)
         for pid in ids:
             update = self.pending.get(pid)
             if update is not None and now - update.sent > self.timeout_s:
@@ -151,6 +163,7 @@ class Watcher:
         while True:
             update = await self.confirming.get()
             while True:
+                update.searches += 1
                 try:
                     response = await self.assistant.get(
                         "/api/v1/search", params={"q": update.token, "k": 10, "mode": "hybrid"}
@@ -211,7 +224,7 @@ class Catalog:
 
     async def rename(self, update: Update) -> None:
         headers = {**self.headers, "If-Match": f'"{update.version - 1}"'}
-        update.sent = time.monotonic()
+        update.sent, update.sent_wall = time.monotonic(), time.time()
         response = await self.client.patch(
             f"/api/v1/products/{update.product_id}", json={"name": update.name}, headers=headers
         )
@@ -225,7 +238,13 @@ class Catalog:
 
 
 async def offer(
-    catalog: Catalog, watcher: Watcher, rate: float, count: int, label: str, offset: int
+    catalog: Catalog,
+    watcher: Watcher,
+    rate: float,
+    count: int,
+    label: str,
+    offset: int,
+    confirm_every: int,
 ) -> list[Update]:
     """`count` renames at a steady `rate`/s, open loop; returns once all are settled."""
     updates: list[Update] = []
@@ -242,7 +261,9 @@ async def offer(
         pid = catalog.products[(offset + i) % len(catalog.products)]
         token = f"{label}u{i}"
         base = catalog.names[pid]
-        update = Update(pid, catalog.versions[pid] + 1, f"{base} {token}", token)
+        update = Update(
+            pid, catalog.versions[pid] + 1, f"{base} {token}", token, i % confirm_every == 0
+        )
         updates.append(update)
         delay = started + i / rate - time.monotonic()
         if delay > 0:
@@ -260,9 +281,29 @@ async def _settled(watcher: Watcher) -> bool:
     return watcher.unconfirmed == 0
 
 
+async def stamp_published(redis: aioredis.Redis, stream: str, updates: list[Update]) -> None:
+    """When each update's event entered the stream: the ms part of its entry id."""
+    wanted = {(u.product_id, u.version): u for u in updates}
+    start = f"{int(min(u.sent_wall for u in updates) * 1000)}-0"
+    while wanted:
+        page = cast(list[Any], await redis.xrange(stream, min=start, max="+", count=1000))
+        if not page:
+            return
+        for raw_id, fields in page:
+            entry_id = raw_id.decode()
+            envelope = json.loads(fields[STREAM_FIELD.encode()])
+            update = wanted.pop((envelope["subject"], envelope["sequence"]), None)
+            if update is not None:
+                update.published_wall = int(entry_id.split("-")[0]) / 1000
+        start = "(" + entry_id
+
+
 def phase_result(rate: float, updates: list[Update]) -> dict[str, Any]:
-    done = [u for u in updates if u.searchable is not None]
+    """Percentiles from the start of each PATCH: indexed (every update), in stream and
+    the rest (where the stream entry was found), searchable (the confirmed sample)."""
     failed = [u for u in updates if u.error is not None]
+    indexed = [u for u in updates if u.error is None and u.indexed is not None]
+    confirmed = [u for u in indexed if u.searchable is not None]
     sent = [u.sent for u in updates]
     result: dict[str, Any] = {
         "offered_per_s": rate,
@@ -270,11 +311,29 @@ def phase_result(rate: float, updates: list[Update]) -> dict[str, Any]:
         "achieved_per_s": round((len(sent) - 1) / (max(sent) - min(sent)), 2),
         "failed": len(failed),
         "errors": sorted({u.error for u in failed if u.error})[:5],
+        "confirmed_by_search": len(confirmed),
     }
-    if done:
-        result["indexed"] = summary_ms([u.indexed - u.sent for u in done if u.indexed])
-        result["searchable"] = summary_ms([u.searchable - u.sent for u in done if u.searchable])
-        result["patch"] = summary_ms([u.acked - u.sent for u in done if u.acked])
+    if indexed:
+        result["indexed"] = summary_ms([u.indexed - u.sent for u in indexed if u.indexed])
+        result["patch"] = summary_ms([u.acked - u.sent for u in indexed if u.acked])
+        in_stream, after_stream = [], []
+        for u in indexed:
+            if u.published_wall is not None and u.indexed is not None:
+                in_stream.append(u.published_wall - u.sent_wall)
+                after_stream.append(u.indexed - u.sent - in_stream[-1])
+        if in_stream:
+            result["in_stream"] = summary_ms(in_stream)
+            result["stream_to_indexed"] = summary_ms(after_stream)
+    if confirmed:
+        result["searchable"] = summary_ms(
+            [u.searchable - u.sent for u in confirmed if u.searchable]
+        )
+        result["search_after_indexed"] = summary_ms(
+            [u.searchable - u.indexed for u in confirmed if u.searchable and u.indexed]
+        )
+        result["searches_per_confirmation"] = round(
+            sum(u.searches for u in confirmed) / len(confirmed), 2
+        )
     return result
 
 
@@ -287,8 +346,17 @@ async def run_embedder(
         fresh_database(args.database_url, services, f"fresh_{embedder}") as database_url,
         processes() as procs,
     ):
+        threads = {}
+        if args.torch_threads:  # torch's intra-op threads (default: one per core)
+            threads = {"OMP_NUM_THREADS": str(args.torch_threads)}
+            threads["MKL_NUM_THREADS"] = threads["OMP_NUM_THREADS"]
         env = service_env(
-            database_url, args.redis_url, prefix, CHROMA_URL=chroma_url, EMBEDDER=embedder
+            database_url,
+            args.redis_url,
+            prefix,
+            CHROMA_URL=chroma_url,
+            EMBEDDER=embedder,
+            **threads,
         )
         for service in services:
             procs.append(ServiceProcess(service, env, log_dir, f"fresh-{embedder}-{service}"))
@@ -311,7 +379,7 @@ async def run_embedder(
                 status = (await indexer_http.get("/api/v1/admin/index", headers=admin)).json()
                 return status["documents"] == args.catalog and status["lag"]["total"] == 0
 
-            await wait_until(indexed_all, 600, f"{args.catalog} products indexed", 0.25)
+            await wait_until(indexed_all, 300, f"{args.catalog} products indexed", 0.25)
             seed_s = time.monotonic() - seeded
             watcher = Watcher(
                 chroma_url,
@@ -333,26 +401,19 @@ async def run_embedder(
             }
             phases = []
             offset = 0
+            stream = StreamNames(prefix).events("catalog")
             try:
                 # warm-up (not recorded): models loaded, pools and caches filled
-                await offer(catalog, watcher, 5, args.warmup, "w", offset)
+                await offer(catalog, watcher, 5, args.warmup, "w", offset, 1)
                 offset += args.warmup
+                idle = await idle_cpu(pids, args.idle_s)
+                upsert = await upsert_latency(await watcher.collection(), chroma_url)
                 for number, rate in enumerate(args.rates):
-                    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-                    metrics_before = await scrape(indexer_http, INDEXER_METRICS)
-                    gets_before = watcher.gets
-                    updates = await offer(
-                        catalog, watcher, rate, args.updates, f"r{number}x", offset
-                    )
+                    phase = Phase(rate, f"r{number}x", offset)
+                    result = await phase.measure(catalog, watcher, indexer_http, pids, args)
+                    await stamp_published(redis, stream, phase.updates)
+                    result.update(phase_result(rate, phase.updates))
                     offset += args.updates
-                    metrics_after = await scrape(indexer_http, INDEXER_METRICS)
-                    result = phase_result(rate, updates)
-                    result["cpu_s_per_update"] = {
-                        name: round((cpu_seconds(pid) - cpu_before[name]) / len(updates), 4)
-                        for name, pid in pids.items()
-                    }
-                    result["indexer"] = indexer_profile(metrics_before, metrics_after)
-                    result["watcher_gets"] = watcher.gets - gets_before
                     phases.append(result)
                     print(f"freshness {embedder} {rate}/s: {brief(result)}", flush=True)
             finally:
@@ -368,9 +429,81 @@ async def run_embedder(
         "embedder": embedder,
         "collection_embedder": status["embedder"],
         "catalog_products": args.catalog,
+        "torch_threads": args.torch_threads or "default",
+        "confirm_every": args.confirm_every,
         "seed_and_index_s": round(seed_s, 1),
+        "idle_cpu_cores": idle,
+        "chroma_upsert_1_doc": upsert,
         "phases": phases,
     }
+
+
+async def idle_cpu(pids: dict[str, int], seconds: float) -> dict[str, float]:
+    """CPU cores each process uses with nothing to do (its polling loops): at a low
+    offered rate this, not the update, is most of the CPU per update."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    await asyncio.sleep(seconds)
+    return {
+        name: round((cpu_seconds(pid) - before[name]) / seconds, 4) for name, pid in pids.items()
+    }
+
+
+async def upsert_latency(
+    active: AsyncCollection, chroma_url: str, samples: int = 50
+) -> dict[str, float]:
+    """One-document upserts into a scratch collection of the active one's dimension:
+    the Chroma share of a live sync batch at a low rate."""
+    client = await connect(chroma_url)
+    found = await active.get(limit=1, include=["embeddings"])
+    vector: list[float] = [float(x) for x in cast(list[Any], found["embeddings"])[0]]
+    scratch = await client.create_collection(f"bench-upsert-{uuid.uuid4().hex[:8]}")
+    try:
+        times = []
+        for i in range(samples):
+            started = time.monotonic()
+            await scratch.upsert(
+                ids=[f"p{i % 5}"],
+                embeddings=[vector],  # type: ignore[arg-type]
+                documents=["a scratch document"],
+                metadatas=[{"sequence": i}],
+            )
+            times.append(time.monotonic() - started)
+    finally:
+        await client.delete_collection(scratch.name)
+    return summary_ms(times)
+
+
+@dataclass
+class Phase:
+    """One offered rate: the updates, and what every process spent on them."""
+
+    rate: float
+    label: str
+    offset: int
+    updates: list[Update] = field(default_factory=list)
+
+    async def measure(
+        self,
+        catalog: Catalog,
+        watcher: Watcher,
+        indexer: httpx.AsyncClient,
+        pids: dict[str, int],
+        args: Any,
+    ) -> dict[str, Any]:
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        bench_before = time.process_time()
+        metrics_before = await scrape(indexer, INDEXER_METRICS)
+        gets_before = watcher.gets
+        self.updates = await offer(
+            catalog, watcher, self.rate, args.updates, self.label, self.offset, args.confirm_every
+        )
+        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+        cpu["bench"] = time.process_time() - bench_before
+        return {
+            "cpu_s_per_update": {name: round(s / args.updates, 4) for name, s in cpu.items()},
+            "indexer": indexer_profile(metrics_before, await scrape(indexer, INDEXER_METRICS)),
+            "watcher_gets": watcher.gets - gets_before,
+        }
 
 
 def indexer_profile(before: dict[str, float], after: dict[str, float]) -> dict[str, float | None]:
@@ -394,11 +527,11 @@ def indexer_profile(before: dict[str, float], after: dict[str, float]) -> dict[s
 
 
 def brief(result: dict[str, Any]) -> str:
-    if "searchable" not in result:
-        return f"{result['failed']} failed, none searchable"
-    s, i = result["searchable"], result["indexed"]
-    return (
-        f"searchable p50 {s['p50_ms']} / p95 {s['p95_ms']} / p99 {s['p99_ms']} ms; "
-        f"indexed p50 {i['p50_ms']} / p99 {i['p99_ms']} ms; achieved "
-        f"{result['achieved_per_s']}/s; {result['failed']} failed"
-    )
+    if "indexed" not in result:
+        return f"{result['failed']} failed, none indexed"
+    i = result["indexed"]
+    line = f"indexed p50 {i['p50_ms']} / p95 {i['p95_ms']} / p99 {i['p99_ms']} ms"
+    if "searchable" in result:
+        s = result["searchable"]
+        line += f"; searchable (sample) p50 {s['p50_ms']} / p99 {s['p99_ms']} ms"
+    return f"{line}; achieved {result['achieved_per_s']}/s; {result['failed']} failed"
