@@ -773,7 +773,29 @@ def cmd_status(_: argparse.Namespace) -> int:
         else:
             verdict = "listening" if port_open(p.port) else "down"
         print(f"  {p.name:<10} {p.base_url:<24} {verdict}")
+    print_stack_events(processes)
     return 0
+
+
+def print_stack_events(processes: list[Process]) -> None:
+    """Consumer groups (lag, pending), dead letters and the active index (scripts/status.py)."""
+    from marcus_web.auth import mint_token
+    from marcus_web.settings import ServiceSettings
+    from scripts.status import print_event_status
+
+    redis_url = setting("REDIS_URL", DEFAULT_REDIS_URL)
+    if not _redis_answers(redis_url) and _redis_answers(EMBEDDED_REDIS.url):
+        redis_url = EMBEDDED_REDIS.url  # the stack runs on the embedded Redis
+    indexer = next((p for p in processes if p.package == "indexer"), None)
+    token = mint_token(
+        "make-status", ["admin"], secret=ServiceSettings().jwt_secret, ttl_seconds=60
+    )
+    print_event_status(
+        redis_url,
+        setting("STREAM_PREFIX", ""),
+        indexer.base_url if indexer else f"http://{HOST}:8004",
+        token,
+    )
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
