@@ -29,7 +29,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help install up down logs ps status seed token test test-e2e schemas lint fmt \
 	migrate rebuild-projections republish bench-bus clean install-local-model reindex bench-index \
-	bench-orders mail
+	bench-orders mail api-docs
 
 help: ## Show this help
 	@echo "Marcus: make <target> [VAR=value]"
@@ -67,7 +67,7 @@ logs: install ## Follow the stack's log (.data/logs/stack.log)
 	@$(RUN) python -m scripts.stack logs
 
 ps: status ## Alias of status
-status: install ## Show whether the stack runs and which services are ready
+status: install ## One screen: services' readiness, consumer groups' lag and pending, DLQ sizes, active index
 	@$(RUN) python -m scripts.stack status
 
 seed: install ## Load the sample catalog through the catalog API (idempotent)
@@ -101,7 +101,7 @@ test-e2e: install ## End-to-end and repository tests (tests/)
 	@$(TEST_ENV) echo "$(RUN) pytest tests $(PYTEST_ARGS)"; $(RUN) pytest tests $(PYTEST_ARGS)
 
 # test-<part>: the part's own tests plus tests/<part> where they exist.
-TEST_PARTS := $(addprefix test-,$(SERVICES) $(LIBS) catalog contracts eventstore messaging)
+TEST_PARTS := $(addprefix test-,$(SERVICES) $(LIBS) catalog contracts eventstore messaging gateway observability)
 .PHONY: $(TEST_PARTS)
 test-catalog: ## Catalog service tests (services/catalog/tests, tests/catalog)
 test-scheduler: ## Scheduler service tests (services/scheduler/tests)
@@ -113,6 +113,9 @@ test-messaging: ## Messaging tests (libs/messaging/tests, tests/messaging)
 test-indexer: ## Indexer service tests (services/indexer/tests)
 test-assistant: ## Assistant service tests (services/assistant/tests)
 test-search: ## Search lib tests (libs/search/tests)
+test-gateway: ## Gateway tests: nginx in front of the services as processes, 413/429/503, API docs (tests/gateway)
+test-observability: ## Tracing across events, metrics after traffic, make status (tests/observability)
+test-telemetry: ## Telemetry lib tests: JSON logs, redaction, traceparent (libs/telemetry/tests)
 $(sort $(TEST_PARTS)): test-%: install
 	@paths="$(wildcard services/$*/tests libs/$*/tests tests/$*)"; \
 	if [ -z "$$paths" ]; then echo "no tests for '$*' yet"; exit 0; fi; \
@@ -146,6 +149,9 @@ bench-bus: install ## Benchmark the event bus (python -m bench.bus)
 
 bench-orders: install ## Orders end to end (HTTP -> confirmed -> e-mail) at 1 and 2 replicas (bench/results/)
 	$(RUN) python -m bench.orders $(BENCH_ARGS)
+
+api-docs: install ## Build the combined OpenAPI + AsyncAPI documents into deploy/gateway/docs
+	$(RUN) python -m scripts.api_docs build
 
 mail: install ## List the e-mails the local SMTP catcher received (.data/mail)
 	@$(RUN) python -m notifier.mailcatcher list --dir .data/mail
