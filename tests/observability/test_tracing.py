@@ -1,4 +1,5 @@
-"""One trace across HTTP and events: catalog request -> relay -> indexer consumer.
+"""One trace across HTTP and events: catalog request -> relay -> indexer consumer ->
+indexer sync -> Chroma.
 
 The catalog, its relay and the indexer run in this process, so OpenTelemetry's
 in-memory exporter sees all their spans; the event travels for real through
@@ -90,3 +91,27 @@ async def test_indexer_consumer_span_is_a_child_of_the_catalog_request_span(
         assert consumer.attributes["messaging.destination.name"] == f"{stream_prefix}events.catalog"
         assert consumer.attributes["messaging.message.id"] == envelope["id"]
         assert consumer.start_time >= publish.start_time
+
+        # The syncer's batch continues the consumer's trace (the sync queue keeps the
+        # traceparent) and its Chroma calls (httpx) are children of the batch span.
+        def sync_spans() -> list:
+            return [
+                span
+                for span in spans.named("indexer sync")
+                if span.parent is not None and span.parent.span_id == consumer.context.span_id
+            ]
+
+        await wait_for(sync_spans, within=30, what="the indexer's sync span")
+        [sync] = sync_spans()
+        chroma_calls = [
+            span
+            for span in spans.all()
+            if span.kind is SpanKind.CLIENT
+            and span.parent is not None
+            and span.parent.span_id == sync.context.span_id
+            and str(
+                span.attributes.get("url.full") or span.attributes.get("http.url") or ""
+            ).startswith(chroma_url)
+        ]
+        assert chroma_calls, "no Chroma call under the sync span"
+        assert all(call.context.trace_id == request.context.trace_id for call in chroma_calls)

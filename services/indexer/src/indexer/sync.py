@@ -14,14 +14,17 @@ import contextlib
 import logging
 import time
 
+from opentelemetry.trace import Link
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from indexer import metrics
 from indexer.storage import collections as collections_store
 from indexer.storage import documents as documents_store
 from indexer.writer import IndexWriter
+from marcus_telemetry import context_from_traceparent, span_context_of, tracer, tracing_active
 
 log = logging.getLogger("marcus.indexer.sync")
+_tracer = tracer("marcus.indexer")
 
 
 class Syncer:
@@ -42,18 +45,19 @@ class Syncer:
         """One batch; returns how many queue entries it settled (0: nothing to do)."""
         started = time.perf_counter()
         async with self.sessions.begin() as session:
-            claimed = await documents_store.claim(session, self.batch)
+            claimed = await documents_store.claim_traced(session, self.batch)
             if not claimed:
                 return 0
             targets = await collections_store.lock_targets(session)
             if not targets:  # no collection yet: keep the entries for when one exists
                 return 0
-            states = await documents_store.load_many(session, {pid for _, pid in claimed})
-            for target in targets:
-                result = await self.writer.write(session, target, states)
-                metrics.SYNCED.labels(target.status, "upsert").inc(result.upserted)
-                metrics.SYNCED.labels(target.status, "delete").inc(result.deleted)
-            await documents_store.release(session, [entry for entry, _ in claimed])
+            with sync_span([traceparent for _, _, traceparent in claimed]):
+                states = await documents_store.load_many(session, {pid for _, pid, _ in claimed})
+                for target in targets:
+                    result = await self.writer.write(session, target, states)
+                    metrics.SYNCED.labels(target.status, "upsert").inc(result.upserted)
+                    metrics.SYNCED.labels(target.status, "delete").inc(result.deleted)
+            await documents_store.release(session, [entry for entry, _, _ in claimed])
         metrics.SYNC_BATCH_SECONDS.observe(time.perf_counter() - started)
         return len(claimed)
 
@@ -79,6 +83,22 @@ class Syncer:
 
         if isinstance(exc, NotFoundError):
             self.writer._collections.clear()
+
+
+def sync_span(traceparents: list[str | None]) -> contextlib.AbstractContextManager[object]:
+    """With tracing on, the batch's span: a child of the first queued event's consumer
+    span (so one product save is one trace down to the Chroma calls, which httpx
+    instrumentation records under it), linked to the other entries' traces."""
+    if not tracing_active():
+        return contextlib.nullcontext()
+    known = list(dict.fromkeys(tp for tp in traceparents if tp))
+    links = [Link(ctx) for ctx in map(span_context_of, known[1:]) if ctx is not None]
+    return _tracer.start_as_current_span(
+        "indexer sync",
+        context=context_from_traceparent(known[0]) if known else None,
+        links=links,
+        attributes={"indexer.sync.entries": len(traceparents)},
+    )
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from indexer.domain import ProductState
 from indexer.storage.tables import documents, sync_queue
+from marcus_telemetry import current_traceparent
 
 
 def _state(row: object) -> ProductState:
@@ -54,7 +55,9 @@ async def save(session: AsyncSession, state: ProductState) -> None:
             updated_at=func.now(),
         )
     )
-    await session.execute(insert(sync_queue).values(product_id=state.product_id))
+    await session.execute(
+        insert(sync_queue).values(product_id=state.product_id, traceparent=current_traceparent())
+    )
 
 
 async def load_many(session: AsyncSession, product_ids: Iterable[UUID]) -> list[ProductState]:
@@ -68,13 +71,18 @@ async def load_many(session: AsyncSession, product_ids: Iterable[UUID]) -> list[
 async def claim(session: AsyncSession, limit: int) -> list[tuple[int, UUID]]:
     """Lock up to `limit` queue entries no other replica holds (FOR UPDATE SKIP LOCKED):
     the rows stay locked, hence owned by this transaction, until it commits or dies."""
+    return [(entry, product_id) for entry, product_id, _ in await claim_traced(session, limit)]
+
+
+async def claim_traced(session: AsyncSession, limit: int) -> list[tuple[int, UUID, str | None]]:
+    """`claim`, with the traceparent of the event that queued each entry."""
     rows = await session.execute(
-        select(sync_queue.c.id, sync_queue.c.product_id)
+        select(sync_queue.c.id, sync_queue.c.product_id, sync_queue.c.traceparent)
         .order_by(sync_queue.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return [(row.id, row.product_id) for row in rows]
+    return [(row.id, row.product_id, row.traceparent) for row in rows]
 
 
 async def release(session: AsyncSession, entry_ids: Sequence[int]) -> None:

@@ -61,6 +61,7 @@ sync_queue = Table(
     Column("id", BigInteger, Identity(always=True), primary_key=True),
     Column("product_id", Uuid, nullable=False),
     Column("queued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("traceparent", Text, nullable=True),  # the queuing event's trace (tracing on)
     schema=SCHEMA,
 )
 
