@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+import redis.asyncio as aioredis
 from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -52,8 +53,6 @@ async def _consume(engine: AsyncEngine, redis_url: str, prefix: str) -> dict[str
     envelope = category_created().model_copy(
         update={"traceparent": f"00-{PRODUCER_TRACE}-{PRODUCER_SPAN}-01"}
     )
-    import redis.asyncio as aioredis
-
     redis = aioredis.from_url(redis_url)
     try:
         await publish(redis, StreamNames(prefix).events("catalog"), envelope)
