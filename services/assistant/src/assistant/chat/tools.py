@@ -213,16 +213,15 @@ async def run_tool(tools: dict[str, BaseTool], name: str, args: dict[str, Any]) 
         output = await tool.ainvoke(args)
     except IndexUnavailable as exc:
         return _json({"error": f"the catalog search is unavailable right now: {exc}"}), "error"
-    except Exception as exc:  # invalid arguments, a dependency down: the model is told
-        log.info("tool %s failed: %r", name, exc)
-        return _json({"error": f"{name} failed: {_short(exc)}"}), "error"
+    except ValidationError as exc:  # the model's arguments: it may correct them
+        return _json({"error": f"invalid arguments for {name}: {_fields(exc)}"}), "error"
+    except Exception as exc:  # a dependency down: the model is told, without details
+        log.warning("tool %s failed: %r", name, exc)
+        return _json({"error": f"{name} is unavailable right now"}), "error"
     return str(output), "ok"
 
 
-def _short(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()
-        )
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:300]
+def _fields(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()
+    )
