@@ -61,10 +61,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
     scale = parser.add_argument_group("scaleout")
     scale.add_argument("--backlog", type=int, default=5000)
     scale.add_argument("--replicas", type=int, nargs="+", default=[1, 2, 3])
-    scale.add_argument("--rounds", type=int, default=1)
     build = parser.add_argument_group("rebuild")
     build.add_argument("--products", type=int, nargs="+", default=[10_000, 100_000])
     build.add_argument("--batch", type=int, default=256)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="freshness and scaleout: every setting this many times, interleaved; medians",
+    )
     parser.add_argument(
         "--database-url",
         default=os.environ.get(

@@ -29,8 +29,10 @@ import asyncio
 import contextlib
 import json
 import random
+import statistics
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -407,15 +409,18 @@ async def run_embedder(
                 await offer(catalog, watcher, 5, args.warmup, "w", offset, 1)
                 offset += args.warmup
                 idle = await idle_cpu(pids, args.idle_s)
-                upsert = await upsert_latency(await watcher.collection(), chroma_url)
-                for number, rate in enumerate(args.rates):
-                    phase = Phase(rate, f"r{number}x", offset)
-                    result = await phase.measure(catalog, watcher, indexer_http, pids, args)
-                    await stamp_published(redis, stream, phase.updates)
-                    result.update(phase_result(rate, phase.updates))
-                    offset += args.updates
-                    phases.append(result)
-                    print(f"freshness {embedder} {rate}/s: {brief(result)}", flush=True)
+                probe = await chroma_probe(
+                    await watcher.collection(), catalog.products[:5], chroma_url, chroma_pid
+                )
+                for round_ in range(1, args.rounds + 1):
+                    for number, rate in enumerate(args.rates):
+                        phase = Phase(rate, f"r{round_}x{number}x", offset)
+                        result = await phase.measure(catalog, watcher, indexer_http, pids, args)
+                        await stamp_published(redis, stream, phase.updates)
+                        result.update(phase_result(rate, phase.updates), round=round_)
+                        offset += args.updates
+                        phases.append(result)
+                        print(f"freshness {embedder} {rate}/s: {brief(result)}", flush=True)
             finally:
                 stop.set()
                 for task in background:
@@ -433,9 +438,49 @@ async def run_embedder(
         "confirm_every": args.confirm_every,
         "seed_and_index_s": round(seed_s, 1),
         "idle_cpu_cores": idle,
-        "chroma_upsert_1_doc": upsert,
+        "chroma_calls": probe,
+        "by_rate": [summarise([p for p in phases if p["offered_per_s"] == r]) for r in args.rates],
         "phases": phases,
     }
+
+
+SUMMARISED = (
+    "indexed",
+    "in_stream",
+    "stream_to_indexed",
+    "searchable",
+    "search_after_indexed",
+    "patch",
+)
+
+
+def _median(values: Iterable[float], digits: int = 1) -> float:
+    return round(statistics.median(values), digits)
+
+
+def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One rate over its rounds: the median of each round's percentile (a round that
+    other work on the machine disturbed moves it less than a pooled sample would)."""
+    first = rounds[0]
+    out: dict[str, Any] = {
+        "offered_per_s": first["offered_per_s"],
+        "rounds": len(rounds),
+        "updates": sum(r["updates"] for r in rounds),
+        "failed": sum(r["failed"] for r in rounds),
+        "achieved_per_s": _median(r["achieved_per_s"] for r in rounds),
+    }
+    for key in SUMMARISED:
+        present = [r[key] for r in rounds if key in r]
+        if present:
+            out[key] = {q: _median(s[q] for s in present) for q in present[0]}
+    out["cpu_s_per_update"] = {
+        name: _median((r["cpu_s_per_update"][name] for r in rounds), 4)
+        for name in first["cpu_s_per_update"]
+    }
+    out["indexer"] = {
+        name: _median((r["indexer"][name] or 0 for r in rounds), 2) for name in first["indexer"]
+    }
+    return out
 
 
 async def idle_cpu(pids: dict[str, int], seconds: float) -> dict[str, float]:
@@ -448,29 +493,43 @@ async def idle_cpu(pids: dict[str, int], seconds: float) -> dict[str, float]:
     }
 
 
-async def upsert_latency(
-    active: AsyncCollection, chroma_url: str, samples: int = 50
-) -> dict[str, float]:
-    """One-document upserts into a scratch collection of the active one's dimension:
-    the Chroma share of a live sync batch at a low rate."""
+async def chroma_probe(
+    active: AsyncCollection, ids: list[str], chroma_url: str, chroma_pid: int, samples: int = 50
+) -> dict[str, dict[str, float]]:
+    """Latency and Chroma CPU of the two calls the freshness path makes most: a
+    one-document upsert (a live sync batch at a low rate; into a scratch collection of
+    the active one's dimension) and the watcher's `get` of a few ids (so its share of
+    Chroma's CPU during the phases can be told apart)."""
     client = await connect(chroma_url)
     found = await active.get(limit=1, include=["embeddings"])
     vector: list[float] = [float(x) for x in cast(list[Any], found["embeddings"])[0]]
     scratch = await client.create_collection(f"bench-upsert-{uuid.uuid4().hex[:8]}")
+
+    async def upsert(i: int) -> None:
+        await scratch.upsert(
+            ids=[f"p{i % 5}"],
+            embeddings=[vector],  # type: ignore[arg-type]
+            documents=["a scratch document"],
+            metadatas=[{"sequence": i}],
+        )
+
+    async def get(i: int) -> None:
+        await active.get(ids=ids, include=["metadatas"])
+
+    out = {}
     try:
-        times = []
-        for i in range(samples):
-            started = time.monotonic()
-            await scratch.upsert(
-                ids=[f"p{i % 5}"],
-                embeddings=[vector],  # type: ignore[arg-type]
-                documents=["a scratch document"],
-                metadatas=[{"sequence": i}],
-            )
-            times.append(time.monotonic() - started)
+        for name, call in (("upsert_1_doc", upsert), (f"get_{len(ids)}_ids", get)):
+            times = []
+            cpu = cpu_seconds(chroma_pid)
+            for i in range(samples):
+                started = time.monotonic()
+                await call(i)
+                times.append(time.monotonic() - started)
+            cpu_ms = (cpu_seconds(chroma_pid) - cpu) / samples * 1000
+            out[name] = summary_ms(times) | {"chroma_cpu_ms": round(cpu_ms, 2)}
     finally:
         await client.delete_collection(scratch.name)
-    return summary_ms(times)
+    return out
 
 
 @dataclass
