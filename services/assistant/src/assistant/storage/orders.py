@@ -106,7 +106,7 @@ async def count_purchase(session: AsyncSession, envelope: Envelope, event: Any) 
     return True
 
 
-async def uncount_purchase(session: AsyncSession, envelope: Envelope, event: ev.OrderEvent) -> bool:
+async def uncount_purchase(session: AsyncSession, envelope: Envelope, event: Any) -> bool:
     """Take a cancelled order out of the counts; True if it had been counted."""
     first = (
         await session.execute(
