@@ -110,7 +110,7 @@ async def gateway(
     await stack.reset(database_url)  # one active search collection per database
     prefix = f"gw-{os.urandom(4).hex()}:"
     logs = Path(tempfile.mkdtemp(prefix="marcus-gateway-"))
-    logs.chmod(0o755)  # nginx workers (unprivileged when started by root) use its temp dirs
+    os.chmod(logs, 0o755)  # nginx workers (unprivileged when started by root) use its temp dirs
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
