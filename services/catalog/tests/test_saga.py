@@ -59,10 +59,21 @@ def orders_stream(redis_client, stream_prefix: str):
 
 
 async def _answers(catalog_stream, order_id: UUID) -> list[Envelope]:
+    """The stock events for an order (the priced answer, `allocated`, aside)."""
     return [
         e
         for e in await catalog_stream.envelopes()
-        if e.type.startswith("catalog.stock.") and e.data.get("order_id") == str(order_id)
+        if e.type.startswith("catalog.stock.")
+        and e.type != "catalog.stock.allocated"
+        and e.data.get("order_id") == str(order_id)
+    ]
+
+
+async def _allocated(catalog_stream, order_id: UUID) -> list[Envelope]:
+    return [
+        e
+        for e in await catalog_stream.envelopes()
+        if e.type == "catalog.stock.allocated" and e.subject == str(order_id)
     ]
 
 
@@ -97,6 +108,13 @@ async def test_reserves_all_lines_once_even_when_the_order_arrives_twice(
     assert all(e.causationid == str(placed.id) for e in answers)
     await wait_for(lambda: _consumed_all(redis_client, stream_prefix), what="both copies handled")
     assert len(await _answers(catalog_stream, order_id)) == 2
+    # One priced answer for the order, at the catalog's prices (999.90 each).
+    [allocated] = await _allocated(catalog_stream, order_id)
+    assert [
+        (line["product_id"], line["unit_price"], line["line_total"])
+        for line in allocated.data["lines"]
+    ] == [(a["id"], "999.90", "2999.70"), (b["id"], "999.90", "1999.80")]
+    assert allocated.data["total"] == "4999.50"
     product_a = (await client.get(f"/api/v1/products/{a['id']}")).json()
     assert (product_a["stock"], product_a["version"]) == (2, 2)
 
@@ -147,18 +165,25 @@ async def test_rejects_the_whole_order_with_a_reason_per_line(
     [rejected] = await wait_for(answered, within=20, what="the rejection")
     assert rejected.type == "catalog.stock.rejected" and rejected.subject == str(order_id)
     reasons = {line["product_id"]: line for line in rejected.data["lines"]}
+    assert rejected.dataversion == 2  # v2: a position, an option and a message per refusal
     assert reasons == {
         b["id"]: {
             "product_id": b["id"],
             "requested": 4,
             "available": 1,
             "reason": "insufficient_stock",
+            "line": 1,
+            "option_id": None,
+            "message": "only 1 of Road bike left (4 asked for)",
         },
         unknown: {
             "product_id": unknown,
             "requested": 1,
             "available": 0,
             "reason": "unknown_product",
+            "line": 2,
+            "option_id": None,
+            "message": "no longer sold",
         },
     }
     assert (await client.get(f"/api/v1/products/{a['id']}")).json()["stock"] == 5

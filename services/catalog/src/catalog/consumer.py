@@ -1,6 +1,7 @@
 """The stock saga's consumer: the catalog's group on `events.orders`.
 
-Placed orders get their stock reserved (or are rejected), cancelled orders get it back.
+Placed orders get checked, priced and their stock reserved (or are rejected), cancelled
+orders get it back.
 It runs as a background task of the catalog app, so every catalog replica is a member of
 the one `catalog` group and the orders are shared between them.
 """
@@ -12,6 +13,7 @@ import asyncio
 from fastapi import FastAPI
 
 from catalog import saga
+from catalog.allocation import LineRequest
 from catalog.settings import SCHEMA, SERVICE, CatalogSettings
 from marcus_contracts import StreamNames
 from marcus_contracts.events import orders as order_events
@@ -49,8 +51,11 @@ def build_consumer(settings: CatalogSettings, app: FastAPI) -> Consumer:
     async def on_placed(ctx: HandlerContext) -> None:
         event = ctx.event
         assert isinstance(event, order_events.OrderPlacedV2)
-        lines = [(line.product_id, line.quantity) for line in event.lines]
-        command = saga.ReserveStock(order_id=event.order_id, lines=lines)
+        lines = [
+            LineRequest(line.product_id, line.quantity, tuple(o.option_id for o in line.options))
+            for line in event.lines
+        ]
+        command = saga.ReserveStock(order_id=event.order_id, lines=lines, currency=event.currency)
         await saga.reserve_stock(command, ctx.session, command_context(ctx))
 
     @consumer.handler(order_events.OrderCancelledV1.event_type)

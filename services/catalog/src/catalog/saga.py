@@ -1,32 +1,42 @@
-"""The catalog's part of the order saga: reserve stock for a placed order, all lines or
-none, and release it when the order is cancelled.
+"""The catalog's part of the order saga: check, price and reserve a placed order, all
+lines or none, and release it when the order is cancelled.
 
 Both run in the consumer's ledger transaction (`UnitOfWork.joining`), so the order event
 is marked processed if and only if the stock change and its events commit: a redelivered
 order event changes nothing.
 
+Checking and pricing is `catalog.allocation.plan` (pure): every line's configuration
+validated, every line priced (the only pricing there is), then the units each product
+and each option must give, summed over the order's lines. The answer is one event of the
+order's reservation: `catalog.stock.allocated` with the priced lines, or
+`catalog.stock.rejected` with every problem found. Stock moves are product events:
+`catalog.stock.reserved` per simple product, `catalog.option_stock.reserved` per
+configurable product whose options were taken, and `catalog.stock.adjusted` for each
+preconfigured product whose stock (what its options allow) changed with them.
+
 Never overselling, with concurrent orders and several catalog replicas: the order's
-products are locked (SELECT ... FOR UPDATE) in id order before their stock is read, so
-two reservations of one product run one after the other, and two orders over the same
-products can never deadlock. API writes lock the product row the same way, so a PATCH
-and a reservation queue up instead of racing for the product's next sequence. Should the
-event store still report a concurrent append (ConcurrencyError), the reservation is
-retried from a savepoint instead of failing the saga.
+products are locked (SELECT ... FOR UPDATE) before their stock is read: simple and
+configurable products (a preconfigured line locks its base product) in id order, then
+the preconfigured products of the locked configurable products, in id order (the
+repository's lock order, which API writes follow too). Two reservations of one product
+or one option run one after the other, and no two commands can deadlock. Should the
+event store still report a concurrent append (ConcurrencyError), the step is retried
+from a savepoint instead of failing the saga.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.domain import OrderReservation
+from catalog.allocation import LineRequest, plan
+from catalog.domain import CONFIGURABLE, PRECONFIGURED, OrderReservation, Product
 from catalog.storage.uow import CatalogUnitOfWork
-from marcus_contracts.events import catalog as ev
 from marcus_eventstore import CommandContext, ConcurrencyError
 
 log = logging.getLogger("catalog.saga")
@@ -38,21 +48,22 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class ReserveStock:
     order_id: UUID
-    lines: list[tuple[UUID, int]]
-    """(product id, quantity); a product may appear on several lines: they add up."""
+    lines: Sequence[LineRequest | tuple[UUID, int]]
+    """The order's lines, in order; `(product id, quantity)` for a line without options.
+    A product or an option may be asked for by several lines: they add up."""
+    currency: str | None = None
+    """The order's currency (every line must be sold in it); None: the products'."""
+
+    def requests(self) -> list[LineRequest]:
+        return [
+            line if isinstance(line, LineRequest) else LineRequest(line[0], line[1])
+            for line in self.lines
+        ]
 
 
 @dataclass(frozen=True)
 class ReleaseStock:
     order_id: UUID
-
-
-def wanted(lines: list[tuple[UUID, int]]) -> dict[UUID, int]:
-    """Quantity per product, in product id order (the lock order)."""
-    total: dict[UUID, int] = {}
-    for product_id, quantity in lines:
-        total[product_id] = total.get(product_id, 0) + quantity
-    return dict(sorted(total.items()))
 
 
 async def reserve_stock(cmd: ReserveStock, session: AsyncSession, context: CommandContext) -> bool:
@@ -71,31 +82,31 @@ async def release_stock(cmd: ReleaseStock, session: AsyncSession, context: Comma
 
 async def _reserve(cmd: ReserveStock, uow: CatalogUnitOfWork) -> bool:
     async with uow:
-        quantities = wanted(cmd.lines)
-        found = await uow.repo.products_for_update(list(quantities))
-        refused = [
-            ev.RejectedLine(
-                product_id=product_id,
-                requested=quantity,
-                available=found[product_id].stock if product_id in found else 0,
-                reason="insufficient_stock" if product_id in found else "unknown_product",
-            )
-            for product_id, quantity in quantities.items()
-            if product_id not in found or found[product_id].stock < quantity
-        ]
-        if refused:
-            uow.repo.add(OrderReservation.rejected(cmd.order_id, refused))
+        requests = cmd.requests()
+        products = await _lock_for_order(uow, [r.product_id for r in requests])
+        decision = plan(requests, products, cmd.currency)
+        if decision.refusals:
+            uow.repo.add(OrderReservation.rejected(cmd.order_id, decision.refusals))
         else:
-            for product_id, quantity in quantities.items():
-                found[product_id].reserve(cmd.order_id, quantity)
+            for product_id, quantity in decision.simple.items():
+                products[product_id].reserve(cmd.order_id, quantity)
+            for base_id, demand in decision.options.items():
+                products[base_id].reserve_options(cmd.order_id, demand)
+            _follow_bases(products, decision.options)
+            uow.repo.add(
+                OrderReservation.allocated(
+                    cmd.order_id, decision.currency, decision.lines, decision.total
+                )
+            )
         await uow.commit()
-        return not refused
+        return not decision.refusals
 
 
 async def _release(cmd: ReleaseStock, uow: CatalogUnitOfWork) -> int:
     async with uow:
         lines = await uow.repo.reserved_lines(cmd.order_id)
-        found = await uow.repo.products_for_update([product_id for product_id, _ in lines])
+        held = await uow.repo.reserved_options(cmd.order_id)
+        found = await _lock_for_order(uow, [product_id for product_id, _ in lines] + list(held))
         released = 0
         for product_id, quantity in lines:
             product = found.get(product_id)
@@ -109,8 +120,44 @@ async def _release(cmd: ReleaseStock, uow: CatalogUnitOfWork) -> int:
                 continue
             product.release(cmd.order_id, quantity)
             released += 1
+        for base_id, options in held.items():
+            base = found.get(base_id)
+            gone = list(options) if base is None else base.release_options(cmd.order_id, options)
+            if gone:
+                log.warning(
+                    "order %s: options %s of product %s were deleted; their units not released",
+                    cmd.order_id,
+                    ", ".join(map(str, gone)),
+                    base_id,
+                )
+            if base is not None and len(gone) < len(options):
+                released += 1
+        _follow_bases(found, held)
         await uow.commit()
         return released
+
+
+async def _lock_for_order(uow: CatalogUnitOfWork, product_ids: list[UUID]) -> dict[UUID, Product]:
+    """Lock what an order touches, in the lock order: the simple and configurable
+    products (a preconfigured product stands for its base product) in id order, then
+    the preconfigured products of those configurable products."""
+    heads = await uow.repo.heads(product_ids)
+    first = {
+        base_id if kind == PRECONFIGURED and base_id is not None else product_id
+        for product_id, (kind, base_id) in heads.items()
+    }
+    locked = await uow.repo.products_for_update(sorted(first))
+    bases = [p.id for p in locked.values() if p.kind == CONFIGURABLE]
+    return locked | await uow.repo.presets_of(bases)
+
+
+def _follow_bases(products: dict[UUID, Product], moved: dict[UUID, dict[UUID, int]]) -> None:
+    """Preconfigured products of configurable products whose option stock moved."""
+    for product in products.values():
+        if product.kind == PRECONFIGURED and product.base_product_id in moved:
+            base = products[product.base_product_id]
+            if not base.deleted:
+                product.follow(base)
 
 
 async def _in_savepoint(session: AsyncSession, attempt: Callable[[], Awaitable[T]]) -> T:

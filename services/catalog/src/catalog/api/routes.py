@@ -22,6 +22,7 @@ from catalog.api.schemas import (
     StockIn,
 )
 from catalog.storage import queries
+from catalog.storage.configurations import load_configurations, load_selections
 from catalog.storage.uow import CatalogUnitOfWork
 from marcus_eventstore import CommandContext
 from marcus_web.auth import Admin
@@ -80,7 +81,12 @@ async def _product_out(session: AsyncSession, product_id: UUID, response: Respon
     if row is None:
         raise Problem(404, "Not Found", f"product {product_id} does not exist")
     response.headers["ETag"] = etag(row.version)
-    return ProductOut.from_row(row)
+    configuration = selection = None
+    if row.kind == "configurable":
+        configuration = (await load_configurations(session, [row.id]))[row.id]
+    elif row.kind == "preconfigured":
+        selection = (await load_selections(session, [row.id]))[row.id]
+    return ProductOut.from_row(row, configuration, selection)
 
 
 # --- categories ---------------------------------------------------------------------------
@@ -186,6 +192,14 @@ async def get_product(product_id: UUID, session: Session, response: Response) ->
 async def create_product(
     body: ProductIn, _: Admin, uow: UoW, session: Session, response: Response
 ) -> ProductOut:
+    errors = body.kind_errors()
+    if errors:
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            f"These fields do not fit a {body.kind} product.",
+            errors=errors,
+        )
     product_id = await handlers.create_product(
         handlers.CreateProduct(
             sku=body.sku,
@@ -196,6 +210,9 @@ async def create_product(
             category_id=body.category_id,
             attributes=body.attributes,
             stock=body.stock,
+            kind=body.kind,
+            base_product_id=body.base_product_id,
+            options=body.options or (),
         ),
         uow,
     )
@@ -216,6 +233,7 @@ async def update_product(
     changes = body.model_dump(exclude_unset=True)
     version = changes.pop("version", None)
     category_id = changes.pop("category_id", None)
+    options = changes.pop("options", None)
     nulls = sorted(k for k, v in changes.items() if v is None)
     if nulls:
         raise Problem(
@@ -226,7 +244,7 @@ async def update_product(
         )
     await handlers.update_product(
         handlers.UpdateProduct(
-            product_id, changes, category_id, expected_version(if_match, version)
+            product_id, changes, category_id, expected_version(if_match, version), options
         ),
         uow,
     )

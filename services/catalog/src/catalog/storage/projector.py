@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete, update
+from sqlalchemy import Table, bindparam, delete, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.storage.tables import PROJECTIONS, categories, products, reservations
+from catalog.storage import configurations
+from catalog.storage.tables import (
+    PROJECTIONS,
+    categories,
+    option_reservations,
+    options,
+    products,
+    reservations,
+)
 from marcus_contracts import Envelope, registry
 from marcus_contracts.events import catalog as ev
 
@@ -42,13 +50,21 @@ async def _product(session: AsyncSession, envelope: Envelope, event: Any) -> Non
         "stock": event.stock,
         "version": envelope.sequence,
         "updated_at": envelope.time,
+        "kind": event.kind,
+        "base_product_id": event.base_product_id,
     }
     stmt = insert(products).values(**values, created_at=envelope.time)
     await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+    if event.kind == "configurable":
+        await configurations.replace_configuration(session, event)
+    elif event.kind == "preconfigured":
+        await configurations.replace_selection(session, event)
 
 
 async def _product_deleted(session: AsyncSession, envelope: Envelope, event: Any) -> None:
     await session.execute(delete(products).where(products.c.id == event.product_id))
+    await configurations.delete_configuration(session, event.product_id)
+    await configurations.delete_selection(session, event.product_id)
 
 
 async def _stock_adjusted(session: AsyncSession, envelope: Envelope, event: Any) -> None:
@@ -82,15 +98,63 @@ async def _stock_released(session: AsyncSession, envelope: Envelope, event: Any)
     )
 
 
+async def _option_stock(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    """The moved options get their new stock (the event carries every option's)."""
+    await _stock_adjusted(session, envelope, event)
+    moved = {o.option_id for o in event.options}
+    await session.execute(
+        update(options).where(options.c.id == bindparam("b_id")).values(stock=bindparam("b_stock")),
+        [{"b_id": s.option_id, "b_stock": s.stock} for s in event.stocks if s.option_id in moved],
+    )
+
+
+async def _options_reserved(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    await _option_stock(session, envelope, event)
+    rows = [
+        {
+            "order_id": event.order_id,
+            "option_id": moved.option_id,
+            "product_id": event.product_id,
+            "quantity": moved.quantity,
+            "status": "reserved",
+            "reserved_at": envelope.time,
+            "released_at": None,
+        }
+        for moved in event.options
+    ]
+    stmt = insert(option_reservations)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["order_id", "option_id"],
+            set_={"quantity": stmt.excluded.quantity, "status": "reserved", "released_at": None},
+        ),
+        rows,
+    )
+
+
+async def _options_released(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    await _option_stock(session, envelope, event)
+    await session.execute(
+        update(option_reservations)
+        .where(
+            option_reservations.c.order_id == event.order_id,
+            option_reservations.c.option_id.in_([o.option_id for o in event.options]),
+        )
+        .values(status="released", released_at=envelope.time)
+    )
+
+
 _APPLIERS: dict[str, Apply] = {
     ev.CategoryCreatedV1.event_type: _category,
     ev.CategoryUpdatedV1.event_type: _category,
-    ev.ProductCreatedV2.event_type: _product,
-    ev.ProductUpdatedV2.event_type: _product,
+    ev.ProductCreatedV3.event_type: _product,
+    ev.ProductUpdatedV3.event_type: _product,
     ev.ProductDeletedV1.event_type: _product_deleted,
     ev.StockAdjustedV1.event_type: _stock_adjusted,
     ev.StockReservedV1.event_type: _stock_reserved,
     ev.StockReleasedV1.event_type: _stock_released,
+    ev.OptionStockReservedV1.event_type: _options_reserved,
+    ev.OptionStockReleasedV1.event_type: _options_released,
 }
 
 

@@ -1,7 +1,14 @@
-"""Loads aggregates from the projections and remembers them for the unit of work."""
+"""Loads aggregates from the projections and remembers them for the unit of work.
+
+Lock order (every command that changes products follows it, so none can deadlock with
+another): simple and configurable products first, in id order; then preconfigured
+products, in id order. A preconfigured product's stock and option names follow its base
+product, so any command that changes one holds its base product's lock first.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -9,8 +16,9 @@ from uuid import UUID
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.domain import Category, Product
-from catalog.storage.tables import categories, products, reservations
+from catalog.domain import CONFIGURABLE, PRECONFIGURED, Category, Product
+from catalog.storage.configurations import load_configurations, load_selections
+from catalog.storage.tables import categories, option_reservations, products, reservations
 from marcus_contracts.events.catalog import CategoryRef
 from marcus_eventstore import Aggregate
 
@@ -22,11 +30,14 @@ def category_from_row(row: Any) -> Category:
 
 
 class Repository:
-    """Tracks every aggregate it hands out, so the unit of work can collect their events."""
+    """Tracks every aggregate it hands out, so the unit of work can collect their events.
+    One instance per product per unit of work (an identity map): two copies of one
+    product would record two events with the same sequence."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.seen: list[Aggregate] = []
+        self._products: dict[UUID, Product] = {}
 
     def add(self, aggregate: Aggregate) -> None:
         self.seen.append(aggregate)
@@ -45,18 +56,37 @@ class Repository:
         """`lock`: hold the product's row until the transaction ends (every command that
         changes a product does), so writers of one product queue up instead of failing on
         the event store's (subject, sequence) check or deadlocking with the stock saga."""
-        found = await self.products_for_update([product_id]) if lock else None
-        if found is not None:
-            return found.get(product_id)
+        if lock:
+            return (await self.products_for_update([product_id])).get(product_id)
         row = (
             await self.session.execute(_product_query().where(products.c.id == product_id))
         ).first()
-        return None if row is None else self._track(_product_from_row(row))
+        return None if row is None else (await self._load([row]))[0]
+
+    async def product_for_change(self, product_id: UUID) -> Product | None:
+        """Lock a product for a command that changes it, in the lock order: a
+        preconfigured product's base product first."""
+        head = await self.heads([product_id])
+        base_id = head.get(product_id, (None, None))[1]
+        if base_id is not None:
+            await self.products_for_update([base_id])
+        return await self.product(product_id, lock=True)
+
+    async def heads(self, product_ids: Sequence[UUID]) -> dict[UUID, tuple[str, UUID | None]]:
+        """Kind and base product of these products, without locking (both never change)."""
+        rows = await self.session.execute(
+            select(products.c.id, products.c.kind, products.c.base_product_id).where(
+                products.c.id.in_(list(set(product_ids)))
+            )
+        )
+        return {row.id: (row.kind, row.base_product_id) for row in rows}
 
     async def products_for_update(self, product_ids: Sequence[UUID]) -> dict[UUID, Product]:
         """Lock and load these products in id order (concurrent reservations of the same
         products always lock in the same order, so they never deadlock). Missing ids are
         absent from the result."""
+        if not product_ids:
+            return {}
         query = (
             _product_query()
             .where(products.c.id.in_(sorted(set(product_ids))))
@@ -64,7 +94,22 @@ class Repository:
             .with_for_update(of=products)
         )
         rows = (await self.session.execute(query)).all()
-        return {row.id: self._track(_product_from_row(row)) for row in rows}
+        return {product.id: product for product in await self._load(rows)}
+
+    async def presets_of(self, base_ids: Sequence[UUID]) -> dict[UUID, Product]:
+        """Lock and load the preconfigured products of these base products (call it with
+        the base products locked: no preconfigured product of theirs can appear or go
+        meanwhile)."""
+        if not base_ids:
+            return {}
+        query = (
+            _product_query()
+            .where(products.c.base_product_id.in_(sorted(set(base_ids))))
+            .order_by(products.c.id)
+            .with_for_update(of=products)
+        )
+        rows = (await self.session.execute(query)).all()
+        return {product.id: product for product in await self._load(rows)}
 
     async def reserved_lines(self, order_id: UUID) -> list[tuple[UUID, int]]:
         """(product, quantity) still reserved for an order."""
@@ -75,9 +120,35 @@ class Repository:
         )
         return [(row.product_id, int(row.quantity)) for row in (await self.session.execute(query))]
 
-    def _track(self, aggregate: Product) -> Product:
-        self.seen.append(aggregate)
-        return aggregate
+    async def reserved_options(self, order_id: UUID) -> dict[UUID, dict[UUID, int]]:
+        """product -> option -> units still reserved for an order."""
+        query = select(option_reservations).where(
+            option_reservations.c.order_id == order_id,
+            option_reservations.c.status == "reserved",
+        )
+        held: defaultdict[UUID, dict[UUID, int]] = defaultdict(dict)
+        for row in await self.session.execute(query):
+            held[row.product_id][row.option_id] = int(row.quantity)
+        return dict(held)
+
+    async def _load(self, rows: Sequence[Any]) -> list[Product]:
+        """Aggregates of these rows, with configurations and selections attached; a
+        product loaded before in this unit of work is handed out again, not copied."""
+        fresh = [_product_from_row(row) for row in rows if row.id not in self._products]
+        configs = await load_configurations(
+            self.session, [p.id for p in fresh if p.kind == CONFIGURABLE]
+        )
+        selections = await load_selections(
+            self.session, [p.id for p in fresh if p.kind == PRECONFIGURED]
+        )
+        for product in fresh:
+            if product.id in configs:
+                product.configuration = configs[product.id]
+            if product.id in selections:
+                product.selection = selections[product.id]
+            self._products[product.id] = product
+            self.seen.append(product)
+        return [self._products[row.id] for row in rows]
 
 
 def _product_query() -> Select[Any]:
@@ -100,4 +171,6 @@ def _product_from_row(row: Any) -> Product:
         category=CategoryRef(id=row.category_id, slug=row.category_slug, name=row.category_name),
         attributes=dict(row.attributes),
         stock=row.stock,
+        kind=row.kind,
+        base_product_id=row.base_product_id,
     )
