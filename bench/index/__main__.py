@@ -37,6 +37,10 @@ def default_embedders() -> list[str]:
     return ["hash", "minilm"] if local_model_available() else ["hash"]
 
 
+def threads(value: str) -> int | None:
+    return None if value == "default" else int(value)
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.index", description=__doc__)
     parser.add_argument("benchmarks", nargs="*", metavar="{freshness,scaleout,rebuild}")
@@ -55,7 +59,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     fresh.add_argument("--idle-s", type=float, default=10.0, help="idle CPU measured this long")
     fresh.add_argument(
-        "--torch-threads", type=int, help="OMP_NUM_THREADS of the services (default: unset)"
+        "--torch-threads",
+        type=threads,
+        nargs="+",
+        default=[None],
+        help="MiniLM stacks: OMP_NUM_THREADS of the services, one stack per value "
+        "(`default`: unset, torch takes one thread per core)",
     )
     fresh.add_argument("--timeout", type=float, default=180.0, help="per update / per drain")
     scale = parser.add_argument_group("scaleout")
@@ -112,8 +121,11 @@ async def run(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
     try:
         if "freshness" in args.benchmarks:
             result["freshness"] = [
-                await freshness.run_embedder(embedder, args, chroma.url, chroma.proc.pid, log_dir)
+                await freshness.run_embedder(
+                    embedder, torch_threads, args, chroma.url, chroma.proc.pid, log_dir
+                )
                 for embedder in args.embedders
+                for torch_threads in (args.torch_threads if embedder == "minilm" else [None])
             ]
         if "scaleout" in args.benchmarks:
             result["scaleout"] = await scaleout.run(args, chroma.url, chroma.proc.pid, log_dir)

@@ -340,7 +340,12 @@ def phase_result(rate: float, updates: list[Update]) -> dict[str, Any]:
 
 
 async def run_embedder(
-    embedder: str, args: Any, chroma_url: str, chroma_pid: int, log_dir: Path
+    embedder: str,
+    torch_threads: int | None,
+    args: Any,
+    chroma_url: str,
+    chroma_pid: int,
+    log_dir: Path,
 ) -> dict[str, Any]:
     prefix = f"bench-fresh-{uuid.uuid4().hex[:8]}:"
     services = ("catalog", "indexer", "assistant")
@@ -349,8 +354,8 @@ async def run_embedder(
         processes() as procs,
     ):
         threads = {}
-        if args.torch_threads:  # torch's intra-op threads (default: one per core)
-            threads = {"OMP_NUM_THREADS": str(args.torch_threads)}
+        if torch_threads:  # torch's intra-op threads (default: one per core)
+            threads = {"OMP_NUM_THREADS": str(torch_threads)}
             threads["MKL_NUM_THREADS"] = threads["OMP_NUM_THREADS"]
         env = service_env(
             database_url,
@@ -361,7 +366,8 @@ async def run_embedder(
             **threads,
         )
         for service in services:
-            procs.append(ServiceProcess(service, env, log_dir, f"fresh-{embedder}-{service}"))
+            label = f"fresh-{embedder}-{torch_threads or 'd'}-{service}"
+            procs.append(ServiceProcess(service, env, log_dir, label))
         for proc in procs:
             await proc.wait_ready()
         catalog_proc, indexer_proc, assistant_proc = procs
@@ -434,7 +440,7 @@ async def run_embedder(
         "embedder": embedder,
         "collection_embedder": status["embedder"],
         "catalog_products": args.catalog,
-        "torch_threads": args.torch_threads or "default",
+        "torch_threads": torch_threads or "default",
         "confirm_every": args.confirm_every,
         "seed_and_index_s": round(seed_s, 1),
         "idle_cpu_cores": idle,

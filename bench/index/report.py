@@ -48,7 +48,7 @@ def freshness(runs: list[dict[str, Any]]) -> list[str]:
         for p in run["by_rate"]:
             indexer = p["indexer"]
             lines.append(
-                f"| {run['collection_embedder']} | {p['offered_per_s']} | {p['achieved_per_s']} "
+                f"| {_label(run)} | {p['offered_per_s']} | {p['achieved_per_s']} "
                 f"| {p['updates']} | {p['failed']} | {_three(p.get('indexed'))} "
                 f"| {_two(p.get('in_stream'))} | {_three(p.get('searchable'))} "
                 f"| {_two(p.get('patch'))} | {indexer['texts_per_embed_call']} "
@@ -59,7 +59,7 @@ def freshness(runs: list[dict[str, Any]]) -> list[str]:
         for rate in sorted({p["offered_per_s"] for p in run["phases"]}):
             rounds = [p for p in run["phases"] if p["offered_per_s"] == rate]
             spread = ", ".join(_two(p.get("indexed")) for p in rounds)
-            lines.append(f"- {run['collection_embedder']} at {rate}/s: {spread}")
+            lines.append(f"- {_label(run)} at {rate}/s: {spread}")
     lines += [
         "",
         "CPU seconds per update (per process, during the phase; bench = this load generator "
@@ -72,7 +72,7 @@ def freshness(runs: list[dict[str, Any]]) -> list[str]:
         for p in run["by_rate"]:
             cpu = p["cpu_s_per_update"]
             lines.append(
-                f"| {run['collection_embedder']} | {p['offered_per_s']} | {cpu['catalog']} "
+                f"| {_label(run)} | {p['offered_per_s']} | {cpu['catalog']} "
                 f"| {cpu['indexer']} | {cpu['assistant']} | {cpu['chroma']} | {cpu['bench']} |"
             )
     lines += ["", "Before the phases, with nothing to do:", ""]
@@ -82,10 +82,7 @@ def freshness(runs: list[dict[str, Any]]) -> list[str]:
             f"{name}: p50 {c['p50_ms']} ms, p99 {c['p99_ms']} ms, {c['chroma_cpu_ms']} ms Chroma CPU"
             for name, c in run["chroma_calls"].items()
         )
-        lines.append(
-            f"- {run['collection_embedder']}: CPU cores used while idle: {idle}. "
-            f"Chroma calls: {calls}."
-        )
+        lines.append(f"- {_label(run)}: CPU cores used while idle: {idle}. Chroma calls: {calls}.")
     return lines
 
 
@@ -145,6 +142,13 @@ def rebuild(rows: list[dict[str, Any]]) -> list[str]:
             f"| {r['rebuild_seconds']} | {r['ratio']} |"
         )
     return lines
+
+
+def _label(run: dict[str, Any]) -> str:
+    """The embedder, and the torch threads when the run set them."""
+    threads = run.get("torch_threads", "default")
+    suffix = "" if threads == "default" else f" (OMP_NUM_THREADS={threads})"
+    return f"{run['collection_embedder']}{suffix}"
 
 
 def _three(s: dict[str, float] | None) -> str:
