@@ -39,7 +39,6 @@ from marcus_eventstore.metrics import (
 from marcus_telemetry import context_from_traceparent, tracer, tracing_active
 
 log = logging.getLogger("marcus.relay")
-_tracer = tracer("marcus.relay")
 
 
 @dataclass(frozen=True)
@@ -165,7 +164,7 @@ class OutboxRelay:
     def _publish_span(self, row: tuple) -> Span:
         """A PRODUCER span for one event, child of the span that recorded it."""
         position, _, event_id, event_type, subject, traceparent = row
-        return _tracer.start_span(
+        return tracer("marcus.relay").start_span(
             f"publish {self.settings.stream}",
             context=context_from_traceparent(traceparent),  # none: a root span
             kind=SpanKind.PRODUCER,

@@ -6,8 +6,8 @@ type, and with tracing on it runs in a CONSUMER span whose parent is the envelop
 work inside the handler stamps that consumer span into the events it records, so a
 chain of services (orders -> catalog -> orders -> notifier) stays one trace.
 
-With tracing off the wrapper costs two context-variable sets per event; no traceparent
-is parsed.
+With tracing off the wrapper costs two context-variable sets and resets per event (about
+a microsecond); no traceparent is parsed.
 """
 
 from __future__ import annotations
@@ -17,9 +17,13 @@ import functools
 from opentelemetry.trace import SpanKind
 
 from marcus_messaging.processing import Handler, HandlerContext
-from marcus_telemetry import bound_event, context_from_traceparent, tracer, tracing_active
-
-_tracer = tracer("marcus.messaging")
+from marcus_telemetry import (
+    bind_event,
+    context_from_traceparent,
+    tracer,
+    tracing_active,
+    unbind_event,
+)
 
 
 def traced(handler: Handler, group: str) -> Handler:
@@ -28,11 +32,12 @@ def traced(handler: Handler, group: str) -> Handler:
     @functools.wraps(handler)
     async def run(ctx: HandlerContext) -> None:
         envelope = ctx.envelope
-        with bound_event(str(envelope.id), envelope.type):
+        tokens = bind_event(envelope.id, envelope.type)
+        try:
             if not tracing_active():
                 await handler(ctx)
                 return
-            with _tracer.start_as_current_span(
+            with tracer("marcus.messaging").start_as_current_span(
                 f"process {envelope.type}",
                 context=context_from_traceparent(envelope.traceparent),  # none: a root span
                 kind=SpanKind.CONSUMER,
@@ -44,12 +49,13 @@ def traced(handler: Handler, group: str) -> Handler:
                     "messaging.message.id": str(envelope.id),
                     "messaging.redis.entry_id": ctx.entry_id,
                     "messaging.message.delivery_count": ctx.deliveries,
-                    "cloudevents.event_id": str(envelope.id),
                     "cloudevents.event_type": envelope.type,
                     "cloudevents.event_source": envelope.source,
                     "cloudevents.event_subject": envelope.subject,
                 },
             ):
                 await handler(ctx)
+        finally:
+            unbind_event(tokens)
 
     return run

@@ -5,7 +5,13 @@ Libraries depend on the small API here (and OpenTelemetry's API); a process turn
 `configure_logging(service, level, fmt)`.
 """
 
-from marcus_telemetry.context import bound_event, bound_request, log_fields
+from marcus_telemetry.context import (
+    bind_event,
+    bound_event,
+    bound_request,
+    log_fields,
+    unbind_event,
+)
 from marcus_telemetry.logs import (
     REDACTED,
     JsonFormatter,
@@ -28,6 +34,7 @@ __all__ = [
     "REDACTED",
     "JsonFormatter",
     "RedactingTextFormatter",
+    "bind_event",
     "bound_event",
     "bound_request",
     "configure_logging",
@@ -41,4 +48,5 @@ __all__ = [
     "span_context_of",
     "tracer",
     "tracing_active",
+    "unbind_event",
 ]

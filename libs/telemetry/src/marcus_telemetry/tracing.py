@@ -28,9 +28,18 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 _OFF = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
 
 
+_tracers: dict[str, tuple[trace.TracerProvider, trace.Tracer]] = {}
+
+
 def tracer(scope: str = TRACER_NAME) -> trace.Tracer:
-    """The tracer of one instrumentation scope (e.g. `marcus.relay`)."""
-    return trace.get_tracer(scope)
+    """The tracer of one instrumentation scope (e.g. `marcus.relay`) from the provider
+    installed NOW. Call it when starting spans rather than keeping one at import time: a
+    tracer stays bound to the provider it came from (tests install one per test)."""
+    provider = trace.get_tracer_provider()
+    cached = _tracers.get(scope)
+    if cached is None or cached[0] is not provider:
+        cached = _tracers[scope] = (provider, provider.get_tracer(scope))
+    return cached[1]
 
 
 def tracing_active() -> bool:

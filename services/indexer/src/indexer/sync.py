@@ -24,7 +24,6 @@ from indexer.writer import IndexWriter
 from marcus_telemetry import context_from_traceparent, span_context_of, tracer, tracing_active
 
 log = logging.getLogger("marcus.indexer.sync")
-_tracer = tracer("marcus.indexer")
 
 
 class Syncer:
@@ -93,7 +92,7 @@ def sync_span(traceparents: list[str | None]) -> contextlib.AbstractContextManag
         return contextlib.nullcontext()
     known = list(dict.fromkeys(tp for tp in traceparents if tp))
     links = [Link(ctx) for ctx in map(span_context_of, known[1:]) if ctx is not None]
-    return _tracer.start_as_current_span(
+    return tracer("marcus.indexer").start_as_current_span(
         "indexer sync",
         context=context_from_traceparent(known[0]) if known else None,
         links=links,
