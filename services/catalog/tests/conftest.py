@@ -31,7 +31,9 @@ async def engine(catalog_database: str) -> AsyncIterator[AsyncEngine]:
         await conn.execute(
             text(
                 "TRUNCATE catalog.outbox, catalog.events, catalog.products, catalog.categories,"
-                " catalog.reservations, catalog.processed_events, catalog.subject_sequences"
+                " catalog.reservations, catalog.processed_events, catalog.subject_sequences,"
+                " catalog.parts, catalog.options, catalog.incompatibilities, catalog.price_rules,"
+                " catalog.preset_options, catalog.option_reservations"
             )
         )
     yield engine

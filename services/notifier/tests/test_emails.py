@@ -70,3 +70,62 @@ def test_html_escapes_product_names() -> None:
     [email] = render(envelope, registry.decode(envelope), sender="s@x.test", domain="x.test")
     html = email.message.get_body(("html",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def _configured(event_type: type[ev._OrderSnapshotV2], priced: bool, **extra: object):
+    """An order (v2) with a configured bike: priced by the catalog, or not yet."""
+    from decimal import Decimal
+
+    from marcus_contracts import registry
+
+    price = Decimal("530.00") if priced else None
+    line = ev.OrderLineV2(
+        product_id=UUID(int=8),
+        sku="BIKE",
+        name="Trail bike",
+        quantity=1,
+        kind="configurable",
+        options=[
+            ev.LineOption(
+                option_id=UUID(int=9),
+                part="Frame" if priced else "",
+                name="Full suspension" if priced else "",
+                price=Decimal("130.00") if priced else None,
+            )
+        ],
+        unit_price=price,
+        line_total=price,
+    )
+    event = event_type(
+        order_id=UUID(int=10),
+        customer="eve",
+        email="eve@example.com",
+        currency="EUR",
+        lines=[line],
+        total=price,
+        **extra,
+    )
+    envelope = registry.envelope(event, subject=str(event.order_id), sequence=2)
+    [email] = render(envelope, registry.decode(envelope), sender="shop@x.test", domain="x.test")
+    return email.message.get_body(("plain",)).get_content()
+
+
+def test_a_configured_line_lists_its_options_with_the_catalogs_prices() -> None:
+    text = _configured(ev.OrderConfirmedV2, priced=True)
+    assert "1 x Trail bike (BIKE) at EUR 530.00 = EUR 530.00" in text
+    assert "Frame: Full suspension (EUR 130.00)" in text
+    assert "Order total: EUR 530.00" in text
+
+
+def test_a_rejected_configuration_is_explained_and_shown_unpriced() -> None:
+    reason = ev.RejectionReasonV2(
+        product_id=UUID(int=8),
+        reason="invalid_configuration",
+        requested=1,
+        available=0,
+        message="Mountain wheels need a full-suspension frame",
+    )
+    text = _configured(ev.OrderRejectedV2, priced=False, reasons=[reason])
+    assert "Trail bike: Mountain wheels need a full-suspension frame" in text
+    assert "1 x Trail bike (BIKE) at (not priced) = (not priced)" in text
+    assert "Order total: (not priced)" in text

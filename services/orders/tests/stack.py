@@ -30,7 +30,8 @@ SERVICES = ("catalog", "orders", "notifier")
 
 TABLES = {
     "catalog": "outbox, events, products, categories, reservations, processed_events,"
-    " subject_sequences",
+    " subject_sequences, parts, options, incompatibilities, price_rules, preset_options,"
+    " option_reservations",
     "orders": "outbox, events, orders, order_lines, products, reservation_receipts,"
     " idempotency_keys, placement_retries, processed_events, subject_sequences",
     "notifier": "outbox, events, deliveries, processed_events, subject_sequences",
@@ -216,12 +217,22 @@ class Shop:
         return int(response.json()["stock"])
 
     async def place(
-        self, customer: str, lines: list[tuple[str, int]], *, email: str = "", key: str = ""
+        self,
+        customer: str,
+        lines: list[tuple[str, int]] | list[tuple[str, int, list[str]]],
+        *,
+        email: str = "",
+        key: str = "",
     ) -> httpx.Response:
+        """Lines are (product id, quantity) or (product id, quantity, option ids)."""
         headers = token(customer) | ({"Idempotency-Key": key} if key else {})
         body = {
             "email": email or f"{customer}@example.com",
-            "lines": [{"product_id": p, "quantity": q} for p, q in lines],
+            "lines": [
+                {"product_id": line[0], "quantity": line[1]}
+                | ({"options": list(line[2])} if len(line) > 2 else {})
+                for line in lines
+            ],
         }
         return await self.orders.post("/api/v1/orders", json=body, headers=headers)
 

@@ -32,7 +32,10 @@ EMAIL_EVENTS = tuple(SUBJECTS)
 """Order events that send an e-mail (placing an order does not: it is not final yet)."""
 
 
-def money(amount: Decimal, currency: str) -> str:
+def money(amount: Decimal | None, currency: str) -> str:
+    """None: a line the catalog has not priced (a configuration in a rejected order)."""
+    if amount is None:
+        return "(not priced)"
     return f"{currency} {Decimal(amount):,.2f}"
 
 

@@ -2,8 +2,10 @@
 
 - `catalog.product.created|updated|deleted` keep the price/name read model (sequence
   guard per product: an old snapshot never overwrites a newer one);
-- `catalog.stock.reserved|rejected` answer the saga: confirm or reject pending orders.
-Other catalog events are acknowledged and ignored.
+- `catalog.stock.allocated|rejected` answer the saga: confirm pending orders at the
+  catalog's prices, or reject them.
+Other catalog events (the per-product stock moves among them) are acknowledged and
+ignored.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def build_consumer(settings: OrdersSettings, app: FastAPI) -> Consumer:
     )
 
     @consumer.handler(
-        catalog_events.ProductCreatedV2.event_type, catalog_events.ProductUpdatedV2.event_type
+        catalog_events.ProductCreatedV3.event_type, catalog_events.ProductUpdatedV3.event_type
     )
     async def on_product(ctx: HandlerContext) -> None:
         if await ctx.advance(scope=SCOPE_PRODUCTS):
@@ -62,10 +64,10 @@ def build_consumer(settings: OrdersSettings, app: FastAPI) -> Consumer:
         if await ctx.advance(scope=SCOPE_PRODUCTS):
             await read_model.mark_deleted(ctx.session, ctx.envelope, ctx.event)
 
-    @consumer.handler(catalog_events.StockReservedV1.event_type)
-    async def on_reserved(ctx: HandlerContext) -> None:
-        assert isinstance(ctx.event, catalog_events.StockReservedV1)
-        await handlers.record_reservation(ctx.event, _unit_of_work(ctx))
+    @consumer.handler(catalog_events.StockAllocatedV1.event_type)
+    async def on_allocated(ctx: HandlerContext) -> None:
+        assert isinstance(ctx.event, catalog_events.StockAllocatedV1)
+        await handlers.record_allocation(ctx.event, _unit_of_work(ctx))
 
     @consumer.handler(catalog_events.StockRejectedV1.event_type)
     async def on_rejected(ctx: HandlerContext) -> None:

@@ -1,7 +1,15 @@
-"""The Order aggregate: pricing, the state machine, and the events it records. No I/O.
+"""The Order aggregate: its lines, the state machine, and the events it records. No I/O.
 
-    pending --(catalog reserved every line)--> confirmed --(customer)--> cancelled
-        \\--(catalog rejected)--> rejected         \\--(admin)--> shipped
+    pending --(catalog reserved and priced every line)--> confirmed --(customer)--> cancelled
+        \\--(catalog rejected)--> rejected                    \\--(admin)--> shipped
+
+Prices are the catalog's. The catalog's answer to a placed order
+(`catalog.stock.allocated`) carries every line priced, and `confirm` records those lines
+and that total as they are: this service never computes a price. While an order is
+pending it shows the price the catalog publishes for products whose price does not
+depend on a configuration (its read model, from the catalog's product events) as an
+estimate; a configured line has no price, and the order no total, until the catalog
+answers.
 
 Repeating a transition that already happened (a second cancel, a second ship, a
 redelivered answer) changes nothing and records nothing; any other transition from the
@@ -16,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from marcus_contracts.events import catalog as catalog_events
 from marcus_contracts.events import orders as ev
 from marcus_eventstore.aggregate import Aggregate, Conflict, DomainError
 
@@ -24,13 +33,24 @@ CENT = Decimal("0.01")
 
 @dataclass(frozen=True)
 class PricedProduct:
-    """A product as the orders read model knows it."""
+    """A product as the orders read model knows it (from the catalog's events)."""
 
     id: UUID
     sku: str
     name: str
     price: Decimal
+    """The catalog's published price; for a configurable product its base price."""
     currency: str
+    kind: str = "simple"
+    base_product_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    product_id: UUID
+    quantity: int
+    options: tuple[UUID, ...] = ()
+    """The configuration of a configurable product: the options chosen."""
 
 
 class UnknownProducts(DomainError):
@@ -42,32 +62,86 @@ class UnknownProducts(DomainError):
         self.product_ids = list(product_ids)
 
 
-def price_lines(
-    requested: Sequence[tuple[UUID, int]], known: dict[UUID, PricedProduct]
-) -> tuple[list[ev.OrderLine], Decimal, str]:
-    """Lines at today's prices, the total and the currency; every product must be known
-    and all in one currency (an order is paid in one)."""
-    missing = [i for i, (product_id, _) in enumerate(requested) if product_id not in known]
+class OptionsNotAllowed(DomainError):
+    """Lines giving options for a product that takes none (simple or preconfigured)."""
+
+    def __init__(self, positions: Sequence[int], names: Sequence[str]) -> None:
+        super().__init__("these products take no options: " + ", ".join(names))
+        self.positions = list(positions)
+        self.names = list(names)
+
+
+def draft_lines(
+    requested: Sequence[LineRequest | tuple[UUID, int]], known: dict[UUID, PricedProduct]
+) -> tuple[list[ev.OrderLineV2], Decimal | None, str]:
+    """The lines of a new order, its estimated total (None while a configured line has
+    no price) and its currency. Every product must be known and all in one currency (an
+    order is paid in one); only configurable products take options."""
+    lines_in = [r if isinstance(r, LineRequest) else LineRequest(r[0], r[1]) for r in requested]
+    missing = [i for i, line in enumerate(lines_in) if line.product_id not in known]
     if missing:
-        raise UnknownProducts(missing, [requested[i][0] for i in missing])
-    currencies = {known[product_id].currency for product_id, _ in requested}
+        raise UnknownProducts(missing, [lines_in[i].product_id for i in missing])
+    fixed = [
+        i
+        for i, line in enumerate(lines_in)
+        if line.options and known[line.product_id].kind != "configurable"
+    ]
+    if fixed:
+        raise OptionsNotAllowed(fixed, [known[lines_in[i].product_id].name for i in fixed])
+    currencies = {known[line.product_id].currency for line in lines_in}
     if len(currencies) > 1:
         raise DomainError(f"an order is in one currency; these products use {sorted(currencies)}")
     lines = []
-    for product_id, quantity in requested:
-        product = known[product_id]
+    for line in lines_in:
+        product = known[line.product_id]
+        configured = product.kind == "configurable"
+        unit_price = None if configured else product.price
         lines.append(
-            ev.OrderLine(
-                product_id=product_id,
+            ev.OrderLineV2(
+                product_id=line.product_id,
                 sku=product.sku,
                 name=product.name,
-                unit_price=product.price,
-                quantity=quantity,
-                line_total=(product.price * quantity).quantize(CENT),
+                quantity=line.quantity,
+                kind=product.kind,
+                base_product_id=product.base_product_id,
+                options=[ev.LineOption(option_id=o) for o in line.options],
+                unit_price=unit_price,
+                line_total=None
+                if unit_price is None
+                else (unit_price * line.quantity).quantize(CENT),
             )
         )
-    total = sum((line.line_total for line in lines), Decimal("0.00"))
-    return lines, total, currencies.pop()
+    return lines, estimated_total(lines), currencies.pop()
+
+
+def estimated_total(lines: Sequence[ev.OrderLineV2]) -> Decimal | None:
+    totals = [line.line_total for line in lines]
+    if any(total is None for total in totals):
+        return None
+    return sum((t for t in totals if t is not None), Decimal("0.00"))
+
+
+def line_as_priced(line: ev.OrderLineV2, priced: catalog_events.AllocatedLine) -> ev.OrderLineV2:
+    """An order line with the catalog's prices (and, for configurations and
+    preconfigured products, the options as the catalog named and priced them)."""
+    return line.model_copy(
+        update={
+            "sku": priced.sku,
+            "name": priced.name,
+            "options": [
+                ev.LineOption(
+                    option_id=o.option_id,
+                    part=o.part,
+                    name=o.name,
+                    price=o.price,
+                    price_rule_id=o.price_rule_id,
+                )
+                for o in priced.options
+            ],
+            "unit_price": priced.unit_price,
+            "line_total": priced.line_total,
+        }
+    )
 
 
 @dataclass
@@ -75,8 +149,8 @@ class Order(Aggregate):
     customer: str = ""
     email: str = ""
     currency: str = "EUR"
-    lines: list[ev.OrderLine] = field(default_factory=list)
-    total: Decimal = Decimal("0.00")
+    lines: list[ev.OrderLineV2] = field(default_factory=list)
+    total: Decimal | None = None
     status: str = "pending"
 
     @classmethod
@@ -86,8 +160,8 @@ class Order(Aggregate):
         *,
         customer: str,
         email: str,
-        lines: list[ev.OrderLine],
-        total: Decimal,
+        lines: list[ev.OrderLineV2],
+        total: Decimal | None,
         currency: str,
     ) -> Order:
         order = cls(
@@ -99,25 +173,30 @@ class Order(Aggregate):
             lines=list(lines),
             total=total,
         )
-        order._record(ev.OrderPlacedV1(**order.snapshot()))
+        order._record(ev.OrderPlacedV2(**order.snapshot()))
         return order
 
-    @property
-    def product_ids(self) -> set[UUID]:
-        return {line.product_id for line in self.lines}
-
-    def confirm(self) -> bool:
+    def confirm(self, allocated: catalog_events.StockAllocatedV1) -> bool:
+        """The catalog reserved every line: record its prices and confirm. False if the
+        order is not pending (a redelivered answer)."""
         if self.status != "pending":
             return False
+        priced = {line.line: line for line in allocated.lines}
+        if set(priced) != set(range(len(self.lines))) or allocated.currency != self.currency:
+            raise DomainError(
+                f"the catalog's answer for order {self.id} does not match its lines or currency"
+            )
+        self.lines = [line_as_priced(line, priced[i]) for i, line in enumerate(self.lines)]
+        self.total = allocated.total
         self.status = "confirmed"
-        self._record(ev.OrderConfirmedV1(**self.snapshot()))
+        self._record(ev.OrderConfirmedV2(**self.snapshot()))
         return True
 
-    def reject(self, reasons: list[ev.RejectionReason]) -> bool:
+    def reject(self, reasons: list[ev.RejectionReasonV2]) -> bool:
         if self.status != "pending":
             return False
         self.status = "rejected"
-        self._record(ev.OrderRejectedV1(**self.snapshot(), reasons=reasons))
+        self._record(ev.OrderRejectedV2(**self.snapshot(), reasons=reasons))
         return True
 
     def cancel(self, by: str) -> None:
@@ -128,7 +207,7 @@ class Order(Aggregate):
         if self.status != "confirmed":
             raise Conflict(f"an order that is {self.status} cannot be cancelled")
         self.status = "cancelled"
-        self._record(ev.OrderCancelledV1(**self.snapshot(), cancelled_by=by))
+        self._record(ev.OrderCancelledV2(**self.snapshot(), cancelled_by=by))
 
     def ship(self, by: str) -> None:
         if self.status == "shipped":
@@ -136,7 +215,7 @@ class Order(Aggregate):
         if self.status != "confirmed":
             raise Conflict(f"an order that is {self.status} cannot be shipped")
         self.status = "shipped"
-        self._record(ev.OrderShippedV1(**self.snapshot(), shipped_by=by))
+        self._record(ev.OrderShippedV2(**self.snapshot(), shipped_by=by))
 
     def snapshot(self) -> dict[str, Any]:
         return {

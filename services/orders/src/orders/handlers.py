@@ -2,7 +2,8 @@
 
 HTTP routes call place/cancel/ship; the consumer calls the saga steps with a unit of
 work joined to its ledger transaction (so the catalog's answer is marked processed if
-and only if the order's change commits).
+and only if the order's change commits). The catalog's answer to an order is one event:
+`catalog.stock.allocated` (confirm at its prices) or `catalog.stock.rejected`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from marcus_contracts import new_event_id
 from marcus_contracts.events import catalog as catalog_events
 from marcus_contracts.events import orders as ev
 from marcus_eventstore import Conflict, NotFound
-from orders.domain import Order, price_lines
+from orders.domain import LineRequest, Order, draft_lines
 from orders.storage.uow import OrdersUnitOfWork as UnitOfWork
 
 log = logging.getLogger("orders.handlers")
@@ -28,7 +29,7 @@ log = logging.getLogger("orders.handlers")
 class PlaceOrder:
     customer: str
     email: str
-    lines: list[tuple[UUID, int]]
+    lines: list[LineRequest]
     idempotency_key: str | None = None
     request_hash: str = ""
 
@@ -61,8 +62,8 @@ async def place_order(cmd: PlaceOrder, uow: UnitOfWork) -> Placed:
                         "this Idempotency-Key was already used with a different request body"
                     )
                 return Placed(record.order_id, replayed=True)
-        known = await uow.repo.products(product_id for product_id, _ in cmd.lines)
-        lines, total, currency = price_lines(cmd.lines, known)
+        known = await uow.repo.products(line.product_id for line in cmd.lines)
+        lines, total, currency = draft_lines(cmd.lines, known)
         order = Order.place(
             order_id,
             customer=cmd.customer,
@@ -97,16 +98,15 @@ async def ship_order(order_id: UUID, admin: str, uow: UnitOfWork) -> None:
         await uow.commit()
 
 
-async def record_reservation(event: catalog_events.StockReservedV1, uow: UnitOfWork) -> bool:
-    """One product of an order is reserved; confirm once every product is. True if the
-    order was confirmed by this call."""
+async def record_allocation(event: catalog_events.StockAllocatedV1, uow: UnitOfWork) -> bool:
+    """The catalog reserved and priced every line: record its prices, confirm. True if
+    the order was confirmed by this call."""
     async with uow:
         order = await uow.repo.order(event.order_id, lock=True)
         if order is None:
-            log.warning("stock reserved for unknown order %s; ignored", event.order_id)
+            log.warning("stock allocated for unknown order %s; ignored", event.order_id)
             return False
-        reserved = await uow.repo.receive_reservation(order.id, event.product_id)
-        confirmed = reserved >= order.product_ids and order.confirm()
+        confirmed = order.confirm(event)
         await uow.commit()
         return confirmed
 
@@ -118,11 +118,14 @@ async def record_rejection(event: catalog_events.StockRejectedV2, uow: UnitOfWor
             log.warning("stock rejected for unknown order %s; ignored", event.order_id)
             return False
         reasons = [
-            ev.RejectionReason(
+            ev.RejectionReasonV2(
                 product_id=line.product_id,
                 reason=line.reason,
                 requested=line.requested,
                 available=line.available,
+                line=line.line,
+                option_id=line.option_id,
+                message=line.message,
             )
             for line in event.lines
         ]

@@ -18,7 +18,7 @@ from marcus_web.auth import Admin, Customer, Principal
 from marcus_web.problems import Problem
 from orders import handlers
 from orders.api.schemas import OrderIn, OrderOut, OrderPage
-from orders.domain import UnknownProducts
+from orders.domain import LineRequest, OptionsNotAllowed, UnknownProducts
 from orders.storage import queries
 from orders.storage.uow import OrdersUnitOfWork
 
@@ -96,7 +96,9 @@ async def place_order(
     command = handlers.PlaceOrder(
         customer=customer.subject,
         email=str(body.email),
-        lines=[(line.product_id, line.quantity) for line in body.lines],
+        lines=[
+            LineRequest(line.product_id, line.quantity, tuple(line.options)) for line in body.lines
+        ],
         idempotency_key=key,
         request_hash=handlers.request_hash(body.model_dump(mode="json")),
     )
@@ -114,6 +116,20 @@ async def place_order(
                     "type": "unknown_product",
                 }
                 for position, product_id in zip(exc.positions, exc.product_ids, strict=True)
+            ],
+        ) from None
+    except OptionsNotAllowed as exc:
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            "Only configurable products take options.",
+            errors=[
+                {
+                    "loc": ["body", "lines", str(position), "options"],
+                    "msg": f"{name} takes no options",
+                    "type": "options_not_allowed",
+                }
+                for position, name in zip(exc.positions, exc.names, strict=True)
             ],
         ) from None
     if placed.replayed:

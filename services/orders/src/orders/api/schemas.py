@@ -1,4 +1,8 @@
-"""Request and response bodies of the orders API (money is a decimal string)."""
+"""Request and response bodies of the orders API (money is a decimal string).
+
+Bodies are closed (`extra="forbid"`): a price, a total or any field this API does not
+define is refused with 422, never read. Prices come from the catalog only.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 MAX_LINES = 100
 MAX_QUANTITY = 1000
+MAX_OPTIONS = 100
 
 
 class LineIn(BaseModel):
@@ -18,6 +23,12 @@ class LineIn(BaseModel):
 
     product_id: UUID
     quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    options: list[UUID] = Field(
+        default_factory=list,
+        max_length=MAX_OPTIONS,
+        description="Configurable products: the options chosen (one per part). The catalog "
+        "checks and prices the configuration when it reserves the order.",
+    )
 
 
 class OrderIn(BaseModel):
@@ -37,13 +48,27 @@ class OrderIn(BaseModel):
         return lines
 
 
+class LineOptionOut(BaseModel):
+    option_id: UUID
+    part: str = Field(description="Empty until the catalog priced the line.")
+    name: str
+    price: Decimal | None = Field(
+        description="What it adds to the unit price (null: not priced yet, or included in"
+        " a preconfigured product's price)."
+    )
+    price_rule_id: UUID | None = None
+
+
 class LineOut(BaseModel):
     product_id: UUID
     sku: str
     name: str
-    unit_price: Decimal
+    kind: Literal["simple", "configurable", "preconfigured"]
+    base_product_id: UUID | None = None
+    options: list[LineOptionOut]
+    unit_price: Decimal | None = Field(description="null until the catalog priced the line.")
     quantity: int
-    line_total: Decimal
+    line_total: Decimal | None
 
 
 class ReasonOut(BaseModel):
@@ -51,6 +76,9 @@ class ReasonOut(BaseModel):
     reason: str
     requested: int
     available: int
+    line: int | None = None
+    option_id: UUID | None = None
+    message: str = ""
 
 
 class OrderOut(BaseModel):
@@ -58,7 +86,10 @@ class OrderOut(BaseModel):
     status: Literal["pending", "confirmed", "rejected", "cancelled", "shipped"]
     email: str
     currency: str
-    total: Decimal
+    total: Decimal | None = Field(
+        description="The catalog's total once confirmed; while pending an estimate, or null"
+        " when a configured line is not priced yet."
+    )
     lines: list[LineOut]
     reasons: list[ReasonOut] = Field(
         default_factory=list, description="Why the catalog rejected the order."

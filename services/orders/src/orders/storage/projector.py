@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, delete, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,12 +14,31 @@ from marcus_contracts.events import orders as ev
 from orders.storage.tables import PROJECTIONS, order_lines, orders
 
 STATUS_OF = {
-    ev.OrderPlacedV1.event_type: "pending",
-    ev.OrderConfirmedV1.event_type: "confirmed",
-    ev.OrderRejectedV1.event_type: "rejected",
-    ev.OrderCancelledV1.event_type: "cancelled",
-    ev.OrderShippedV1.event_type: "shipped",
+    ev.OrderPlacedV2.event_type: "pending",
+    ev.OrderConfirmedV2.event_type: "confirmed",
+    ev.OrderRejectedV2.event_type: "rejected",
+    ev.OrderCancelledV2.event_type: "cancelled",
+    ev.OrderShippedV2.event_type: "shipped",
 }
+
+
+def _line_rows(event: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "order_id": event.order_id,
+            "line_no": number,
+            "product_id": line.product_id,
+            "sku": line.sku,
+            "name": line.name,
+            "unit_price": line.unit_price,
+            "quantity": line.quantity,
+            "line_total": line.line_total,
+            "kind": line.kind,
+            "base_product_id": line.base_product_id,
+            "options": [option.model_dump(mode="json") for option in line.options],
+        }
+        for number, line in enumerate(event.lines, start=1)
+    ]
 
 
 async def _placed(session: AsyncSession, envelope: Envelope, event: Any) -> None:
@@ -39,22 +58,7 @@ async def _placed(session: AsyncSession, envelope: Envelope, event: Any) -> None
         )
         .on_conflict_do_nothing()
     )
-    await session.execute(
-        insert(order_lines).on_conflict_do_nothing(),
-        [
-            {
-                "order_id": event.order_id,
-                "line_no": number,
-                "product_id": line.product_id,
-                "sku": line.sku,
-                "name": line.name,
-                "unit_price": line.unit_price,
-                "quantity": line.quantity,
-                "line_total": line.line_total,
-            }
-            for number, line in enumerate(event.lines, start=1)
-        ],
-    )
+    await session.execute(insert(order_lines).on_conflict_do_nothing(), _line_rows(event))
 
 
 async def _transition(session: AsyncSession, envelope: Envelope, event: Any) -> None:
@@ -65,6 +69,10 @@ async def _transition(session: AsyncSession, envelope: Envelope, event: Any) -> 
     }
     if isinstance(event, ev.OrderRejectedV2):
         values["reasons"] = [reason.model_dump(mode="json") for reason in event.reasons]
+    if isinstance(event, ev.OrderConfirmedV2):  # the catalog's prices replace the estimate
+        values["total"] = event.total
+        await session.execute(delete(order_lines).where(order_lines.c.order_id == event.order_id))
+        await session.execute(insert(order_lines), _line_rows(event))
     await session.execute(update(orders).where(orders.c.id == event.order_id).values(**values))
 
 
@@ -75,7 +83,7 @@ class OrdersProjector:
         if envelope.type not in STATUS_OF:
             return
         event = registry.decode(envelope)
-        if envelope.type == ev.OrderPlacedV1.event_type:
+        if envelope.type == ev.OrderPlacedV2.event_type:
             await _placed(session, envelope, event)
         else:
             await _transition(session, envelope, event)

@@ -1,4 +1,6 @@
-"""The orders service's read model of the catalog: price, name, currency per product.
+"""The orders service's read model of the catalog: price, name, currency and kind per
+product (a configurable product's price depends on its configuration: only the catalog
+prices it).
 
 Kept from `catalog.product.*` (full snapshots, event-carried state) by the consumer,
 guarded by the product's sequence so an old snapshot never overwrites a newer one.
@@ -23,6 +25,8 @@ async def upsert_product(session: AsyncSession, envelope: Envelope, event: Any) 
         "name": event.name,
         "price": event.price,
         "currency": event.currency,
+        "kind": event.kind,
+        "base_product_id": event.base_product_id,
         "deleted": False,
         "version": envelope.sequence,
         "updated_at": envelope.time,

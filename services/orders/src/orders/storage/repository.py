@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marcus_contracts.events.orders import OrderLine
+from marcus_contracts.events.orders import LineOption, OrderLineV2
 from marcus_eventstore import Aggregate
 from orders.domain import Order, PricedProduct
 from orders.storage.tables import (
@@ -20,7 +20,6 @@ from orders.storage.tables import (
     order_lines,
     orders,
     products,
-    reservation_receipts,
 )
 
 
@@ -70,7 +69,9 @@ class Repository:
             products.c.id.in_(list(set(product_ids))), products.c.deleted.is_(False)
         )
         return {
-            row.id: PricedProduct(row.id, row.sku, row.name, row.price, row.currency)
+            row.id: PricedProduct(
+                row.id, row.sku, row.name, row.price, row.currency, row.kind, row.base_product_id
+            )
             for row in await self.session.execute(query)
         }
 
@@ -97,28 +98,16 @@ class Repository:
         ).first()
         return None if row is None else IdempotencyRecord(row.request_hash, row.order_id)
 
-    async def receive_reservation(self, order_id: UUID, product_id: UUID) -> set[UUID]:
-        """Note that the catalog reserved this product for the order; returns every
-        product reserved for it so far."""
-        await self.session.execute(
-            insert(reservation_receipts)
-            .values(order_id=order_id, product_id=product_id)
-            .on_conflict_do_nothing()
-        )
-        result = await self.session.execute(
-            select(reservation_receipts.c.product_id).where(
-                reservation_receipts.c.order_id == order_id
-            )
-        )
-        return set(result.scalars())
 
-
-def _line(row: Any) -> OrderLine:
-    return OrderLine(
+def _line(row: Any) -> OrderLineV2:
+    return OrderLineV2(
         product_id=row.product_id,
         sku=row.sku,
         name=row.name,
-        unit_price=row.unit_price,
         quantity=row.quantity,
+        kind=row.kind,
+        base_product_id=row.base_product_id,
+        options=[LineOption.model_validate(option) for option in row.options],
+        unit_price=row.unit_price,
         line_total=row.line_total,
     )

@@ -4,7 +4,8 @@ Projections (rebuilt from `events` by `rebuild-projections`): `orders`, `order_l
 Not projections of our events (never truncated by a rebuild):
 - `products`: the read model of the catalog's products (prices, names), from
   `catalog.product.*` events;
-- `reservation_receipts`: which products of a pending order the catalog reserved;
+- `reservation_receipts`: no longer written (the catalog answers each order with one
+  `catalog.stock.allocated` event now); kept for tools that truncate it;
 - `idempotency_keys`: (customer, key) -> request hash and order, written in the order's
   transaction;
 - `placement_retries`: when a stuck order's placed event was last published again.
@@ -45,7 +46,7 @@ orders = Table(
     Column("email", Text, nullable=False),
     Column("status", String(16), nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("total", Numeric(12, 2), nullable=False),
+    Column("total", Numeric(12, 2), nullable=True),
     Column("reasons", JSONB, nullable=False, server_default="[]"),
     Column("version", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -62,9 +63,12 @@ order_lines = Table(
     Column("product_id", Uuid, nullable=False),
     Column("sku", Text, nullable=False),
     Column("name", Text, nullable=False),
-    Column("unit_price", Numeric(12, 2), nullable=False),
+    Column("unit_price", Numeric(12, 2), nullable=True),
     Column("quantity", Integer, nullable=False),
-    Column("line_total", Numeric(12, 2), nullable=False),
+    Column("line_total", Numeric(12, 2), nullable=True),
+    Column("kind", String(16), nullable=False, server_default="simple"),
+    Column("base_product_id", Uuid, nullable=True),
+    Column("options", JSONB, nullable=False, server_default="[]"),
 )
 
 products = Table(
@@ -75,6 +79,8 @@ products = Table(
     Column("name", Text, nullable=False),
     Column("price", Numeric(12, 2), nullable=False),
     Column("currency", String(3), nullable=False),
+    Column("kind", String(16), nullable=False, server_default="simple"),
+    Column("base_product_id", Uuid, nullable=True),
     Column("deleted", Boolean, nullable=False, server_default="false"),
     Column("version", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
