@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import redis.asyncio as aioredis
 from sqlalchemy.engine import make_url
 
 from marcus_eventstore.migrations import libpq_dsn, upgrade
@@ -73,6 +74,16 @@ def fresh_database(server_url: str, services: tuple[str, ...], label: str) -> It
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def delete_keys(redis_url: str, prefix: str) -> None:
+    redis = aioredis.from_url(redis_url)
+    try:
+        keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
 
 
 def service_env(database_url: str, redis_url: str, prefix: str, **extra: str) -> dict[str, str]:

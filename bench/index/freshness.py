@@ -43,6 +43,7 @@ import redis.asyncio as aioredis
 from bench.index.common import (
     SECRET,
     ServiceProcess,
+    delete_keys,
     fresh_database,
     processes,
     service_env,
@@ -436,6 +437,7 @@ async def run_embedder(
                         await task
                 await redis.aclose()
             status = (await indexer_http.get("/api/v1/admin/index", headers=admin)).json()
+    await delete_keys(args.redis_url, prefix)  # the services are stopped: nothing re-adds any
     return {
         "embedder": embedder,
         "collection_embedder": status["embedder"],

@@ -92,7 +92,7 @@ async def measure(count: int, base_url: str, redis_url: str, chroma_url: str, ba
                 ids=[d.id for d in docs],
                 embeddings=vectors,  # type: ignore[arg-type]
                 documents=[d.searchable_text for d in docs],
-                metadatas=[d.metadata for d in docs],  # type: ignore[misc]
+                metadatas=[d.metadata for d in docs],
             )
         ceiling_s = time.perf_counter() - started
         await client.delete_collection(collection.name)

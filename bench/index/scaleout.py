@@ -32,6 +32,7 @@ import redis.asyncio as aioredis
 
 from bench.index.common import (
     ServiceProcess,
+    delete_keys,
     fresh_database,
     processes,
     service_env,
@@ -132,10 +133,8 @@ async def run_replicas(
                     numbers = await scrape(client, REPLICA_METRICS)
                 split.append(replica_numbers(numbers))
         finally:
-            keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
-            if keys:
-                await redis.delete(*keys)
             await redis.aclose()
+    await delete_keys(args.redis_url, prefix)  # the indexers are stopped: nothing re-adds any
     return {
         "replicas": replicas,
         "backlog": backlog,
