@@ -62,9 +62,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--torch-threads",
         type=threads,
         nargs="+",
-        default=[None],
+        default=[None, 1],
         help="MiniLM stacks: OMP_NUM_THREADS of the services, one stack per value "
-        "(`default`: unset, torch takes one thread per core)",
+        "(`default`: unset, torch takes one thread per core; default: default 1)",
     )
     fresh.add_argument("--timeout", type=float, default=180.0, help="per update / per drain")
     scale = parser.add_argument_group("scaleout")
