@@ -101,11 +101,15 @@ async def test_every_service_answers_through_the_gateway(
 
 
 async def test_the_authorization_header_reaches_the_services(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/api/v1/orders")).status_code == 401
-    assert (await client.get("/api/v1/orders", headers=ALICE)).status_code == 200
-    assert (await client.get("/api/v1/admin/index")).status_code == 401
-    assert (await client.get("/api/v1/admin/index", headers=ALICE)).status_code == 403
-    assert (await client.get("/api/v1/admin/index", headers=ADMIN)).status_code == 200
+    for path, headers, expected in [
+        ("/api/v1/orders", {}, 401),
+        ("/api/v1/orders", ALICE, 200),
+        ("/api/v1/admin/index", {}, 401),
+        ("/api/v1/admin/index", ALICE, 403),
+        ("/api/v1/admin/index", ADMIN, 200),
+    ]:
+        reply = await client.get(path, headers=headers)
+        assert reply.status_code == expected, (path, headers.keys(), reply.text)
     refused = await client.post(
         "/api/v1/categories", json={"slug": "nope", "name": "Nope"}, headers=ALICE
     )
