@@ -127,3 +127,16 @@ def catalog_stream(redis_client, stream_prefix: str) -> StreamReader:
     from marcus_contracts import StreamNames
 
     return StreamReader(redis_client, StreamNames(stream_prefix).events("catalog"))
+
+
+@pytest.fixture
+def orders_stream(redis_client, stream_prefix: str):
+    """Publishes order events on `events.orders` as the orders service's relay does."""
+    from marcus_contracts import STREAM_FIELD, Envelope, StreamNames
+
+    stream = StreamNames(stream_prefix).events("orders")
+
+    async def publish(envelope: Envelope) -> None:
+        await redis_client.xadd(stream, {STREAM_FIELD: envelope.to_json()})
+
+    return publish

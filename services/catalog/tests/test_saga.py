@@ -8,13 +8,12 @@ import asyncio
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from catalog import saga
 from catalog.storage.uow import CatalogUnitOfWork
-from marcus_contracts import STREAM_FIELD, Envelope, StreamNames, new_event_id, registry
+from marcus_contracts import Envelope, StreamNames, new_event_id, registry
 from marcus_contracts.events import orders as order_events
 from marcus_eventstore import CommandContext, rebuild_projections
 from marcus_messaging import group_state
@@ -46,16 +45,6 @@ def order_envelope(
         total=Decimal(sum(q for _, q in lines)),
     )
     return registry.envelope(event, subject=str(order_id), sequence=sequence)
-
-
-@pytest.fixture
-def orders_stream(redis_client, stream_prefix: str):
-    stream = StreamNames(stream_prefix).events("orders")
-
-    async def publish(envelope: Envelope) -> None:
-        await redis_client.xadd(stream, {STREAM_FIELD: envelope.to_json()})
-
-    return publish
 
 
 async def _answers(catalog_stream, order_id: UUID) -> list[Envelope]:
