@@ -35,6 +35,13 @@ INCOMPATIBLE = [
     ("Fat bike", "Red", "Fat bike wheels come with black or blue rims"),
 ]
 PRICE_RULES = [("Matte", "Full suspension", "50.00"), ("Matte", "Fat bike", "45.00")]
+DESCRIPTIONS = {
+    "Diamond": "Light aluminium frame, fast on the road",
+    "Full suspension": "Soaks up roots and rocks on steep trails",
+    "Step-through": "Easy to get on and off in town",
+    "Mountain": "Knobbly tyres that grip on steep, loose trails",
+    "Fat bike": "Wide tyres for snow and sand",
+}
 BASE_PRICE = "400.00"
 
 
@@ -93,7 +100,12 @@ async def build_bike(
             option = await _ok(
                 await client.post(
                     f"{base}/parts/{part['id']}/options",
-                    json={"name": name, "price": price, "stock": units},
+                    json={
+                        "name": name,
+                        "price": price,
+                        "stock": units,
+                        "description": DESCRIPTIONS.get(name, ""),
+                    },
                     headers=headers,
                 )
             )

@@ -95,3 +95,164 @@ def test_deletion_is_final_and_stale_events_do_nothing() -> None:
     latest = fold(events)
     assert apply(latest, *events[1]) is None  # stale
     assert apply(latest, *events[4]) is None  # duplicate
+
+
+# ------------------------------------------------------------- configurable products
+
+BIKE = uuid4()
+FRAME, WHEELS, BELL = uuid4(), uuid4(), uuid4()
+OPTIONS = {name: uuid4() for name in ("Diamond", "Full", "Road", "Mountain", "Bell")}
+
+
+def bike_snapshot(cls, *, road_price: str = "80.00", stocks: dict[str, int] | None = None):
+    from marcus_contracts.events.catalog import PartOption, ProductPart
+
+    stock_of = {name: 4 for name in OPTIONS} | (stocks or {})
+
+    def option(name: str, price: str, description: str = "") -> PartOption:
+        return PartOption(
+            option_id=OPTIONS[name],
+            name=name,
+            description=description,
+            price=Decimal(price),
+            stock=stock_of[name],
+        )
+
+    return cls(
+        product_id=BIKE,
+        sku="BIKE",
+        name="Custom bicycle",
+        description="Build your own.",
+        price=Decimal("400.00"),
+        currency="EUR",
+        category=CATEGORY,
+        stock=8,
+        kind="configurable",
+        parts=[
+            ProductPart(
+                part_id=FRAME,
+                name="Frame",
+                required=True,
+                options=[
+                    option("Diamond", "100.00", "Light aluminium frame"),
+                    option("Full", "130.00", "For steep trails"),
+                ],
+            ),
+            ProductPart(
+                part_id=WHEELS,
+                name="Wheels",
+                required=True,
+                options=[option("Road", road_price), option("Mountain", "95.00")],
+            ),
+            ProductPart(
+                part_id=BELL, name="Bell", required=False, options=[option("Bell", "5.00")]
+            ),
+        ],
+    )
+
+
+def option_stock_event(cls, sequence_stocks: dict[str, int], moved: str, stock: int):
+    from marcus_contracts.events.catalog import OptionQuantity, OptionStock
+
+    return cls(
+        product_id=BIKE,
+        order_id=uuid4(),
+        options=[OptionQuantity(option_id=OPTIONS[moved], quantity=1)],
+        stocks=[OptionStock(option_id=OPTIONS[n], stock=s) for n, s in sequence_stocks.items()],
+        stock=stock,
+    )
+
+
+def bike_history():
+    from marcus_contracts.events.catalog import (
+        OptionStockReleasedV1,
+        OptionStockReservedV1,
+        ProductCreatedV3,
+        ProductUpdatedV3,
+    )
+
+    all_four = dict.fromkeys(OPTIONS, 4)
+    events = [
+        bike_snapshot(ProductCreatedV3),
+        option_stock_event(OptionStockReservedV1, all_four | {"Road": 3}, "Road", 7),
+        bike_snapshot(ProductUpdatedV3, road_price="60.00", stocks={"Road": 3}),
+        option_stock_event(OptionStockReservedV1, all_four | {"Road": 0}, "Road", 4),
+        option_stock_event(OptionStockReleasedV1, all_four | {"Road": 1}, "Road", 5),
+    ]
+    return [
+        (registry.envelope(e, subject=str(BIKE), sequence=i), e) for i, e in enumerate(events, 1)
+    ]
+
+
+def test_a_configurable_product_is_indexed_with_its_parts_and_options() -> None:
+    state = ProductState(BIKE)
+    for envelope, event in bike_history():
+        state = apply(state, envelope, event) or state
+    doc = document_of(state)
+
+    assert "Configurable: choose Frame, Wheels, Bell" in doc.text
+    assert "Diamond (Light aluminium frame) [EUR 100.00]" in doc.text
+    assert "Full (For steep trails) [EUR 130.00]" in doc.text
+    assert "Road [EUR 60.00]" in doc.text  # the option's new price reached the document
+    assert "Bell (optional): Bell [EUR 5.00]" in doc.text
+    assert doc.metadata["kind"] == "configurable"
+    # The cheapest build: 400 + Diamond 100 + Road 60 (in stock again) = 560.00
+    assert (doc.metadata["price_exact"], doc.metadata["price"]) == ("560.00", 560.0)
+    assert (doc.metadata["stock"], doc.metadata["in_stock"]) == (5, True)
+    assert state.option_stock is not None and state.option_stock[str(OPTIONS["Road"])] == 1
+
+
+def test_option_stock_follows_the_latest_sequence_in_any_delivery_order() -> None:
+    events = bike_history()
+    expected = fold_bike(events)
+    for order in itertools.permutations(events):
+        assert fold_bike(order) == expected
+    # sold out in between: the document says so, and the cheapest build moves on
+    sold_out = fold_bike(events[:4])
+    doc = document_of(sold_out)
+    assert "Road [EUR 60.00, sold out]" in doc.text
+    assert doc.metadata["price_exact"] == "595.00"  # 400 + 100 + Mountain 95
+
+
+def fold_bike(deliveries) -> ProductState:
+    state = ProductState(BIKE)
+    for envelope, event in deliveries:
+        state = apply(state, envelope, event) or state
+    return state
+
+
+def test_a_preconfigured_product_is_indexed_like_a_product() -> None:
+    from marcus_contracts.events.catalog import ProductCreatedV3, SelectedOption
+
+    preset = uuid4()
+    created = ProductCreatedV3(
+        product_id=preset,
+        sku="TRAIL",
+        name="Trail rider",
+        description="Ready to ride.",
+        price=Decimal("849.00"),
+        currency="EUR",
+        category=CATEGORY,
+        stock=3,
+        kind="preconfigured",
+        base_product_id=BIKE,
+        selection=[
+            SelectedOption(option_id=OPTIONS["Full"], part_id=FRAME, part="Frame", name="Full"),
+            SelectedOption(
+                option_id=OPTIONS["Mountain"], part_id=WHEELS, part="Wheels", name="Mountain"
+            ),
+        ],
+    )
+    adjusted = StockAdjustedV1(product_id=preset, delta=-3, stock=0, reason="options")
+    state = ProductState(preset)
+    for sequence, event in enumerate((created, adjusted), 1):
+        state = (
+            apply(state, registry.envelope(event, subject=str(preset), sequence=sequence), event)
+            or state
+        )
+
+    doc = document_of(state)
+    assert "Preconfigured with Frame: Full; Wheels: Mountain" in doc.text
+    assert doc.metadata["price_exact"] == "849.00" and doc.metadata["kind"] == "preconfigured"
+    assert doc.metadata["base_product_id"] == str(BIKE)
+    assert doc.metadata["in_stock"] is False

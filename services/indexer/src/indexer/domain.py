@@ -4,12 +4,20 @@ The live consumer and the rebuild by replay use this same fold, so both produce 
 documents from the same events.
 
 Product events are not all full snapshots: `catalog.product.created|updated` carry the
-whole product, `catalog.stock.adjusted|reserved|released` only its new stock. A single
+whole product, `catalog.stock.adjusted|reserved|released` only its new stock, and
+`catalog.option_stock.reserved|released` the new stock of a configurable product and of
+every one of its options (so the "stock" part stays one complete value). A single
 "skip anything older than the last applied sequence" guard would therefore LOSE a rename
 delivered after a later stock change. The fold keeps one high-water mark per part
 instead (snapshot, stock) and applies an event to each part it carries that is newer,
 so any delivery order and any number of duplicates end in the state of the highest
 sequence. A deletion is final: a product id is never reused.
+
+Configurable products are indexed with their parts and options (names, descriptions,
+prices, sold-out marks) in the text, so a search for what an option offers finds the
+product; their `price` metadata is the cheapest complete configuration (base price plus
+the cheapest in-stock option of each required part, rules aside), for `max_price`.
+Preconfigured products are indexed like products, their options in the text.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from uuid import UUID
 
 from marcus_contracts import Envelope, Event
 from marcus_contracts.events.catalog import (
+    OptionStockReleasedV1,
+    OptionStockReservedV1,
     ProductCreatedV2,
     ProductCreatedV3,
     ProductDeletedV1,
@@ -35,7 +45,8 @@ SNAPSHOT_EVENTS = (ProductCreatedV3, ProductUpdatedV3, ProductCreatedV2, Product
 """Decoded events are always the latest version (v3); v2 objects are accepted as simple
 products for code that folds events it built itself (seeded test indexes, benchmarks)."""
 Snapshot = ProductCreatedV3 | ProductUpdatedV3 | ProductCreatedV2 | ProductUpdatedV2
-STOCK_EVENTS = (StockAdjustedV1, StockReservedV1, StockReleasedV1)
+OPTION_STOCK_EVENTS = (OptionStockReservedV1, OptionStockReleasedV1)
+STOCK_EVENTS = (StockAdjustedV1, StockReservedV1, StockReleasedV1, *OPTION_STOCK_EVENTS)
 PRODUCT_EVENT_TYPES = (
     "catalog.product.created",
     "catalog.product.updated",
@@ -43,6 +54,8 @@ PRODUCT_EVENT_TYPES = (
     "catalog.stock.adjusted",
     "catalog.stock.reserved",
     "catalog.stock.released",
+    "catalog.option_stock.reserved",
+    "catalog.option_stock.released",
 )
 
 
@@ -58,8 +71,11 @@ class ProductState:
     deleted: bool = False
     snapshot: dict[str, Any] | None = None
     """name, sku, description, price (string), currency, category {id, slug, name},
-    attributes: the fields of the last product snapshot that the index uses."""
+    attributes, kind, parts (configurable), selection (preconfigured): the fields of the
+    last product snapshot that the index uses."""
     stock: int | None = None
+    option_stock: dict[str, int] | None = None
+    """Configurable products: option id -> stock (with `stock`, the "stock" part)."""
 
     @property
     def indexable(self) -> bool:
@@ -85,7 +101,38 @@ def snapshot_of(event: Snapshot) -> dict[str, Any]:
             "name": event.category.name,
         },
         "attributes": dict(event.attributes),
+        "kind": getattr(event, "kind", "simple"),
+        "parts": [
+            {
+                "name": part.name,
+                "description": part.description,
+                "required": part.required,
+                "options": [
+                    {
+                        "id": str(o.option_id),
+                        "name": o.name,
+                        "description": o.description,
+                        "price": str(o.price),
+                    }
+                    for o in part.options
+                ],
+            }
+            for part in getattr(event, "parts", [])
+        ],
+        "base_product_id": str(base) if (base := getattr(event, "base_product_id", None)) else None,
+        "selection": [
+            {"part": chosen.part, "name": chosen.name} for chosen in getattr(event, "selection", [])
+        ],
     }
+
+
+def option_stock_of(event: Event) -> dict[str, int] | None:
+    """Every option's stock as a snapshot or an option stock event carries it."""
+    if isinstance(event, OPTION_STOCK_EVENTS):
+        return {str(s.option_id): s.stock for s in event.stocks}
+    if getattr(event, "kind", "simple") == "configurable":
+        return {str(o.option_id): o.stock for part in event.parts for o in part.options}  # type: ignore[attr-defined]
+    return None
 
 
 def apply(state: ProductState, envelope: Envelope, event: Event) -> ProductState | None:
@@ -101,12 +148,23 @@ def apply(state: ProductState, envelope: Envelope, event: Event) -> ProductState
         if sequence > state.snapshot_sequence:
             changed = replace(changed, snapshot=snapshot_of(event), snapshot_sequence=sequence)
         if sequence > state.stock_sequence:
-            changed = replace(changed, stock=event.stock, stock_sequence=sequence)
+            changed = replace(
+                changed,
+                stock=event.stock,
+                option_stock=option_stock_of(event),
+                stock_sequence=sequence,
+            )
         return _bumped(state, changed, sequence)
     if isinstance(event, STOCK_EVENTS):
         if sequence <= state.stock_sequence:
             return None
-        changed = replace(state, stock=event.stock, stock_sequence=sequence)
+        option_stock = option_stock_of(event) if isinstance(event, OPTION_STOCK_EVENTS) else None
+        changed = replace(
+            state,
+            stock=event.stock,
+            option_stock=option_stock if option_stock is not None else state.option_stock,
+            stock_sequence=sequence,
+        )
         return _bumped(state, changed, sequence)
     return None
 
@@ -158,22 +216,58 @@ def document_of(state: ProductState) -> Document:
     attributes = _attribute_text(snapshot.get("attributes") or {})
     if attributes:
         lines.append(f"Attributes: {attributes}")
+    kind = snapshot.get("kind", "simple")
+    price = Decimal(snapshot["price"])
+    if kind == "configurable":
+        lines += _configuration_text(snapshot, state.option_stock or {})
+        price = _from_price(snapshot, state.option_stock or {})
+    elif kind == "preconfigured":
+        chosen = "; ".join(f"{s['part']}: {s['name']}" for s in snapshot.get("selection", []))
+        lines.append(f"Preconfigured with {chosen}")
     text = "\n".join(line for line in lines if line)
     stock = state.stock or 0
-    return Document(
-        id=str(state.product_id),
-        text=text,
-        metadata={
-            "name": snapshot["name"],
-            "sku": snapshot["sku"],
-            "category": category["slug"],
-            "category_id": category["id"],
-            "category_name": category["name"],
-            "price": float(Decimal(snapshot["price"])),
-            "price_exact": snapshot["price"],
-            "currency": snapshot["currency"],
-            "stock": stock,
-            "in_stock": stock > 0,
-            "sequence": state.sequence,
-        },
-    )
+    metadata: dict[str, str | int | float | bool] = {
+        "name": snapshot["name"],
+        "sku": snapshot["sku"],
+        "category": category["slug"],
+        "category_id": category["id"],
+        "category_name": category["name"],
+        "price": float(price),
+        "price_exact": str(price),
+        "currency": snapshot["currency"],
+        "stock": stock,
+        "in_stock": stock > 0,
+        "sequence": state.sequence,
+        "kind": kind,
+    }
+    if snapshot.get("base_product_id"):
+        metadata["base_product_id"] = snapshot["base_product_id"]
+    return Document(id=str(state.product_id), text=text, metadata=metadata)
+
+
+def _configuration_text(snapshot: dict[str, Any], option_stock: dict[str, int]) -> list[str]:
+    """One line per part: its options with what they are, cost and whether any are left."""
+    parts = snapshot.get("parts", [])
+    lines = ["Configurable: choose " + ", ".join(part["name"] for part in parts)] if parts else []
+    for part in parts:
+        choices = []
+        for option in part["options"]:
+            about = f" ({option['description']})" if option["description"] else ""
+            sold_out = ", sold out" if option_stock.get(option["id"], 0) <= 0 else ""
+            price = f"{snapshot['currency']} {option['price']}"
+            choices.append(f"{option['name']}{about} [{price}{sold_out}]")
+        required = "" if part["required"] else " (optional)"
+        lines.append(f"{part['name']}{required}: " + "; ".join(choices))
+    return lines
+
+
+def _from_price(snapshot: dict[str, Any], option_stock: dict[str, int]) -> Decimal:
+    """Base price plus the cheapest option of each required part (in-stock options when
+    the part has any): what the cheapest configuration costs, rules aside."""
+    price = Decimal(snapshot["price"])
+    for part in snapshot.get("parts", []):
+        if not part["required"] or not part["options"]:
+            continue
+        available = [o for o in part["options"] if option_stock.get(o["id"], 0) > 0]
+        price += min(Decimal(o["price"]) for o in available or part["options"])
+    return price

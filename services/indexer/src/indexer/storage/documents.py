@@ -23,6 +23,7 @@ def _state(row: object) -> ProductState:
         deleted=row.deleted,  # type: ignore[attr-defined]
         snapshot=row.snapshot,  # type: ignore[attr-defined]
         stock=row.stock,  # type: ignore[attr-defined]
+        option_stock=row.option_stock,  # type: ignore[attr-defined]
     )
 
 
@@ -52,6 +53,7 @@ async def save(session: AsyncSession, state: ProductState) -> None:
             deleted=state.deleted,
             snapshot=state.snapshot,
             stock=state.stock,
+            option_stock=state.option_stock,
             updated_at=func.now(),
         )
     )

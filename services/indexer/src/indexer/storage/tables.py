@@ -52,6 +52,7 @@ documents = Table(
     Column("snapshot", JSONB, nullable=True),
     Column("stock", Integer, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("option_stock", JSONB, nullable=True),  # configurable products: option -> stock
     schema=SCHEMA,
 )
 
