@@ -1,9 +1,13 @@
-"""Load the sample catalog (scripts/seed_data/catalog.json) through the catalog's HTTP API.
+"""Load the sample catalog (scripts/seed_data/catalog.json) through the catalog's HTTP API,
+then the configurable products (scripts/seed_data/configurable.json): their parts,
+options, incompatibility and price rules, and their preconfigured variants.
 
-    uv run python scripts/seed.py [--url http://127.0.0.1:8001] [--data FILE] [--token JWT]
+    uv run python scripts/seed.py [--url http://127.0.0.1:8001] [--data FILE]
+                                  [--configurable FILE] [--token JWT]
 
-Idempotent: a category slug or product SKU that already exists (409) is skipped, so it can
-run again after a partial load. Writes are authorised with an admin token minted locally
+Idempotent: a category slug or product SKU that already exists (409) is skipped, and so
+are parts, options and rules a configurable product already has (matched by name, or by
+the options a rule names), so it can run again after a partial load. Writes are authorised with an admin token minted locally
 with the same JWT settings as the services (JWT_SECRET etc., from the environment or .env),
 unless --token is given. Exits 1 when the catalog is not reachable or a write fails.
 """
@@ -23,6 +27,7 @@ from typing import Any
 import httpx
 
 DATA_FILE = Path(__file__).resolve().parent / "seed_data" / "catalog.json"
+CONFIGURABLE_FILE = DATA_FILE.with_name("configurable.json")
 DEFAULT_URL = os.environ.get("CATALOG_URL", "http://127.0.0.1:8001")
 RETRIES = 3
 
@@ -41,7 +46,7 @@ class Counts:
 
     def line(self, kind: str) -> str:
         return (
-            f"{kind:<11} {self.created:>4} created, {self.existing:>4} already there, "
+            f"{kind:<14} {self.created:>4} created, {self.existing:>4} already there, "
             f"{len(self.failed):>3} failed"
         )
 
@@ -71,6 +76,33 @@ def load_catalog(path: Path = DATA_FILE) -> dict[str, Any]:
     if problems:
         raise SeedError(f"{path} is invalid:\n  " + "\n  ".join(problems))
     return dict(data)
+
+
+def option_ref(spec: dict[str, Any], ref: str) -> tuple[str, str]:
+    """`"Part/Option"` -> (part, option), checked against the product's parts."""
+    part, _, option = ref.partition("/")
+    names = {p["name"]: {o["name"] for o in p["options"]} for p in spec["parts"]}
+    if option not in names.get(part, set()):
+        raise SeedError(f"{spec['sku']}: {ref!r} names no option of the product")
+    return part, option
+
+
+def load_configurable(path: Path, slugs: set[str]) -> list[dict[str, Any]]:
+    """Read and sanity-check the configurable products (tests/test_seed_data.py too)."""
+    specs: list[dict[str, Any]] = json.loads(path.read_text())["configurable"]
+    for spec in specs:
+        if spec["category"] not in slugs:
+            raise SeedError(f"{spec['sku']}: unknown category {spec['category']!r}")
+        for rule in spec["incompatibilities"]:
+            for ref in rule["options"]:
+                option_ref(spec, ref)
+        for rule in spec["price_rules"]:
+            option_ref(spec, rule["option"])
+            option_ref(spec, rule["when"])
+        for preset in spec["preconfigured"]:
+            for ref in preset["options"]:
+                option_ref(spec, ref)
+    return specs
 
 
 def admin_token() -> str:
@@ -198,15 +230,139 @@ def seed_products(
     return counts
 
 
+def _created_or_existing(response: httpx.Response, what: str, counts: Counts) -> bool:
+    fail_on_auth(response)
+    if response.status_code == 201:
+        counts.created += 1
+        return True
+    if response.status_code == 409:
+        counts.existing += 1
+        return False
+    counts.failed.append(f"{what}: {problem(response)}")
+    return False
+
+
+def _product_id(client: httpx.Client, sku: str) -> str | None:
+    page = request(client, "GET", "/api/v1/products", params={"q": sku, "limit": 100})
+    if page.status_code != 200:
+        raise SeedError(f"GET /api/v1/products?q={sku}: {problem(page)}")
+    return next((str(p["id"]) for p in page.json()["items"] if p["sku"] == sku), None)
+
+
+def seed_configurable(
+    client: httpx.Client, specs: list[dict[str, Any]], category_ids: dict[str, str]
+) -> Counts:
+    """Each configurable product, its parts, options and rules, then its preconfigured
+    variants (the catalog refuses any that breaks a rule: 422)."""
+    products, items, presets = Counts(), Counts(), Counts()
+    for spec in specs:
+        sku = spec["sku"]
+        body = {k: spec[k] for k in ("sku", "name", "description", "price", "currency")}
+        body |= {
+            "category_id": category_ids[spec["category"]],
+            "attributes": spec.get("attributes", {}),
+            "kind": "configurable",
+        }
+        _created_or_existing(request(client, "POST", "/api/v1/products", json=body), sku, products)
+        product_id = _product_id(client, sku)
+        if product_id is None:
+            products.failed.append(f"{sku}: not found after creating it")
+            continue
+        base = f"/api/v1/products/{product_id}"
+        detail = request(client, "GET", base).json()
+        parts = {p["name"]: p for p in detail.get("parts") or []}
+        ids: dict[tuple[str, str], str] = {}
+        for part_spec in spec["parts"]:
+            part = parts.get(part_spec["name"])
+            if part is None:
+                fields = {k: part_spec[k] for k in ("name", "description", "required")}
+                response = request(client, "POST", f"{base}/parts", json=fields)
+                if not _created_or_existing(response, f"{sku} / {part_spec['name']}", items):
+                    continue
+                part = response.json()
+            else:
+                items.existing += 1
+            known = {o["name"]: o["id"] for o in part["options"]}
+            for option in part_spec["options"]:
+                if option["name"] in known:
+                    items.existing += 1
+                else:
+                    response = request(
+                        client, "POST", f"{base}/parts/{part['id']}/options", json=option
+                    )
+                    if _created_or_existing(response, f"{sku} / {option['name']}", items):
+                        known[option["name"]] = response.json()["id"]
+                if option["name"] in known:
+                    ids[(part_spec["name"], option["name"])] = str(known[option["name"]])
+        detail = request(client, "GET", base).json()
+        pairs = {frozenset(r["option_ids"]) for r in detail.get("incompatibilities") or []}
+        for rule in spec["incompatibilities"]:
+            option_ids = [ids[option_ref(spec, ref)] for ref in rule["options"]]
+            if frozenset(option_ids) in pairs:
+                items.existing += 1
+                continue
+            response = request(
+                client,
+                "POST",
+                f"{base}/incompatibilities",
+                json={"option_ids": option_ids, "message": rule["message"]},
+            )
+            _created_or_existing(response, f"{sku} / incompatibility {rule['options']}", items)
+        conditions = {
+            (r["option_id"], r["when_option_id"]) for r in detail.get("price_rules") or []
+        }
+        for rule in spec["price_rules"]:
+            pair = (ids[option_ref(spec, rule["option"])], ids[option_ref(spec, rule["when"])])
+            if pair in conditions:
+                items.existing += 1
+                continue
+            response = request(
+                client,
+                "POST",
+                f"{base}/price-rules",
+                json={"option_id": pair[0], "when_option_id": pair[1], "price": rule["price"]},
+            )
+            _created_or_existing(response, f"{sku} / price rule {rule['option']}", items)
+        for preset in spec["preconfigured"]:
+            fields = {k: preset[k] for k in ("sku", "name", "description", "price")}
+            fields |= {
+                "currency": spec["currency"],
+                "category_id": category_ids[spec["category"]],
+                "attributes": preset.get("attributes", {}),
+                "kind": "preconfigured",
+                "base_product_id": product_id,
+                "options": [ids[option_ref(spec, ref)] for ref in preset["options"]],
+            }
+            response = request(client, "POST", "/api/v1/products", json=fields)
+            _created_or_existing(response, preset["sku"], presets)
+    for kind, counts in (
+        ("configurable", products),
+        ("parts etc.", items),
+        ("preconfigured", presets),
+    ):
+        print(counts.line(kind))
+        for failure in counts.failed:
+            print(f"  failed: {failure}")
+    merged = Counts(failed=products.failed + items.failed + presets.failed)
+    return merged
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Load the sample catalog through the API.")
     parser.add_argument("--url", default=DEFAULT_URL, help="catalog (or gateway) base URL")
     parser.add_argument("--data", type=Path, default=DATA_FILE, help="catalog JSON file")
+    parser.add_argument(
+        "--configurable",
+        type=Path,
+        default=CONFIGURABLE_FILE,
+        help="configurable products JSON file",
+    )
     parser.add_argument("--token", default=os.environ.get("TOKEN"), help="admin JWT to use")
     parser.add_argument("--timeout", type=float, default=10.0, help="per request, seconds")
     args = parser.parse_args(argv)
     try:
         data = load_catalog(args.data)
+        configurable = load_configurable(args.configurable, {c["slug"] for c in data["categories"]})
         token = args.token or admin_token()
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=args.url, headers=headers, timeout=args.timeout) as client:
@@ -218,11 +374,12 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             category_ids = seed_categories(client, data["categories"])
             products = seed_products(client, data["products"], category_ids)
+            configured = seed_configurable(client, configurable, category_ids)
         print(f"Done in {time.monotonic() - started:.1f}s.")
     except SeedError as exc:
         print(f"seed: {exc}", file=sys.stderr)
         return 1
-    return 1 if products.failed else 0
+    return 1 if products.failed or configured.failed else 0
 
 
 if __name__ == "__main__":
