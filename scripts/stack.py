@@ -845,7 +845,9 @@ def cmd_test_env(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.stack", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.stack", description=__doc__.split("\n")[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start the stack (idempotent)").set_defaults(func=cmd_up)
     commands.add_parser("down", help="stop the stack").set_defaults(func=cmd_down)
