@@ -110,7 +110,7 @@ async def run(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
     result: dict[str, Any] = {
         "benchmark": "index",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "python -m bench.index " + shlex.join(sys.argv[1:]),
+        "command": " ".join(["python -m bench.index", shlex.join(sys.argv[1:])]).strip(),
         "machine": machine(args.database_url),
         "redis": redis_version,
         "load_average": {"before": load_average()},
