@@ -141,7 +141,7 @@ fmt: install ## Format and autofix (ruff format, ruff check --fix)
 reindex: install ## Rebuild the search index by replaying events.catalog (python -m indexer reindex)
 	$(RUN) python -m indexer reindex
 
-bench-index: install ## Index benchmarks: freshness, rebuild vs raw ceiling, scale-out (bench/results/)
+bench-index: install ## Index benchmarks as processes: freshness, scale-out 1-3 indexers, rebuild (BENCH_ARGS=freshness)
 	$(RUN) python -m bench.index $(BENCH_ARGS)
 
 bench-bus: install ## Benchmark the event bus (python -m bench.bus)
