@@ -150,4 +150,5 @@ async def test_metrics_after_real_traffic(
     # the indexer's own: documents written, queue, embedding time, rebuild duration
     assert value(indexer, "indexer_sync_queue_length") is not None
     assert value(indexer, "indexer_embed_seconds_count", embedder="hash")
+    assert value(indexer, "indexer_documents")  # the active collection's size after a sync
     assert "indexer_rebuild_seconds" in indexer  # declared; no rebuild ran here

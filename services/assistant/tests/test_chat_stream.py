@@ -4,6 +4,7 @@ reply; a client that hangs up mid-stream; a model that breaks off mid-stream."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -81,6 +82,8 @@ async def test_reply_streams_as_server_sent_events(store: Shop, llm: FakeOpenAI)
     assert all(request.body["stream"] is True for request in llm.requests)
     stored = (await store.session("alice", session))["messages"]
     assert stored[-1] == done
+    metrics = (await store.assistant.get("/metrics")).text
+    assert re.search(r'^assistant_llm_call_seconds_count{streamed="true"} [1-9]', metrics, re.M)
 
 
 async def test_client_hanging_up_mid_stream_leaves_a_consistent_session(

@@ -28,6 +28,12 @@ UNVERIFIED_CITATIONS = Counter(
     "assistant_chat_unverified_citations_total",
     "Product ids a model reply named that no tool returned (not cited).",
 )
+LLM_CALL_SECONDS = Histogram(
+    "assistant_llm_call_seconds",
+    "Duration of one model call (one step of the tool loop; streamed calls until the last chunk).",
+    ["streamed"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60),
+)
 REPLY_SECONDS = Histogram(
     "assistant_chat_reply_seconds",
     "Time to a recorded reply, by mode.",

@@ -20,6 +20,9 @@ EMBED_BATCH = Histogram(
     ["embedder"],
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
 )
+DOCUMENTS = Gauge(
+    "indexer_documents", "Documents in the active collection (after the last sync or status)"
+)
 QUEUED = Gauge("indexer_sync_queue_length", "Products waiting to be written to Chroma")
 REBUILDS = Counter("indexer_rebuilds_total", "Rebuild runs by outcome", ["outcome"])
 REBUILD_SECONDS = Histogram(

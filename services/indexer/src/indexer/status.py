@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+from indexer import metrics
 from indexer.api.schemas import ConsumerLag, IndexStatus, RebuildOut, StreamLag
 from indexer.runtime import IndexerRuntime
 from indexer.settings import GROUP
@@ -38,6 +39,7 @@ async def index_status(runtime: IndexerRuntime) -> IndexStatus:
     documents = None
     if active is not None and runtime.writer is not None:
         documents = await (await runtime.writer.collection(active.name)).count()
+        metrics.DOCUMENTS.set(documents)
     streams = [
         await stream_lag(runtime.redis, runtime.names.events(service), GROUP)
         for service in ("catalog", "scheduler")

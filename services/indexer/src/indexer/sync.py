@@ -56,6 +56,9 @@ class Syncer:
                     result = await self.writer.write(session, target, states)
                     metrics.SYNCED.labels(target.status, "upsert").inc(result.upserted)
                     metrics.SYNCED.labels(target.status, "delete").inc(result.deleted)
+                    if target.status == collections_store.ACTIVE:
+                        collection = await self.writer.collection(target.name)
+                        metrics.DOCUMENTS.set(await collection.count())
             await documents_store.release(session, [entry for entry, _, _ in claimed])
         metrics.SYNC_BATCH_SECONDS.observe(time.perf_counter() - started)
         return len(claimed)

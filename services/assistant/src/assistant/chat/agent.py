@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from langchain_core.messages import (
 from langchain_core.tools import BaseTool
 
 from assistant.chat.tools import run_tool
-from assistant.metrics import TOOL_CALLS
+from assistant.metrics import LLM_CALL_SECONDS, TOOL_CALLS
 
 log = logging.getLogger("assistant.chat")
 
@@ -64,8 +65,10 @@ def _text(message: BaseMessage) -> str:
 
 async def _ask(runnable: Any, messages: list[BaseMessage], stream: bool) -> AsyncIterator[Any]:
     """Yields text deltas (str), then the complete AIMessage."""
+    started = time.perf_counter()
     if not stream:
         reply = await runnable.ainvoke(messages)
+        LLM_CALL_SECONDS.labels("false").observe(time.perf_counter() - started)
         if _text(reply):
             yield _text(reply)
         yield reply
@@ -76,6 +79,7 @@ async def _ask(runnable: Any, messages: list[BaseMessage], stream: bool) -> Asyn
         if text:
             yield text
         total = chunk if total is None else total + chunk
+    LLM_CALL_SECONDS.labels("true").observe(time.perf_counter() - started)
     if total is None:
         yield AIMessage("")
         return
