@@ -29,7 +29,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help install up down logs ps status seed token test test-e2e schemas lint fmt \
 	migrate rebuild-projections republish bench-bus clean install-local-model reindex bench-index \
-	bench-orders mail api-docs bench-observability
+	bench-orders mail api-docs bench-observability bench-configurator
 
 help: ## Show this help
 	@echo "Marcus: make <target> [VAR=value]"
@@ -152,6 +152,9 @@ bench-orders: install ## Orders end to end (HTTP -> confirmed -> e-mail) at 1 an
 
 bench-observability: install ## Cost of tracing (off/on) and JSON logs: consumer wrapper, HTTP middleware, log line (bench/results/)
 	$(RUN) python -m bench.observability $(BENCH_ARGS)
+
+bench-configurator: install ## Cost of checking and pricing configurations: quote vs GET, configured vs simple reservation (bench/results/)
+	$(RUN) python -m bench.configurator $(BENCH_ARGS)
 
 api-docs: install ## Build the combined OpenAPI + AsyncAPI documents into deploy/gateway/docs
 	$(RUN) python -m scripts.api_docs build
