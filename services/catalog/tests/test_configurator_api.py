@@ -56,6 +56,18 @@ async def test_build_and_read_a_configurable_product(api, client, admin_headers)
     listed = (await client.get("/api/v1/products", params={"q": "bicycle"})).json()["items"]
     assert [(p["id"], p["kind"], p["parts"]) for p in listed] == [(bike.id, "configurable", None)]
 
+    # Edits honour If-Match like every product write, and answer the new version.
+    option_url = f"/api/v1/products/{bike.id}/options/{bike.options['Red']}"
+    stale = await client.patch(
+        option_url, json={"price": "16.00"}, headers=admin_headers | {"If-Match": '"23"'}
+    )
+    assert stale.status_code == 412
+    fresh = await client.patch(
+        option_url, json={"price": "16.00"}, headers=admin_headers | {"If-Match": '"24"'}
+    )
+    assert fresh.status_code == 200 and fresh.headers["etag"] == '"25"'
+    assert (fresh.json()["name"], fresh.json()["price"]) == ("Red", "16.00")
+
 
 async def test_the_quote_prices_base_options_and_the_price_rule(api, client, admin_headers) -> None:
     bike = await build_bike(client, admin_headers, (await api.category())["id"])
