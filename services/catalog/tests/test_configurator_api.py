@@ -30,9 +30,26 @@ def kinds(response: httpx.Response) -> list[str]:
     return sorted(error["type"] for error in response.json()["errors"])
 
 
-async def test_build_and_read_a_configurable_product(api, client, admin_headers) -> None:
+async def test_build_and_read_a_configurable_product(
+    api, client, admin_headers, customer_headers
+) -> None:
     category = await api.category()
     bike = await build_bike(client, admin_headers, category["id"])
+    base = f"/api/v1/products/{bike.id}"
+    for path, body in [
+        (f"{base}/parts", {"name": "Bell"}),
+        (f"{base}/parts/{bike.parts['Chain']}/options", {"name": "X", "price": "1.00"}),
+        (
+            f"{base}/price-rules",
+            {
+                "option_id": bike.options["Red"],
+                "when_option_id": bike.options["Road"],
+                "price": "0.00",
+            },
+        ),
+    ]:
+        assert (await client.post(path, json=body)).status_code == 401
+        assert (await client.post(path, json=body, headers=customer_headers)).status_code == 403
 
     response = await client.get(f"/api/v1/products/{bike.id}")
     body = response.json()
