@@ -1,26 +1,31 @@
 """Freshness: a product PATCH through the catalog API until it is visible in search.
 
-Stack per embedder, all as processes: catalog, indexer (EMBEDDER=<kind>), assistant, on a
-fresh database and stream prefix, against the bench's Chroma server. `--catalog`
-products are created through the API and indexed first; then, per offered rate, `--updates`
-renames are sent open-loop at that steady rate (a PATCH starts on schedule whether or not
-earlier ones have returned), each to a different product, each adding a unique token to
-the name, with If-Match on the version the bench knows (so the expected sequence is known
-before the PATCH returns, and a 412 would expose a lost update).
+Stack per embedder (and, for MiniLM, per `--torch-threads` value), all as processes:
+catalog, indexer (EMBEDDER=<kind>), assistant, on a fresh database and stream prefix,
+against the bench's Chroma server. `--catalog` products are created through the API and
+indexed first; then, per offered rate and round (rates interleaved, `--rounds` times),
+`--updates` renames are sent open-loop at that steady rate (a PATCH starts on schedule
+whether or not earlier ones have returned), each to a different product, each adding a
+unique token to the name, with If-Match on the version the bench knows (so the expected
+sequence is known before the PATCH returns, and a 412 would expose a lost update).
 
-Two moments per update, both on this process's monotonic clock, from the start of its PATCH:
+Moments per update, on this process's monotonic clock, from the start of its PATCH:
 
-- indexed: the active collection's document has the new sequence. One watcher asks Chroma
-  for every outstanding product in ONE `get(ids=...)` every `--poll-ms`, so watching costs
-  the same at 50/s as at 10/s (polling the assistant per update would load the machine
-  being measured).
-- searchable: the assistant's `GET /api/v1/search?q=<token>&mode=hybrid` answers with the
-  product under its new name. Asked once the watcher saw the document (then every 10 ms
-  until it shows): the delay a customer's search sees, including one search round trip.
+- indexed (every update): the active collection's document has the new sequence. One
+  watcher asks Chroma for every outstanding product in ONE `get(ids=...)` every
+  `--poll-ms`, so watching costs about the same at 50/s as at 10/s.
+- searchable (every `--confirm-every`th update): the assistant's
+  `GET /api/v1/search?q=<token>&mode=hybrid` answers with the product under its new
+  name; asked once the watcher saw the document, then every 10 ms until it shows. A
+  sample, because a search per update (a MiniLM query embedding each) would load the
+  machine being measured; it shows how far search trails the poll.
+- in stream: the event's stream entry id (Redis's clock, same host, vs `time.time()` at
+  the PATCH), which splits the delay into catalog + relay and the indexer's part.
 
-Per phase the CPU seconds of each process and the indexer's own metrics (embedding calls,
-texts per call, sync batch time) are recorded, and before the phases each process's CPU
-while idle and the latency of a one-document Chroma upsert, to say where the time goes.
+Per phase the CPU seconds of each process (and of this one) and the indexer's own
+metrics (embedding calls, texts per call, sync batch time) are recorded; before the
+phases, each process's CPU while idle and the latency and Chroma CPU of a one-document
+upsert and of the watcher's `get`, to say where the time goes.
 """
 
 from __future__ import annotations
