@@ -47,7 +47,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     fresh = parser.add_argument_group("freshness")
     fresh.add_argument("--embedders", nargs="+", help="default: hash, and minilm if installed")
     fresh.add_argument("--rates", type=float, nargs="+", default=[10.0, 50.0])
-    fresh.add_argument("--updates", type=int, default=500, help="per rate")
+    fresh.add_argument("--updates", type=int, default=500, help="per rate and round")
     fresh.add_argument("--catalog", type=int, default=500, help="products (>= --updates)")
     fresh.add_argument("--warmup", type=int, default=20, help="updates before measuring")
     fresh.add_argument("--poll-ms", type=float, default=20.0, help="Chroma watch interval")
