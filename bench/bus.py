@@ -35,16 +35,13 @@ import gc
 import json
 import logging
 import os
-import platform
 import statistics
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from importlib import metadata as pkg_metadata
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +51,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
+from bench.machine import add_out_argument, command, machine, result_path
 from marcus_contracts import STREAM_FIELD, Envelope, StreamNames, registry
 from marcus_contracts.events import catalog as ev
 from marcus_eventstore import EventStore, OutboxRelay, RelaySettings, event_store_tables
@@ -257,35 +255,6 @@ async def reset_schema(engine: AsyncEngine) -> EventStore:
     return EventStore(tables)
 
 
-def machine() -> dict[str, Any]:
-    memory = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal"):
-                memory = int(line.split()[1]) // 1024
-    versions = {}
-    for package in (
-        "redis",
-        "hiredis",
-        "faststream",
-        "sqlalchemy",
-        "psycopg",
-        "pydantic",
-        "uvloop",
-    ):
-        try:
-            versions[package] = pkg_metadata.version(package)
-        except pkg_metadata.PackageNotFoundError:
-            versions[package] = None
-    return {
-        "cores": os.cpu_count(),
-        "memory_mib": memory,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "packages": versions,
-    }
-
-
 PATHS = ("raw", "relay", "full", "consumer")
 
 
@@ -451,6 +420,7 @@ def main() -> None:
     parser.add_argument(
         "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
+    add_out_argument(parser)
     args = parser.parse_args()
     quiet_logs()
     ensure_database(args.database_url)
@@ -458,12 +428,13 @@ def main() -> None:
     report = {
         "benchmark": "bus",
         "time": datetime.now(UTC).isoformat(),
-        "command": " ".join(["python -m bench.bus", *sys.argv[1:]]),
-        "machine": machine(),
+        "command": command("bench.bus"),
+        "machine": machine(
+            args.database_url, args.redis_url, ("hiredis", "celery", "kombu", "uvloop")
+        ),
         "results": results,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"bus-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out = result_path("bus", args.out)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print_table(results, out)
 
