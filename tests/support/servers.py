@@ -76,10 +76,12 @@ def redis_server_binary() -> str:
 
 
 class RedisProcess:
-    """A redis-server of the test's own, so a test may stop and restart it."""
+    """A redis-server of the test's own, so a test may stop and restart it. With
+    `appendonly` its data survives a restart (AOF), as a production Redis's would."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, appendonly: bool = False) -> None:
         self.port = port or free_port()
+        self.appendonly = appendonly
         self.dir = tempfile.mkdtemp(prefix="marcus-redis-")
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -98,7 +100,7 @@ class RedisProcess:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.appendonly else "no",
                 "--dir",
                 self.dir,
             ],
