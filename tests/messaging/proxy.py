@@ -12,10 +12,12 @@ from tests.support.servers import free_port
 class TcpProxy:
     """Forwards 127.0.0.1:`port` to `target`. `down()` refuses new connections and cuts the
     open ones, which is what clients see when the database host dies; `up()` listens again
-    on the same port."""
+    on the same port. `delay` (seconds, settable any time) holds every chunk that long
+    before forwarding it: a slow network between a client and its server."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.port = free_port()
+        self.delay = 0.0
         self._target = (target_host, target_port)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -58,6 +60,8 @@ class TcpProxy:
     async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
         try:
             while data := await source.read(65536):
+                if self.delay:
+                    await asyncio.sleep(self.delay)
                 sink.write(data)
                 await sink.drain()
         except (ConnectionError, OSError):
