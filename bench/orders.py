@@ -30,9 +30,7 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
-import shlex
 import socket
 import statistics
 import subprocess
@@ -41,7 +39,6 @@ import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
-from importlib import metadata as pkg_metadata
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +46,7 @@ import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
+from bench.machine import add_out_argument, command, machine, result_path
 from marcus_eventstore.migrations import libpq_dsn, upgrade
 from marcus_web.auth import mint_token
 
@@ -280,43 +278,6 @@ async def run_setting(
         procs.stop()
 
 
-def machine() -> dict[str, Any]:
-    memory = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal"):
-                memory = int(line.split()[1]) // 1024
-    versions = {}
-    for package in (
-        "fastapi",
-        "uvicorn",
-        "sqlalchemy",
-        "psycopg",
-        "redis",
-        "faststream",
-        "aiosmtplib",
-        "aiosmtpd",
-        "jinja2",
-    ):
-        try:
-            versions[package] = pkg_metadata.version(package)
-        except pkg_metadata.PackageNotFoundError:
-            versions[package] = None
-    with psycopg.connect(libpq_dsn(ARGS_DB[0])) as conn:
-        row = conn.execute("SHOW server_version").fetchone()
-    return {
-        "cores": os.cpu_count(),
-        "memory_mib": memory,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "postgresql": row[0] if row else None,
-        "packages": versions,
-    }
-
-
-ARGS_DB: list[str] = []
-
-
 def markdown(result: dict[str, Any]) -> str:
     lines = [
         "# bench-orders: orders end to end (POST -> confirmed -> e-mail accepted by SMTP)",
@@ -369,12 +330,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 runs.append(run_result)
     result: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "python -m bench.orders " + shlex.join(sys.argv[1:]),
+        "command": command("bench.orders"),
         "orders": args.orders,
         "concurrency": args.concurrency,
         "light_orders": args.light_orders,
         "products": args.products,
-        "machine": machine(),
+        "machine": machine(args.database_url, args.redis_url, ("aiosmtplib", "aiosmtpd", "jinja2")),
         "runs": runs,
     }
     by_key = {(run["replicas"], run["profile"]): run for run in runs}
@@ -408,12 +369,10 @@ def main() -> None:
     parser.add_argument(
         "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
+    add_out_argument(parser)
     args = parser.parse_args()
-    ARGS_DB.append(args.database_url)
     result = asyncio.run(run(args))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = RESULTS / f"orders-{stamp}.json"
+    out = result_path("orders", args.out)
     out.write_text(json.dumps(result, indent=2) + "\n")
     out.with_suffix(".md").write_text(markdown(result))
     print(markdown(result))
