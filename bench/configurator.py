@@ -19,21 +19,19 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import shlex
 import statistics
 import subprocess
 import sys
 import time
 import uuid
 from datetime import UTC, datetime
-from importlib import metadata as pkg_metadata
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 
+from bench.machine import add_out_argument, command, machine, result_path
 from marcus_eventstore.migrations import libpq_dsn, upgrade
 from marcus_web.auth import mint_token
 
@@ -179,30 +177,6 @@ async def measure_saga(
     }
 
 
-def machine(base_url: str) -> dict[str, Any]:
-    memory = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal"):
-                memory = int(line.split()[1]) // 1024
-    versions: dict[str, str | None] = {}
-    for package in ("fastapi", "uvicorn", "sqlalchemy", "psycopg", "pydantic"):
-        try:
-            versions[package] = pkg_metadata.version(package)
-        except pkg_metadata.PackageNotFoundError:
-            versions[package] = None
-    with psycopg.connect(libpq_dsn(base_url)) as conn:
-        row = conn.execute("SHOW server_version").fetchone()
-    return {
-        "cores": os.cpu_count(),
-        "memory_mib": memory,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "postgresql": row[0] if row else None,
-        "packages": versions,
-    }
-
-
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     r = result["results"]
@@ -243,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--requests", type=int, default=300, help="quotes (and reads)")
     parser.add_argument("--orders", type=int, default=200, help="reservations of each kind")
+    add_out_argument(parser)
     args = parser.parse_args(argv)
 
     db = f"bench_configurator_{uuid.uuid4().hex[:8]}"
@@ -264,12 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     now = datetime.now(UTC)
     result = {
         "time": now.isoformat(timespec="seconds"),
-        "command": shlex.join(["python", "-m", "bench.configurator", *(argv or sys.argv[1:])]),
-        "machine": machine(args.database_url),
+        "command": command("bench.configurator", argv),
+        "machine": machine(args.database_url, args.redis_url),
         "results": results,
     }
-    RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"configurator-{now.strftime('%Y%m%dT%H%M%SZ')}"
+    stem = result_path("configurator", args.out).with_suffix("")
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     stem.with_suffix(".md").write_text(markdown(result))
     print(markdown(result))
