@@ -24,16 +24,16 @@ import asyncio
 import json
 import logging
 import os
-import platform
 import statistics
 import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from importlib import metadata as pkg_metadata
 from pathlib import Path
 from typing import Any
+
+from bench.machine import add_out_argument, command, machine, result_path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -211,9 +211,7 @@ async def run(rounds: int, calls: int, requests: int) -> dict[str, Any]:
     return {"medians": medians, "derived": ratios, "samples": samples}
 
 
-def versions() -> dict[str, str]:
-    names = ["fastapi", "opentelemetry-sdk", "opentelemetry-instrumentation-fastapi", "httpx"]
-    return {name: pkg_metadata.version(name) for name in names}
+OTEL_PACKAGES = ("opentelemetry-sdk", "opentelemetry-instrumentation-fastapi", "httpx")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=20000, help="handler calls / log lines")
     parser.add_argument("--requests", type=int, default=2000, help="HTTP requests per round")
+    add_out_argument(parser)
     args = parser.parse_args(argv)
     os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
     result = asyncio.run(run(args.rounds, args.calls, args.requests))
@@ -228,24 +227,18 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "bench": "observability",
         "time": stamp,
-        "command": "python -m bench.observability " + " ".join(argv or sys.argv[1:]),
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-        },
-        "versions": versions(),
+        "command": command("bench.observability", argv),
+        "machine": machine(packages=OTEL_PACKAGES),
         "parameters": vars(args),
         **result,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"observability-{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
+    out = result_path("observability", args.out)
+    out.write_text(json.dumps(report, indent=2) + "\n")
     m, d = result["medians"], result["derived"]
     summary = f"""# Observability overhead ({stamp})
 
 `{report["command"]}` on {report["machine"]["platform"]}, Python {report["machine"]["python"]},
-{report["machine"]["cpus"]} CPUs (shared, noisy); medians of {args.rounds} interleaved rounds.
+{report["machine"]["cores"]} CPUs (shared, noisy); medians of {args.rounds} interleaved rounds.
 
 | Path | tracing off | tracing on |
 |---|---|---|
@@ -257,9 +250,9 @@ One log line: stdlib formatter {m["log_stdlib_us"]:.2f} µs, JSON formatter with
 redaction {m["log_json_us"]:.2f} µs (x{d["log_json_vs_stdlib"]:.2f}).
 
 With tracing off, a consumed event pays the wrapper's context-variable binding only; the
-relay selects no extra columns and creates no span. Versions: {report["versions"]}.
+relay selects no extra columns and creates no span. Versions: {report["machine"]["packages"]}.
 """
-    (RESULTS / f"observability-{stamp}.md").write_text(summary)
+    out.with_suffix(".md").write_text(summary)
     print(summary)
     return 0
 
