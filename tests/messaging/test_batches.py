@@ -151,3 +151,97 @@ def test_who_is_blamed_for_a_failed_batch() -> None:
     assert _blame(failed(2, wrapped(psycopg.errors.SerializationFailure())))[0] is None
     assert _blame(failed(2, wrapped(psycopg.errors.InFailedSqlTransaction())))[0] is None
     assert _blame(bug) == (None, bug)  # the ledger insert or the commit
+
+
+async def test_handlers_share_a_scope_per_transaction_and_write_once_before_commit(
+    engine: AsyncEngine,
+    schema: str,
+    redis_url: str,
+    names: StreamNames,
+    redis_client: aioredis.Redis,
+) -> None:
+    """The per-batch hook: every handler of a batch sees the same `ctx.transaction`, whose
+    `events` list the batch's fresh events up front; one callback writes all effects in
+    one statement, before the commit."""
+    stream = names.events("catalog")
+    envelopes = [category_created(f"s{i}") for i in range(30)]
+    for envelope in envelopes:
+        await publish(redis_client, stream, envelope)
+    consumer = make_consumer(engine, schema, redis_url, names)
+    scopes: list[list[str]] = []  # per callback run: the event ids it wrote
+
+    @consumer.handler("catalog.category.created")
+    async def handle(ctx: HandlerContext) -> None:
+        pending = ctx.transaction.state.get("pending")
+        if pending is None:
+            pending = ctx.transaction.state["pending"] = []
+            expected = [str(event.model_dump()["category_id"]) for event in ctx.transaction.events]
+
+            async def write() -> None:
+                assert [subject for subject, _ in pending] == expected  # known up front
+                await ctx.session.execute(
+                    text(
+                        f"INSERT INTO {schema}.effects (event_id, type, subject, sequence,"
+                        " consumer) SELECT e, 't', s, 1, 'p1'"
+                        " FROM unnest(CAST(:events AS uuid[]), CAST(:subjects AS text[]))"
+                        " AS u(e, s)"
+                    ),
+                    {
+                        "events": [event_id for _, event_id in pending],
+                        "subjects": [subject for subject, _ in pending],
+                    },
+                )
+                scopes.append([event_id for _, event_id in pending])
+
+            ctx.transaction.before_commit(write)
+        pending.append((ctx.envelope.subject, str(ctx.envelope.id)))
+
+    async with consumer.running():
+        await wait_for(lambda: pending_count(redis_client, stream, GROUP), lambda n: n == 0)
+        rows = await wait_for(lambda: effects(engine, schema), lambda rows: len(rows) == 30)
+
+    assert [row[0] for row in rows] == [str(e.id) for e in envelopes]
+    assert scopes == [[str(e.id) for e in envelopes]]  # one batch, one write
+
+
+async def test_a_failing_before_commit_callback_redoes_the_batch_entry_by_entry(
+    engine: AsyncEngine,
+    schema: str,
+    redis_url: str,
+    names: StreamNames,
+    redis_client: aioredis.Redis,
+) -> None:
+    """A callback blames no handler: every entry runs again alone, in a scope of its own,
+    and only the entry whose own write fails is dead-lettered."""
+    stream = names.events("catalog")
+    envelopes = [category_created(name) for name in ("a", "b", "poison", "c")]
+    for envelope in envelopes:
+        await publish(redis_client, stream, envelope)
+    consumer = make_consumer(engine, schema, redis_url, names, max_deliveries=1)
+    scope_sizes: list[int] = []
+
+    @consumer.handler("catalog.category.created")
+    async def handle(ctx: HandlerContext) -> None:
+        scope = ctx.transaction
+        if "names" not in scope.state:
+            scope.state["names"] = []
+            scope_sizes.append(len(scope.events))
+
+            async def write() -> None:
+                if "poison" in scope.state["names"]:
+                    raise RuntimeError("poison in this transaction")
+                await record_effect(ctx, schema, consumer.consumer_name)
+
+            scope.before_commit(write)
+        scope.state["names"].append(ctx.event.model_dump()["name"])
+
+    async with consumer.running():
+        await wait_for(lambda: redis_client.xlen(names.dlq(GROUP)), lambda n: n == 1)
+        await wait_for(lambda: pending_count(redis_client, stream, GROUP), lambda n: n == 0)
+
+    assert scope_sizes == [4, 1, 1, 1, 1]  # the batch, then each entry alone
+    assert len(await effects(engine, schema)) == 3
+    letters: Any = await redis_client.xrange(names.dlq(GROUP))
+    assert text_of(letters[0][1][b"origin_id"]) == text_of(
+        (await redis_client.xrange(stream))[2][0]
+    )

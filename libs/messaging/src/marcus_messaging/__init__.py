@@ -13,8 +13,11 @@ Public API::
                      reclaim_interval_ms=1000, metrics_interval_ms=5000,
                      shutdown_timeout_s=10.0, database_retry_ms=1000,
                      database_retry_max_ms=30000)
-    HandlerContext(event, envelope, session, guard, stream, entry_id, deliveries)
+    HandlerContext(event, envelope, session, guard, stream, entry_id, deliveries,
+                   transaction)
         .advance(*, scope="") -> bool   # sequence guard for this event's subject
+    TransactionScope  # ctx.transaction: .events (the transaction's fresh events), .state,
+                      # .before_commit(async fn): per-batch writes, before the commit
     ledger_tables(metadata, schema) -> LedgerTables   # for the service's Alembic migration
     create_ledger_tables(engine, schema)             # tests and tools
     SequenceGuard(tables).advance(session, subject, sequence, *, scope="") -> bool
@@ -43,6 +46,7 @@ from marcus_messaging.ledger import (
 )
 from marcus_messaging.processing import Entry, Handler, HandlerContext, Outcome
 from marcus_messaging.settings import ConsumerSettings
+from marcus_messaging.transaction import TransactionScope
 
 __all__ = [
     "DELIVERIES_FIELD",
@@ -61,6 +65,7 @@ __all__ = [
     "LedgerTables",
     "Outcome",
     "SequenceGuard",
+    "TransactionScope",
     "create_ledger_tables",
     "ensure_group",
     "group_state",

@@ -9,7 +9,8 @@ up to `settings.batch` entries) is handled instead as:
 2. ONE transaction: one multi-row ledger INSERT .. ON CONFLICT DO NOTHING RETURNING
    finds the fresh event ids, the handlers of the fresh entries run in stream order in
    the same session (flushed after each, so an ORM error surfaces at its own handler),
-   then ONE commit;
+   then the callbacks the handlers registered on the batch's `TransactionScope` (their
+   per-batch writes), then ONE commit;
 3. ONE XACK with every id, after the commit.
 
 If the transaction fails because PostgreSQL is unreachable, nothing is counted: the
@@ -38,6 +39,7 @@ import psycopg
 from marcus_messaging import metrics
 from marcus_messaging.ledger import LedgerRow
 from marcus_messaging.processing import Decoded, Entry, EntryProcessor, Outcome
+from marcus_messaging.transaction import TransactionScope
 
 log = logging.getLogger("marcus.messaging")
 
@@ -117,17 +119,23 @@ class BatchProcessor:
         flags: list[bool] = []
         async with processor.sessions.begin() as session:
             fresh_ids = await processor.ledger.record_many(session, list(rows.values()))
-            for index, decoded in enumerate(batch):
+            for decoded in batch:
                 fresh = decoded.envelope.id in fresh_ids
                 if fresh:
                     fresh_ids.discard(decoded.envelope.id)
+                flags.append(fresh)
+            scope = TransactionScope(
+                events=[d.event for d, fresh in zip(batch, flags, strict=True) if fresh]
+            )
+            for index, decoded in enumerate(batch):
+                if flags[index]:
                     try:
-                        await decoded.handler(processor.context(decoded, session))
+                        await decoded.handler(processor.context(decoded, session, scope))
                         if session.new or session.dirty or session.deleted:
                             await session.flush()  # an ORM error surfaces at its handler
                     except Exception as exc:
                         raise _HandlerFailed(index) from exc
-                flags.append(fresh)
+            await scope.finish()  # per-batch effects: a failure here blames no handler
         return flags
 
     async def _fall_back(

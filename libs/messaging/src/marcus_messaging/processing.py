@@ -21,7 +21,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -38,6 +38,7 @@ from marcus_messaging.dlq import DeadLetter, dead_letter
 from marcus_messaging.failures import FailureBook
 from marcus_messaging.ledger import Ledger, SequenceGuard
 from marcus_messaging.settings import ConsumerSettings
+from marcus_messaging.transaction import TransactionScope
 
 log = logging.getLogger("marcus.messaging")
 
@@ -60,7 +61,8 @@ class Entry:
 class HandlerContext:
     """What a handler gets. `session` is inside the open transaction that also records the
     event id in the ledger: write the effect through it and never commit it yourself.
-    In a batch, the transaction holds the batch's other events too."""
+    In a batch, the transaction holds the batch's other events too; `transaction` is
+    what the handlers of that transaction share (`TransactionScope.before_commit`)."""
 
     event: Event
     envelope: Envelope
@@ -69,6 +71,7 @@ class HandlerContext:
     stream: str
     entry_id: str
     deliveries: int
+    transaction: TransactionScope = field(default_factory=TransactionScope)
 
     async def advance(self, *, scope: str = "") -> bool:
         """Move this event's subject to its sequence; False means the event is stale."""
@@ -169,7 +172,9 @@ class EntryProcessor:
             return await self.give_up(entry, f"undecodable data: {exc}", envelope.type)
         return Decoded(entry, envelope, event, handler)
 
-    def context(self, decoded: Decoded, session: AsyncSession) -> HandlerContext:
+    def context(
+        self, decoded: Decoded, session: AsyncSession, transaction: TransactionScope
+    ) -> HandlerContext:
         entry = decoded.entry
         return HandlerContext(
             event=decoded.event,
@@ -179,6 +184,7 @@ class EntryProcessor:
             stream=entry.stream,
             entry_id=entry.entry_id,
             deliveries=entry.deliveries,
+            transaction=transaction,
         )
 
     async def process(self, entry: Entry) -> Outcome:
@@ -209,7 +215,9 @@ class EntryProcessor:
                     entry_id=entry.entry_id,
                 )
                 if fresh:
-                    await decoded.handler(self.context(decoded, session))
+                    scope = TransactionScope(events=(decoded.event,))
+                    await decoded.handler(self.context(decoded, session, scope))
+                    await scope.finish()
         except Exception as exc:
             if await self.is_unavailable(exc):
                 self.gate.mark_down(exc)
