@@ -14,7 +14,6 @@ import asyncio
 import json
 import logging
 import os
-import shlex
 import shutil
 import sys
 import tempfile
@@ -25,8 +24,9 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bench.index import freshness, rebuild, scaleout
-from bench.index.common import RESULTS, ROOT, load_average, machine
+from bench.index.common import ROOT, load_average, machine
 from bench.index.report import markdown
+from bench.machine import add_out_argument, command, result_path
 
 BENCHMARKS = ("freshness", "scaleout", "rebuild")
 
@@ -89,6 +89,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
+    add_out_argument(parser)
     args = parser.parse_args(argv)
     unknown = set(args.benchmarks) - set(BENCHMARKS)
     if unknown:
@@ -110,7 +111,7 @@ async def run(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
     result: dict[str, Any] = {
         "benchmark": "index",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": " ".join(["python -m bench.index", shlex.join(sys.argv[1:])]).strip(),
+        "command": command("bench.index"),
         "machine": machine(args.database_url),
         "redis": redis_version,
         "load_average": {"before": load_average()},
@@ -147,9 +148,7 @@ def main() -> None:
         print(f"service logs kept in {log_dir}", file=sys.stderr)
         raise
     shutil.rmtree(log_dir, ignore_errors=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"index-{stamp}.json"
+    out = result_path("index", args.out)
     out.write_text(json.dumps(result, indent=2) + "\n")
     out.with_suffix(".md").write_text(markdown(result))
     print(markdown(result))

@@ -1,176 +1,45 @@
-"""What the index benchmarks share: throwaway databases, service processes, the machine.
-
-Services run as `python -m <service> serve` processes, as `make up` runs them, so a
-benchmark measures the same code paths, event loops and process boundaries a user runs.
-Every process is started in a session of its own and stopped by its process group.
-"""
+"""What the index benchmarks share: percentiles, the machine; service processes and
+throwaway databases come from bench/services.py (shared by every bench)."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
-import platform
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from importlib import metadata as pkg_metadata
-from pathlib import Path
 from typing import Any
 
-import httpx
-import psycopg
-import redis.asyncio as aioredis
-from sqlalchemy.engine import make_url
-
-from marcus_eventstore.migrations import libpq_dsn, upgrade
-
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "bench" / "results"
-SECRET = "bench-index-secret-0123456789abcdef"
-PACKAGES = (
-    "chromadb",
-    "fastapi",
-    "uvicorn",
-    "faststream",
-    "redis",
-    "sqlalchemy",
-    "psycopg",
-    "sentence-transformers",
-    "torch",
+from bench import machine as recorder
+from bench.machine import RESULTS, ROOT
+from bench.services import (
+    SECRET,
+    ServiceProcess,
+    delete_keys,
+    free_port,
+    fresh_database,
+    processes,
+    service_env,
+    sqlalchemy_url,
+    wait_until,
 )
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def sqlalchemy_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-
-
-@contextmanager
-def fresh_database(server_url: str, services: tuple[str, ...], label: str) -> Iterator[str]:
-    """A new database with the services' schemas migrated; dropped afterwards. Yields
-    its SQLAlchemy URL (what the services' DATABASE_URL takes)."""
-    name = f"bench_{label}_{uuid.uuid4().hex[:8]}"
-    admin = libpq_dsn(sqlalchemy_url(server_url))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(sqlalchemy_url(server_url)).set(database=name)
-    database_url = url.render_as_string(hide_password=False)
-    try:
-        for service in services:
-            upgrade(service, database_url)
-        yield database_url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-async def delete_keys(redis_url: str, prefix: str) -> None:
-    redis = aioredis.from_url(redis_url)
-    try:
-        keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await redis.delete(*keys)
-    finally:
-        await redis.aclose()
-
-
-def service_env(database_url: str, redis_url: str, prefix: str, **extra: str) -> dict[str, str]:
-    """Environment of a service process: the bench's database, Redis, stream prefix and
-    Chroma namespace; everything else at the service's defaults unless `extra` says."""
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "STREAM_PREFIX": prefix,
-        "INDEX_NAMESPACE": prefix,
-        "JWT_SECRET": SECRET,
-        "LOG_LEVEL": "warning",
-        "HF_HUB_OFFLINE": "1",
-        **extra,
-    }
-
-
-class ServiceProcess:
-    """`python -m <package> serve` on a free port, its output in a log file."""
-
-    def __init__(self, package: str, env: dict[str, str], log_dir: Path, label: str) -> None:
-        self.package = package
-        self.port = free_port()
-        self.log = log_dir / f"{label}.log"
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", package, "serve", "--port", str(self.port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    async def wait_ready(self, within: float = 120.0) -> None:
-        async def ready() -> bool:
-            if self.proc.poll() is not None:
-                tail = self.log.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"{self.package} exited ({self.proc.returncode}):\n{tail}")
-            try:
-                async with httpx.AsyncClient(timeout=2) as client:
-                    return (await client.get(f"{self.url}/readyz")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await wait_until(ready, within, f"{self.package} on {self.url} ready")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-
-
-@contextmanager
-def processes() -> Iterator[list[ServiceProcess]]:
-    """A list to start service processes into; all stopped on the way out."""
-    started: list[ServiceProcess] = []
-    try:
-        yield started
-    finally:
-        for proc in started:
-            proc.stop()
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[Any]], within: float, what: str, interval: float = 0.1
-) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(interval)
+__all__ = [
+    "RESULTS",
+    "ROOT",
+    "SECRET",
+    "ServiceProcess",
+    "delete_keys",
+    "free_port",
+    "fresh_database",
+    "load_average",
+    "machine",
+    "percentile",
+    "processes",
+    "service_env",
+    "sqlalchemy_url",
+    "summary_ms",
+    "wait_until",
+]
+PACKAGES = ("chromadb", "sentence-transformers", "torch")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -192,27 +61,7 @@ def summary_ms(seconds: list[float]) -> dict[str, float]:
 
 
 def machine(database_url: str) -> dict[str, Any]:
-    memory = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal"):
-                memory = int(line.split()[1]) // 1024
-    versions: dict[str, str | None] = {}
-    for package in PACKAGES:
-        try:
-            versions[package] = pkg_metadata.version(package)
-        except pkg_metadata.PackageNotFoundError:
-            versions[package] = None
-    with psycopg.connect(libpq_dsn(sqlalchemy_url(database_url))) as conn:
-        row = conn.execute("SHOW server_version").fetchone()
-    return {
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "memory_mib": memory,
-        "python": platform.python_version(),
-        "postgresql": row[0] if row else None,
-        "packages": versions,
-    }
+    return recorder.machine(sqlalchemy_url(database_url), packages=PACKAGES)
 
 
 def load_average() -> list[float]:

@@ -10,7 +10,7 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         f"# Index benchmarks ({result['when']})",
         "",
-        f"`{result['command']}`; {m['platform']}, {m['cpus']} CPUs, {m['memory_mib']} MiB, "
+        f"`{result['command']}`; {m['platform']}, {m['cores']} CPUs, {m['memory_mib']} MiB, "
         f"Python {m['python']}, PostgreSQL {m['postgresql']}, Redis {result['redis']}, "
         f"chromadb {m['packages']['chromadb']}. Load average before/after: "
         f"{result['load_average']['before']} / {result['load_average']['after']} "
