@@ -29,14 +29,15 @@ class EventStore:
     def __init__(self, tables: EventStoreTables) -> None:
         self.tables = tables
 
-    async def append(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    async def append(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> list[int]:
         """Record events and queue them for the relay, in the session's transaction.
 
         The projection updates of the same command go in the same transaction, so state and
-        events never disagree. The NOTIFY is delivered at commit, waking the relay.
+        events never disagree. The NOTIFY is delivered at commit, waking the relay. Returns
+        the events' global positions (a read-your-writes token is the last one).
         """
         if not envelopes:
-            return
+            return []
         rows = [
             {
                 "id": e.id,
@@ -58,11 +59,12 @@ class EventStore:
             if constraint_of(exc) == SUBJECT_SEQUENCE_CONSTRAINT:
                 raise ConcurrencyError(str(exc.orig)) from exc
             raise
-        positions = [{"position": p} for p in result.scalars()]
-        await session.execute(insert(outbox), positions)
+        positions = list(result.scalars())
+        await session.execute(insert(outbox), [{"position": p} for p in positions])
         await session.execute(
             text("SELECT pg_notify(:channel, '')"), {"channel": self.tables.notify_channel}
         )
+        return positions
 
     async def republish(self, session: AsyncSession, from_position: int = 1) -> int:
         """Queue every event from `from_position` on for publishing again.

@@ -52,6 +52,8 @@ class UnitOfWork(Generic[R]):
     """Unique constraint name -> message of the Conflict (409) its violation becomes."""
 
     repo: R
+    positions: list[int]
+    """Global positions of the events the last `commit()` appended (empty before)."""
 
     def __init__(
         self,
@@ -65,6 +67,7 @@ class UnitOfWork(Generic[R]):
         self._sessions = sessions
         self._joined = session
         self.context = context or CommandContext()
+        self.positions = []
 
     @classmethod
     def joining(cls, session: AsyncSession, context: CommandContext | None = None) -> Self:
@@ -102,7 +105,7 @@ class UnitOfWork(Generic[R]):
     async def commit(self) -> list[Envelope]:
         envelopes = self._collect()
         try:
-            await self.store.append(self.session, envelopes)
+            self.positions = await self.store.append(self.session, envelopes)
             for envelope in envelopes:
                 await self.projector.apply(self.session, envelope)
             if self._joined is None:
