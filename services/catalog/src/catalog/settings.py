@@ -21,3 +21,14 @@ class CatalogSettings(ServiceSettings):
     saga_max_deliveries: int = 10
     saga_reclaim_min_idle_ms: int = 30_000
     saga_backoff_base_ms: int = 500
+
+    read_cache: bool = True
+    """Serve GET /products/{id} and /categories/{id} from a per-process cache of the
+    response, invalidated from committed events (`catalog.storage.read_cache`)."""
+    read_cache_size: int = 50_000
+    """Responses kept per process (least recently used go first)."""
+    read_cache_max_lag: float = 3.0
+    """Seconds without a completed follower round after which the cache is bypassed:
+    the bound on how old a response without a consistency token can be."""
+    read_cache_poll_interval: float = 0.5
+    """Follower round interval when no NOTIFY arrives (NOTIFY wakes it at every commit)."""

@@ -131,11 +131,10 @@ async def change_part(
 @router.delete("/products/{product_id}/parts/{part_id}", status_code=204)
 async def remove_part(
     product_id: UUID, part_id: UUID, _: Admin, uow: UoW, if_match: IfMatch = None
-) -> Response:
+) -> None:
     """Removes the part, its options and the rules naming them (409 if a preconfigured
     product includes one of its options)."""
     await _edit(uow, product_id, partial(cfg.without_part, part_id=part_id), if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # --- options ------------------------------------------------------------------------------
@@ -189,11 +188,10 @@ async def change_option(
 @router.delete("/products/{product_id}/options/{option_id}", status_code=204)
 async def remove_option(
     product_id: UUID, option_id: UUID, _: Admin, uow: UoW, if_match: IfMatch = None
-) -> Response:
+) -> None:
     """Removes the option and the rules naming it (409 if a preconfigured product
     includes it). Carts and pending orders naming it are refused when checked."""
     await _edit(uow, product_id, partial(cfg.without_option, option_id=option_id), if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # --- rules --------------------------------------------------------------------------------
@@ -250,10 +248,9 @@ async def change_incompatibility(
 @router.delete("/products/{product_id}/incompatibilities/{rule_id}", status_code=204)
 async def remove_incompatibility(
     product_id: UUID, rule_id: UUID, _: Admin, uow: UoW, if_match: IfMatch = None
-) -> Response:
+) -> None:
     edit = partial(cfg.without_incompatibility, rule_id=rule_id)
     await _edit(uow, product_id, edit, if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/products/{product_id}/price-rules", status_code=201, response_model=PriceRuleOut)
@@ -308,10 +305,9 @@ async def change_price_rule(
 @router.delete("/products/{product_id}/price-rules/{rule_id}", status_code=204)
 async def remove_price_rule(
     product_id: UUID, rule_id: UUID, _: Admin, uow: UoW, if_match: IfMatch = None
-) -> Response:
+) -> None:
     edit = partial(cfg.without_price_rule, rule_id=rule_id)
     await _edit(uow, product_id, edit, if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # --- the quote ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog import handlers
+from catalog.api import consistency
 from catalog.api.schemas import (
     CategoryIn,
     CategoryList,
@@ -23,6 +25,16 @@ from catalog.api.schemas import (
 )
 from catalog.storage import queries
 from catalog.storage.configurations import load_configurations, load_selections
+from catalog.storage.read_cache import (
+    BYPASSES,
+    CATEGORY,
+    HITS,
+    MISSES,
+    PRODUCT,
+    Cached,
+    Key,
+    ReadCache,
+)
 from catalog.storage.uow import CatalogUnitOfWork
 from marcus_eventstore import CommandContext
 from marcus_web.auth import Admin
@@ -41,14 +53,26 @@ async def read_session(request: Request):  # type: ignore[no-untyped-def]
         yield session
 
 
-def unit_of_work(request: Request) -> CatalogUnitOfWork:
+def unit_of_work(request: Request, response: Response) -> CatalogUnitOfWork:
+    """A write's unit of work; once it commits, the response carries the consistency token
+    and this replica's cache has dropped what it changed."""
     headers = request.headers
     context = CommandContext(
         correlationid=headers.get("x-correlation-id") or headers.get("x-request-id"),
         causationid=headers.get("x-request-id"),
         traceparent=headers.get("traceparent"),
     )
-    return CatalogUnitOfWork(_sessions(request), context)
+    uow = CatalogUnitOfWork(_sessions(request), context)
+    cache = _read_cache(request)
+    uow.on_commit = lambda position, envelopes: consistency.committed(
+        response, cache, position, envelopes
+    )
+    return uow
+
+
+def _read_cache(request: Request) -> ReadCache | None:
+    cache: ReadCache | None = getattr(request.app.state, "read_cache", None)
+    return cache
 
 
 Session = Annotated[AsyncSession, Depends(read_session)]
@@ -76,17 +100,83 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-async def _product_out(session: AsyncSession, product_id: UUID, response: Response) -> ProductOut:
+async def _product_row(session: AsyncSession, product_id: UUID) -> tuple[ProductOut, int]:
     row = await queries.get_product(session, product_id)
     if row is None:
         raise Problem(404, "Not Found", f"product {product_id} does not exist")
-    response.headers["ETag"] = etag(row.version)
     configuration = selection = None
     if row.kind == "configurable":
         configuration = (await load_configurations(session, [row.id]))[row.id]
     elif row.kind == "preconfigured":
         selection = (await load_selections(session, [row.id]))[row.id]
-    return ProductOut.from_row(row, configuration, selection)
+    return ProductOut.from_row(row, configuration, selection), row.version
+
+
+async def _product_out(session: AsyncSession, product_id: UUID, response: Response) -> ProductOut:
+    out, version = await _product_row(session, product_id)
+    response.headers["ETag"] = etag(version)
+    return out
+
+
+async def _read_product(session: AsyncSession, product_id: UUID) -> Cached:
+    out, version = await _product_row(session, product_id)
+    return Cached(out.__pydantic_serializer__.to_json(out), etag(version))
+
+
+async def _read_category(session: AsyncSession, category_id: UUID) -> Cached:
+    row = await queries.get_category(session, category_id)
+    if row is None:
+        raise Problem(404, "Not Found", f"category {category_id} does not exist")
+    out = CategoryOut.model_validate(row, from_attributes=True)
+    return Cached(out.__pydantic_serializer__.to_json(out), etag(row.version))
+
+
+async def _cached_get(
+    request: Request, key: Key, read: Callable[..., Awaitable[Cached]]
+) -> Response:
+    """The read path of GET by id: the cached bytes when this replica may serve them (see
+    `ReadCache.usable`), else one read of PostgreSQL that refills the cache."""
+    cache = _read_cache(request)
+    token = consistency.token_of(request.scope)
+    outcome = "off"
+    generation = 0
+    if cache is not None:
+        generation = cache.generation
+        if cache.usable(token):
+            entry = cache.get(key)
+            if entry is not None:
+                HITS.inc()
+                return _cached_response(entry, "hit")
+            MISSES.inc()
+            outcome = "miss"
+        else:
+            BYPASSES.inc()
+            outcome = "bypass"
+    async with _sessions(request)() as session:
+        entry = await read(session, key[1])
+    if cache is not None:
+        cache.fill(key, entry, generation)
+    return _cached_response(entry, outcome)
+
+
+def _cached_response(entry: Cached, outcome: str) -> Response:
+    return Response(
+        entry.body,
+        media_type="application/json",
+        headers={"ETag": entry.etag, READ_CACHE_HEADER: outcome},
+    )
+
+
+READ_CACHE_HEADER = "Marcus-Read-Cache"
+CONSISTENCY = (
+    " Served from this replica's cache of the response when it may: without a"
+    f" `{consistency.HEADER}` (header or cookie), a response reflects every change committed"
+    " up to at most `READ_CACHE_MAX_LAG` seconds (default 3) before it, usually a few"
+    " milliseconds; with the token a write returned, it reflects that write and everything"
+    " committed before it, on any replica. A malformed token is a 400."
+    f" `{READ_CACHE_HEADER}` says how it was answered: hit, miss, bypass (the replica had"
+    " not applied the token yet, or is resyncing), off."
+)
 
 
 # --- categories ---------------------------------------------------------------------------
@@ -98,8 +188,19 @@ async def list_categories(session: Session) -> CategoryList:
     return CategoryList(items=[CategoryOut.model_validate(r, from_attributes=True) for r in rows])
 
 
-@router.get("/categories/{category_id}", response_model=CategoryOut, tags=["categories"])
-async def get_category(category_id: UUID, session: Session, response: Response) -> CategoryOut:
+@router.get(
+    "/categories/{category_id}",
+    response_model=CategoryOut,
+    tags=["categories"],
+    description="One category." + CONSISTENCY,
+)
+async def get_category(category_id: UUID, request: Request) -> Response:
+    return await _cached_get(request, (CATEGORY, category_id), _read_category)
+
+
+async def _category_out(
+    category_id: UUID, session: AsyncSession, response: Response
+) -> CategoryOut:
     row = await queries.get_category(session, category_id)
     if row is None:
         raise Problem(404, "Not Found", f"category {category_id} does not exist")
@@ -120,7 +221,7 @@ async def create_category(
         handlers.CreateCategory(slug=body.slug, name=body.name, description=body.description), uow
     )
     response.headers["Location"] = f"/api/v1/categories/{category_id}"
-    return await get_category(category_id, session, response)
+    return await _category_out(category_id, session, response)
 
 
 @router.patch("/categories/{category_id}", response_model=CategoryOut, tags=["categories"])
@@ -137,7 +238,7 @@ async def update_category(
     await handlers.update_category(
         handlers.UpdateCategory(category_id, changes, expected_version(if_match)), uow
     )
-    return await get_category(category_id, session, response)
+    return await _category_out(category_id, session, response)
 
 
 # --- products -----------------------------------------------------------------------------
@@ -181,9 +282,14 @@ async def list_products(
     )
 
 
-@router.get("/products/{product_id}", response_model=ProductOut, tags=["products"])
-async def get_product(product_id: UUID, session: Session, response: Response) -> ProductOut:
-    return await _product_out(session, product_id, response)
+@router.get(
+    "/products/{product_id}",
+    response_model=ProductOut,
+    tags=["products"],
+    description="One product." + CONSISTENCY,
+)
+async def get_product(product_id: UUID, request: Request) -> Response:
+    return await _cached_get(request, (PRODUCT, product_id), _read_product)
 
 
 @router.post(
@@ -252,13 +358,11 @@ async def update_product(
 
 
 @router.delete("/products/{product_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["products"])
-async def delete_product(
-    product_id: UUID, _: Admin, uow: UoW, if_match: IfMatch = None
-) -> Response:
+async def delete_product(product_id: UUID, _: Admin, uow: UoW, if_match: IfMatch = None) -> None:
+    """204 with the consistency token (None: FastAPI merges the token's headers)."""
     await handlers.delete_product(
         handlers.DeleteProduct(product_id, expected_version(if_match)), uow
     )
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.put("/products/{product_id}/stock", response_model=ProductOut, tags=["stock"])
