@@ -1,4 +1,9 @@
-"""Two indexer processes share the group; one is SIGKILLed while work is in flight."""
+"""Two indexer processes share the group; one is SIGKILLed while work is in flight.
+
+The victim runs with `FAULT_HOLD_FOLD_SECONDS`: each batch it consumes stays open (rows
+locked, entries pending, nothing committed or acked) far longer than the test, so once
+it holds entries it still holds them when the kill lands, whatever the machine's load.
+The survivor must then reclaim them, and the index must end with every product once."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Awaitable
 
 import httpx
 import pytest
@@ -21,10 +27,19 @@ from tests.support.stack import SECRET, admin_headers, common
 pytestmark = pytest.mark.fault
 
 PRODUCTS = 150
+RECLAIM_IDLE_MS = 8000
+"""Longer than the observer needs to see the victim's entries and kill it (a few ms),
+however loaded the machine: the survivor cannot take them over before the kill."""
 
 
 def start_indexer(
-    port: int, database_url: str, redis_url: str, prefix: str, chroma_url: str
+    port: int,
+    database_url: str,
+    redis_url: str,
+    prefix: str,
+    chroma_url: str,
+    *,
+    hold_seconds: float = 0.0,
 ) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -37,9 +52,10 @@ def start_indexer(
         "JWT_SECRET": SECRET,
         "CONSUMER_BATCH": "10",
         "SYNC_BATCH": "8",
-        "CONSUMER_RECLAIM_MIN_IDLE_MS": "2000",
+        "CONSUMER_RECLAIM_MIN_IDLE_MS": str(RECLAIM_IDLE_MS),
         "CONSUMER_BACKOFF_BASE_MS": "200",
         "LOG_LEVEL": "warning",
+        "FAULT_HOLD_FOLD_SECONDS": str(hold_seconds),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "indexer", "serve", "--port", str(port)],
@@ -57,7 +73,17 @@ async def test_sigkilled_replica_loses_and_duplicates_nothing(
     from catalog.settings import CatalogSettings
 
     ports = [free_port(), free_port()]
-    procs = [start_indexer(p, clean_database, redis_url, stream_prefix, chroma_url) for p in ports]
+    procs = [
+        start_indexer(
+            port,
+            clean_database,
+            redis_url,
+            stream_prefix,
+            chroma_url,
+            hold_seconds=3600.0 if victim else 0.0,  # the victim never finishes a batch
+        )
+        for victim, port in zip((True, False), ports, strict=True)
+    ]
     admin = admin_headers()
     try:
         clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{p}", timeout=30) for p in ports]
@@ -97,32 +123,41 @@ async def test_sigkilled_replica_loses_and_duplicates_nothing(
                 )
                 assert response.status_code == 201, response.text
 
-            for i in range(PRODUCTS // 3):
-                await create(i)
-
             async def lag() -> int:
                 status = (await survivor.get("/api/v1/admin/index", headers=admin)).json()
                 return status["lag"]["total"] or 0
 
-            writes = asyncio.gather(*(create(i) for i in range(PRODUCTS // 3, PRODUCTS)))
             victim = f"{socket.gethostname()}-{procs[0].pid}"
             stream = StreamNames(stream_prefix).events("catalog")
             observer = aioredis.from_url(redis_url)
 
-            async def victim_holds_entries() -> bool:
+            async def victim_holds() -> int:
                 summary = await observer.xpending(stream, "indexer")
                 held = {c["name"].decode(): c["pending"] for c in summary.get("consumers") or []}
-                return held.get(victim, 0) > 0
+                return int(held.get(victim, 0))
 
-            await wait_for(
-                victim_holds_entries, within=60, interval=0.002, what="entries held by the victim"
-            )
-            os.killpg(procs[0].pid, signal.SIGKILL)
-            procs[0].wait(10)
-            in_flight = await lag()
-            await writes
+            async def kill_when_the_victim_holds_entries() -> tuple[int, int]:
+                """Kill on the observed condition; what was in flight right after."""
+                await wait_for(
+                    lambda: _positive(victim_holds()),
+                    within=60,
+                    interval=0.005,
+                    what="entries held by the victim",
+                )
+                os.killpg(procs[0].pid, signal.SIGKILL)
+                await asyncio.to_thread(procs[0].wait, 10)
+                return await victim_holds(), await lag()
+
+            killer = asyncio.create_task(kill_when_the_victim_holds_entries())
+            for i in range(PRODUCTS // 3):
+                await create(i)
+            await asyncio.gather(*(create(i) for i in range(PRODUCTS // 3, PRODUCTS)))
+            held_at_death, in_flight = await killer
             await observer.aclose()
-            assert in_flight > 0, "nothing was in flight when the replica died"
+            # Its batch never committed, and reclaiming needs RECLAIM_IDLE_MS of idleness:
+            # the entries are still the dead victim's, for the survivor to take over.
+            assert held_at_death > 0, "nothing was in flight when the replica died"
+            assert in_flight > 0
 
             await wait_for(
                 lambda: _lag_is(survivor, admin, 0),
@@ -142,6 +177,10 @@ async def test_sigkilled_replica_loses_and_duplicates_nothing(
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(20)
+
+
+async def _positive(value: Awaitable[int]) -> bool:
+    return await value > 0
 
 
 async def _documents(client: httpx.AsyncClient, admin: dict, at_least: int) -> bool:

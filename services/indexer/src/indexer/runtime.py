@@ -28,6 +28,7 @@ from indexer.sync import Syncer
 from indexer.worker import RebuildWorker
 from indexer.writer import IndexWriter
 from marcus_contracts import StreamNames
+from marcus_eventstore import libpq_dsn
 from marcus_search import AliasStore, CollectionName, Embedder, EmbedderPool
 from marcus_search.chroma import AsyncClientAPI, connect, create_collection
 
@@ -139,6 +140,7 @@ class IndexerRuntime:
                 self.writer,
                 batch=self.settings.sync_batch,
                 poll_interval=self.settings.sync_poll_interval,
+                dsn=libpq_dsn(self.settings.database_url) if self.settings.sync_listen else None,
             ).run(stop),
             self._keep_alias(stop),
         ]

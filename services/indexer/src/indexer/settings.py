@@ -33,8 +33,16 @@ class IndexerSettings(ServiceSettings):
 
     sync_batch: int = 64
     """Products embedded together in one embedding call and one Chroma upsert."""
-    sync_poll_interval: float = 0.05
-    """Seconds between checks of the sync queue when it was empty."""
+    sync_poll_interval: float = 1.0
+    """Fallback: seconds between checks of the sync queue when no NOTIFY woke the syncer
+    (the consumer's commits that queue products send one on `indexer_sync`)."""
+    sync_listen: bool = True
+    """LISTEN for those NOTIFYs (off: poll every `sync_poll_interval` only)."""
+
+    fault_hold_fold_seconds: float = 0.0
+    """Fault tests only: hold each consumed batch's transaction open this long (after the
+    product rows are locked, before the commit), so a test can kill a replica while it
+    holds work in flight. Never set it in production."""
 
     rebuild_enabled: bool = True
     """Run queued rebuilds in this process (one at a time across replicas)."""

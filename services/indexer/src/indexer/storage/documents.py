@@ -1,17 +1,47 @@
-"""The product fold in PostgreSQL (`documents`) and the sync queue that follows it."""
+"""The product fold in PostgreSQL (`documents`) and the sync queue that follows it.
+
+The consumer folds a whole batch of events with a fixed number of statements: lock every
+product of the batch (`lock_many`: one INSERT for new products, one SELECT .. FOR UPDATE
+in product id order, so replicas with overlapping batches lock in the same order), apply
+the events in memory, write the changed states back (`save_many`: one UPDATE from arrays)
+and queue them for the syncer with a NOTIFY that wakes it (`queue_many`: one statement).
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from uuid import UUID
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from indexer.domain import ProductState
 from indexer.storage.tables import documents, sync_queue
-from marcus_telemetry import current_traceparent
+
+SYNC_CHANNEL = "indexer_sync"
+"""LISTEN/NOTIFY channel: a commit that queued products wakes the syncers."""
+
+_SAVE_MANY = text(
+    "UPDATE indexer.documents AS d SET sequence = u.sequence,"
+    " snapshot_sequence = u.snapshot_sequence, stock_sequence = u.stock_sequence,"
+    " deleted = u.deleted, snapshot = u.snapshot, stock = u.stock,"
+    " option_stock = u.option_stock, updated_at = now()"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:sequences AS int[]),"
+    " CAST(:snapshot_sequences AS int[]), CAST(:stock_sequences AS int[]),"
+    " CAST(:deleted AS boolean[]), CAST(:snapshots AS jsonb[]), CAST(:stocks AS int[]),"
+    " CAST(:option_stocks AS jsonb[]))"
+    " AS u(product_id, sequence, snapshot_sequence, stock_sequence, deleted, snapshot, stock,"
+    " option_stock)"
+    " WHERE d.product_id = u.product_id"
+)
+_QUEUE_MANY = text(
+    "WITH queued AS (INSERT INTO indexer.sync_queue (product_id, traceparent)"
+    " SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:traceparents AS text[]))"
+    " RETURNING id)"
+    f" SELECT pg_notify('{SYNC_CHANNEL}', count(*)::text) FROM queued"
+)
 
 
 def _state(row: object) -> ProductState:
@@ -27,39 +57,57 @@ def _state(row: object) -> ProductState:
     )
 
 
-async def load_for_update(session: AsyncSession, product_id: UUID) -> ProductState:
-    """The product's state, row-locked until the transaction ends (so two replicas
-    applying events of one product serialise); an empty state for a new product."""
+async def lock_many(session: AsyncSession, product_ids: Iterable[UUID]) -> dict[UUID, ProductState]:
+    """The products' states, row-locked until the transaction ends (so two replicas
+    applying events of one product serialise), in two statements: new products get an
+    empty row first, then every row is locked in product id order."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return {}
     await session.execute(
-        pg_insert(documents).values(product_id=product_id).on_conflict_do_nothing()
+        pg_insert(documents).values([{"product_id": pid} for pid in ids]).on_conflict_do_nothing()
     )
-    row = (
+    rows = await session.execute(
+        select(documents)
+        .where(documents.c.product_id.in_(ids))
+        .order_by(documents.c.product_id)
+        .with_for_update()
+    )
+    return {row.product_id: _state(row) for row in rows}
+
+
+async def save_many(session: AsyncSession, states: Sequence[ProductState]) -> None:
+    """Write changed states back in one UPDATE (the rows are locked by `lock_many`)."""
+    if not states:
+        return
+    await session.execute(
+        _SAVE_MANY,
+        {
+            "ids": [s.product_id for s in states],
+            "sequences": [s.sequence for s in states],
+            "snapshot_sequences": [s.snapshot_sequence for s in states],
+            "stock_sequences": [s.stock_sequence for s in states],
+            "deleted": [s.deleted for s in states],
+            "snapshots": [_json(s.snapshot) for s in states],
+            "stocks": [s.stock for s in states],
+            "option_stocks": [_json(s.option_stock) for s in states],
+        },
+    )
+
+
+async def queue_many(session: AsyncSession, queued: Sequence[tuple[UUID, str | None]]) -> None:
+    """Queue (product id, traceparent) pairs for the syncers and NOTIFY them (delivered
+    at commit), in one statement."""
+    if queued:
         await session.execute(
-            select(documents).where(documents.c.product_id == product_id).with_for_update()
+            _QUEUE_MANY,
+            {"ids": [pid for pid, _ in queued], "traceparents": [tp for _, tp in queued]},
         )
-    ).one()
-    return _state(row)
 
 
-async def save(session: AsyncSession, state: ProductState) -> None:
-    """Store the new state and queue the product for the collections (same transaction)."""
-    await session.execute(
-        documents.update()
-        .where(documents.c.product_id == state.product_id)
-        .values(
-            sequence=state.sequence,
-            snapshot_sequence=state.snapshot_sequence,
-            stock_sequence=state.stock_sequence,
-            deleted=state.deleted,
-            snapshot=state.snapshot,
-            stock=state.stock,
-            option_stock=state.option_stock,
-            updated_at=func.now(),
-        )
-    )
-    await session.execute(
-        insert(sync_queue).values(product_id=state.product_id, traceparent=current_traceparent())
-    )
+def _json(value: object) -> str | None:
+    """A jsonb array element: JSON text (SQL NULL for None, as the single-row save)."""
+    return None if value is None else json.dumps(value)
 
 
 async def load_many(session: AsyncSession, product_ids: Iterable[UUID]) -> list[ProductState]:
