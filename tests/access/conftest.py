@@ -1,0 +1,163 @@
+"""The whole stack for the access matrix: the six services as processes (real
+PostgreSQL, Redis, Chroma and a mail catcher), nginx in front of them as `make up`
+renders it, and a world of real resources (customer A's and B's orders and chat
+sessions, a configurable product with its parts and rules, an index rebuild run) made
+through the API before any cell of the matrix is sent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from marcus_eventstore.migrations import upgrade
+from scripts import stack as stack_runner
+from services.orders.tests.stack import MailCatcher, Stack, truncate
+from tests.access.world import SERVICES, Running, Tokens, World, build_world
+from tests.support import stack as search_stack
+from tests.support.chroma import ChromaProcess
+from tests.support.servers import free_port, wait_for
+
+ROUTED = ("catalog", "orders", "assistant", "indexer", "scheduler")
+"""The services the gateway routes to (the notifier has no public API)."""
+
+DOCS = Path(__file__).resolve().parents[2] / "deploy" / "gateway" / "docs"
+RATES = {  # high enough that the matrix never meets the gateway's rate limits
+    "GATEWAY_SEARCH_RATE": "100r/s",
+    "GATEWAY_SEARCH_BURST": "1000",
+    "GATEWAY_CHAT_RATE": "100r/s",
+    "GATEWAY_CHAT_BURST": "1000",
+}
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    if not found:
+        pytest.skip("nginx is not installed (apt-get install nginx-light); .ci/run installs it")
+    return found
+
+
+@pytest.fixture(scope="package")
+def access_folder() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="marcus-access-"))
+    folder.chmod(0o755)  # nginx workers (unprivileged when started by root) use it
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="package")
+def access_chroma() -> Iterator[str]:
+    server = ChromaProcess()
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.remove()
+
+
+@pytest.fixture(scope="package")
+async def running(
+    database_url: str, redis_url: str, access_chroma: str, access_folder: Path
+) -> AsyncIterator[Running]:
+    nginx = nginx_binary()
+    for service in SERVICES:
+        upgrade(service, database_url)
+    await truncate(database_url)
+    await search_stack.reset(database_url)  # one active search collection per database
+    prefix = f"access-{uuid.uuid4().hex[:8]}:"
+    stack = Stack(database_url, redis_url, prefix, access_folder)
+    mail = MailCatcher(access_folder / "mail", stack.smtp_port)
+    await mail.start()
+    extra = {
+        "CHROMA_URL": access_chroma,
+        "INDEX_NAMESPACE": prefix.replace(":", "-"),
+        "EMBEDDER": "hash",
+        "CHAT_ENABLED": "false",  # replies from search alone: no model in the tests
+        "SCHEDULER_ENABLED": "false",  # no cron fire during the run; run-now still works
+        "LOG_FORMAT": "text",
+    }
+    gateway: subprocess.Popen[bytes] | None = None
+    try:
+        for service in SERVICES:
+            stack.start(service, **extra)
+        for process in stack.processes:
+            try:
+                await process.ready(within=180)
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{process.log.read_text()[-3000:]}") from None
+        gateway_url, gateway = await _start_gateway(nginx, stack, access_folder)
+        yield Running(
+            services={p.service: p.url for p in stack.processes},
+            gateway=gateway_url,
+            database_url=database_url,
+            mail=mail,
+        )
+    finally:
+        if gateway is not None and gateway.poll() is None:
+            os.killpg(gateway.pid, signal.SIGTERM)
+            gateway.wait(15)
+        stack.stop_all()
+        await mail.stop()
+
+
+async def _start_gateway(
+    nginx: str, stack: Stack, folder: Path
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """nginx with the template rendered as `make up` renders it, docs included."""
+    docs = folder / "docs"
+    shutil.copytree(DOCS, docs)
+    for path in (docs, *docs.iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    port = free_port()
+    processes = [
+        stack_runner.Process(name, f"python -m {name} serve", stack.first(name).port, name)
+        for name in ROUTED
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stack_runner, "GATEWAY_DIR", folder / "nginx")
+        patch.setattr(stack_runner, "GATEWAY_PORT", port)
+        config = stack_runner.render_gateway(
+            processes, overrides=RATES | {"GATEWAY_DOCS_ROOT": str(docs)}
+        )
+    command = [nginx, "-p", str(folder / "nginx"), "-e", "stderr", "-c", str(config)]
+    checked = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    with (folder / "gateway.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [*command, "-g", "daemon off;"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+
+    async def answers() -> bool:
+        try:
+            async with httpx.AsyncClient() as client:
+                return (await client.get(f"{url}/gateway/healthz")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    await wait_for(answers, within=20, what="nginx ready")
+    return url, proc
+
+
+@pytest.fixture(scope="package")
+def tokens() -> Tokens:
+    return Tokens.mint(uuid.uuid4().hex[:8])
+
+
+@pytest.fixture(scope="package")
+async def world(running: Running, tokens: Tokens) -> World:
+    return await build_world(running, tokens)
