@@ -7,8 +7,9 @@ function of the request that returns one (so a scripted "model" can answer with 
 tool really returned), optionally after a pause, with a delay between streamed chunks,
 failing with an HTTP status, or breaking the connection mid-stream. Every request is
 recorded (body and headers), so tests assert on what the assistant sent: the tools it
-offered, the tool results, the history. Pauses end early when the client goes away,
-which is recorded too (`abandoned`): proof that the assistant stopped waiting.
+offered, the tool results, the history. Pauses and held streams end early when the
+client goes away, which is recorded too (`abandoned`): proof that the assistant stopped
+waiting.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ class Reply:
     status: int = 200
     break_after_chunks: int | None = None
     """Stream this many content chunks, then drop the connection."""
+    hold_after_chunks: int | None = None
+    """Stream this many content chunks, then keep the stream open without sending more
+    until the client goes away (or `hold_s` passes): a reply that is provably still
+    being written when a test acts on it, whatever the machine's load."""
+    hold_s: float = 300.0
 
 
 Step = Reply | Callable[["Recorded"], Reply]
@@ -140,6 +146,8 @@ class FakeOpenAI:
             for number, piece in enumerate(pieces):
                 if reply.break_after_chunks is not None and number >= reply.break_after_chunks:
                     raise ConnectionAbortedError("scripted break")
+                if number == reply.hold_after_chunks:
+                    await asyncio.sleep(reply.hold_s)  # cancelled when the client goes away
                 if reply.chunk_delay:
                     await asyncio.sleep(reply.chunk_delay)
                 yield _sse(_chunk(body, {"content": piece}))
