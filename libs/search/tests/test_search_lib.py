@@ -17,6 +17,7 @@ from marcus_search import (
     OpenAIEmbedder,
     resolve_kind,
 )
+from marcus_search.embedders import local_model_available, make_embedder
 from tests.support.servers import serve_app
 
 
@@ -87,3 +88,20 @@ async def test_openai_embedder_talks_to_an_openai_compatible_server() -> None:
     assert embedder.name == "openai-text-embedding-3-small"
     assert vectors[0][0] < vectors[1][0]  # order restored from `index`
     assert all(abs(sum(x * x for x in v) - 1) < 1e-9 for v in vectors)
+
+
+@pytest.mark.skipif(not local_model_available(), reason="local MiniLM not installed")
+async def test_minilm_runs_torch_with_the_configured_threads() -> None:
+    """One torch thread by default (measured faster on a shared machine than one per
+    core); the vectors are the model's (384 dimensions, normalised, semantic)."""
+    import torch
+
+    embedder = make_embedder(EmbedderConfig(kind="minilm"))
+    [jacket, coat, grinder] = await embedder.embed(
+        ["waterproof rain jacket", "raincoat for wet weather", "espresso grinder"]
+    )
+    assert torch.get_num_threads() == 1
+    assert len(jacket) == 384 and abs(sum(x * x for x in jacket) - 1.0) < 1e-5
+    close = sum(x * y for x, y in zip(jacket, coat, strict=True))
+    far = sum(x * y for x, y in zip(jacket, grinder, strict=True))
+    assert close > far

