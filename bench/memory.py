@@ -37,8 +37,10 @@ def label(cmdline: Sequence[str]) -> str:
             module = cmdline[index + 1]
             if module == "notifier.mailcatcher":
                 return "mailcatcher"
-            if module.startswith("bench."):
-                return module.removeprefix("bench.")
+            if module == "bench.ceiling":
+                return "ceiling"
+            if module.startswith("bench"):
+                return module  # a bench's own driver process
             return module.split(".")[0]
     if not cmdline:
         return "unknown"

@@ -1,0 +1,162 @@
+"""PNG plots of `make bench` (matplotlib, Agg: no display needed).
+
+One function per plot, each reading the combined result and returning whether it drew
+anything; a plot whose data is missing (its bench failed or was not run) is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+
+Plot = Callable[[dict[str, Any], Axes], bool]
+DRIVERS = ("wrk", "seed", "python")
+"""Load generators and helpers, not what is measured: left out of the RSS plot."""
+
+
+def _result(combined: dict[str, Any], bench: str) -> dict[str, Any] | None:
+    entry = combined["benches"].get(bench, {})
+    result = entry.get("result")
+    return result if isinstance(result, dict) else None
+
+
+def freshness(combined: dict[str, Any], ax: Axes) -> bool:
+    """Write -> in the index, p50/p95/p99 against the offered write rate."""
+    result = _result(combined, "freshness")
+    if not result or not result.get("freshness"):
+        return False
+    for run in result["freshness"]:
+        rates = [r["offered_per_s"] for r in run["by_rate"]]
+        name = run["embedder"]
+        for q, style in (("p50_ms", ":"), ("p95_ms", "--"), ("p99_ms", "-")):
+            values = [r["indexed"][q] for r in run["by_rate"]]
+            ax.plot(rates, values, style, marker="o", label=f"{name} {q[:3]}")
+    ax.axhline(250, color="red", linewidth=0.8, label="target p99 250 ms")
+    ax.set(
+        xlabel="offered writes/s",
+        ylabel="ms",
+        title="Index freshness: catalog PATCH -> in the index",
+    )
+    ax.legend(fontsize=8)
+    return True
+
+
+def http(combined: dict[str, Any], ax: Axes) -> bool:
+    """req/s per target, the bare uvicorn ceiling first, ratios written on the bars."""
+    result = _result(combined, "http")
+    if not result:
+        return False
+    targets = result["results"]["targets"]
+    names = [t["target"].replace("_", "\n") for t in targets]
+    rates = [t["req_per_s"] for t in targets]
+    colors = ["grey" if t["target"].startswith("ceiling") else "tab:blue" for t in targets]
+    bars = ax.bar(names, rates, color=colors)
+    for bar, t in zip(bars, targets, strict=True):
+        label = f"x{t['ratio_to_ceiling']:.2f}" if "ratio_to_ceiling" in t else "ceiling"
+        if not t["valid"]:
+            label += " INVALID"
+        ax.annotate(
+            f"{label}\np99 {t['p99_ms']:.0f} ms",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
+    ax.set(ylabel="req/s", title="HTTP under wrk vs bare uvicorn + FastAPI (1 worker)")
+    ax.tick_params(axis="x", labelsize=8)
+    return True
+
+
+def scaleout(combined: dict[str, Any], ax: Axes) -> bool:
+    """Throughput against consumers, with the linear line from one consumer."""
+    result = _result(combined, "scaleout")
+    if not result:
+        return False
+    drawn = False
+    for key, block in result.items():
+        if not isinstance(block, dict) or ("scaleout" not in key and key != "notifier"):
+            continue
+        medians = block.get("medians") or []
+        points = [
+            (m["replicas"], m.get("consumed_per_s") or m.get("events_per_s")) for m in medians
+        ]
+        points = [(n, rate) for n, rate in points if rate]
+        if not points:
+            continue
+        name = "indexer" if key == "scaleout" else key.replace("_scaleout", "")
+        xs, ys = zip(*sorted(points), strict=True)
+        line = ax.plot(xs, ys, marker="o", label=name)[0]
+        ax.plot(xs, [ys[0] * x / xs[0] for x in xs], ":", color=line.get_color(), linewidth=0.8)
+        drawn = True
+    if drawn:
+        ax.set(
+            xlabel="consumers",
+            ylabel="events/s",
+            title="Scale-out (dotted: linear from one consumer)",
+        )
+        ax.set_xticks(
+            sorted(
+                {
+                    m["replicas"]
+                    for b in result.values()
+                    if isinstance(b, dict)
+                    for m in b.get("medians", [])
+                }
+            )
+        )
+        ax.legend(fontsize=8)
+    return drawn
+
+
+def rss(combined: dict[str, Any], ax: Axes) -> bool:
+    """Peak RSS of each process kind over every bench."""
+    peaks = {
+        name: peak
+        for name, peak in (combined.get("rss_peaks") or {}).items()
+        if not name.startswith("bench") and name not in DRIVERS
+    }
+    if not peaks:
+        return False
+    names = list(peaks)
+    bars = ax.bar(names, [p["peak_rss_mib"] for p in peaks.values()], color="tab:green")
+    for bar, peak in zip(bars, peaks.values(), strict=True):
+        ax.annotate(
+            peak["bench"],
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
+    ax.set(ylabel="MiB", title="Peak RSS of one process, over every bench (label: which)")
+    ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    return True
+
+
+PLOTS: dict[str, Plot] = {"freshness": freshness, "http": http, "scaleout": scaleout, "rss": rss}
+
+
+def write_all(combined: dict[str, Any], stem: Path) -> dict[str, str]:
+    """Every plot with data as <stem>-<name>.png; returns name -> file name (relative to
+    the stem's folder, as the markdown links them). A failing plot is reported, skipped."""
+    written: dict[str, str] = {}
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    for name, plot in PLOTS.items():
+        fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+        try:
+            if plot(combined, ax):
+                fig.tight_layout()
+                path = stem.parent / f"{stem.name}-{name}.png"
+                fig.savefig(path)
+                written[name] = path.name
+        except (KeyError, TypeError, ValueError) as exc:
+            print(f"plot {name} skipped: {exc!r}")
+        finally:
+            plt.close(fig)
+    return written

@@ -1,0 +1,302 @@
+"""The figures table of `make bench`: each bench's result read into rows of figure,
+value, reference (the ceiling measured in the same run), ratio, target and met?.
+
+Readers are lenient: a bench whose result lacks a figure (an older result, a bench
+that failed half way) gives an error row for it, never an exception, so one bench's
+shape never costs the others their rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+SERVICES = ("catalog", "orders", "assistant", "indexer", "scheduler", "notifier")
+
+
+@dataclass
+class Figure:
+    bench: str
+    figure: str
+    value: float | None
+    unit: str
+    reference: float | None = None
+    """The ceiling (or the compared system) measured in the same run."""
+    ratio: float | None = None
+    target: str = ""
+    met: bool | None = None
+    note: str = ""
+
+
+Reader = Callable[[dict[str, Any]], Iterator[Figure]]
+
+
+def bus(result: dict[str, Any]) -> Iterator[Figure]:
+    r = result["results"]
+    paths = [
+        ("full_split", "raw_split", "outbox -> relay -> stream -> consumer, separate processes"),
+        ("full", "raw", "outbox -> relay -> stream -> consumer, one process"),
+    ]
+    headline = None
+    for path, raw, label in paths:
+        if f"{path}_events_per_s" not in r:
+            continue
+        ratio = r[f"{path}_ratio"]
+        headline = headline or r[f"{path}_events_per_s"]
+        yield Figure(
+            "bus",
+            f"bus: {label} (ref: raw redis-py, same split)",
+            r[f"{path}_events_per_s"],
+            "events/s",
+            r[f"{raw}_events_per_s"],
+            ratio,
+            ">= 0.50 of raw",
+            ratio >= 0.5,
+        )
+    for entry in r.get("celery", []):
+        yield Figure(
+            "bus",
+            f"bus vs Celery ({entry['pool']}) no-op tasks on Redis (ref: Celery tasks/s)",
+            headline,
+            "events/s",
+            entry["tasks_per_s"],
+            entry["bus_ratio"],
+            ">= 10x Celery",
+            entry["bus_ratio"] >= 10,
+        )
+
+
+def freshness(result: dict[str, Any]) -> Iterator[Figure]:
+    for run in result["freshness"]:
+        threads = run.get("torch_threads")
+        name = run["embedder"] + (f", {threads} threads" if run["embedder"] != "hash" else "")
+        for rate in run["by_rate"]:
+            indexed = rate["indexed"]
+            offered = rate["offered_per_s"]
+            at_target = run["embedder"] == "hash" and abs(offered - 50) < 1e-9
+            searchable = rate.get("searchable")
+            yield Figure(
+                "freshness",
+                f"freshness p99 ({name}) at {offered:g} writes/s: PATCH -> in the index",
+                indexed["p99_ms"],
+                "ms",
+                target="<= 250 ms (hash, 50/s)" if at_target else "",
+                met=indexed["p99_ms"] <= 250 if at_target else None,
+                note=f"p50 {indexed['p50_ms']} / p95 {indexed['p95_ms']} ms; achieved"
+                f" {rate.get('achieved_per_s')}/s"
+                + (
+                    f"; found by search (sample) p99 {searchable['p99_ms']} ms"
+                    if searchable
+                    else ""
+                ),
+            )
+
+
+def rebuild(result: dict[str, Any]) -> Iterator[Figure]:
+    for run in result["rebuild"]:
+        yield Figure(
+            "rebuild",
+            f"rebuild of {run['products']:,} products (ref: raw embed+upsert)",
+            run["rebuild_docs_per_s"],
+            "docs/s",
+            run["ceiling_docs_per_s"],
+            run["ratio"],
+            ">= 0.80 of raw",
+            run["ratio"] >= 0.8,
+        )
+        for key, value in run.items():
+            if "search" in key and isinstance(value, dict) and "p99_ms" in value:
+                yield Figure(
+                    "rebuild",
+                    f"search during the rebuild of {run['products']:,} ({key}) p99",
+                    value["p99_ms"],
+                    "ms",
+                    note=f"p50 {value.get('p50_ms')} ms",
+                )
+
+
+def scale_rows(bench: str, what: str, block: dict[str, Any], cores: int) -> Iterator[Figure]:
+    medians = block.get("medians") or block.get("rounds") or []
+    one = next((m for m in medians if m["replicas"] == 1), None)
+    for m in medians:
+        rate = m.get("consumed_per_s") or m.get("events_per_s") or m.get("per_s")
+        ratio = rate / one_rate if one and (one_rate := _rate(one)) and rate else None
+        busy = m.get("cores_busy")
+        linear = ratio is not None and ratio >= 0.8 * m["replicas"]
+        saturated = busy is not None and busy >= 0.85 * cores
+        yield Figure(
+            bench,
+            f"scale-out: {what}, {m['replicas']} consumer(s) (ref: 1 consumer)",
+            rate,
+            "events/s",
+            _rate(one) if one else None,
+            round(ratio, 3) if ratio is not None else None,
+            "~linear until the cores are busy",
+            None if m["replicas"] == 1 else (linear or saturated),
+            note="" if busy is None else f"cores busy {busy} of {cores}",
+        )
+
+
+def _rate(m: dict[str, Any]) -> float | None:
+    value = m.get("consumed_per_s") or m.get("events_per_s") or m.get("per_s")
+    return float(value) if value else None
+
+
+def scaleout(result: dict[str, Any]) -> Iterator[Figure]:
+    cores = int(result.get("machine", {}).get("cores") or 2)
+    for key, block in result.items():
+        if not isinstance(block, dict) or ("scaleout" not in key and key != "notifier"):
+            continue
+        what = "indexer" if key == "scaleout" else key.replace("_scaleout", "").replace("_", " ")
+        yield from scale_rows("scaleout", what, block, cores)
+
+
+def http(result: dict[str, Any]) -> Iterator[Figure]:
+    r = result["results"]
+    ceiling = r.get("ceiling_req_per_s")
+    for t in r["targets"]:
+        is_ceiling = t["target"].startswith("ceiling")
+        target = ">= 0.50 of bare uvicorn" if t["target"] == "product_get" else ""
+        ratio = t.get("ratio_to_ceiling")
+        met = None
+        if target and ratio is not None:
+            met = ratio >= 0.5 and t["valid"]
+        invalid = "" if t["valid"] else f"INVALID: {t['non_2xx']} non-2xx, "
+        yield Figure(
+            "http",
+            f"HTTP {t['target'].replace('_', ' ')} (ref: bare uvicorn + FastAPI, 1 worker)",
+            t["req_per_s"],
+            "req/s",
+            None if is_ceiling else ceiling,
+            ratio,
+            target,
+            met,
+            note=f"{invalid}p50 {t['p50_ms']} / p99 {t['p99_ms']} ms",
+        )
+
+
+def orders(result: dict[str, Any]) -> Iterator[Figure]:
+    for run in result["runs"]:
+        yield Figure(
+            "orders",
+            f"orders end to end, {run['replicas']} replica(s) per service, {run['profile']}",
+            round(run["orders_per_s"], 1),
+            "orders/s",
+            note=f"e2e p50 {run['e2e_p50_ms']:.0f} / p99 {run['e2e_p99_ms']:.0f} ms;"
+            f" POST p99 {run['post_p99_ms']:.0f} ms",
+        )
+
+
+READERS: dict[str, Reader] = {
+    "bus": bus,
+    "freshness": freshness,
+    "rebuild": rebuild,
+    "scaleout": scaleout,
+    "http": http,
+    "orders": orders,
+}
+
+
+def rss_peaks(benches: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per process label, its largest RSS over all benches, and under which bench."""
+    peaks: dict[str, dict[str, Any]] = {}
+    for name, entry in benches.items():
+        for label, peak in entry.get("rss", {}).items():
+            if peak["peak_rss_mib"] > peaks.get(label, {}).get("peak_rss_mib", -1):
+                peaks[label] = {**peak, "bench": name}
+    return dict(sorted(peaks.items()))
+
+
+def figures(benches: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    rows: list[Figure] = []
+    for name, entry in benches.items():
+        reader = READERS.get(name)
+        if "error" in entry:
+            rows.append(Figure(name, f"{name}: FAILED", None, "", note=entry["error"]))
+        if reader is None or "result" not in entry:
+            continue
+        try:
+            rows.extend(reader(entry["result"]))
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+            rows.append(
+                Figure(name, f"{name}: result not readable", None, "", note=repr(exc)[:200])
+            )
+    for label, peak in rss_peaks(benches).items():
+        if label in SERVICES:
+            rows.append(
+                Figure(
+                    "memory",
+                    f"peak RSS of one {label} process",
+                    peak["peak_rss_mib"],
+                    "MiB",
+                    note=f"under {peak['bench']}; {peak['processes']} process(es) seen",
+                )
+            )
+    return [asdict(row) for row in rows]
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def markdown(combined: dict[str, Any]) -> str:
+    m = combined["machine"]
+    packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
+    lines = [
+        f"# make bench ({combined['profile']} profile), {combined['when']}",
+        "",
+        f"`{combined['command']}` at commit {m.get('commit')}; {m['cores']} cores,"
+        f" {m['memory_mib']} MiB, load average {m['load_average']} before and"
+        f" {combined.get('load_average_after')} after; {m['platform']}; Python {m['python']},"
+        f" PostgreSQL {m.get('postgresql')}, Redis {m.get('redis')}.",
+        f"Packages: {packages}.",
+        "",
+        "Ratios are to the reference measured in the same run; on a shared machine they"
+        " move less than the absolute numbers.",
+        "",
+        "| figure | value | unit | reference | ratio | target | met? | note |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for f in combined["figures"]:
+        met = {True: "yes", False: "**no**", None: ""}[f["met"]]
+        ratio = "" if f["ratio"] is None else f"{f['ratio']:.2f}"
+        lines.append(
+            f"| {f['figure']} | {_number(f['value'])} | {f['unit']} | {_number(f['reference'])}"
+            f" | {ratio} | {f['target']} | {met} | {f['note']} |"
+        )
+    lines += ["", "## Benches", ""]
+    lines += ["| bench | what | command | seconds | status |", "|---|---|---|---|---|"]
+    for name, entry in combined["benches"].items():
+        status = entry.get("error", "ok")
+        lines.append(
+            f"| {name} | {entry['figures']} | `{entry['command']}` | {entry['seconds']} | {status} |"
+        )
+    lines += ["", "## Peak RSS (MiB) per process, every bench", ""]
+    labels = sorted({label for e in combined["benches"].values() for label in e.get("rss", {})})
+    lines += [
+        "| bench | " + " | ".join(labels) + " |",
+        "|---|" + "---|" * len(labels),
+    ]
+    for name, entry in combined["benches"].items():
+        rss = entry.get("rss", {})
+        cells = [_number(rss[label]["peak_rss_mib"]) if label in rss else "" for label in labels]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if combined.get("plots"):
+        lines += ["", "## Plots", ""]
+        lines += [f"![{name}]({path})" for name, path in combined["plots"].items()]
+    for name, entry in combined["benches"].items():
+        if "error" in entry:
+            lines += [
+                "",
+                f"## {name}: {entry['error']}",
+                "",
+                "```",
+                entry["log_tail"][-3000:],
+                "```",
+            ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,123 @@
+"""The benchmarks `make bench` runs, and their arguments in each profile.
+
+`full` is what issue 9's figures are measured with (the whole suite in about 20 minutes
+on 2 cores); `quick` checks the harness end to end in about 5 minutes, with numbers
+too small to quote. Every bench is a `python -m <module>` of its own, so each also runs
+alone with the same arguments (the combined result records the exact command).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROFILES = ("quick", "full")
+
+
+@dataclass(frozen=True)
+class Bench:
+    name: str
+    module: str
+    figures: str
+    """What it measures (issue 9's part)."""
+    quick: tuple[str, ...]
+    full: tuple[str, ...]
+    timeout_s: float = 900.0
+    default: bool = True
+    """Run by `make bench` unless named; the others only when asked for by name."""
+
+    def args(self, profile: str) -> list[str]:
+        return list(self.quick if profile == "quick" else self.full)
+
+
+BENCHES: tuple[Bench, ...] = (
+    Bench(
+        "bus",
+        "bench.bus",
+        "1. event bus vs raw Redis and vs Celery",
+        quick=("--profile", "quick", "--loop", "uvloop"),
+        full=("--profile", "full", "--loop", "uvloop"),
+        timeout_s=900,
+    ),
+    Bench(
+        "freshness",
+        "bench.index",
+        "2. index freshness vs offered write rate",
+        quick=(
+            "freshness",
+            "--embedders",
+            "hash",
+            "--rates",
+            "10",
+            "50",
+            "--updates",
+            "150",
+            "--catalog",
+            "200",
+            "--rounds",
+            "1",
+        ),
+        full=(
+            "freshness",
+            "--embedders",
+            "hash",
+            "--rates",
+            "10",
+            "25",
+            "50",
+            "100",
+            "--updates",
+            "500",
+            "--rounds",
+            "1",
+        ),
+    ),
+    Bench(
+        "rebuild",
+        "bench.index",
+        "3. rebuild throughput vs the raw embed+upsert ceiling",
+        quick=("rebuild", "--products", "2000"),
+        full=("rebuild", "--products", "10000", "100000"),
+        timeout_s=1200,
+    ),
+    Bench(
+        "http",
+        "bench.http",
+        "4. HTTP req/s and p99 vs a bare uvicorn endpoint; 7. RSS under that load",
+        quick=("--duration", "3", "--warmup", "1"),
+        full=("--duration", "10", "--warmup", "3"),
+    ),
+    Bench(
+        "orders",
+        "bench.orders",
+        "5. orders end to end per second (HTTP -> confirmed -> e-mail); 7. RSS",
+        quick=("--orders", "100", "--light-orders", "20", "--replicas", "1"),
+        full=("--orders", "300", "--light-orders", "60", "--replicas", "1", "2"),
+    ),
+    Bench(
+        "scaleout",
+        "bench.index",
+        "6. scale-out: indexer throughput with 1, 2, 3 consumers",
+        quick=("scaleout", "--backlog", "1000", "--rounds", "1"),
+        full=("scaleout", "--backlog", "5000", "--rounds", "1"),
+    ),
+    Bench(
+        "observability",
+        "bench.observability",
+        "cost of tracing and JSON logs (not an issue 9 figure)",
+        quick=("--rounds", "1", "--calls", "2000", "--requests", "300"),
+        full=(),
+        default=False,
+    ),
+    Bench(
+        "configurator",
+        "bench.configurator",
+        "cost of checking and pricing configurations (not an issue 9 figure)",
+        quick=("--requests", "50", "--orders", "30"),
+        full=(),
+        default=False,
+    ),
+)
+
+
+def by_name() -> dict[str, Bench]:
+    return {bench.name: bench for bench in BENCHES}
