@@ -101,7 +101,7 @@ test-e2e: install ## End-to-end and repository tests (tests/)
 	@$(TEST_ENV) echo "$(RUN) pytest tests $(PYTEST_ARGS)"; $(RUN) pytest tests $(PYTEST_ARGS)
 
 # test-<part>: the part's own tests plus tests/<part> where they exist.
-TEST_PARTS := $(addprefix test-,$(SERVICES) $(LIBS) catalog contracts eventstore messaging gateway observability)
+TEST_PARTS := $(addprefix test-,$(SERVICES) $(LIBS) catalog contracts eventstore messaging gateway observability access)
 .PHONY: $(TEST_PARTS)
 test-catalog: ## Catalog service tests (services/catalog/tests, tests/catalog)
 test-scheduler: ## Scheduler service tests (services/scheduler/tests)
@@ -114,6 +114,7 @@ test-indexer: ## Indexer service tests (services/indexer/tests)
 test-assistant: ## Assistant service tests (services/assistant/tests)
 test-search: ## Search lib tests (libs/search/tests)
 test-gateway: ## Gateway tests: nginx in front of the services as processes, 413/429/503, API docs (tests/gateway)
+test-access: ## Access matrix: every endpoint x caller (anonymous, customers, admin, forged tokens) -> status, no leaks, direct and through nginx (tests/access)
 test-observability: ## Tracing across events, metrics after traffic, make status (tests/observability)
 test-telemetry: ## Telemetry lib tests: JSON logs, redaction, traceparent (libs/telemetry/tests)
 $(sort $(TEST_PARTS)): test-%: install
