@@ -15,6 +15,8 @@ from fastapi import FastAPI
 from catalog import saga
 from catalog.allocation import LineRequest
 from catalog.settings import SCHEMA, SERVICE, CatalogSettings
+from catalog.storage.read_cache import ReadCache
+from catalog.storage.uow import COMMITTED
 from marcus_contracts import StreamNames
 from marcus_contracts.events import orders as order_events
 from marcus_eventstore import CommandContext
@@ -73,5 +75,10 @@ async def run_saga_consumer(app: FastAPI, stop: asyncio.Event) -> None:
     settings: CatalogSettings = app.state.settings
     if not settings.saga_enabled:
         return
+    cache: ReadCache | None = getattr(app.state, "read_cache", None)
+    if cache is not None:  # this task and the consumer's own tasks inherit it
+        COMMITTED.set(
+            lambda _, envelopes: cache.evict_changes((e.subject, e.type) for e in envelopes)
+        )
     async with build_consumer(settings, app).running():
         await stop.wait()

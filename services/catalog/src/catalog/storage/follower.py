@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,8 +94,8 @@ class CommitFollower:
         self.batch_size = batch_size
         self.max_backoff = max_backoff
         self.watermark: Watermark | None = None
-        self.connection_pid: int | None = None
-        """Backend pid of the LISTEN connection (operators and fault tests use it)."""
+        self.application_name = f"catalog-read-cache-{os.getpid()}"
+        """Names the LISTEN connection in pg_stat_activity (operators, fault tests)."""
         self._channel = sql.Identifier(f"{schema}_outbox")
         self._start = sql.SQL(
             "SELECT (SELECT coalesce(max(position), 0) FROM {events}),"
@@ -112,7 +113,6 @@ class CommitFollower:
         while not stop.is_set():
             try:
                 async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
-                    self.connection_pid = conn.info.backend_pid
                     await conn.execute(sql.SQL("LISTEN {}").format(self._channel))
                     backoff = 0.2
                     await self._follow(conn, stop)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.storage.projector import CatalogProjector
@@ -17,6 +18,10 @@ _TAKE_XID = text("SELECT pg_current_xact_id()")
 
 Committed = Callable[[int, list[Envelope]], None]
 """Called after commit with the last position (the consistency token) and the events."""
+
+COMMITTED: ContextVar[Committed | None] = ContextVar("catalog_committed", default=None)
+"""The hook of units of work that have none of their own: the saga consumer's task sets
+it, so stock it changes is evicted from its replica's read cache once committed."""
 
 
 class CatalogUnitOfWork(UnitOfWork[Repository]):
@@ -38,6 +43,16 @@ class CatalogUnitOfWork(UnitOfWork[Repository]):
         if any(aggregate.pending for aggregate in self.repo.seen):
             await self.session.execute(_TAKE_XID)
         envelopes = await super().commit()
-        if self.positions and self.on_commit is not None:
-            self.on_commit(self.positions[-1], envelopes)
+        hook = self.on_commit or COMMITTED.get()
+        if not self.positions or hook is None:
+            return envelopes
+        position = self.positions[-1]
+        if self.session is self._joined:  # the owner commits: call the hook after that
+
+            def after_commit(_session: object) -> None:
+                hook(position, envelopes)
+
+            event.listen(self.session.sync_session, "after_commit", after_commit, once=True)
+        else:
+            hook(position, envelopes)
         return envelopes
