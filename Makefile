@@ -29,7 +29,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help install up down logs ps status seed token test test-e2e schemas lint fmt \
 	migrate rebuild-projections republish bench-bus clean install-local-model reindex bench-index \
-	bench-orders mail api-docs bench-observability bench-configurator
+	bench-orders mail api-docs bench-observability bench-configurator test-reliability
 
 help: ## Show this help
 	@echo "Marcus: make <target> [VAR=value]"
@@ -99,6 +99,10 @@ test: install ## Run all tests (uv run pytest)
 
 test-e2e: install ## End-to-end and repository tests (tests/)
 	@$(TEST_ENV) echo "$(RUN) pytest tests $(PYTEST_ARGS)"; $(RUN) pytest tests $(PYTEST_ARGS)
+
+test-reliability: install ## Fault-injection suite, full profile: 3 rounds of each fault under load, report in .data/reliability (tests/reliability)
+	@echo "RELIABILITY_PROFILE=full $(RUN) pytest tests/reliability $(PYTEST_ARGS)"; \
+	RELIABILITY_PROFILE=full $(RUN) pytest tests/reliability $(PYTEST_ARGS)
 
 # test-<part>: the part's own tests plus tests/<part> where they exist.
 TEST_PARTS := $(addprefix test-,$(SERVICES) $(LIBS) catalog contracts eventstore messaging gateway observability access)
