@@ -146,6 +146,10 @@ fmt: install ## Format and autofix (ruff format, ruff check --fix)
 reindex: install ## Rebuild the search index by replaying events.catalog (python -m indexer reindex)
 	$(RUN) python -m indexer reindex
 
+.PHONY: bench
+bench: install ## Every benchmark in one go, ~20 min (BENCH_ARGS="--profile quick", or bench names): bench/results/<date>.{json,md,png}
+	$(RUN) python -m bench $(BENCH_ARGS)
+
 bench-index: install ## Index benchmarks as processes: freshness, scale-out 1-3 indexers, rebuild (BENCH_ARGS=freshness)
 	$(RUN) python -m bench.index $(BENCH_ARGS)
 
