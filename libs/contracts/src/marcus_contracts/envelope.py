@@ -12,7 +12,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 import uuid_utils
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # Filled in by the constructor for producers, but a reader must never invent them: a
 # made-up id would defeat deduplication on every redelivery.
@@ -47,20 +47,21 @@ class Envelope(BaseModel):
     traceparent: str | None = None
     data: dict[str, Any]
 
-    @model_validator(mode="before")
-    @classmethod
-    def _wire_attributes_present(cls, values: Any, info: ValidationInfo) -> Any:
-        if info.context and info.context.get("wire") and isinstance(values, dict):
-            missing = [name for name in WIRE_REQUIRED if name not in values]
-            if missing:
-                raise ValueError(f"event on the wire lacks {', '.join(missing)}")
-        return values
-
     def to_json(self) -> str:
         """Structured-mode JSON; absent optional extensions are left out, as CloudEvents asks."""
         return self.model_dump_json(exclude_none=True)
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Envelope:
-        """Parse a stream entry; unlike the constructor, it fills in no id or time."""
-        return cls.model_validate_json(raw, context={"wire": True})
+        """Parse a stream entry; unlike the constructor, it fills in no id or time.
+
+        The check reads `model_fields_set` after validation rather than running a
+        Python validator inside it: this runs for every consumed event."""
+        envelope = cls.model_validate_json(raw)
+        if len(envelope.model_fields_set.intersection(WIRE_REQUIRED)) < len(WIRE_REQUIRED):
+            missing = [name for name in WIRE_REQUIRED if name not in envelope.model_fields_set]
+            raise ValidationError.from_exception_data(
+                cls.__name__,
+                [{"type": "missing", "loc": (name,), "input": raw} for name in missing],
+            )
+        return envelope

@@ -23,12 +23,17 @@ class EventRegistry:
     def __init__(self) -> None:
         self._models: dict[tuple[str, int], type[Event]] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        self._latest: dict[str, type[Event]] = {}
+        """The newest model per type: `decode` looks it up for every consumed event."""
 
     def register(self, model: type[Event]) -> type[Event]:
         key = (model.event_type, model.version)
         if key in self._models and self._models[key] is not model:
             raise ValueError(f"{key} is registered twice")
         self._models[key] = model
+        latest = self._latest.get(model.event_type)
+        if latest is None or latest.version < model.version:
+            self._latest[model.event_type] = model
         return model
 
     def register_upcaster(self, event_type: str, from_version: int, fn: Upcaster) -> None:
@@ -44,10 +49,10 @@ class EventRegistry:
         return sorted({t for t, _ in self._models})
 
     def latest_version(self, event_type: str) -> int:
-        versions = [v for t, v in self._models if t == event_type]
-        if not versions:
-            raise UnknownEventError(f"unknown event type {event_type!r}")
-        return max(versions)
+        try:
+            return self._latest[event_type].version
+        except KeyError:
+            raise UnknownEventError(f"unknown event type {event_type!r}") from None
 
     def model(self, event_type: str, version: int) -> type[Event]:
         try:
@@ -72,8 +77,14 @@ class EventRegistry:
 
     def decode(self, envelope: Envelope) -> Event:
         """The event's data as the latest model of its type."""
+        try:
+            model = self._latest[envelope.type]
+        except KeyError:
+            raise UnknownEventError(f"unknown event type {envelope.type!r}") from None
+        if envelope.dataversion == model.version:  # the common case: nothing to upcast
+            return model.model_validate(envelope.data)
         data = self.upcast(envelope.type, envelope.dataversion, dict(envelope.data))
-        return self.model(envelope.type, self.latest_version(envelope.type)).model_validate(data)
+        return model.model_validate(data)
 
     def envelope(
         self,
