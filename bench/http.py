@@ -60,6 +60,7 @@ from marcus_eventstore.migrations import libpq_dsn
 from marcus_web.auth import mint_token
 
 SERVICES = ("catalog", "indexer", "assistant", "orders")
+PROFILES = {"full": {"duration": 10, "warmup": 3}, "quick": {"duration": 3, "warmup": 1}}
 TARGETS = ("ceiling", "product_get", "product_list", "search", "ceiling_again", "order_place")
 WRK_MISSING = (
     "wrk is not installed: the HTTP benchmark needs it "
@@ -383,8 +384,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.http", description=__doc__)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
-    parser.add_argument("--duration", type=int, default=10, help="measured seconds per target")
-    parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds per target")
+    parser.add_argument(
+        "--profile",
+        choices=tuple(PROFILES),
+        default="full",
+        help="defaults of --duration and --warmup (quick: checks the harness)",
+    )
+    parser.add_argument("--duration", type=int, help="measured seconds per target")
+    parser.add_argument("--warmup", type=int, help="warm-up seconds per target")
     parser.add_argument(
         "--timeout",
         type=int,
@@ -404,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_out_argument(parser)
     args = parser.parse_args(argv)
+    for name, value in PROFILES[args.profile].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     wrk_binary()
     sys.path.insert(0, str(ROOT))
     folder = Path(tempfile.mkdtemp(prefix="marcus-bench-http-"))

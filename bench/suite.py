@@ -83,8 +83,8 @@ BENCHES: tuple[Bench, ...] = (
         "http",
         "bench.http",
         "4. HTTP req/s and p99 vs a bare uvicorn endpoint; 7. RSS under that load",
-        quick=("--duration", "3", "--warmup", "1"),
-        full=("--duration", "10", "--warmup", "3"),
+        quick=("--profile", "quick"),
+        full=("--profile", "full"),
     ),
     Bench(
         "orders",
