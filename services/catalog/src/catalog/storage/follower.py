@@ -112,7 +112,9 @@ class CommitFollower:
         backoff = 0.2
         while not stop.is_set():
             try:
-                async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
+                async with await psycopg.AsyncConnection.connect(
+                    self.dsn, autocommit=True, application_name=self.application_name
+                ) as conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(self._channel))
                     backoff = 0.2
                     await self._follow(conn, stop)
