@@ -274,7 +274,8 @@ def markdown(combined: dict[str, Any]) -> str:
     for name, entry in combined["benches"].items():
         status = entry.get("error", "ok")
         lines.append(
-            f"| {name} | {entry['figures']} | `{entry['command']}` | {entry['seconds']} | {status} |"
+            f"| {name} | {entry.get('figures', '')} | `{entry.get('command', '')}`"
+            f" | {entry.get('seconds', '')} | {status} |"
         )
     lines += ["", "## Peak RSS (MiB) per process, every bench", ""]
     labels = sorted({label for e in combined["benches"].values() for label in e.get("rss", {})})
