@@ -31,10 +31,7 @@ import asyncio
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -47,6 +44,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from bench.machine import add_out_argument, command, machine, result_path
+from bench.services import ServiceProcess, processes, wait_until
 from marcus_eventstore.migrations import libpq_dsn, upgrade
 from marcus_web.auth import mint_token
 
@@ -60,12 +58,6 @@ TABLES = {
     " idempotency_keys, placement_retries, processed_events, subject_sequences",
     "notifier": "outbox, events, deliveries, processed_events, subject_sequences",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def ensure_database(database_url: str) -> None:
@@ -84,46 +76,6 @@ def truncate(database_url: str) -> None:
         for schema, tables in TABLES.items():
             names = ", ".join(f"{schema}.{t.strip()}" for t in tables.split(","))
             conn.execute(f"TRUNCATE {names}")
-
-
-class Processes:
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        log = (self.folder / f"{name}.log").open("ab")
-        self.procs.append(subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT))
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        self.procs = []
-
-
-async def wait_until(check: Any, within: float, what: str, interval: float = 0.1) -> None:
-    deadline = time.monotonic() + within
-    while True:
-        if await check():
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(interval)
-
-
-async def ready(url: str) -> bool:
-    try:
-        async with httpx.AsyncClient(timeout=2) as client:
-            return (await client.get(f"{url}/readyz")).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def read_mailbox(folder: Path) -> dict[str, float]:
@@ -155,7 +107,6 @@ async def run_setting(
 ) -> dict[str, Any]:
     truncate(args.database_url)
     prefix = f"bench-orders-{uuid.uuid4().hex[:8]}:"
-    smtp_port = free_port()
     mail_dir = folder / f"mail-{replicas}-{profile}"
     env = {
         **os.environ,
@@ -163,39 +114,28 @@ async def run_setting(
         "REDIS_URL": args.redis_url,
         "STREAM_PREFIX": prefix,
         "JWT_SECRET": SECRET,
-        "SMTP_PORT": str(smtp_port),
         "LOG_LEVEL": "warning",
         "DB_POOL_SIZE": "5",
     }
-    procs = Processes(folder)
     urls: dict[str, list[str]] = {service: [] for service in SERVICES}
-    try:
-        procs.start(
-            "mailcatcher",
-            [
-                sys.executable,
-                "-m",
+    with processes() as procs:
+        procs.append(
+            ServiceProcess(
                 "notifier.mailcatcher",
-                "serve",
-                "--port",
-                str(smtp_port),
-                "--dir",
-                str(mail_dir),
-            ],
-            env,
+                env,
+                folder,
+                f"mailcatcher-{replicas}-{profile}",
+                extra=["--dir", str(mail_dir)],
+            )
         )
+        env["SMTP_PORT"] = str(procs[0].port)  # the services send to this catcher
         for service in SERVICES:
             for i in range(replicas):
-                port = free_port()
-                procs.start(
-                    f"{service}-{replicas}-{i}",
-                    [sys.executable, "-m", service, "serve", "--port", str(port)],
-                    env,
-                )
-                urls[service].append(f"http://127.0.0.1:{port}")
-        for service_urls in urls.values():
-            for url in service_urls:
-                await wait_until(lambda url=url: ready(url), 90, f"{url} ready")
+                proc = ServiceProcess(service, env, folder, f"{service}-{replicas}-{i}")
+                procs.append(proc)
+                urls[service].append(proc.url)
+        for proc in procs[1:]:
+            await proc.wait_ready(90)
         admin = {"Authorization": f"Bearer {mint_token('bench', ['admin'], secret=SECRET)}"}
         async with httpx.AsyncClient(base_url=urls["catalog"][0], timeout=30) as catalog:
             category = await catalog.post(
@@ -274,8 +214,6 @@ async def run_setting(
             "post_p50_ms": percentile(post_latency, 0.50) * 1000,
             "post_p99_ms": percentile(post_latency, 0.99) * 1000,
         }
-    finally:
-        procs.stop()
 
 
 def markdown(result: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -87,15 +87,22 @@ def service_env(database_url: str, redis_url: str, prefix: str, **extra: str) ->
 
 
 class ServiceProcess:
-    """`python -m <package> serve` on a free port, its output in a log file."""
+    """`python -m <package> serve --port <free port> [extra...]`, its output in a log file."""
 
-    def __init__(self, package: str, env: dict[str, str], log_dir: Path, label: str) -> None:
+    def __init__(
+        self,
+        package: str,
+        env: dict[str, str],
+        log_dir: Path,
+        label: str,
+        extra: Sequence[str] = (),
+    ) -> None:
         self.package = package
         self.port = free_port()
         self.log = log_dir / f"{label}.log"
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", package, "serve", "--port", str(self.port)],
+                [sys.executable, "-m", package, "serve", "--port", str(self.port), *extra],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
