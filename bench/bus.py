@@ -1,30 +1,37 @@
-"""`make bench-bus`: events/s of the project's event path next to raw Redis, in one run.
+"""`make bench-bus`: events/s of the project's event path next to raw Redis and Celery.
 
-Paths measured (each on its own fresh stream, with the same ~600-byte CloudEvents payload):
+The issue's targets: the bus at >= 50% of raw Redis, and >= 10x Celery. Every path uses
+the same ~760-byte CloudEvents payload (a `catalog.product.updated` v3 snapshot).
 
-- raw: redis-py pipelined XADD (batches of `--batch`) while a raw consumer does
-  XREADGROUP + XACK; the ceiling of the bus.
-- relay: events already committed to the event store + outbox; the relay publishes them
-  (outbox -> XADD -> DELETE) while the same raw consumer reads and acks.
-- full: the same, but consumed by the project's consumer runtime (FastStream, a batch
-  of `--batch` entries per ledger transaction in PostgreSQL, one XACK after the commit)
-  with a no-op handler; timed until every event is committed and acknowledged.
-- consumer: the consumer runtime alone, on a stream filled beforehand: what the runtime
-  costs without the relay sharing its process.
-- append: committing events to the event store (one command = one transaction), for scale.
+As in production, separate processes (`bench.bus_processes`; the headline ratio):
 
-Every path runs in this one process and event loop, so each one's CPU time per event
-(this process only; Redis and PostgreSQL run beside it) is reported too: on this kind of
-machine that, not PostgreSQL, is what bounds the runtime.
+- raw_split: a producer process does redis-py pipelined XADD (batches of `--batch`), a
+  consumer process XREADGROUP + XACK: the ceiling of the bus.
+- full_split: the outbox is filled beforehand; a relay process publishes it, a consumer
+  process runs the consumer runtime (FastStream, a batch per ledger transaction in
+  PostgreSQL, one XACK after the commit) with a no-op handler; timed until every event
+  is committed and acknowledged.
+- full_append_split: the producing process appends the events (`--batch` per
+  transaction) while its own relay publishes them: first append -> last commit + XACK.
 
-The bench's own 20k sample envelopes are frozen out of the garbage collector
-(`gc.freeze`) before anything is timed: a service holds no such heap, and letting every
-GC pass walk it taxed whichever path allocates most (the runtime) by ~15%.
+In this one process and event loop (CPU per event is this process's alone):
 
-Results go to bench/results/bus-<timestamp>.json with the machine, versions and command.
-Numbers are ratios measured in the same run: the machine is noisy, ratios less so.
-`--rounds N` runs the streamed paths N times, interleaved, and reports medians (every
-sample is in the JSON); CPU per event barely moves with the machine's load.
+- raw, relay (outbox -> relay -> raw consumer), full (-> consumer runtime), consumer
+  (the runtime alone on a stream filled beforehand), and append (one event per
+  transaction, for scale).
+
+Celery (`bench.bus_celery`, after the bus rounds): the same no-op work as tasks on the
+same Redis, per worker pool; the ratio is full_split's events/s over its tasks/s.
+
+The bench's own sample envelopes are frozen out of the garbage collector (`gc.freeze`)
+before anything is timed: a service holds no such heap, and letting every GC pass walk
+it taxed whichever path allocates most (the runtime) by ~15%.
+
+`--profile quick|full` sets the sizes (explicit options win). Results go to
+bench/results/bus-<timestamp>.json (or `--out`) with the machine, versions and command.
+Ratios are measured within a round, and `--rounds N` interleaves N rounds and reports
+medians (every sample is in the JSON): the machine is noisy, ratios and CPU per event
+less so.
 """
 
 from __future__ import annotations
@@ -51,13 +58,15 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
+from bench.bus_processes import Job, Split, run_split
 from bench.machine import add_out_argument, command, machine, result_path
 from marcus_contracts import STREAM_FIELD, Envelope, StreamNames, registry
 from marcus_contracts.events import catalog as ev
 from marcus_eventstore import EventStore, OutboxRelay, RelaySettings, event_store_tables
 from marcus_messaging import Consumer, ConsumerSettings, HandlerContext, create_ledger_tables
 
-SCHEMA = "bench_bus"
+SCHEMA = f"bench_bus_{os.getpid()}"
+"""Per run: two runs at once (or `make bench` beside a developer's run) must not share it."""
 RESULTS = Path(__file__).parent / "results"
 GROUP = "bench"
 
@@ -81,7 +90,7 @@ def sample_envelopes(count: int) -> list[Envelope]:
     envelopes = []
     for i in range(count):
         product_id = uuid.uuid4()
-        event = ev.ProductUpdatedV2(
+        event = ev.ProductUpdatedV3(  # what the catalog records today (a simple product)
             product_id=product_id,
             sku=f"BENCH-{i}",
             name="Aluminium road bike, 54 cm",
@@ -94,6 +103,10 @@ def sample_envelopes(count: int) -> list[Envelope]:
         )
         envelopes.append(registry.envelope(event, subject=str(product_id), sequence=1))
     return envelopes
+
+
+def sample_payloads(count: int) -> list[str]:
+    return [envelope.to_json() for envelope in sample_envelopes(count)]
 
 
 async def raw_consume(
@@ -174,13 +187,20 @@ class RuntimeUnderTest:
     events ran and were acknowledged, which happens only after their batch committed."""
 
     def __init__(
-        self, engine: AsyncEngine, redis_url: str, names: StreamNames, total: int, batch: int
+        self,
+        engine: AsyncEngine,
+        redis_url: str,
+        names: StreamNames,
+        total: int,
+        batch: int,
+        *,
+        schema: str = SCHEMA,
     ) -> None:
         self.consumer = Consumer(
             group=GROUP,
             streams=["catalog"],
             engine=engine,
-            schema=SCHEMA,
+            schema=schema,
             redis_url=redis_url,
             names=names,
             settings=ConsumerSettings(batch=batch, block_ms=100),
@@ -255,7 +275,34 @@ async def reset_schema(engine: AsyncEngine) -> EventStore:
     return EventStore(tables)
 
 
-PATHS = ("raw", "relay", "full", "consumer")
+IN_PROCESS = ("raw", "relay", "full", "consumer")
+SPLIT = ("raw_split", "full_split", "full_append_split")
+PATHS = IN_PROCESS + SPLIT
+REFERENCE = {path: "raw" for path in IN_PROCESS} | {path: "raw_split" for path in SPLIT}
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "quick": {
+        "events": 5_000,
+        "rounds": 1,
+        "celery_tasks": 2_000,
+        "celery_pools": ["prefork:2"],
+    },
+    "full": {
+        "events": 20_000,
+        "rounds": 3,
+        "celery_tasks": 10_000,
+        "celery_pools": ["prefork:2", "solo"],
+    },
+}
+
+
+@dataclass(frozen=True)
+class Round:
+    measured: dict[str, Measured]
+    roles: dict[str, dict[str, float]]
+    """CPU µs per event of each worker process of the split paths."""
+    batches: dict[str, int]
+    """Batch transactions of the consumer runtime in the split paths."""
 
 
 async def one_round(
@@ -265,7 +312,7 @@ async def one_round(
     prefix: str,
     envelopes: list[Envelope],
     payloads: list[str],
-) -> dict[str, Measured]:
+) -> Round:
     """Every streamed path once, each on fresh streams and a fresh schema."""
     dsn = make_url(args.database_url).set(drivername="postgresql")
     libpq = dsn.render_as_string(hide_password=False)
@@ -285,7 +332,47 @@ async def one_round(
     measured["consumer"] = await bench_consumer(
         engine, args.redis_url, f"{prefix}consumer-", payloads, args.batch
     )
-    return measured
+
+    splits: dict[str, Split] = {}
+    common = {
+        "total": args.events,
+        "batch": args.batch,
+        "redis_url": args.redis_url,
+        "database_url": args.database_url,
+        "dsn": libpq,
+        "schema": SCHEMA,
+    }
+    stream = f"{prefix}raw-split"
+    await redis.xgroup_create(stream, "raw", id="0", mkstream=True)
+    raw = {**common, "stream": stream, "group": "raw"}
+    split = await asyncio.to_thread(
+        run_split, [Job("raw_producer", raw), Job("raw_consumer", raw)], args.loop
+    )
+    splits["raw_split"] = split
+
+    store = await reset_schema(engine)
+    await fill_outbox(engine, store, envelopes)
+    names = StreamNames(f"{prefix}split-")
+    bus = {**common, "prefix": names.prefix, "stream": names.events("catalog")}
+    split = await asyncio.to_thread(
+        run_split, [Job("relay", bus), Job("runtime_consumer", bus)], args.loop
+    )
+    splits["full_split"] = split
+
+    await reset_schema(engine)
+    names = StreamNames(f"{prefix}append-")
+    bus = {**common, "prefix": names.prefix, "stream": names.events("catalog")}
+    split = await asyncio.to_thread(
+        run_split, [Job("appending_relay", bus), Job("runtime_consumer", bus)], args.loop
+    )
+    splits["full_append_split"] = split
+    for path, split in splits.items():
+        measured[path] = Measured(split.events_per_s, split.total_cpu_us_per_event)
+    return Round(
+        measured,
+        roles={path: split.cpu_us_per_event for path, split in splits.items()},
+        batches={path: split.batches for path, split in splits.items()},
+    )
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -299,7 +386,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "loop": args.loop,
         "rounds": args.rounds,
     }
-    rounds: list[dict[str, Measured]] = []
+    rounds: list[Round] = []
     try:
         envelopes = sample_envelopes(args.events)
         payloads = [e.to_json() for e in envelopes]
@@ -328,22 +415,54 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-def summarise(results: dict[str, Any], rounds: list[dict[str, Measured]]) -> None:
+def summarise(results: dict[str, Any], rounds: list[Round]) -> None:
     """Medians over the rounds; ratios are medians of each round's own ratio, so a slow
     moment of the machine hits a path and its reference together."""
     results["cpu_us_per_event"] = {}
     results["samples"] = {}
     for path in PATHS:
-        rates = [measured[path].events_per_s for measured in rounds]
+        rates = [r.measured[path].events_per_s for r in rounds]
         results[f"{path}_events_per_s"] = statistics.median(rates)
         results["cpu_us_per_event"][path] = statistics.median(
-            measured[path].cpu_us_per_event for measured in rounds
+            r.measured[path].cpu_us_per_event for r in rounds
         )
         results["samples"][path] = rates
-    for path in PATHS[1:]:
+    for path in PATHS:
+        reference = REFERENCE[path]
+        if path == reference:
+            continue
         results[f"{path}_ratio"] = statistics.median(
-            measured[path].events_per_s / measured["raw"].events_per_s for measured in rounds
+            r.measured[path].events_per_s / r.measured[reference].events_per_s for r in rounds
         )
+    results["cpu_us_per_event_by_process"] = {
+        path: {
+            role: statistics.median(r.roles[path][role] for r in rounds)
+            for role in rounds[0].roles[path]
+        }
+        for path in SPLIT
+    }
+    results["runtime_mean_batch"] = {
+        path: statistics.median(results["events"] / r.batches[path] for r in rounds)
+        for path in SPLIT
+        if all(r.batches[path] for r in rounds)
+    }
+
+
+def run_celery(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """Celery on the same Redis, after the bus rounds (it is ten times slower at least, so
+    the machine's moment matters less); the ratio is against the split full path."""
+    from bench.bus_celery import bench_celery, parse_pool
+
+    payloads = sample_payloads(args.celery_tasks)
+    gc.collect()
+    gc.freeze()
+    celery = [
+        bench_celery(args.redis_url, parse_pool(pool), payloads, args.rounds)
+        for pool in args.celery_pools
+    ]
+    for entry in celery:
+        entry["bus_ratio"] = results["full_split_events_per_s"] / entry["tasks_per_s"]
+    results["celery"] = celery
 
 
 def ensure_database(database_url: str) -> None:
@@ -382,34 +501,60 @@ def print_table(results: dict[str, Any], out: Path) -> None:
         f"events: {r['events']}  payload: {r['payload_bytes']} B  batch: {r['batch']}"
         f"  loop: {r['loop']}  rounds: {r['rounds']} (medians)"
     )
-    print(f"{'path':<48}{'events/s':>12}{'vs raw':>10}{'CPU us/ev':>11}")
+    print(f"{'path':<58}{'events/s':>10}{'vs raw':>8}{'CPU us/ev':>11}")
     rows = [
-        ("raw redis-py: pipelined XADD + XREADGROUP/XACK", "raw", 1.0),
-        ("outbox -> relay -> stream -> raw consumer", "relay", r["relay_ratio"]),
-        ("outbox -> relay -> stream -> consumer runtime", "full", r["full_ratio"]),
-        ("stream -> consumer runtime (no relay)", "consumer", r["consumer_ratio"]),
+        ("separate processes: raw producer | raw consumer", "raw_split"),
+        ("separate processes: relay | consumer runtime", "full_split"),
+        ("separate processes: append + relay | consumer runtime", "full_append_split"),
+        ("one process: raw redis-py XADD + XREADGROUP/XACK", "raw"),
+        ("one process: outbox -> relay -> raw consumer", "relay"),
+        ("one process: outbox -> relay -> consumer runtime", "full"),
+        ("one process: stream -> consumer runtime (no relay)", "consumer"),
     ]
-    for label, path, ratio in rows:
-        print(f"{label:<48}{r[f'{path}_events_per_s']:>12,.0f}{ratio:>10.2f}{cpu[path]:>11.1f}")
-    print(f"{'event store append (1 event per transaction)':<48}{r['append_events_per_s']:>12,.0f}")
+    for label, path in rows:
+        ratio = r.get(f"{path}_ratio", 1.0)
+        print(f"{label:<58}{r[f'{path}_events_per_s']:>10,.0f}{ratio:>8.2f}{cpu[path]:>11.1f}")
+    for path, roles in r["cpu_us_per_event_by_process"].items():
+        split = ", ".join(f"{role} {us:.1f}" for role, us in roles.items())
+        print(f"  {path} CPU us/event by process: {split}")
+    print(f"{'event store append (1 event per transaction)':<58}{r['append_events_per_s']:>10,.0f}")
+    for entry in r.get("celery", []):
+        label = f"Celery {entry['pool']}: {entry['tasks']} no-op tasks"
+        cpu_task = sum(entry["cpu_us_per_task"].values())
+        print(
+            f"{label:<58}{entry['tasks_per_s']:>10,.0f}{'':>8}{cpu_task:>11.1f}"
+            f"   bus/Celery {entry['bus_ratio']:.1f}x"
+        )
     print(f"written to {out}")
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="full",
+        help="quick: 5k events, 1 round, Celery prefork only; full: 20k events, 3 rounds, "
+        "Celery prefork and solo (explicit options override it)",
+    )
+    parser.add_argument("--events", type=int)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument(
         "--rounds",
         type=int,
-        default=1,
         help="run every streamed path this many times, interleaved; report medians",
+    )
+    parser.add_argument("--celery-tasks", type=int, help="tasks per Celery round")
+    parser.add_argument(
+        "--celery-pools",
+        nargs="*",
+        help="worker pools, e.g. prefork:2 solo threads:2; none skips Celery",
     )
     parser.add_argument(
         "--loop",
         choices=("asyncio", "uvloop"),
-        default="asyncio",
-        help="event loop for every path (uvicorn[standard] runs the services on uvloop)",
+        default="uvloop",
+        help="event loop of every process (uvicorn[standard] runs the services on uvloop)",
     )
     parser.add_argument(
         "--database-url",
@@ -422,9 +567,19 @@ def main() -> None:
     )
     add_out_argument(parser)
     args = parser.parse_args()
+    for name, value in PROFILES[args.profile].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     quiet_logs()
     ensure_database(args.database_url)
     results = run_loop(args)
+    if args.celery_pools:
+        run_celery(args, results)
     report = {
         "benchmark": "bus",
         "time": datetime.now(UTC).isoformat(),
