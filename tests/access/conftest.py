@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from marcus_eventstore.migrations import upgrade
 from scripts import stack as stack_runner
@@ -88,6 +89,7 @@ async def running(
         "LOG_FORMAT": "text",
     }
     gateway: subprocess.Popen[bytes] | None = None
+    engine = create_async_engine(database_url, pool_size=2)
     try:
         for service in SERVICES:
             stack.start(service, **extra)
@@ -100,7 +102,7 @@ async def running(
         yield Running(
             services={p.service: p.url for p in stack.processes},
             gateway=gateway_url,
-            database_url=database_url,
+            engine=engine,
             mail=mail,
         )
     finally:
@@ -109,6 +111,7 @@ async def running(
             gateway.wait(15)
         stack.stop_all()
         await mail.stop()
+        await engine.dispose()
 
 
 async def _start_gateway(

@@ -141,6 +141,8 @@ GATEWAY: dict[Endpoint, int] = {
     ("GET", "/docs"): 404,
     ("GET", "/api/v1/metrics"): 404,
     ("GET", "/api/v1/admin/metrics"): 404,
+    ("GET", "/api/v1/orders/..%2F..%2F..%2Fmetrics"): 404,
+    ("GET", "/api/v1/admin/index/..%2F..%2F..%2F..%2Freadyz"): 404,
 }
 """What the gateway itself answers to anyone (no token): its own health and the API
 documents are public; the services' probes and metrics are not reachable through it."""

@@ -15,7 +15,10 @@ import pytest
 
 from tests.access.calls import call, changes_state
 from tests.access.matrix import (
+    ADMIN,
     API,
+    CUSTOMER_A,
+    CUSTOMER_B,
     DOC,
     GATEWAY,
     MATRIX,
@@ -83,6 +86,19 @@ def _assert_refusal(response: httpx.Response, status: int) -> None:
         assert response.headers["www-authenticate"].startswith("Bearer")
 
 
+def _assert_no_other_customer(
+    response: httpx.Response, principal: str, tokens: Tokens, where: str
+) -> None:
+    """No answer names a customer (id or e-mail) other than the caller, unless the
+    caller is the admin. Forged tokens claim customer A: they must not see A either."""
+    if principal == ADMIN:
+        return
+    others = {tokens.a, tokens.b} - ({tokens.a} if principal == CUSTOMER_A else set())
+    others -= {tokens.b} if principal == CUSTOMER_B else set()
+    for subject in others:
+        assert subject not in response.text, f"{subject} leaked: {where}"
+
+
 async def _send(
     client: httpx.AsyncClient,
     base: str,
@@ -114,14 +130,15 @@ async def _refusals_and_reads(
             for principal, status in expected.items():
                 if changes_state(endpoint, status):
                     continue
-                before = await event_counts(running.database_url) if method != "GET" else None
+                before = await event_counts(running.engine) if method != "GET" else None
                 response = await _send(client, base, endpoint, principal, world, tokens)
                 where = f"{endpoint} as {principal}: {response.text[:300]}"
                 assert response.status_code == status, where
                 if status >= 400:
                     _assert_refusal(response, status)
                 if before is not None:
-                    assert await event_counts(running.database_url) == before, where
+                    assert await event_counts(running.engine) == before, where
+                _assert_no_other_customer(response, principal, tokens, where)
                 sent += 1
     return sent
 
@@ -147,6 +164,7 @@ async def test_probes_on_each_service(running: Running, tokens: Tokens, service:
             for principal, status in expected.items():
                 response = await client.request(method, path, headers=tokens.headers[principal])
                 assert response.status_code == status, (service, path, principal)
+                assert tokens.a not in response.text and tokens.b not in response.text, path
 
 
 async def test_what_the_gateway_answers_itself(running: Running) -> None:
@@ -176,3 +194,21 @@ async def test_accepted_writes(running: Running, tokens: Tokens, world: World) -
 def test_the_matrix_covers_every_principal() -> None:
     for endpoint, expected in MATRIX.items():
         assert list(expected) == list(PRINCIPALS), endpoint
+
+
+async def test_an_idempotency_key_is_the_customers_own(
+    running: Running, tokens: Tokens, world: World
+) -> None:
+    """B sending A's Idempotency-Key with A's very body gets an order of B's own, never a
+    replay of A's (a key is looked up per customer). A write: after the matrix."""
+    body = {"email": "same@example.com", "lines": [{"product_id": world.product_id, "quantity": 1}]}
+    key = {"Idempotency-Key": f"key-{tokens.a}"}
+    async with httpx.AsyncClient(base_url=running.services["orders"], timeout=30) as orders:
+        a = await orders.post("/api/v1/orders", json=body, headers=tokens.headers[CUSTOMER_A] | key)
+        b = await orders.post("/api/v1/orders", json=body, headers=tokens.headers[CUSTOMER_B] | key)
+        again = await orders.post(
+            "/api/v1/orders", json=body, headers=tokens.headers[CUSTOMER_A] | key
+        )
+    assert (a.status_code, b.status_code, again.status_code) == (201, 201, 200)
+    assert b.json()["id"] != a.json()["id"] and again.json()["id"] == a.json()["id"]
+    assert "idempotent-replayed" not in b.headers

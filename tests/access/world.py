@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import jwt
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from marcus_web.auth import mint_token
 from notifier.mailcatcher import Mailbox
@@ -43,7 +43,8 @@ class Running:
     services: dict[str, str]
     """Service name -> its own URL."""
     gateway: str
-    database_url: str
+    engine: AsyncEngine
+    """The test run's database, to count stored events."""
     mail: MailCatcher
 
     @property
@@ -242,43 +243,33 @@ async def build_world(running: Running, tokens: Tokens) -> World:
         await wait_for(
             lambda: len(running.mailbox.unique()) >= 4, within=60, what="four order e-mails"
         )
-    await wait_quiet(running.database_url)
+    await wait_quiet(running.engine)
     return world
 
 
-async def event_counts(database_url: str) -> dict[str, int]:
+async def event_counts(engine: AsyncEngine) -> dict[str, int]:
     """Events stored per service: any accepted write appends at least one."""
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            query = " UNION ALL ".join(
-                f"SELECT '{s}', (SELECT count(*) FROM {s}.events)" for s in SERVICES
-            )
-            rows = (await conn.execute(text(query))).all()
-    finally:
-        await engine.dispose()
+    query = " UNION ALL ".join(f"SELECT '{s}', (SELECT count(*) FROM {s}.events)" for s in SERVICES)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text(query))).all()
     return {str(name): int(count) for name, count in rows}
 
 
-async def outbox_sizes(database_url: str) -> int:
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            query = " + ".join(f"(SELECT count(*) FROM {s}.outbox)" for s in SERVICES)
-            return int((await conn.execute(text(f"SELECT {query}"))).scalar_one())
-    finally:
-        await engine.dispose()
+async def outbox_sizes(engine: AsyncEngine) -> int:
+    query = " + ".join(f"(SELECT count(*) FROM {s}.outbox)" for s in SERVICES)
+    async with engine.connect() as conn:
+        return int((await conn.execute(text(f"SELECT {query}"))).scalar_one())
 
 
-async def wait_quiet(database_url: str) -> None:
+async def wait_quiet(engine: AsyncEngine) -> None:
     """Every outbox drained and the event counts the same on two reads in a row: the
     world's consequences (saga, e-mails, index) have all been written."""
     previous: dict[str, int] = {}
 
     async def quiet() -> bool:
         nonlocal previous
-        counts = await event_counts(database_url)
-        settled = counts == previous and await outbox_sizes(database_url) == 0
+        counts = await event_counts(engine)
+        settled = counts == previous and await outbox_sizes(engine) == 0
         previous = counts
         return settled
 
