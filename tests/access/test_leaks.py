@@ -15,12 +15,15 @@ from typing import Any
 
 import httpx
 import jwt
+import pytest
 from jwt.utils import base64url_encode
 
 from marcus_web.auth import mint_token
 from services.orders.tests.stack import SECRET
 from tests.access.matrix import ADMIN, CUSTOMER_A, CUSTOMER_B
 from tests.access.world import Running, Tokens, World, event_counts
+
+pytestmark = pytest.mark.timeout(600)  # the first test starts the stack: 7 processes
 
 
 async def _listing(client: httpx.AsyncClient, headers: dict[str, str]) -> list[dict[str, Any]]:
@@ -105,8 +108,12 @@ async def test_another_customers_chat_session_is_closed_both_ways(
             nobodys = await chat.get(f"/api/v1/chat/sessions/{uuid.uuid4()}", headers=headers)
             assert read.status_code == nobodys.status_code == 404
             assert _without_ids(read.json()) == _without_ids(nobodys.json())
-            post = await chat.post(f"{url}/messages", json={"content": "hi"}, headers=headers)
-            assert post.status_code == 404
+            for accept in ("application/json", "text/event-stream"):
+                post = await chat.post(
+                    f"{url}/messages", json={"content": "hi"}, headers=headers | {"Accept": accept}
+                )
+                assert post.status_code == 404, accept
+                assert post.headers["content-type"].startswith("application/problem+json")
             assert (await chat.get(url, headers=owner)).json() == before
 
 

@@ -31,6 +31,8 @@ from tests.access.matrix import (
 )
 from tests.access.world import SERVICES, Running, Tokens, World, event_counts
 
+pytestmark = pytest.mark.timeout(600)  # the first test starts the stack: 7 processes
+
 PROBLEM = "application/problem+json"
 OPENAPI_PROBES = {("GET", "/healthz"), ("GET", "/readyz")}
 """The probes FastAPI lists in each service's document (the others are served, unlisted)."""

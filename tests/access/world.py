@@ -78,7 +78,7 @@ class Tokens:
                 ADMIN: bearer(mint_token(f"ops-{run}", ["admin"], secret=SECRET)),
                 EXPIRED: bearer(mint_token(a, ["admin"], secret=SECRET, ttl_seconds=-120)),
                 OTHER_KEY: bearer(mint_token(a, ["admin"], secret=ANOTHER_SECRET)),
-                ALG_NONE: bearer(jwt.encode(forged, None, algorithm="none")),
+                ALG_NONE: bearer(jwt.encode(forged, "", algorithm="none")),
                 BEARER_ONLY: {"Authorization": "Bearer"},
                 GARBAGE: bearer("not-a-jwt"),
             },
