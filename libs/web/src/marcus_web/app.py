@@ -32,7 +32,9 @@ from marcus_eventstore import (
     libpq_dsn,
 )
 from marcus_web.auth import TokenVerifier
+from marcus_web.limits import InputLimitsMiddleware
 from marcus_web.observability import Check, install_observability
+from marcus_web.openapi import install_honest_openapi
 from marcus_web.problems import install_problem_handlers, problem_response
 from marcus_web.settings import ServiceSettings
 
@@ -140,9 +142,11 @@ def create_service_app(
 
     install_problem_handlers(app)
     install_domain_errors(app)
+    app.add_middleware(InputLimitsMiddleware, limit=settings.max_body_bytes)
     install_observability(
         app, service, {"postgres": check_db, "redis": check_redis, **(checks or {})}
     )
     for router in routers:
         app.include_router(router)
+    install_honest_openapi(app)
     return app

@@ -21,6 +21,8 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     db_pool_size: int = 10
+    max_body_bytes: int = 1024 * 1024
+    """Larger request bodies get 413 (the gateway's limit is the same 1 MB)."""
 
     relay_enabled: bool = True
     relay_poll_interval: float = 1.0

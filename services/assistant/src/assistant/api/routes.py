@@ -17,6 +17,7 @@ from assistant.api.schemas import (
 )
 from assistant.recommendations import Strategy, recommend
 from assistant.search import Filters, IndexUnavailable, Results, SearchService, UnknownProduct
+from marcus_web.openapi import problems
 from marcus_web.problems import Problem
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
@@ -85,6 +86,7 @@ async def search(
     "/recommendations",
     response_model=StrategyRecommendations,
     summary="Recommendations: similar products, frequently bought together, or best sellers",
+    responses=problems(404),
 )
 async def recommendations(
     request: Request,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marcus_eventstore import CommandContext, NotFound
 from marcus_web.auth import Admin, Customer, Principal
+from marcus_web.openapi import problems
 from marcus_web.problems import Problem
 from orders import handlers
 from orders.api.schemas import OrderIn, OrderOut, OrderPage
@@ -139,7 +140,11 @@ async def place_order(
     return await _order_out(session, placed.order_id, customer)
 
 
-@router.get("/orders", summary="Your orders, newest first")
+@router.get(
+    "/orders",
+    summary="Your orders, newest first",
+    responses=problems(400),  # a cursor this API did not return
+)
 async def list_orders(
     customer: Customer,
     session: Session,
