@@ -1,6 +1,8 @@
 """`python -m bench.index [freshness] [scaleout] [rebuild] [options]` (`make bench-index`).
 
-No benchmark named: all three. One Chroma server (`chroma run`, temporary folder) serves
+No benchmark named: all three. `--profile quick|full` picks the defaults of every option
+below (quick: small runs that check the harness, numbers too small to quote; full: what
+the figures are measured with); an option given on the command line wins. One Chroma server (`chroma run`, temporary folder) serves
 the whole run; PostgreSQL and Redis are the ones named by --database-url / --redis-url
 (each benchmark works in databases and stream prefixes of its own, dropped afterwards).
 Results: bench/results/index-<timestamp>.json (every number, machine, versions, command)
@@ -29,6 +31,28 @@ from bench.index.report import markdown
 from bench.machine import add_out_argument, command, result_path
 
 BENCHMARKS = ("freshness", "scaleout", "rebuild")
+PROFILES: dict[str, dict[str, Any]] = {
+    "full": {
+        "rates": [10.0, 25.0, 50.0, 100.0],
+        "updates": 500,
+        "catalog": 500,
+        "rounds": 3,
+        "backlog": 5000,
+        "products": [10_000, 100_000],
+        "search_s": 10.0,
+    },
+    "quick": {
+        "rates": [10.0, 50.0],
+        "updates": 150,
+        "catalog": 200,
+        "rounds": 1,
+        "backlog": 1000,
+        "products": [2000],
+        "search_s": 3.0,
+        "idle_s": 3.0,
+        "torch_threads": [1],
+    },
+}
 
 
 def default_embedders() -> list[str]:
@@ -44,9 +68,12 @@ def threads(value: str) -> int | None:
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.index", description=__doc__)
     parser.add_argument("benchmarks", nargs="*", metavar="{freshness,scaleout,rebuild}")
+    parser.add_argument(
+        "--profile", choices=tuple(PROFILES), default="full", help="defaults of the options"
+    )
     fresh = parser.add_argument_group("freshness")
     fresh.add_argument("--embedders", nargs="+", help="default: hash, and minilm if installed")
-    fresh.add_argument("--rates", type=float, nargs="+", default=[10.0, 50.0])
+    fresh.add_argument("--rates", type=float, nargs="+", help="offered writes/s: the curve")
     fresh.add_argument("--updates", type=int, default=500, help="per rate and round")
     fresh.add_argument("--catalog", type=int, default=500, help="products (>= --updates)")
     fresh.add_argument("--warmup", type=int, default=20, help="updates before measuring")
@@ -63,8 +90,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         type=threads,
         nargs="+",
         default=[None, 1],
-        help="MiniLM stacks: OMP_NUM_THREADS of the services, one stack per value "
-        "(`default`: unset, torch takes one thread per core; default: default 1)",
+        help="MiniLM stacks: EMBEDDER_THREADS of the services, one stack per value "
+        "(`default`: torch's one thread per core; default: default 1)",
     )
     fresh.add_argument("--timeout", type=float, default=180.0, help="per update / per drain")
     scale = parser.add_argument_group("scaleout")
@@ -73,6 +100,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     build = parser.add_argument_group("rebuild")
     build.add_argument("--products", type=int, nargs="+", default=[10_000, 100_000])
     build.add_argument("--batch", type=int, default=256)
+    build.add_argument("--search-rate", type=float, default=5.0, help="searches/s (open loop)")
+    build.add_argument("--search-s", type=float, help="idle search baseline, seconds")
     parser.add_argument(
         "--rounds",
         type=int,
@@ -90,6 +119,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
     add_out_argument(parser)
+    profile, _ = parser.parse_known_args(argv)
+    parser.set_defaults(**PROFILES[profile.profile])
     args = parser.parse_args(argv)
     unknown = set(args.benchmarks) - set(BENCHMARKS)
     if unknown:
@@ -112,6 +143,7 @@ async def run(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
         "benchmark": "index",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": command("bench.index"),
+        "profile": args.profile,
         "machine": machine(args.database_url),
         "redis": redis_version,
         "load_average": {"before": load_average()},
@@ -131,7 +163,7 @@ async def run(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
         if "scaleout" in args.benchmarks:
             result["scaleout"] = await scaleout.run(args, chroma.url, chroma.proc.pid, log_dir)
         if "rebuild" in args.benchmarks:
-            result["rebuild"] = await rebuild.run(args, chroma.url)
+            result["rebuild"] = await rebuild.run(args, chroma.url, log_dir)
     finally:
         chroma.remove()
     result["load_average"]["after"] = load_average()

@@ -359,17 +359,13 @@ async def run_embedder(
         fresh_database(args.database_url, services, f"fresh_{embedder}") as database_url,
         processes() as procs,
     ):
-        threads = {}
-        if torch_threads:  # torch's intra-op threads (default: one per core)
-            threads = {"OMP_NUM_THREADS": str(torch_threads)}
-            threads["MKL_NUM_THREADS"] = threads["OMP_NUM_THREADS"]
         env = service_env(
             database_url,
             args.redis_url,
             prefix,
             CHROMA_URL=chroma_url,
             EMBEDDER=embedder,
-            **threads,
+            EMBEDDER_THREADS=str(torch_threads or 0),  # torch's intra-op threads; 0: per core
         )
         for service in services:
             label = f"fresh-{embedder}-{torch_threads or 'd'}-{service}"
@@ -443,6 +439,7 @@ async def run_embedder(
                 await redis.aclose()
             status = (await indexer_http.get("/api/v1/admin/index", headers=admin)).json()
     await delete_keys(args.redis_url, prefix)  # the services are stopped: nothing re-adds any
+    by_rate = [summarise([p for p in phases if p["offered_per_s"] == r]) for r in args.rates]
     return {
         "embedder": embedder,
         "collection_embedder": status["embedder"],
@@ -452,9 +449,27 @@ async def run_embedder(
         "seed_and_index_s": round(seed_s, 1),
         "idle_cpu_cores": idle,
         "chroma_calls": probe,
-        "by_rate": [summarise([p for p in phases if p["offered_per_s"] == r]) for r in args.rates],
+        "by_rate": by_rate,
+        "curve": curve(by_rate),
         "phases": phases,
     }
+
+
+def curve(by_rate: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Freshness (PATCH -> indexed, and -> searchable for the sample) against the offered
+    write rate: one point per rate, for the plot and the target (p99 <= 250 ms at 50/s)."""
+    points = []
+    for row in by_rate:
+        point: dict[str, Any] = {
+            "offered_per_s": row["offered_per_s"],
+            "achieved_per_s": row["achieved_per_s"],
+            "failed": row["failed"],
+        }
+        for key in ("indexed", "searchable"):
+            if key in row:
+                point[key] = {q: row[key][q] for q in ("p50_ms", "p95_ms", "p99_ms")}
+        points.append(point)
+    return points
 
 
 SUMMARISED = (

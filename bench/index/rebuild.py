@@ -11,21 +11,39 @@ hash embedder:
 Target: rebuild >= 80% of the ceiling. The rebuild runs in this process (the same
 `reindex` as `python -m indexer reindex`), so there is no HTTP or process start in it.
 
+Search during a rebuild: with the first rebuild's collection active, an assistant process
+serves `GET /api/v1/search?mode=hybrid` and this process sends searches open loop at
+`--search-rate`/s (at most `IN_FLIGHT` outstanding): first `--search-s` seconds with nothing else running (idle), then
+during a second rebuild run by `python -m indexer reindex` as a process of its own (so
+the searcher's event loop shares nothing with the rebuild). Latency p50/p99 of both,
+their ratio, and the second rebuild's throughput under that search load.
+
     python -m bench.index rebuild --products 10000 100000
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import re
+import sys
 import time
 import uuid
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
+import httpx
 import psycopg
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.index.common import ServiceProcess, processes, service_env, summary_ms
 from marcus_eventstore.migrations import libpq_dsn
+
+IN_FLIGHT = 8
+QUERIES = ("trail jacket", "coffee grinder", "sturdy everyday product", "red jacket",
+           "product 42", "grinder", "long description", "jacket coffee")  # fmt: skip
 
 
 def events(count: int) -> list:
@@ -53,7 +71,15 @@ def events(count: int) -> list:
     return out
 
 
-async def measure(count: int, base_url: str, redis_url: str, chroma_url: str, batch: int) -> dict:
+async def measure(
+    count: int,
+    base_url: str,
+    redis_url: str,
+    chroma_url: str,
+    batch: int,
+    search: dict[str, float],
+    log_dir: Path,
+) -> dict:
     from indexer.cli import reindex
     from indexer.domain import ProductState, apply, document_of
     from indexer.settings import IndexerSettings
@@ -69,6 +95,7 @@ async def measure(count: int, base_url: str, redis_url: str, chroma_url: str, ba
     url = base_url.rsplit("/", 1)[0] + f"/{db}"
     sa_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
     upgrade("indexer", sa_url)
+    upgrade("assistant", sa_url)
     redis = aioredis.from_url(redis_url)
     try:
         pairs = events(count)
@@ -110,7 +137,12 @@ async def measure(count: int, base_url: str, redis_url: str, chroma_url: str, ba
         run = await reindex(settings)
         assert run.status == "done" and run.documents == count, run
         rebuild_s = float(run.seconds or 0)
-        await client.delete_collection(str(run.collection))
+        under_search = await search_during_rebuild(
+            count, sa_url, redis_url, prefix, chroma_url, batch, search, log_dir
+        )
+        for found in await client.list_collections():
+            if found.name.startswith(prefix.rstrip(":")):
+                await client.delete_collection(found.name)
     finally:
         keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
         if keys:
@@ -128,17 +160,140 @@ async def measure(count: int, base_url: str, redis_url: str, chroma_url: str, ba
         "rebuild_seconds": round(rebuild_s, 2),
         "ceiling_seconds": round(ceiling_s, 2),
         "ratio": round(ceiling_s / rebuild_s, 3),
+        **under_search,
     }
 
 
-async def run(args: argparse.Namespace, chroma_url: str) -> list[dict]:
+async def search_during_rebuild(
+    count: int,
+    database_url: str,
+    redis_url: str,
+    prefix: str,
+    chroma_url: str,
+    batch: int,
+    search: dict[str, float],
+    log_dir: Path,
+) -> dict[str, Any]:
+    """Search latency idle vs during a second rebuild (a `reindex` process)."""
+    env = service_env(
+        database_url,
+        redis_url,
+        prefix,
+        CHROMA_URL=chroma_url,
+        EMBEDDER="hash",
+        REBUILD_BATCH=str(batch),
+        CONSUMER_ENABLED="false",
+        CHAT_ENABLED="false",
+    )
+    rate, seconds = search["rate"], search["seconds"]
+    with processes() as procs:
+        procs.append(ServiceProcess("assistant", env, log_dir, f"rebuild-{count}-assistant"))
+        await procs[0].wait_ready()
+        async with httpx.AsyncClient(base_url=procs[0].url, timeout=30) as http:
+            await searches(http, rate, asyncio.create_task(asyncio.sleep(2)))  # warm-up
+            idle = await searches(http, rate, asyncio.create_task(asyncio.sleep(seconds)))
+            log = log_dir / f"rebuild-{count}-reindex.log"
+            with log.open("wb") as reindex_log:
+                started = time.perf_counter()
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "indexer",
+                    "reindex",
+                    env=env,
+                    stdout=reindex_log,
+                    stderr=reindex_log,
+                )
+                during = await searches(http, rate, asyncio.create_task(proc.wait()))
+                wall_s = time.perf_counter() - started
+            printed = log.read_text(errors="replace")
+            if proc.returncode != 0:
+                raise RuntimeError(f"reindex exited {proc.returncode}:\n{printed[-3000:]}")
+    match = re.search(r"in ([0-9.]+)s; active collection", printed)
+    second_s = float(match.group(1)) if match else wall_s
+    out: dict[str, Any] = {
+        "search_rate_per_s": rate,
+        "search_idle": idle,
+        "search_during_rebuild": during,
+        "rebuild_under_search_docs_per_s": round(count / second_s, 1),
+        "rebuild_under_search_seconds": round(second_s, 2),
+    }
+    if "p50_ms" in idle and "p50_ms" in during:
+        out["search_p50_ratio"] = round(during["p50_ms"] / idle["p50_ms"], 2)
+        out["search_p99_ratio"] = round(during["p99_ms"] / idle["p99_ms"], 2)
+    return out
+
+
+async def searches(http: httpx.AsyncClient, rate: float, until: asyncio.Task) -> dict[str, Any]:
+    """Searches at `rate`/s until `until` is done: latency summary and failures. Open
+    loop, but at most `IN_FLIGHT` outstanding: a search due while that many wait is
+    skipped and counted (a saturated assistant shows as skips, and the load generator
+    never drowns in its own queue)."""
+    latencies: list[float] = []
+    failures: list[str] = []
+    skipped = 0
+    outstanding: set[asyncio.Task] = set()
+
+    async def one(query: str) -> None:
+        started = time.perf_counter()
+        try:
+            response = await http.get(
+                "/api/v1/search", params={"q": query, "k": 10, "mode": "hybrid"}
+            )
+        except httpx.HTTPError as exc:
+            failures.append(type(exc).__name__)
+            return
+        if response.status_code != 200 or not response.json()["results"]:
+            failures.append(str(response.status_code))
+            return
+        latencies.append(time.perf_counter() - started)
+
+    started = time.monotonic()
+    sent = 0
+    while not until.done():
+        due = started + sent / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.wait({until}, timeout=delay)
+            continue
+        sent += 1
+        if len(outstanding) >= IN_FLIGHT:
+            skipped += 1
+            continue
+        task = asyncio.create_task(one(QUERIES[sent % len(QUERIES)]))
+        outstanding.add(task)
+        task.add_done_callback(outstanding.discard)
+    await until
+    await asyncio.gather(*outstanding)
+    summary: dict[str, Any] = {
+        "searches": len(latencies),
+        "failed": len(failures),
+        "skipped": skipped,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    if latencies:
+        summary |= summary_ms(latencies)
+    return summary
+
+
+async def run(args: argparse.Namespace, chroma_url: str, log_dir: Path) -> list[dict]:
     rows = []
+    search = {"rate": args.search_rate, "seconds": args.search_s}
     for count in args.products:
         row = await measure(
-            count, libpq_dsn(args.database_url), args.redis_url, chroma_url, args.batch
+            count,
+            libpq_dsn(args.database_url),
+            args.redis_url,
+            chroma_url,
+            args.batch,
+            search,
+            log_dir,
         )
+        idle, during = row["search_idle"], row["search_during_rebuild"]
         print(
-            f"rebuild {count}: {row['rebuild_docs_per_s']} docs/s, {row['ratio']} of the ceiling",
+            f"rebuild {count}: {row['rebuild_docs_per_s']} docs/s, {row['ratio']} of the "
+            f"ceiling; search p50/p99 idle {idle.get('p50_ms')}/{idle.get('p99_ms')} ms, "
+            f"during a rebuild {during.get('p50_ms')}/{during.get('p99_ms')} ms",
             flush=True,
         )
         rows.append(row)
