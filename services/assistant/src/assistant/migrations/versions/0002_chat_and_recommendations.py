@@ -9,13 +9,19 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from marcus_eventstore.migrations import (
+    create_event_store_tables,
+    create_ledger_tables,
+    drop_event_store_tables,
+    drop_ledger_tables,
+)
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
 
 S = "assistant"
-NOW = sa.func.now()
 TZ = sa.DateTime(timezone=True)
 
 BEST_SELLERS = f"""
@@ -33,30 +39,7 @@ WITH DATA
 
 
 def upgrade() -> None:
-    op.create_table(
-        "events",
-        sa.Column("position", sa.BigInteger, sa.Identity(always=True), primary_key=True),
-        sa.Column("id", sa.Uuid, nullable=False, unique=True),
-        sa.Column("subject", sa.Text, nullable=False),
-        sa.Column("sequence", sa.Integer, nullable=False),
-        sa.Column("type", sa.Text, nullable=False),
-        sa.Column("dataversion", sa.Integer, nullable=False),
-        sa.Column("time", TZ, nullable=False),
-        sa.Column("envelope", postgresql.JSON, nullable=False),
-        sa.UniqueConstraint("subject", "sequence", name="uq_events_subject_sequence"),
-        schema=S,
-    )
-    op.create_index(f"ix_{S}_events_type", "events", ["type"], schema=S)
-    op.create_table(
-        "outbox",
-        sa.Column(
-            "position",
-            sa.BigInteger,
-            sa.ForeignKey(f"{S}.events.position", ondelete="CASCADE"),
-            primary_key=True,
-        ),
-        schema=S,
-    )
+    create_event_store_tables(op, S)
     op.create_table(
         "sessions",
         sa.Column("id", sa.Uuid, primary_key=True),
@@ -134,27 +117,7 @@ def upgrade() -> None:
         ["product_id", sa.text("orders DESC")],
         schema=S,
     )
-    op.create_table(
-        "processed_events",
-        sa.Column("consumer_group", sa.Text, primary_key=True),
-        sa.Column("event_id", sa.Uuid, primary_key=True),
-        sa.Column("event_type", sa.Text, nullable=False),
-        sa.Column("stream", sa.Text, nullable=False),
-        sa.Column("entry_id", sa.Text, nullable=False),
-        sa.Column("processed_at", TZ, nullable=False, server_default=NOW),
-        schema=S,
-    )
-    op.create_index(
-        f"ix_{S}_processed_events_processed_at", "processed_events", ["processed_at"], schema=S
-    )
-    op.create_table(
-        "subject_sequences",
-        sa.Column("scope", sa.Text, primary_key=True, server_default=""),
-        sa.Column("subject", sa.Text, primary_key=True),
-        sa.Column("sequence", sa.BigInteger, nullable=False),
-        sa.Column("updated_at", TZ, nullable=False, server_default=NOW),
-        schema=S,
-    )
+    create_ledger_tables(op, S)
     op.execute(BEST_SELLERS)
     # REFRESH ... CONCURRENTLY needs a unique index on plain columns.
     op.execute(f"CREATE UNIQUE INDEX ux_best_sellers_product ON {S}.best_sellers (product_id)")
@@ -162,16 +125,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(f"DROP MATERIALIZED VIEW IF EXISTS {S}.best_sellers")
+    drop_ledger_tables(op, S)
     for table in (
-        "subject_sequences",
-        "processed_events",
         "co_purchases",
         "purchase_lines",
         "purchased_orders",
         "customer_orders",
         "messages",
         "sessions",
-        "outbox",
-        "events",
     ):
         op.drop_table(table, schema=S)
+    drop_event_store_tables(op, S)

@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from marcus_eventstore.migrations import create_event_store_tables, drop_event_store_tables
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -17,30 +19,7 @@ S = "catalog"
 
 
 def upgrade() -> None:
-    op.create_table(
-        "events",
-        sa.Column("position", sa.BigInteger, sa.Identity(always=True), primary_key=True),
-        sa.Column("id", sa.Uuid, nullable=False, unique=True),
-        sa.Column("subject", sa.Text, nullable=False),
-        sa.Column("sequence", sa.Integer, nullable=False),
-        sa.Column("type", sa.Text, nullable=False),
-        sa.Column("dataversion", sa.Integer, nullable=False),
-        sa.Column("time", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("envelope", postgresql.JSON, nullable=False),
-        sa.UniqueConstraint("subject", "sequence", name="uq_events_subject_sequence"),
-        schema=S,
-    )
-    op.create_index("ix_catalog_events_type", "events", ["type"], schema=S)
-    op.create_table(
-        "outbox",
-        sa.Column(
-            "position",
-            sa.BigInteger,
-            sa.ForeignKey(f"{S}.events.position", ondelete="CASCADE"),
-            primary_key=True,
-        ),
-        schema=S,
-    )
+    create_event_store_tables(op, S)
     op.create_table(
         "categories",
         sa.Column("id", sa.Uuid, primary_key=True),
@@ -75,5 +54,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("products", "categories", "outbox", "events"):
+    for table in ("products", "categories"):
         op.drop_table(table, schema=S)
+    drop_event_store_tables(op, S)

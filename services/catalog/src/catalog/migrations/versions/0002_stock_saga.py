@@ -7,6 +7,8 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 
+from marcus_eventstore.migrations import create_ledger_tables, drop_ledger_tables
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -26,33 +28,9 @@ def upgrade() -> None:
         sa.Column("released_at", sa.DateTime(timezone=True), nullable=True),
         schema=S,
     )
-    op.create_table(
-        "processed_events",
-        sa.Column("consumer_group", sa.Text, primary_key=True),
-        sa.Column("event_id", sa.Uuid, primary_key=True),
-        sa.Column("event_type", sa.Text, nullable=False),
-        sa.Column("stream", sa.Text, nullable=False),
-        sa.Column("entry_id", sa.Text, nullable=False),
-        sa.Column(
-            "processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-        ),
-        schema=S,
-    )
-    op.create_index(
-        f"ix_{S}_processed_events_processed_at", "processed_events", ["processed_at"], schema=S
-    )
-    op.create_table(
-        "subject_sequences",
-        sa.Column("scope", sa.Text, primary_key=True, server_default=""),
-        sa.Column("subject", sa.Text, primary_key=True),
-        sa.Column("sequence", sa.BigInteger, nullable=False),
-        sa.Column(
-            "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-        ),
-        schema=S,
-    )
+    create_ledger_tables(op, S)
 
 
 def downgrade() -> None:
-    for table in ("subject_sequences", "processed_events", "reservations"):
-        op.drop_table(table, schema=S)
+    drop_ledger_tables(op, S)
+    op.drop_table("reservations", schema=S)

@@ -6,7 +6,13 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from marcus_eventstore.migrations import (
+    create_event_store_tables,
+    create_ledger_tables,
+    drop_event_store_tables,
+    drop_ledger_tables,
+)
 
 revision = "0001"
 down_revision = None
@@ -19,30 +25,7 @@ TZ = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    op.create_table(
-        "events",
-        sa.Column("position", sa.BigInteger, sa.Identity(always=True), primary_key=True),
-        sa.Column("id", sa.Uuid, nullable=False, unique=True),
-        sa.Column("subject", sa.Text, nullable=False),
-        sa.Column("sequence", sa.Integer, nullable=False),
-        sa.Column("type", sa.Text, nullable=False),
-        sa.Column("dataversion", sa.Integer, nullable=False),
-        sa.Column("time", TZ, nullable=False),
-        sa.Column("envelope", postgresql.JSON, nullable=False),
-        sa.UniqueConstraint("subject", "sequence", name="uq_events_subject_sequence"),
-        schema=S,
-    )
-    op.create_index("ix_notifier_events_type", "events", ["type"], schema=S)
-    op.create_table(
-        "outbox",
-        sa.Column(
-            "position",
-            sa.BigInteger,
-            sa.ForeignKey(f"{S}.events.position", ondelete="CASCADE"),
-            primary_key=True,
-        ),
-        schema=S,
-    )
+    create_event_store_tables(op, S)
     op.create_table(
         "deliveries",
         sa.Column("id", sa.Uuid, primary_key=True),
@@ -63,29 +46,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_id", "recipient", name="uq_deliveries_event_recipient"),
         schema=S,
     )
-    op.create_table(
-        "processed_events",
-        sa.Column("consumer_group", sa.Text, primary_key=True),
-        sa.Column("event_id", sa.Uuid, primary_key=True),
-        sa.Column("event_type", sa.Text, nullable=False),
-        sa.Column("stream", sa.Text, nullable=False),
-        sa.Column("entry_id", sa.Text, nullable=False),
-        sa.Column("processed_at", TZ, nullable=False, server_default=NOW),
-        schema=S,
-    )
-    op.create_index(
-        f"ix_{S}_processed_events_processed_at", "processed_events", ["processed_at"], schema=S
-    )
-    op.create_table(
-        "subject_sequences",
-        sa.Column("scope", sa.Text, primary_key=True, server_default=""),
-        sa.Column("subject", sa.Text, primary_key=True),
-        sa.Column("sequence", sa.BigInteger, nullable=False),
-        sa.Column("updated_at", TZ, nullable=False, server_default=NOW),
-        schema=S,
-    )
+    create_ledger_tables(op, S)
 
 
 def downgrade() -> None:
-    for table in ("subject_sequences", "processed_events", "deliveries", "outbox", "events"):
-        op.drop_table(table, schema=S)
+    drop_ledger_tables(op, S)
+    op.drop_table("deliveries", schema=S)
+    drop_event_store_tables(op, S)

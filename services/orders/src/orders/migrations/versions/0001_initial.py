@@ -9,6 +9,13 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from marcus_eventstore.migrations import (
+    create_event_store_tables,
+    create_ledger_tables,
+    drop_event_store_tables,
+    drop_ledger_tables,
+)
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -20,30 +27,7 @@ TZ = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    op.create_table(
-        "events",
-        sa.Column("position", sa.BigInteger, sa.Identity(always=True), primary_key=True),
-        sa.Column("id", sa.Uuid, nullable=False, unique=True),
-        sa.Column("subject", sa.Text, nullable=False),
-        sa.Column("sequence", sa.Integer, nullable=False),
-        sa.Column("type", sa.Text, nullable=False),
-        sa.Column("dataversion", sa.Integer, nullable=False),
-        sa.Column("time", TZ, nullable=False),
-        sa.Column("envelope", postgresql.JSON, nullable=False),
-        sa.UniqueConstraint("subject", "sequence", name="uq_events_subject_sequence"),
-        schema=S,
-    )
-    op.create_index("ix_orders_events_type", "events", ["type"], schema=S)
-    op.create_table(
-        "outbox",
-        sa.Column(
-            "position",
-            sa.BigInteger,
-            sa.ForeignKey(f"{S}.events.position", ondelete="CASCADE"),
-            primary_key=True,
-        ),
-        schema=S,
-    )
+    create_event_store_tables(op, S)
     op.create_table(
         "orders",
         sa.Column("id", sa.Uuid, primary_key=True),
@@ -113,40 +97,18 @@ def upgrade() -> None:
         sa.Column("last_at", TZ, nullable=False),
         schema=S,
     )
-    op.create_table(
-        "processed_events",
-        sa.Column("consumer_group", sa.Text, primary_key=True),
-        sa.Column("event_id", sa.Uuid, primary_key=True),
-        sa.Column("event_type", sa.Text, nullable=False),
-        sa.Column("stream", sa.Text, nullable=False),
-        sa.Column("entry_id", sa.Text, nullable=False),
-        sa.Column("processed_at", TZ, nullable=False, server_default=NOW),
-        schema=S,
-    )
-    op.create_index(
-        f"ix_{S}_processed_events_processed_at", "processed_events", ["processed_at"], schema=S
-    )
-    op.create_table(
-        "subject_sequences",
-        sa.Column("scope", sa.Text, primary_key=True, server_default=""),
-        sa.Column("subject", sa.Text, primary_key=True),
-        sa.Column("sequence", sa.BigInteger, nullable=False),
-        sa.Column("updated_at", TZ, nullable=False, server_default=NOW),
-        schema=S,
-    )
+    create_ledger_tables(op, S)
 
 
 def downgrade() -> None:
+    drop_ledger_tables(op, S)
     for table in (
-        "subject_sequences",
-        "processed_events",
         "placement_retries",
         "idempotency_keys",
         "reservation_receipts",
         "products",
         "order_lines",
         "orders",
-        "outbox",
-        "events",
     ):
         op.drop_table(table, schema=S)
+    drop_event_store_tables(op, S)

@@ -6,7 +6,13 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from marcus_eventstore.migrations import (
+    create_event_store_tables,
+    create_ledger_tables,
+    drop_event_store_tables,
+    drop_ledger_tables,
+)
 
 revision = "0001"
 down_revision = None
@@ -17,30 +23,7 @@ S = "scheduler"
 
 
 def upgrade() -> None:
-    op.create_table(
-        "events",
-        sa.Column("position", sa.BigInteger, sa.Identity(always=True), primary_key=True),
-        sa.Column("id", sa.Uuid, nullable=False, unique=True),
-        sa.Column("subject", sa.Text, nullable=False),
-        sa.Column("sequence", sa.Integer, nullable=False),
-        sa.Column("type", sa.Text, nullable=False),
-        sa.Column("dataversion", sa.Integer, nullable=False),
-        sa.Column("time", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("envelope", postgresql.JSON, nullable=False),
-        sa.UniqueConstraint("subject", "sequence", name="uq_events_subject_sequence"),
-        schema=S,
-    )
-    op.create_index("ix_scheduler_events_type", "events", ["type"], schema=S)
-    op.create_table(
-        "outbox",
-        sa.Column(
-            "position",
-            sa.BigInteger,
-            sa.ForeignKey(f"{S}.events.position", ondelete="CASCADE"),
-            primary_key=True,
-        ),
-        schema=S,
-    )
+    create_event_store_tables(op, S)
     op.create_table(
         "job_runs",
         sa.Column("id", sa.Uuid, primary_key=True, comment="run id = id of the fire's event"),
@@ -68,46 +51,11 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         schema=S,
     )
-    op.create_table(
-        "processed_events",
-        sa.Column("consumer_group", sa.Text, primary_key=True),
-        sa.Column("event_id", sa.Uuid, primary_key=True),
-        sa.Column("event_type", sa.Text, nullable=False),
-        sa.Column("stream", sa.Text, nullable=False),
-        sa.Column("entry_id", sa.Text, nullable=False),
-        sa.Column(
-            "processed_at",
-            sa.DateTime(timezone=True),
-            nullable=False,
-            server_default=sa.func.now(),
-        ),
-        schema=S,
-    )
-    op.create_index(
-        "ix_scheduler_processed_events_processed_at",
-        "processed_events",
-        ["processed_at"],
-        schema=S,
-    )
-    op.create_table(
-        "subject_sequences",
-        sa.Column("scope", sa.Text, primary_key=True, server_default=""),
-        sa.Column("subject", sa.Text, primary_key=True),
-        sa.Column("sequence", sa.BigInteger, nullable=False),
-        sa.Column(
-            "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-        ),
-        schema=S,
-    )
+    create_ledger_tables(op, S)
 
 
 def downgrade() -> None:
-    for table in (
-        "subject_sequences",
-        "processed_events",
-        "leases",
-        "job_runs",
-        "outbox",
-        "events",
-    ):
+    drop_ledger_tables(op, S)
+    for table in ("leases", "job_runs"):
         op.drop_table(table, schema=S)
+    drop_event_store_tables(op, S)
