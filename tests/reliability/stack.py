@@ -186,13 +186,13 @@ class ReliabilityStack:
             process.start()
             self.services[service] = process
         for process in self.services.values():
-            await process.ready(within=120)
+            await process.ready(within=300)
         log.warning("services ready after %.1fs", time.monotonic() - started)
 
     async def restart_service(self, service: str) -> None:
         process = self.services[service]
         process.start()
-        await process.ready(within=120)
+        await process.ready(within=300)
 
     def restart_postgres(self) -> None:
         """Crash-stop (immediate: no checkpoint, WAL recovery on start) and start again."""
