@@ -4,6 +4,7 @@ report is written. `RELIABILITY_PROFILE=ci|full` picks rounds and durations."""
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -44,6 +45,7 @@ async def harness(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Har
         stack.model.url = model_url
         stack.model.then_forever()
         workload: Workload | None = None
+        checker: Checker | None = None
         try:
             await stack.start_servers()
             await stack.start_services()
@@ -72,6 +74,10 @@ async def harness(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Har
                         "search": {str(k): v for k, v in workload.book.searches.items()},
                         "chat": {str(k): v for k, v in workload.book.chats.items()},
                     }
+                if checker is not None and workload is not None:
+                    outcomes = Counter((await checker.statuses(workload.book)).values())
+                    report.traffic["orders"] = dict(sorted(outcomes.items()))
+                    report.traffic["stock sets"] = {"applied": len(workload.book.stock_sets)}
                 WRITTEN.append(report.write())
             if workload is not None:
                 await workload.aclose()

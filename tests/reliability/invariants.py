@@ -99,7 +99,7 @@ class Checker:
             outcome.details.append(problem[:200])
         return outcome
 
-    async def _statuses(self, book: Book) -> dict[str, str]:
+    async def statuses(self, book: Book) -> dict[str, str]:
         async with await psycopg.AsyncConnection.connect(self.libpq_url) as conn:
             rows = await conn.execute(
                 "SELECT id::text, status FROM orders.orders WHERE id::text = ANY(%s)",
@@ -109,7 +109,7 @@ class Checker:
 
     async def orders_final(self, book: Book) -> Outcome:
         outcome = Outcome("no order pending")
-        statuses = await self._statuses(book)
+        statuses = await self.statuses(book)
         for order in book.orders:
             status = statuses.get(order.order_id)
             if status not in ("confirmed", "rejected"):
@@ -139,7 +139,7 @@ class Checker:
 
     async def stock_balances(self, book: Book) -> Outcome:
         outcome = Outcome("stock + sold == initial + sets")
-        statuses = await self._statuses(book)
+        statuses = await self.statuses(book)
         expected = Counter(book.initial_stock)
         for stock_set in book.stock_sets:
             if stock_set.certain:

@@ -77,7 +77,12 @@ class Report:
                 dup = sum(r.invariants.get(name, {}).get("duplicated", 0) for r in self.rounds)
                 lines.append(f"- {name}: {lost} / {dup}")
         if self.traffic:
-            lines += ["", "HTTP answers seen by the workload (0 = no answer):", ""]
+            lines += [
+                "",
+                "Workload: HTTP answers to searches and chat (0 = no answer), orders by final"
+                " status, stock sets applied:",
+                "",
+            ]
             for client, codes in self.traffic.items():
                 shown = ", ".join(f"{code}: {n}" for code, n in sorted(codes.items()))
                 lines.append(f"- {client}: {shown}")
