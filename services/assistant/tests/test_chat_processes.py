@@ -118,6 +118,9 @@ def _rebuild_projections(env: dict[str, str]) -> None:
     )
 
 
+# Four service starts, a restart and a replay: minutes on a machine shared with a full
+# suite, more than the default per-test limit.
+@pytest.mark.timeout(900)
 async def test_sigkill_mid_stream_then_restart(
     services: dict[str, Service], llm: FakeOpenAI
 ) -> None:
