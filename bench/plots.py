@@ -81,44 +81,33 @@ def http(combined: dict[str, Any], ax: Axes) -> bool:
 
 
 def scaleout(combined: dict[str, Any], ax: Axes) -> bool:
-    """Throughput against consumers, with the linear line from one consumer."""
-    result = _result(combined, "scaleout")
-    if not result:
-        return False
-    drawn = False
-    for key, block in result.items():
-        if not isinstance(block, dict) or ("scaleout" not in key and key != "notifier"):
-            continue
-        medians = block.get("medians") or []
-        points = [
-            (m["replicas"], m.get("consumed_per_s") or m.get("events_per_s")) for m in medians
-        ]
-        points = [(n, rate) for n, rate in points if rate]
+    """Throughput against consumers (indexer, notifier), with the linear line from one."""
+    series: dict[str, list[dict[str, Any]]] = {}
+    index = _result(combined, "scaleout")
+    if index and isinstance(index.get("scaleout"), dict):
+        series["indexer (events/s)"] = index["scaleout"].get("medians") or []
+    notifier = _result(combined, "notifier")
+    if notifier:
+        series["notifier (e-mails/s)"] = notifier.get("medians") or []
+    replicas: set[int] = set()
+    for name, medians in series.items():
+        points = sorted(
+            (m["replicas"], rate)
+            for m in medians
+            if (rate := m.get("consumed_per_s") or m.get("emails_per_s"))
+        )
         if not points:
             continue
-        name = "indexer" if key == "scaleout" else key.replace("_scaleout", "")
-        xs, ys = zip(*sorted(points), strict=True)
+        xs, ys = zip(*points, strict=True)
         line = ax.plot(xs, ys, marker="o", label=name)[0]
         ax.plot(xs, [ys[0] * x / xs[0] for x in xs], ":", color=line.get_color(), linewidth=0.8)
-        drawn = True
-    if drawn:
-        ax.set(
-            xlabel="consumers",
-            ylabel="events/s",
-            title="Scale-out (dotted: linear from one consumer)",
-        )
-        ax.set_xticks(
-            sorted(
-                {
-                    m["replicas"]
-                    for b in result.values()
-                    if isinstance(b, dict)
-                    for m in b.get("medians", [])
-                }
-            )
-        )
-        ax.legend(fontsize=8)
-    return drawn
+        replicas.update(xs)
+    if not replicas:
+        return False
+    ax.set(xlabel="consumers", ylabel="per second", title="Scale-out (dotted: linear from one)")
+    ax.set_xticks(sorted(replicas))
+    ax.legend(fontsize=8)
+    return True
 
 
 def rss(combined: dict[str, Any], ax: Axes) -> bool:

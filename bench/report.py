@@ -105,22 +105,27 @@ def rebuild(result: dict[str, Any]) -> Iterator[Figure]:
             ">= 0.80 of raw",
             run["ratio"] >= 0.8,
         )
-        for key, value in run.items():
-            if "search" in key and isinstance(value, dict) and "p99_ms" in value:
-                yield Figure(
-                    "rebuild",
-                    f"search during the rebuild of {run['products']:,} ({key}) p99",
-                    value["p99_ms"],
-                    "ms",
-                    note=f"p50 {value.get('p50_ms')} ms",
-                )
+        idle, during = run.get("search_idle"), run.get("search_during_rebuild")
+        if isinstance(during, dict) and "p99_ms" in during:
+            yield Figure(
+                "rebuild",
+                f"search p99 during the rebuild of {run['products']:,} (ref: idle)",
+                during["p99_ms"],
+                "ms",
+                idle.get("p99_ms") if isinstance(idle, dict) else None,
+                run.get("search_p99_ratio"),
+                note=f"p50 {during.get('p50_ms')} ms (idle {(idle or {}).get('p50_ms')} ms)"
+                f" at {run.get('search_rate_per_s')} searches/s",
+            )
 
 
-def scale_rows(bench: str, what: str, block: dict[str, Any], cores: int) -> Iterator[Figure]:
-    medians = block.get("medians") or block.get("rounds") or []
+def scale_rows(
+    bench: str, what: str, block: dict[str, Any], cores: int, unit: str = "events/s"
+) -> Iterator[Figure]:
+    medians = block.get("medians") or []
     one = next((m for m in medians if m["replicas"] == 1), None)
     for m in medians:
-        rate = m.get("consumed_per_s") or m.get("events_per_s") or m.get("per_s")
+        rate = _rate(m)
         ratio = rate / one_rate if one and (one_rate := _rate(one)) and rate else None
         busy = m.get("cores_busy")
         linear = ratio is not None and ratio >= 0.8 * m["replicas"]
@@ -129,7 +134,7 @@ def scale_rows(bench: str, what: str, block: dict[str, Any], cores: int) -> Iter
             bench,
             f"scale-out: {what}, {m['replicas']} consumer(s) (ref: 1 consumer)",
             rate,
-            "events/s",
+            unit,
             _rate(one) if one else None,
             round(ratio, 3) if ratio is not None else None,
             "~linear until the cores are busy",
@@ -139,7 +144,7 @@ def scale_rows(bench: str, what: str, block: dict[str, Any], cores: int) -> Iter
 
 
 def _rate(m: dict[str, Any]) -> float | None:
-    value = m.get("consumed_per_s") or m.get("events_per_s") or m.get("per_s")
+    value = m.get("consumed_per_s") or m.get("emails_per_s") or m.get("events_per_s")
     return float(value) if value else None
 
 
@@ -150,6 +155,11 @@ def scaleout(result: dict[str, Any]) -> Iterator[Figure]:
             continue
         what = "indexer" if key == "scaleout" else key.replace("_scaleout", "").replace("_", " ")
         yield from scale_rows("scaleout", what, block, cores)
+
+
+def notifier(result: dict[str, Any]) -> Iterator[Figure]:
+    cores = int(result.get("machine", {}).get("cores") or 2)
+    yield from scale_rows("notifier", "notifier", result, cores, "e-mails/s")
 
 
 def http(result: dict[str, Any]) -> Iterator[Figure]:
@@ -193,6 +203,7 @@ READERS: dict[str, Reader] = {
     "freshness": freshness,
     "rebuild": rebuild,
     "scaleout": scaleout,
+    "notifier": notifier,
     "http": http,
     "orders": orders,
 }
