@@ -7,6 +7,7 @@ through the API before any cell of the matrix is sent.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -58,20 +59,12 @@ def access_folder() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="package")
-def access_chroma() -> Iterator[str]:
-    server = ChromaProcess()
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.remove()
-
-
-@pytest.fixture(scope="package")
-async def running(
-    database_url: str, redis_url: str, access_chroma: str, access_folder: Path
-) -> AsyncIterator[Running]:
+async def running(database_url: str, redis_url: str, access_folder: Path) -> AsyncIterator[Running]:
+    """Chroma starts beside the services (its port is known first): the assistant and
+    the indexer are ready only once it answers."""
     nginx = nginx_binary()
+    chroma = ChromaProcess()
+    chroma_started = asyncio.create_task(asyncio.to_thread(chroma.start))
     for service in SERVICES:
         upgrade(service, database_url)
     await truncate(database_url)
@@ -81,7 +74,7 @@ async def running(
     mail = MailCatcher(access_folder / "mail", stack.smtp_port)
     await mail.start()
     extra = {
-        "CHROMA_URL": access_chroma,
+        "CHROMA_URL": chroma.url,
         "INDEX_NAMESPACE": prefix.replace(":", "-"),
         "EMBEDDER": "hash",
         "CHAT_ENABLED": "false",  # replies from search alone: no model in the tests
@@ -93,6 +86,7 @@ async def running(
     try:
         for service in SERVICES:
             stack.start(service, **extra)
+        await chroma_started
         for process in stack.processes:
             try:
                 await process.ready(within=180)
@@ -109,9 +103,14 @@ async def running(
         if gateway is not None and gateway.poll() is None:
             os.killpg(gateway.pid, signal.SIGTERM)
             gateway.wait(15)
+        for process in stack.processes:  # all at once: each takes seconds to drain
+            if process.proc is not None and process.proc.poll() is None:
+                process.proc.terminate()
         stack.stop_all()
         await mail.stop()
         await engine.dispose()
+        await asyncio.gather(chroma_started, return_exceptions=True)
+        chroma.remove()
 
 
 async def _start_gateway(
