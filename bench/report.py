@@ -46,7 +46,7 @@ def bus(result: dict[str, Any]) -> Iterator[Figure]:
         headline = headline or r[f"{path}_events_per_s"]
         yield Figure(
             "bus",
-            f"bus: {label} (ref: raw redis-py, same split)",
+            f"bus: {label} (ref: raw redis-py, same process layout)",
             r[f"{path}_events_per_s"],
             "events/s",
             r[f"{raw}_events_per_s"],
