@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -31,6 +32,7 @@ from marcus_eventstore import (
     VersionMismatch,
     libpq_dsn,
 )
+from marcus_messaging.pruning import prune_ledger_periodically
 from marcus_web.auth import TokenVerifier
 from marcus_web.limits import InputLimitsMiddleware
 from marcus_web.observability import Check, install_observability
@@ -98,10 +100,12 @@ def create_service_app(
     description: str,
     routers: Sequence[APIRouter],
     relay: bool = True,
+    ledger: bool = True,
     background: Sequence[BackgroundTask] = (),
     checks: Mapping[str, Check] | None = None,
 ) -> FastAPI:
-    """A service's app; the relay publishes the schema named like the service."""
+    """A service's app; the relay publishes the schema named like the service, and the
+    consumer ledger of that schema (`ledger`: it has one) is pruned periodically."""
     engine = make_engine(settings)
     redis = aioredis.from_url(settings.redis_url)
     tasks: list[BackgroundTask] = list(background)
@@ -111,6 +115,18 @@ def create_service_app(
             await make_relay(settings, service, redis).run(stop)
 
         tasks.insert(0, run_relay)
+    if ledger and settings.ledger_prune_interval_s > 0:
+
+        async def run_ledger_pruning(app: FastAPI, stop: asyncio.Event) -> None:
+            await prune_ledger_periodically(
+                engine,
+                service,
+                retention=timedelta(seconds=settings.ledger_retention_s),
+                interval_s=settings.ledger_prune_interval_s,
+                stop=stop,
+            )
+
+        tasks.append(run_ledger_pruning)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -30,6 +30,14 @@ class ServiceSettings(BaseSettings):
     stream_maxlen: int = 0
     """0 never trims: rebuilds replay streams from the start; republish restores them."""
 
+    ledger_retention_s: float = Field(default=7 * 24 * 3600, ge=3600)
+    """How long a processed event id stays in the consumer ledger (`processed_events`).
+    It must outlast every way the same event can reach the group again; see
+    docs/runbook.md, "Ledger pruning". At least an hour: longer than any consumer's
+    reclaim idle time plus its whole retry backoff chain."""
+    ledger_prune_interval_s: float = Field(default=3600, ge=0)
+    """How often the ledger is pruned (the first time one interval after start); 0 never."""
+
     jwt_secret: str = "marcus-dev-secret-change-me-in-production"
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
     jwks_url: str | None = None
