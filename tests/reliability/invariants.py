@@ -105,7 +105,7 @@ class Checker:
                 "SELECT id::text, status FROM orders.orders WHERE id::text = ANY(%s)",
                 ([o.order_id for o in book.orders],),
             )
-            return dict(await rows.fetchall())  # type: ignore[arg-type]
+            return dict(await rows.fetchall())
 
     async def orders_final(self, book: Book) -> Outcome:
         outcome = Outcome("no order pending")
@@ -199,7 +199,10 @@ class Checker:
                         for poison in book.poison.get(stream, []):
                             expected[(stream, poison)] += 1
                 found: Counter[tuple[str, bytes]] = Counter()
-                for _, fields in await redis.xrange(names.dlq(group)):
+                letters: list[tuple[bytes, dict[bytes, bytes]]] = await redis.xrange(
+                    names.dlq(group)
+                )  # type: ignore[assignment]
+                for _, fields in letters:
                     origin = fields.get(b"origin_stream", b"").decode()
                     found[(origin, fields.get(STREAM_FIELD.encode(), b""))] += 1
                 for key in expected.keys() | found.keys():
