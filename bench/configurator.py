@@ -20,8 +20,8 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -32,11 +32,11 @@ import httpx
 import psycopg
 
 from bench.machine import add_out_argument, command, machine, result_path
+from bench.services import SECRET, ServiceProcess, processes, service_env
 from marcus_eventstore.migrations import libpq_dsn, upgrade
 from marcus_web.auth import mint_token
 
 RESULTS = Path(__file__).parent / "results"
-SECRET = "bench-configurator-secret-0123456789"
 BUILD = ("Full suspension", "Matte", "Mountain", "Black", "8-speed")
 
 
@@ -54,45 +54,13 @@ def summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-async def wait_ready(url: str) -> None:
-    async with httpx.AsyncClient(base_url=url) as client:
-        for _ in range(600):
-            try:
-                if (await client.get("/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the catalog did not become ready")
-
-
-def start_catalog(database_url: str, redis_url: str) -> tuple[subprocess.Popen[bytes], str]:
-    """`python -m catalog serve` (saga off: the bench calls the saga step itself)."""
-    from tests.support.servers import free_port
-
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "STREAM_PREFIX": f"bench-cfg-{port}:",
-        "JWT_SECRET": SECRET,
-        "LOG_LEVEL": "warning",
-        "SAGA_ENABLED": "false",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "catalog", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return process, f"http://127.0.0.1:{port}"
-
-
-async def measure(database_url: str, url: str, requests: int, orders: int) -> dict[str, Any]:
+async def measure(
+    database_url: str, catalog: ServiceProcess, requests: int, orders: int
+) -> dict[str, Any]:
     from services.catalog.tests.bikes import build_bike  # the tests' bicycle, via the API
 
-    await wait_ready(url)
+    await catalog.wait_ready()
+    url = catalog.url
     admin = {"Authorization": f"Bearer {mint_token('bench', ['admin'], secret=SECRET)}"}
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         category = await client.post(
@@ -227,12 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     sa_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
     try:
         upgrade("catalog", sa_url)
-        process, catalog_url = start_catalog(sa_url, args.redis_url)
-        try:
-            results = asyncio.run(measure(sa_url, catalog_url, args.requests, args.orders))
-        finally:
-            process.terminate()
-            process.wait(15)
+        # the saga is off: the bench calls the saga step itself
+        env = service_env(sa_url, args.redis_url, f"bench-cfg-{db}:", SAGA_ENABLED="false")
+        with tempfile.TemporaryDirectory(prefix="marcus-bench-cfg-") as logs, processes() as procs:
+            procs.append(ServiceProcess("catalog", env, Path(logs), "catalog"))
+            results = asyncio.run(measure(sa_url, procs[0], args.requests, args.orders))
     finally:
         with psycopg.connect(libpq_dsn(args.database_url), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
