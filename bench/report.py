@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-SERVICES = ("catalog", "orders", "assistant", "indexer", "scheduler", "notifier")
+SERVICES = ("catalog", "orders", "assistant", "indexer", "scheduler", "notifier", "chroma")
+"""Processes whose peak RSS is a figure (the stack's); the others (load generators, the
+benches' own drivers) are in the per-bench table only."""
 
 
 @dataclass
