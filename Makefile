@@ -29,7 +29,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help install up down logs ps status seed token test test-e2e schemas lint fmt \
 	migrate rebuild-projections republish bench-bus clean install-local-model reindex bench-index \
-	bench-orders mail api-docs bench-observability bench-configurator test-reliability
+	bench-orders mail api-docs bench-observability bench-configurator test-reliability test-fuzz
 
 help: ## Show this help
 	@echo "Marcus: make <target> [VAR=value]"
@@ -103,6 +103,9 @@ test-e2e: install ## End-to-end and repository tests (tests/)
 test-reliability: install ## Fault-injection suite, full profile: 3 rounds of each fault under load, report in .data/reliability (tests/reliability)
 	@echo "RELIABILITY_PROFILE=full $(RUN) pytest tests/reliability $(PYTEST_ARGS)"; \
 	RELIABILITY_PROFILE=full $(RUN) pytest tests/reliability $(PYTEST_ARGS)
+
+test-fuzz: install ## API fuzzing (schemathesis, every service and the gateway) and input limits; FUZZ_EXAMPLES=20 per operation (tests/fuzzing)
+	@$(TEST_ENV) echo "$(RUN) pytest tests/fuzzing $(PYTEST_ARGS)"; $(RUN) pytest tests/fuzzing $(PYTEST_ARGS)
 
 # test-<part>: the part's own tests plus tests/<part> where they exist.
 TEST_PARTS := $(addprefix test-,$(SERVICES) $(LIBS) catalog contracts eventstore messaging gateway observability access)

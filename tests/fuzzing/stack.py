@@ -1,0 +1,201 @@
+"""The services as they run in production, for fuzzing: `python -m <service> serve`
+processes on one fresh database with the sample catalog seeded through the API, a real
+Chroma, the local OpenAI-compatible fake (on its own thread, so synchronous fuzz requests
+never block it) and, when nginx is installed, the gateway in front of them.
+
+Everything is synchronous: schemathesis sends its requests with `requests`, from the
+test's own thread.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy import create_engine, text
+
+from marcus_eventstore.migrations import upgrade
+from marcus_web.auth import mint_token
+from scripts import seed
+from scripts import stack as stack_runner
+from services.assistant.tests.fake_openai import FakeOpenAI, Reply
+from tests.support.chroma import ChromaProcess
+from tests.support.servers import free_port
+
+SECRET = "fuzzing-tests-secret-0123456789abcdef"
+SERVICES = ("catalog", "orders", "assistant", "indexer", "scheduler")
+# High enough that fuzzing through the gateway is never rate limited (429 is the
+# gateway's, tested in tests/gateway).
+GATEWAY_RATES = {
+    "GATEWAY_SEARCH_RATE": "1000r/s",
+    "GATEWAY_SEARCH_BURST": "1000",
+    "GATEWAY_CHAT_RATE": "1000r/s",
+    "GATEWAY_CHAT_BURST": "1000",
+}
+MODEL_REPLY = "Here are a few products that fit."
+
+
+def bearer(subject: str, *roles: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(subject, list(roles), secret=SECRET)}"}
+
+
+@dataclass
+class FuzzStack:
+    database_url: str
+    urls: dict[str, str]
+    gateway: str | None
+    logs: Path
+    llm: FakeOpenAI
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return bearer("fuzz-admin", "admin")
+
+    def count(self, sql: str) -> int:
+        """One number from the stack's database (rows, events): what a refusal must not change."""
+        engine = create_engine(self.database_url)
+        try:
+            with engine.connect() as conn:
+                return int(conn.execute(text(sql)).scalar_one())
+        finally:
+            engine.dispose()
+
+
+@contextmanager
+def llm_server() -> Iterator[FakeOpenAI]:
+    """The fake model on a uvicorn of its own thread; it answers every call with text."""
+    fake = FakeOpenAI().then(*[Reply(MODEL_REPLY)] * 20_000)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(fake.app, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="fake-openai", daemon=True)
+    thread.start()
+    _wait(lambda: server.started, 15, "the fake model")
+    fake.url = f"http://127.0.0.1:{port}"
+    try:
+        yield fake
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+def _wait(condition: Any, within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _start(command: list[str], log: Path, env: dict[str, str] | None = None) -> Any:
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs.values():
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def _gateway_command(
+    nginx: str, logs: Path, ports: dict[str, int], gateway_port: int, docs: Path
+) -> list[str]:
+    """nginx with the template `make up` renders, on a free port."""
+    import pytest
+
+    processes = [
+        stack_runner.Process(name, f"python -m {name} serve", port, name)
+        for name, port in ports.items()
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stack_runner, "GATEWAY_DIR", logs / "nginx")
+        patch.setattr(stack_runner, "GATEWAY_PORT", gateway_port)
+        config = stack_runner.render_gateway(
+            processes, overrides=GATEWAY_RATES | {"GATEWAY_DOCS_ROOT": str(docs)}
+        )
+    return [nginx, "-p", str(logs / "nginx"), "-e", "stderr", "-c", str(config)]
+
+
+@contextmanager
+def fuzz_stack(
+    database_url: str, redis_url: str, nginx: str | None, docs: Path | None
+) -> Iterator[FuzzStack]:
+    for service in SERVICES:
+        upgrade(service, database_url)
+    prefix = f"fuzz-{os.urandom(4).hex()}:"
+    logs = Path(tempfile.mkdtemp(prefix="marcus-fuzz-"))
+    os.chmod(logs, 0o755)  # nginx workers (unprivileged when started by root) use its temp dirs
+    chroma = ChromaProcess()
+    chroma.start()
+    with llm_server() as llm:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "STREAM_PREFIX": prefix,
+            "JWT_SECRET": SECRET,
+            "CHROMA_URL": chroma.url,
+            "INDEX_NAMESPACE": prefix.replace(":", "-"),
+            "EMBEDDER": "hash",
+            "CHAT_BASE_URL": llm.base_url,
+            "CHAT_API_KEY": "fuzz-key",
+            "RELAY_POLL_INTERVAL": "0.2",
+            "LOG_FORMAT": "text",
+            "LOG_LEVEL": "warning",
+        }
+        env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+        ports = {name: free_port() for name in SERVICES}
+        urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        result = FuzzStack(database_url, urls, None, logs, llm)
+        try:
+            for name, port in ports.items():
+                result.procs[name] = _start(
+                    [sys.executable, "-m", name, "serve", "--port", str(port)],
+                    logs / f"{name}.log",
+                    env,
+                )
+            if nginx and docs:
+                gateway_port = free_port()
+                command = _gateway_command(nginx, logs, ports, gateway_port, docs)
+                result.procs["gateway"] = _start([*command, "-g", "daemon off;"], logs / "gw.log")
+                result.gateway = f"http://127.0.0.1:{gateway_port}"
+            for name, url in urls.items():
+                _wait(lambda url=url: _ready(f"{url}/readyz"), 90, f"{name} ready")
+            if result.gateway:
+                _wait(lambda: _ready(f"{result.gateway}/gateway/healthz"), 20, "nginx ready")
+            token = mint_token("seed-script", ["admin"], secret=SECRET)
+            assert seed.main(["--url", urls["catalog"], "--token", token]) == 0
+            yield result
+        finally:
+            _stop(result.procs)
+            chroma.remove()
