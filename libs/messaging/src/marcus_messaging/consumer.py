@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -49,6 +50,21 @@ from marcus_messaging.subscription import build_broker
 from marcus_messaging.tracing import traced
 
 log = logging.getLogger("marcus.messaging")
+
+
+_heap_frozen = False
+
+
+def freeze_heap_once() -> None:
+    """`gc.freeze` the heap of a process once (see `ConsumerSettings.freeze_heap`): what
+    exists once the consumer runs lives as long as the process. Collect first, so the
+    garbage of the start-up is freed rather than frozen."""
+    global _heap_frozen
+    if _heap_frozen:
+        return
+    _heap_frozen = True
+    gc.collect()
+    gc.freeze()
 
 
 class Consumer:
@@ -147,6 +163,8 @@ class Consumer:
         except BaseException:
             await self.stop()
             raise
+        if self.settings.freeze_heap:
+            freeze_heap_once()
         log.info("consumer %s of group %s reading %s", self.consumer_name, self.group, self.streams)
 
     async def _start(self) -> None:

@@ -46,6 +46,13 @@ class ConsumerSettings:
     """First delay between database probes while PostgreSQL is unavailable; doubles."""
     database_retry_max_ms: int = 30_000
     """Upper bound of the delay between database probes during an outage."""
+    freeze_heap: bool = True
+    """Once the first consumer of the process has started, move what is allocated by
+    then (modules, the app, connections) out of the garbage collector's reach
+    (`gc.freeze`), once per process. Each batch allocates thousands of objects, which
+    triggers full collections; each walked that whole long-lived heap and cost the
+    runtime about a fifth of its CPU per event (bench-bus). Objects frozen are still
+    freed by reference counting; only cycles among them are never collected."""
 
     def __post_init__(self) -> None:
         if self.max_deliveries < 1:
