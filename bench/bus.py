@@ -195,6 +195,7 @@ class RuntimeUnderTest:
         batch: int,
         *,
         schema: str = SCHEMA,
+        freeze_heap: bool = True,
     ) -> None:
         self.consumer = Consumer(
             group=GROUP,
@@ -203,7 +204,7 @@ class RuntimeUnderTest:
             schema=schema,
             redis_url=redis_url,
             names=names,
-            settings=ConsumerSettings(batch=batch, block_ms=100),
+            settings=ConsumerSettings(batch=batch, block_ms=100, freeze_heap=freeze_heap),
         )
         self._stream = names.events("catalog")
         self._total = total
@@ -290,7 +291,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": {
         "events": 20_000,
         "rounds": 3,
-        "celery_tasks": 10_000,
+        "celery_tasks": 5_000,
         "celery_pools": ["prefork:2", "solo"],
     },
 }

@@ -231,6 +231,7 @@ async def runtime_consumer(config: dict[str, Any], ready: MpEvent, go: MpEvent) 
         config["total"],
         config["batch"],
         schema=config["schema"],
+        freeze_heap=config.get("freeze_heap", True),
     )
     async with runtime.consumer.running():
         cpu = await _start_when_told(ready, go)
