@@ -156,8 +156,8 @@ bench: install ## Every benchmark in one go, ~20 min (BENCH_ARGS="--profile quic
 bench-index: install ## Index benchmarks as processes: freshness, scale-out 1-3 indexers, rebuild (BENCH_ARGS=freshness)
 	$(RUN) python -m bench.index $(BENCH_ARGS)
 
-bench-bus: install ## Benchmark the event bus (python -m bench.bus)
-	$(RUN) python -m bench.bus
+bench-bus: install ## Event bus vs raw redis-py and vs Celery, processes as in production (BENCH_ARGS="--profile quick")
+	$(RUN) python -m bench.bus $(BENCH_ARGS)
 
 bench-orders: install ## Orders end to end (HTTP -> confirmed -> e-mail) at 1 and 2 replicas (bench/results/)
 	$(RUN) python -m bench.orders $(BENCH_ARGS)
