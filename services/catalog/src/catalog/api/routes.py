@@ -120,7 +120,7 @@ async def _product_out(session: AsyncSession, product_id: UUID, response: Respon
 
 async def _read_product(session: AsyncSession, product_id: UUID) -> Cached:
     out, version = await _product_row(session, product_id)
-    return Cached(out.__pydantic_serializer__.to_json(out), etag(version))
+    return Cached.of(out.__pydantic_serializer__.to_json(out), etag(version))
 
 
 async def _read_category(session: AsyncSession, category_id: UUID) -> Cached:
@@ -128,7 +128,7 @@ async def _read_category(session: AsyncSession, category_id: UUID) -> Cached:
     if row is None:
         raise Problem(404, "Not Found", f"category {category_id} does not exist")
     out = CategoryOut.model_validate(row, from_attributes=True)
-    return Cached(out.__pydantic_serializer__.to_json(out), etag(row.version))
+    return Cached.of(out.__pydantic_serializer__.to_json(out), etag(row.version))
 
 
 async def _cached_get(
@@ -138,7 +138,7 @@ async def _cached_get(
     `ReadCache.usable`), else one read of PostgreSQL that refills the cache."""
     cache = _read_cache(request)
     token = consistency.token_of(request.scope)
-    outcome = "off"
+    outcome = b"off"
     generation = 0
     if cache is not None:
         generation = cache.generation
@@ -146,28 +146,32 @@ async def _cached_get(
             entry = cache.get(key)
             if entry is not None:
                 HITS.inc()
-                return _cached_response(entry, "hit")
+                return CachedResponse(entry, b"hit")
             MISSES.inc()
-            outcome = "miss"
+            outcome = b"miss"
         else:
             BYPASSES.inc()
-            outcome = "bypass"
+            outcome = b"bypass"
     async with _sessions(request)() as session:
         entry = await read(session, key[1])
     if cache is not None:
         cache.fill(key, entry, generation)
-    return _cached_response(entry, outcome)
+    return CachedResponse(entry, outcome)
 
 
-def _cached_response(entry: Cached, outcome: str) -> Response:
-    return Response(
-        entry.body,
-        media_type="application/json",
-        headers={"ETag": entry.etag, READ_CACHE_HEADER: outcome},
-    )
+class CachedResponse(Response):
+    """A 200 whose headers were built when the entry was filled (Response.__init__ would
+    build them again on every hit)."""
+
+    def __init__(self, entry: Cached, outcome: bytes) -> None:
+        self.status_code = 200
+        self.body = entry.body
+        self.background = None
+        self.raw_headers = [*entry.raw_headers, (_READ_CACHE_RAW, outcome)]
 
 
 READ_CACHE_HEADER = "Marcus-Read-Cache"
+_READ_CACHE_RAW = READ_CACHE_HEADER.lower().encode()
 CONSISTENCY = (
     " Served from this replica's cache of the response when it may: without a"
     f" `{consistency.HEADER}` (header or cookie), a response reflects every change committed"

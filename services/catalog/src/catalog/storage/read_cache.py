@@ -51,8 +51,20 @@ Key = tuple[str, UUID]
 
 @dataclass(frozen=True, slots=True)
 class Cached:
+    """A response as sent: the JSON bytes and its raw headers, built once per fill."""
+
     body: bytes
     etag: str
+    raw_headers: tuple[tuple[bytes, bytes], ...] = ()
+
+    @classmethod
+    def of(cls, body: bytes, etag: str) -> Cached:
+        headers = (
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", b"application/json"),
+            (b"etag", etag.encode()),
+        )
+        return cls(body, etag, headers)
 
 
 class ReadCache:
