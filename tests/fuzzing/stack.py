@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import uvicorn
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from marcus_eventstore.migrations import upgrade
 from marcus_web.auth import mint_token
@@ -66,10 +67,16 @@ class FuzzStack:
 
     def count(self, sql: str) -> int:
         """One number from the stack's database (rows, events): what a refusal must not change."""
-        engine = create_engine(self.database_url)
+        return self.counts({"n": sql})["n"]
+
+    def counts(self, queries: dict[str, str]) -> dict[str, int]:
+        """Several numbers over one connection, closed afterwards (the server is shared)."""
+        engine = create_engine(self.database_url, poolclass=NullPool)
         try:
             with engine.connect() as conn:
-                return int(conn.execute(text(sql)).scalar_one())
+                return {
+                    name: int(conn.execute(text(sql)).scalar_one()) for name, sql in queries.items()
+                }
         finally:
             engine.dispose()
 
@@ -170,6 +177,7 @@ def fuzz_stack(
             "CHAT_BASE_URL": llm.base_url,
             "CHAT_API_KEY": "fuzz-key",
             "RELAY_POLL_INTERVAL": "0.2",
+            "DB_POOL_SIZE": "3",  # the PostgreSQL server is shared: few connections each
             "LOG_FORMAT": "text",
             "LOG_LEVEL": "warning",
         }

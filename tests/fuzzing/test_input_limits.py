@@ -29,7 +29,7 @@ COUNTS = {
 
 
 def counts(stack: FuzzStack) -> dict[str, int]:
-    return {name: stack.count(sql) for name, sql in COUNTS.items()}
+    return stack.counts(COUNTS)
 
 
 def assert_problem(reply: httpx.Response, *statuses: int) -> dict[str, Any]:
@@ -146,17 +146,44 @@ def test_deeply_nested_json_is_refused_with_4xx(
         ("assistant", "/api/v1/recommendations?strategy=popular", "k", str(10**30)),
     ],
 )
+@pytest.mark.parametrize("via", ["service", "gateway"])
 def test_page_sizes_beyond_the_maximum_are_422_naming_the_parameter(
-    stack: FuzzStack, service: str, path: str, parameter: str, value: str
+    stack: FuzzStack, service: str, path: str, parameter: str, value: str, via: str
 ) -> None:
+    base = stack.urls[service] if via == "service" else stack.gateway
+    if base is None:
+        pytest.skip("nginx is not installed")
     separator = "&" if "?" in path else "?"
     reply = httpx.get(
-        f"{stack.urls[service]}{path}{separator}{parameter}={value}",
-        headers=stack.admin,
-        timeout=30,
+        f"{base}{path}{separator}{parameter}={value}", headers=stack.admin, timeout=30
     )
     body = assert_problem(reply, 422)
     assert any(error["loc"] == ["query", parameter] for error in body["errors"]), body
+
+
+BIG = [2**63, 2**64, 10**400, -(2**63) - 1]
+
+
+@pytest.mark.parametrize("number", BIG, ids=["2^63", "2^64", "1e400", "-2^63-1"])
+def test_integers_beyond_bigint_are_422_and_change_nothing(
+    stack: FuzzStack, catalog: httpx.Client, category_id: str, number: int
+) -> None:
+    """Counts and quantities that would overflow a PostgreSQL bigint never reach it."""
+    before = counts(stack)
+    created = catalog.post("/api/v1/products", json=product(category_id, stock=number))
+    assert_problem(created, 422)
+    existing = catalog.get("/api/v1/products", params={"limit": 1}).json()["items"][0]["id"]
+    stock = catalog.put(f"/api/v1/products/{existing}/stock", json={"stock": number})
+    assert_problem(stock, 422)
+    line = {"product_id": existing, "quantity": number}
+    order = httpx.post(
+        f"{stack.urls['orders']}/api/v1/orders",
+        json={"email": "big@example.com", "lines": [line]},
+        headers=stack.admin,
+        timeout=30,
+    )
+    assert_problem(order, 422)
+    assert counts(stack) == before
 
 
 # --- Unicode --------------------------------------------------------------------------------
@@ -208,6 +235,11 @@ def test_text_that_postgres_cannot_store_is_422_everywhere_and_changes_nothing(
     body = raw(product(category_id, name=ESC), escaped)
     json_headers = {**stack.admin, "Content-Type": "application/json"}
     assert_problem(catalog.post("/api/v1/products", content=body, headers=json_headers), 422)
+    if stack.gateway:
+        through = httpx.post(
+            f"{stack.gateway}/api/v1/products", content=body, headers=json_headers, timeout=30
+        )
+        assert_problem(through, 422)
     category = raw({"slug": "nul-test", "name": "x", "description": ESC}, escaped)
     assert_problem(catalog.post("/api/v1/categories", content=category, headers=json_headers), 422)
     session = httpx.post(
