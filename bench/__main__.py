@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from typing import Any
 import psutil
 
 from bench import plots, report
+from bench.http import WRK_MISSING
 from bench.machine import RESULTS, ROOT, command, machine
 from bench.memory import RssSampler
 from bench.suite import BENCHES, PROFILES, Bench, by_name
@@ -82,6 +84,9 @@ def run_one(bench: Bench, profile: str, folder: Path) -> dict[str, Any]:
             except subprocess.TimeoutExpired:
                 stop_tree(proc)
                 code = None
+            except BaseException:  # Ctrl-C or SIGTERM of `make bench`: its bench too
+                stop_tree(proc)
+                raise
     entry["seconds"] = round(time.monotonic() - started, 1)
     entry["exit_code"] = code
     entry["rss"] = sampler.result()
@@ -105,6 +110,16 @@ def run_one(bench: Bench, profile: str, folder: Path) -> dict[str, Any]:
     return entry
 
 
+def interrupt_on_sigterm() -> None:
+    """SIGTERM (`timeout`, a CI job's end) stops the running bench as Ctrl-C does: the
+    benches run in sessions of their own, so no signal to this process reaches them."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     names = [bench.name for bench in BENCHES]
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
@@ -125,6 +140,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    interrupt_on_sigterm()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress shows in a log
     benches = by_name()
     now = datetime.now(UTC)
@@ -141,10 +157,16 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(database_url, redis_url, ("psutil", "matplotlib", "celery")),
         "benches": {},
     }
+    if "http" in args.selected and not shutil.which("wrk"):
+        print(f"warning: {WRK_MISSING}; the http bench will fail, the others run")
     folder = Path(tempfile.mkdtemp(prefix="marcus-bench-"))
     print(f"make bench ({args.profile}): {', '.join(args.selected)}; logs in {folder}")
-    for name in args.selected:
-        combined["benches"][name] = run_one(benches[name], args.profile, folder)
+    try:
+        for name in args.selected:
+            combined["benches"][name] = run_one(benches[name], args.profile, folder)
+    except KeyboardInterrupt:
+        print(f"interrupted: the running bench was stopped; logs in {folder}")
+        return 130
     combined["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     combined["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     combined["rss_peaks"] = report.rss_peaks(combined["benches"])
