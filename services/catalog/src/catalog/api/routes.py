@@ -38,6 +38,7 @@ from catalog.storage.read_cache import (
 from catalog.storage.uow import CatalogUnitOfWork
 from marcus_eventstore import CommandContext
 from marcus_web.auth import Admin
+from marcus_web.openapi import problems
 from marcus_web.problems import Problem
 
 router = APIRouter(prefix="/api/v1")
@@ -182,6 +183,19 @@ CONSISTENCY = (
     " not applied the token yet, or is resyncing), off."
 )
 
+TOKEN_PARAMETER = {
+    "parameters": [
+        {
+            "name": consistency.HEADER,
+            "in": "header",
+            "required": False,
+            "description": "The token a write returned (or the cookie of the same name):"
+            " read at least that write.",
+            "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+        }
+    ]
+}
+
 
 # --- categories ---------------------------------------------------------------------------
 
@@ -197,6 +211,8 @@ async def list_categories(session: Session) -> CategoryList:
     response_model=CategoryOut,
     tags=["categories"],
     description="One category." + CONSISTENCY,
+    openapi_extra=TOKEN_PARAMETER,
+    responses=problems(400),
 )
 async def get_category(category_id: UUID, request: Request) -> Response:
     return await _cached_get(request, (CATEGORY, category_id), _read_category)
@@ -291,6 +307,8 @@ async def list_products(
     response_model=ProductOut,
     tags=["products"],
     description="One product." + CONSISTENCY,
+    openapi_extra=TOKEN_PARAMETER,
+    responses=problems(400),
 )
 async def get_product(product_id: UUID, request: Request) -> Response:
     return await _cached_get(request, (PRODUCT, product_id), _read_product)
