@@ -89,7 +89,7 @@ async def running(database_url: str, redis_url: str, access_folder: Path) -> Asy
         await chroma_started
         for process in stack.processes:
             try:
-                await process.ready(within=180)
+                await process.ready(within=300)  # a loaded machine: minutes
             except AssertionError as exc:
                 raise AssertionError(f"{exc}\n{process.log.read_text()[-3000:]}") from None
         gateway_url, gateway = await _start_gateway(nginx, stack, access_folder)

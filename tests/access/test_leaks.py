@@ -23,7 +23,7 @@ from services.orders.tests.stack import SECRET
 from tests.access.matrix import ADMIN, CUSTOMER_A, CUSTOMER_B
 from tests.access.world import Running, Tokens, World, event_counts
 
-pytestmark = pytest.mark.timeout(600)  # the first test starts the stack: 7 processes
+pytestmark = pytest.mark.timeout(900)  # the first test starts the stack: 7 processes
 
 
 async def _listing(client: httpx.AsyncClient, headers: dict[str, str]) -> list[dict[str, Any]]:
