@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from marcus_eventstore.migrations import upgrade
 from marcus_web.auth import mint_token
@@ -159,3 +161,93 @@ async def test_scheduled_rebuild_reaches_the_indexer_and_its_outcome_comes_back(
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
+
+
+async def test_a_rebuild_that_gives_up_reports_its_run_failed(
+    database_url, redis_url, stream_prefix
+) -> None:
+    """Chroma goes away after the indexer started: every attempt of the rebuild fails,
+    the indexer gives up and emits indexer.index.rebuild_failed, and the scheduler's run
+    (pending until then) is recorded as failed with the indexer's error."""
+    for service in ("catalog", "indexer", "scheduler"):
+        upgrade(service, database_url)
+    await stack.reset(database_url)  # one active collection per database: start clean
+    chroma = ChromaProcess()  # of this test alone: it is killed
+    chroma.start()
+    common = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "STREAM_PREFIX": stream_prefix,
+        "JWT_SECRET": SECRET,
+        "RELAY_POLL_INTERVAL": "0.2",
+    }
+    ports = {name: free_port() for name in ("indexer", "scheduler")}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    admin = {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        indexer_env = {
+            **common,
+            "CHROMA_URL": chroma.url,
+            "INDEX_NAMESPACE": stream_prefix,
+            "EMBEDDER": "hash",
+            "REBUILD_POLL_INTERVAL": "0.2",
+        }
+        procs.append(start("indexer", ports["indexer"], indexer_env))
+        never = {"INDEX_REBUILD_CRON": "0 0 29 2 *", "VIEWS_REFRESH_CRON": "0 0 29 2 *"}
+        procs.append(start("scheduler", ports["scheduler"], {**common, **never}))
+        for name in ("indexer", "scheduler"):
+            await wait_for(lambda name=name: _ready(urls[name]), within=120, what=f"{name} up")
+        chroma.stop()  # the index store is down when the rebuild comes
+
+        async with httpx.AsyncClient(base_url=urls["scheduler"], headers=admin) as scheduler:
+            fired = await scheduler.post("/api/v1/admin/jobs/index-rebuild/run")
+            assert fired.status_code in (200, 201, 202), fired.text
+            run_id = fired.json()["id"]
+
+            async def failed_job() -> dict | None:
+                response = await scheduler.get("/api/v1/admin/jobs")
+                if response.status_code != 200:
+                    return None
+                job = {job["name"]: job for job in response.json()["items"]}["index-rebuild"]
+                return job if job["last_outcome"] == "failed" else None
+
+            job = await wait_for(failed_job, within=120, interval=0.2, what="the failed outcome")
+        run = job["last_run"]
+        assert run["id"] == run_id
+        assert run["outcome_detail"].startswith("rebuild gave up after 3 attempt(s): ")
+        assert run["report_id"] is not None
+
+        # The indexer's side (its admin API needs Chroma): the run failed for good, and
+        # search kept the collection it had.
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                rebuild = (
+                    await conn.execute(
+                        text(
+                            "SELECT status, attempts, error FROM indexer.rebuild_runs"
+                            " WHERE request_id = :id"
+                        ),
+                        {"id": run_id},
+                    )
+                ).one()
+                active = await conn.execute(
+                    text("SELECT count(*) FROM indexer.collections WHERE status = 'active'")
+                )
+                assert active.scalar_one() == 1
+        finally:
+            await engine.dispose()
+        assert (rebuild.status, rebuild.attempts) == ("failed", 3)
+        assert run["outcome_detail"].endswith(rebuild.error)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+        chroma.remove()

@@ -4,7 +4,9 @@ The worker that gets `pg_try_advisory_lock` (on a connection of its own, held fo
 whole run) executes the oldest waiting run; the others keep serving. If the process dies
 the connection closes, PostgreSQL releases the lock, and the next worker finds the run
 still `running` and does it again from the start (a rebuild is a pure function of the
-stream, so repeating it is safe), up to `MAX_ATTEMPTS`.
+stream, so repeating it is safe), up to `MAX_ATTEMPTS`. A run that gives up appends
+`indexer.index.rebuild_failed` in the transaction that marks it failed, so whoever asked
+(the scheduler's run) learns the outcome as surely as a success's `indexer.index.rebuilt`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy import text
@@ -20,6 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from indexer import metrics
 from indexer.rebuild import Rebuilder
 from indexer.storage import runs as runs_store
+from indexer.storage.tables import event_store
+from marcus_contracts import registry
+from marcus_contracts.events.indexer import IndexRebuildFailedV1
+from marcus_eventstore import EventStore
 
 log = logging.getLogger("marcus.indexer.worker")
 
@@ -64,7 +71,7 @@ class RebuildWorker:
             if run is None:
                 return None
             if run.status == runs_store.RUNNING and run.attempts >= runs_store.MAX_ATTEMPTS:
-                await runs_store.fail(session, run.id, run.error or "gave up", final=True)
+                await give_up(session, run.id, run.error or "gave up")
                 metrics.REBUILDS.labels("failed").inc()
                 return run.id
             await runs_store.start(session, run)
@@ -75,7 +82,10 @@ class RebuildWorker:
             final = run.attempts + 1 >= runs_store.MAX_ATTEMPTS
             log.exception("rebuild %s failed%s", run.id, "" if not final else "; giving up")
             async with self.sessions.begin() as session:
-                await runs_store.fail(session, run.id, repr(exc), final=final)
+                if final:
+                    await give_up(session, run.id, repr(exc))
+                else:
+                    await runs_store.fail(session, run.id, repr(exc), final=False)
             metrics.REBUILDS.labels("failed").inc()
             return run.id
         metrics.REBUILDS.labels("done").inc()
@@ -103,6 +113,30 @@ class RebuildWorker:
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(_first(stop, self.wake), self.poll_interval)
+
+
+async def give_up(session: AsyncSession, run_id: UUID, error: str) -> None:
+    """Mark the run failed for good and append `indexer.index.rebuild_failed` (subject
+    the run, like its success would have been: a run reports one outcome, once). A run
+    that failed after its switch committed is done and was reported as such: kept."""
+    found = await runs_store.get(session, run_id)
+    if found is None or found.status == runs_store.DONE:
+        return
+    await runs_store.fail(session, run_id, error, final=True)
+    run = await runs_store.get(session, run_id)
+    assert run is not None
+    event = IndexRebuildFailedV1(
+        run_id=run.id,
+        request_id=run.request_id,
+        requested_by=run.requested_by,
+        error=run.error or error,
+        attempts=max(run.attempts, 1),
+        started_at=run.started_at,
+        failed_at=datetime.now(UTC),
+    )
+    await EventStore(event_store).append(
+        session, [registry.envelope(event, subject=str(run.id), sequence=1)]
+    )
 
 
 async def _first(*events: asyncio.Event) -> None:

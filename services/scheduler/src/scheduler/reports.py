@@ -1,9 +1,10 @@
 """Outcome reports: the events other services emit when they did a job's work.
 
-`indexer.index.rebuilt` carries `request_id`, the id of the scheduler event that asked
-for the rebuild, which is the run id: the run gets its outcome from it. A rebuild that
-no run asked for (`make reindex`, the indexer's own admin endpoint) matches no run and
-is skipped.
+`indexer.index.rebuilt` (success) and `indexer.index.rebuild_failed` (the rebuild gave
+up) carry `request_id`, the id of the scheduler event that asked for the rebuild, which
+is the run id: the run gets its outcome from them. A rebuild that no run asked for
+(`make reindex`, the indexer's own admin endpoint) matches no run and is skipped. A job
+reported by a success event also takes that event's failure counterpart (`FAILURES`).
 
 The outcome (a `scheduler.job.finished` event and the run's new state) is recorded in
 the consumer's ledger transaction, so the report is processed exactly once; the run
@@ -23,7 +24,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from marcus_contracts import Event, StreamNames, source_of
-from marcus_contracts.events.indexer import IndexRebuiltV1
+from marcus_contracts.events.indexer import IndexRebuildFailedV1, IndexRebuiltV1
 from marcus_eventstore import CommandContext
 from marcus_messaging import Consumer, HandlerContext
 from scheduler import handlers
@@ -54,9 +55,28 @@ def _index_rebuilt(event: Event) -> Report:
     )
 
 
+def _index_rebuild_failed(event: Event) -> Report:
+    assert isinstance(event, IndexRebuildFailedV1)
+    return Report(
+        run_id=event.request_id,
+        succeeded=False,
+        detail=f"rebuild gave up after {event.attempts} attempt(s): {event.error}"[:2000],
+    )
+
+
 REPORTS: Mapping[str, Callable[[Event], Report]] = {
     IndexRebuiltV1.event_type: _index_rebuilt,
+    IndexRebuildFailedV1.event_type: _index_rebuild_failed,
 }
+
+FAILURES: Mapping[str, str] = {IndexRebuiltV1.event_type: IndexRebuildFailedV1.event_type}
+"""The failure report of each success report a job may be `reported_by`."""
+
+
+def reporters_of(jobs: Mapping[str, Job]) -> set[str]:
+    """Event types that report an outcome of one of `jobs`: success and failure."""
+    types = {job.reported_by for job in jobs.values() if job.reported_by}
+    return types | {FAILURES[t] for t in types if t in FAILURES}
 
 
 def make_report_consumer(
@@ -72,7 +92,7 @@ def make_report_consumer(
         redis_url=settings.redis_url,
         names=StreamNames(settings.stream_prefix),
     )
-    reporters = {job.reported_by for job in jobs.values() if job.reported_by}
+    reporters = reporters_of(jobs)
 
     @consumer.handler(*REPORTS)
     async def on_report(ctx: HandlerContext) -> None:

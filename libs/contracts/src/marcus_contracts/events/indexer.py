@@ -2,7 +2,10 @@
 
 `indexer.index.rebuilt` says that a rebuild by replay switched search to a new Chroma
 collection: consumers (the assistant, dashboards) learn the new collection, its embedder
-and size without reading the indexer's schema. The event's subject is the rebuild run.
+and size without reading the indexer's schema. `indexer.index.rebuild_failed` says that
+a rebuild gave up (after its last attempt): search stays on the collection it had, and
+whoever asked (the scheduler's run) learns the outcome. Either way the event's subject is
+the rebuild run, and a run emits one of the two, once.
 """
 
 from __future__ import annotations
@@ -38,4 +41,22 @@ class IndexRebuiltV1(Event):
     finished_at: datetime
 
 
-ALL = (IndexRebuiltV1,)
+class IndexRebuildFailedV1(Event):
+    """A rebuild gave up: its attempts are spent; the active collection did not change."""
+
+    event_type = "indexer.index.rebuild_failed"
+    version = 1
+
+    run_id: UUID
+    request_id: UUID
+    """Id of the request that asked for it (the scheduler's event id, or an admin's)."""
+    requested_by: str
+    error: str
+    """The last attempt's error, as the indexer recorded it on the run."""
+    attempts: int = Field(ge=1)
+    started_at: datetime | None = None
+    """When the last attempt started (none if the run never started one)."""
+    failed_at: datetime
+
+
+ALL = (IndexRebuiltV1, IndexRebuildFailedV1)
