@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from marcus_contracts import StreamNames
 from marcus_messaging import Consumer, ConsumerSettings, HandlerContext
 from notifier import deliveries
-from notifier.emails import EMAIL_EVENTS, render
+from notifier.emails import EMAIL_EVENTS, Email, render
 from notifier.settings import SCHEMA, SERVICE, NotifierSettings
 from notifier.smtp import SEND_ERRORS, Mailer
 
@@ -42,8 +42,12 @@ async def send_order_email(
                     email.delivery_id,
                     email.message_id,
                 )
+
+            async def record_sent(reply: str, email: Email = email) -> None:
+                await deliveries.mark_sent(sessions, email, reply)
+
             try:
-                reply = await mailer.send(email.message)
+                await mailer.send(email.message, record_sent)
             except SEND_ERRORS as exc:
                 final = ctx.deliveries >= settings.consumer_max_deliveries
                 error = f"{type(exc).__name__}: {exc}"
@@ -55,7 +59,6 @@ async def send_order_email(
                     f"sending {email.message_id} to {email.recipient} failed "
                     f"(attempt {ctx.deliveries}/{settings.consumer_max_deliveries}): {error}"
                 ) from exc
-            await deliveries.mark_sent(sessions, email, reply)
             deliveries.SENT.labels(envelope.type).inc()
         await deliveries.record_sent_event(ctx.session, email, envelope, event)
 

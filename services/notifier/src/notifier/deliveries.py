@@ -9,17 +9,22 @@ still roll back, e.g. when a later event of the same batch fails):
 1. `begin`: INSERT the delivery as `sending` (unique per event + recipient), or, if it
    exists, move it back to `sending` and count the attempt; if it is `sent`, skip 2-3.
 2. send, with a Message-ID derived from the delivery id;
-3. `sent` with the server's reply (or `retrying` / `failed` with the error), committed.
+3. `sent` with the server's reply, committed in its own one-statement transaction as
+   soon as the server answered DATA with 250, before QUIT (`Mailer.send`'s `accepted`);
+   or `retrying` / `failed` with the error if the send failed.
 4. in the ledger transaction: `notifier.email.sent` is appended once (guarded by
    `outcome_recorded`), then the runtime commits and acks.
 
-A crash (SIGKILL) anywhere after 3 finds `sent` on redelivery: no second e-mail. The one
-window left is between the server's "250 accepted" and the commit of 3 (milliseconds):
-the delivery is still `sending`, so the redelivery sends again, with the SAME
-Message-ID, counted in `notifier_resends_after_crash_total` and logged. Receivers that
-dedupe by Message-ID (the local catcher does; most mailbox providers collapse such
-copies) show one e-mail; a plain MTA may deliver two. SMTP has no way to ask a server
-whether it already accepted a message, so no client can close that window entirely.
+So after a crash, `sending` means "maybe sent" and no row means "never tried". A crash
+anywhere after 3 finds `sent` on redelivery: no second e-mail. What is left is at least
+once, in two windows docs/architecture.md describes: the server took the message but 3
+did not commit (a crash or a database error in that one UPDATE), or the server's reply
+to DATA never arrived (timeout, reset) although it took the message. The redelivery
+then sends again with the SAME Message-ID (after a crash: counted in
+`notifier_resends_after_crash_total` and logged). Receivers that dedupe by Message-ID
+(the local catcher does) show one e-mail; a plain MTA may deliver two. SMTP has no way
+to ask a server whether it already accepted a message, so no client can close these
+windows entirely.
 
 SMTP down: the send raises, the delivery becomes `retrying`, the handler raises, and the
 runtime retries the event with exponential backoff. On the last allowed delivery the
