@@ -191,12 +191,12 @@ def summarise(rounds: list[dict[int, dict[str, Any]]]) -> dict[str, Any]:
     medians = [
         {
             "replicas": n,
-            "emails_per_s": statistics.median(r[n]["emails_per_s"] for r in rounds),
+            "emails_per_s": round(statistics.median(r[n]["emails_per_s"] for r in rounds), 1),
             "cpu_ms_per_email": {
-                part: statistics.median(r[n]["cpu_ms_per_email"][part] for r in rounds)
+                part: round(statistics.median(r[n]["cpu_ms_per_email"][part] for r in rounds), 3)
                 for part in rounds[0][n]["cpu_ms_per_email"]
             },
-            "cores_busy": statistics.median(r[n]["cores_busy"] for r in rounds),
+            "cores_busy": round(statistics.median(r[n]["cores_busy"] for r in rounds), 2),
         }
         for n in counts
     ]

@@ -82,7 +82,12 @@ async def run_replicas(
         processes() as procs,
     ):
         env = service_env(
-            database_url, args.redis_url, prefix, CHROMA_URL=chroma_url, EMBEDDER="hash"
+            database_url,
+            args.redis_url,
+            prefix,
+            CHROMA_URL=chroma_url,
+            EMBEDDER="hash",
+            DB_POOL_SIZE="4",  # a replica holds ~2 at a time; the server is shared
         )
         for i in range(replicas):
             procs.append(ServiceProcess("indexer", env, log_dir, f"scale-{replicas}-{i}"))
