@@ -29,7 +29,8 @@ PYTEST_ARGS ?=
 
 .PHONY: help install up down logs ps status seed token test test-e2e schemas lint fmt \
 	migrate rebuild-projections republish bench-bus clean install-local-model reindex bench-index \
-	bench-orders mail api-docs bench-observability bench-configurator test-reliability test-fuzz
+	bench-orders mail api-docs bench-observability bench-configurator test-reliability test-fuzz \
+	bench-notifier
 
 help: ## Show this help
 	@echo "Marcus: make <target> [VAR=value]"
@@ -161,6 +162,9 @@ bench-bus: install ## Event bus vs raw redis-py and vs Celery, processes as in p
 
 bench-orders: install ## Orders end to end (HTTP -> confirmed -> e-mail) at 1 and 2 replicas (bench/results/)
 	$(RUN) python -m bench.orders $(BENCH_ARGS)
+
+bench-notifier: install ## Notifier scale-out: one backlog of order e-mails with 1, 2, 3 consumers (bench/results/)
+	$(RUN) python -m bench.notifier $(BENCH_ARGS)
 
 bench-observability: install ## Cost of tracing (off/on) and JSON logs: consumer wrapper, HTTP middleware, log line (bench/results/)
 	$(RUN) python -m bench.observability $(BENCH_ARGS)
