@@ -99,12 +99,17 @@ def scaleout(combined: dict[str, Any], ax: Axes) -> bool:
         if not points:
             continue
         xs, ys = zip(*points, strict=True)
-        line = ax.plot(xs, ys, marker="o", label=name)[0]
-        ax.plot(xs, [ys[0] * x / xs[0] for x in xs], ":", color=line.get_color(), linewidth=0.8)
+        base = ys[0] / xs[0]  # per consumer, at the smallest count measured
+        ax.plot(xs, [y / base for y in ys], marker="o", label=f"{name}, one consumer {base:.0f}/s")
         replicas.update(xs)
     if not replicas:
         return False
-    ax.set(xlabel="consumers", ylabel="per second", title="Scale-out (dotted: linear from one)")
+    ax.plot(sorted(replicas), sorted(replicas), ":", color="grey", label="linear")
+    ax.set(
+        xlabel="consumers",
+        ylabel="throughput / one consumer's",
+        title="Scale-out: speed-up over one consumer",
+    )
     ax.set_xticks(sorted(replicas))
     ax.legend(fontsize=8)
     return True
