@@ -120,6 +120,8 @@ class CommitFollower:
                     await self._follow(conn, stop)
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 log.warning("read cache follower lost PostgreSQL (%s); bypassing the cache", exc)
+            except Exception:  # a bug must not leave the cache unfollowed for good
+                log.exception("read cache follower failed; bypassing the cache, restarting")
             finally:
                 self.cache.not_following()
             with contextlib.suppress(TimeoutError):
