@@ -60,7 +60,7 @@ def _query_locations(scope: Scope) -> list[tuple[str, ...]]:
     return found
 
 
-def _body_locations(body: bytes) -> list[tuple[str, ...]]:
+def body_locations(body: bytes) -> list[tuple[str, ...]]:
     if not _SUSPECT_ESCAPE.search(body):
         return []
     try:
@@ -109,7 +109,7 @@ class InputLimitsMiddleware:
                 break
         body = b"".join(chunks)
         if b"json" in headers.get(b"content-type", b""):
-            bad = _body_locations(body)
+            bad = body_locations(body)
             if bad:
                 await self._unstorable(scope, send, bad)
                 return
