@@ -34,12 +34,15 @@ PROFILES = {
         rounds=1,
         workload_seconds=8,
         outage_seconds=3,
-        skipped=("SIGKILL catalog", "SIGKILL assistant", "SIGKILL indexer"),
+        skipped=("SIGKILL catalog", "SIGKILL assistant", "SIGKILL indexer", "SIGKILL notifier"),
     ),
     "full": Profile("full", rounds=3, workload_seconds=16, outage_seconds=6),
 }
 """`ci` must fit CI's time on a 2-core machine: a service restart costs the most (tens of
-seconds under load), so it SIGKILLs the saga's consumers only (orders, notifier)."""
+seconds under load), so it SIGKILLs the orders service only. The notifier's SIGKILL stays
+in `full`: a kill between the SMTP server's 250 and the notifier's record of it resends
+the e-mail with the same Message-ID (the one window SMTP leaves, see
+notifier.deliveries), which this suite counts as a duplicate on purpose."""
 
 Inject = Callable[[ReliabilityStack, Book, Profile], Awaitable[None]]
 
