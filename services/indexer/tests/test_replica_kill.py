@@ -3,7 +3,8 @@
 The victim runs with `FAULT_HOLD_FOLD_SECONDS`: each batch it consumes stays open (rows
 locked, entries pending, nothing committed or acked) far longer than the test, so once
 it holds entries it still holds them when the kill lands, whatever the machine's load.
-The survivor must then reclaim them, and the index must end with every product once."""
+The survivor must then reclaim them, and the index must end with every product once.
+The deadlines are generous (a full-suite run loads the machine); none is a speed claim."""
 
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ async def test_sigkilled_replica_loses_and_duplicates_nothing(
                 return False
 
         for client in clients:
-            await wait_for(lambda client=client: ready(client), within=90, what="indexer ready")
+            await wait_for(lambda client=client: ready(client), within=180, what="indexer ready")
         survivor = clients[1]
 
         settings = CatalogSettings(**common(clean_database, redis_url, stream_prefix))  # type: ignore[arg-type]
@@ -140,7 +141,7 @@ async def test_sigkilled_replica_loses_and_duplicates_nothing(
                 """Kill on the observed condition; what was in flight right after."""
                 await wait_for(
                     lambda: _positive(victim_holds()),
-                    within=60,
+                    within=120,
                     interval=0.005,
                     what="entries held by the victim",
                 )
@@ -161,7 +162,7 @@ async def test_sigkilled_replica_loses_and_duplicates_nothing(
 
             await wait_for(
                 lambda: _lag_is(survivor, admin, 0),
-                within=90,
+                within=180,
                 what="the survivor drained the group",
             )
             catalog_now = await catalog_snapshot(catalog)
