@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -34,6 +34,8 @@ class Harness:
     checker: Checker
     report: Report
     profile: Profile
+    known: set[str] = field(default_factory=set)
+    """Violations earlier rounds reported (see Verdict.without)."""
 
 
 @pytest.fixture(scope="module")

@@ -31,14 +31,26 @@ from tests.support.search import catalog_snapshot, differences, index_snapshot
 
 @dataclass
 class Outcome:
+    """One invariant's violations, item by item (an order, a product, a group)."""
+
     name: str
-    lost: int = 0
-    duplicated: int = 0
-    details: list[str] = field(default_factory=list)
+    items: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """What is off -> (lost, duplicated)."""
+
+    def add(self, item: str, *, lost: int = 0, duplicated: int = 0) -> None:
+        self.items[item] = (lost, duplicated)
+
+    @property
+    def lost(self) -> int:
+        return sum(lost for lost, _ in self.items.values())
+
+    @property
+    def duplicated(self) -> int:
+        return sum(duplicated for _, duplicated in self.items.values())
 
     @property
     def holds(self) -> bool:
-        return self.lost == 0 and self.duplicated == 0
+        return not self.items
 
 
 @dataclass
@@ -57,9 +69,22 @@ class Verdict:
     def duplicated(self) -> int:
         return sum(o.duplicated for o in self.outcomes)
 
+    def items(self) -> set[str]:
+        return {f"{o.name}: {item}" for o in self.outcomes for item in o.items}
+
+    def without(self, known: set[str]) -> Verdict:
+        """Only what is new: a violation a previous round already reported (it stays in
+        the data, e.g. an e-mail sent twice) is not counted against this round again."""
+        return Verdict(
+            [
+                Outcome(o.name, {i: v for i, v in o.items.items() if f"{o.name}: {i}" not in known})
+                for o in self.outcomes
+            ]
+        )
+
     def describe(self) -> str:
         return "; ".join(
-            f"{o.name}: lost {o.lost}, duplicated {o.duplicated} {o.details[:5]}"
+            f"{o.name}: lost {o.lost}, duplicated {o.duplicated} {list(o.items)[:5]}"
             for o in self.outcomes
             if not o.holds
         )
@@ -93,10 +118,9 @@ class Checker:
         index = await index_snapshot(self.chroma_url, self.redis_url, self.prefix)
         for problem in differences(catalog, index):
             if problem.startswith("extra"):
-                outcome.duplicated += 1
+                outcome.add(problem[:200], duplicated=1)
             else:
-                outcome.lost += 1
-            outcome.details.append(problem[:200])
+                outcome.add(problem[:200], lost=1)
         return outcome
 
     async def statuses(self, book: Book) -> dict[str, str]:
@@ -113,8 +137,7 @@ class Checker:
         for order in book.orders:
             status = statuses.get(order.order_id)
             if status not in ("confirmed", "rejected"):
-                outcome.lost += 1
-                outcome.details.append(f"{order.order_id} {status}")
+                outcome.add(f"{order.order_id} {status}", lost=1)
         return outcome
 
     def one_email_per_order(self, book: Book) -> Outcome:
@@ -130,11 +153,9 @@ class Checker:
         for order in book.orders:
             count = received[order.email.lower()]
             if count == 0:
-                outcome.lost += 1
-                outcome.details.append(f"no e-mail for {order.order_id}")
+                outcome.add(f"no e-mail for {order.order_id}", lost=1)
             elif count > 1:
-                outcome.duplicated += count - 1
-                outcome.details.append(f"{count} e-mails for {order.order_id}")
+                outcome.add(f"{count} e-mails for {order.order_id}", duplicated=count - 1)
         return outcome
 
     async def stock_balances(self, book: Book) -> Outcome:
@@ -154,12 +175,12 @@ class Checker:
                 reply = await client.get(f"/api/v1/products/{product_id}")
                 reply.raise_for_status()
                 balance = reply.json()["stock"] + sold[product_id] - expected[product_id]
-                if balance < 0:
-                    outcome.lost += -balance
-                elif balance > 0:
-                    outcome.duplicated += balance
                 if balance:
-                    outcome.details.append(f"{product_id} off by {balance}")
+                    outcome.add(
+                        f"{product_id} off by {balance}",
+                        lost=max(-balance, 0),
+                        duplicated=max(balance, 0),
+                    )
         return outcome
 
     async def _streams(self, redis: aioredis.Redis) -> dict[str, list[str]]:
@@ -179,8 +200,7 @@ class Checker:
                 for info in await redis.xinfo_groups(stream):
                     behind = int(info.get("pending") or 0) + int(info.get("lag") or 0)
                     if behind:
-                        outcome.lost += behind
-                        outcome.details.append(f"{stream}/{info['name'].decode()}: {behind}")
+                        outcome.add(f"{stream}/{info['name'].decode()}: {behind}", lost=behind)
         finally:
             await redis.aclose()
         return outcome
@@ -208,11 +228,9 @@ class Checker:
                 for key in expected.keys() | found.keys():
                     diff = found[key] - expected[key]
                     if diff < 0 or (diff > 0 and expected[key] == 0):
-                        outcome.lost += abs(diff)
-                        outcome.details.append(f"{group}: {key[0]} {key[1][:80]!r} x{diff}")
+                        outcome.add(f"{group}: {key[0]} {key[1][:80]!r} x{diff}", lost=abs(diff))
                     elif diff > 0:
-                        outcome.duplicated += diff
-                        outcome.details.append(f"{group}: poison twice {key[1][:60]!r}")
+                        outcome.add(f"{group}: poison twice {key[1][:60]!r}", duplicated=diff)
         finally:
             await redis.aclose()
         return outcome

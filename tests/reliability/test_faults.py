@@ -31,10 +31,11 @@ async def run_round(harness: Harness, fault: str, number: int) -> RoundResult:
     await resolve(harness.book, harness.stack.libpq_url)
 
     deadline = time.monotonic() + profile.settle_seconds
-    verdict: Verdict = await harness.checker.verdict(harness.book)
+    verdict: Verdict = (await harness.checker.verdict(harness.book)).without(harness.known)
     while not verdict.holds and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
-        verdict = await harness.checker.verdict(harness.book)
+        verdict = (await harness.checker.verdict(harness.book)).without(harness.known)
+    harness.known |= verdict.items()
     return RoundResult(
         fault=fault,
         round=number,
