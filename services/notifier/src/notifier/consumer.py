@@ -44,7 +44,7 @@ async def send_order_email(
                 )
 
             async def record_sent(reply: str, email: Email = email) -> None:
-                await deliveries.mark_sent(sessions, email, reply)
+                await deliveries.mark_sent_through_outage(sessions, email, reply)
 
             try:
                 await mailer.send(email.message, record_sent)

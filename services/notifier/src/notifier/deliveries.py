@@ -35,7 +35,9 @@ it again later (a `failed` delivery is retried like a `retrying` one).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import Any
 
 from prometheus_client import Counter
@@ -45,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marcus_contracts import Envelope
 from marcus_eventstore import CommandContext
+from marcus_messaging.availability import is_database_unavailable
 from notifier.domain import Delivery
 from notifier.emails import Email
 from notifier.storage.tables import deliveries
@@ -125,6 +128,26 @@ async def mark_sent(sessions: async_sessionmaker[AsyncSession], email: Email, re
                 updated_at=func.now(),
             )
         )
+
+
+async def mark_sent_through_outage(
+    sessions: async_sessionmaker[AsyncSession], email: Email, reply: str, *, within: float = 120.0
+) -> None:
+    """`mark_sent`, retried while PostgreSQL is unreachable (up to `within` seconds): the
+    server has the message, and giving up here would send it again, with the same
+    Message-ID, on the next delivery. Only the process dying leaves that window open."""
+    deadline = time.monotonic() + within
+    pause = 0.2
+    while True:
+        try:
+            await mark_sent(sessions, email, reply)
+            return
+        except Exception as exc:
+            if not is_database_unavailable(exc) or time.monotonic() > deadline:
+                raise
+            log.warning("recording %s as sent: database unavailable, retrying", email.message_id)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 async def mark_failed(
