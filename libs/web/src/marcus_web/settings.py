@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "marcus-dev-secret-change-me-in-production"
+"""Published in this repository: anyone can sign tokens with it, so never in production."""
+
+MIN_JWT_SECRET_BYTES = 32
 
 
 class ServiceSettings(BaseSettings):
@@ -38,8 +45,28 @@ class ServiceSettings(BaseSettings):
     ledger_prune_interval_s: float = Field(default=3600, ge=0)
     """How often the ledger is pruned (the first time one interval after start); 0 never."""
 
-    jwt_secret: str = "marcus-dev-secret-change-me-in-production"
+    deployment: Literal["development", "production"] = "development"
+    """`production` refuses to start with the published development JWT secret (or any
+    HS256 secret under 32 bytes) unless JWKS_URL names an identity provider's keys."""
+
+    jwt_secret: str = DEV_JWT_SECRET
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
     jwks_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+
+    @model_validator(mode="after")
+    def _no_known_secret_in_production(self) -> Self:
+        """A deployment that forgot JWT_SECRET would accept tokens anyone can mint."""
+        if self.deployment != "production" or self.jwks_url:
+            return self
+        if self.jwt_secret == DEV_JWT_SECRET:
+            raise ValueError(
+                "DEPLOYMENT=production with the development JWT_SECRET: set JWT_SECRET to "
+                f"{MIN_JWT_SECRET_BYTES}+ random bytes, or JWKS_URL"
+            )
+        if len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(
+                f"DEPLOYMENT=production needs a JWT_SECRET of at least {MIN_JWT_SECRET_BYTES} bytes"
+            )
+        return self
