@@ -155,7 +155,15 @@ def test_named_volumes_for_state(compose: dict[str, Any], services: dict[str, An
     for name in ("db", "redis", "chroma"):
         mounts = [str(v).split(":", 1)[0] for v in services[name].get("volumes", [])]
         assert any(m in declared for m in mounts), f"{name} should keep data in a named volume"
-    assert services["db"]["ports"] == ["5433:5432"]
+    assert services["db"]["ports"] == ["127.0.0.1:5433:5432"]
+
+
+def test_only_the_gateway_listens_beyond_loopback(services: dict[str, Any]) -> None:
+    """Services' own ports serve /metrics and docs with no auth: loopback only."""
+    for name, svc in services.items():
+        for mapping in svc.get("ports", []):
+            if name != "gateway":
+                assert str(mapping).startswith("127.0.0.1:"), f"{name}: {mapping} is public"
 
 
 def test_env_file_is_optional(services: dict[str, Any]) -> None:
