@@ -59,7 +59,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from bench.bus_processes import Job, Split, run_split
-from bench.machine import add_out_argument, command, machine, result_path
+from bench.machine import add_server_arguments, command, machine, result_path
 from marcus_contracts import STREAM_FIELD, Envelope, StreamNames, registry
 from marcus_contracts.events import catalog as ev
 from marcus_eventstore import EventStore, OutboxRelay, RelaySettings, event_store_tables
@@ -557,16 +557,7 @@ def parse_args() -> argparse.Namespace:
         default="uvloop",
         help="event loop of every process (uvicorn[standard] runs the services on uvloop)",
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/marcus_bench"
-        ),
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-    )
-    add_out_argument(parser)
+    add_server_arguments(parser, database="marcus_bench")
     args = parser.parse_args()
     for name, value in PROFILES[args.profile].items():
         if getattr(args, name) is None:

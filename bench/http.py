@@ -45,7 +45,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench.machine import ROOT, add_out_argument, command, machine, result_path
+from bench.machine import ROOT, add_server_arguments, command, machine, result_path
 from bench.memory import RssSampler
 from bench.services import (
     SECRET,
@@ -399,17 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         help="wrk's per-request timeout, seconds (a timed-out request invalidates the target)",
     )
     parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS))
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-        ),
-        help="any database on the server; the bench creates its own",
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-    )
-    add_out_argument(parser)
+    add_server_arguments(parser)
     args = parser.parse_args(argv)
     for name, value in PROFILES[args.profile].items():
         if getattr(args, name) is None:

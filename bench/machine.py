@@ -129,6 +129,25 @@ def add_out_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_server_arguments(parser: argparse.ArgumentParser, database: str = "postgres") -> None:
+    """--database-url, --redis-url (BENCH_DATABASE_URL / BENCH_REDIS_URL) and --out.
+
+    A bench creates its own databases or schemas on that server, named after itself, so
+    `database` only says where to connect first.
+    """
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
+        ),
+        help="a database on the server; the bench creates its own beside it",
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
+    add_out_argument(parser)
+
+
 def result_path(name: str, out: Path | None = None) -> Path:
     """`out`, else bench/results/<name>-<UTC timestamp>.json; its folder exists."""
     path = out or RESULTS / f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"

@@ -39,7 +39,7 @@ import psutil
 import psycopg
 import redis.asyncio as aioredis
 
-from bench.machine import add_out_argument, command, machine, result_path
+from bench.machine import add_server_arguments, command, machine, result_path
 from bench.services import (
     ServiceProcess,
     delete_keys,
@@ -268,17 +268,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--rounds", type=int, help="every replica count this many times")
     parser.add_argument("--timeout", type=float, default=600.0, help="per setting, seconds")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-        ),
-        help="any database on the server; the bench creates its own",
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-    )
-    add_out_argument(parser)
+    add_server_arguments(parser)
     profile, _ = parser.parse_known_args(argv)
     parser.set_defaults(**PROFILES[profile.profile])
     return parser.parse_args(argv)

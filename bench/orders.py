@@ -43,7 +43,7 @@ import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
-from bench.machine import add_out_argument, command, machine, result_path
+from bench.machine import add_server_arguments, command, machine, result_path
 from bench.services import ServiceProcess, processes, wait_until
 from marcus_eventstore.migrations import libpq_dsn, upgrade
 from marcus_web.auth import mint_token
@@ -298,16 +298,7 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=20)
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--timeout", type=float, default=300)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/marcus_bench_orders"
-        ),
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-    )
-    add_out_argument(parser)
+    add_server_arguments(parser, database="marcus_bench_orders")
     args = parser.parse_args()
     result = asyncio.run(run(args))
     out = result_path("orders", args.out)

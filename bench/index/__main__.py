@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import shutil
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import redis.asyncio as aioredis
 from bench.index import freshness, rebuild, scaleout
 from bench.index.common import ROOT, load_average, machine
 from bench.index.report import markdown
-from bench.machine import add_out_argument, command, result_path
+from bench.machine import add_server_arguments, command, result_path
 
 BENCHMARKS = ("freshness", "scaleout", "rebuild")
 PROFILES: dict[str, dict[str, Any]] = {
@@ -108,17 +107,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         default=3,
         help="freshness and scaleout: every setting this many times, interleaved; medians",
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-        ),
-        help="any database on the server; the benchmarks create their own",
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-    )
-    add_out_argument(parser)
+    add_server_arguments(parser)
     profile, _ = parser.parse_known_args(argv)
     parser.set_defaults(**PROFILES[profile.profile])
     args = parser.parse_args(argv)
