@@ -17,14 +17,13 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from marcus_eventstore.migrations import upgrade
-from scripts import stack as stack_runner
 from services.orders.tests.stack import MailCatcher, Stack, truncate
 from tests.access.world import SERVICES, Running, Tokens, World, build_world
+from tests.support import gateway as gw
 from tests.support import stack as search_stack
 from tests.support.chroma import ChromaProcess
 from tests.support.servers import free_port, wait_for
@@ -33,19 +32,8 @@ ROUTED = ("catalog", "orders", "assistant", "indexer", "scheduler")
 """The services the gateway routes to (the notifier has no public API)."""
 
 DOCS = Path(__file__).resolve().parents[2] / "deploy" / "gateway" / "docs"
-RATES = {  # high enough that the matrix never meets the gateway's rate limits
-    "GATEWAY_SEARCH_RATE": "100r/s",
-    "GATEWAY_SEARCH_BURST": "1000",
-    "GATEWAY_CHAT_RATE": "100r/s",
-    "GATEWAY_CHAT_BURST": "1000",
-}
-
-
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
-    if not found:
-        pytest.skip("nginx is not installed (apt-get install nginx-light); .ci/run installs it")
-    return found
+# High enough that the matrix never meets the gateway's rate limits.
+RATES = gw.rates("100r/s", search_burst=1000, chat_burst=1000)
 
 
 @pytest.fixture(scope="package")
@@ -62,7 +50,7 @@ def access_folder() -> Iterator[Path]:
 async def running(database_url: str, redis_url: str, access_folder: Path) -> AsyncIterator[Running]:
     """Chroma starts beside the services (its port is known first): the assistant and
     the indexer are ready only once it answers."""
-    nginx = nginx_binary()
+    nginx = gw.nginx_binary()
     chroma = ChromaProcess()
     chroma_started = asyncio.create_task(asyncio.to_thread(chroma.start))
     for service in SERVICES:
@@ -122,36 +110,11 @@ async def _start_gateway(
     for path in (docs, *docs.iterdir()):
         path.chmod(0o755 if path.is_dir() else 0o644)
     port = free_port()
-    processes = [
-        stack_runner.Process(name, f"python -m {name} serve", stack.first(name).port, name)
-        for name in ROUTED
-    ]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(stack_runner, "GATEWAY_DIR", folder / "nginx")
-        patch.setattr(stack_runner, "GATEWAY_PORT", port)
-        config = stack_runner.render_gateway(
-            processes, overrides=RATES | {"GATEWAY_DOCS_ROOT": str(docs)}
-        )
-    command = [nginx, "-p", str(folder / "nginx"), "-e", "stderr", "-c", str(config)]
-    checked = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stderr
-    with (folder / "gateway.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [*command, "-g", "daemon off;"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    ports = {name: stack.first(name).port for name in ROUTED}
+    command = gw.gateway_command(nginx, folder, ports, port, docs, RATES)
+    proc = gw.start_gateway(command, folder / "gateway.log")
     url = f"http://127.0.0.1:{port}"
-
-    async def answers() -> bool:
-        try:
-            async with httpx.AsyncClient() as client:
-                return (await client.get(f"{url}/gateway/healthz")).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    await wait_for(answers, within=20, what="nginx ready")
+    await wait_for(lambda: gw.answers(f"{url}/gateway/healthz"), within=20, what="nginx ready")
     return url, proc
 
 

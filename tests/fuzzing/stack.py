@@ -10,7 +10,6 @@ test's own thread.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -30,8 +29,8 @@ from sqlalchemy.pool import NullPool
 from marcus_eventstore.migrations import upgrade
 from marcus_web.auth import mint_token
 from scripts import seed
-from scripts import stack as stack_runner
 from services.assistant.tests.fake_openai import FakeOpenAI, Reply
+from tests.support import gateway as gw
 from tests.support.chroma import ChromaProcess
 from tests.support.servers import free_port
 
@@ -39,12 +38,7 @@ SECRET = "fuzzing-tests-secret-0123456789abcdef"
 SERVICES = ("catalog", "orders", "assistant", "indexer", "scheduler")
 # High enough that fuzzing through the gateway is never rate limited (429 is the
 # gateway's, tested in tests/gateway).
-GATEWAY_RATES = {
-    "GATEWAY_SEARCH_RATE": "1000r/s",
-    "GATEWAY_SEARCH_BURST": "1000",
-    "GATEWAY_CHAT_RATE": "1000r/s",
-    "GATEWAY_CHAT_BURST": "1000",
-}
+GATEWAY_RATES = gw.rates("1000r/s", search_burst=1000, chat_burst=1000)
 MODEL_REPLY = "Here are a few products that fit."
 
 
@@ -115,44 +109,6 @@ def _ready(url: str) -> bool:
         return False
 
 
-def _start(command: list[str], log: Path, env: dict[str, str] | None = None) -> Any:
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def _stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
-    for proc in procs.values():
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    for proc in procs.values():
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-
-
-def _gateway_command(
-    nginx: str, logs: Path, ports: dict[str, int], gateway_port: int, docs: Path
-) -> list[str]:
-    """nginx with the template `make up` renders, on a free port."""
-    import pytest
-
-    processes = [
-        stack_runner.Process(name, f"python -m {name} serve", port, name)
-        for name, port in ports.items()
-    ]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(stack_runner, "GATEWAY_DIR", logs / "nginx")
-        patch.setattr(stack_runner, "GATEWAY_PORT", gateway_port)
-        config = stack_runner.render_gateway(
-            processes, overrides=GATEWAY_RATES | {"GATEWAY_DOCS_ROOT": str(docs)}
-        )
-    return [nginx, "-p", str(logs / "nginx"), "-e", "stderr", "-c", str(config)]
-
-
 @contextmanager
 def fuzz_stack(
     database_url: str, redis_url: str, nginx: str | None, docs: Path | None
@@ -187,15 +143,15 @@ def fuzz_stack(
         result = FuzzStack(database_url, urls, None, logs, llm)
         try:
             for name, port in ports.items():
-                result.procs[name] = _start(
+                result.procs[name] = gw.start_process(
                     [sys.executable, "-m", name, "serve", "--port", str(port)],
                     logs / f"{name}.log",
                     env,
                 )
             if nginx and docs:
                 gateway_port = free_port()
-                command = _gateway_command(nginx, logs, ports, gateway_port, docs)
-                result.procs["gateway"] = _start([*command, "-g", "daemon off;"], logs / "gw.log")
+                command = gw.gateway_command(nginx, logs, ports, gateway_port, docs, GATEWAY_RATES)
+                result.procs["gateway"] = gw.start_gateway(command, logs / "gw.log")
                 result.gateway = f"http://127.0.0.1:{gateway_port}"
             for name, url in urls.items():
                 _wait(lambda url=url: _ready(f"{url}/readyz"), 90, f"{name} ready")
@@ -205,5 +161,5 @@ def fuzz_stack(
             assert seed.main(["--url", urls["catalog"], "--token", token]) == 0
             yield result
         finally:
-            _stop(result.procs)
+            gw.stop_processes(result.procs)
             chroma.remove()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -23,26 +22,14 @@ import pytest
 
 from marcus_eventstore.migrations import upgrade
 from marcus_web.auth import mint_token
-from scripts import stack as stack_runner
+from tests.support import gateway as gw
 from tests.support import stack
 from tests.support.chroma import ChromaProcess
 from tests.support.servers import free_port, wait_for
 
 SECRET = "gateway-tests-secret-0123456789abcdef"
 SERVICES = ("catalog", "orders", "assistant", "indexer", "scheduler")
-RATES = {
-    "GATEWAY_SEARCH_RATE": "1r/m",
-    "GATEWAY_SEARCH_BURST": "5",
-    "GATEWAY_CHAT_RATE": "1r/m",
-    "GATEWAY_CHAT_BURST": "4",
-}
-
-
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
-    if not found:
-        pytest.skip("nginx is not installed (apt-get install nginx-light); .ci/run installs it")
-    return found
+RATES = gw.rates("1r/m", search_burst=5, chat_burst=4)
 
 
 @dataclass
@@ -60,14 +47,6 @@ def token(subject: str, *roles: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {mint_token(subject, list(roles), secret=SECRET)}"}
 
 
-def start(command: list[str], log_path: Path, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    """A process of its own session, its output in `log_path`."""
-    with open(log_path, "wb") as log:
-        return subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
 @pytest.fixture(scope="package")
 def chroma_url() -> Iterator[str]:
     server = ChromaProcess()
@@ -78,33 +57,18 @@ def chroma_url() -> Iterator[str]:
         server.remove()
 
 
-async def _ready(url: str) -> bool:
-    try:
-        async with httpx.AsyncClient() as client:
-            return (await client.get(url)).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 @pytest.fixture(scope="package")
 def api_docs() -> Iterator[Path]:
     """The API documents of this checkout, built as `make up` builds them."""
-    from scripts import api_docs as builder
-
-    target = Path(tempfile.mkdtemp(prefix="marcus-api-docs-"))
-    target.chmod(0o755)  # nginx workers run as an unprivileged user when started by root
-    assert builder.main(["build", "--dir", str(target)]) == 0
-    try:
+    with gw.built_api_docs("marcus-api-docs-") as target:
         yield target
-    finally:
-        shutil.rmtree(target, ignore_errors=True)
 
 
 @pytest.fixture(scope="package")
 async def gateway(
     database_url: str, redis_url: str, chroma_url: str, api_docs: Path
 ) -> AsyncIterator[Gateway]:
-    nginx = nginx_binary()
+    nginx = gw.nginx_binary()
     for service in SERVICES:
         upgrade(service, database_url)
     await stack.reset(database_url)  # one active search collection per database
@@ -130,45 +94,25 @@ async def gateway(
     result = Gateway(url=f"http://127.0.0.1:{gateway_port}", prefix=prefix, logs=logs)
     try:
         for name, port in ports.items():
-            result.procs[name] = start(
+            result.procs[name] = gw.start_process(
                 [sys.executable, "-m", name, "serve", "--port", str(port)],
                 logs / f"{name}.log",
                 env,
             )
-        processes = [
-            stack_runner.Process(name, f"python -m {name} serve", port, name)
-            for name, port in ports.items()
-        ]
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(stack_runner, "GATEWAY_DIR", logs / "nginx")
-            patch.setattr(stack_runner, "GATEWAY_PORT", gateway_port)
-            config = stack_runner.render_gateway(
-                processes, overrides=RATES | {"GATEWAY_DOCS_ROOT": str(api_docs)}
-            )
-            command = [nginx, "-p", str(logs / "nginx"), "-e", "stderr", "-c", str(config)]
-            checked = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True)
-            assert checked.returncode == 0, checked.stderr
-        result.procs["gateway"] = start([*command, "-g", "daemon off;"], logs / "gateway.log")
+        command = gw.gateway_command(nginx, logs, ports, gateway_port, api_docs, RATES)
+        result.procs["gateway"] = gw.start_gateway(command, logs / "gateway.log")
         for name, port in ports.items():
             await wait_for(
-                lambda port=port: _ready(f"http://127.0.0.1:{port}/readyz"),
+                lambda port=port: gw.answers(f"http://127.0.0.1:{port}/readyz"),
                 within=90,
                 what=f"{name} ready",
             )
         await wait_for(
-            lambda: _ready(f"{result.url}/gateway/healthz"), within=20, what="nginx ready"
+            lambda: gw.answers(f"{result.url}/gateway/healthz"), within=20, what="nginx ready"
         )
         yield result
     finally:
-        for proc in result.procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in result.procs.values():
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+        gw.stop_processes(result.procs)
         shutil.rmtree(logs, ignore_errors=True)
 
 
