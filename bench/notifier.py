@@ -90,11 +90,9 @@ def mails_received(folder: Path) -> int:
     index = folder / "index.jsonl"
     if not index.exists():
         return 0
-    return sum(
-        1
-        for line in index.read_text().splitlines()
-        if line.strip() and not json.loads(line).get("duplicate")
-    )
+    # The catcher may be mid-write: only lines ended by a newline are complete.
+    complete = index.read_text().split("\n")[:-1]
+    return sum(1 for line in complete if line.strip() and not json.loads(line).get("duplicate"))
 
 
 def cpu_seconds(pids: list[int]) -> float:
