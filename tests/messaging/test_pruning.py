@@ -14,12 +14,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from marcus_contracts import StreamNames
-from marcus_messaging import Consumer, HandlerContext
 from marcus_messaging.pruning import prune_ledger
 from marcus_web.app import create_service_app
 from marcus_web.settings import ServiceSettings
-from tests.messaging.support import category_created, effects, publish, record_effect, wait_for
-from tests.messaging.test_consumer import FAST
+from tests.messaging.support import category_created, effects, publish, wait_for
+from tests.messaging.test_consumer import make_consumer
 from tests.support.servers import serve_app
 
 WEEK = timedelta(days=7)
@@ -87,19 +86,7 @@ async def test_a_redelivery_within_the_retention_is_still_skipped_after_pruning(
     redis_client: aioredis.Redis,
 ) -> None:
     stream = names.events("catalog")
-    consumer = Consumer(
-        group="indexer",
-        streams=["catalog"],
-        engine=engine,
-        schema=schema,
-        redis_url=redis_url,
-        names=names,
-        settings=FAST,
-    )
-
-    @consumer.handler("catalog.category.created")
-    async def created(ctx: HandlerContext) -> None:
-        await record_effect(ctx, schema, consumer.consumer_name)
+    consumer = make_consumer(engine, schema, redis_url, names)
 
     once = category_created("once")
     await add_rows(engine, schema, "indexer", [timedelta(days=8)])
