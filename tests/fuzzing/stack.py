@@ -32,7 +32,7 @@ from scripts import seed
 from services.assistant.tests.fake_openai import FakeOpenAI, Reply
 from tests.support import gateway as gw
 from tests.support.chroma import ChromaProcess
-from tests.support.servers import free_port
+from tests.support.servers import free_port, stop_processes
 
 SECRET = "fuzzing-tests-secret-0123456789abcdef"
 SERVICES = ("catalog", "orders", "assistant", "indexer", "scheduler")
@@ -161,5 +161,5 @@ def fuzz_stack(
             assert seed.main(["--url", urls["catalog"], "--token", token]) == 0
             yield result
         finally:
-            gw.stop_processes(result.procs)
+            stop_processes(result.procs.values())
             chroma.remove()

@@ -25,7 +25,7 @@ from marcus_web.auth import mint_token
 from tests.support import gateway as gw
 from tests.support import stack
 from tests.support.chroma import ChromaProcess
-from tests.support.servers import free_port, wait_for
+from tests.support.servers import free_port, stop_processes, wait_for
 
 SECRET = "gateway-tests-secret-0123456789abcdef"
 SERVICES = ("catalog", "orders", "assistant", "indexer", "scheduler")
@@ -112,7 +112,7 @@ async def gateway(
         )
         yield result
     finally:
-        gw.stop_processes(result.procs)
+        stop_processes(result.procs.values())
         shutil.rmtree(logs, ignore_errors=True)
 
 

@@ -5,9 +5,7 @@ processes behind it. Each suite passes its own differences (rate limits, ports, 
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -98,19 +96,6 @@ def start_process(
 def start_gateway(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     """nginx in the foreground, so the test owns (and stops) the process."""
     return start_process([*command, "-g", "daemon off;"], log_path)
-
-
-def stop_processes(procs: Mapping[str, subprocess.Popen[bytes]]) -> None:
-    """SIGTERM to every session at once (each drains for seconds), SIGKILL to laggards."""
-    for proc in procs.values():
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    for proc in procs.values():
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
 
 
 async def answers(url: str) -> bool:

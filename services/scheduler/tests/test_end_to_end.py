@@ -9,7 +9,6 @@ server (`chroma run`), PostgreSQL and Redis.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from marcus_eventstore.migrations import upgrade
 from marcus_web.auth import mint_token
 from tests.support import stack
 from tests.support.chroma import ChromaProcess
-from tests.support.servers import free_port, wait_for
+from tests.support.servers import free_port, stop_processes, wait_for
 
 pytestmark = pytest.mark.fault  # starts and stops processes
 
@@ -152,15 +151,7 @@ async def test_scheduled_rebuild_reaches_the_indexer_and_its_outcome_comes_back(
         assert status["active_collection"] == rebuild["collection"]
         assert run["report_id"] is not None
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+        stop_processes(procs)
 
 
 async def test_a_rebuild_that_gives_up_reports_its_run_failed(
@@ -241,13 +232,5 @@ async def test_a_rebuild_that_gives_up_reports_its_run_failed(
         assert (rebuild.status, rebuild.attempts) == ("failed", 3)
         assert run["outcome_detail"].endswith(rebuild.error)
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+        stop_processes(procs)
         chroma.remove()
