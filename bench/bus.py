@@ -549,7 +549,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--celery-pools",
         nargs="*",
-        help="worker pools, e.g. prefork:2 solo threads:2; none skips Celery",
+        help="worker pools, e.g. prefork:2 solo threads:2; 'none' (or no value) skips Celery",
     )
     parser.add_argument(
         "--loop",
@@ -562,6 +562,7 @@ def parse_args() -> argparse.Namespace:
     for name, value in PROFILES[args.profile].items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    args.celery_pools = [pool for pool in args.celery_pools if pool != "none"]
     return args
 
 
