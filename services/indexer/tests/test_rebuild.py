@@ -127,6 +127,7 @@ async def test_rebuild_while_writes_and_searches_run(
         rebuilt = await _rebuilt_events(redis_url, stream_prefix)
         assert [e.data["run_id"] for e in rebuilt] == [run_id]
         assert rebuilt[0].data["documents"] == run["documents"]
+        assert "coalesced_requests" not in rebuilt[0].data, "nothing merged: written as before"
 
 
 async def test_a_rebuild_request_delivered_twice_rebuilds_once(

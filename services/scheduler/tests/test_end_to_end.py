@@ -1,6 +1,7 @@
 """End to end, as processes: the scheduler fires the nightly rebuild (missed a minute
 ago, caught up on start), the indexer replays events.catalog into a new collection and
-emits indexer.index.rebuilt, and the scheduler's job run shows the outcome.
+emits indexer.index.rebuilt, and the scheduler's job run shows the outcome; two runs
+whose requests the indexer merged into one rebuild both show it.
 
 catalog, indexer and scheduler run as `python -m <service> serve`, with a real Chroma
 server (`chroma run`), PostgreSQL and Redis.
@@ -16,9 +17,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from marcus_contracts import StreamNames
 from marcus_eventstore.migrations import upgrade
 from marcus_web.auth import mint_token
 from tests.support import stack
@@ -234,3 +237,99 @@ async def test_a_rebuild_that_gives_up_reports_its_run_failed(
     finally:
         stop_processes(procs)
         chroma.remove()
+
+
+async def test_runs_merged_into_one_rebuild_both_get_its_outcome(
+    database_url, redis_url, stream_prefix, chroma_url
+) -> None:
+    """Two runs fire while no indexer serves; the indexer, started then, reads both
+    requests in one batch, rebuilds once for the older and merges the newer into it.
+    Both scheduler runs end `succeeded`, from the one report."""
+    for service in ("catalog", "indexer", "scheduler"):
+        upgrade(service, database_url)
+    await stack.reset(database_url)  # one active collection per database: start clean
+    common = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "STREAM_PREFIX": stream_prefix,
+        "JWT_SECRET": SECRET,
+        "RELAY_POLL_INTERVAL": "0.2",
+    }
+    ports = {name: free_port() for name in ("indexer", "scheduler")}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    admin = {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
+    never = {"INDEX_REBUILD_CRON": "0 0 29 2 *", "VIEWS_REFRESH_CRON": "0 0 29 2 *"}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        procs.append(start("scheduler", ports["scheduler"], {**common, **never}))
+        await wait_for(lambda: _ready(urls["scheduler"]), within=60, what="scheduler up")
+        async with httpx.AsyncClient(base_url=urls["scheduler"], headers=admin) as scheduler:
+            fired = [await scheduler.post("/api/v1/admin/jobs/index-rebuild/run") for _ in "ab"]
+            assert [r.status_code for r in fired] == [202, 202], [r.text for r in fired]
+            first, second = (r.json()["id"] for r in fired)
+            await wait_for(
+                lambda: _published(redis_url, stream_prefix, 2), within=30, what="both fires out"
+            )
+
+            procs.append(
+                start(
+                    "indexer",
+                    ports["indexer"],
+                    {
+                        **common,
+                        "CHROMA_URL": chroma_url,
+                        "INDEX_NAMESPACE": stream_prefix,
+                        "EMBEDDER": "hash",
+                        "REBUILD_POLL_INTERVAL": "0.2",
+                    },
+                )
+            )
+
+            async def both_closed() -> dict[str, dict] | None:
+                response = await scheduler.get("/api/v1/admin/jobs/index-rebuild/runs")
+                if response.status_code != 200:
+                    return None
+                ours = (first, second)  # earlier tests' runs share the schema
+                runs = {r["id"]: r for r in response.json()["items"] if r["id"] in ours}
+                done = len(runs) == 2 and all(r["outcome"] != "pending" for r in runs.values())
+                return runs if done else None
+
+            runs = await wait_for(both_closed, within=120, interval=0.2, what="both outcomes")
+        assert set(runs) == {first, second}
+        assert {run["outcome"] for run in runs.values()} == {"succeeded"}
+        assert runs[first]["report_id"] == runs[second]["report_id"] is not None
+        assert runs[second]["outcome_detail"].startswith(
+            f"merged into the rebuild of run {first}: collection "
+        )
+
+        async with httpx.AsyncClient(base_url=urls["indexer"], headers=admin) as indexer:
+            engine = create_async_engine(database_url)
+            try:
+                async with engine.connect() as conn:
+                    rows = (
+                        await conn.execute(
+                            text(
+                                "SELECT id, request_id, status, coalesced_into"
+                                " FROM indexer.rebuild_runs"
+                            )
+                        )
+                    ).all()
+            finally:
+                await engine.dispose()
+            by_request = {str(row.request_id): row for row in rows}
+            ran, merged = by_request[first], by_request[second]
+            assert (ran.status, merged.status) == ("done", "coalesced")
+            assert merged.coalesced_into == ran.id
+            shown = (await indexer.get(f"/api/v1/admin/index/rebuilds/{merged.id}")).json()
+        assert shown["outcome"] == "done" and shown["coalesced_into"] == str(ran.id)
+    finally:
+        stop_processes(procs)
+
+
+async def _published(redis_url: str, prefix: str, count: int) -> bool:
+    """`count` fires on the scheduler's stream (its relay published them)."""
+    client = aioredis.from_url(redis_url)
+    try:
+        return int(await client.xlen(StreamNames(prefix).events("scheduler"))) >= count
+    finally:
+        await client.aclose()

@@ -35,15 +35,11 @@ async def reindex(settings: IndexerSettings, within: float = 3600.0) -> runs_sto
             await runtime.worker.run_pending()
             async with runtime.sessions() as session:
                 current = await runs_store.get(session, run.id)
-            assert current is not None
-            if current.status in (runs_store.DONE, runs_store.FAILED):
-                return current
-            if current.status == runs_store.COALESCED and current.coalesced_into:
-                run = current  # follow the run that took this request over
-                async with runtime.sessions() as session:
-                    into = await runs_store.get(session, current.coalesced_into)
-                if into is not None and into.status in (runs_store.DONE, runs_store.FAILED):
-                    return into
+                assert current is not None
+                # a coalesced request ends with the run that took it over
+                answer = await runs_store.answering(session, current)
+            if answer.status in (runs_store.DONE, runs_store.FAILED):
+                return answer
             if time.monotonic() > deadline:
                 raise TimeoutError(f"rebuild {run.id} did not finish within {within}s")
             await asyncio.sleep(0.5)

@@ -8,7 +8,8 @@
 3. Catch-up: entries that arrived meanwhile are read and written, until a read finds
    nothing new.
 4. Switch, in one transaction: new collection `active`, old `retired`, the run `done`,
-   and `indexer.index.rebuilt` appended to the event store (the relay publishes it).
+   the requests merged into it closed, and `indexer.index.rebuilt` (listing them in
+   `coalesced_requests`) appended to the event store (the relay publishes it).
    Then the Redis alias is set, so search flips to the new collection at once.
 5. The old collection is dropped from Chroma.
 
@@ -167,6 +168,7 @@ class Rebuilder:
         async with self.sessions.begin() as session:
             previous = await collections_store.switch(session, target.name)
             previous_name = None if previous is None else previous.name
+            merged = await runs_store.close_coalesced(session, run.id)
             event = IndexRebuiltV1(
                 run_id=run.id,
                 request_id=run.request_id,
@@ -180,6 +182,7 @@ class Rebuilder:
                 seconds=round(seconds, 3),
                 started_at=started_at,
                 finished_at=datetime.now(UTC),
+                coalesced_requests=runs_store.coalesced_requests(merged),
             )
             await self.store.append(
                 session, [registry.envelope(event, subject=str(run.id), sequence=1)]

@@ -15,12 +15,16 @@ from indexer.storage.runs import Run
 from marcus_messaging import group_state
 
 
-def rebuild_out(run: Run | None) -> RebuildOut | None:
+def rebuild_out(run: Run | None, answered_by: Run | None = None) -> RebuildOut | None:
+    """`answered_by`: the run whose outcome answers `run` (the one a coalesced request was
+    merged into); `run` itself when not given."""
     if run is None:
         return None
     data = run.as_dict()
     data["run_id"] = data.pop("id")
-    return RebuildOut(**data)
+    deciding = answered_by or run
+    final = deciding.status in (runs_store.DONE, runs_store.FAILED)
+    return RebuildOut(**data, outcome=deciding.status if final else None)
 
 
 async def stream_lag(redis: aioredis.Redis, stream: str, group: str) -> StreamLag:

@@ -6,7 +6,8 @@ the connection closes, PostgreSQL releases the lock, and the next worker finds t
 still `running` and does it again from the start (a rebuild is a pure function of the
 stream, so repeating it is safe), up to `MAX_ATTEMPTS`. A run that gives up appends
 `indexer.index.rebuild_failed` in the transaction that marks it failed, so whoever asked
-(the scheduler's run) learns the outcome as surely as a success's `indexer.index.rebuilt`.
+(the scheduler's run) learns the outcome as surely as a success's `indexer.index.rebuilt`;
+the requests merged into the run are closed in that transaction and listed in the event.
 """
 
 from __future__ import annotations
@@ -117,14 +118,16 @@ class RebuildWorker:
 
 async def give_up(session: AsyncSession, run_id: UUID, error: str) -> None:
     """Mark the run failed for good and append `indexer.index.rebuild_failed` (subject
-    the run, like its success would have been: a run reports one outcome, once). A run
-    that failed after its switch committed is done and was reported as such: kept."""
+    the run, like its success would have been: a run reports one outcome, once), which
+    also answers the requests merged into the run. A run that failed after its switch
+    committed is done and was reported as such: kept."""
     found = await runs_store.get(session, run_id)
     if found is None or found.status == runs_store.DONE:
         return
     await runs_store.fail(session, run_id, error, final=True)
     run = await runs_store.get(session, run_id)
     assert run is not None
+    merged = await runs_store.close_coalesced(session, run.id)
     event = IndexRebuildFailedV1(
         run_id=run.id,
         request_id=run.request_id,
@@ -133,6 +136,7 @@ async def give_up(session: AsyncSession, run_id: UUID, error: str) -> None:
         attempts=max(run.attempts, 1),
         started_at=run.started_at,
         failed_at=datetime.now(UTC),
+        coalesced_requests=runs_store.coalesced_requests(merged),
     )
     await EventStore(event_store).append(
         session, [registry.envelope(event, subject=str(run.id), sequence=1)]

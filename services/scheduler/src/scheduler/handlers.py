@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -71,15 +71,24 @@ async def fire_job(cmd: FireJob, uow: UnitOfWork, fence: Fence | None = None) ->
 
 async def record_outcome(cmd: RecordOutcome, uow: UnitOfWork) -> bool:
     """Give the run its reported outcome; False for an unknown run or a repeated report."""
+    return bool(await record_outcomes([cmd], uow))
+
+
+async def record_outcomes(cmds: Sequence[RecordOutcome], uow: UnitOfWork) -> list[UUID]:
+    """Give each run its reported outcome, all in one transaction (one report answers a
+    rebuild and the requests merged into it); the ids of the runs that changed. Unknown
+    runs and runs that have their outcome already are skipped. Rows are locked in id
+    order, so two reports naming overlapping runs queue up instead of deadlocking."""
+    changed: list[UUID] = []
     async with uow:
-        run = await uow.repo.run(cmd.run_id, lock=True)
-        if run is None:
-            return False
-        changed = run.finish(
-            succeeded=cmd.succeeded,
-            detail=cmd.detail,
-            reported_by=cmd.reported_by,
-            report_id=cmd.report_id,
-        )
+        for cmd in sorted({cmd.run_id: cmd for cmd in cmds}.values(), key=lambda c: c.run_id):
+            run = await uow.repo.run(cmd.run_id, lock=True)
+            if run is not None and run.finish(
+                succeeded=cmd.succeeded,
+                detail=cmd.detail,
+                reported_by=cmd.reported_by,
+                report_id=cmd.report_id,
+            ):
+                changed.append(run.id)
         await uow.commit()
-        return changed
+    return changed

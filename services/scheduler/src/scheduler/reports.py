@@ -6,6 +6,12 @@ is the run id: the run gets its outcome from them. A rebuild that no run asked f
 (`make reindex`, the indexer's own admin endpoint) matches no run and is skipped. A job
 reported by a success event also takes that event's failure counterpart (`FAILURES`).
 
+A request the indexer merged into another run (it arrived while that run was waiting)
+has no report of its own: the report of the run it was merged into lists it in
+`coalesced_requests`, and every run named there takes the same outcome, in the same
+transaction as the reporting run's (runs locked in id order, so concurrent reports
+naming overlapping runs cannot deadlock).
+
 The outcome (a `scheduler.job.finished` event and the run's new state) is recorded in
 the consumer's ledger transaction, so the report is processed exactly once; the run
 also takes an outcome only once, so even a second report for it changes nothing.
@@ -40,6 +46,22 @@ class Report:
     run_id: UUID
     succeeded: bool
     detail: str
+    merged: tuple[UUID, ...] = ()
+    """Requests merged into the reported work: they take the same outcome."""
+
+    def outcomes(self, reported_by: str, report_id: UUID) -> list[handlers.RecordOutcome]:
+        """One outcome per run the report answers; a merged run's detail says so."""
+        note = f"merged into the rebuild of run {self.run_id}: "
+        return [
+            handlers.RecordOutcome(
+                run_id=run_id,
+                succeeded=self.succeeded,
+                detail=self.detail if run_id == self.run_id else (note + self.detail)[:2000],
+                reported_by=reported_by,
+                report_id=report_id,
+            )
+            for run_id in (self.run_id, *self.merged)
+        ]
 
 
 def _index_rebuilt(event: Event) -> Report:
@@ -52,6 +74,7 @@ def _index_rebuilt(event: Event) -> Report:
             f"({event.embedder}, {event.events_replayed} events replayed "
             f"in {event.seconds:.1f}s)"
         ),
+        merged=tuple(merged.request_id for merged in event.coalesced_requests),
     )
 
 
@@ -61,6 +84,7 @@ def _index_rebuild_failed(event: Event) -> Report:
         run_id=event.request_id,
         succeeded=False,
         detail=f"rebuild gave up after {event.attempts} attempt(s): {event.error}"[:2000],
+        merged=tuple(merged.request_id for merged in event.coalesced_requests),
     )
 
 
@@ -99,14 +123,8 @@ def make_report_consumer(
         if ctx.envelope.type not in reporters:
             return
         report = REPORTS[ctx.envelope.type](ctx.event)
-        recorded = await handlers.record_outcome(
-            handlers.RecordOutcome(
-                run_id=report.run_id,
-                succeeded=report.succeeded,
-                detail=report.detail,
-                reported_by=ctx.envelope.type,
-                report_id=ctx.envelope.id,
-            ),
+        recorded = await handlers.record_outcomes(
+            report.outcomes(ctx.envelope.type, ctx.envelope.id),
             SchedulerUnitOfWork.joining(
                 ctx.session,
                 CommandContext(
@@ -116,8 +134,8 @@ def make_report_consumer(
                 ),
             ),
         )
-        if recorded:
-            log.info("run %s: %s reported %s", report.run_id, ctx.envelope.type, report.detail)
+        for run_id in recorded:
+            log.info("run %s: %s reported %s", run_id, ctx.envelope.type, report.detail)
 
     return consumer
 

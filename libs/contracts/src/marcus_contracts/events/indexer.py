@@ -6,6 +6,14 @@ and size without reading the indexer's schema. `indexer.index.rebuild_failed` sa
 a rebuild gave up (after its last attempt): search stays on the collection it had, and
 whoever asked (the scheduler's run) learns the outcome. Either way the event's subject is
 the rebuild run, and a run emits one of the two, once.
+
+Requests that arrived while a run was waiting to start are merged into it (the indexer
+calls them coalesced) and get no run of their own: the run's outcome event lists them in
+`coalesced_requests`, so one event answers every request the run served. Consumers that
+track requests close `request_id` and each listed request; consumers that track the index
+see one switch (or one failure), never one per request. The field came later with a
+default (`[]`): events from before it decode unchanged, and an event that merged nothing
+leaves it out, so a consumer that predates it reads such events as before.
 """
 
 from __future__ import annotations
@@ -13,9 +21,21 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from marcus_contracts.base import Event
+
+
+class CoalescedRequest(BaseModel):
+    """A rebuild request merged into the reporting run: it gets that run's outcome."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: UUID
+    """The indexer's run of the request (status `coalesced`, `coalesced_into` the run)."""
+    request_id: UUID
+    """Id of the request (the scheduler's event id, or an admin's)."""
+    requested_by: str
 
 
 class IndexRebuiltV1(Event):
@@ -39,6 +59,11 @@ class IndexRebuiltV1(Event):
     seconds: float = Field(ge=0)
     started_at: datetime
     finished_at: datetime
+    coalesced_requests: list[CoalescedRequest] = Field(
+        default_factory=list, exclude_if=lambda merged: not merged
+    )
+    """Requests merged into this run, which this outcome answers too (oldest first).
+    Left out when empty, so such an event reads as it did before the field existed."""
 
 
 class IndexRebuildFailedV1(Event):
@@ -57,6 +82,11 @@ class IndexRebuildFailedV1(Event):
     started_at: datetime | None = None
     """When the last attempt started (none if the run never started one)."""
     failed_at: datetime
+    coalesced_requests: list[CoalescedRequest] = Field(
+        default_factory=list, exclude_if=lambda merged: not merged
+    )
+    """Requests merged into this run, which this outcome answers too (oldest first).
+    Left out when empty, so such an event reads as it did before the field existed."""
 
 
 ALL = (IndexRebuiltV1, IndexRebuildFailedV1)

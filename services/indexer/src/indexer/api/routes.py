@@ -58,9 +58,12 @@ async def request_rebuild(request: Request, response: Response, principal: Admin
 
 @router.get("/rebuilds/{run_id}", response_model=RebuildOut, summary="A rebuild run")
 async def get_rebuild(request: Request, run_id: UUID, _: Admin) -> RebuildOut:
+    """A request merged into another run shows status `coalesced`, `coalesced_into` that
+    run and, once it finished, its `outcome`."""
     async with _runtime(request).sessions() as session:
         run = await runs_store.get(session, run_id)
-    out = rebuild_out(run)
+        answered_by = None if run is None else await runs_store.answering(session, run)
+    out = rebuild_out(run, answered_by)
     if out is None:
         raise Problem(404, "Not Found", f"No rebuild run {run_id}.")
     return out

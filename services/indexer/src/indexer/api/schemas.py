@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -41,7 +42,17 @@ class RebuildOut(BaseModel):
     seconds: float | None = None
     attempts: int = 0
     error: str | None = None
-    coalesced_into: UUID | None = None
+    coalesced_into: UUID | None = Field(
+        default=None,
+        description="For a coalesced request: the run it was merged into, whose outcome "
+        "answers it (and is reported for it in that run's outcome event).",
+    )
+    outcome: Literal["done", "failed"] | None = Field(
+        default=None,
+        description="How the request ended: its run's status once final, or for a "
+        "coalesced request the final status of the run it was merged into; null while "
+        "pending. `finished_at` of a coalesced request is when that run finished.",
+    )
 
 
 class IndexStatus(BaseModel):

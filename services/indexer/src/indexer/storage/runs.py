@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from indexer.storage.tables import rebuild_runs
+from marcus_contracts.events.indexer import CoalescedRequest
 
 REQUESTED = "requested"
 RUNNING = "running"
@@ -66,6 +67,14 @@ async def get(session: AsyncSession, run_id: UUID) -> Run | None:
     return None if row is None else _run(row)
 
 
+async def answering(session: AsyncSession, run: Run) -> Run:
+    """The run whose outcome answers `run`'s request: the run it was merged into, if it
+    was coalesced (merging is one level deep: `start` re-points earlier merges)."""
+    if run.status != COALESCED or run.coalesced_into is None:
+        return run
+    return await get(session, run.coalesced_into) or run
+
+
 async def next_to_run(session: AsyncSession) -> Run | None:
     """A run a dead process left `running` first (resumed), else the oldest request."""
     row = (
@@ -85,7 +94,8 @@ async def any_waiting(session: AsyncSession) -> bool:
 
 async def start(session: AsyncSession, run: Run) -> None:
     """Mark `run` running and fold the requests queued before it into it (they asked for
-    a rebuild from the stream as it is now, which this run gives them)."""
+    a rebuild from the stream as it is now, which this run gives them). A merged request
+    stays open (`finished_at` null) until the run's outcome closes it (`close_coalesced`)."""
     await session.execute(
         update(rebuild_runs)
         .where(rebuild_runs.c.id == run.id)
@@ -96,11 +106,42 @@ async def start(session: AsyncSession, run: Run) -> None:
             error=None,
         )
     )
+    merged = (
+        await session.execute(
+            update(rebuild_runs)
+            .where(rebuild_runs.c.status == REQUESTED, rebuild_runs.c.id != run.id)
+            .values(status=COALESCED, coalesced_into=run.id)
+            .returning(rebuild_runs.c.id)
+        )
+    ).scalars()
+    # Requests merged into a run that is now merged itself follow it (one level, always).
     await session.execute(
         update(rebuild_runs)
-        .where(rebuild_runs.c.status == REQUESTED, rebuild_runs.c.id != run.id)
-        .values(status=COALESCED, coalesced_into=run.id, finished_at=func.now())
+        .where(rebuild_runs.c.coalesced_into.in_(list(merged)))
+        .values(coalesced_into=run.id)
     )
+
+
+async def close_coalesced(session: AsyncSession, run_id: UUID) -> list[Run]:
+    """The requests merged into `run_id`, closed now (oldest first): called in the
+    transaction that records the run's outcome, whose event answers them too."""
+    closed = (
+        await session.execute(
+            update(rebuild_runs)
+            .where(rebuild_runs.c.coalesced_into == run_id, rebuild_runs.c.status == COALESCED)
+            .values(finished_at=func.now())
+            .returning(rebuild_runs)
+        )
+    ).all()
+    return sorted((_run(row) for row in closed), key=lambda run: (run.requested_at, run.id))
+
+
+def coalesced_requests(merged: list[Run]) -> list[CoalescedRequest]:
+    """How an outcome event names the requests it answers besides its run's own."""
+    return [
+        CoalescedRequest(run_id=run.id, request_id=run.request_id, requested_by=run.requested_by)
+        for run in merged
+    ]
 
 
 async def finish(session: AsyncSession, run_id: UUID, **outcome: Any) -> None:
