@@ -186,3 +186,68 @@ async def _rebuilt_events(redis_url: str, prefix: str) -> list:
     finally:
         await client.aclose()
     return [Envelope.from_json(fields[STREAM_FIELD.encode()]) for _, fields in entries]
+
+
+async def test_a_rebuild_whose_alias_write_fails_after_the_switch_stays_done(
+    clean_database, redis_url, stream_prefix, chroma_url, redis_client
+) -> None:
+    """Redis is gone for the alias write right after the switch committed: the run is
+    done and reported once, its collection stays active (not dropped as a failed run's),
+    and the alias keeper's next pass points search at it."""
+    import uuid
+
+    import redis.asyncio as aioredis
+    from sqlalchemy import text
+
+    from indexer.alias import publish_alias
+    from indexer.runtime import IndexerRuntime
+    from indexer.storage import runs as runs_store
+    from marcus_search import AliasStore
+    from marcus_web.app import make_engine
+    from tests.support.servers import free_port
+    from tests.support.stack import indexer_settings
+
+    settings = indexer_settings(clean_database, redis_url, stream_prefix, chroma_url)
+    engine = make_engine(settings)
+    redis = aioredis.from_url(redis_url)
+    gone = aioredis.from_url(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens
+    try:
+        runtime = IndexerRuntime(settings, engine, redis)
+        await runtime.connect()
+        assert runtime.worker is not None
+        before = await runtime.alias.read()
+        assert before is not None
+        runtime.worker.rebuilder.alias = AliasStore(gone, settings.stream_prefix)
+        async with runtime.sessions.begin() as session:
+            requested = await runs_store.request(session, uuid.uuid4(), "test")
+
+        assert await runtime.worker.run_pending() == requested.id
+        assert await runtime.worker.run_pending() is None, "nothing left to run"
+
+        async with runtime.sessions() as session:
+            run = await runs_store.get(session, requested.id)
+            active = (
+                await session.execute(
+                    text("SELECT name FROM indexer.collections WHERE status = 'active'")
+                )
+            ).scalar_one()
+            outcomes = (
+                await session.execute(
+                    text("SELECT type FROM indexer.events WHERE subject = :run"),
+                    {"run": str(requested.id)},
+                )
+            ).scalars()
+            reported = list(outcomes)
+        assert run is not None and run.status == "done" and run.attempts == 1
+        assert active == run.collection != before.collection
+        assert reported == ["indexer.index.rebuilt"]
+        assert run.collection in await _chroma_names(chroma_url), "kept, not abandoned"
+        assert (await runtime.alias.read()) == before, "the alias write did fail"
+
+        await publish_alias(runtime.sessions, runtime.alias)  # the alias keeper's pass
+        after = await runtime.alias.read()
+        assert after is not None and after.collection == run.collection
+    finally:
+        await gone.aclose()
+        await redis.aclose()
+        await engine.dispose()

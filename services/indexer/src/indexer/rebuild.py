@@ -13,6 +13,12 @@
    Then the Redis alias is set, so search flips to the new collection at once.
 5. The old collection is dropped from Chroma.
 
+Once the switch committed, the run is done and reported: a failure in steps 4 (alias)
+or 5 is logged and left to the alias keeper (it re-asserts the alias every
+`ALIAS_REFRESH_INTERVAL`) and to the next run (it drops retired leftovers). It must not
+fail the run, which would drop the collection that is now active and run the request
+again.
+
 Search reads the active collection all along, which stays complete (the live sync
 keeps writing to it) until the switch. The live sync and the replay both write through
 `IndexWriter`, whose per-collection sequence guard keeps either from overwriting a
@@ -114,7 +120,7 @@ class Rebuilder:
         except BaseException:
             await self._abandon(target.name)
             raise
-        await self._drop(previous)
+        await self._after_switch(run, previous)
         metrics.REBUILD_SECONDS.observe(seconds)
         log.info(
             "rebuild %s: %d documents from %d events in %.1fs into %s (was %s)",
@@ -197,8 +203,29 @@ class Rebuilder:
                 events_replayed=fold.events,
                 seconds=seconds,
             )
-        await publish_alias(self.sessions, self.alias)
         return previous_name
+
+    async def _after_switch(self, run: Run, previous: str | None) -> None:
+        """Point search at the new collection and drop the old one; the run is done
+        whatever happens here (see the module docstring)."""
+        try:
+            await publish_alias(self.sessions, self.alias)
+        except Exception as exc:
+            log.warning(
+                "rebuild %s: switched, but the alias could not be set (%r); the alias "
+                "keeper sets it",
+                run.id,
+                exc,
+            )
+        try:
+            await self._drop(previous)
+        except Exception as exc:
+            log.warning(
+                "rebuild %s: could not drop the old collection %s (%r); the next rebuild does",
+                run.id,
+                previous,
+                exc,
+            )
 
     async def _drop(self, name: str | None) -> None:
         if name is None:

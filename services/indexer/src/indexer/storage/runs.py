@@ -153,9 +153,11 @@ async def finish(session: AsyncSession, run_id: UUID, **outcome: Any) -> None:
 
 
 async def fail(session: AsyncSession, run_id: UUID, error: str, *, final: bool) -> None:
+    """Record a failed attempt (`final`: the run gives up). A run that is done stays
+    done: its switch committed and its outcome was reported."""
     await session.execute(
         update(rebuild_runs)
-        .where(rebuild_runs.c.id == run_id)
+        .where(rebuild_runs.c.id == run_id, rebuild_runs.c.status != DONE)
         .values(status=FAILED if final else REQUESTED, error=error[:2000], finished_at=func.now())
     )
 
