@@ -39,6 +39,7 @@ from catalog.storage.uow import CatalogUnitOfWork
 from marcus_eventstore import CommandContext
 from marcus_web.auth import Admin
 from marcus_web.openapi import problems
+from marcus_web.pagination import CURSOR_RESPONSES, PageCursor, encode_cursor
 from marcus_web.problems import Problem
 
 router = APIRouter(prefix="/api/v1")
@@ -264,9 +265,10 @@ async def update_category(
 # --- products -----------------------------------------------------------------------------
 
 
-@router.get("/products", response_model=ProductPage, tags=["products"])
+@router.get("/products", response_model=ProductPage, tags=["products"], responses=CURSOR_RESPONSES)
 async def list_products(
     session: Session,
+    after: PageCursor,
     category: Annotated[str | None, Query(description="category id or slug", max_length=80)] = None,
     q: Annotated[
         str | None, Query(description="text in name, description or sku", max_length=200)
@@ -275,7 +277,6 @@ async def list_products(
     max_price: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2)] = None,
     in_stock: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> ProductPage:
     category_id, category_slug = None, None
     if category:
@@ -283,10 +284,6 @@ async def list_products(
             category_id = UUID(category)
         except ValueError:
             category_slug = category
-    try:
-        after = queries.decode_cursor(cursor) if cursor else None
-    except queries.InvalidCursor as exc:
-        raise Problem(422, "Unprocessable Content", str(exc)) from None
     filters = queries.ProductFilter(
         category_id=category_id,
         category_slug=category_slug,
@@ -298,7 +295,7 @@ async def list_products(
     rows, next_after = await queries.list_products(session, filters, limit, after)
     return ProductPage(
         items=[ProductOut.from_row(r) for r in rows],
-        next_cursor=queries.encode_cursor(next_after) if next_after else None,
+        next_cursor=encode_cursor(next_after) if next_after else None,
     )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -13,21 +11,6 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.storage.tables import categories, products
-
-
-class InvalidCursor(ValueError):
-    pass
-
-
-def encode_cursor(last_id: UUID) -> str:
-    return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> UUID:
-    try:
-        return UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
-        raise InvalidCursor("cursor is not one this API returned") from None
 
 
 @dataclass(frozen=True)

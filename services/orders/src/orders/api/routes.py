@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marcus_eventstore import CommandContext, NotFound
 from marcus_web.auth import Admin, Customer, Principal
-from marcus_web.openapi import problems
+from marcus_web.pagination import CURSOR_RESPONSES, PageCursor, encode_cursor
 from marcus_web.problems import Problem
 from orders import handlers
 from orders.api.schemas import OrderIn, OrderOut, OrderPage
@@ -143,22 +143,18 @@ async def place_order(
 @router.get(
     "/orders",
     summary="Your orders, newest first",
-    responses=problems(400),  # a cursor this API did not return
+    responses=CURSOR_RESPONSES,
 )
 async def list_orders(
     customer: Customer,
     session: Session,
+    before: PageCursor,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> OrderPage:
-    try:
-        before = queries.decode_cursor(cursor) if cursor else None
-    except queries.InvalidCursor as exc:
-        raise Problem(400, "Bad Request", str(exc)) from None
     rows, next_before = await queries.list_orders(session, customer.subject, limit, before)
     return OrderPage(
         items=[OrderOut.model_validate(row) for row in rows],
-        next_cursor=queries.encode_cursor(next_before) if next_before else None,
+        next_cursor=encode_cursor(next_before) if next_before else None,
     )
 
 

@@ -101,4 +101,7 @@ class OrderOut(BaseModel):
 
 class OrderPage(BaseModel):
     items: list[OrderOut]
-    next_cursor: str | None = None
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` to get the next (older) page; null on the last page.",
+    )

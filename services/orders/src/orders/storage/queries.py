@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections import defaultdict
 from typing import Any
 from uuid import UUID
@@ -12,21 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orders.storage.tables import order_lines, orders
-
-
-class InvalidCursor(ValueError):
-    pass
-
-
-def encode_cursor(last_id: UUID) -> str:
-    return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> UUID:
-    try:
-        return UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
-        raise InvalidCursor("cursor is not one this API returned") from None
 
 
 async def _with_lines(session: AsyncSession, rows: list[Any]) -> list[dict[str, Any]]:
