@@ -7,10 +7,11 @@ chain from the event's version to the newest one, then validates against that mo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from marcus_contracts.base import Event
 from marcus_contracts.envelope import Envelope
+from marcus_contracts.reading import EnvelopeReader, ReadEnvelope
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -75,8 +76,20 @@ class EventRegistry:
             version += 1
         return data
 
+    def reader(self, event_types: Iterable[str]) -> EnvelopeReader:
+        """A reader that validates entries of these types in one pass (`reading`)."""
+        models = []
+        for event_type in sorted(set(event_types)):
+            try:
+                models.append(self._latest[event_type])
+            except KeyError:
+                raise UnknownEventError(f"unknown event type {event_type!r}") from None
+        return EnvelopeReader(models)
+
     def decode(self, envelope: Envelope) -> Event:
         """The event's data as the latest model of its type."""
+        if isinstance(envelope, ReadEnvelope):  # read in one pass: decoded already
+            return cast(Event, envelope.data)
         try:
             model = self._latest[envelope.type]
         except KeyError:

@@ -32,6 +32,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 import psycopg
@@ -39,7 +40,9 @@ import psycopg
 from marcus_messaging import metrics
 from marcus_messaging.ledger import LedgerRow
 from marcus_messaging.processing import Decoded, Entry, EntryProcessor, Outcome
+from marcus_messaging.tracing import run_handler
 from marcus_messaging.transaction import TransactionScope
+from marcus_telemetry import tracing_active
 
 log = logging.getLogger("marcus.messaging")
 
@@ -52,6 +55,17 @@ class _HandlerFailed(Exception):
         self.index = index
 
 
+@dataclass(slots=True)
+class Prepared:
+    """A batch after triage, waiting for its transaction: the entries that decoded and
+    have a handler (`batch`), those without one (acked with the batch) and the keys the
+    reclaimer must leave alone until the batch is done."""
+
+    keys: list[tuple[str, str]]
+    batch: list[Decoded]
+    unhandled: list[Entry]
+
+
 class BatchProcessor:
     def __init__(self, processor: EntryProcessor) -> None:
         self._processor = processor
@@ -59,16 +73,35 @@ class BatchProcessor:
     async def process(self, entries: Sequence[Entry], stop: asyncio.Event) -> None:
         """Handle a batch of first deliveries. Returns early, leaving entries pending,
         only when `stop` is set while the database is unavailable."""
-        keys = [(entry.stream, entry.entry_id) for entry in entries]
-        self._processor.in_flight.update(keys)  # not the reclaimer's, however long we take
-        try:
-            await self._process(entries, stop)
-        finally:
-            self._processor.in_flight.difference_update(keys)
+        await self.commit(await self.prepare(entries), stop)
 
-    async def _process(self, entries: Sequence[Entry], stop: asyncio.Event) -> None:
+    async def prepare(self, entries: Sequence[Entry]) -> Prepared:
+        """Triage (no transaction yet); from here the entries are this process's, however
+        long the commit waits, so the reclaimer leaves them alone."""
+        keys = [(entry.stream, entry.entry_id) for entry in entries]
+        self._processor.in_flight.update(keys)
+        try:
+            batch, unhandled = await self._triage(entries)
+        except BaseException:
+            self._processor.in_flight.difference_update(keys)
+            raise
+        return Prepared(keys, batch, unhandled)
+
+    async def commit(self, prepared: Prepared, stop: asyncio.Event) -> None:
+        """The batch's transaction and ack (see the module docstring)."""
+        try:
+            await self._commit(prepared.batch, prepared.unhandled, stop)
+        finally:
+            self.release(prepared)
+
+    def release(self, prepared: Prepared) -> None:
+        """The batch is no longer this process's: done, or left pending for a retry."""
+        self._processor.in_flight.difference_update(prepared.keys)
+
+    async def _commit(
+        self, batch: list[Decoded], unhandled: list[Entry], stop: asyncio.Event
+    ) -> None:
         processor = self._processor
-        batch, unhandled = await self._triage(entries)
         if not batch:
             await self._ack(unhandled)
             return
@@ -127,11 +160,14 @@ class BatchProcessor:
             scope = TransactionScope(
                 events=[d.event for d, fresh in zip(batch, flags, strict=True) if fresh]
             )
+            tracing = tracing_active()  # once per batch: it reads the environment
+            orm = session.sync_session  # its unit-of-work state, without the async proxy
             for index, decoded in enumerate(batch):
                 if flags[index]:
                     try:
-                        await decoded.handler(processor.context(decoded, session, scope))
-                        if session.new or session.dirty or session.deleted:
+                        context = processor.context(decoded, session, scope)
+                        await run_handler(decoded.handler, context, processor.group, tracing)
+                        if orm.new or orm.deleted or orm.dirty:  # cheapest first
                             await session.flush()  # an ORM error surfaces at its handler
                     except Exception as exc:
                         raise _HandlerFailed(index) from exc

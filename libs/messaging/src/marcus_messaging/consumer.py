@@ -44,10 +44,10 @@ from marcus_messaging.groups import ensure_group, is_missing_group
 from marcus_messaging.ledger import Ledger, SequenceGuard, ledger_tables
 from marcus_messaging.metrics import refresh_group_gauges
 from marcus_messaging.processing import EntryProcessor, Handler
+from marcus_messaging.readahead import ReadAhead
 from marcus_messaging.reclaim import Reclaimer
 from marcus_messaging.settings import ConsumerSettings
 from marcus_messaging.subscription import build_broker
-from marcus_messaging.tracing import traced
 
 log = logging.getLogger("marcus.messaging")
 
@@ -102,6 +102,7 @@ class Consumer:
         self._redis: aioredis.Redis | None = None
         self._broker: RedisBroker | None = None
         self._subscribers: dict[str, Any] = {}
+        self._readers: dict[str, ReadAhead] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
 
@@ -125,7 +126,7 @@ class Consumer:
 
         def register(fn: Handler) -> Handler:
             for event_type in event_types:
-                self._handlers[event_type] = traced(fn, self.group)  # log ids, trace span
+                self._handlers[event_type] = fn  # run through `tracing.run_handler`
             return fn
 
         return register
@@ -224,6 +225,10 @@ class Consumer:
             await self._broker.stop()
             self._broker = None
             self._subscribers = {}
+        # Reading has stopped; the batches handed over finish (or are rolled back).
+        readers, self._readers = self._readers, {}
+        for reader in readers.values():
+            await reader.drain(self.settings.shutdown_timeout_s)
 
     def _build_broker(self, processor: EntryProcessor) -> RedisBroker:
         broker, self._subscribers = build_broker(
@@ -233,6 +238,7 @@ class Consumer:
             settings=self.settings,
             batches=BatchProcessor(processor),
             stopping=self._stopping,
+            readers=self._readers,
         )
         return broker
 

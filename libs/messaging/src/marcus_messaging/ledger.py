@@ -127,7 +127,8 @@ class Ledger:
         changes (compiled once, whatever the batch size), and building a literal costs a
         fraction of adapting a list element by element (this runs for every event). They
         go in event-id order, so two replicas recording overlapping batches take the key
-        locks in the same order and cannot deadlock."""
+        locks in the same order and cannot deadlock. What comes back is the (usually
+        empty) list of ids already recorded, not one row per fresh id."""
         if not rows:
             return set()
         by_text = {str(row.event_id): row for row in rows}
@@ -142,7 +143,10 @@ class Ledger:
                 "entry_ids": _text_array(by_text[key].entry_id for key in ordered),
             },
         )
-        return {by_text[key].event_id for key in result.scalars()}
+        fresh = {row.event_id for row in rows}
+        for seen in result.scalar_one() or ():
+            fresh.discard(by_text[seen].event_id)
+        return fresh
 
     async def seen(self, session: AsyncSession, event_id: UUID) -> bool:
         table = self._table
@@ -164,8 +168,12 @@ class Ledger:
 
 
 def _insert_many(table: Table) -> Any:
-    """INSERT .. SELECT :group, * FROM unnest(:event_ids::uuid[], ..) ON CONFLICT DO
-    NOTHING RETURNING event_id::text."""
+    """WITH batch AS (unnest(:event_ids::uuid[], ..)), inserted AS (INSERT .. SELECT
+    :group, * FROM batch ON CONFLICT DO NOTHING RETURNING event_id) SELECT
+    array_agg(event_id::text) FROM batch WHERE event_id NOT IN (SELECT .. FROM inserted).
+
+    One row whatever the batch size: the ids that were already processed, NULL when
+    none were (the usual case), so no per-row result handling on the hot path."""
     rows = (
         func.unnest(
             cast(bindparam("event_ids", type_=Text), ARRAY(Uuid)),
@@ -179,20 +187,25 @@ def _insert_many(table: Table) -> Any:
             column("stream", Text),
             column("entry_id", Text),
         )
-        .render_derived(name="batch")
+        .render_derived(name="rows")
     )
+    batch = select(rows).cte("batch")
     source = select(
         bindparam("group", type_=Text),
-        rows.c.event_id,
-        rows.c.event_type,
-        rows.c.stream,
-        rows.c.entry_id,
+        batch.c.event_id,
+        batch.c.event_type,
+        batch.c.stream,
+        batch.c.entry_id,
     )
-    return (
+    inserted = (
         insert(table)
         .from_select(["consumer_group", "event_id", "event_type", "stream", "entry_id"], source)
         .on_conflict_do_nothing()
-        .returning(cast(table.c.event_id, Text))
+        .returning(table.c.event_id)
+        .cte("inserted")
+    )
+    return select(func.array_agg(cast(batch.c.event_id, Text))).where(
+        batch.c.event_id.not_in(select(inserted.c.event_id))
     )
 
 

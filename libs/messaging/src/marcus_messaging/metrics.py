@@ -62,7 +62,8 @@ RECLAIMED = _metric(
 HANDLER_SECONDS = _metric(
     Histogram,
     "messaging_handler_duration_seconds",
-    "Time from decoding an event to the commit of its effect (in a batch: of the batch)",
+    "Time from the start of a transaction to its commit, observed once per transaction "
+    "for each (stream, type) in it (events are counted by messaging_events_consumed)",
     EVENT_LABELS,
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )

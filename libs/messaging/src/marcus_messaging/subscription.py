@@ -1,10 +1,11 @@
 """The FastStream side: a RedisBroker whose stream subscribers hand raw batches over.
 
 One batch subscriber per stream (`StreamSub(batch=True)`: one XREADGROUP of up to
-`settings.batch` new entries, delivered as one message), with a parser that passes the
-entries through untouched (producers XADD a bare `event` field, not FastStream's
-envelope), manual acks (the runtime acks after its commit) and FastStream's own logging
-kept off the hot path.
+`settings.batch` new entries, delivered as one message and handed to the stream's
+`ReadAhead`, which triages it and lets it commit while the next is read), with a parser
+that passes the entries through untouched (producers XADD a bare `event` field, not
+FastStream's envelope), manual acks (the runtime acks after its commit) and FastStream's
+own logging kept off the hot path.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from faststream.redis.message import (
 from marcus_contracts import STREAM_FIELD
 from marcus_messaging.batch import BatchProcessor
 from marcus_messaging.processing import Entry
+from marcus_messaging.readahead import ReadAhead
 from marcus_messaging.settings import ConsumerSettings
 
 faststream_log = logging.getLogger("marcus.messaging.faststream")
@@ -65,9 +67,11 @@ def build_broker(
     settings: ConsumerSettings,
     batches: BatchProcessor,
     stopping: asyncio.Event,
+    readers: dict[str, ReadAhead],
 ) -> tuple[RedisBroker, dict[str, Any]]:
     """The broker and its subscriber per stream (the runtime restarts those that
-    FastStream stopped on NOGROUP)."""
+    FastStream stopped on NOGROUP). Each stream's batches go through a `ReadAhead`,
+    put into `readers` (the runtime drains them when it stops)."""
     broker = RedisBroker(
         redis_url,
         graceful_timeout=settings.shutdown_timeout_s,
@@ -75,11 +79,10 @@ def build_broker(
         log_level=logging.DEBUG,  # per-batch "Received"/"Processed" lines
     )
 
-    async def on_batch(message: RedisBatchStreamMessage = Context("message")) -> None:
-        await batches.process(entries_of(message.raw_message), stopping)
-
     subscribers: dict[str, Any] = {}
     for stream in streams:
+        reader = readers[stream] = ReadAhead(batches, stopping)
+
         subscriber = broker.subscriber(
             stream=StreamSub(
                 stream,
@@ -93,9 +96,16 @@ def build_broker(
             parser=_parse_batch,
             decoder=_decode_batch,
         )
-        subscriber(on_batch)
+        subscriber(_handing_over_to(reader))
         subscribers[stream] = subscriber
     return broker, subscribers
+
+
+def _handing_over_to(reader: ReadAhead) -> Any:
+    async def on_batch(message: RedisBatchStreamMessage = Context("message")) -> None:
+        await reader.submit(entries_of(message.raw_message))
+
+    return on_batch
 
 
 def entries_of(message: BatchStreamMessage) -> list[Entry]:
