@@ -105,3 +105,10 @@ async def test_minilm_runs_torch_with_the_configured_threads() -> None:
     close = sum(x * y for x, y in zip(jacket, coat, strict=True))
     far = sum(x * y for x, y in zip(jacket, grinder, strict=True))
     assert close > far
+
+
+async def test_chroma_pool_bound_must_be_positive() -> None:
+    from marcus_search.chroma import connect
+
+    with pytest.raises(ValueError, match="max_connections"):
+        await connect("http://127.0.0.1:9", max_connections=0)

@@ -28,16 +28,28 @@ __all__ = [
 COSINE = {"hnsw": {"space": "cosine"}}
 
 
-async def connect(url: str) -> AsyncClientAPI:
-    """An async HTTP client of the Chroma server at `url` (e.g. `http://127.0.0.1:8100`)."""
+async def connect(url: str, *, max_connections: int | None = None) -> AsyncClientAPI:
+    """An async HTTP client of the Chroma server at `url` (e.g. `http://127.0.0.1:8100`).
+
+    `max_connections` bounds its connection pool (None: unbounded, chromadb's default).
+    A process that sends many concurrent calls should bound it: httpcore checks every
+    pooled connection (a `poll` each) when a call starts and when it ends, so a pool that
+    a burst grew makes every later call slower, while Chroma gains nothing from more
+    calls in flight than it has cores; calls beyond the bound wait for a connection."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"CHROMA_URL must be http(s)://host:port, got {url!r}")
+    if max_connections is not None and max_connections < 1:
+        raise ValueError(f"max_connections must be at least 1, got {max_connections}")
     return await chromadb.AsyncHttpClient(
         host=parts.hostname,
         port=parts.port or (443 if parts.scheme == "https" else 80),
         ssl=parts.scheme == "https",
-        settings=Settings(anonymized_telemetry=False),
+        settings=Settings(
+            anonymized_telemetry=False,
+            chroma_http_max_connections=max_connections,
+            chroma_http_max_keepalive_connections=max_connections,
+        ),
     )
 
 

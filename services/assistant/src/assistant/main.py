@@ -29,7 +29,7 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
     settings = settings or AssistantSettings()
 
     async def chroma_client() -> AsyncClientAPI:
-        return await connect(settings.chroma_url)
+        return await connect(settings.chroma_url, max_connections=settings.chroma_max_connections)
 
     async def check_chroma() -> None:
         await (await app.state.search.client()).heartbeat()

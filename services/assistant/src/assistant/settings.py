@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from marcus_search import EmbedderConfig
 from marcus_web.settings import ServiceSettings
@@ -15,6 +15,9 @@ class AssistantSettings(ServiceSettings):
     port: int = 8003
 
     chroma_url: str = "http://127.0.0.1:8100"
+    chroma_max_connections: int = Field(default=8, ge=1)
+    """Connections to Chroma (a bound: see `marcus_search.chroma.connect`); a hybrid
+    search makes three calls at once."""
     hash_dimension: int = 256
     openai_api_key: str | None = None
     openai_base_url: str | None = None

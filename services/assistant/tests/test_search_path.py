@@ -1,0 +1,166 @@
+"""The search service's fast path gives the answers of the plain computation: hybrid hits
+equal RRF over fully described candidates, kept collection handles follow the alias to a
+new collection, and query embeddings are reused within a bounded cache."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from assistant import ranking
+from assistant.search import QUERY_VECTORS, Filters, Hit, SearchService
+from marcus_search import (
+    ActiveIndex,
+    AliasStore,
+    CollectionName,
+    EmbedderConfig,
+    EmbedderPool,
+    HashingEmbedder,
+)
+from marcus_search.chroma import AsyncCollection, connect, create_collection, open_collection
+from tests.support.seeded_index import index_seed
+
+QUERIES = [
+    "Tetsubin",
+    "espresso machine",
+    "rain jacket waterproof",
+    "green tea from Japan",
+    "the a of",
+    "kitchen knife",
+    "trail running shoes",
+]
+FILTERS = [
+    Filters(),
+    Filters(in_stock=True),
+    Filters(category="tea"),
+    Filters(max_price=Decimal("30")),
+    Filters(category="coffee", max_price=Decimal("250.00")),
+]
+
+
+@pytest.fixture
+async def service(clean_database, redis_url, stream_prefix, chroma_url):
+    await index_seed(clean_database, redis_url, chroma_url, stream_prefix, "hash")
+    redis = aioredis.from_url(redis_url)
+
+    async def client():  # type: ignore[no-untyped-def]
+        return await connect(chroma_url, max_connections=4)
+
+    try:
+        yield SearchService(
+            client, AliasStore(redis, stream_prefix), EmbedderPool(EmbedderConfig(kind="hash"))
+        )
+    finally:
+        await redis.aclose()
+
+
+async def plain_hybrid(
+    collection: AsyncCollection, query: str, vector: list[float], k: int, filters: Filters
+) -> list[Hit]:
+    """Hybrid search as first written: every candidate read with its metadata."""
+    n = max(k, 50)
+    result = await collection.query(
+        query_embeddings=[vector],  # type: ignore[arg-type]
+        n_results=n,
+        where=filters.where(),
+        include=["metadatas", "distances"],
+    )
+    semantic = [
+        (pid, dict(meta or {}))
+        for pid, meta in zip(result["ids"][0], (result["metadatas"] or [[]])[0], strict=True)
+        if filters.accepts(dict(meta or {}))
+    ]
+    keyword: list[tuple[str, dict[str, Any]]] = []
+    terms = ranking.query_terms(query)
+    if terms:
+        contains = [{"$contains": term} for term in terms]
+        found = await collection.get(
+            where=filters.where(),
+            where_document=contains[0] if len(contains) == 1 else {"$or": contains},  # type: ignore[arg-type]
+            limit=500,
+            include=["documents", "metadatas"],
+        )
+        metadatas = {
+            pid: dict(meta or {})
+            for pid, meta in zip(found["ids"], found["metadatas"] or [], strict=True)
+        }
+        documents = dict(zip(found["ids"], found["documents"] or [], strict=True))
+        scored = ranking.bm25(terms, documents, await collection.count())
+        keyword = [(pid, metadatas[pid]) for pid, _ in scored if filters.accepts(metadatas[pid])]
+        keyword = keyword[:n]
+    metadata = dict(semantic) | dict(keyword)
+    fused = ranking.reciprocal_rank_fusion([[pid for pid, _ in semantic], [p for p, _ in keyword]])
+    return [Hit.of(pid, metadata[pid], score) for pid, score in fused[:k]]
+
+
+async def test_hybrid_hits_equal_fusion_over_fully_read_candidates(
+    service: SearchService, chroma_url: str
+) -> None:
+    active = await service.alias.read()
+    assert active is not None
+    collection = await open_collection(await connect(chroma_url), active.collection)
+    embedder = HashingEmbedder(active.dimension)
+    answered = 0
+    for query in QUERIES:
+        [vector] = await embedder.embed([query])
+        for filters in FILTERS:
+            for k in (3, 10, 60):
+                got = await service.search(query, k, filters, hybrid=True)
+                expected = await plain_hybrid(collection, query, vector, k, filters)
+                assert got.hits == expected, (query, filters, k)
+                answered += bool(expected)
+    assert answered > len(QUERIES) * len(FILTERS)
+
+
+async def test_a_kept_handle_of_a_dropped_collection_follows_the_alias(
+    service: SearchService, chroma_url: str
+) -> None:
+    before = await service.search("espresso machine", 5, Filters(), hybrid=True)
+    assert before.hits
+    client = await connect(chroma_url)
+    old = await open_collection(client, before.collection)
+    everything = await old.get(include=["embeddings", "documents", "metadatas"])
+    name = CollectionName.parse(before.collection)
+    successor = str(replace(name, run=f"copy-{uuid.uuid4().hex[:8]}"))
+    new = await create_collection(client, successor)
+    await new.upsert(
+        ids=everything["ids"],
+        embeddings=everything["embeddings"],  # type: ignore[arg-type]
+        documents=everything["documents"],
+        metadatas=everything["metadatas"],  # type: ignore[arg-type]
+    )
+    active = await service.alias.read()
+    assert active is not None
+    switched = ActiveIndex(
+        collection=successor,
+        embedder=active.embedder,
+        dimension=active.dimension,
+        activated_at=active.activated_at,
+        generation=active.generation + 1,
+    )
+    assert await service.alias.write(switched)
+    await client.delete_collection(before.collection)
+
+    after = await service.search("espresso machine", 5, Filters(), hybrid=True)
+    assert after.collection == successor
+    assert after.hits == before.hits
+    semantic = await service.search("espresso machine", 5, Filters(), hybrid=False)
+    assert semantic.collection == successor and semantic.hits
+
+
+async def test_query_vectors_are_reused_and_bounded(service: SearchService) -> None:
+    embedder = HashingEmbedder(64)
+    first = await service._query_vector(embedder, "tea")
+    assert await service._query_vector(embedder, "tea") is first
+    assert first == (await embedder.embed(["tea"]))[0]
+    other = await service._query_vector(HashingEmbedder(32), "tea")
+    assert len(other) == 32
+    for i in range(QUERY_VECTORS + 5):
+        await service._query_vector(embedder, f"query {i}")
+    assert len(service._vectors) == QUERY_VECTORS
+    assert await service._query_vector(embedder, "tea") is not first
