@@ -3,6 +3,7 @@ where no single handler can be blamed (at commit) is redone entry by entry."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -87,6 +88,56 @@ async def test_a_backlog_is_one_transaction_in_stream_order(
     state = await group_state(redis_client, stream, GROUP)
     assert state is not None
     assert int(await redis_client.xlen(stream)) - state.lag == 41 and state.pending == 0
+
+
+async def test_the_next_batch_is_read_ahead_but_commits_after_its_predecessor(
+    engine: AsyncEngine,
+    schema: str,
+    redis_url: str,
+    names: StreamNames,
+    redis_client: aioredis.Redis,
+) -> None:
+    """While the first batch's handler holds its transaction open, the second batch is
+    read (pending grows to two batches, never three), yet its handlers run only after
+    the first batch committed: batches commit one at a time, in stream order."""
+    stream = names.events("catalog")
+    envelopes = [category_created(f"c{i}") for i in range(20)]
+    for envelope in envelopes:
+        await publish(redis_client, stream, envelope)
+
+    consumer = make_consumer(engine, schema, redis_url, names, batch=5)
+    calls: list[tuple[str, int]] = []
+    held: list[int] = []
+    committed: list[int] = []
+
+    @consumer.handler("catalog.category.created")
+    async def handle(ctx: HandlerContext) -> None:
+        txid = int((await ctx.session.execute(text("SELECT txid_current()"))).one()[0])
+        calls.append((str(ctx.envelope.id), txid))
+        if len(calls) == 1:  # hold the first batch until the next one has been read
+            held.append(
+                await wait_for(
+                    lambda: pending_count(redis_client, stream, GROUP),
+                    lambda n: n >= 10,
+                    interval=0.01,
+                    what="the second batch to be read ahead",
+                )
+            )
+            await asyncio.sleep(0.3)  # room for a third read, which must not happen
+            held.append(await pending_count(redis_client, stream, GROUP))
+        if len(calls) % 5 == 1:  # a batch's first handler: its predecessor has committed
+            committed.append(len(await effects(engine, schema)))
+        await record_effect(ctx, schema, consumer.consumer_name)
+
+    async with consumer.running():
+        rows = await wait_for(lambda: effects(engine, schema), lambda rows: len(rows) == 20)
+        await wait_for(lambda: pending_count(redis_client, stream, GROUP), lambda n: n == 0)
+
+    assert held == [10, 10]  # two batches this replica's, the second not yet started
+    assert [event_id for event_id, _ in calls] == [str(e.id) for e in envelopes]
+    assert [row[0] for row in rows] == [str(e.id) for e in envelopes]
+    assert committed == [0, 5, 10, 15]  # seen from another connection: committed
+    assert len({txid for _, txid in calls}) == 4  # four batches of five, one transaction each
 
 
 async def test_a_failure_at_commit_is_isolated_entry_by_entry(

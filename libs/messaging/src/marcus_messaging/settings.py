@@ -21,9 +21,10 @@ class ConsumerSettings:
     reclaim_min_idle_ms: int = 30_000
     """Idle time after which another replica's pending entry counts as abandoned.
 
-    Idle counts from delivery, and a replica receives `batch` entries at once, so this
-    must exceed `batch` times the slowest handler: a live but slow replica would otherwise
-    have entries taken over (harmless for effects thanks to the ledger, but wasted work)."""
+    Idle counts from delivery, and a replica holds up to two batches of `batch` entries
+    (one committing, the next read ahead), so this must exceed twice `batch` times the
+    slowest handler: a live but slow replica would otherwise have entries taken over
+    (harmless for effects thanks to the ledger, but wasted work)."""
     backoff_base_ms: int = 1_000
     """Retry delay after the first failed delivery; doubles with each further delivery."""
     backoff_max_ms: int = 300_000
