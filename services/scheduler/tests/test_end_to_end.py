@@ -31,6 +31,7 @@ from tests.support.servers import free_port, stop_processes, wait_for
 pytestmark = pytest.mark.fault  # starts and stops processes
 
 SECRET = stack.SECRET
+ADMIN = {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,26 @@ def start(service: str, port: int, env: dict[str, str]) -> subprocess.Popen[byte
     )
 
 
+async def _prepared(
+    database_url: str, redis_url: str, stream_prefix: str, *services: str
+) -> tuple[dict[str, str], dict[str, int], dict[str, str]]:
+    """Migrate and reset the database; the services' common environment, and a free port
+    and base URL for each of `services`."""
+    for service in ("catalog", "indexer", "scheduler"):
+        upgrade(service, database_url)
+    await stack.reset(database_url)  # one active collection per database: start clean
+    common = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "STREAM_PREFIX": stream_prefix,
+        "JWT_SECRET": SECRET,
+        "RELAY_POLL_INTERVAL": "0.2",
+    }
+    ports = {name: free_port() for name in services}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    return common, ports, urls
+
+
 async def _ready(url: str) -> bool:
     try:
         async with httpx.AsyncClient() as client:
@@ -64,20 +85,10 @@ async def _ready(url: str) -> bool:
 async def test_scheduled_rebuild_reaches_the_indexer_and_its_outcome_comes_back(
     database_url, redis_url, stream_prefix, chroma_url
 ) -> None:
-    for service in ("catalog", "indexer", "scheduler"):
-        upgrade(service, database_url)
-    await stack.reset(database_url)  # one active collection per database: start clean
+    common, ports, urls = await _prepared(
+        database_url, redis_url, stream_prefix, "catalog", "indexer", "scheduler"
+    )
     missed = (datetime.now(UTC) - timedelta(minutes=1)).replace(second=0, microsecond=0)
-    common = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "STREAM_PREFIX": stream_prefix,
-        "JWT_SECRET": SECRET,
-        "RELAY_POLL_INTERVAL": "0.2",
-    }
-    ports = {name: free_port() for name in ("catalog", "indexer", "scheduler")}
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    admin = {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
     procs: list[subprocess.Popen[bytes]] = []
     try:
         procs.append(start("catalog", ports["catalog"], common))
@@ -97,7 +108,7 @@ async def test_scheduled_rebuild_reaches_the_indexer_and_its_outcome_comes_back(
         for name in ("catalog", "indexer"):
             await wait_for(lambda name=name: _ready(urls[name]), within=60, what=f"{name} up")
 
-        async with httpx.AsyncClient(base_url=urls["catalog"], headers=admin) as catalog:
+        async with httpx.AsyncClient(base_url=urls["catalog"], headers=ADMIN) as catalog:
             category = await catalog.post("/api/v1/categories", json={"slug": "tea", "name": "Tea"})
             assert category.status_code == 201, category.text
             for sku, name in (("TEA-1", "Sencha"), ("TEA-2", "Assam")):
@@ -126,7 +137,7 @@ async def test_scheduled_rebuild_reaches_the_indexer_and_its_outcome_comes_back(
                 },
             )
         )
-        async with httpx.AsyncClient(base_url=urls["scheduler"], headers=admin) as scheduler:
+        async with httpx.AsyncClient(base_url=urls["scheduler"], headers=ADMIN) as scheduler:
 
             async def rebuild_job() -> dict | None:
                 try:
@@ -146,7 +157,7 @@ async def test_scheduled_rebuild_reaches_the_indexer_and_its_outcome_comes_back(
             assert "2 documents" in run["outcome_detail"], run["outcome_detail"]
             assert datetime.fromisoformat(job["next_run_at"]) == missed + timedelta(days=1)
 
-        async with httpx.AsyncClient(base_url=urls["indexer"], headers=admin) as indexer:
+        async with httpx.AsyncClient(base_url=urls["indexer"], headers=ADMIN) as indexer:
             status = (await indexer.get("/api/v1/admin/index")).json()
         rebuild = status["last_rebuild"]
         assert rebuild["request_id"] == run["id"], "the indexer ran the scheduler's request"
@@ -163,21 +174,11 @@ async def test_a_rebuild_that_gives_up_reports_its_run_failed(
     """Chroma goes away after the indexer started: every attempt of the rebuild fails,
     the indexer gives up and emits indexer.index.rebuild_failed, and the scheduler's run
     (pending until then) is recorded as failed with the indexer's error."""
-    for service in ("catalog", "indexer", "scheduler"):
-        upgrade(service, database_url)
-    await stack.reset(database_url)  # one active collection per database: start clean
+    common, ports, urls = await _prepared(
+        database_url, redis_url, stream_prefix, "indexer", "scheduler"
+    )
     chroma = ChromaProcess()  # of this test alone: it is killed
     chroma.start()
-    common = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "STREAM_PREFIX": stream_prefix,
-        "JWT_SECRET": SECRET,
-        "RELAY_POLL_INTERVAL": "0.2",
-    }
-    ports = {name: free_port() for name in ("indexer", "scheduler")}
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    admin = {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
     procs: list[subprocess.Popen[bytes]] = []
     try:
         indexer_env = {
@@ -194,7 +195,7 @@ async def test_a_rebuild_that_gives_up_reports_its_run_failed(
             await wait_for(lambda name=name: _ready(urls[name]), within=120, what=f"{name} up")
         chroma.stop()  # the index store is down when the rebuild comes
 
-        async with httpx.AsyncClient(base_url=urls["scheduler"], headers=admin) as scheduler:
+        async with httpx.AsyncClient(base_url=urls["scheduler"], headers=ADMIN) as scheduler:
             fired = await scheduler.post("/api/v1/admin/jobs/index-rebuild/run")
             assert fired.status_code in (200, 201, 202), fired.text
             run_id = fired.json()["id"]
@@ -245,25 +246,15 @@ async def test_runs_merged_into_one_rebuild_both_get_its_outcome(
     """Two runs fire while no indexer serves; the indexer, started then, reads both
     requests in one batch, rebuilds once for the older and merges the newer into it.
     Both scheduler runs end `succeeded`, from the one report."""
-    for service in ("catalog", "indexer", "scheduler"):
-        upgrade(service, database_url)
-    await stack.reset(database_url)  # one active collection per database: start clean
-    common = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "STREAM_PREFIX": stream_prefix,
-        "JWT_SECRET": SECRET,
-        "RELAY_POLL_INTERVAL": "0.2",
-    }
-    ports = {name: free_port() for name in ("indexer", "scheduler")}
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    admin = {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
+    common, ports, urls = await _prepared(
+        database_url, redis_url, stream_prefix, "indexer", "scheduler"
+    )
     never = {"INDEX_REBUILD_CRON": "0 0 29 2 *", "VIEWS_REFRESH_CRON": "0 0 29 2 *"}
     procs: list[subprocess.Popen[bytes]] = []
     try:
         procs.append(start("scheduler", ports["scheduler"], {**common, **never}))
         await wait_for(lambda: _ready(urls["scheduler"]), within=60, what="scheduler up")
-        async with httpx.AsyncClient(base_url=urls["scheduler"], headers=admin) as scheduler:
+        async with httpx.AsyncClient(base_url=urls["scheduler"], headers=ADMIN) as scheduler:
             fired = [await scheduler.post("/api/v1/admin/jobs/index-rebuild/run") for _ in "ab"]
             assert [r.status_code for r in fired] == [202, 202], [r.text for r in fired]
             first, second = (r.json()["id"] for r in fired)
@@ -302,7 +293,7 @@ async def test_runs_merged_into_one_rebuild_both_get_its_outcome(
             f"merged into the rebuild of run {first}: collection "
         )
 
-        async with httpx.AsyncClient(base_url=urls["indexer"], headers=admin) as indexer:
+        async with httpx.AsyncClient(base_url=urls["indexer"], headers=ADMIN) as indexer:
             engine = create_async_engine(database_url)
             try:
                 async with engine.connect() as conn:
