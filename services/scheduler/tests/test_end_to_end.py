@@ -74,6 +74,16 @@ async def _prepared(
     return common, ports, urls
 
 
+def _indexer_env(common: dict[str, str], chroma_url: str, namespace: str) -> dict[str, str]:
+    return {
+        **common,
+        "CHROMA_URL": chroma_url,
+        "INDEX_NAMESPACE": namespace,
+        "EMBEDDER": "hash",
+        "REBUILD_POLL_INTERVAL": "0.2",
+    }
+
+
 async def _ready(url: str) -> bool:
     try:
         async with httpx.AsyncClient() as client:
@@ -96,13 +106,7 @@ async def test_scheduled_rebuild_reaches_the_indexer_and_its_outcome_comes_back(
             start(
                 "indexer",
                 ports["indexer"],
-                {
-                    **common,
-                    "CHROMA_URL": chroma_url,
-                    "INDEX_NAMESPACE": stream_prefix,
-                    "EMBEDDER": "hash",
-                    "REBUILD_POLL_INTERVAL": "0.2",
-                },
+                _indexer_env(common, chroma_url, stream_prefix),
             )
         )
         for name in ("catalog", "indexer"):
@@ -181,13 +185,7 @@ async def test_a_rebuild_that_gives_up_reports_its_run_failed(
     chroma.start()
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        indexer_env = {
-            **common,
-            "CHROMA_URL": chroma.url,
-            "INDEX_NAMESPACE": stream_prefix,
-            "EMBEDDER": "hash",
-            "REBUILD_POLL_INTERVAL": "0.2",
-        }
+        indexer_env = _indexer_env(common, chroma.url, stream_prefix)
         procs.append(start("indexer", ports["indexer"], indexer_env))
         never = {"INDEX_REBUILD_CRON": "0 0 29 2 *", "VIEWS_REFRESH_CRON": "0 0 29 2 *"}
         procs.append(start("scheduler", ports["scheduler"], {**common, **never}))
@@ -266,13 +264,7 @@ async def test_runs_merged_into_one_rebuild_both_get_its_outcome(
                 start(
                     "indexer",
                     ports["indexer"],
-                    {
-                        **common,
-                        "CHROMA_URL": chroma_url,
-                        "INDEX_NAMESPACE": stream_prefix,
-                        "EMBEDDER": "hash",
-                        "REBUILD_POLL_INTERVAL": "0.2",
-                    },
+                    _indexer_env(common, chroma_url, stream_prefix),
                 )
             )
 
