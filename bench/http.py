@@ -36,7 +36,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +44,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench.machine import ROOT, add_server_arguments, command, machine, result_path
+from bench.machine import ROOT, add_server_arguments, command, machine, result_path, service_logs
 from bench.memory import RssSampler
 from bench.services import (
     SECRET,
@@ -406,13 +405,8 @@ def main(argv: list[str] | None = None) -> int:
             setattr(args, name, value)
     wrk_binary()
     sys.path.insert(0, str(ROOT))
-    folder = Path(tempfile.mkdtemp(prefix="marcus-bench-http-"))
-    try:
+    with service_logs("http") as folder:
         results = asyncio.run(run(args, folder))
-    except BaseException:
-        print(f"service logs kept in {folder}", file=sys.stderr)
-        raise
-    shutil.rmtree(folder, ignore_errors=True)
     results["peak_rss_mib"] = peak_rss(results["targets"])
     report = {
         "benchmark": "http",

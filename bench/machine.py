@@ -8,12 +8,16 @@ little on a shared machine. Also where a bench's result file goes (`--out`).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import platform
 import shlex
+import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from importlib import metadata as pkg_metadata
 from pathlib import Path
@@ -153,3 +157,41 @@ def result_path(name: str, out: Path | None = None) -> Path:
     path = out or RESULTS / f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def write_result(name: str, out: Path | None, result: dict[str, Any], markdown: str) -> Path:
+    """The result JSON at `result_path(name, out)`, its markdown beside it (also printed)."""
+    path = result_path(name, out)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    path.with_suffix(".md").write_text(markdown)
+    print(markdown)
+    print(f"written to {path} and {path.with_suffix('.md')}")
+    return path
+
+
+@contextlib.contextmanager
+def service_logs(bench: str) -> Iterator[Path]:
+    """A temporary folder for the logs of the services a bench starts: removed when the
+    bench succeeds, kept (and named on stderr) when it fails."""
+    folder = Path(tempfile.mkdtemp(prefix=f"marcus-bench-{bench}-"))
+    try:
+        yield folder
+    except BaseException:
+        print(f"service logs kept in {folder}", file=sys.stderr)
+        raise
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def backend_pids(database_url: str) -> list[int]:
+    """PostgreSQL backends serving the bench's database (the services' pools), for
+    their CPU time."""
+    import psycopg
+
+    from marcus_eventstore.migrations import libpq_dsn
+
+    with psycopg.connect(libpq_dsn(database_url)) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [row[0] for row in rows]

@@ -28,7 +28,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from decimal import Decimal
@@ -36,10 +35,16 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import psycopg
 import redis.asyncio as aioredis
 
-from bench.machine import add_server_arguments, command, machine, result_path
+from bench.machine import (
+    add_server_arguments,
+    backend_pids,
+    command,
+    machine,
+    service_logs,
+    write_result,
+)
 from bench.services import (
     ServiceProcess,
     delete_keys,
@@ -51,7 +56,6 @@ from bench.services import (
 )
 from marcus_contracts import STREAM_FIELD, StreamNames, new_event_id, registry
 from marcus_contracts.events import orders as ev
-from marcus_eventstore.migrations import libpq_dsn
 
 GROUP = "notifier"
 PROFILES: dict[str, dict[str, Any]] = {
@@ -102,15 +106,6 @@ def cpu_seconds(pids: list[int]) -> float:
             times = psutil.Process(pid).cpu_times()
             total += times.user + times.system
     return total
-
-
-def backend_pids(database_url: str) -> list[int]:
-    with psycopg.connect(libpq_dsn(database_url)) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid()"
-        ).fetchall()
-    return [row[0] for row in rows]
 
 
 async def run_replicas(
@@ -274,17 +269,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main() -> None:
     args = parse(sys.argv[1:])
-    folder = Path(tempfile.mkdtemp(prefix="marcus-bench-notifier-"))
-    try:
+    with service_logs("notifier") as folder:
         result = asyncio.run(run(args, folder))
-    except BaseException:
-        print(f"service logs kept in {folder}", file=sys.stderr)
-        raise
-    out = result_path("notifier", args.out)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(result))
-    print(markdown(result))
-    print(f"written to {out} and {out.with_suffix('.md')}")
+    write_result("notifier", args.out, result, markdown(result))
 
 
 if __name__ == "__main__":

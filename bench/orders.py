@@ -43,7 +43,7 @@ import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
-from bench.machine import add_server_arguments, command, machine, result_path
+from bench.machine import add_server_arguments, command, machine, write_result
 from bench.services import ServiceProcess, processes, wait_until
 from marcus_eventstore.migrations import libpq_dsn, upgrade
 from marcus_web.auth import mint_token
@@ -301,11 +301,7 @@ def main() -> None:
     add_server_arguments(parser, database="marcus_bench_orders")
     args = parser.parse_args()
     result = asyncio.run(run(args))
-    out = result_path("orders", args.out)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(result))
-    print(markdown(result))
-    print(f"written to {out} and {out.with_suffix('.md')}")
+    write_result("orders", args.out, result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
-import shutil
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +24,7 @@ import redis.asyncio as aioredis
 from bench.index import freshness, rebuild, scaleout
 from bench.index.common import ROOT, load_average, machine
 from bench.index.report import markdown
-from bench.machine import add_server_arguments, command, result_path
+from bench.machine import add_server_arguments, command, service_logs, write_result
 
 BENCHMARKS = ("freshness", "scaleout", "rebuild")
 PROFILES: dict[str, dict[str, Any]] = {
@@ -162,18 +159,9 @@ async def run(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
 def main() -> None:
     args = parse(sys.argv[1:])
     logging.basicConfig(level=logging.WARNING)
-    log_dir = Path(tempfile.mkdtemp(prefix="marcus-bench-index-"))
-    try:
+    with service_logs("index") as log_dir:
         result = asyncio.run(run(args, log_dir))
-    except BaseException:
-        print(f"service logs kept in {log_dir}", file=sys.stderr)
-        raise
-    shutil.rmtree(log_dir, ignore_errors=True)
-    out = result_path("index", args.out)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(result))
-    print(markdown(result))
-    print(f"written to {out} and {out.with_suffix('.md')}")
+    write_result("index", args.out, result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -40,22 +40,13 @@ from bench.index.common import (
 )
 from bench.index.metrics import cpu_seconds, scrape
 from bench.index.rebuild import events
+from bench.machine import backend_pids
 from marcus_contracts import STREAM_FIELD, StreamNames
 from marcus_eventstore.migrations import libpq_dsn
 from marcus_search import AliasStore
 from marcus_search.chroma import connect, open_collection
 
 GROUP = "indexer"
-
-
-def backend_pids(database_url: str) -> list[int]:
-    """PostgreSQL backends serving the bench's database (the indexers' pools)."""
-    with psycopg.connect(libpq_dsn(database_url)) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid()"
-        ).fetchall()
-    return [row[0] for row in rows]
 
 
 def total_cpu(pids: list[int]) -> float:
