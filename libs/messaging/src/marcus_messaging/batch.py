@@ -4,17 +4,19 @@ One transaction per event costs a commit (a WAL flush) and several round trips p
 event, which capped the runtime at a few hundred events/s. A batch (one XREADGROUP,
 up to `settings.batch` entries) is handled instead as:
 
-1. triage outside any transaction, as for one entry: undecodable entries are
-   dead-lettered, entries without a handler are acked with the batch;
-2. ONE transaction: one multi-row ledger INSERT .. ON CONFLICT DO NOTHING RETURNING
-   finds the fresh event ids, the handlers of the fresh entries run in stream order in
-   the same session (flushed after each, so an ORM error surfaces at its own handler),
-   then the callbacks the handlers registered on the batch's `TransactionScope` (their
+1. `prepare`: triage outside any transaction, as for one entry: undecodable entries
+   are dead-lettered, entries without a handler are acked with the batch (this runs
+   while the previous batch commits, see `marcus_messaging.readahead`);
+2. `commit`, ONE transaction: one multi-row ledger INSERT .. ON CONFLICT DO NOTHING
+   tells which event ids were recorded already, the handlers of the fresh entries run
+   in stream order in the same session (flushed after each, so an ORM error surfaces at
+   its own handler), then the callbacks the handlers registered on the batch's `TransactionScope` (their
    per-batch writes), then ONE commit;
 3. ONE XACK with every id, after the commit.
 
 If the transaction fails because PostgreSQL is unreachable, nothing is counted: the
-subscriber waits for the database (`DatabaseGate`) and runs the same batch again, so
+batch waits for the database (`DatabaseGate`), and the subscriber, which cannot hand
+the next batch over meanwhile, stops reading; the same batch then runs again, so
 the entries stay pending with their first delivery. If it fails for any other reason,
 the batch is redone entry by entry (`EntryProcessor.run`), so a poison entry fails
 alone while the others commit. The entry whose handler raised is not run a second
@@ -70,11 +72,6 @@ class BatchProcessor:
     def __init__(self, processor: EntryProcessor) -> None:
         self._processor = processor
 
-    async def process(self, entries: Sequence[Entry], stop: asyncio.Event) -> None:
-        """Handle a batch of first deliveries. Returns early, leaving entries pending,
-        only when `stop` is set while the database is unavailable."""
-        await self.commit(await self.prepare(entries), stop)
-
     async def prepare(self, entries: Sequence[Entry]) -> Prepared:
         """Triage (no transaction yet); from here the entries are this process's, however
         long the commit waits, so the reclaimer leaves them alone."""
@@ -88,7 +85,9 @@ class BatchProcessor:
         return Prepared(keys, batch, unhandled)
 
     async def commit(self, prepared: Prepared, stop: asyncio.Event) -> None:
-        """The batch's transaction and ack (see the module docstring)."""
+        """The batch's transaction and ack (see the module docstring). Returns early,
+        leaving the entries pending, only when `stop` is set while the database is
+        unavailable."""
         try:
             await self._commit(prepared.batch, prepared.unhandled, stop)
         finally:
