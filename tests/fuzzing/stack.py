@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -143,11 +142,7 @@ def fuzz_stack(
         result = FuzzStack(database_url, urls, None, logs, llm)
         try:
             for name, port in ports.items():
-                result.procs[name] = gw.start_process(
-                    [sys.executable, "-m", name, "serve", "--port", str(port)],
-                    logs / f"{name}.log",
-                    env,
-                )
+                result.procs[name] = gw.start_service(name, port, logs, env)
             if nginx and docs:
                 gateway_port = free_port()
                 command = gw.gateway_command(nginx, logs, ports, gateway_port, docs, GATEWAY_RATES)

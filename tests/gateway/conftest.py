@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -94,11 +93,7 @@ async def gateway(
     result = Gateway(url=f"http://127.0.0.1:{gateway_port}", prefix=prefix, logs=logs)
     try:
         for name, port in ports.items():
-            result.procs[name] = gw.start_process(
-                [sys.executable, "-m", name, "serve", "--port", str(port)],
-                logs / f"{name}.log",
-                env,
-            )
+            result.procs[name] = gw.start_service(name, port, logs, env)
         command = gw.gateway_command(nginx, logs, ports, gateway_port, api_docs, RATES)
         result.procs["gateway"] = gw.start_gateway(command, logs / "gateway.log")
         for name, port in ports.items():

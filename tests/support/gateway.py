@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -91,6 +92,14 @@ def start_process(
         return subprocess.Popen(
             command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+
+
+def start_service(
+    name: str, port: int, logs: Path, env: Mapping[str, str]
+) -> subprocess.Popen[bytes]:
+    """`python -m <name> serve --port <port>`, its output in `<logs>/<name>.log`."""
+    command = [sys.executable, "-m", name, "serve", "--port", str(port)]
+    return start_process(command, logs / f"{name}.log", env)
 
 
 def start_gateway(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
