@@ -301,6 +301,8 @@ PROFILES: dict[str, dict[str, Any]] = {
 class Round:
     measured: dict[str, Measured]
     roles: dict[str, dict[str, float]]
+    servers: dict[str, dict[str, float]]
+    """CPU µs per event of the PostgreSQL and Redis servers, per split path."""
     """CPU µs per event of each worker process of the split paths."""
     batches: dict[str, int]
     """Batch transactions of the consumer runtime in the split paths."""
@@ -372,6 +374,7 @@ async def one_round(
     return Round(
         measured,
         roles={path: split.cpu_us_per_event for path, split in splits.items()},
+        servers={path: split.server_cpu_us_per_event for path, split in splits.items()},
         batches={path: split.batches for path, split in splits.items()},
     )
 
@@ -439,6 +442,13 @@ def summarise(results: dict[str, Any], rounds: list[Round]) -> None:
         path: {
             role: statistics.median(r.roles[path][role] for r in rounds)
             for role in rounds[0].roles[path]
+        }
+        for path in SPLIT
+    }
+    results["server_cpu_us_per_event"] = {
+        path: {
+            server: statistics.median(r.servers[path][server] for r in rounds)
+            for server in rounds[0].servers[path]
         }
         for path in SPLIT
     }
@@ -517,7 +527,10 @@ def print_table(results: dict[str, Any], out: Path) -> None:
         print(f"{label:<58}{r[f'{path}_events_per_s']:>10,.0f}{ratio:>8.2f}{cpu[path]:>11.1f}")
     for path, roles in r["cpu_us_per_event_by_process"].items():
         split = ", ".join(f"{role} {us:.1f}" for role, us in roles.items())
-        print(f"  {path} CPU us/event by process: {split}")
+        servers = r["server_cpu_us_per_event"][path]
+        total = sum(roles.values()) + sum(servers.values())
+        split += "".join(f", {server} server {us:.1f}" for server, us in servers.items())
+        print(f"  {path} CPU us/event by process: {split}; all {total:.1f}")
     print(f"{'event store append (1 event per transaction)':<58}{r['append_events_per_s']:>10,.0f}")
     for entry in r.get("celery", []):
         label = f"Celery {entry['pool']}: {entry['tasks']} no-op tasks"

@@ -16,7 +16,8 @@ consumer's last commit + XACK:
   NOTIFYing its relay) while its own relay publishes them, like a service under load.
 
 Times are CLOCK_MONOTONIC, which all processes share. CPU is each worker's own CPU time
-over its timed window (the relay's includes a few idle polls after its last batch).
+over its timed window (the relay's includes a few idle polls after its last batch), and
+the PostgreSQL and Redis servers' CPU over the same window is sampled (`ServerCpu`).
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ import dataclasses
 import logging
 import multiprocessing as mp
 import queue
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event as MpEvent
 from typing import Any
 
+import psutil
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
@@ -50,6 +53,8 @@ class Split:
     events_per_s: float
     cpu_us_per_event: dict[str, float]
     batches: int
+    server_cpu_us_per_event: dict[str, float]
+    """PostgreSQL's and Redis's processes over the same window (`ServerCpu`)."""
 
     @property
     def total_cpu_us_per_event(self) -> float:
@@ -93,6 +98,8 @@ def run_split(jobs: list[Job], loop: str) -> Split:
             while not flag.wait(0.5):
                 if not worker.is_alive() or time.monotonic() > deadline:
                     raise RuntimeError(f"{job.role} worker did not get ready")
+        servers = ServerCpu()
+        servers.start()
         started = time.monotonic()
         go.set()
         got: list[Report] = []
@@ -105,6 +112,7 @@ def run_split(jobs: list[Job], loop: str) -> Split:
             if isinstance(report, str):
                 raise RuntimeError(f"bench worker failed: {report}")
             got.append(report)
+        server_cpu = servers.stop()
     finally:
         for worker in workers:
             worker.join(timeout=30)
@@ -116,7 +124,55 @@ def run_split(jobs: list[Job], loop: str) -> Split:
         events_per_s=total / elapsed,
         cpu_us_per_event={report.role: report.cpu_s / total * 1e6 for report in got},
         batches=sum(report.batches for report in got),
+        server_cpu_us_per_event={name: cpu / total * 1e6 for name, cpu in server_cpu.items()},
     )
+
+
+class ServerCpu:
+    """CPU seconds of the PostgreSQL and Redis server processes while a path runs: the
+    bus's own work in PostgreSQL (outbox, ledger) counts as much as its Python. Backends
+    come and go with the workers' connections, so every such process is sampled every
+    20 ms and its last reading kept (one that exits between two samples loses at most
+    those 20 ms); a process already running counts from the start of the window."""
+
+    NAMES = {"postgres": "postgres", "redis-server": "redis"}
+
+    def __init__(self) -> None:
+        self._first: dict[int, float] = {}
+        self._last: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._sample(baseline=True)
+        self._thread.start()
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        totals = dict.fromkeys(self.NAMES.values(), 0.0)
+        for pid, (name, cpu) in self._last.items():
+            totals[name] += cpu - self._first.get(pid, 0.0)
+        return totals
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self._sample()
+
+    def _sample(self, baseline: bool = False) -> None:
+        for process in psutil.process_iter(["name"]):
+            name = self.NAMES.get(process.info["name"])
+            if name is None:
+                continue
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            cpu = times.user + times.system
+            if baseline:
+                self._first[process.pid] = cpu
+            self._last[process.pid] = (name, cpu)
 
 
 def _worker(job: Job, loop: str, ready: MpEvent, go: MpEvent, reports: mp.Queue[Any]) -> None:
