@@ -25,12 +25,18 @@ IRREGULAR_PAST = frozenset(
         "begun",
         "done",
         "rebuilt",
+        "set",
     }
 )
+PARTICLES = frozenset({"out", "up", "off", "back", "in"})
+"""Phrasal verbs (`checked_out`): the verb before the particle carries the tense."""
 
 
 def _is_past_tense(verb: str) -> bool:
-    last = verb.rsplit("_", 1)[-1]
+    words = verb.split("_")
+    if len(words) > 1 and words[-1] in PARTICLES:
+        words.pop()
+    last = words[-1]
     return last.endswith("ed") or last in IRREGULAR_PAST
 
 

@@ -2,7 +2,7 @@
 
 from marcus_contracts.base import Event
 from marcus_contracts.envelope import Envelope, new_event_id, utcnow
-from marcus_contracts.events import assistant, catalog, indexer, notifier, orders, scheduler
+from marcus_contracts.events import assistant, cart, catalog, indexer, notifier, orders, scheduler
 from marcus_contracts.registry import EventRegistry, UnknownEventError, build_registry
 from marcus_contracts.streams import SERVICES, STREAM_FIELD, StreamNames, source_of
 from marcus_contracts.upcasters import UPCASTERS
@@ -12,6 +12,7 @@ ALL_EVENTS = (
     *catalog.ALL,
     *scheduler.ALL,
     *orders.ALL,
+    *cart.ALL,
     *notifier.ALL,
     *indexer.ALL,
     *assistant.ALL,

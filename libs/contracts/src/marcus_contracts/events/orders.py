@@ -5,7 +5,8 @@ writes its e-mails, and any later consumer builds its view, from the event alone
 are the ones the order was placed at, taken from the orders service's own read model of
 the catalog; money is a decimal string on the wire.
 
-States: pending -> confirmed | rejected; confirmed -> cancelled | shipped.
+States: pending -> confirmed | rejected; confirmed -> cancelled | shipped;
+shipped -> delivered.
 
 v2 (every order event): a line may carry a configuration (the options chosen for a
 configurable product) and names preconfigured products' base product. Prices are the
@@ -13,14 +14,18 @@ catalog's: a line the catalog has not priced yet (a configuration, when the orde
 placed or rejected) has no `unit_price` / `line_total`, and the order no `total` until
 every line is priced. `confirmed` and later always carry the catalog's prices (from its
 `catalog.stock.allocated` answer). v1 data is v2 data as it is (simple lines, priced).
+
+Later, with defaults and left out when empty (so a consumer that predates them reads
+such events as before): an order placed by a cart checkout carries its `cart_id` and the
+shipping `address`.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from marcus_contracts.base import Event
 from marcus_contracts.events.catalog import Currency, Money, ProductKind, RejectionCode
@@ -148,6 +153,28 @@ class RejectionReasonV2(BaseModel):
     message: str = ""
 
 
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+"""ISO 3166-1 alpha-2 (the orders API checks that the code is assigned)."""
+AddressText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class ShippingAddress(BaseModel):
+    """Where an order goes, as the customer gave it at checkout."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: AddressText
+    lines: list[AddressText] = Field(min_length=1, max_length=3)
+    """Street lines, first to last."""
+    city: AddressText
+    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    country: CountryCode
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class _OrderSnapshotV2(Event):
     order_id: UUID
     customer: str = Field(min_length=1)
@@ -156,6 +183,10 @@ class _OrderSnapshotV2(Event):
     lines: list[OrderLineV2] = Field(min_length=1)
     total: Money | None = None
     """None while a line is not priced yet."""
+    cart_id: UUID | None = Field(default=None, exclude_if=_absent)
+    """The cart it was checked out from (None: placed from raw lines). Left out when None."""
+    address: ShippingAddress | None = Field(default=None, exclude_if=_absent)
+    """Where it ships (checkout requires one). Left out when None."""
 
 
 class OrderPlacedV2(_OrderSnapshotV2):
@@ -197,9 +228,25 @@ class OrderShippedV2(_OrderSnapshotV2):
     shipped_by: str = ""
 
 
-OrderEvent = OrderPlacedV2 | OrderConfirmedV2 | OrderRejectedV2 | OrderCancelledV2 | OrderShippedV2
+class OrderDeliveredV1(_OrderSnapshotV2):
+    """A shipped order reached the customer (recorded by an admin or a carrier hook)."""
+
+    event_type = "orders.order.delivered"
+    version = 1
+
+    delivered_by: str = ""
+
+
+OrderEvent = (
+    OrderPlacedV2
+    | OrderConfirmedV2
+    | OrderRejectedV2
+    | OrderCancelledV2
+    | OrderShippedV2
+    | OrderDeliveredV1
+)
 """What a consumer receives for any order event (the registry upcasts v1 to v2)."""
-OrderStatus = Literal["pending", "confirmed", "rejected", "cancelled", "shipped"]
+OrderStatus = Literal["pending", "confirmed", "rejected", "cancelled", "shipped", "delivered"]
 
 ALL = (
     OrderPlacedV1,
@@ -212,4 +259,5 @@ ALL = (
     OrderRejectedV2,
     OrderCancelledV2,
     OrderShippedV2,
+    OrderDeliveredV1,
 )

@@ -37,6 +37,17 @@ class ViewsRefreshRequestedV1(_JobFiredV1):
     views: list[str] = Field(default_factory=list)
 
 
+class CartRemindersRequestedV1(_JobFiredV1):
+    """Find carts idle longer than `idle_after_s` (with lines) and remind their owners
+    once per idle period; clear carts idle longer than `expire_after_s` (hourly)."""
+
+    event_type = "scheduler.carts.reminders_requested"
+    version = 1
+
+    idle_after_s: int = Field(default=86_400, gt=0)
+    expire_after_s: int = Field(default=2_592_000, gt=0)
+
+
 class JobFinishedV1(Event):
     """A job run's outcome, as reported back by the service that did the work (the
     indexer's `indexer.index.rebuilt` for `index-rebuild`). Subject: the run id, which is
@@ -54,4 +65,4 @@ class JobFinishedV1(Event):
     report_id: UUID = Field(description="id of the report event")
 
 
-ALL = (IndexRebuildRequestedV1, ViewsRefreshRequestedV1, JobFinishedV1)
+ALL = (IndexRebuildRequestedV1, ViewsRefreshRequestedV1, CartRemindersRequestedV1, JobFinishedV1)
