@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fuzzing.stack import FuzzStack
+from tests.fuzzing.stack import FuzzStack, bearer
 
 MB = 1024 * 1024
 COUNTS = {
@@ -270,6 +270,45 @@ def test_text_that_postgres_cannot_store_is_422_everywhere_and_changes_nothing(
             assert_problem(reply, 422)
         else:  # not UTF-8 in a URL: read as U+FFFD (Starlette), which is safe to search for
             assert reply.status_code == 200, reply.text
+    assert counts(stack) == before
+
+
+# Media types are case-insensitive, and FastAPI parses every one of these as JSON.
+MIXED_CASE_JSON = ["application/JSON", "Application/Json", "application/merge-patch+JSON"]
+
+
+@pytest.mark.parametrize("content_type", MIXED_CASE_JSON)
+def test_finding_1_mixed_case_json_content_type_with_nul_is_422_and_changes_nothing(
+    stack: FuzzStack, catalog: httpx.Client, content_type: str
+) -> None:
+    """Issue 19, finding 1: `application/JSON` with a NUL used to reach PostgreSQL (500)."""
+    customer = {**bearer("fuzz-mixed-case"), "Content-Type": content_type}
+    admin = {**stack.admin, "Content-Type": content_type}
+    assistant = httpx.Client(base_url=stack.urls["assistant"], timeout=30)
+    with assistant:
+        session = assistant.post(
+            "/api/v1/chat/sessions", json={"title": "mixed case"}, headers=bearer("fuzz-mixed-case")
+        )
+        assert session.status_code == 201, session.text
+        before = counts(stack)
+        for escaped in ("a\\u0000b", "a\\ud800b"):
+            title = raw({"title": ESC}, escaped)
+            assert_problem(
+                assistant.post("/api/v1/chat/sessions", content=title, headers=customer), 422
+            )
+            message = raw({"content": ESC}, escaped)
+            url = f"/api/v1/chat/sessions/{session.json()['id']}/messages"
+            assert_problem(assistant.post(url, content=message, headers=customer), 422)
+            category = raw({"slug": f"mixed-{uuid.uuid4().hex[:8]}", "name": ESC}, escaped)
+            assert_problem(catalog.post("/api/v1/categories", content=category, headers=admin), 422)
+            if stack.gateway:
+                through = httpx.post(
+                    f"{stack.gateway}/api/v1/categories",
+                    content=category,
+                    headers=admin,
+                    timeout=30,
+                )
+                assert_problem(through, 422)
     assert counts(stack) == before
 
 

@@ -9,7 +9,9 @@ text PostgreSQL cannot store (422), each as problem+json.
   published or indexed. Both are refused wherever they appear (a JSON string or key at
   any depth, the query string, the path) with the location in `errors`, so no route,
   handler or consumer ever sees them. A cheap byte scan finds the candidates; only those
-  bodies are parsed a second time.
+  bodies are parsed a second time. Every body is scanned, whatever its Content-Type says:
+  media types are case-insensitive (`application/JSON`, `Application/Json`, `...+JSON` are
+  all parsed as JSON by FastAPI), and a body that is not JSON is left to the route.
 
 FastAPI reads a body whole before a route runs anyway, so buffering it here costs
 nothing more, and it is replayed to the app unchanged.
@@ -108,11 +110,10 @@ class InputLimitsMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if b"json" in headers.get(b"content-type", b""):
-            bad = body_locations(body)
-            if bad:
-                await self._unstorable(scope, send, bad)
-                return
+        bad = body_locations(body)
+        if bad:
+            await self._unstorable(scope, send, bad)
+            return
         replayed = False
 
         async def replay() -> Message:
