@@ -18,7 +18,7 @@ async def test_jobs_list_next_run_at_three_in_the_configured_timezone(
 
     assert response.status_code == 200, response.text
     jobs = {job["name"]: job for job in response.json()["items"]}
-    assert set(jobs) == {"index-rebuild", "views-refresh"}
+    assert set(jobs) == {"index-rebuild", "views-refresh", "cart-reminders"}
     rebuild = jobs["index-rebuild"]
     assert rebuild["cron"] == "0 3 * * *" and rebuild["timezone"] == "Europe/Berlin"
     assert rebuild["event_type"] == "scheduler.index.rebuild_requested"
@@ -29,6 +29,10 @@ async def test_jobs_list_next_run_at_three_in_the_configured_timezone(
     assert rebuild["last_run"] is None and rebuild["last_outcome"] is None
     views = datetime.fromisoformat(jobs["views-refresh"]["next_run_at"])
     assert (views.minute, views.second) == (0, 0)
+    reminders = jobs["cart-reminders"]
+    assert reminders["cron"] == "0 * * * *" and reminders["reported_by"] is None
+    assert reminders["event_type"] == "scheduler.carts.reminders_requested"
+    assert datetime.fromisoformat(reminders["next_run_at"]).minute == 0
     assert response.json()["leader"] is None, "scheduling is off in this app"
 
 
@@ -62,6 +66,27 @@ async def test_views_refresh_run_now_is_final_once_emitted(client, admin_headers
     assert response.json()["outcome"] == "emitted"
     runs = await client.get("/api/v1/admin/jobs/views-refresh/runs", headers=admin_headers)
     assert [r["id"] for r in runs.json()["items"]] == [response.json()["id"]]
+
+
+async def test_cart_reminders_run_now_emits_one_event_with_the_thresholds(
+    client, admin_headers, engine, scheduler_stream
+) -> None:
+    response = await client.post("/api/v1/admin/jobs/cart-reminders/run", headers=admin_headers)
+
+    assert response.status_code == 202, response.text
+    run = response.json()
+    assert run["job"] == "cart-reminders" and run["requested_by"] == "ops"
+    assert run["outcome"] == "emitted", "nobody reports back: orders records cart events"
+    [envelope] = await wait_for(scheduler_stream.fires, what="the event on events.scheduler")
+    assert str(envelope.id) == run["id"]
+    assert envelope.type == "scheduler.carts.reminders_requested"
+    event = registry.decode(envelope)
+    assert (event.job, event.requested_by) == ("cart-reminders", "ops")
+    assert (event.idle_after_s, event.expire_after_s) == (86_400, 2_592_000)
+    [stored] = await all_runs(engine)
+    assert (str(stored.id), stored.event_type) == (run["id"], envelope.type)
+    runs = await client.get("/api/v1/admin/jobs/cart-reminders/runs", headers=admin_headers)
+    assert [r["id"] for r in runs.json()["items"]] == [run["id"]]
 
 
 async def test_run_now_by_a_customer_is_forbidden_and_changes_nothing(

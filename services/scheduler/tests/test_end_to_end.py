@@ -137,6 +137,7 @@ async def test_scheduled_rebuild_reaches_the_indexer_and_its_outcome_comes_back(
                     "SCHEDULE_TIMEZONE": "UTC",
                     "INDEX_REBUILD_CRON": f"{missed.minute} {missed.hour} * * *",
                     "VIEWS_REFRESH_CRON": "0 0 29 2 *",
+                    "CART_REMINDERS_CRON": "0 0 29 2 *",
                     "MISFIRE_GRACE_SECONDS": "3600",
                 },
             )
@@ -187,7 +188,11 @@ async def test_a_rebuild_that_gives_up_reports_its_run_failed(
     try:
         indexer_env = _indexer_env(common, chroma.url, stream_prefix)
         procs.append(start("indexer", ports["indexer"], indexer_env))
-        never = {"INDEX_REBUILD_CRON": "0 0 29 2 *", "VIEWS_REFRESH_CRON": "0 0 29 2 *"}
+        never = {
+            "INDEX_REBUILD_CRON": "0 0 29 2 *",
+            "VIEWS_REFRESH_CRON": "0 0 29 2 *",
+            "CART_REMINDERS_CRON": "0 0 29 2 *",
+        }
         procs.append(start("scheduler", ports["scheduler"], {**common, **never}))
         for name in ("indexer", "scheduler"):
             await wait_for(lambda name=name: _ready(urls[name]), within=120, what=f"{name} up")
@@ -247,7 +252,11 @@ async def test_runs_merged_into_one_rebuild_both_get_its_outcome(
     common, ports, urls = await _prepared(
         database_url, redis_url, stream_prefix, "indexer", "scheduler"
     )
-    never = {"INDEX_REBUILD_CRON": "0 0 29 2 *", "VIEWS_REFRESH_CRON": "0 0 29 2 *"}
+    never = {
+        "INDEX_REBUILD_CRON": "0 0 29 2 *",
+        "VIEWS_REFRESH_CRON": "0 0 29 2 *",
+        "CART_REMINDERS_CRON": "0 0 29 2 *",
+    }
     procs: list[subprocess.Popen[bytes]] = []
     try:
         procs.append(start("scheduler", ports["scheduler"], {**common, **never}))

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from marcus_contracts import Envelope, registry
 from scheduler import handlers
 from scheduler.domain import NotLeader
-from scheduler.jobs import INDEX_REBUILD, VIEWS_REFRESH, Job, default_jobs, run_id
+from scheduler.jobs import CART_REMINDERS, INDEX_REBUILD, VIEWS_REFRESH, Job, default_jobs, run_id
 from scheduler.storage.lease import Lease
 from scheduler.storage.tables import event_store
 from scheduler.storage.uow import SchedulerUnitOfWork
@@ -98,6 +98,21 @@ async def test_other_jobs_and_fire_times_are_separate_runs(engine, sessions) -> 
         (INDEX_REBUILD, FIRE + timedelta(days=1)),
         (VIEWS_REFRESH, FIRE),
     ]
+
+
+async def test_concurrent_cart_reminder_fires_emit_one_event(engine, sessions) -> None:
+    """Several replicas firing the hourly cart-reminders at one fire time: one event,
+    whose id is the run id, carrying the thresholds."""
+    results = await asyncio.gather(*(fire(sessions, JOBS[CART_REMINDERS]) for _ in range(4)))
+
+    assert sum(r.created for r in results) == 1
+    [(event, queued)] = await stored_events(engine)
+    assert queued and event.id == run_id(CART_REMINDERS, FIRE)
+    assert event.type == "scheduler.carts.reminders_requested"
+    data = registry.decode(Envelope.model_validate(event.envelope))
+    assert (data.idle_after_s, data.expire_after_s) == (86_400, 2_592_000)
+    [run] = await all_runs(engine)
+    assert (run.job, run.fire_time, run.event_type) == (CART_REMINDERS, FIRE, event.type)
 
 
 # --- the lease -------------------------------------------------------------------------

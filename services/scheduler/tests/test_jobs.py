@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from marcus_contracts.events import scheduler as ev
 from scheduler.jobs import (
+    CART_REMINDERS,
     INDEX_REBUILD,
     VIEWS_REFRESH,
     CronError,
@@ -146,3 +147,53 @@ def test_fire_events_carry_job_fire_time_and_requester() -> None:
     assert views_event.requested_by == "ops"
     assert jobs[INDEX_REBUILD].reported_by == "indexer.index.rebuilt"
     assert jobs[VIEWS_REFRESH].reported_by is None
+
+
+def test_cart_reminders_fire_hourly_by_default_with_the_default_thresholds() -> None:
+    jobs = SchedulerSettings(schedule_timezone="Europe/Berlin").jobs()
+    job = jobs[CART_REMINDERS]
+    assert (job.cron, job.event, job.reported_by) == (
+        "0 * * * *",
+        ev.CartRemindersRequestedV1,
+        None,
+    )
+    start = datetime(2025, 1, 15, 10, 30, tzinfo=UTC)
+    fires = list(job.fire_times(start, start + timedelta(hours=3)))
+    assert fires == [datetime(2025, 1, 15, h, tzinfo=UTC) for h in (11, 12, 13)]
+    event = job.make_event(fires[0], "schedule")
+    assert isinstance(event, ev.CartRemindersRequestedV1)
+    assert (event.job, event.fire_time, event.requested_by) == (
+        CART_REMINDERS,
+        fires[0],
+        "schedule",
+    )
+    assert (event.idle_after_s, event.expire_after_s) == (86_400, 30 * 86_400)
+
+
+def test_cart_reminders_schedule_and_thresholds_come_from_the_settings() -> None:
+    settings = SchedulerSettings(
+        cart_reminders_cron="*/15 * * * *",
+        cart_idle_after_seconds=3_600,
+        cart_expire_after_seconds=7 * 86_400,
+    )
+    job = settings.jobs()[CART_REMINDERS]
+    assert job.cron == "*/15 * * * *"
+    event = job.make_event(datetime(2025, 1, 15, 10, 15, tzinfo=UTC), "ops")
+    assert isinstance(event, ev.CartRemindersRequestedV1)
+    assert (event.idle_after_s, event.expire_after_s, event.requested_by) == (
+        3_600,
+        7 * 86_400,
+        "ops",
+    )
+    assert run_id(CART_REMINDERS, datetime(2025, 1, 15, 10, 15, tzinfo=UTC)) != run_id(
+        VIEWS_REFRESH, datetime(2025, 1, 15, 10, 15, tzinfo=UTC)
+    )
+
+
+def test_settings_refuse_bad_cart_reminder_settings() -> None:
+    with pytest.raises(ValidationError, match="expected 5 fields"):
+        SchedulerSettings(cart_reminders_cron="hourly")
+    with pytest.raises(ValidationError, match="longer than cart_idle_after_seconds"):
+        SchedulerSettings(cart_idle_after_seconds=86_400, cart_expire_after_seconds=3_600)
+    with pytest.raises(ValidationError, match="greater than 0"):
+        SchedulerSettings(cart_idle_after_seconds=0)

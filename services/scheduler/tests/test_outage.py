@@ -41,6 +41,7 @@ async def test_a_fire_during_a_database_outage_happens_once_it_is_back(
             "schedule_timezone": "UTC",
             "index_rebuild_cron": f"{fire.second} {fire.minute} {fire.hour} * * *",
             "views_refresh_cron": "0 0 29 2 *",
+            "cart_reminders_cron": "0 0 29 2 *",
             "misfire_grace_seconds": 600,
         }
     )

@@ -36,6 +36,7 @@ def start_replica(settings, port: int) -> subprocess.Popen[bytes]:
         "RELAY_POLL_INTERVAL": "0.2",
         "VIEWS_REFRESH_CRON": EVERY_TWO_SECONDS,
         "INDEX_REBUILD_CRON": "0 0 29 2 *",
+        "CART_REMINDERS_CRON": "0 0 29 2 *",
         "MISFIRE_GRACE_SECONDS": "60",
         "LEASE_TTL_SECONDS": str(LEASE_TTL),
         "LEASE_POLL_SECONDS": "0.25",

@@ -36,6 +36,7 @@ async def test_a_fire_missed_within_the_grace_window_runs_once(
         settings,
         index_rebuild_cron=nightly_at(missed),
         views_refresh_cron=NEVER_SOON,
+        cart_reminders_cron=NEVER_SOON,
         misfire_grace_seconds=3600,
     )
 
@@ -62,6 +63,7 @@ async def test_a_fire_missed_beyond_the_grace_window_is_skipped(engine, settings
         settings,
         index_rebuild_cron=nightly_at(missed),
         views_refresh_cron=NEVER_SOON,
+        cart_reminders_cron=NEVER_SOON,
         misfire_grace_seconds=3600,
     )
 
@@ -79,6 +81,7 @@ async def test_a_clean_shutdown_hands_over_at_once(engine, settings) -> None:
         settings,
         index_rebuild_cron=NEVER_SOON,
         views_refresh_cron=NEVER_SOON,
+        cart_reminders_cron=NEVER_SOON,
         lease_ttl_seconds=600,
     )
     first, second = create_app(settings), create_app(settings)

@@ -15,7 +15,7 @@ from uuid import UUID
 from marcus_contracts import Event
 from marcus_contracts.events import scheduler as ev
 from marcus_eventstore import Aggregate, DomainError, NotFound
-from scheduler.jobs import Job, normalize, run_id
+from scheduler.jobs import FIRE_EVENTS, Job, normalize, run_id
 
 Status = Literal["requested", "succeeded", "failed"]
 """requested: fired, no outcome reported (yet, or ever for a job nobody reports on)."""
@@ -70,6 +70,6 @@ class JobRun(Aggregate):
 
     def event_id(self, event: Event) -> UUID | None:
         """The fire's event carries the run id (derived from job and fire time)."""
-        if isinstance(event, ev.IndexRebuildRequestedV1 | ev.ViewsRefreshRequestedV1):
+        if isinstance(event, FIRE_EVENTS):
             return self.id
         return None

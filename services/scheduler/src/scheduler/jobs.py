@@ -23,6 +23,17 @@ RUN_NAMESPACE = uuid.UUID("5b0f3f2e-6c1d-4a53-9a55-7f0c3b2e9d41")
 
 INDEX_REBUILD = "index-rebuild"
 VIEWS_REFRESH = "views-refresh"
+CART_REMINDERS = "cart-reminders"
+
+FireEvent = ev.IndexRebuildRequestedV1 | ev.ViewsRefreshRequestedV1 | ev.CartRemindersRequestedV1
+FIRE_EVENTS: tuple[type[FireEvent], ...] = (
+    ev.IndexRebuildRequestedV1,
+    ev.ViewsRefreshRequestedV1,
+    ev.CartRemindersRequestedV1,
+)
+"""Events a job's fire emits (their id is the run id)."""
+
+DAY_S = 86_400
 
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DOW_ITEM = re.compile(r"^(?:(\*)|(\d)(?:-(\d))?)(?:/(\d+))?$")
@@ -82,21 +93,27 @@ class Job:
     name: str
     cron: str
     timezone: tzinfo
-    event: type[ev.IndexRebuildRequestedV1] | type[ev.ViewsRefreshRequestedV1]
+    event: type[FireEvent]
     reported_by: str | None = None
     """Event type that reports the outcome back (None: firing is the whole job)."""
     views: tuple[str, ...] = ()
+    idle_after_s: int = DAY_S
+    """cart-reminders: a cart untouched this long (with lines) gets a reminder."""
+    expire_after_s: int = 30 * DAY_S
+    """cart-reminders: a cart untouched this long is cleared."""
 
     @property
     def trigger(self) -> CronTrigger:
         return parse_cron(self.cron, self.timezone)
 
-    def make_event(
-        self, fire_time: datetime, requested_by: str
-    ) -> ev.IndexRebuildRequestedV1 | ev.ViewsRefreshRequestedV1:
+    def make_event(self, fire_time: datetime, requested_by: str) -> FireEvent:
         fields = {"job": self.name, "fire_time": normalize(fire_time), "requested_by": requested_by}
         if self.event is ev.ViewsRefreshRequestedV1:
             return ev.ViewsRefreshRequestedV1(**fields, views=list(self.views))
+        if self.event is ev.CartRemindersRequestedV1:
+            return ev.CartRemindersRequestedV1(
+                **fields, idle_after_s=self.idle_after_s, expire_after_s=self.expire_after_s
+            )
         return ev.IndexRebuildRequestedV1(**fields)
 
     def next_fire_time(self, after: datetime) -> datetime | None:
@@ -146,7 +163,12 @@ def default_jobs(
     views_refresh_cron: str,
     views: Sequence[str] = (),
     rebuild_reported_by: str | None = "indexer.index.rebuilt",
+    cart_reminders_cron: str = "0 * * * *",
+    cart_idle_after_s: int = DAY_S,
+    cart_expire_after_s: int = 30 * DAY_S,
 ) -> dict[str, Job]:
+    """Every job the scheduler fires. cart-reminders has no reporter: the orders service
+    records what it did (`orders.cart.abandoned`, `orders.cart.cleared`) as cart events."""
     jobs = [
         Job(
             INDEX_REBUILD,
@@ -161,6 +183,14 @@ def default_jobs(
             timezone,
             ev.ViewsRefreshRequestedV1,
             views=tuple(views),
+        ),
+        Job(
+            CART_REMINDERS,
+            cart_reminders_cron,
+            timezone,
+            ev.CartRemindersRequestedV1,
+            idle_after_s=cart_idle_after_s,
+            expire_after_s=cart_expire_after_s,
         ),
     ]
     for job in jobs:

@@ -41,7 +41,8 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
         service=SERVICE,
         title="Marcus scheduler",
         description=(
-            "Fires the nightly index rebuild and the views refresh once per fire time, "
+            "Fires the nightly index rebuild, the views refresh and the abandoned-cart "
+            "reminders once per fire time, "
             "whatever the number of replicas. Admin only."
         ),
         routers=[router],

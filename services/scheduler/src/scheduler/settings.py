@@ -23,6 +23,12 @@ class SchedulerSettings(ServiceSettings):
     views_refresh_cron: str = "0 * * * *"
     views_refresh_views: list[str] = Field(default_factory=list)
     """Views named in the refresh event; empty asks every service to refresh all of its own."""
+    cart_reminders_cron: str = "0 * * * *"
+    """When `scheduler.carts.reminders_requested` fires (orders finds idle carts)."""
+    cart_idle_after_seconds: int = Field(default=86_400, gt=0)
+    """A cart untouched this long (with lines) gets one reminder per idle period."""
+    cart_expire_after_seconds: int = Field(default=2_592_000, gt=0)
+    """A cart untouched this long is cleared (30 days)."""
     misfire_grace_seconds: int = Field(default=3600, gt=0)
     """A fire missed by less than this (scheduler down, takeover) still runs, once."""
 
@@ -45,7 +51,7 @@ class SchedulerSettings(ServiceSettings):
             raise ValueError(f"unknown timezone {value!r} (use an IANA name)") from None
         return value
 
-    @field_validator("index_rebuild_cron", "views_refresh_cron")
+    @field_validator("index_rebuild_cron", "views_refresh_cron", "cart_reminders_cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
         try:
@@ -60,6 +66,15 @@ class SchedulerSettings(ServiceSettings):
             raise ValueError("lease_poll_seconds must be shorter than lease_ttl_seconds")
         return self
 
+    @model_validator(mode="after")
+    def _reminded_before_cleared(self) -> SchedulerSettings:
+        if self.cart_expire_after_seconds <= self.cart_idle_after_seconds:
+            raise ValueError(
+                "cart_expire_after_seconds must be longer than cart_idle_after_seconds"
+                " (a cart is reminded before it is cleared)"
+            )
+        return self
+
     @property
     def grace(self) -> timedelta:
         return timedelta(seconds=self.misfire_grace_seconds)
@@ -70,4 +85,7 @@ class SchedulerSettings(ServiceSettings):
             index_rebuild_cron=self.index_rebuild_cron,
             views_refresh_cron=self.views_refresh_cron,
             views=self.views_refresh_views,
+            cart_reminders_cron=self.cart_reminders_cron,
+            cart_idle_after_s=self.cart_idle_after_seconds,
+            cart_expire_after_s=self.cart_expire_after_seconds,
         )

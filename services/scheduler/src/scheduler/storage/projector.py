@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marcus_contracts import Envelope, registry
 from marcus_contracts.events import scheduler as ev
+from scheduler.jobs import FIRE_EVENTS as FIRE_MODELS
 from scheduler.storage.tables import PROJECTIONS, job_runs
 
-FIRE_EVENTS = (ev.IndexRebuildRequestedV1.event_type, ev.ViewsRefreshRequestedV1.event_type)
+FIRE_EVENTS = tuple(model.event_type for model in FIRE_MODELS)
 
 
 class SchedulerProjector:
