@@ -1,7 +1,7 @@
 """The Order aggregate: its lines, the state machine, and the events it records. No I/O.
 
-    pending --(catalog reserved and priced every line)--> confirmed --(customer)--> cancelled
-        \\--(catalog rejected)--> rejected                    \\--(admin)--> shipped
+    pending --(catalog reserved and priced every line)--> confirmed --(customer, admin)--> cancelled
+        \\--(catalog rejected)--> rejected          \\--(admin)--> shipped --(admin)--> delivered
 
 Prices are the catalog's. The catalog's answer to a placed order
 (`catalog.stock.allocated`) carries every line priced, and `confirm` records those lines
@@ -152,6 +152,9 @@ class Order(Aggregate):
     lines: list[ev.OrderLineV2] = field(default_factory=list)
     total: Decimal | None = None
     status: str = "pending"
+    cart_id: UUID | None = None
+    """The cart it was checked out from (None: placed from raw lines)."""
+    address: ev.ShippingAddress | None = None
 
     @classmethod
     def place(
@@ -163,6 +166,8 @@ class Order(Aggregate):
         lines: list[ev.OrderLineV2],
         total: Decimal | None,
         currency: str,
+        cart_id: UUID | None = None,
+        address: ev.ShippingAddress | None = None,
     ) -> Order:
         order = cls(
             id=order_id,
@@ -172,6 +177,8 @@ class Order(Aggregate):
             currency=currency,
             lines=list(lines),
             total=total,
+            cart_id=cart_id,
+            address=address,
         )
         order._record(ev.OrderPlacedV2(**order.snapshot()))
         return order
@@ -209,6 +216,14 @@ class Order(Aggregate):
         self.status = "cancelled"
         self._record(ev.OrderCancelledV2(**self.snapshot(), cancelled_by=by))
 
+    def deliver(self, by: str) -> None:
+        if self.status == "delivered":
+            return
+        if self.status != "shipped":
+            raise Conflict(f"an order that is {self.status} cannot be delivered (ship it first)")
+        self.status = "delivered"
+        self._record(ev.OrderDeliveredV1(**self.snapshot(), delivered_by=by))
+
     def ship(self, by: str) -> None:
         if self.status == "shipped":
             return
@@ -225,4 +240,6 @@ class Order(Aggregate):
             "currency": self.currency,
             "lines": self.lines,
             "total": self.total,
+            "cart_id": self.cart_id,
+            "address": self.address,
         }

@@ -3,7 +3,9 @@
 HTTP routes call place/cancel/ship; the consumer calls the saga steps with a unit of
 work joined to its ledger transaction (so the catalog's answer is marked processed if
 and only if the order's change commits). The catalog's answer to an order is one event:
-`catalog.stock.allocated` (confirm at its prices) or `catalog.stock.rejected`.
+`catalog.stock.allocated` (confirm at its prices) or `catalog.stock.rejected` (reject;
+an order checked out from a cart gives its lines back to the cart). The cart's use cases
+are in cart_handlers.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from marcus_contracts import new_event_id
 from marcus_contracts.events import catalog as catalog_events
 from marcus_contracts.events import orders as ev
 from marcus_eventstore import Conflict, NotFound
+from orders.compensation import restore_into_cart
 from orders.domain import LineRequest, Order, draft_lines
 from orders.storage.uow import OrdersUnitOfWork as UnitOfWork
 
@@ -84,10 +87,12 @@ async def _own_order(uow: UnitOfWork, order_id: UUID, customer: str | None) -> O
     return order
 
 
-async def cancel_order(order_id: UUID, customer: str, uow: UnitOfWork) -> None:
+async def cancel_order(order_id: UUID, by: str, uow: UnitOfWork, *, as_admin: bool = False) -> None:
+    """The customer cancels their own order; an admin any order (the catalog releases
+    the stock on `orders.order.cancelled`, the notifier e-mails the customer)."""
     async with uow:
-        order = await _own_order(uow, order_id, customer)
-        order.cancel(by=customer)
+        order = await _own_order(uow, order_id, None if as_admin else by)
+        order.cancel(by=by)
         await uow.commit()
 
 
@@ -95,6 +100,13 @@ async def ship_order(order_id: UUID, admin: str, uow: UnitOfWork) -> None:
     async with uow:
         order = await _own_order(uow, order_id, None)
         order.ship(by=admin)
+        await uow.commit()
+
+
+async def deliver_order(order_id: UUID, admin: str, uow: UnitOfWork) -> None:
+    async with uow:
+        order = await _own_order(uow, order_id, None)
+        order.deliver(by=admin)
         await uow.commit()
 
 
@@ -130,5 +142,7 @@ async def record_rejection(event: catalog_events.StockRejectedV2, uow: UnitOfWor
             for line in event.lines
         ]
         rejected = order.reject(reasons)
+        if rejected:  # a checkout's lines go back into the cart, in this transaction
+            await restore_into_cart(order, reasons, uow)
         await uow.commit()
         return rejected

@@ -13,6 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from marcus_contracts.events.orders import OrderStatus
 from marcus_eventstore import CommandContext, NotFound
 from marcus_web.auth import Admin, Customer, Principal
 from marcus_web.pagination import CURSOR_RESPONSES, PageCursor, encode_cursor
@@ -150,8 +151,14 @@ async def list_orders(
     session: Session,
     before: PageCursor,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    status: Annotated[
+        list[OrderStatus] | None,
+        Query(description="Only orders in these states (repeat the parameter for several)."),
+    ] = None,
 ) -> OrderPage:
-    rows, next_before = await queries.list_orders(session, customer.subject, limit, before)
+    rows, next_before = await queries.list_orders(
+        session, customer.subject, limit, before, statuses=status
+    )
     return OrderPage(
         items=[OrderOut.model_validate(row) for row in rows],
         next_cursor=encode_cursor(next_before) if next_before else None,
@@ -163,13 +170,22 @@ async def get_order(order_id: UUID, viewer: Customer, session: Session) -> Order
     return await _order_out(session, order_id, viewer)
 
 
-@router.post("/orders/{order_id}/cancel", summary="Cancel your confirmed order")
-async def cancel_order(order_id: UUID, customer: Customer, uow: UoW, session: Session) -> OrderOut:
-    await handlers.cancel_order(order_id, customer.subject, uow)
-    return await _order_out(session, order_id, customer)
+@router.post(
+    "/orders/{order_id}/cancel",
+    summary="Cancel a confirmed order (its customer, or an admin): stock released, e-mail sent",
+)
+async def cancel_order(order_id: UUID, viewer: Customer, uow: UoW, session: Session) -> OrderOut:
+    await handlers.cancel_order(order_id, viewer.subject, uow, as_admin=viewer.is_admin)
+    return await _order_out(session, order_id, viewer)
 
 
 @router.post("/orders/{order_id}/ship", summary="Mark a confirmed order shipped (admin)")
 async def ship_order(order_id: UUID, admin: Admin, uow: UoW, session: Session) -> OrderOut:
     await handlers.ship_order(order_id, admin.subject, uow)
+    return await _order_out(session, order_id, admin)
+
+
+@router.post("/orders/{order_id}/deliver", summary="Mark a shipped order delivered (admin)")
+async def deliver_order(order_id: UUID, admin: Admin, uow: UoW, session: Session) -> OrderOut:
+    await handlers.deliver_order(order_id, admin.subject, uow)
     return await _order_out(session, order_id, admin)

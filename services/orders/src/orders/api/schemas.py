@@ -13,6 +13,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from marcus_contracts.events.orders import OrderStatus
+
 MAX_LINES = 100
 MAX_QUANTITY = 1000
 MAX_OPTIONS = 100
@@ -83,7 +85,7 @@ class ReasonOut(BaseModel):
 
 class OrderOut(BaseModel):
     id: UUID
-    status: Literal["pending", "confirmed", "rejected", "cancelled", "shipped"]
+    status: OrderStatus
     email: str
     currency: str
     total: Decimal | None = Field(

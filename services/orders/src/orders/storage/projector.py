@@ -19,6 +19,7 @@ STATUS_OF = {
     ev.OrderRejectedV2.event_type: "rejected",
     ev.OrderCancelledV2.event_type: "cancelled",
     ev.OrderShippedV2.event_type: "shipped",
+    ev.OrderDeliveredV1.event_type: "delivered",
 }
 
 
@@ -52,6 +53,8 @@ async def _placed(session: AsyncSession, envelope: Envelope, event: Any) -> None
             currency=event.currency,
             total=event.total,
             reasons=[],
+            cart_id=event.cart_id,
+            address=None if event.address is None else event.address.model_dump(mode="json"),
             version=envelope.sequence,
             created_at=envelope.time,
             updated_at=envelope.time,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -34,10 +35,18 @@ async def get_order(session: AsyncSession, order_id: UUID) -> dict[str, Any] | N
 
 
 async def list_orders(
-    session: AsyncSession, customer: str, limit: int, before: UUID | None
+    session: AsyncSession,
+    customer: str,
+    limit: int,
+    before: UUID | None,
+    *,
+    statuses: Sequence[str] | None = None,
 ) -> tuple[list[dict[str, Any]], UUID | None]:
-    """The customer's orders, newest first (ids are UUIDv7), keyset-paginated."""
+    """The customer's orders, newest first (ids are UUIDv7), keyset-paginated; only
+    those in `statuses` when given."""
     query = select(orders).where(orders.c.customer == customer)
+    if statuses:
+        query = query.where(orders.c.status.in_(list(statuses)))
     if before is not None:
         query = query.where(orders.c.id < before)
     rows = list((await session.execute(query.order_by(orders.c.id.desc()).limit(limit + 1))).all())

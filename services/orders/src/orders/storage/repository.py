@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marcus_contracts.events.orders import LineOption, OrderLineV2
+from marcus_contracts.events.orders import LineOption, OrderLineV2, ShippingAddress
 from marcus_eventstore import Aggregate
 from orders.domain import Order, PricedProduct
 from orders.storage.tables import (
@@ -59,6 +59,8 @@ class Repository:
             lines=[_line(line) for line in lines],
             total=row.total,
             status=row.status,
+            cart_id=row.cart_id,
+            address=None if row.address is None else ShippingAddress.model_validate(row.address),
         )
         self.seen.append(order)
         return order

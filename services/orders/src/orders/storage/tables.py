@@ -88,10 +88,10 @@ products = Table(
     Column("base_product_id", Uuid, nullable=True),
     Column("stock", Integer, nullable=False, server_default="0"),
     Column("configuration", JSONB, nullable=False, server_default="{}"),
-    """A configurable product's parts, options (with stock) and rules, as its last
-    snapshot and option-stock events carried them."""
+    # A configurable product's parts, options (with stock) and rules, as its last
+    # snapshot and option-stock events carried them.
     Column("selection", JSONB, nullable=False, server_default="[]"),
-    """A preconfigured product's option ids."""
+    # A preconfigured product's option ids.
     Column("deleted", Boolean, nullable=False, server_default="false"),
     Column("version", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -131,9 +131,9 @@ carts = Table(
     Column("email", Text, nullable=True),
     Column("reminders", Boolean, nullable=False, server_default="true"),
     Column("last_activity_at", DateTime(timezone=True), nullable=False),
-    """When the customer last changed the cart (an idle period starts here)."""
+    # When the customer last changed the cart (an idle period starts here).
     Column("reminded_for", DateTime(timezone=True), nullable=True),
-    """The idle period (its start) the last reminder was sent for."""
+    # The idle period (its start) the last reminder was sent for.
     Column("version", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
