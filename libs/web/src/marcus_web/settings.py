@@ -54,6 +54,14 @@ class ServiceSettings(BaseSettings):
     jwks_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    jwt_leeway_s: float = Field(default=30, ge=0, le=300)
+    """Clock skew allowed when checking `exp`, `nbf` and `iat` (seconds)."""
+    jwks_timeout_s: float = Field(default=5, gt=0)
+    """Timeout of one fetch of the identity provider's keys (JWKS_URL)."""
+    jwks_cache_s: float = Field(default=300, gt=0)
+    """How long fetched keys are used before they are fetched again."""
+    jwks_cooldown_s: float = Field(default=30, ge=0)
+    """Least time between two fetches caused by an unknown `kid` (a rotation, or a forger)."""
 
     @model_validator(mode="after")
     def _no_known_secret_in_production(self) -> Self:
