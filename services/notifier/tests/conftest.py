@@ -1,9 +1,10 @@
-"""Notifier tests: a migrated schema, a notifier process, order events put on the stream
-directly (the notifier only reads `events.orders`), and the mail catcher."""
+"""Notifier tests: a migrated schema, a notifier process, order and cart events put on the
+stream directly (the notifier only reads `events.orders`), and the mail catcher."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from uuid import UUID
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from marcus_contracts import STREAM_FIELD, Envelope, StreamNames, new_event_id, registry
+from marcus_contracts.events import cart as cart_ev
 from marcus_contracts.events import orders as ev
 from services.orders.tests.stack import MailCatcher, Stack, migrate, truncate
 
@@ -63,6 +65,49 @@ def order_event(
         total=Decimal("9.00"),
     )
     return registry.envelope(event, subject=str(order_id), sequence=2)
+
+
+def cart_abandoned(
+    *, email: str | None = "eve@example.com", reminders: bool = True, customer: str = "eve"
+) -> Envelope:
+    """An `orders.cart.abandoned` envelope as the orders service writes it: a simple
+    line and a configured bike, idle since yesterday."""
+    cart_id = new_event_id()
+    tea = cart_ev.CartLine(
+        line_id=UUID(int=1),
+        product_id=UUID(int=7),
+        sku="TEA-1",
+        name="Green tea",
+        quantity=3,
+        unit_price=Decimal("4.50"),
+        currency="EUR",
+    )
+    bike = cart_ev.CartLine(
+        line_id=UUID(int=2),
+        product_id=UUID(int=8),
+        sku="BIKE",
+        name="Trail bike",
+        kind="configurable",
+        options=[
+            ev.LineOption(
+                option_id=UUID(int=9), part="Frame", name="Full suspension", price=Decimal("130")
+            )
+        ],
+        quantity=1,
+        unit_price=Decimal("530.00"),
+        currency="EUR",
+    )
+    event = cart_ev.CartAbandonedV1(
+        cart_id=cart_id,
+        customer=customer,
+        email=email,
+        lines=[tea, bike],
+        reminders=reminders,
+        idle_since=datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
+        total=Decimal("543.50"),
+        currency="EUR",
+    )
+    return registry.envelope(event, subject=str(cart_id), sequence=3)
 
 
 class Bus:

@@ -129,3 +129,57 @@ def test_a_rejected_configuration_is_explained_and_shown_unpriced() -> None:
     assert "Trail bike: Mountain wheels need a full-suspension frame" in text
     assert "1 x Trail bike (BIKE) at (not priced) = (not priced)" in text
     assert "Order total: (not priced)" in text
+
+
+def _with_address(event_type: type[ev._OrderSnapshotV2], address: ev.ShippingAddress | None):
+    from decimal import Decimal
+
+    from marcus_contracts import registry
+
+    line = ev.OrderLineV2(
+        product_id=UUID(int=7),
+        sku="TEA-1",
+        name="Green tea",
+        quantity=1,
+        unit_price=Decimal("4.50"),
+        line_total=Decimal("4.50"),
+    )
+    event = event_type(
+        order_id=UUID(int=11),
+        customer="eve",
+        email="eve@example.com",
+        currency="EUR",
+        lines=[line],
+        total=Decimal("4.50"),
+        cart_id=UUID(int=12) if address else None,
+        address=address,
+    )
+    envelope = registry.envelope(event, subject=str(event.order_id), sequence=2)
+    [email] = render(envelope, registry.decode(envelope), sender="shop@x.test", domain="x.test")
+    message = email.message
+    return message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()
+
+
+ADDRESS = ev.ShippingAddress(
+    name="Eve Example",
+    lines=["12 Rue <Verte>", "Bât. B"],
+    city="Lyon",
+    postal_code="69001",
+    country="FR",
+)
+
+
+def test_confirmed_and_shipped_emails_show_the_shipping_address() -> None:
+    for event_type in (ev.OrderConfirmedV2, ev.OrderShippedV2):
+        text, html = _with_address(event_type, ADDRESS)
+        assert "Shipping to:\n  Eve Example\n  12 Rue <Verte>\n  Bât. B\n  69001 Lyon\n  FR\n" in (
+            text
+        ), event_type
+        assert "Eve Example<br>" in html and "12 Rue &lt;Verte&gt;<br>" in html
+        assert "69001 Lyon<br>" in html
+
+
+def test_an_order_without_an_address_reads_as_before() -> None:
+    text, html = _with_address(ev.OrderConfirmedV2, None)
+    assert "Shipping to" not in text and "Shipping to" not in html
+    assert "Order total: EUR 4.50\n\nWe will let you know when it ships." in text

@@ -1,5 +1,6 @@
 """The notifier's consumer: its group on `events.orders`, one e-mail per final order
-event and recipient (see `notifier.deliveries` for the exactly-once protocol)."""
+event and recipient, one reminder per abandoned cart event (see `notifier.deliveries`
+for the exactly-once protocol both go through)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,25 @@ import asyncio
 import logging
 
 from fastapi import FastAPI
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marcus_contracts import StreamNames
+from marcus_contracts.events.cart import CartAbandonedV1
 from marcus_messaging import Consumer, ConsumerSettings, HandlerContext
 from notifier import deliveries
 from notifier.emails import EMAIL_EVENTS, Email, render
+from notifier.reminders import REMINDER_EVENT, render_reminder, skip_reason
 from notifier.settings import SCHEMA, SERVICE, NotifierSettings
 from notifier.smtp import SEND_ERRORS, Mailer
 
 log = logging.getLogger("notifier.consumer")
+
+REMINDERS_SKIPPED = Counter(
+    "notifier_reminders_skipped_total",
+    "Abandoned-cart events acknowledged without an e-mail (no address, opted out)",
+    ["reason"],
+)
 
 
 async def send_order_email(
@@ -26,11 +36,48 @@ async def send_order_email(
     mailer: Mailer,
     settings: NotifierSettings,
 ) -> None:
-    envelope, event = ctx.envelope, ctx.event
-    for email in render(
-        envelope, event, sender=settings.mail_from, domain=settings.message_id_domain
-    ):
-        before = await deliveries.begin(sessions, envelope, event, email)
+    emails = render(
+        ctx.envelope, ctx.event, sender=settings.mail_from, domain=settings.message_id_domain
+    )
+    await deliver(ctx, emails, sessions=sessions, mailer=mailer, settings=settings)
+
+
+async def send_cart_reminder(
+    ctx: HandlerContext,
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    mailer: Mailer,
+    settings: NotifierSettings,
+) -> None:
+    """One reminder per abandoned-cart event; an event with no address or whose owner
+    opted out is acknowledged without one (counted and logged, nothing to retry)."""
+    event = ctx.event
+    if not isinstance(event, CartAbandonedV1):
+        raise TypeError(f"expected {REMINDER_EVENT}, got {ctx.envelope.type}")
+    reason = skip_reason(event)
+    if reason is not None:
+        REMINDERS_SKIPPED.labels(reason).inc()
+        log.info("cart %s: no reminder for event %s (%s)", event.cart_id, ctx.envelope.id, reason)
+        return
+    emails = render_reminder(
+        ctx.envelope, event, sender=settings.mail_from, domain=settings.message_id_domain
+    )
+    await deliver(ctx, emails, sessions=sessions, mailer=mailer, settings=settings)
+
+
+async def deliver(
+    ctx: HandlerContext,
+    emails: list[Email],
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    mailer: Mailer,
+    settings: NotifierSettings,
+) -> None:
+    """Send each e-mail at most once per delivery id (`notifier.deliveries`); raise to
+    have the runtime retry the event when a send fails."""
+    envelope = ctx.envelope
+    for email in emails:
+        before = await deliveries.begin(sessions, envelope, email)
         if before == "sent":
             deliveries.SKIPPED.inc()
         else:
@@ -51,7 +98,7 @@ async def send_order_email(
             except SEND_ERRORS as exc:
                 final = ctx.deliveries >= settings.consumer_max_deliveries
                 error = f"{type(exc).__name__}: {exc}"
-                await deliveries.mark_failed(sessions, email, envelope, event, error, final=final)
+                await deliveries.mark_failed(sessions, email, envelope, error, final=final)
                 deliveries.SEND_FAILURES.labels(envelope.type).inc()
                 if final:
                     deliveries.GAVE_UP.labels(envelope.type).inc()
@@ -60,7 +107,7 @@ async def send_order_email(
                     f"(attempt {ctx.deliveries}/{settings.consumer_max_deliveries}): {error}"
                 ) from exc
             deliveries.SENT.labels(envelope.type).inc()
-        await deliveries.record_sent_event(ctx.session, email, envelope, event)
+        await deliveries.record_sent_event(ctx.session, email, envelope)
 
 
 def build_consumer(settings: NotifierSettings, app: FastAPI) -> Consumer:
@@ -85,6 +132,10 @@ def build_consumer(settings: NotifierSettings, app: FastAPI) -> Consumer:
     @consumer.handler(*EMAIL_EVENTS)
     async def on_order_event(ctx: HandlerContext) -> None:
         await send_order_email(ctx, sessions=sessions, mailer=mailer, settings=settings)
+
+    @consumer.handler(REMINDER_EVENT)
+    async def on_cart_abandoned(ctx: HandlerContext) -> None:
+        await send_cart_reminder(ctx, sessions=sessions, mailer=mailer, settings=settings)
 
     return consumer
 

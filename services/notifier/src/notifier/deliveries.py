@@ -1,4 +1,5 @@
-"""Exactly one e-mail per (order event, recipient): the delivery protocol.
+"""Exactly one e-mail per (source event, recipient): the delivery protocol (order
+e-mails and abandoned-cart reminders alike).
 
 The consumer runtime gives at-least-once delivery and exactly-once *database* effects
 (its ledger commits with the handler's transaction). An SMTP send is not a database
@@ -76,7 +77,7 @@ class SendFailed(Exception):
 
 
 async def begin(
-    sessions: async_sessionmaker[AsyncSession], envelope: Envelope, event: Any, email: Email
+    sessions: async_sessionmaker[AsyncSession], envelope: Envelope, email: Email
 ) -> str:
     """Step 1, committed: the delivery's status before this attempt ("new" if none)."""
     async with sessions.begin() as session:
@@ -87,7 +88,8 @@ async def begin(
                 event_id=envelope.id,
                 recipient=email.recipient,
                 event_type=envelope.type,
-                order_id=event.order_id,
+                order_id=email.order_id,
+                cart_id=email.cart_id,
                 message_id=email.message_id,
                 status="sending",
                 attempts=1,
@@ -154,7 +156,6 @@ async def mark_failed(
     sessions: async_sessionmaker[AsyncSession],
     email: Email,
     envelope: Envelope,
-    event: Any,
     error: str,
     *,
     final: bool,
@@ -178,7 +179,7 @@ async def mark_failed(
             )
         ).one()
         if final:
-            delivery = _aggregate(email, envelope, event, version=row.version - 1)
+            delivery = _aggregate(email, envelope, version=row.version - 1)
             delivery.failed(row.attempts, error)
             uow = NotifierUnitOfWork.joining(session, _context(envelope))
             async with uow:
@@ -186,9 +187,7 @@ async def mark_failed(
                 await uow.commit()
 
 
-async def record_sent_event(
-    session: AsyncSession, email: Email, envelope: Envelope, event: Any
-) -> bool:
+async def record_sent_event(session: AsyncSession, email: Email, envelope: Envelope) -> bool:
     """Step 4, in the ledger transaction: append notifier.email.sent once per delivery."""
     row = (
         await session.execute(
@@ -204,7 +203,7 @@ async def record_sent_event(
     ).first()
     if row is None:
         return False
-    delivery = _aggregate(email, envelope, event, version=row.version - 1)
+    delivery = _aggregate(email, envelope, version=row.version - 1)
     delivery.sent(row.attempts)
     uow = NotifierUnitOfWork.joining(session, _context(envelope))
     async with uow:
@@ -213,13 +212,14 @@ async def record_sent_event(
     return True
 
 
-def _aggregate(email: Email, envelope: Envelope, event: Any, *, version: int) -> Delivery:
+def _aggregate(email: Email, envelope: Envelope, *, version: int) -> Delivery:
     return Delivery(
         id=email.delivery_id,
         version=version,
         source_event_id=envelope.id,
         source_event_type=envelope.type,
-        order_id=event.order_id,
+        order_id=email.order_id,
+        cart_id=email.cart_id,
         recipient=email.recipient,
         message_id=email.message_id,
     )

@@ -15,6 +15,7 @@ class Delivery(Aggregate):
     source_event_id: UUID | None = None
     source_event_type: str = ""
     order_id: UUID | None = None
+    cart_id: UUID | None = None
     recipient: str = ""
     message_id: str = ""
 
@@ -30,6 +31,7 @@ class Delivery(Aggregate):
             "source_event_id": self.source_event_id,
             "source_event_type": self.source_event_type,
             "order_id": self.order_id,
+            "cart_id": self.cart_id,
             "recipient": self.recipient,
             "message_id": self.message_id,
         }

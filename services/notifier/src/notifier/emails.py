@@ -1,4 +1,5 @@
 """Order e-mails: which events send one, to whom, and what it says (Jinja2 templates).
+The message plumbing here (ids, headers, templates) serves `notifier.reminders` too.
 
 Pure: an order event in, an `EmailMessage` out. The Message-ID is derived from the
 delivery id (source event id + recipient), so a resend of the same e-mail after a crash
@@ -63,6 +64,43 @@ class Email:
     recipient: str
     message_id: str
     message: EmailMessage
+    order_id: UUID | None = None
+    """What the e-mail is about, recorded on its delivery and in notifier.email.*."""
+    cart_id: UUID | None = None
+
+
+def templates() -> Environment:
+    return _environment
+
+
+def compose(
+    envelope: Envelope,
+    recipient: str,
+    *,
+    subject: str,
+    text: str,
+    html: str,
+    sender: str,
+    domain: str,
+    headers: dict[str, str],
+) -> tuple[UUID, str, EmailMessage]:
+    """The message for one (source event, recipient): its delivery id, its Message-ID
+    (derived from the delivery id, so a resend is recognisably the same e-mail)."""
+    delivery = delivery_id(envelope.id, recipient)
+    mid = message_id(delivery, domain)
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["Message-ID"] = mid
+    message["Date"] = format_datetime(envelope.time)
+    message["X-Marcus-Event-Id"] = str(envelope.id)
+    message["X-Marcus-Event-Type"] = envelope.type
+    for name, value in headers.items():
+        message[name] = value
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return delivery, mid, message
 
 
 def recipients(event: Any) -> list[str]:
@@ -78,23 +116,21 @@ def render(envelope: Envelope, event: Any, *, sender: str, domain: str) -> list[
         "subject": SUBJECTS[envelope.type],
         "headline": SUBJECTS[envelope.type],
         "names": {line.product_id: line.name for line in event.lines},
+        "address": getattr(event, "address", None),
     }
     text = _environment.get_template(f"order_{stem}.txt").render(context)
     html = _environment.get_template(f"order_{stem}.html").render(context)
     emails = []
     for recipient in recipients(event):
-        delivery = delivery_id(envelope.id, recipient)
-        mid = message_id(delivery, domain)
-        message = EmailMessage()
-        message["From"] = sender
-        message["To"] = recipient
-        message["Subject"] = f"{SUBJECTS[envelope.type]} ({str(event.order_id)[:8]})"
-        message["Message-ID"] = mid
-        message["Date"] = format_datetime(envelope.time)
-        message["X-Marcus-Event-Id"] = str(envelope.id)
-        message["X-Marcus-Event-Type"] = envelope.type
-        message["X-Marcus-Order-Id"] = str(event.order_id)
-        message.set_content(text)
-        message.add_alternative(html, subtype="html")
-        emails.append(Email(delivery, recipient, mid, message))
+        delivery, mid, message = compose(
+            envelope,
+            recipient,
+            subject=f"{SUBJECTS[envelope.type]} ({str(event.order_id)[:8]})",
+            text=text,
+            html=html,
+            sender=sender,
+            domain=domain,
+            headers={"X-Marcus-Order-Id": str(event.order_id)},
+        )
+        emails.append(Email(delivery, recipient, mid, message, order_id=event.order_id))
     return emails

@@ -1,4 +1,5 @@
-"""Composition root of the notifier: health and metrics over HTTP, the order consumer."""
+"""Composition root of the notifier: health and metrics over HTTP, the consumer of order
+and cart events."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         settings or NotifierSettings(),
         service=SERVICE,
         title="Marcus notifier",
-        description="Order e-mails over SMTP (no public API: /healthz, /readyz, /metrics).",
+        description=(
+            "Order e-mails and abandoned-cart reminders over SMTP "
+            "(no public API: /healthz, /readyz, /metrics)."
+        ),
         routers=[],
         background=[run_consumer],
     )

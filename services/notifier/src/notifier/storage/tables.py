@@ -8,12 +8,16 @@ server, which no event says by itself), so `rebuild-projections` leaves it alone
     retrying  the last attempt failed before the server accepted the message
     sent      the server accepted it (smtp_response)
     failed    gave up after the last attempt (notifier.email.failed, DLQ)
+
+Each delivery is about an order (`order_id`: an order e-mail) or a cart (`cart_id`: an
+abandoned-cart reminder).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Integer,
@@ -42,7 +46,8 @@ deliveries = Table(
     Column("event_id", Uuid, nullable=False),
     Column("recipient", Text, nullable=False),
     Column("event_type", Text, nullable=False),
-    Column("order_id", Uuid, nullable=False),
+    Column("order_id", Uuid, nullable=True),
+    Column("cart_id", Uuid, nullable=True),
     Column("message_id", Text, nullable=False),
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),
@@ -54,4 +59,7 @@ deliveries = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("event_id", "recipient", name="uq_deliveries_event_recipient"),
+    CheckConstraint(
+        "order_id IS NOT NULL OR cart_id IS NOT NULL", name="ck_deliveries_about_something"
+    ),
 )
