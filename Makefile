@@ -23,6 +23,7 @@ LIBS := $(sort $(notdir $(patsubst %/pyproject.toml,%,$(wildcard libs/*/pyprojec
 SUB ?= dev-admin
 ROLE ?= admin
 TTL ?= 86400
+EMAIL ?=
 SERVICE ?= $(SERVICES)
 FROM ?= 1
 PYTEST_ARGS ?=
@@ -74,8 +75,8 @@ status: install ## One screen: services' readiness, consumer groups' lag and pen
 seed: install ## Load the sample catalog through the catalog API (idempotent)
 	@$(RUN) python scripts/seed.py
 
-token: install ## Mint a development JWT (SUB=dev-admin ROLE=admin TTL=86400)
-	@$(RUN) python -m marcus_web.token --sub "$(SUB)" --role "$(ROLE)" --ttl "$(TTL)"
+token: install ## Mint a development JWT (SUB=dev-admin ROLE=admin TTL=86400 EMAIL=)
+	@$(RUN) python -m marcus_web.token --sub "$(SUB)" --role "$(ROLE)" --ttl "$(TTL)" --email "$(EMAIL)"
 
 migrate: install ## Create the database if missing and migrate every stack service
 	@$(RUN) python -m scripts.stack migrate

@@ -1,9 +1,11 @@
 """Load the sample catalog (scripts/seed_data/catalog.json) through the catalog's HTTP API,
 then the configurable products (scripts/seed_data/configurable.json): their parts,
-options, incompatibility and price rules, and their preconfigured variants.
+options, incompatibility and price rules, and their preconfigured variants; then gives
+the sample customer (`alice`) a cart through the orders API.
 
     uv run python scripts/seed.py [--url http://127.0.0.1:8001] [--data FILE]
                                   [--configurable FILE] [--token JWT]
+                                  [--orders-url http://127.0.0.1:8002]
 
 Idempotent: a category slug or product SKU that already exists (409) is skipped, and so
 are parts, options and rules a configurable product already has (matched by name, or by
@@ -29,6 +31,14 @@ import httpx
 DATA_FILE = Path(__file__).resolve().parent / "seed_data" / "catalog.json"
 CONFIGURABLE_FILE = DATA_FILE.with_name("configurable.json")
 DEFAULT_URL = os.environ.get("CATALOG_URL", "http://127.0.0.1:8001")
+ORDERS_URL = os.environ.get("ORDERS_URL", "http://127.0.0.1:8002")
+SAMPLE_CUSTOMER = "alice"
+SAMPLE_EMAIL = "alice@example.com"
+SAMPLE_CART = (("BIK-009", 1), ("GIFT-GREEN-CHEST", 1))
+"""What the sample customer's cart holds after `make seed`: a simple product and a
+preconfigured one (sku, quantity)."""
+CART_WAIT_S = 30.0
+"""How long the orders service may take to learn the seeded products (from events)."""
 RETRIES = 3
 
 
@@ -123,6 +133,23 @@ def admin_token() -> str:
         ttl_seconds=3600,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
+    )
+
+
+def customer_token(subject: str, email: str) -> str:
+    """A customer JWT signed with the services' own settings (development only)."""
+    from marcus_web.auth import mint_token
+    from marcus_web.settings import ServiceSettings
+
+    settings = ServiceSettings()
+    return mint_token(
+        subject,
+        ["customer"],
+        secret=settings.jwt_secret,
+        ttl_seconds=3600,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        email=email,
     )
 
 
@@ -347,6 +374,34 @@ def seed_configurable(
     return merged
 
 
+def product_id_by_sku(catalog: httpx.Client, sku: str) -> str:
+    response = request(catalog, "GET", "/api/v1/products", params={"q": sku, "limit": 20})
+    for item in response.json().get("items", []):
+        if item["sku"] == sku:
+            return str(item["id"])
+    raise SeedError(f"product {sku} is not in the catalog")
+
+
+def seed_cart(catalog: httpx.Client, orders: httpx.Client) -> str:
+    """Give the sample customer a cart (once: a cart with lines is left as it is). The
+    orders service learns products from the catalog's events, so a line it does not know
+    yet is retried until `CART_WAIT_S`."""
+    if request(orders, "GET", "/api/v1/cart").json().get("lines"):
+        return f"cart of {SAMPLE_CUSTOMER}: has lines already, left as it is"
+    for sku, quantity in SAMPLE_CART:
+        body = {"product_id": product_id_by_sku(catalog, sku), "quantity": quantity}
+        deadline = time.monotonic() + CART_WAIT_S
+        while True:
+            response = request(orders, "POST", "/api/v1/cart/lines", json=body)
+            if response.status_code in (200, 201):
+                break
+            if response.status_code != 422 or time.monotonic() > deadline:
+                raise SeedError(f"adding {sku} to the sample cart: {problem(response)}")
+            time.sleep(0.5)
+    total = request(orders, "GET", "/api/v1/cart").json().get("total")
+    return f"cart of {SAMPLE_CUSTOMER}: {len(SAMPLE_CART)} lines, total {total}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Load the sample catalog through the API.")
     parser.add_argument("--url", default=DEFAULT_URL, help="catalog (or gateway) base URL")
@@ -356,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=CONFIGURABLE_FILE,
         help="configurable products JSON file",
+    )
+    parser.add_argument(
+        "--orders-url", default=ORDERS_URL, help="orders (or gateway) base URL, for the cart"
     )
     parser.add_argument("--token", default=os.environ.get("TOKEN"), help="admin JWT to use")
     parser.add_argument("--timeout", type=float, default=10.0, help="per request, seconds")
@@ -375,6 +433,11 @@ def main(argv: list[str] | None = None) -> int:
             category_ids = seed_categories(client, data["categories"])
             products = seed_products(client, data["products"], category_ids)
             configured = seed_configurable(client, configurable, category_ids)
+            customer = {"Authorization": f"Bearer {customer_token(SAMPLE_CUSTOMER, SAMPLE_EMAIL)}"}
+            with httpx.Client(
+                base_url=args.orders_url, headers=customer, timeout=args.timeout
+            ) as orders:
+                print(seed_cart(client, orders))
         print(f"Done in {time.monotonic() - started:.1f}s.")
     except SeedError as exc:
         print(f"seed: {exc}", file=sys.stderr)

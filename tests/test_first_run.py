@@ -75,6 +75,7 @@ def test_make_up_seed_down_in_a_fresh_clone(tmp_path: Path) -> None:
 
         seed = run(["make", "seed"], clone, env, timeout=300)
         assert "216 created" in seed, seed
+        assert "cart of alice: 2 lines" in seed, seed
         page = get_json("http://127.0.0.1:8001/api/v1/products?q=rain&limit=50")
         assert page["items"], "the seeded catalog should have rain gear"
 

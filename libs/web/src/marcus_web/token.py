@@ -13,6 +13,9 @@ def main() -> None:
     parser.add_argument("--sub", default="dev-admin", help="subject (the customer id)")
     parser.add_argument("--role", action="append", default=[], help="role; repeatable")
     parser.add_argument("--ttl", type=int, default=86400, help="lifetime in seconds")
+    parser.add_argument(
+        "--email", default="", help="verified e-mail claim (where a customer's e-mails go)"
+    )
     args = parser.parse_args()
     settings = ServiceSettings()
     print(
@@ -23,6 +26,7 @@ def main() -> None:
             ttl_seconds=args.ttl,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
+            email=args.email or None,
         )
     )
 
