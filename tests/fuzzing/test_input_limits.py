@@ -210,6 +210,38 @@ def test_unicode_text_is_stored_and_returned_intact(
     assert (got["name"], got["description"], got["attributes"]["t"]) == (f"x{text}x", text, text)
 
 
+LOOSE_NUMBERS = {"string": "1", "true": True, "float": 1.0, "string float": "1.0"}
+
+
+@pytest.mark.parametrize("loose", LOOSE_NUMBERS.values(), ids=LOOSE_NUMBERS.keys())
+def test_finding_3_loose_integers_are_422_and_change_nothing(
+    stack: FuzzStack, catalog: httpx.Client, category_id: str, loose: Any
+) -> None:
+    """Issue 19, finding 3: a quantity of `"1"` or `true` used to be read as 1."""
+    created = catalog.post("/api/v1/products", json=product(category_id, stock=5))
+    assert created.status_code == 201, created.text
+    product_id = created.json()["id"]
+    before = counts(stack)
+    order = {"lines": [{"product_id": product_id, "quantity": loose}]}
+    placed = httpx.post(
+        f"{stack.urls['orders']}/api/v1/orders",
+        json={"email": "loose@example.com", **order},
+        headers=bearer("fuzz-loose"),
+        timeout=30,
+    )
+    body = assert_problem(placed, 422)
+    assert any(e["loc"][-1] == "quantity" for e in body["errors"]), body
+    for method, path, document, field in [
+        ("POST", "/api/v1/products", product(category_id, stock=loose), "stock"),
+        ("PUT", f"/api/v1/products/{product_id}/stock", {"stock": loose}, "stock"),
+        ("PATCH", f"/api/v1/products/{product_id}", {"name": "x", "version": loose}, "version"),
+    ]:
+        body = assert_problem(catalog.request(method, path, json=document), 422)
+        assert any(e["loc"][-1] == field for e in body["errors"]), (path, body)
+    assert counts(stack) == before
+    assert catalog.get(f"/api/v1/products/{product_id}").json()["stock"] == 5
+
+
 # Raw JSON, because json.dumps would not write a lone surrogate the way a client can.
 REFUSED = {
     "NUL": "a\\u0000b",

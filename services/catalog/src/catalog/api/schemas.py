@@ -8,7 +8,15 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+)
 
 from catalog.configuration import Configuration
 from marcus_contracts.events.catalog import SelectedOption
@@ -19,7 +27,8 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Description = Annotated[str, StringConstraints(max_length=5000)]
 Price = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Stock = Annotated[int, Field(ge=0, le=1_000_000_000)]
+# Numbers and flags are strict: `"1"` or `true` is not a quantity (issue 19, finding 3).
+Stock = Annotated[StrictInt, Field(ge=0, le=1_000_000_000)]
 AttributeValue = (
     Annotated[str, StringConstraints(max_length=500)]
     | bool
@@ -30,7 +39,7 @@ Attributes = Annotated[dict[str, AttributeValue], Field(max_length=50)]
 Kind = Literal["simple", "configurable", "preconfigured"]
 OptionIds = Annotated[list[UUID], Field(max_length=100)]
 Message = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Position = Annotated[int, Field(ge=0, le=1000)]
+Position = Annotated[StrictInt, Field(ge=0, le=1000)]
 
 
 class _Input(BaseModel):
@@ -123,7 +132,7 @@ class ProductPatch(_Input):
     options: OptionIds | None = Field(
         default=None, description="Preconfigured products: the options it includes."
     )
-    version: int | None = Field(default=None, ge=1)
+    version: StrictInt | None = Field(default=None, ge=1)
 
     _keys = field_validator("attributes")(_check_attribute_keys)
 
@@ -285,14 +294,14 @@ class ProductPage(BaseModel):
 class PartIn(_Input):
     name: Name
     description: Description = ""
-    required: bool = True
+    required: StrictBool = True
     position: Position | None = Field(default=None, description="Where (0 = first); default last.")
 
 
 class PartPatch(_Input):
     name: Name | None = None
     description: Description | None = None
-    required: bool | None = None
+    required: StrictBool | None = None
     position: Position | None = None
 
 
@@ -334,7 +343,7 @@ class QuoteIn(_Input):
     field (a price, a total) is refused."""
 
     options: OptionIds = Field(default_factory=list)
-    quantity: int = Field(default=1, ge=1, le=1000)
+    quantity: StrictInt = Field(default=1, ge=1, le=1000)
 
 
 class QuotedRuleOut(BaseModel):

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt, field_validator
 
 from marcus_contracts.events.orders import OrderStatus
 
@@ -24,7 +24,7 @@ class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: UUID
-    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    quantity: StrictInt = Field(ge=1, le=MAX_QUANTITY)  # not "1" or true (issue 19)
     options: list[UUID] = Field(
         default_factory=list,
         max_length=MAX_OPTIONS,
