@@ -1,10 +1,11 @@
-"""Pricing order lines and deciding a whole order (pure logic, no I/O).
+"""Deciding a whole order (pure logic, no I/O).
 
-`price_line` is the one function that prices a line of any product kind; the quote
-endpoint prices one line with it, the stock saga every line of an order. `plan` decides
-an order: every line valid and priced, then the stock each product and option must give
-(summed over the order's lines, since two lines may share an option) compared with what
-it has. The order is reserved in full or refused with every problem found.
+`price_line` (marcus_pricing, shared with the orders service's cart) is the one function
+that prices a line of any product kind; the quote endpoint prices one line with it, the
+stock saga every line of an order. `plan` decides an order: every line valid and priced,
+then the stock each product and option must give (summed over the order's lines, since
+two lines may share an option) compared with what it has. The order is reserved in full
+or refused with every problem found.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from decimal import Decimal
 from uuid import UUID
 
 from catalog import configuration as cfg
-from catalog.domain import CONFIGURABLE, PRECONFIGURED, SIMPLE, Product
+from catalog.domain import Product
 from marcus_contracts.events import catalog as ev
+from marcus_pricing.lines import CENT, PricedLine, price_line
 
-CENT = Decimal("0.01")
+__all__ = ["LineRequest", "Plan", "PricedLine", "allocated_line", "plan", "price_line"]
 
 
 @dataclass(frozen=True)
@@ -29,85 +31,6 @@ class LineRequest:
     product_id: UUID
     quantity: int
     options: tuple[UUID, ...] = ()
-
-
-@dataclass(frozen=True)
-class PricedLine:
-    product: Product
-    base: Product | None
-    """Where the stock of the line's options lives (configurable: the product itself;
-    preconfigured: its base product); None for simple products."""
-    priced: cfg.Priced
-    included: bool = False
-    """The options are part of a preconfigured product's own price."""
-
-    def demand(self) -> dict[UUID, int]:
-        """Units of each option one unit of this line takes."""
-        return {o.option.id: 1 for o in self.priced.options}
-
-
-def price_line(
-    product: Product,
-    products: Mapping[UUID, Product],
-    options: Sequence[UUID],
-    *,
-    stock_for: int | None = None,
-) -> PricedLine | list[cfg.Violation]:
-    """The line's price breakdown, or every rule it breaks. `stock_for`: also require
-    stock for that many units (the quote; the saga checks stock for the whole order).
-    `products` must hold a preconfigured product's base product."""
-    violations: list[cfg.Violation] = []
-    if product.kind == SIMPLE:
-        if options:
-            violations.append(_takes_no_options(product, options))
-        if stock_for is not None and product.stock < stock_for:
-            message = cfg.out_of_stock_message(product.name, stock_for, product.stock)
-            violations.append(
-                cfg.Violation("out_of_stock", message, requested=stock_for, available=product.stock)
-            )
-        return violations or PricedLine(product, None, cfg.Priced(product.price, ()))
-    if product.kind == CONFIGURABLE:
-        violations = cfg.check(
-            product.configuration, options, quantity=stock_for or 1, stock=stock_for is not None
-        )
-        if violations:
-            return violations
-        return PricedLine(
-            product, product, cfg.price(product.configuration, product.price, options)
-        )
-    assert product.kind == PRECONFIGURED
-    base = products.get(product.base_product_id) if product.base_product_id else None
-    if base is None or base.deleted:
-        return [cfg.Violation("unknown_option", f"{product.name} is no longer available")]
-    if options:
-        violations.append(
-            cfg.Violation(
-                "unknown_option",
-                f"{product.name} comes with its options; order its configurable product"
-                " to choose them",
-                tuple(options),
-            )
-        )
-    # Valid by construction (base edits that would break it are refused); checked anyway.
-    violations += cfg.check(
-        base.configuration,
-        product.option_ids,
-        quantity=stock_for or 1,
-        stock=stock_for is not None,
-    )
-    if violations:
-        return violations
-    breakdown = cfg.price(base.configuration, product.price, product.option_ids)
-    included = tuple(
-        cfg.PricedOption(o.option, o.part, Decimal("0"), None) for o in breakdown.options
-    )
-    return PricedLine(product, base, cfg.Priced(product.price, included), included=True)
-
-
-def _takes_no_options(product: Product, options: Sequence[UUID]) -> cfg.Violation:
-    return cfg.Violation(
-        "unknown_option", f"{product.name} is not configurable: it takes no options", tuple(options)
-    )
 
 
 def allocated_line(index: int, line: PricedLine, quantity: int) -> ev.AllocatedLine:

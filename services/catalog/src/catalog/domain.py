@@ -20,10 +20,10 @@ from typing import Any
 from uuid import UUID
 
 from catalog import configuration as cfg
-from catalog.configuration import Configuration
 from marcus_contracts import new_event_id
 from marcus_contracts.events import catalog as ev
 from marcus_eventstore.aggregate import Aggregate, Conflict, DomainError, NotFound
+from marcus_pricing import Configuration
 
 
 @dataclass

@@ -18,10 +18,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from catalog.configuration import Configuration
 from catalog.domain import CONFIGURABLE, PRECONFIGURED, SIMPLE, Category, Product
 from catalog.storage.uow import CatalogUnitOfWork as UnitOfWork
 from marcus_eventstore import Conflict, DomainError, NotFound
+from marcus_pricing import Configuration
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Reads the current products (no lock: a quote changes nothing and promises nothing; the
 saga checks and prices again when the order is placed) and prices the line with
-`allocation.price_line`, the same function the stock saga prices orders with.
+`marcus_pricing.price_line`, the same function the stock saga prices orders with.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.allocation import PricedLine, price_line
-from catalog.configuration import InvalidConfiguration
 from catalog.domain import Product
 from catalog.storage.repository import Repository
 from marcus_eventstore import NotFound
+from marcus_pricing import InvalidConfiguration, PricedLine, price_line
 
 
 async def quote(

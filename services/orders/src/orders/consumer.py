@@ -1,11 +1,14 @@
 """The orders service's consumer: its group on `events.catalog`.
 
-- `catalog.product.created|updated|deleted` keep the price/name read model (sequence
-  guard per product: an old snapshot never overwrites a newer one);
+- `catalog.product.created|updated|deleted` and the per-product stock moves
+  (`catalog.stock.adjusted|reserved|released`, `catalog.option_stock.reserved|released`)
+  keep the product read model (price, name, stock, configuration) the cart checks and
+  prices lines with; one sequence guard per product: an old event never overwrites a
+  newer state;
 - `catalog.stock.allocated|rejected` answer the saga: confirm pending orders at the
-  catalog's prices, or reject them.
-Other catalog events (the per-product stock moves among them) are acknowledged and
-ignored.
+  catalog's prices, or reject them (and put a rejected checkout's lines back into the
+  customer's cart).
+Other catalog events are acknowledged and ignored.
 """
 
 from __future__ import annotations
@@ -63,6 +66,26 @@ def build_consumer(settings: OrdersSettings, app: FastAPI) -> Consumer:
     async def on_product_deleted(ctx: HandlerContext) -> None:
         if await ctx.advance(scope=SCOPE_PRODUCTS):
             await read_model.mark_deleted(ctx.session, ctx.envelope, ctx.event)
+
+    @consumer.handler(
+        catalog_events.StockAdjustedV1.event_type,
+        catalog_events.StockReservedV1.event_type,
+        catalog_events.StockReleasedV1.event_type,
+    )
+    async def on_stock(ctx: HandlerContext) -> None:
+        if await ctx.advance(scope=SCOPE_PRODUCTS):
+            await read_model.set_stock(ctx.session, ctx.envelope, ctx.event)
+
+    @consumer.handler(
+        catalog_events.OptionStockReservedV1.event_type,
+        catalog_events.OptionStockReleasedV1.event_type,
+    )
+    async def on_option_stock(ctx: HandlerContext) -> None:
+        assert isinstance(
+            ctx.event, catalog_events.OptionStockReservedV1 | catalog_events.OptionStockReleasedV1
+        )
+        if await ctx.advance(scope=SCOPE_PRODUCTS):
+            await read_model.set_option_stock(ctx.session, ctx.envelope, ctx.event)
 
     @consumer.handler(catalog_events.StockAllocatedV1.event_type)
     async def on_allocated(ctx: HandlerContext) -> None:

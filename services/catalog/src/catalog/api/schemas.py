@@ -18,8 +18,8 @@ from pydantic import (
     field_validator,
 )
 
-from catalog.configuration import Configuration
 from marcus_contracts.events.catalog import SelectedOption
+from marcus_pricing import Configuration
 
 Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]

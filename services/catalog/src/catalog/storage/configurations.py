@@ -15,9 +15,9 @@ from uuid import UUID
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.configuration import Configuration, Incompatibility, Option, Part, PriceRule
 from catalog.storage.tables import incompatibilities, options, parts, preset_options, price_rules
 from marcus_contracts.events import catalog as ev
+from marcus_pricing import Configuration, Incompatibility, Option, Part, PriceRule
 
 CONFIGURATION_TABLES = (parts, options, incompatibilities, price_rules)
 
