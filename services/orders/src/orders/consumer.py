@@ -1,4 +1,4 @@
-"""The orders service's consumer: its group on `events.catalog`.
+"""The orders service's consumer: its group on `events.catalog` and `events.scheduler`.
 
 - `catalog.product.created|updated|deleted` and the per-product stock moves
   (`catalog.stock.adjusted|reserved|released`, `catalog.option_stock.reserved|released`)
@@ -8,7 +8,8 @@
 - `catalog.stock.allocated|rejected` answer the saga: confirm pending orders at the
   catalog's prices, or reject them (and put a rejected checkout's lines back into the
   customer's cart).
-Other catalog events are acknowledged and ignored.
+On `events.scheduler`, `scheduler.carts.reminders_requested` runs the abandoned-cart
+job's orders side (`orders.reminders`). Other events are acknowledged and ignored.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from fastapi import FastAPI
 
 from marcus_contracts import StreamNames
 from marcus_contracts.events import catalog as catalog_events
+from marcus_contracts.events import scheduler as scheduler_events
 from marcus_eventstore import CommandContext
 from marcus_messaging import Consumer, ConsumerSettings, HandlerContext
-from orders import handlers
+from orders import handlers, reminders
 from orders.settings import SCHEMA, SERVICE, OrdersSettings
 from orders.storage import read_model
 from orders.storage.uow import OrdersUnitOfWork
@@ -42,7 +44,7 @@ def _unit_of_work(ctx: HandlerContext) -> OrdersUnitOfWork:
 def build_consumer(settings: OrdersSettings, app: FastAPI) -> Consumer:
     consumer = Consumer(
         group=SERVICE,
-        streams=["catalog"],
+        streams=["catalog", "scheduler"],
         engine=app.state.engine,
         schema=SCHEMA,
         redis_url=settings.redis_url,
@@ -96,6 +98,11 @@ def build_consumer(settings: OrdersSettings, app: FastAPI) -> Consumer:
     async def on_rejected(ctx: HandlerContext) -> None:
         assert isinstance(ctx.event, catalog_events.StockRejectedV2)
         await handlers.record_rejection(ctx.event, _unit_of_work(ctx))
+
+    @consumer.handler(scheduler_events.CartRemindersRequestedV1.event_type)
+    async def on_cart_reminders_requested(ctx: HandlerContext) -> None:
+        assert isinstance(ctx.event, scheduler_events.CartRemindersRequestedV1)
+        await reminders.remind_idle_carts(ctx.event, _unit_of_work(ctx))
 
     return consumer
 
