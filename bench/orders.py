@@ -1,10 +1,18 @@
-"""`make bench-orders`: orders per second end to end, at 1 and 2 replicas per service.
+"""`make bench-orders`: orders per second end to end, at 1 and 2 replicas per service,
+placed directly and through the cart.
 
 One order's path: HTTP POST /orders (orders) -> orders.order.placed -> the catalog
 reserves stock -> catalog.stock.reserved -> orders confirms -> orders.order.confirmed ->
 the notifier renders and sends the e-mail -> the SMTP catcher accepts it. Its latency is
 from the start of the POST to the catcher's acceptance (both on this machine's clock),
 so it includes every relay hop, consumer batch and commit on the way.
+
+The cart path is a shopper's: POST /cart/lines for each line (checked and priced from
+the orders read model), GET /cart for the total, POST /cart/checkout with that expected
+total and an address (the cart is checked out and the order placed in one transaction),
+then the same saga and e-mail. Its latency runs from the first cart request to the
+e-mail; "POST" is the checkout request alone. Both paths run in the same run, so their
+ratio compares them on one machine state.
 
 For each replica count and load profile, the bench starts that many `python -m
 catalog|orders|notifier serve` processes (as `make up` would) and an SMTP catcher
@@ -55,7 +63,8 @@ TABLES = {
     "catalog": "outbox, events, products, categories, reservations, processed_events,"
     " subject_sequences",
     "orders": "outbox, events, orders, order_lines, products, reservation_receipts,"
-    " idempotency_keys, placement_retries, processed_events, subject_sequences",
+    " idempotency_keys, placement_retries, processed_events, subject_sequences, carts,"
+    " cart_lines",
     "notifier": "outbox, events, deliveries, processed_events, subject_sequences",
 }
 
@@ -97,8 +106,53 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+ADDRESS = {
+    "name": "Bench Shopper",
+    "lines": ["1 Bench Street"],
+    "city": "Lisbon",
+    "postal_code": "1100-148",
+    "country": "PT",
+}
+
+
+async def place_directly(
+    client: httpx.AsyncClient, headers: dict[str, str], recipient: str, lines: list[Any]
+) -> float:
+    """POST /orders; returns the POST's own latency."""
+    begin = time.time()
+    response = await client.post(
+        "/api/v1/orders", json={"email": recipient, "lines": lines}, headers=headers
+    )
+    response.raise_for_status()
+    return time.time() - begin
+
+
+async def check_out_cart(
+    client: httpx.AsyncClient, headers: dict[str, str], recipient: str, lines: list[Any]
+) -> float:
+    """Lines into the cart, read its total, check out at that total; returns the
+    checkout request's own latency."""
+    for line in lines:
+        (await client.post("/api/v1/cart/lines", json=line, headers=headers)).raise_for_status()
+    cart = await client.get("/api/v1/cart", headers=headers)
+    cart.raise_for_status()
+    body = {"expected_total": cart.json()["total"], "address": ADDRESS}
+    begin = time.time()
+    response = await client.post(
+        "/api/v1/cart/checkout",
+        json=body,
+        headers=headers | {"Idempotency-Key": recipient},
+    )
+    response.raise_for_status()
+    return time.time() - begin
+
+
+PATHS = {"direct": place_directly, "cart": check_out_cart}
+
+
 async def run_setting(
     replicas: int,
+    path: str,
     profile: str,
     orders: int,
     concurrency: int,
@@ -107,7 +161,7 @@ async def run_setting(
 ) -> dict[str, Any]:
     truncate(args.database_url)
     prefix = f"bench-orders-{uuid.uuid4().hex[:8]}:"
-    mail_dir = folder / f"mail-{replicas}-{profile}"
+    mail_dir = folder / f"mail-{replicas}-{path}-{profile}"
     env = {
         **os.environ,
         "DATABASE_URL": args.database_url,
@@ -170,23 +224,20 @@ async def run_setting(
         post_latency: list[float] = []
         counter = iter(range(args.warmup + orders))
 
+        place = PATHS[path]
+
         async def customer_loop() -> None:
             for n in counter:
                 recipient = f"bench-{n}@example.com"
-                lines = random.sample(products, k=random.randint(1, 3))
-                body = {
-                    "email": recipient,
-                    "lines": [{"product_id": p, "quantity": random.randint(1, 3)} for p in lines],
-                }
-                token = mint_token(f"customer-{n}", [], secret=SECRET)
+                picked = random.sample(products, k=random.randint(1, 3))
+                lines = [{"product_id": p, "quantity": random.randint(1, 3)} for p in picked]
+                token = mint_token(f"customer-{n}", [], secret=SECRET, email=recipient)
+                headers = {"Authorization": f"Bearer {token}"}
                 begin = time.time()
-                response = await clients[n % len(clients)].post(
-                    "/api/v1/orders", json=body, headers={"Authorization": f"Bearer {token}"}
-                )
-                response.raise_for_status()
+                post = await place(clients[n % len(clients)], headers, recipient, lines)
                 if n >= args.warmup:
                     started[recipient] = begin
-                    post_latency.append(time.time() - begin)
+                    post_latency.append(post)
 
         try:
             await asyncio.gather(*(customer_loop() for _ in range(concurrency)))
@@ -203,6 +254,7 @@ async def run_setting(
         elapsed = max(received[r] for r in started) - min(started.values())
         return {
             "replicas": replicas,
+            "path": path,
             "profile": profile,
             "concurrency": concurrency,
             "orders": len(started),
@@ -227,13 +279,17 @@ def markdown(result: dict[str, Any]) -> str:
         f" from one client (the path's own latency). 1-3 lines per order over"
         f" {result['products']} products.",
         "",
-        "| replicas per service | load | orders/s | e2e p50 ms | e2e p99 ms | POST p50 ms "
+        "Paths: `direct` is POST /orders; `cart` is cart lines -> GET /cart -> checkout"
+        " (its POST columns are the checkout request).",
+        "",
+        "| replicas per service | path | load | orders/s | e2e p50 ms | e2e p99 ms | POST p50 ms "
         "| POST p99 ms |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for run in result["runs"]:
         lines.append(
-            f"| {run['replicas']} | {run['profile']} | {run['orders_per_s']:.1f} | "
+            f"| {run['replicas']} | {run.get('path', 'direct')} | {run['profile']} |"
+            f" {run['orders_per_s']:.1f} | "
             f"{run['e2e_p50_ms']:.0f} | {run['e2e_p99_ms']:.0f} | {run['post_p50_ms']:.0f} | "
             f"{run['post_p99_ms']:.0f} |"
         )
@@ -241,6 +297,11 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"\n2 vs 1 replica, {profile} (same run): throughput x{ratio['orders_per_s']:.2f}, "
             f"e2e p50 x{ratio['e2e_p50_ms']:.2f}, e2e p99 x{ratio['e2e_p99_ms']:.2f}."
+        )
+    for key, ratio in result.get("ratio_cart_vs_direct", {}).items():
+        lines.append(
+            f"\ncart vs direct, {key} (same run): throughput x{ratio['orders_per_s']:.2f}, "
+            f"e2e p99 x{ratio['e2e_p99_ms']:.2f}."
         )
     return "\n".join(lines) + "\n"
 
@@ -253,19 +314,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     profiles = [("saturated", args.orders, args.concurrency), ("light", args.light_orders, 1)]
     with tempfile.TemporaryDirectory(prefix="marcus-bench-orders-") as tmp:
         for replicas in args.replicas:
-            for profile, orders, concurrency in profiles:
-                if orders <= 0:
-                    continue
-                run_result = await run_setting(
-                    replicas, profile, orders, concurrency, args, Path(tmp)
-                )
-                print(
-                    f"{replicas} replica(s), {profile}: {run_result['orders_per_s']:.1f} orders/s,"
-                    f" e2e p50 {run_result['e2e_p50_ms']:.0f} ms,"
-                    f" p99 {run_result['e2e_p99_ms']:.0f} ms",
-                    flush=True,
-                )
-                runs.append(run_result)
+            for path in args.paths:
+                for profile, orders, concurrency in profiles:
+                    if orders <= 0:
+                        continue
+                    run_result = await run_setting(
+                        replicas, path, profile, orders, concurrency, args, Path(tmp)
+                    )
+                    print(
+                        f"{replicas} replica(s), {path}, {profile}:"
+                        f" {run_result['orders_per_s']:.1f} orders/s,"
+                        f" e2e p50 {run_result['e2e_p50_ms']:.0f} ms,"
+                        f" p99 {run_result['e2e_p99_ms']:.0f} ms",
+                        flush=True,
+                    )
+                    runs.append(run_result)
     result: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": command("bench.orders"),
@@ -276,16 +339,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(args.database_url, args.redis_url, ("aiosmtplib", "aiosmtpd", "jinja2")),
         "runs": runs,
     }
-    by_key = {(run["replicas"], run["profile"]): run for run in runs}
+    by_key = {(run["replicas"], run["path"], run["profile"]): run for run in runs}
+    keys = ("orders_per_s", "e2e_p50_ms", "e2e_p99_ms")
     ratios = {}
     for profile in ("saturated", "light"):
-        one, two = by_key.get((1, profile)), by_key.get((2, profile))
+        one, two = by_key.get((1, "direct", profile)), by_key.get((2, "direct", profile))
         if one and two:
-            ratios[profile] = {
-                key: two[key] / one[key] for key in ("orders_per_s", "e2e_p50_ms", "e2e_p99_ms")
-            }
+            ratios[profile] = {key: two[key] / one[key] for key in keys}
     if ratios:
         result["ratio_2_vs_1"] = ratios
+    cart_ratios = {}
+    for replicas in args.replicas:
+        for profile in ("saturated", "light"):
+            direct = by_key.get((replicas, "direct", profile))
+            cart = by_key.get((replicas, "cart", profile))
+            if direct and cart:
+                name = f"{replicas} replica(s), {profile}"
+                cart_ratios[name] = {key: cart[key] / direct[key] for key in keys}
+    if cart_ratios:
+        result["ratio_cart_vs_direct"] = cart_ratios
     return result
 
 
@@ -297,6 +369,13 @@ def main() -> None:
     parser.add_argument("--light-orders", type=int, default=60, help="0 skips the light runs")
     parser.add_argument("--products", type=int, default=20)
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--paths",
+        nargs="+",
+        choices=sorted(PATHS),
+        default=["direct", "cart"],
+        help="how orders are placed: POST /orders, or cart lines -> checkout",
+    )
     parser.add_argument("--timeout", type=float, default=300)
     add_server_arguments(parser, database="marcus_bench_orders")
     args = parser.parse_args()

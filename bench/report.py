@@ -192,7 +192,8 @@ def orders(result: dict[str, Any]) -> Iterator[Figure]:
     for run in result["runs"]:
         yield Figure(
             "orders",
-            f"orders end to end, {run['replicas']} replica(s) per service, {run['profile']}",
+            f"orders end to end ({run.get('path', 'direct')}), {run['replicas']} replica(s)"
+            f" per service, {run['profile']}",
             round(run["orders_per_s"], 1),
             "orders/s",
             note=f"e2e p50 {run['e2e_p50_ms']:.0f} / p99 {run['e2e_p99_ms']:.0f} ms;"

@@ -1,8 +1,11 @@
-"""The assistant's consumer: its group on `events.orders` and `events.scheduler`.
+"""The assistant's consumer: its group on `events.orders`, `events.catalog` and
+`events.scheduler`.
 
 - `orders.order.*` keep each customer's orders (for the "my orders" tool);
   `confirmed`/`shipped` count the order's purchases and co-purchase pairs once,
   `cancelled` takes them out again (storage.orders);
+- `catalog.category.*` keep the categories the query parser knows (storage.categories;
+  the catalog's other events are acknowledged unread);
 - `scheduler.views.refresh_requested` refreshes the best-sellers materialized view
   (marcus_eventstore.views).
 """
@@ -14,10 +17,12 @@ import asyncio
 from fastapi import FastAPI
 
 from assistant.settings import SCHEMA, SERVICE, AssistantSettings
+from assistant.storage import categories as categories_store
 from assistant.storage import orders as orders_store
 from assistant.storage.tables import BEST_SELLERS
 from marcus_contracts import StreamNames
 from marcus_contracts.events import orders as order_events
+from marcus_contracts.events.catalog import CategoryCreatedV1, CategoryUpdatedV1
 from marcus_contracts.events.scheduler import ViewsRefreshRequestedV1
 from marcus_eventstore.views import MaterializedViews, refresh_views_handler
 from marcus_messaging import Consumer, ConsumerSettings, HandlerContext
@@ -30,7 +35,7 @@ COUNTED = (order_events.OrderConfirmedV1.event_type, order_events.OrderShippedV1
 def build_consumer(settings: AssistantSettings, app: FastAPI) -> Consumer:
     consumer = Consumer(
         group=SERVICE,
-        streams=["orders", "scheduler"],
+        streams=["orders", "catalog", "scheduler"],
         engine=app.state.engine,
         schema=SCHEMA,
         redis_url=settings.redis_url,
@@ -51,6 +56,10 @@ def build_consumer(settings: AssistantSettings, app: FastAPI) -> Consumer:
             await orders_store.count_purchase(ctx.session, ctx.envelope, event)
         elif ctx.envelope.type == order_events.OrderCancelledV1.event_type:
             await orders_store.uncount_purchase(ctx.session, ctx.envelope, event)
+
+    @consumer.handler(CategoryCreatedV1.event_type, CategoryUpdatedV1.event_type)
+    async def on_category(ctx: HandlerContext) -> None:
+        await categories_store.upsert(ctx.session, ctx.envelope, ctx.event)
 
     consumer.handler(ViewsRefreshRequestedV1.event_type)(refresh_views_handler(VIEWS))
     return consumer

@@ -23,12 +23,17 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from assistant import ranking
+from assistant.constraints import ParsedQuery
 from marcus_search import ActiveIndex, AliasStore, Embedder, EmbedderPool, EmbedderUnavailable
 from marcus_search.chroma import AsyncClientAPI, AsyncCollection, NotFoundError, open_collection
 
+Mode = Literal["semantic", "keyword", "hybrid"]
+CHAT_MODE: Mode = "hybrid"
+"""The ranking the chat (its tool and its offline answer) searches with: the mode that
+measured best on the relevance set (bench/relevance.py, docs/benchmarks.md)."""
 T = TypeVar("T")
 A = TypeVar("A")
 B = TypeVar("B")
@@ -53,7 +58,19 @@ class UnknownProduct(Exception):
 class Filters:
     category: str | None = None
     max_price: Decimal | None = None
+    min_price: Decimal | None = None
     in_stock: bool | None = None
+
+    @classmethod
+    def of(cls, parsed: ParsedQuery, explicit: Filters | None = None) -> Filters:
+        """The parsed constraints, each overridden by an explicit one (given: not None)."""
+        given = explicit or cls()
+        return cls(
+            category=given.category if given.category is not None else parsed.category,
+            max_price=given.max_price if given.max_price is not None else parsed.max_price,
+            min_price=given.min_price if given.min_price is not None else parsed.min_price,
+            in_stock=given.in_stock if given.in_stock is not None else parsed.in_stock,
+        )
 
     def where(self) -> dict[str, Any] | None:
         conditions: list[dict[str, Any]] = []
@@ -61,17 +78,27 @@ class Filters:
             conditions.append({"category": self.category})
         if self.max_price is not None:
             conditions.append({"price": {"$lte": float(self.max_price)}})
+        if self.min_price is not None:
+            conditions.append({"price": {"$gte": float(self.min_price)}})
         if self.in_stock is not None:
             conditions.append({"in_stock": self.in_stock})
         if not conditions:
             return None
         return conditions[0] if len(conditions) == 1 else {"$and": conditions}
 
+    @property
+    def priced(self) -> bool:
+        """A price bound: its exact check needs each candidate's metadata."""
+        return self.max_price is not None or self.min_price is not None
+
     def accepts(self, metadata: dict[str, Any]) -> bool:
-        """Exact check in Decimal (the `$lte` filter compares floats)."""
-        if self.max_price is None:
+        """Exact check in Decimal (the `$lte`/`$gte` filters compare floats)."""
+        if not self.priced:
             return True
-        return Decimal(str(metadata.get("price_exact", metadata.get("price", 0)))) <= self.max_price
+        price = Decimal(str(metadata.get("price_exact", metadata.get("price", 0))))
+        if self.max_price is not None and price > self.max_price:
+            return False
+        return self.min_price is None or price >= self.min_price
 
 
 @dataclass(frozen=True)
@@ -190,9 +217,19 @@ class SearchService:
         return vector
 
     async def search(self, query: str, k: int, filters: Filters, *, hybrid: bool) -> Results:
+        return await self.search_mode(query, k, filters, "hybrid" if hybrid else "semantic")
+
+    async def search_mode(self, query: str, k: int, filters: Filters, mode: Mode) -> Results:
+        """The top k of one ranking: by meaning, by keywords (BM25), or both fused."""
+
         async def work(active: ActiveIndex, collection: AsyncCollection) -> list[Hit]:
+            if mode == "keyword":
+                keyword = await _keyword(collection, query, filters, k)
+                return [
+                    Hit.of(pid, meta, 1.0 / rank) for rank, (pid, meta) in enumerate(keyword, 1)
+                ]
             vector = await self._query_vector(self._embedder(active), query)
-            if not hybrid:
+            if mode == "semantic":
                 semantic = await _nearest(collection, vector, k, filters)
                 return [Hit.of(pid, meta, 1.0 - dist) for pid, meta, dist in semantic][:k]
             n = max(k, self.hybrid_candidates)
@@ -255,7 +292,7 @@ async def _hybrid(
     Semantic candidates come without metadata unless the exact price check needs it;
     the fused top k that no candidate described are read afterwards, in one `get`
     (a product deleted in between is left out: it is no longer in the index)."""
-    if filters.max_price is not None:
+    if filters.priced:
         nearest, keyword = await _both(
             _nearest(collection, vector, n, filters), _keyword(collection, query, filters, n)
         )

@@ -10,13 +10,17 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 
 from assistant.api.schemas import (
+    AppliedFilters,
+    ParsedConstraints,
     RecommendedProduct,
     SearchHit,
     SearchResults,
     StrategyRecommendations,
 )
+from assistant.constraints import ParsedQuery
 from assistant.recommendations import Strategy, recommend
 from assistant.search import Filters, IndexUnavailable, Results, SearchService, UnknownProduct
+from assistant.storage import categories as categories_store
 from marcus_web.openapi import problems
 from marcus_web.problems import Problem
 
@@ -47,17 +51,37 @@ def _hits(results: Results) -> list[SearchHit]:
 @router.get("/search", response_model=SearchResults, summary="Search products by meaning")
 async def search(
     request: Request,
-    q: Annotated[str, Query(min_length=1, max_length=500, description="What to look for.")],
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=500,
+            description="What to look for. Constraints written in it are applied (unless "
+            '`parse=false`): "under 100 euros", "over 500", "between 20 and 40", "in stock", '
+            "a category's name; `parsed` echoes them.",
+        ),
+    ],
     k: Annotated[int, Query(ge=1, le=MAX_K, description="How many results.")] = 10,
     category: Annotated[
-        str | None, Query(pattern=CATEGORY_PATTERN, description="Category slug.")
+        str | None,
+        Query(pattern=CATEGORY_PATTERN, description="Category slug (wins over `q`'s)."),
     ] = None,
-    max_price: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2)] = None,
-    in_stock: Annotated[bool | None, Query()] = None,
+    max_price: Annotated[
+        Decimal | None,
+        Query(ge=0, max_digits=12, decimal_places=2, description="Wins over `q`'s cap."),
+    ] = None,
+    min_price: Annotated[
+        Decimal | None,
+        Query(ge=0, max_digits=12, decimal_places=2, description="Wins over `q`'s floor."),
+    ] = None,
+    in_stock: Annotated[bool | None, Query(description="Wins over `q`'s.")] = None,
     mode: Annotated[
         Literal["semantic", "hybrid"],
         Query(description="`hybrid` fuses the semantic ranking with keyword relevance (BM25)."),
     ] = "semantic",
+    parse: Annotated[
+        bool, Query(description="Read constraints written in `q` (`false`: `q` as it is).")
+    ] = True,
 ) -> SearchResults:
     query = q.strip()
     if not query:
@@ -67,15 +91,25 @@ async def search(
             "The request is not valid; see `errors` for each field.",
             errors=[{"loc": ["query", "q"], "msg": "must not be blank", "type": "blank"}],
         )
-    filters = Filters(category=category, max_price=max_price, in_stock=in_stock)
+    explicit = Filters(
+        category=category, max_price=max_price, min_price=min_price, in_stock=in_stock
+    )
+    parsed = (
+        await categories_store.parse_query(request.app.state.sessions, query)
+        if parse
+        else ParsedQuery(query)
+    )
+    filters = Filters.of(parsed, explicit)
     try:
-        results = await _service(request).search(query, k, filters, hybrid=mode == "hybrid")
+        results = await _service(request).search(parsed.text, k, filters, hybrid=mode == "hybrid")
     except IndexUnavailable as exc:
         raise _unavailable(exc) from exc
     return SearchResults(
         query=query,
         mode=mode,
         k=k,
+        parsed=ParsedConstraints(**asdict(parsed)),
+        filters=AppliedFilters(**asdict(filters)),
         collection=results.collection,
         embedder=results.embedder,
         results=_hits(results),

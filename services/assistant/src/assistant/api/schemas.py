@@ -22,10 +22,27 @@ class SearchHit(BaseModel):
     )
 
 
+class AppliedFilters(BaseModel):
+    """The filters the results satisfy: explicit parameters, else what `q` said."""
+
+    category: str | None
+    max_price: Decimal | None
+    min_price: Decimal | None
+    in_stock: bool | None
+
+
+class ParsedConstraints(AppliedFilters):
+    """What the query parser read in `q` (all null with `parse=false`)."""
+
+    text: str = Field(description="`q` without the constraint phrases: what is searched.")
+
+
 class SearchResults(BaseModel):
     query: str
     mode: Literal["semantic", "hybrid"]
     k: int
+    parsed: ParsedConstraints
+    filters: AppliedFilters
     collection: str
     embedder: str
     results: list[SearchHit]

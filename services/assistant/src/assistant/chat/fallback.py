@@ -12,7 +12,8 @@ import logging
 from dataclasses import dataclass
 
 from assistant.chat.tools import Evidence, ToolContext
-from assistant.search import Filters, Hit
+from assistant.search import CHAT_MODE, Filters, Hit
+from assistant.storage import categories as categories_store
 from assistant.storage import orders as orders_store
 from marcus_contracts.events.assistant import CitedProduct, DegradedReason
 
@@ -56,7 +57,10 @@ async def answer(context: ToolContext, question: str, reason: DegradedReason) ->
             total = f" (total {order.total} {order.currency})" if order.total is not None else ""
             parts.append(f"Your latest order {order.order_id} is {order.status}{total}.")
     try:
-        results = await context.search.search(question, context.search_k, Filters(), hybrid=True)
+        parsed = await categories_store.parse_query(context.sessions, question)
+        results = await context.search.search_mode(
+            parsed.text, context.search_k, Filters.of(parsed), CHAT_MODE
+        )
         hits = results.hits
     except Exception as exc:  # the index is away too: say so, still no error
         log.warning("search unavailable for a degraded answer: %r", exc)

@@ -27,7 +27,8 @@ from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from assistant.search import Filters, Hit, IndexUnavailable, SearchService
+from assistant.search import CHAT_MODE, Filters, Hit, IndexUnavailable, SearchService
+from assistant.storage import categories as categories_store
 from assistant.storage import orders as orders_store
 from marcus_contracts.events.assistant import CitedProduct
 
@@ -133,8 +134,11 @@ def build_tools(context: ToolContext, evidence: Evidence) -> list[BaseTool]:
         max_price: Decimal | None = None,
         in_stock: bool | None = None,
     ) -> str:
-        filters = Filters(category=category, max_price=max_price, in_stock=in_stock)
-        results = await context.search.search(query, context.search_k, filters, hybrid=True)
+        explicit = Filters(category=category, max_price=max_price, in_stock=in_stock)
+        parsed = await categories_store.parse_query(context.sessions, query)
+        results = await context.search.search_mode(
+            parsed.text, context.search_k, Filters.of(parsed, explicit), CHAT_MODE
+        )
         for hit in results.hits:
             evidence.saw(hit)
         return _json({"products": [_product(hit) for hit in results.hits]})

@@ -126,6 +126,16 @@ best_sellers = table(
     column("name"),
     schema=SCHEMA,
 )
+categories = Table(
+    "categories",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("slug", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("version", BigInteger, nullable=False, comment="the event's sequence"),
+)
+"""The catalog's categories (`catalog.category.*`): the query parser's category words."""
+
 """Materialized view (created by migration 0002, not by this metadata): units and orders
 per product over the last 30 days of counted purchases."""
 
