@@ -1,5 +1,5 @@
 """Events the assistant emits: its chat sessions (subject = session id, sequence = the
-session's version).
+session's version), and the actions it proposes (subject = action id).
 
 A session is a conversation of one customer with the shopping assistant. The customer's
 message is recorded first (`message_received`), the assistant's answer when it is
@@ -11,6 +11,7 @@ wrote about them.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from marcus_contracts.base import Event
 from marcus_contracts.events.catalog import Currency, Money
+from marcus_contracts.events.orders import ShippingAddress
 
 ReplyStatus = Literal["complete", "interrupted"]
 DegradedReason = Literal[
@@ -77,4 +79,86 @@ class ReplyRecordedV1(Event):
     model: str = ""
 
 
-ALL = (SessionStartedV1, MessageReceivedV1, ReplyRecordedV1)
+# ------------------------------------------------------------------------------ actions
+# Nothing is bought without the customer's yes: the assistant PROPOSES an action (a
+# checkout of the cart as it is, to an address, at a total), the customer confirms it
+# through the API (owner only, once, before it expires), and only then does the
+# assistant perform it with the customer's own token. Every step is an event.
+
+ActionKind = Literal["checkout"]
+
+
+class ProposedLine(BaseModel):
+    """A cart line as the customer was shown it in the proposal."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    line_id: UUID
+    product_id: UUID
+    name: str
+    quantity: int = Field(gt=0)
+    unit_price: Money
+    line_total: Money
+
+
+class ActionProposedV1(Event):
+    event_type = "assistant.action.proposed"
+    version = 1
+
+    action_id: UUID
+    session_id: UUID
+    customer: str = Field(min_length=1)
+    kind: ActionKind = "checkout"
+    lines: list[ProposedLine] = Field(min_length=1)
+    total: Money
+    currency: Currency
+    address: ShippingAddress
+    expires_at: datetime
+
+
+class ActionConfirmedV1(Event):
+    """The customer said yes (their token, before `expires_at`, the first time)."""
+
+    event_type = "assistant.action.confirmed"
+    version = 1
+
+    action_id: UUID
+    session_id: UUID
+    customer: str = Field(min_length=1)
+
+
+class ActionExecutedV1(Event):
+    """The confirmed action was performed: the checkout placed `order_id`."""
+
+    event_type = "assistant.action.executed"
+    version = 1
+
+    action_id: UUID
+    session_id: UUID
+    customer: str = Field(min_length=1)
+    order_id: UUID
+
+
+class ActionFailedV1(Event):
+    """The confirmed action could not be performed (`status`: the API's answer, 0 when it
+    could not be reached); nothing was bought. The customer may ask again."""
+
+    event_type = "assistant.action.failed"
+    version = 1
+
+    action_id: UUID
+    session_id: UUID
+    customer: str = Field(min_length=1)
+    status: int = Field(ge=0)
+    detail: str = ""
+
+
+ALL = (
+    SessionStartedV1,
+    MessageReceivedV1,
+    ReplyRecordedV1,
+    ActionProposedV1,
+    ActionConfirmedV1,
+    ActionExecutedV1,
+    ActionFailedV1,
+)
