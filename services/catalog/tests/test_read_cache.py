@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import httpx
 import psycopg
 import pytest
+from prometheus_client import REGISTRY
 
 from catalog.main import create_app
 from catalog.settings import CatalogSettings
@@ -177,8 +178,14 @@ async def test_the_cookie_a_write_sets_gives_read_your_writes(cached, admin_head
     ahead = await client.get(
         f"/api/v1/products/{product['id']}", headers={"Cookie": f"marcus_consistency_token={far}"}
     )
-    assert ahead.headers[OUTCOME] == "bypass"  # this replica has not applied that far
-    assert ahead.json()["name"] == "Cookie bike"
+    # No write returned it: refused (issue 19, finding 12; it used to bypass the cache).
+    assert ahead.status_code == 400, ahead.text
+    own = await _cached(
+        client,
+        f"/api/v1/products/{product['id']}",
+        headers={"Cookie": f"marcus_consistency_token={patched.headers[TOKEN]}"},
+    )
+    assert own.json()["name"] == "Cookie bike"
 
 
 async def test_stock_the_saga_reserves_is_evicted(
@@ -245,3 +252,31 @@ async def test_an_open_gap_holds_tokens_back_but_not_evictions(
     await wait_for(lambda: cache.applied_position >= token, within=30, what="the gap resolved")
     hit = await _cached(client, path, headers={TOKEN: str(token)})
     assert hit.json()["name"] == "After the gap"
+
+
+async def test_finding_12_a_token_from_the_future_is_400_and_cannot_bypass_the_cache(
+    cached, admin_headers
+) -> None:
+    """Issue 19, finding 12: a made-up large token used to make every read bypass the
+    cache. One above every committed event is refused; the latest real one still serves."""
+    client, cache = cached
+    product = await _product(client, admin_headers)
+    path = f"/api/v1/products/{product['id']}"
+    patched = await client.patch(path, json={"name": "Real token"}, headers=admin_headers)
+    token = int(patched.headers[TOKEN])
+    bypasses = _metric("catalog_read_cache_requests_total", {"outcome": "bypass"})
+    for future in (token + 1_000_000, 9 * 10**18):
+        refused = await client.get(path, headers={TOKEN: str(future)})
+        assert refused.status_code == 400, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "ahead of every committed write" in refused.json()["detail"]
+        cookie = await client.get(path, headers={"Cookie": f"marcus_consistency_token={future}"})
+        assert cookie.status_code == 400
+    assert _metric("catalog_read_cache_requests_total", {"outcome": "bypass"}) == bypasses
+    hit = await _cached(client, path, headers={TOKEN: str(token)})
+    assert hit.json()["name"] == "Real token"
+    assert cache.committed_position >= token
+
+
+def _metric(name: str, labels: dict[str, str]) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0

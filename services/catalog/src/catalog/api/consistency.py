@@ -4,11 +4,19 @@ A write answers with the position of the last event it committed, in the
 `Marcus-Consistency-Token` header and in a cookie (browsers send it back by themselves).
 A GET that carries it (header first, else the cookie) is served from the cache only if
 that replica has applied every event up to that position; otherwise it reads PostgreSQL.
+
+A token above every committed event was not returned by any write: it would make every
+read bypass the cache (issue 19, finding 12). A token above the highest position this
+replica knows committed is checked against the event table (one index probe) and refused
+with 400 if it is from the future; a real token from another replica's write, which this
+replica's follower has not applied yet, passes and reads PostgreSQL until it has.
 """
 
 from __future__ import annotations
 
 from fastapi import Response
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import Scope
 
 from catalog.storage.read_cache import ReadCache
@@ -52,6 +60,26 @@ def token_of(scope: Scope) -> int | None:
     return None if cookie is None else _parse(cookie, "cookie")
 
 
+async def refuse_from_the_future(
+    token: int, cache: ReadCache, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """400 unless `token` is at or below a committed event's position."""
+    if token <= cache.committed_position:
+        return
+    async with sessions() as session:
+        newest = await session.execute(
+            text("SELECT coalesce(max(position), 0) FROM catalog.events")
+        )
+        cache.saw_committed(int(newest.scalar_one()))
+    if token > cache.committed_position:
+        raise Problem(
+            400,
+            "Bad Request",
+            f"The {HEADER} {token} is ahead of every committed write: send the token a write"
+            f" returned (the latest is at most {cache.committed_position}).",
+        )
+
+
 def committed(
     response: Response, cache: ReadCache | None, position: int, envelopes: list[Envelope]
 ) -> None:
@@ -59,6 +87,7 @@ def committed(
     hand the client its token."""
     if cache is not None:
         cache.evict_changes((envelope.subject, envelope.type) for envelope in envelopes)
+        cache.saw_committed(position)
     response.headers[HEADER] = str(position)
     response.set_cookie(
         COOKIE, str(position), max_age=COOKIE_MAX_AGE, path="/", httponly=True, samesite="lax"

@@ -143,6 +143,8 @@ async def _cached_get(
     outcome = b"off"
     generation = 0
     if cache is not None:
+        if token is not None and token > cache.applied_position:
+            await consistency.refuse_from_the_future(token, cache, _sessions(request))
         generation = cache.generation
         if cache.usable(token):
             entry = cache.get(key)
@@ -179,7 +181,8 @@ CONSISTENCY = (
     f" `{consistency.HEADER}` (header or cookie), a response reflects every change committed"
     " up to at most `READ_CACHE_MAX_LAG` seconds (default 3) before it, usually a few"
     " milliseconds; with the token a write returned, it reflects that write and everything"
-    " committed before it, on any replica. A malformed token is a 400."
+    " committed before it, on any replica. A malformed token is a 400, and so is one"
+    " ahead of every committed write (no write returned it)."
     f" `{READ_CACHE_HEADER}` says how it was answered: hit, miss, bypass (the replica had"
     " not applied the token yet, or is resyncing), off."
 )

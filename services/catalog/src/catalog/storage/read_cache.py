@@ -78,6 +78,9 @@ class ReadCache:
         self.max_entries = max_entries
         self.max_lag = max_lag
         self.applied_position = 0
+        self.committed_position = 0
+        """The highest position this replica knows is committed (follower rounds, its own
+        writes, the event table when a token is above it): a bound on real tokens."""
         self.generation = 0
         self._entries: OrderedDict[Key, Cached] = OrderedDict()
         self._fresh_until = 0.0
@@ -135,10 +138,15 @@ class ReadCache:
     def following(self, applied_position: int) -> None:
         """A follower round completed: everything up to `applied_position` is applied."""
         self.applied_position = applied_position
+        self.saw_committed(applied_position)
         self._following = True
         self._fresh_until = time.monotonic() + self.max_lag
         APPLIED_POSITION.set(applied_position)
         FOLLOWER_UP.set(1)
+
+    def saw_committed(self, position: int) -> None:
+        """`position` is committed (a write of this replica, or read from the event table)."""
+        self.committed_position = max(self.committed_position, position)
 
     def not_following(self) -> None:
         """The follower lost its connection: bypass until it has caught up again."""
