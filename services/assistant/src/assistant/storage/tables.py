@@ -1,7 +1,8 @@
 """Tables of the `assistant` schema.
 
 - Chat: the event store (sessions are event sourced) and its projections `sessions`
-  and `messages`.
+  and `messages`; `reply_grounding`, what grounding did to a reply, written in the
+  reply's transaction (not a projection: ADR 0200).
 - Orders, fed by `orders.order.*` events (no service reads another's schema):
   `customer_orders` (each customer's orders as the last event described them, for the
   assistant's "my orders" tool), `purchased_orders` + `purchase_lines` (what was bought,
@@ -68,6 +69,16 @@ messages = Table(
     Column("model", Text, nullable=False, server_default=""),
     Column("created_at", TZ, nullable=False),
     UniqueConstraint("session_id", "position", name="uq_messages_session_position"),
+)
+
+reply_grounding = Table(
+    "reply_grounding",
+    metadata,
+    Column("message_id", Uuid, primary_key=True),
+    Column("grounding", String(16), nullable=False, comment="corrected | replaced"),
+    Column("findings", JSONB, nullable=False, server_default="[]"),
+    Column("created_at", TZ, nullable=False),
+    comment="Written with the reply's event, not projected from it (ADR 0200)",
 )
 
 customer_orders = Table(
