@@ -89,7 +89,8 @@ async def test_reply_streams_as_server_sent_events(store: Shop, llm: FakeOpenAI)
 async def test_client_hanging_up_mid_stream_leaves_a_consistent_session(
     store: Shop, llm: FakeOpenAI
 ) -> None:
-    words = [f"word{n} " for n in range(60)]
+    # Whole sentences: text is released a checked sentence at a time (chat.grounding).
+    words = [f"Sentence {n} of the story. " for n in range(60)]
     llm.then(Reply(chunks=words, chunk_delay=0.2))
     session = await store.new_session("alice")
     received: list[str] = []
@@ -130,7 +131,10 @@ async def test_model_breaking_off_mid_stream_resets_to_a_search_answer(
 ) -> None:
     lamp = await store.product(sku="LMP-2", name="Green Bankers Lamp", price="59.00")
     await store.searchable(lamp["id"])
-    llm.then(Reply("I would suggest the lovely green lamp because", break_after_chunks=3))
+    # The first sentence is complete (released) when the model breaks off in the second.
+    llm.then(
+        Reply("Hello there. I would suggest the lovely green lamp because", break_after_chunks=4)
+    )
     session = await store.new_session("alice")
     async with stream(store, "alice", session, "green lamp") as response:
         events = [item async for item in read_events(response)]

@@ -166,7 +166,8 @@ async def test_prompt_injection_in_a_description_cannot_reach_other_customers(
 
     assert response.status_code == 200, response.text
     reply = response.json()["reply"]
-    assert reply["tools_called"] == ["get_product", "export_all_orders", "my_orders", "my_orders"]
+    # Only offered tools are recorded; the invented one is refused and counted as such.
+    assert reply["tools_called"] == ["get_product", "my_orders", "my_orders"]
     last = llm.requests[-1]
     refused, bad_args, alices = last.tool_results()[1:]
     assert "no tool named 'export_all_orders'" in refused["error"]
@@ -176,6 +177,13 @@ async def test_prompt_injection_in_a_description_cannot_reach_other_customers(
         assert set(request.tool_names) == TOOLS
         assert bob_order["id"] not in request.text and "bob@example.com" not in request.text
     assert bob_order["id"] not in response.text
+    metrics = (await store.assistant.get("/metrics")).text
+    assert re.search(
+        r'^assistant_chat_tool_calls_total{outcome="refused",tool="not_offered"} [1-9]',
+        metrics,
+        re.M,
+    )
+    assert "export_all_orders" not in metrics
 
 
 async def test_a_product_the_tools_never_returned_is_not_cited(

@@ -1,5 +1,6 @@
 """Composition root of the assistant: search, recommendations and chat routes on the
-shared service app, the outbox relay of its chat events, and its consumer."""
+shared service app, the outbox relay of its chat events, its consumer, and the warm-up
+of the active index's embedder (ready only once it is loaded: `assistant.warmup`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from assistant.chat.turns import ChatService
 from assistant.consumer import run_consumer
 from assistant.search import SearchService
 from assistant.settings import SERVICE, AssistantSettings
+from assistant.warmup import Warmup
 from marcus_search import AliasStore, EmbedderPool
 from marcus_search.chroma import AsyncClientAPI, connect
 from marcus_web.app import create_service_app
@@ -34,6 +36,12 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
     async def check_chroma() -> None:
         await (await app.state.search.client()).heartbeat()
 
+    async def check_embedder() -> None:
+        await app.state.warmup.check()
+
+    async def warm_embedder(app: FastAPI, stop: asyncio.Event) -> None:
+        await app.state.warmup.run(app, stop)
+
     app = create_service_app(
         settings,
         service=SERVICE,
@@ -43,8 +51,8 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
             "assistant (customers, their own sessions only)."
         ),
         routers=[router, chat_router],
-        background=[run_consumer, close_chat],
-        checks={"chroma": check_chroma},
+        background=[run_consumer, close_chat, warm_embedder],
+        checks={"chroma": check_chroma, "embedder": check_embedder},
     )
     app.state.search = SearchService(
         chroma_client,
@@ -52,6 +60,7 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
         EmbedderPool(settings.embedder_config()),
         hybrid_candidates=settings.hybrid_candidates,
     )
+    app.state.warmup = Warmup(app.state.search)
     app.state.chat = ChatService(
         settings, app.state.sessions, app.state.search, chat_model(settings)
     )

@@ -21,12 +21,24 @@ LLM_CALLS = Counter(
 )
 TOOL_CALLS = Counter(
     "assistant_chat_tool_calls_total",
-    "Tool calls the model made, by tool and outcome (ok | error | refused).",
+    "Tool calls the model made, by offered tool (`not_offered` for any other name) and "
+    "outcome (ok | error | refused).",
     ["tool", "outcome"],
 )
 UNVERIFIED_CITATIONS = Counter(
     "assistant_chat_unverified_citations_total",
     "Product ids a model reply named that no tool returned (not cited).",
+)
+CHAT_GROUNDING = Counter(
+    "assistant_chat_grounding_total",
+    "Model replies whose text grounding changed, by outcome (corrected | replaced).",
+    ["grounding"],
+)
+GROUNDING_FINDINGS = Counter(
+    "assistant_chat_grounding_findings_total",
+    "What grounding found in model text (unknown_id, unknown_product, wrong_name, "
+    "wrong_price, unknown_price) and did (rewrote | dropped).",
+    ["kind", "action"],
 )
 LLM_CALL_SECONDS = Histogram(
     "assistant_llm_call_seconds",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from marcus_search import EmbedderConfig
@@ -40,6 +42,9 @@ class AssistantSettings(ServiceSettings):
     chat_max_retries: int = 1
     chat_temperature: float = 0.2
     chat_max_reply_tokens: int = 800
+    chat_max_tokens_field: Literal["auto", "max_tokens", "max_completion_tokens"] = "auto"
+    """The request field of the reply cap: `auto` is `max_completion_tokens` for OpenAI,
+    `max_tokens` for any other server (vLLM, Ollama, llama.cpp read that one)."""
     chat_max_steps: int = 4
     """Model calls per reply; the last one may not call tools, so it has to answer."""
     chat_history_tokens: int = 3000

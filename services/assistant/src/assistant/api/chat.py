@@ -1,11 +1,13 @@
 """Chat routes: sessions (owner only) and messages, answered as JSON or as Server-Sent
 Events when the client asks with `Accept: text/event-stream`.
 
-The stream: `start` (ids), then `delta` (text as the model writes it), `tool` (a tool
-the model used), `reset` (the text so far is void: the model failed and a search-only
-answer follows), and last `done` (the stored reply, with its cited products) or `error`
-(it could not be stored). A client that disconnects ends its listening, never the
-write: the turn records what was written as an interrupted reply (chat.turns).
+The stream: `start` (ids), then `delta` (the model's text, released a checked sentence
+at a time: chat.grounding), `tool` (an offered tool the model used), `reset` (the text
+so far is void: the model failed, or grounding left nothing, and a search-only answer
+follows), and last `done` (the stored reply, with its cited products and its
+`grounding` mark) or `error` (it could not be stored). A client that disconnects ends
+its listening, never the write: the turn records what was written as an interrupted
+reply (chat.turns).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def message_out(message: StoredMessage) -> MessageOut:
         status="interrupted" if message.status == "interrupted" else "complete",
         degraded=message.degraded_reason is not None,
         degraded_reason=message.degraded_reason,
+        grounding=message.grounding if message.grounding in ("corrected", "replaced") else None,
         cited_products=[CitedProductOut(**product) for product in message.cited_products],
         tools_called=message.tools_called,
         reply_to=None if message.reply_to is None else str(message.reply_to),
@@ -208,7 +211,7 @@ async def _event_stream(turn: Turn, question: StoredMessage) -> AsyncIterator[st
             elif isinstance(event, ToolUsed):
                 yield sse("tool", {"name": event.name, "outcome": event.outcome})
             elif isinstance(event, Reset):
-                yield sse("reset", {"degraded_reason": event.reason})
+                yield sse("reset", {"degraded_reason": event.reason, "grounding": event.grounding})
             elif isinstance(event, Done):
                 yield sse("done", message_out(event.reply).model_dump(mode="json"))
                 return

@@ -95,6 +95,13 @@ class MessageOut(BaseModel):
         description="Answered from search alone (no model configured, or it failed)."
     )
     degraded_reason: str | None
+    grounding: Literal["corrected", "replaced"] | None = Field(
+        default=None,
+        description="What the shop did to the model's text before anyone read it: "
+        "`corrected` (a product id, name or price no tool returned was rewritten to the "
+        "tool's, or its sentence removed), `replaced` (nothing grounded was left: this is "
+        "the catalog search's answer); null when the text is the model's, untouched.",
+    )
     cited_products: list[CitedProductOut]
     tools_called: list[str]
     reply_to: str | None

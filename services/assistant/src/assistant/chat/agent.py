@@ -1,9 +1,15 @@
 """The tool-calling loop: ask the model, run the tools it calls, ask again, until it
-answers in text (at most `max_steps` model calls; the last one may not call tools).
+answers in text (at most `max_steps` model calls; the last one is offered no tool).
 
 Written out rather than taken from an agent framework so that every step is ours to
 bound: the tools are exactly the ones built for this caller, an unknown tool is refused,
 text streams out as it arrives, and the caller's deadline cancels the whole loop.
+
+Streamed and plain replies are read the same way: each tool call's arguments are the
+raw JSON string the model sent, parsed strictly (LangChain repairs partial JSON in
+streamed calls only), so invalid arguments are a tool error in both modes. At the last
+step tool calls are not run: the loop says so (`StepLimit`) and the turn answers from
+what the tools found.
 """
 
 from __future__ import annotations
@@ -25,15 +31,23 @@ from langchain_core.messages import (
 )
 from langchain_core.tools import BaseTool
 
-from assistant.chat.tools import run_tool
+from assistant.chat.tools import advertised, run_tool
 from assistant.metrics import LLM_CALL_SECONDS, TOOL_CALLS
 
 log = logging.getLogger("assistant.chat")
+
+NOT_OFFERED = "not_offered"
+"""The metric label of a call of a tool that was not offered (names are the model's)."""
 
 
 @dataclass(frozen=True)
 class TextDelta:
     text: str
+
+
+@dataclass(frozen=True)
+class StepDone:
+    """A model call ended: its text is complete; tools (if any) run next."""
 
 
 @dataclass(frozen=True)
@@ -43,15 +57,30 @@ class ToolUsed:
 
 
 @dataclass(frozen=True)
+class StepLimit:
+    """The last model call asked for tools again: none was run."""
+
+    steps: int
+
+
+@dataclass(frozen=True)
 class Answered:
     content: str
 
 
-AgentEvent = TextDelta | ToolUsed | Answered
+AgentEvent = TextDelta | StepDone | ToolUsed | StepLimit | Answered
 
 
 class NoAnswer(Exception):
-    """The model used up its steps on tool calls, or answered with nothing."""
+    """The model answered with nothing."""
+
+
+@dataclass(frozen=True)
+class Call:
+    id: str
+    name: str
+    args: dict[str, Any] | None
+    error: str | None = None
 
 
 def _text(message: BaseMessage) -> str:
@@ -63,15 +92,41 @@ def _text(message: BaseMessage) -> str:
     )
 
 
+def _parse(call_id: str | None, name: str | None, raw: Any) -> Call:
+    if isinstance(raw, dict):
+        return Call(call_id or "", name or "", raw)
+    try:
+        args = json.loads(raw or "{}", strict=False)
+    except (TypeError, ValueError) as exc:
+        return Call(call_id or "", name or "", None, f"the arguments are not valid JSON: {exc}")
+    if not isinstance(args, dict):
+        return Call(call_id or "", name or "", None, "the arguments must be a JSON object")
+    return Call(call_id or "", name or "", args)
+
+
+def calls_of(reply: AIMessage, chunk: AIMessageChunk | None) -> list[Call]:
+    """The tool calls of a reply, arguments parsed strictly from the model's raw JSON."""
+    if chunk is not None:
+        return [_parse(c.get("id"), c.get("name"), c.get("args")) for c in chunk.tool_call_chunks]
+    raw = {c.get("id"): c for c in reply.additional_kwargs.get("tool_calls", []) or []}
+    calls = []
+    for call in reply.tool_calls:
+        original = raw.get(call.get("id"), {}).get("function", {}).get("arguments")
+        calls.append(_parse(call.get("id"), call["name"], original or dict(call["args"])))
+    for bad in reply.invalid_tool_calls:
+        calls.append(_parse(bad.get("id"), bad.get("name"), bad.get("args")))
+    return calls
+
+
 async def _ask(runnable: Any, messages: list[BaseMessage], stream: bool) -> AsyncIterator[Any]:
-    """Yields text deltas (str), then the complete AIMessage."""
+    """Yields text deltas (str), then (the complete AIMessage, the summed chunk or None)."""
     started = time.perf_counter()
     if not stream:
         reply = await runnable.ainvoke(messages)
         LLM_CALL_SECONDS.labels("false").observe(time.perf_counter() - started)
         if _text(reply):
             yield _text(reply)
-        yield reply
+        yield reply, None
         return
     total: AIMessageChunk | None = None
     async for chunk in runnable.astream(messages):
@@ -81,9 +136,11 @@ async def _ask(runnable: Any, messages: list[BaseMessage], stream: bool) -> Asyn
         total = chunk if total is None else total + chunk
     LLM_CALL_SECONDS.labels("true").observe(time.perf_counter() - started)
     if total is None:
-        yield AIMessage("")
+        yield AIMessage(""), None
         return
-    yield message_chunk_to_message(total)
+    message = message_chunk_to_message(total)
+    assert isinstance(message, AIMessage)
+    yield message, total
 
 
 async def run_agent(
@@ -95,38 +152,49 @@ async def run_agent(
     stream: bool,
 ) -> AsyncIterator[AgentEvent]:
     by_name = {tool.name: tool for tool in tools}
-    with_tools = model.bind_tools(list(tools))
-    answer_now = model.bind_tools(list(tools), tool_choice="none")
+    schemas = advertised(tools)
+    with_tools = model.bind_tools(schemas)
+    answer_now = model.bind_tools(schemas, tool_choice="none")
     written: list[str] = []
-    answered = False
     for step in range(max_steps):
-        runnable = with_tools if step < max_steps - 1 else answer_now
+        last = step == max_steps - 1
         reply: AIMessage | None = None
-        async for item in _ask(runnable, messages, stream):
+        chunk: AIMessageChunk | None = None
+        async for item in _ask(answer_now if last else with_tools, messages, stream):
             if isinstance(item, str):
                 written.append(item)
                 yield TextDelta(item)
             else:
-                reply = item
+                reply, chunk = item
         assert reply is not None
         messages.append(reply)
-        calls = list(reply.tool_calls)
-        invalid = list(getattr(reply, "invalid_tool_calls", []) or [])
-        if not calls and not invalid:
-            answered = True
+        yield StepDone()
+        calls = calls_of(reply, chunk)
+        if not calls:
             break
+        if last:
+            log.warning("the model asked for tools at its last step (%d); none ran", max_steps)
+            yield StepLimit(max_steps)
+            return
         for call in calls:
-            output, outcome = await run_tool(by_name, call["name"], dict(call.get("args") or {}))
-            TOOL_CALLS.labels(call["name"] if call["name"] in by_name else "unknown", outcome).inc()
-            yield ToolUsed(call["name"], outcome)
-            messages.append(ToolMessage(output, tool_call_id=call["id"] or "", name=call["name"]))
-        for bad in invalid:
-            TOOL_CALLS.labels("unknown", "error").inc()
-            error = json.dumps({"error": f"the arguments are not valid JSON: {bad.get('error')}"})
-            messages.append(
-                ToolMessage(error, tool_call_id=bad.get("id") or "", name=bad.get("name") or "")
-            )
+            async for event in _run(by_name, call, messages):
+                yield event
     content = "".join(written)
-    if not answered or not content.strip():
-        raise NoAnswer(f"no answer after {max_steps} model calls")
+    if not content.strip():
+        raise NoAnswer("the model answered with no text")
     yield Answered(content)
+
+
+async def _run(
+    by_name: dict[str, BaseTool], call: Call, messages: list[BaseMessage]
+) -> AsyncIterator[ToolUsed]:
+    """One call: run (or refuse) it, tell the model the result."""
+    offered = call.name in by_name
+    if call.args is None:
+        output, outcome = json.dumps({"error": call.error}), "error"
+    else:
+        output, outcome = await run_tool(by_name, call.name, call.args)
+    TOOL_CALLS.labels(call.name if offered else NOT_OFFERED, outcome).inc()
+    if offered:
+        yield ToolUsed(call.name, outcome)
+    messages.append(ToolMessage(output, tool_call_id=call.id, name=call.name))

@@ -4,6 +4,10 @@ Used when no model is configured, or the model failed or ran out of time. It is 
 useful: the best matches of the catalog (hybrid search, so exact words count), each with
 its price and stock, cited like a model's answer; a message about orders also gets the
 customer's latest order. It says plainly that it was made without the AI model.
+
+The same answer replaces a model's reply that grounding left with nothing it could
+check (`UNGROUNDED`). A model stopped at its step limit gets `found`: what its own tool
+calls found, said to be that.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from assistant.chat.facts import money
 from assistant.chat.tools import Evidence, ToolContext
 from assistant.search import CHAT_MODE, Filters, Hit
 from assistant.storage import categories as categories_store
@@ -26,6 +31,10 @@ WHY = {
     "llm_unavailable": "The AI model cannot be reached right now",
     "llm_error": "The AI model failed to answer",
 }
+UNGROUNDED = (
+    "The AI model's answer named products or prices the catalog does not confirm, so "
+    "this answer comes from the catalog search alone."
+)
 
 
 @dataclass(frozen=True)
@@ -36,14 +45,28 @@ class Fallback:
 
 def _line(number: int, hit: Hit) -> str:
     stock = "in stock" if hit.in_stock else "out of stock"
-    return f"{number}. {hit.name}: {hit.price} {hit.currency} ({stock}) [product:{hit.product_id}]"
+    price = f"{money(hit.price)} {hit.currency}"
+    return f"{number}. {hit.name}: {price} ({stock}) [product:{hit.product_id}]"
 
 
-async def answer(context: ToolContext, question: str, reason: DegradedReason) -> Fallback:
-    parts = [
-        f"{WHY.get(reason, 'The AI model is not available')}, so this answer comes "
-        "from the catalog search alone."
+def found(evidence: Evidence, steps: int) -> str:
+    """The honest end of a reply cut at the step limit: what the tools found so far."""
+    head = f"I could not finish looking into this within {steps} steps."
+    if not evidence.products:
+        return head
+    lines = [
+        f"{n}. {p.name}: {money(p.price)} {p.currency} [product:{p.product_id}]"
+        for n, p in enumerate(evidence.products.values(), start=1)
     ]
+    return head + " What I found so far:\n" + "\n".join(lines)
+
+
+async def answer(
+    context: ToolContext, question: str, reason: DegradedReason | None, intro: str = ""
+) -> Fallback:
+    """`reason`: why the model did not answer (its intro); or None with an `intro`."""
+    why = WHY.get(reason or "", "The AI model is not available")
+    parts = [intro or f"{why}, so this answer comes from the catalog search alone."]
     evidence = Evidence()
     if ORDER_WORDS & set(question.lower().replace("?", " ").split()):
         try:
@@ -54,7 +77,9 @@ async def answer(context: ToolContext, question: str, reason: DegradedReason) ->
             latest = []
         if latest:
             order = latest[0]
-            total = f" (total {order.total} {order.currency})" if order.total is not None else ""
+            total = (
+                f" (total {money(order.total)} {order.currency})" if order.total is not None else ""
+            )
             parts.append(f"Your latest order {order.order_id} is {order.status}{total}.")
     try:
         parsed = await categories_store.parse_query(context.sessions, question)

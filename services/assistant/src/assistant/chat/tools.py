@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any
@@ -27,6 +27,7 @@ from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from assistant.chat.facts import Known, money
 from assistant.search import CHAT_MODE, Filters, Hit, IndexUnavailable, SearchService
 from assistant.storage import categories as categories_store
 from assistant.storage import orders as orders_store
@@ -40,14 +41,24 @@ CATEGORY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,79}$"
 
 @dataclass
 class Evidence:
-    """What the tools returned during one reply: the products a reply may cite."""
+    """What the tools returned during one reply: the products a reply may cite, the
+    orders and amounts it may state (`Known`), and the offered tools the model called."""
 
-    products: dict[str, CitedProduct] = field(default_factory=dict)
+    known: Known = field(default_factory=Known)
     tools_called: list[str] = field(default_factory=list)
 
+    @property
+    def products(self) -> dict[str, CitedProduct]:
+        return self.known.products
+
     def saw(self, hit: Hit) -> None:
-        self.products[hit.product_id] = CitedProduct(
-            product_id=UUID(hit.product_id), name=hit.name, price=hit.price, currency=hit.currency
+        self.known.add_product(
+            CitedProduct(
+                product_id=UUID(hit.product_id),
+                name=hit.name,
+                price=Decimal(money(hit.price)),
+                currency=hit.currency,
+            )
         )
 
 
@@ -61,7 +72,10 @@ class ToolContext:
 
 
 class _Args(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Strict: unknown arguments are refused and a number must be a JSON number (the
+    schema the model is shown says so: `additionalProperties: false`, `type: number`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class SearchProductsArgs(_Args):
@@ -71,19 +85,23 @@ class SearchProductsArgs(_Args):
     category: Annotated[str, StringConstraints(pattern=CATEGORY_PATTERN)] | None = Field(
         default=None, description="Category slug, e.g. 'coffee'."
     )
-    max_price: Decimal | None = Field(
-        default=None, ge=0, max_digits=12, decimal_places=2, description="Highest price."
+    max_price: float | None = Field(
+        default=None, ge=0, le=1e10, description="Highest price, a number (e.g. 150 or 99.5)."
     )
     in_stock: bool | None = Field(default=None, description="Only products in stock.")
 
 
 class GetProductArgs(_Args):
-    product_id: str = Field(description="The product's id, as a search returned it.")
+    product_id: str = Field(
+        max_length=100, description="The product's id, as a search returned it."
+    )
 
 
 class MyOrdersArgs(_Args):
     order_id: str | None = Field(
-        default=None, description="One of the customer's order ids; omit for the latest."
+        default=None,
+        max_length=100,
+        description="One of the customer's order ids; omit for the latest.",
     )
     limit: int = Field(default=3, ge=1, le=10, description="How many recent orders.")
 
@@ -92,7 +110,7 @@ def _product(hit: Hit) -> dict[str, Any]:
     return {
         "product_id": hit.product_id,
         "name": hit.name,
-        "price": str(hit.price),
+        "price": money(hit.price),
         "currency": hit.currency,
         "category": hit.category,
         "in_stock": hit.in_stock,
@@ -103,7 +121,7 @@ def _order(order: orders_store.OrderSummary) -> dict[str, Any]:
     return {
         "order_id": str(order.order_id),
         "status": order.status,
-        "total": None if order.total is None else str(order.total),
+        "total": None if order.total is None else money(order.total),
         "currency": order.currency,
         "placed_at": order.placed_at.isoformat(),
         "updated_at": order.updated_at.isoformat(),
@@ -112,7 +130,9 @@ def _order(order: orders_store.OrderSummary) -> dict[str, Any]:
                 "product_id": line["product_id"],
                 "name": line["name"],
                 "quantity": line["quantity"],
-                "unit_price": line.get("unit_price"),
+                "unit_price": (
+                    None if line.get("unit_price") is None else money(line["unit_price"])
+                ),
                 **(
                     {"options": [o.get("name") for o in line["options"]]}
                     if line.get("options")
@@ -131,10 +151,11 @@ def build_tools(context: ToolContext, evidence: Evidence) -> list[BaseTool]:
     async def search_products(
         query: str,
         category: str | None = None,
-        max_price: Decimal | None = None,
+        max_price: float | None = None,
         in_stock: bool | None = None,
     ) -> str:
-        explicit = Filters(category=category, max_price=max_price, in_stock=in_stock)
+        limit = None if max_price is None else Decimal(str(max_price))
+        explicit = Filters(category=category, max_price=limit, in_stock=in_stock)
         parsed = await categories_store.parse_query(context.sessions, query)
         results = await context.search.search_mode(
             parsed.text, context.search_k, Filters.of(parsed, explicit), CHAT_MODE
@@ -160,7 +181,7 @@ def build_tools(context: ToolContext, evidence: Evidence) -> list[BaseTool]:
         async with context.sessions() as db:
             if order_id is None:
                 orders = await orders_store.orders_of(db, context.customer, limit)
-                return _json({"orders": [_order(o) for o in orders]})
+                return _seen({"orders": [_order(o) for o in orders]})
             try:
                 wanted = UUID(order_id.strip())
             except ValueError:
@@ -168,7 +189,12 @@ def build_tools(context: ToolContext, evidence: Evidence) -> list[BaseTool]:
             order = await orders_store.order_of(db, context.customer, wanted)
         if order is None:
             return _json({"orders": [], "note": "no order with this id among your orders"})
-        return _json({"orders": [_order(order)]})
+        return _seen({"orders": [_order(order)]})
+
+    def _seen(result: dict[str, Any]) -> str:
+        for order in result["orders"]:
+            evidence.known.add_order(order)
+        return _json(result)
 
     specs: list[tuple[str, str, type[_Args], Callable[..., Awaitable[str]]]] = [
         (
@@ -198,6 +224,37 @@ def build_tools(context: ToolContext, evidence: Evidence) -> list[BaseTool]:
         )
         for name, description, schema, function in specs
     ]
+
+
+def advertised(tools: Sequence[BaseTool]) -> list[dict[str, Any]]:
+    """The tools in OpenAI's format, each with the JSON Schema its arguments are checked
+    against (LangChain's conversion would drop `additionalProperties: false`)."""
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": tool.name,
+                "description": tool.description,
+                "parameters": _untitled(_args_model(tool).model_json_schema()),
+            },
+        }
+        for tool in tools
+    ]
+
+
+def _args_model(tool: BaseTool) -> type[BaseModel]:
+    schema = tool.args_schema
+    assert isinstance(schema, type) and issubclass(schema, BaseModel)
+    return schema
+
+
+def _untitled(schema: Any) -> Any:
+    """The schema without pydantic's `title` keys (noise in every request)."""
+    if isinstance(schema, dict):
+        return {k: _untitled(v) for k, v in schema.items() if k != "title"}
+    if isinstance(schema, list):
+        return [_untitled(v) for v in schema]
+    return schema
 
 
 def _json(value: Any) -> str:

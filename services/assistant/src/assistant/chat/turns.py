@@ -10,6 +10,12 @@ customer's message was committed before the turn began.
 The model gets `CHAT_TIMEOUT_S` for its whole part (every call and tool round). No
 model configured, an error, a refusal to connect or the deadline: the turn answers
 from search alone (`chat.fallback`), marked degraded with the reason, and counted.
+
+The model's text passes through a `Grounder` before anything is emitted, streamed or
+not: it is released one checked sentence at a time (`chat.grounding`), so the customer
+never reads, and the session never stores, a product or price no tool returned. A reply
+left with nothing grounded is replaced by the search answer (`reset` first when part of
+it was already shown); the reply is marked `corrected` or `replaced`.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,13 +35,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from assistant import handlers
 from assistant.chat import fallback
-from assistant.chat.agent import Answered, TextDelta, ToolUsed, run_agent
-from assistant.chat.citations import cite
+from assistant.chat.agent import StepDone, StepLimit, TextDelta, ToolUsed, run_agent
+from assistant.chat.citations import UUID_PATTERN, cite
+from assistant.chat.facts import Known
+from assistant.chat.grounding import Finding, Grounder, Grounding
 from assistant.chat.prompt import conversation
 from assistant.chat.tools import Evidence, ToolContext, build_tools
 from assistant.metrics import (
     CHAT_DEGRADED,
+    CHAT_GROUNDING,
     CHAT_REPLIES,
+    GROUNDING_FINDINGS,
     LLM_CALLS,
     REPLY_SECONDS,
     UNVERIFIED_CITATIONS,
@@ -50,9 +61,11 @@ log = logging.getLogger("assistant.chat")
 
 @dataclass(frozen=True)
 class Reset:
-    """The text streamed so far is void: a degraded answer replaces it."""
+    """The text streamed so far is void: a search answer replaces it (degraded with
+    `reason`, or `grounding="replaced"`)."""
 
-    reason: DegradedReason
+    reason: DegradedReason | None
+    grounding: Grounding | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,8 @@ class _Outcome:
     cited: list[CitedProduct]
     reason: DegradedReason | None
     tools_called: list[str] = field(default_factory=list)
+    grounding: Grounding | None = None
+    findings: list[Finding] = field(default_factory=list)
 
 
 def degraded_reason_of(exc: BaseException) -> DegradedReason:
@@ -112,6 +127,8 @@ class Turn:
         self.events: asyncio.Queue[TurnEvent] = asyncio.Queue()
         self.written: list[str] = []
         self.evidence = Evidence()
+        self.prior = service.prior_known(self.history, question)
+        self.grounder = Grounder(self.known)
         self.finished = False
         self._listener_gone = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -156,9 +173,13 @@ class Turn:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await generation
                 partial = "".join(self.written)
-                known = self.evidence.products | self.service.prior_citations(self.history)
                 outcome = _Outcome(
-                    partial, cite(partial, known).cited, None, self.evidence.tools_called
+                    partial,
+                    cite(partial, self.known().products).cited,
+                    None,
+                    self.evidence.tools_called,
+                    self.grounder.outcome(),
+                    self.grounder.findings,
                 )
                 status = "interrupted"
             gone.cancel()
@@ -176,44 +197,106 @@ class Turn:
         self.finished = True
         self.events.put_nowait(Done(reply))
 
+    def known(self) -> Known:
+        """What a reply may state now: this turn's tool results and the conversation's."""
+        return self.prior.merged(self.evidence.known)
+
     def _emit_text(self, text: str) -> None:
         self.written.append(text)
         self.events.put_nowait(TextDelta(text))
 
+    def _emit_checked(self, text: str) -> None:
+        """Grounded text, emitted word by word as a model would stream it."""
+        for word in re.findall(r"\S+\s*|\s+", text):
+            self._emit_text(word)
+
     async def _generate(self) -> _Outcome:
         context = self.service.tool_context(self.customer)
-        reason: DegradedReason | None = None
+        reason: DegradedReason = "llm_not_configured"
         if self.service.model is None:
             reason = "llm_not_configured"
         else:
             try:
-                content = await self._ask_model(context)
+                stopped = await self._ask_model(context)
                 LLM_CALLS.labels("ok").inc()
-                known = self.evidence.products | self.service.prior_citations(self.history)
-                citations = cite(content, known)
-                if citations.unverified:
-                    UNVERIFIED_CITATIONS.inc(len(citations.unverified))
-                    log.warning("reply named unknown product ids %s", citations.unverified)
-                return _Outcome(content, citations.cited, None, self.evidence.tools_called)
+                return await self._answered(context, stopped)
             except Exception as exc:
                 reason = degraded_reason_of(exc)
                 LLM_CALLS.labels(reason.removeprefix("llm_")).inc()
                 log.warning("model failed (%s), answering from search: %r", reason, exc)
+        return await self._search_answer(context, reason, "")
+
+    async def _answered(self, context: ToolContext, stopped: StepLimit | None) -> _Outcome:
+        """The model's grounded text; the step limit's honest ending; or, when grounding
+        left nothing, the search answer in its place."""
+        grounding = self.grounder.outcome()
+        for finding in self.grounder.findings:
+            GROUNDING_FINDINGS.labels(finding.kind, finding.action).inc()
+        if grounding is not None:
+            CHAT_GROUNDING.labels(grounding).inc()
+            log.warning("reply grounded (%s): %s", grounding, self.grounder.findings)
+        if grounding == "replaced":
+            answer = await self._replace(context)
+            return _Outcome(
+                answer.content,
+                answer.cited,
+                None,
+                self.evidence.tools_called,
+                grounding,
+                self.grounder.findings,
+            )
+        if stopped is not None:
+            if not self.evidence.products and not "".join(self.written).strip():
+                intro = (
+                    f"The AI model did not finish its answer within {stopped.steps} steps, "
+                    "so this answer comes from the catalog search alone."
+                )
+                return await self._search_answer(context, "llm_error", intro)
+            ending = fallback.found(self.evidence, stopped.steps)
+            self._emit_checked(("\n\n" if "".join(self.written).strip() else "") + ending)
+        content = "".join(self.written)
+        if not content.strip():
+            return await self._search_answer(context, "llm_error", "")
+        citations = cite(content, self.known().products)
+        if citations.unverified:
+            UNVERIFIED_CITATIONS.inc(len(citations.unverified))
+        return _Outcome(
+            content,
+            citations.cited,
+            None,
+            self.evidence.tools_called,
+            grounding,
+            self.grounder.findings,
+        )
+
+    async def _replace(self, context: ToolContext) -> fallback.Fallback:
+        if self.written:
+            self.written.clear()
+            self.events.put_nowait(Reset(None, "replaced"))
+        answer = await fallback.answer(context, self.question, None, fallback.UNGROUNDED)
+        for line in answer.content.splitlines(keepends=True):
+            self._emit_text(line)
+        return answer
+
+    async def _search_answer(
+        self, context: ToolContext, reason: DegradedReason, intro: str
+    ) -> _Outcome:
         if self.written:
             self.written.clear()
             self.events.put_nowait(Reset(reason))
-        answer = await fallback.answer(context, self.question, reason)
+        answer = await fallback.answer(context, self.question, reason, intro)
         for line in answer.content.splitlines(keepends=True):
             self._emit_text(line)
         tools = list(self.evidence.tools_called)
         return _Outcome(answer.content, answer.cited, reason, tools)
 
-    async def _ask_model(self, context: ToolContext) -> str:
+    async def _ask_model(self, context: ToolContext) -> StepLimit | None:
+        """Runs the tool loop, emitting grounded text; the StepLimit if it was hit."""
         settings = self.service.settings
         assert self.service.model is not None
         tools = build_tools(context, self.evidence)
         messages, _ = conversation(self.history, self.question, settings.chat_history_tokens)
-        content = ""
+        stopped: StepLimit | None = None
         async with asyncio.timeout(settings.chat_timeout_s):
             async for event in run_agent(
                 self.service.model,
@@ -223,13 +306,15 @@ class Turn:
                 stream=self.stream,
             ):
                 if isinstance(event, TextDelta):
-                    self._emit_text(event.text)
+                    self._emit_checked(self.grounder.feed(event.text))
+                elif isinstance(event, StepDone):
+                    self._emit_checked(self.grounder.flush())
                 elif isinstance(event, ToolUsed):
                     self.evidence.tools_called.append(event.name)
                     self.events.put_nowait(event)
-                elif isinstance(event, Answered):
-                    content = event.content
-        return content
+                elif isinstance(event, StepLimit):
+                    stopped = event
+        return stopped
 
     async def _record(self, outcome: _Outcome, status: ReplyStatus) -> StoredMessage:
         model = self.service.settings.chat_model if outcome.reason is None else ""
@@ -244,6 +329,8 @@ class Turn:
                 cited=outcome.cited,
                 tools_called=outcome.tools_called,
                 model=model,
+                grounding=outcome.grounding,
+                findings=[finding.__dict__ for finding in outcome.findings],
             ),
         )
         async with self.service.sessions() as db:
@@ -272,13 +359,15 @@ class ChatService:
         return ToolContext(customer, self.search, self.sessions, self.settings.chat_search_k)
 
     @staticmethod
-    def prior_citations(history: Sequence[StoredMessage]) -> dict[str, CitedProduct]:
-        """Products earlier replies of the session cited: a reply may name them again."""
-        known: dict[str, CitedProduct] = {}
+    def prior_known(history: Sequence[StoredMessage], question: str) -> Known:
+        """Products earlier replies cited (a reply may name them again), and the ids the
+        customer wrote (a reply may repeat them, e.g. "no order <id> among yours")."""
+        known = Known()
         for message in history:
             for product in message.cited_products:
-                cited = CitedProduct.model_validate(product)
-                known[str(cited.product_id)] = cited
+                known.add_product(CitedProduct.model_validate(product))
+        for text in [question, *(m.content for m in history if m.role == "user")]:
+            known.echoed_ids |= {m.group(0).lower() for m in UUID_PATTERN.finditer(text)}
         return known
 
     def start(

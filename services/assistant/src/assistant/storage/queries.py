@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.storage.tables import messages, sessions
+from assistant.storage.tables import messages, reply_grounding, sessions
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class StoredMessage:
     tools_called: list[str]
     reply_to: UUID | None
     created_at: datetime
+    grounding: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,14 +48,18 @@ def _message(row: Any) -> StoredMessage:
         tools_called=list(row.tools_called),
         reply_to=row.reply_to,
         created_at=row.created_at,
+        grounding=row.grounding,
     )
+
+
+_MESSAGES = select(messages, reply_grounding.c.grounding).outerjoin(
+    reply_grounding, reply_grounding.c.message_id == messages.c.id
+)
 
 
 async def session_messages(db: AsyncSession, session_id: UUID) -> list[StoredMessage]:
     """The session's messages in the order they were recorded."""
-    query = (
-        select(messages).where(messages.c.session_id == session_id).order_by(messages.c.position)
-    )
+    query = _MESSAGES.where(messages.c.session_id == session_id).order_by(messages.c.position)
     return [_message(row) for row in await db.execute(query)]
 
 
@@ -73,5 +78,5 @@ async def session_view(db: AsyncSession, session_id: UUID) -> SessionView | None
 
 
 async def message(db: AsyncSession, message_id: UUID) -> StoredMessage | None:
-    row = (await db.execute(select(messages).where(messages.c.id == message_id))).first()
+    row = (await db.execute(_MESSAGES.where(messages.c.id == message_id))).first()
     return None if row is None else _message(row)
