@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
@@ -59,6 +60,7 @@ products = Table(
     Column("kind", String(16), nullable=False, server_default="simple"),
     Column("base_product_id", Uuid, nullable=True),
     UniqueConstraint("sku", name="uq_products_sku"),
+    CheckConstraint("stock >= 0", name="ck_products_stock_not_negative"),
 )
 Index("ix_products_category_id", products.c.category_id, products.c.id)
 Index("ix_products_price", products.c.price)
@@ -93,6 +95,7 @@ options = Table(
     Column("description", Text, nullable=False, server_default=""),
     Column("price", Numeric(12, 2), nullable=False),
     Column("stock", BigInteger, nullable=False),
+    CheckConstraint("stock >= 0", name="ck_options_stock_not_negative"),
 )
 Index("ix_options_product_id", options.c.product_id, options.c.part_id, options.c.position)
 
