@@ -32,7 +32,8 @@ from tests.support.servers import serve_app
 @dataclass
 class Reply:
     content: str = ""
-    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    tool_calls: list[tuple[str, dict[str, Any] | str]] = field(default_factory=list)
+    """(name, arguments): a dict is sent as JSON, a str as it is (invalid JSON too)."""
     chunks: list[str] | None = None
     """How `content` is streamed (default: word by word)."""
     pause: float = 0.0
@@ -159,7 +160,7 @@ class FakeOpenAI:
                     "function": {"name": name, "arguments": ""},
                 }
                 yield _sse(_chunk(body, {"tool_calls": [start]}))
-                more = {"index": index, "function": {"arguments": json.dumps(args)}}
+                more = {"index": index, "function": {"arguments": _arguments(args)}}
                 yield _sse(_chunk(body, {"tool_calls": [more]}))
             finish = "tool_calls" if reply.tool_calls else "stop"
             yield _sse(_chunk(body, {}, finish))
@@ -169,6 +170,10 @@ class FakeOpenAI:
         finally:
             if not finished:
                 self.abandoned += 1
+
+
+def _arguments(args: dict[str, Any] | str) -> str:
+    return args if isinstance(args, str) else json.dumps(args)
 
 
 def _words(content: str) -> list[str]:
@@ -199,7 +204,7 @@ def _completion(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
             {
                 "id": f"call_{index}",
                 "type": "function",
-                "function": {"name": name, "arguments": json.dumps(args)},
+                "function": {"name": name, "arguments": _arguments(args)},
             }
             for index, (name, args) in enumerate(reply.tool_calls)
         ]

@@ -186,25 +186,6 @@ async def test_prompt_injection_in_a_description_cannot_reach_other_customers(
     assert "export_all_orders" not in metrics
 
 
-async def test_a_product_the_tools_never_returned_is_not_cited(
-    store: Shop, llm: FakeOpenAI
-) -> None:
-    catalog = await coffee_catalog(store)
-    made_up = "0c6e4f0e-0000-4000-8000-00000000dead"
-    llm.then(
-        Reply(tool_calls=[("search_products", {"query": "grinder"})]),
-        lambda request: Reply(
-            f"Take [product:{request.tool_results()[0]['products'][0]['product_id']}] "
-            f"or the Super Grinder 9000 [product:{made_up}] for 5.00 EUR."
-        ),
-    )
-    session = await store.new_session("alice")
-    reply = (await store.say("alice", session, "a coffee grinder?")).json()["reply"]
-    assert [c["product_id"] for c in reply["cited_products"]] == [catalog["GRD-1"]["id"]]
-    metrics = (await store.assistant.get("/metrics")).text
-    assert re.search(r"^assistant_chat_unverified_citations_total [1-9]", metrics, re.M)
-
-
 async def test_history_beyond_the_budget_drops_the_oldest_turns(
     clean_database, redis_url, stream_prefix, chroma_url, llm: FakeOpenAI
 ) -> None:

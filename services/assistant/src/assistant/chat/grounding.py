@@ -276,6 +276,7 @@ class Grounder:
     _shown: str = ""
     _substantive: bool = False
     _mentioned: set[str] = field(default_factory=set)
+    _pending: str = ""
 
     def feed(self, delta: str) -> str:
         self._buffer += delta
@@ -290,23 +291,31 @@ class Grounder:
         return "".join(out)
 
     def flush(self) -> str:
-        """The rest, at the end of a model call (before any tool runs)."""
+        """The rest, at the end of a model call (before any tool runs): each call's text
+        is a paragraph of its own."""
         unit, self._buffer = self._buffer, ""
-        return self._release(unit, "")
+        shown = self._release(unit, "")
+        self._pending = "\n\n"  # the next model call's text starts a paragraph
+        return shown
 
     def _release(self, text: str, sep: str) -> str:
+        """A unit's text, grounded; its separator waits for the next kept unit (so a
+        dropped last sentence leaves no trailing space)."""
         if not text.strip():
-            return self._show(text + sep)
+            self._pending += text + sep
+            return ""
         unit = _Unit(text, self.known(), frozenset(self._mentioned))
         unit.ground()
         self.findings += unit.findings
-        if not unit.dropped:
-            self._mentioned |= unit.about()[0]
         if unit.dropped:
-            keep = "\n" if "\n" in sep and self._shown and not self._shown.endswith("\n") else ""
-            return self._show(keep)
+            if "\n" in sep and "\n" not in self._pending and self._shown:
+                self._pending = "\n"
+            return ""
+        self._mentioned |= unit.about()[0]
         self._substantive |= unit.substantive()
-        return self._show(unit.text + sep)
+        shown = (self._pending if self._shown else "") + unit.text
+        self._pending = sep
+        return self._show(shown)
 
     def _show(self, text: str) -> str:
         self._shown += text
