@@ -1,0 +1,138 @@
+"""The `actions` projection (each action's current state, from `assistant.action.*`
+events), the loader the unit of work uses, and the session's list for the API.
+
+The table is defined here, on the schema's metadata, so that the action flow lives in
+its own modules; the projector owns it like the chat tables (a rebuild empties it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Column, Index, Integer, Numeric, String, Table, Text, Uuid, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assistant.actions import Action, ActionOut
+from assistant.storage.tables import TZ, metadata
+from marcus_contracts import Envelope
+from marcus_contracts.events import assistant as ev
+from marcus_contracts.events.orders import ShippingAddress
+from marcus_eventstore import Aggregate
+
+actions = Table(
+    "actions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("session_id", Uuid, nullable=False),
+    Column("customer", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False, comment="proposed|confirmed|executed|failed"),
+    Column("lines", JSONB, nullable=False),
+    Column("total", Numeric(12, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("address", JSONB, nullable=False),
+    Column("expires_at", TZ, nullable=False),
+    Column("order_id", Uuid, nullable=True),
+    Column("failure_status", Integer, nullable=True),
+    Column("failure_detail", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("updated_at", TZ, nullable=False),
+)
+Index("ix_actions_session", actions.c.session_id, actions.c.created_at)
+
+
+def _action(row: Any) -> Action:
+    return Action(
+        id=row.id,
+        version=row.version,
+        session_id=row.session_id,
+        customer=row.customer,
+        kind=row.kind,
+        lines=[ev.ProposedLine.model_validate(line) for line in row.lines],
+        total=row.total,
+        currency=row.currency,
+        address=ShippingAddress.model_validate(row.address),
+        expires_at=row.expires_at,
+        status=row.status,
+        order_id=row.order_id,
+        failure_status=row.failure_status,
+        failure_detail=row.failure_detail,
+    )
+
+
+async def load(session: AsyncSession, seen: list[Aggregate], action_id: UUID) -> Action | None:
+    """The action, its row locked until the transaction ends (two confirmations queue up
+    instead of both acting); remembered in `seen` so the unit of work stores its events."""
+    query = select(actions).where(actions.c.id == action_id).with_for_update()
+    row = (await session.execute(query)).first()
+    if row is None:
+        return None
+    action = _action(row)
+    seen.append(action)
+    return action
+
+
+async def of_session(db: AsyncSession, session_id: UUID) -> list[ActionOut]:
+    query = (
+        select(actions)
+        .where(actions.c.session_id == session_id)
+        .order_by(actions.c.created_at, actions.c.id)
+    )
+    return [_action(row).view() for row in (await db.execute(query)).all()]
+
+
+# ------------------------------------------------------------------------- projection
+
+Apply = Callable[[AsyncSession, Envelope, Any], Awaitable[None]]
+
+
+async def _proposed(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    stmt = insert(actions).values(
+        id=event.action_id,
+        session_id=event.session_id,
+        customer=event.customer,
+        kind=event.kind,
+        status="proposed",
+        lines=[line.model_dump(mode="json") for line in event.lines],
+        total=event.total,
+        currency=event.currency,
+        address=event.address.model_dump(mode="json"),
+        expires_at=event.expires_at,
+        version=envelope.sequence,
+        created_at=envelope.time,
+        updated_at=envelope.time,
+    )
+    await session.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
+
+
+async def _moved(session: AsyncSession, envelope: Envelope, values: dict[str, Any]) -> None:
+    await session.execute(
+        update(actions)
+        .where(actions.c.id == envelope.subject, actions.c.version < envelope.sequence)
+        .values(version=envelope.sequence, updated_at=envelope.time, **values)
+    )
+
+
+async def _confirmed(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    await _moved(session, envelope, {"status": "confirmed"})
+
+
+async def _executed(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    await _moved(session, envelope, {"status": "executed", "order_id": event.order_id})
+
+
+async def _failed(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    values = {"status": "failed", "failure_status": event.status, "failure_detail": event.detail}
+    await _moved(session, envelope, values)
+
+
+APPLIERS: dict[str, Apply] = {
+    ev.ActionProposedV1.event_type: _proposed,
+    ev.ActionConfirmedV1.event_type: _confirmed,
+    ev.ActionExecutedV1.event_type: _executed,
+    ev.ActionFailedV1.event_type: _failed,
+}
