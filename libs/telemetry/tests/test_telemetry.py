@@ -103,3 +103,39 @@ def test_traceparent_round_trip() -> None:
     assert context_from_traceparent(None) is None
     assert context_from_traceparent("garbage") is None
     assert context_from_traceparent("00-" + "0" * 32 + "-" + "0" * 16 + "-01") is None
+
+
+# --- finding 8 (issue 19): redaction by name pattern, empty URL users, SQL parameters ---------
+
+LEAKS = {
+    "redis://:redis-pw-1@cache:6379/0": "redis-pw-1",
+    "POSTGRES_PASSWORD=pg-pw-2": "pg-pw-2",
+    "OPENAI_API_KEY=k3": "k3",
+    "ANTHROPIC_API_KEY: short4": "short4",
+    "grant_type=client_credentials&client_secret=cs-5&scope=x": "cs-5",
+    '{"client_secret": "cs-6", "ok": 1}': "cs-6",
+    "X-Api-Key: xk-7": "xk-7",
+    "SMTP_PASSWORD='sp 8'": "sp 8",
+    "refresh_token=rt-9": "rt-9",
+    "DB_CREDENTIALS=cred-10": "cred-10",
+    "[SQL: INSERT INTO assistant.events (envelope) VALUES (%(envelope)s)]\n"
+    "[parameters: {'envelope': 'my private chat message 11'}]\n"
+    "(Background on this error at: https://sqlalche.me/e/20/9h9h)": "private chat message 11",
+}
+
+
+def test_finding_8_redaction_masks_by_name_pattern_empty_url_users_and_sql_parameters() -> None:
+    for leaky, secret in LEAKS.items():
+        for formatter in (JsonFormatter("web"), RedactingTextFormatter()):
+            logger, out = _logger(formatter)
+            logger.info("config %s", leaky)
+            try:
+                raise RuntimeError(leaky)
+            except RuntimeError:
+                logger.exception("failed")
+            logger.info("extra", extra={"postgres_password": secret, "client_secret": secret})
+            assert secret not in out.getvalue(), (leaky, type(formatter).__name__)
+            assert "[REDACTED]" in out.getvalue()
+    assert redact("used 1200 tokens, max_tokens=2000, tokenizer=fast") == (
+        "used 1200 tokens, max_tokens=2000, tokenizer=fast"
+    )

@@ -49,7 +49,7 @@ def run_migrations(schema: str, metadata: MetaData) -> None:
     with Alembic's version table in that schema too, so services never share one."""
     url = context.config.get_main_option("sqlalchemy.url")
     assert url is not None
-    engine = create_engine(url)
+    engine = create_engine(url, hide_parameters=True)
     try:
         with engine.begin() as connection:
             connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))

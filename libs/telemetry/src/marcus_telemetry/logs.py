@@ -5,10 +5,14 @@ span ids of the current span (to jump from a log line to its trace), and the eve
 and type being consumed. The standard library's logging is kept (every module already
 logs through it); only the formatter changes.
 
-Secrets never reach the output: bearer tokens, JWTs, API keys and `password=`-style
-values are masked in the message, the arguments and tracebacks, and fields passed in
-`extra=` under a sensitive name (authorization, token, password, api_key, e-mail
-`body`/`html`, ...) are replaced by "[REDACTED]".
+Secrets never reach the output: bearer tokens, JWTs, API keys, credentials in URLs (an
+empty user too: `redis://:pw@host`) and the value of any `name=value` / `name: value` whose
+name looks secret (it contains password, passwd, secret, api_key, token, credential,
+private_key: `POSTGRES_PASSWORD=`, `OPENAI_API_KEY=`, `client_secret=`, whatever the value's
+length) are masked in the message, the arguments and tracebacks; the `[parameters: ...]`
+SQLAlchemy adds to a failed statement is dropped (statements can carry a customer's text),
+and fields passed in `extra=` under a sensitive name (the same patterns, authorization,
+cookie, e-mail `body`/`html`, ...) are replaced by "[REDACTED]".
 """
 
 from __future__ import annotations
@@ -50,7 +54,17 @@ SENSITIVE_FIELDS = frozenset(
         "mail_body",
     }
 )
-"""`extra=` keys whose values are never written (case-insensitive)."""
+"""`extra=` keys whose values are never written (case-insensitive), besides any name
+matching `_SECRET_NAME`."""
+
+# A name that holds a secret: `password`, `POSTGRES_PASSWORD`, `client_secret`,
+# `OPENAI_API_KEY`, `x-api-key`, `refresh_token`, `db_credentials`, `private_key` ...
+# (`tokens`, a count of model tokens, and `tokenizer` are not).
+_SECRET_WORD = (
+    r"(?:password|passwd|passphrase|secret|api[_-]?key|apikey|token(?![a-z])|credentials?|"
+    r"private[_-]?key|authorization|cookie)"
+)
+_SECRET_NAME = re.compile(rf"(?i){_SECRET_WORD}")
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # Authorization: Bearer <anything>
@@ -59,17 +73,19 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
     # OpenAI-style keys (sk-..., sk-proj-...)
     (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), REDACTED),
-    # key=value / key: value / "key": "value" for secret-looking keys
+    # key=value / key: value / "key": "value" for secret-looking names, prefixes included
+    # (POSTGRES_PASSWORD=, OPENAI_API_KEY=, client_secret=), any length of value
     (
         re.compile(
-            r"(?i)([\"']?\b(?:password|passwd|secret|api[_-]?key|token|access_token|"
-            r"authorization|jwt_secret|smtp_password)[\"']?\s*[=:]\s*)"
+            rf"(?i)([\"']?\b[\w.-]{{0,40}}{_SECRET_WORD}[\w.-]{{0,40}}[\"']?\s*[=:]\s*)"
             r"(\"[^\"]*\"|'[^']*'|[^\s,;&}]+)"
         ),
         r"\1" + REDACTED,
     ),
-    # credentials in URLs: scheme://user:password@host
-    (re.compile(r"(//[^/\s:@]+):[^@\s/]+@"), r"\1:" + REDACTED + "@"),
+    # credentials in URLs: scheme://user:password@host, the user may be empty
+    (re.compile(r"(//[^/\s:@]*):[^@\s/]+@"), r"\1:" + REDACTED + "@"),
+    # SQLAlchemy's parameters of a failed statement (a chat message, an address ...)
+    (re.compile(r"\[parameters: [^\n]*\]"), "[parameters: " + REDACTED + "]"),
 ]
 
 
@@ -90,7 +106,7 @@ _RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None)._
 
 
 def _safe(key: str, value: Any) -> Any:
-    if key.lower() in SENSITIVE_FIELDS:
+    if key.lower() in SENSITIVE_FIELDS or _SECRET_NAME.search(key):
         return REDACTED
     if isinstance(value, str):
         return redact(value)

@@ -60,6 +60,9 @@ def make_engine(settings: ServiceSettings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
+        # A failed statement's error never carries its parameters (a customer's chat text,
+        # an address): they would reach logs and tracebacks (issue 19, finding 8).
+        hide_parameters=True,
     )
 
 

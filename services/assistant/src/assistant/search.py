@@ -37,6 +37,8 @@ measured best on the relevance set (bench/relevance.py, docs/benchmarks.md)."""
 T = TypeVar("T")
 A = TypeVar("A")
 B = TypeVar("B")
+CENT = Decimal("0.01")
+"""Prices have the catalog's format everywhere: two decimals (12.5 is 12.50)."""
 KEYWORD_FETCH_LIMIT = 500
 ATTEMPTS = 3
 OPEN_COLLECTIONS = 4
@@ -116,7 +118,9 @@ class Hit:
         return cls(
             product_id=product_id,
             name=str(metadata.get("name", "")),
-            price=Decimal(str(metadata.get("price_exact", metadata.get("price", "0")))),
+            price=Decimal(str(metadata.get("price_exact", metadata.get("price", "0")))).quantize(
+                CENT
+            ),
             currency=str(metadata.get("currency", "")),
             category=str(metadata.get("category", "")),
             in_stock=bool(metadata.get("in_stock", False)),
