@@ -23,3 +23,7 @@ class OrdersSettings(ServiceSettings):
     is reported in `orders_pending_stuck` and its placed event is published again."""
     pending_check_interval_s: float = 10.0
     """How often the stuck-order check runs (one replica at a time does the work)."""
+
+    allow_other_email: bool = False
+    """Let a customer send an order's e-mails to an address other than their token's
+    verified `email` claim (a gift, a shared inbox). Off: such a request is refused."""

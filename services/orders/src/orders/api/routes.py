@@ -19,6 +19,7 @@ from marcus_web.auth import Admin, Customer, Principal
 from marcus_web.pagination import CURSOR_RESPONSES, PageCursor, encode_cursor
 from marcus_web.problems import Problem
 from orders import handlers
+from orders.api.emails import order_email
 from orders.api.schemas import OrderIn, OrderOut, OrderPage
 from orders.domain import LineRequest, OptionsNotAllowed, UnknownProducts
 from orders.storage import queries
@@ -91,13 +92,14 @@ async def place_order(
     customer: Customer,
     uow: UoW,
     session: Session,
+    request: Request,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> OrderOut:
     key = _check_key(idempotency_key)
     command = handlers.PlaceOrder(
         customer=customer.subject,
-        email=str(body.email),
+        email=order_email(request, customer, None if body.email is None else str(body.email)),
         lines=[
             LineRequest(line.product_id, line.quantity, tuple(line.options)) for line in body.lines
         ],

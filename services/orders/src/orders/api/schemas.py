@@ -36,7 +36,11 @@ class LineIn(BaseModel):
 class OrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr = Field(description="Where the order's e-mails go.")
+    email: EmailStr | None = Field(
+        default=None,
+        description="Where the order's e-mails go; default and normally the token's verified"
+        " address (another one is refused unless the service allows it).",
+    )
     lines: list[LineIn] = Field(min_length=1, max_length=MAX_LINES)
 
     @field_validator("lines")
@@ -83,6 +87,14 @@ class ReasonOut(BaseModel):
     message: str = ""
 
 
+class AddressOut(BaseModel):
+    name: str
+    lines: list[str]
+    city: str
+    postal_code: str
+    country: str
+
+
 class OrderOut(BaseModel):
     id: UUID
     status: OrderStatus
@@ -96,6 +108,10 @@ class OrderOut(BaseModel):
     reasons: list[ReasonOut] = Field(
         default_factory=list, description="Why the catalog rejected the order."
     )
+    address: AddressOut | None = Field(
+        default=None, description="Where it ships (orders checked out from a cart)."
+    )
+    cart_id: UUID | None = Field(default=None, description="The cart it was checked out from.")
     version: int
     created_at: datetime
     updated_at: datetime

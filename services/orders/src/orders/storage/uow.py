@@ -1,18 +1,50 @@
-"""The orders unit of work: its event store, projector and repository."""
+"""The orders unit of work: its event store, projectors and repository.
+
+One unit of work may change an order and a cart together (a checkout places the order
+and empties the cart; a rejected order gives its lines back to the cart): both
+aggregates' events are appended and projected in one transaction.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marcus_contracts import Envelope
 from marcus_eventstore import EventStore, UnitOfWork
+from orders.storage.cart_projector import CartProjector
+from orders.storage.carts import CartRepository
 from orders.storage.projector import OrdersProjector
 from orders.storage.repository import Repository
-from orders.storage.tables import event_store
+from orders.storage.tables import PROJECTIONS, event_store
 
 
-class OrdersUnitOfWork(UnitOfWork[Repository]):
+class OrdersRepository(Repository, CartRepository):
+    """Orders, carts, the product read model and the idempotency keys."""
+
+
+class ServiceProjector:
+    """Orders and carts: each projector applies its own events (live and rebuilds)."""
+
+    tables: Sequence[Table] = PROJECTIONS
+
+    def __init__(self) -> None:
+        self.parts = (OrdersProjector(), CartProjector())
+
+    async def apply(self, session: AsyncSession, envelope: Envelope) -> None:
+        for projector in self.parts:
+            await projector.apply(session, envelope)
+
+
+class OrdersUnitOfWork(UnitOfWork[OrdersRepository]):
     store = EventStore(event_store)
-    projector = OrdersProjector()
+    projector = ServiceProjector()
+    unique_messages = {
+        "events_id_key": "this event was recorded already (a reminder for this idle period"
+        " was sent)"
+    }
 
-    def make_repository(self, session: AsyncSession) -> Repository:
-        return Repository(session)
+    def make_repository(self, session: AsyncSession) -> OrdersRepository:
+        return OrdersRepository(session)
