@@ -23,8 +23,6 @@ from orders.storage.tables import carts, event_store
 from orders.storage.uow import OrdersUnitOfWork
 from services.orders.tests.stack import truncate
 
-pytestmark = pytest.mark.asyncio(loop_scope="function")
-
 DAY = timedelta(days=1)
 
 
