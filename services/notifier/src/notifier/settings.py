@@ -16,7 +16,11 @@ class NotifierSettings(ServiceSettings):
     smtp_timeout_s: float = 10.0
     smtp_username: str | None = None
     smtp_password: str | None = None
-    smtp_starttls: bool = False
+    smtp_starttls: bool | None = None
+    """STARTTLS: unset (default) when the server offers it, true always (refuse a server
+    that does not offer it), false never. AUTH is only ever sent over TLS (notifier.smtp)."""
+    smtp_ca_file: str | None = None
+    """CA bundle that signs the SMTP server's certificate, when not a public one."""
     mail_from: str = "Marcus shop <orders@marcus.example>"
     message_id_domain: str = "notifier.marcus.example"
 
