@@ -173,6 +173,10 @@ bench-observability: install ## Cost of tracing (off/on) and JSON logs: consumer
 bench-configurator: install ## Cost of checking and pricing configurations: quote vs GET, configured vs simple reservation (bench/results/)
 	$(RUN) python -m bench.configurator $(BENCH_ARGS)
 
+.PHONY: bench-grounding
+bench-grounding: install ## Grounding rate of chat replies: scripted errors caught, correct replies untouched, TTFT cost (bench/results/)
+	$(RUN) python -m bench.grounding $(BENCH_ARGS)
+
 api-docs: install ## Build the combined OpenAPI + AsyncAPI documents into deploy/gateway/docs
 	$(RUN) python -m scripts.api_docs build
 

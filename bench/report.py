@@ -201,6 +201,30 @@ def orders(result: dict[str, Any]) -> Iterator[Figure]:
         )
 
 
+def grounding(result: dict[str, Any]) -> Iterator[Figure]:
+    r = result["results"]
+    for key, label, n in (
+        ("caught_share", "injected errors caught (not shown, reply marked)", "erroneous"),
+        ("untouched_share", "correct replies left untouched", "correct"),
+    ):
+        yield Figure(
+            "grounding",
+            f"grounding: {label}, of {r[n]} scripted replies",
+            round(100 * r[key], 1),
+            "%",
+            target="100 %",
+            met=r[key] == 1.0,
+        )
+    yield Figure(
+        "grounding",
+        f"grounding: time-to-first-token cost of holding text back, p50 at {r['chunks_per_s']:g}"
+        " chunks/s",
+        round(r["ttft_cost_ms_p50"]),
+        "ms",
+        note=f"p95 {r['ttft_cost_ms_p95']:.0f} ms; {r['held_chunks_p50']:g} chunks held (p50)",
+    )
+
+
 READERS: dict[str, Reader] = {
     "bus": bus,
     "freshness": freshness,
@@ -209,6 +233,7 @@ READERS: dict[str, Reader] = {
     "notifier": notifier,
     "http": http,
     "orders": orders,
+    "grounding": grounding,
 }
 
 

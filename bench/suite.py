@@ -82,6 +82,14 @@ BENCHES: tuple[Bench, ...] = (
         full=("--profile", "full"),
     ),
     Bench(
+        "grounding",
+        "bench.grounding",
+        "grounding rate of chat replies: errors caught, correct left untouched (issue 23)",
+        quick=(),
+        full=(),
+        timeout_s=120,
+    ),
+    Bench(
         "observability",
         "bench.observability",
         "cost of tracing and JSON logs (not an issue 9 figure)",

@@ -42,6 +42,9 @@ class Known:
     echoed_ids: set[str] = field(default_factory=set)
     currencies: set[str] = field(default_factory=set)
     order_totals: dict[str, tuple[Decimal, str]] = field(default_factory=dict)
+    echoed_amounts: set[Decimal] = field(default_factory=set)
+    """Amounts the customer wrote ("under 50 EUR"): a sentence naming no product may
+    repeat them."""
 
     def add_product(self, product: CitedProduct) -> None:
         self.products[str(product.product_id)] = product
@@ -85,6 +88,7 @@ class Known:
             self.echoed_ids | other.echoed_ids,
             self.currencies | other.currencies,
             self.order_totals | other.order_totals,
+            self.echoed_amounts | other.echoed_amounts,
         )
 
     @classmethod

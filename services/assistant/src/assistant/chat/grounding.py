@@ -21,6 +21,7 @@ replaced by the search answer (`chat.fallback`). The reply is marked `corrected`
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,13 +43,17 @@ BOUNDARY = re.compile(r"[ \t]*\n+[ \t]*|(?<=[.!?])[ \t]+(?=[^a-z0-9\s])")
 """Where a unit ends: a line break, or . ! ? then space before anything but a lower-case
 letter or a digit ("approx. 9.99" stays one unit). Needs the next character: streamed
 text is held until it arrives."""
-NAME_WORD = r"(?:\*\*|__)?[A-Z0-9][^\s\[\]()*]*"
-NAME_BEFORE = re.compile(
-    rf"{NAME_WORD}(?:\s+(?:{NAME_WORD}|of|and|with|de|&|-|\+|x))*[\s*_]*$", re.UNICODE
+INNER_WORDS = re.compile(
+    r"[a-z]{1,2}|of|and|with|de|du|la|le|von|x|&|-|\+|ml|cm|mm|kg|ft|oz|lb", re.UNICODE
 )
+"""Lower-case words a product name may hold between capitalised ones ("6 x 8 ft", "1 kg")."""
+GAP_WORD = re.compile(r"[a-z]{1,12}|#+|[*_()\-\u2013\u2014]+")
+"""What may stand between a name and its reference: "Quantum 9000 for 49.99 EUR [product:..]"."""
+MAX_GAP = 4
 LEADING_WORDS = frozenset(
     {"the", "a", "an", "our", "try", "take", "get", "buy", "consider", "see", "i", "we"}
-    | {"my", "your", "it", "this", "that", "also", "best", "pick"}
+    | {"my", "your", "it", "this", "that", "also", "best", "pick", "yes", "no", "sure"}
+    | {"ok", "here", "both", "and", "or", "but", "then", "for", "with"}
 )
 MAX_NAME_WORDS = 10
 SUM_UP_TO = 4
@@ -84,6 +89,7 @@ def _decimal(raw: str) -> Decimal | None:
         return None
 
 
+@functools.lru_cache(maxsize=64)
 def _amount_pattern(codes: frozenset[str]) -> re.Pattern[str]:
     names = "|".join(sorted(codes))
     currency = rf"(?<![A-Za-z])(?:{names})(?![A-Za-z])|€|\$|£|(?i:euros?|dollars?)\b"
@@ -112,21 +118,43 @@ def _mask(text: str, spans: list[tuple[int, int]]) -> str:
     return text
 
 
-def _stated_name(text: str, at: int) -> tuple[int, int] | None:
-    """The span of the name the model wrote right before a reference, if any."""
-    head = text[:at]
-    match = NAME_BEFORE.search(head)
-    if match is None:
+def _core(token: str) -> str:
+    return token.strip("*_").rstrip(",")
+
+
+def _name_token(token: str) -> bool:
+    core = _core(token)
+    if not core or token.rstrip("*_")[-1:] in {":", ";", ".", "!", "?"}:
+        return False
+    return core[0].isupper() or core[0].isdigit() or bool(INNER_WORDS.fullmatch(core))
+
+
+def _stated_name(masked: str, at: int) -> tuple[int, int] | None:
+    """The span of the name the model gave the product it cites at `at`: the run of
+    capitalised words closest before the reference, at most a few lower-case words or
+    a (masked) price away. None when there is no such run."""
+    tokens = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", masked[:at])]
+    i, gap = len(tokens) - 1, 0
+    while i >= 0 and gap < MAX_GAP and GAP_WORD.fullmatch(tokens[i][2]):
+        i, gap = i - 1, gap + 1
+    last = i
+    while i >= 0 and _name_token(tokens[i][2]):
+        i -= 1
+    run = tokens[i + 1 : last + 1]
+    while run and (
+        not (_core(run[0][2])[:1].isupper() or _core(run[0][2])[:1].isdigit())
+        or _core(run[0][2]).casefold() in LEADING_WORDS
+    ):
+        run = run[1:]
+    if (
+        not run
+        or len(run) > MAX_NAME_WORDS
+        or not re.search(r"[A-Za-z]", masked[run[0][0] : run[-1][1]])
+    ):
         return None
-    start = match.start()
-    words = head[start:].split()
-    while words and words[0].strip("*_").casefold() in LEADING_WORDS:
-        start = head.index(words[0], start) + len(words[0])
-        words = words[1:]
-    if not words or len(words) > MAX_NAME_WORDS or not re.search(r"[A-Za-z]", "".join(words)):
-        return None
-    start = head.index(words[0], start)
-    end = len(head.rstrip(" *_\t"))
+    first, final = run[0], run[-1]
+    start = first[0] + len(first[2]) - len(first[2].lstrip("*_"))
+    end = final[1] - (len(final[2]) - len(final[2].rstrip("*_")))
     return start, end
 
 
@@ -187,12 +215,20 @@ class _Unit:
             self._found("unknown_id", "rewrote")
         return None
 
+    def _masked(self) -> str:
+        """The text with references, ids and prices masked (same length)."""
+        codes = CURRENCY_CODES | frozenset(self.known.currencies)
+        spans = [m.span() for m in REFERENCE.finditer(self.text)]
+        spans += [m.span() for m in UUID_PATTERN.finditer(self.text)]
+        masked = _mask(self.text, spans)
+        return _mask(masked, [(a.start, a.end) for a in amounts(masked, codes)])
+
     def _names(self) -> None:
         for match in reversed(list(REFERENCE.finditer(self.text))):
             product = self.known.products[match.group(1).lower()]
             if normal_name(product.name) in normal_name(self.text):
                 continue
-            span = _stated_name(self.text, match.start())
+            span = _stated_name(self._masked(), match.start())
             if span is None:
                 continue
             start, end = span
@@ -215,7 +251,7 @@ class _Unit:
     def _allowed(self, products: set[str]) -> set[Decimal]:
         allowed = set(self.known.order_amounts)
         if not products:
-            allowed |= self.known.all_amounts()
+            allowed |= self.known.all_amounts() | self.known.echoed_amounts
         named = products or {pid for pid in self.earlier if pid in self.known.products}
         prices = [self.known.products[pid].price for pid in sorted(named)]
         allowed |= set(prices) if products else set()
@@ -256,6 +292,13 @@ class _Unit:
         products, orders = self.about()
         codes = CURRENCY_CODES | frozenset(self.known.currencies)
         return bool(products or orders or amounts(self.text, codes))
+
+
+def echo(known: Known, customer_text: str) -> None:
+    """Ids and amounts the customer wrote: a reply may repeat them (never cite them)."""
+    known.echoed_ids |= {m.group(0).lower() for m in UUID_PATTERN.finditer(customer_text)}
+    codes = CURRENCY_CODES | frozenset(known.currencies)
+    known.echoed_amounts |= {a.value for a in amounts(customer_text, codes)}
 
 
 def ground_unit(text: str, known: Known) -> tuple[str | None, list[Finding]]:

@@ -36,9 +36,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from assistant import handlers
 from assistant.chat import fallback
 from assistant.chat.agent import StepDone, StepLimit, TextDelta, ToolUsed, run_agent
-from assistant.chat.citations import UUID_PATTERN, cite
+from assistant.chat.citations import cite
 from assistant.chat.facts import Known
-from assistant.chat.grounding import Finding, Grounder, Grounding
+from assistant.chat.grounding import Finding, Grounder, Grounding, echo
 from assistant.chat.prompt import conversation
 from assistant.chat.tools import Evidence, ToolContext, build_tools
 from assistant.metrics import (
@@ -360,14 +360,15 @@ class ChatService:
 
     @staticmethod
     def prior_known(history: Sequence[StoredMessage], question: str) -> Known:
-        """Products earlier replies cited (a reply may name them again), and the ids the
-        customer wrote (a reply may repeat them, e.g. "no order <id> among yours")."""
+        """Products earlier replies cited (a reply may name them again), and the ids and
+        amounts the customer wrote (a reply may repeat them: "no order <id> among yours",
+        "nothing under 50 EUR")."""
         known = Known()
         for message in history:
             for product in message.cited_products:
                 known.add_product(CitedProduct.model_validate(product))
         for text in [question, *(m.content for m in history if m.role == "user")]:
-            known.echoed_ids |= {m.group(0).lower() for m in UUID_PATTERN.finditer(text)}
+            echo(known, text)
         return known
 
     def start(
