@@ -31,7 +31,7 @@ PYTEST_ARGS ?=
 .PHONY: help install up down logs ps status seed token test test-e2e schemas lint fmt \
 	migrate rebuild-projections republish bench-bus clean install-local-model reindex bench-index \
 	bench-orders mail api-docs bench-observability bench-configurator test-reliability test-fuzz \
-	bench-notifier
+	bench-notifier image release k8s test-deploy
 
 help: ## Show this help
 	@echo "Marcus: make <target> [VAR=value]"
@@ -182,6 +182,24 @@ api-docs: install ## Build the combined OpenAPI + AsyncAPI documents into deploy
 
 mail: install ## List the e-mails the local SMTP catcher received (.data/mail)
 	@$(RUN) python -m notifier.mailcatcher list --dir .data/mail
+
+# ------------------------------------------------------------ release and deploy
+# One service at a time: SERVICE names exactly one (a service under services/, or gateway).
+PART ?= patch
+DRY_RUN ?=
+REGISTRY ?=
+
+image: ## Build ONE service's image tagged with its version: SERVICE=catalog (DRY_RUN=1 only prints the docker build)
+	@$(PYTHON) deploy/release.py image "$(SERVICE)" $(if $(DRY_RUN),--dry-run) $(if $(REGISTRY),--registry $(REGISTRY))
+
+release: ## Bump ONE service's version (PART=patch|minor|major), its uv.lock entry, CHANGELOG and production image tag
+	@$(PYTHON) deploy/release.py bump "$(SERVICE)" --part $(PART)
+
+k8s: ## Render the Kustomize overlays into deploy/k8s/rendered/<overlay>.yaml (needs kubectl)
+	@$(PYTHON) deploy/k8s/render.py
+
+test-deploy: install ## tests/deploy and tests/test_compose.py: manifests vs the Kubernetes and KEDA schemas, compose rules, releases
+	$(RUN) pytest tests/deploy tests/test_compose.py $(PYTEST_ARGS)
 
 clean: ## Stop the stack (and embedded servers) if they run, then remove the data folder (.data/)
 	@if [ -d .data ]; then $(MAKE) down; fi

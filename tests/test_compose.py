@@ -1,10 +1,17 @@
 """compose.yaml is valid Compose and follows the stack's rules (no Docker needed).
 
 - it validates against the Compose Specification's JSON Schema (tests/schemas/);
-- every long-running service has a healthcheck;
+- every long-running service has a healthcheck, rotated logs and resource limits;
 - dependencies wait for health (`service_healthy`), or for one-shot jobs to finish
   (`service_completed_successfully`);
-- every `build` uses deploy/Dockerfile with a SERVICE that is a workspace service;
+- every `build` uses deploy/Dockerfile with a SERVICE that is a workspace service, and
+  each image is built by ONE service (the migrate jobs run it, they do not build it);
+- the Chroma server image is the version of the chromadb client in uv.lock;
+- only the gateway publishes a port beyond loopback;
+- `.env` (written for `make up`) does not reach the containers;
+- the connection pools fit PostgreSQL's max_connections;
+- the gateway re-resolves its upstreams (replicas, recreated containers);
+- the Dockerfile's dependency step sees the lock and the pyprojects only;
 - nothing prevents `docker compose up --scale <worker>=N`;
 - the Procfile (`make up`) and compose.yaml agree on ports;
 - the gateway config compose mounts exists and routes only to declared upstreams.
@@ -13,6 +20,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -137,7 +145,10 @@ def test_every_build_uses_the_shared_dockerfile_and_a_real_service(
 def test_dockerfile_installs_one_service_and_runs_it_unprivileged() -> None:
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
     assert "ghcr.io/astral-sh/uv" in dockerfile
-    assert 'uv sync --frozen --no-dev --no-editable --package "marcus-${SERVICE}"' in dockerfile
+    assert (
+        'uv sync --frozen --no-dev --no-editable --inexact --package "marcus-${SERVICE}"'
+        in dockerfile
+    )
     assert re.search(r"^USER (?!root)\S+", dockerfile, re.MULTILINE)
     assert re.search(r"^HEALTHCHECK ", dockerfile, re.MULTILINE)
     assert re.search(r"^CMD .*python -m \"?\$\{SERVICE\}\"? serve", dockerfile, re.MULTILINE)
@@ -168,11 +179,8 @@ def test_only_the_gateway_listens_beyond_loopback(services: dict[str, Any]) -> N
 
 def test_env_file_is_optional(services: dict[str, Any]) -> None:
     for name, svc in services.items():
-        if "build" not in svc:
-            continue
-        env_files = svc.get("env_file")
-        assert env_files, f"{name}: should read .env"
-        assert all(isinstance(e, dict) and e.get("required") is False for e in env_files), name
+        for env_file in svc.get("env_file") or []:
+            assert isinstance(env_file, dict) and env_file.get("required") is False, name
 
 
 def test_bind_mounts_exist(services: dict[str, Any]) -> None:
@@ -262,3 +270,258 @@ def test_local_gateway_config_renders_for_the_procfile(tmp_path: Path, monkeypat
             text=True,
         )
         assert result.returncode == 0, result.stderr
+
+
+# ------------------------------------------------ containers that work on the first up
+
+
+def _python_services(services: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Long-running services built from deploy/Dockerfile."""
+    return {name: svc for name, svc in services.items() if "build" in svc}
+
+
+def test_each_image_is_built_by_one_service_only(services: dict[str, Any]) -> None:
+    """Two services building one tag race on a fresh host ("image already exists")."""
+    builders: dict[str, list[str]] = {}
+    for name, svc in services.items():
+        if "build" in svc:
+            assert svc.get("image"), f"{name}: a built image needs its tag (image:)"
+            builders.setdefault(svc["image"], []).append(name)
+    twice = {image: names for image, names in builders.items() if len(names) > 1}
+    assert not twice, f"image tags built by more than one service: {twice}"
+    for name, svc in services.items():
+        image = str(svc.get("image", ""))
+        if "build" in svc or not image.startswith("marcus-"):
+            continue
+        assert image in builders, f"{name}: {image} is built by no service"
+        assert svc.get("pull_policy") == "never", f"{name}: never pull {image}, it is built"
+
+
+def test_migrate_jobs_run_their_services_image(services: dict[str, Any]) -> None:
+    jobs = {name: svc for name, svc in services.items() if name.startswith("migrate")}
+    assert len(jobs) == len(_python_services(services))
+    for name, job in jobs.items():
+        assert "build" not in job, f"{name} must not build (its service does)"
+        package = job["command"][2]
+        assert job["command"] == ["python", "-m", package, "migrate"], name
+        assert job["image"] == services[package]["image"], name
+        assert _depends_on(services[package])[name]["condition"] == (
+            "service_completed_successfully"
+        )
+
+
+def _locked_version(package: str) -> str:
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    versions = {p["version"] for p in lock["package"] if p["name"] == package}
+    assert len(versions) == 1, f"{package}: {versions or 'not'} in uv.lock"
+    return versions.pop()
+
+
+def test_chroma_server_is_the_locked_client_version(services: dict[str, Any]) -> None:
+    """The client speaks the server's API of its own version (1.0.20 vs 1.5.x differ)."""
+    image, _, tag = str(services["chroma"]["image"]).partition(":")
+    assert image == "chromadb/chroma"
+    assert tag == _locked_version("chromadb"), "compose's Chroma differs from uv.lock's"
+
+
+def test_every_long_running_service_logs_rotate_and_is_limited(
+    services: dict[str, Any],
+) -> None:
+    for name, svc in services.items():
+        logging = svc.get("logging") or {}
+        options = logging.get("options") or {}
+        assert logging.get("driver") == "json-file", f"{name}: rotated json-file logs"
+        assert options.get("max-size") and options.get("max-file"), f"{name}: rotation"
+        limits = ((svc.get("deploy") or {}).get("resources") or {}).get("limits") or {}
+        assert limits.get("memory") and limits.get("cpus"), f"{name}: resource limits"
+        healthcheck = svc.get("healthcheck") or {}
+        if not _one_shot(svc):
+            assert healthcheck.get("test") not in (None, ["NONE"]), f"{name}: healthcheck"
+
+
+def _published(mapping: Any) -> tuple[str, str]:
+    """(host address, published port) of a ports entry, short or long syntax."""
+    if isinstance(mapping, dict):
+        return str(mapping.get("host_ip", "")), str(mapping.get("published", ""))
+    parts = str(mapping).rsplit(":", 2)
+    if len(parts) == 3:
+        return parts[0].strip("[]"), parts[1]
+    if len(parts) == 2:
+        return "", parts[0]
+    return "", ""  # a container port only: Docker picks a port on every address
+
+
+def test_only_the_gateway_publishes_beyond_loopback(services: dict[str, Any]) -> None:
+    public = []
+    for name, svc in services.items():
+        for mapping in svc.get("ports", []):
+            address, _ = _published(mapping)
+            if address not in ("127.0.0.1", "::1") and name != "gateway":
+                public.append(f"{name}: {mapping}")
+    assert not public, f"published on every address (0.0.0.0): {public}"
+    assert [_published(m) for m in services["gateway"]["ports"]] == [("", "8000")]
+
+
+def test_published_port_check_reads_both_syntaxes() -> None:
+    assert _published("8000:8000") == ("", "8000")
+    assert _published("0.0.0.0:8001:8001") == ("0.0.0.0", "8001")
+    assert _published("127.0.0.1:5433:5432") == ("127.0.0.1", "5433")
+    assert _published({"target": 80, "published": "8080", "host_ip": "::1"}) == ("::1", "8080")
+    assert _published("9000") == ("", "")
+
+
+# Variables compose may fill from `.env`: compose-only names, or settings that mean the
+# same to `make up` and to compose (the gateway's rate limits).
+COMPOSE_ONLY = re.compile(r"^(MARCUS_\w+|POSTGRES_PASSWORD|GATEWAY_\w+)$")
+
+
+def test_dotenv_for_make_up_does_not_reach_the_containers(services: dict[str, Any]) -> None:
+    """`.env` holds 127.0.0.1 endpoints, a local OTLP collector, an Ollama URL...: none of
+    it may reach a container, through env_file or through ${VAR} interpolation."""
+    for name, svc in services.items():
+        for env_file in svc.get("env_file") or []:
+            path = env_file["path"] if isinstance(env_file, dict) else env_file
+            assert Path(path).name != ".env", f"{name} reads .env"
+    lines = COMPOSE_FILE.read_text().replace("$$", "").splitlines()
+    text = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+    interpolated = set(re.findall(r"\$\{(\w+)", text))
+    leaking = sorted(v for v in interpolated if not COMPOSE_ONLY.match(v))
+    assert not leaking, f"filled from .env, which `make up` reads too: {leaking}"
+    for name, svc in _python_services(services).items():
+        env = svc["environment"]
+        for endpoint in ("DATABASE_URL", "REDIS_URL", "CHROMA_URL", "SMTP_HOST"):
+            assert "127.0.0.1" not in str(env.get(endpoint)), f"{name}: {endpoint}"
+        assert "OTEL_EXPORTER_OTLP_ENDPOINT" in env, f"{name}: set tracing explicitly"
+        assert env.get("DEPLOYMENT") == "development", f"{name}: say DEPLOYMENT explicitly"
+
+
+# Connections a service process opens besides its pool: the relay's LISTEN connection,
+# and the catalog's read-cache follower or the indexer's sync queue.
+EXTRA_CONNECTIONS = 2
+RESERVED_CONNECTIONS = 3  # PostgreSQL's superuser_reserved_connections default
+
+
+def test_pools_fit_max_connections_with_two_replicas_each(services: dict[str, Any]) -> None:
+    command = services["db"]["command"]
+    settings = dict(arg.split("=", 1) for arg in command if "=" in arg)
+    max_connections = int(settings["max_connections"])
+    per_process = {}
+    for name, svc in _python_services(services).items():
+        pool = int(svc["environment"]["DB_POOL_SIZE"])
+        per_process[name] = 2 * pool + EXTRA_CONNECTIONS  # pool_size + max_overflow
+    jobs = sum(1 for name in services if name.startswith("migrate"))
+    needed = 2 * sum(per_process.values()) + jobs
+    assert needed <= max_connections - RESERVED_CONNECTIONS, (
+        f"two replicas of every service need {needed} connections ({per_process}), "
+        f"max_connections is {max_connections}"
+    )
+
+
+def _nginx_version(image: str) -> tuple[int, ...]:
+    tag = image.partition(":")[2].split("-")[0]
+    return tuple(int(x) for x in tag.split("."))
+
+
+def test_gateway_re_resolves_its_upstreams(services: dict[str, Any]) -> None:
+    """Resolved once at start, a recreated service answers 503 and --scale replicas get no
+    traffic: `resolve` (nginx >= 1.27.3) and a short-lived resolver fix both."""
+    gateway = services["gateway"]
+    assert _nginx_version(gateway["image"]) >= (1, 27, 3), "`resolve` needs nginx 1.27.3"
+    env = gateway["environment"]
+    upstreams = {k: v for k, v in env.items() if k.endswith("_UPSTREAM")}
+    assert upstreams
+    for key, value in upstreams.items():
+        host, _, rest = str(value).partition(":")
+        assert host in services and rest.split() == [rest.split()[0], "resolve"], key
+    assert env["GATEWAY_RESOLVER"] == "127.0.0.11"
+    valid = str(env["GATEWAY_RESOLVER_VALID"])
+    assert valid.endswith("s") and int(valid[:-1]) <= 10, "keep answers a few seconds"
+    templates = ROOT / "deploy" / "gateway" / "templates"
+    mounted = [v for v in gateway["volumes"] if str(v).endswith(":/etc/nginx/templates:ro")]
+    assert mounted == ["./deploy/gateway/templates:/etc/nginx/templates:ro"]
+    resolver = (templates / "00-resolver.conf.template").read_text()
+    assert re.search(
+        r"^resolver \$\{GATEWAY_RESOLVER\} valid=\$\{GATEWAY_RESOLVER_VALID\}", resolver, re.M
+    )
+    active = "\n".join(
+        ln for ln in GATEWAY_TEMPLATE.read_text().splitlines() if not ln.lstrip().startswith("#")
+    )
+    blocks = re.findall(r"^upstream (\w+) \{(.*?)^\}", active, re.MULTILINE | re.DOTALL)
+    assert blocks
+    for name, body in blocks:
+        assert re.search(rf"^\s*zone {name} \d+k;", body, re.MULTILINE), f"{name}: no zone"
+
+
+def test_search_images_carry_the_local_model_and_agree(services: dict[str, Any]) -> None:
+    """Same search quality as `make up` (MiniLM), and one vector space for both."""
+    args = {name: services[name]["build"]["args"] for name in ("indexer", "assistant")}
+    assert args["indexer"].get("LOCAL_MODEL") == args["assistant"].get("LOCAL_MODEL")
+    assert str(args["indexer"]["LOCAL_MODEL"]).endswith(":-1}"), "local model by default"
+    for name, svc in _python_services(services).items():
+        if name not in args:
+            assert "LOCAL_MODEL" not in svc["build"].get("args", {}), f"{name} stays slim"
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert "https://download.pytorch.org/whl/cpu" in dockerfile
+    assert "MiniLMEmbedder().embed" in dockerfile, "the image proves the model loads"
+
+
+def _dockerfile_stage(dockerfile: str, stage: str) -> str:
+    match = re.search(rf"^FROM \S+ AS {stage}\n(.*?)(?=^FROM |\Z)", dockerfile, re.M | re.S)
+    assert match, f"no stage {stage}"
+    return match.group(1)
+
+
+def test_dockerfile_dependency_step_sees_only_the_lock_and_pyprojects(tmp_path: Path) -> None:
+    """A code change must not re-install every third-party dependency: the step that does
+    binds uv.lock, the root pyproject and a tree of the members' pyprojects only."""
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    build = "\n".join(
+        line
+        for line in _dockerfile_stage(dockerfile, "build").splitlines()
+        if not line.lstrip().startswith("#")
+    )
+    step = next(
+        run for run in re.split(r"^RUN ", build, flags=re.M) if "--no-install-workspace" in run
+    )
+    mounts = re.findall(r"--mount=(\S+)", step)
+    binds = [m for m in mounts if "type=bind" in m]
+    assert sorted(binds) == sorted(
+        [
+            "type=bind,source=uv.lock,target=uv.lock",
+            "type=bind,source=pyproject.toml,target=pyproject.toml",
+            "type=bind,from=manifests,source=/src/libs,target=libs",
+            "type=bind,from=manifests,source=/src/services,target=services",
+        ]
+    )
+    assert "uv sync --frozen --no-dev --no-install-workspace" in step
+    assert not re.search(r"^COPY (libs|services)", build.split("--no-install-workspace")[0], re.M)
+    # Run the manifests stage's commands on a copy of the workspace.
+    manifests = _dockerfile_stage(dockerfile, "manifests")
+    command = re.search(r"^RUN (.*?)(?<!\\)\n", manifests, re.M | re.S)
+    assert command
+    for part in ("libs", "services"):
+        shutil.copytree(
+            ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__", ".*")
+        )
+    script = command.group(1).replace("\\\n", " ")
+    subprocess.run(["sh", "-c", script], cwd=tmp_path, check=True)
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    members = sorted(
+        str(p.relative_to(ROOT))
+        for part in ("libs", "services")
+        for p in (ROOT / part).glob("*/pyproject.toml")
+    )
+    assert left == members
+    uv = os.environ.get("UV") or shutil.which("uv")
+    if uv:  # the step itself, as a dry run, from that tree alone
+        shutil.copy(ROOT / "uv.lock", tmp_path / "uv.lock")
+        shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+        done = subprocess.run(
+            [uv, "sync", "--frozen", "--offline", "--no-dev", "--no-install-workspace",
+             "--package", "marcus-catalog", "--dry-run"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(tmp_path / ".venv")},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
