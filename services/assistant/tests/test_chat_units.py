@@ -1,8 +1,9 @@
-"""Pure logic of the chat: citations, history trimming, failure classification, the
-session aggregate's rules."""
+"""Pure logic of the chat: citations, grounding, history trimming, failure
+classification, the session aggregate's rules."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -13,6 +14,8 @@ import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from assistant.chat.citations import cite
+from assistant.chat.facts import Known, money
+from assistant.chat.grounding import Grounder, echo
 from assistant.chat.prompt import conversation, count_tokens
 from assistant.chat.turns import degraded_reason_of
 from assistant.domain import ChatSession, SessionFull
@@ -142,3 +145,72 @@ def test_session_rules() -> None:
         "assistant.session.message_received",
         "assistant.session.reply_recorded",
     ]
+
+
+# ------------------------------------------------------------------------- grounding
+
+
+def _grounded(text: str, question: str = "") -> tuple[str, str | None]:
+    """Streamed word by word, as a model writes."""
+    known = Known.of([GRINDER, KETTLE])
+    echo(known, question)
+    grounder = Grounder(lambda: known)
+    shown = "".join(grounder.feed(word) for word in re.findall(r"\S+\s*", text))
+    return shown + grounder.flush(), grounder.outcome()
+
+
+def test_a_correct_reply_is_left_as_written() -> None:
+    text = (
+        f"The Conical Burr Grinder [product:{GRINDER.product_id}] costs 149.50 EUR.\n"
+        f"- Gooseneck Kettle [product:{KETTLE.product_id}]: €59,00\n"
+        "Together they cost 208.50 EUR. Only 3 are left!"
+    )
+    assert _grounded(text) == (text, None)
+
+
+def test_an_invented_product_is_dropped_and_a_real_name_gets_its_id() -> None:
+    fake = "0c6e4f0e-0000-4000-8000-00000000dead"
+    shown, mark = _grounded(
+        f"The Gooseneck Kettle [product:{fake}] is lovely. Also the Turbo Kettle X "
+        f"[product:{fake}] for 9.99 EUR."
+    )
+    assert shown == f"The Gooseneck Kettle [product:{KETTLE.product_id}] is lovely."
+    assert mark == "corrected"
+
+
+def test_a_wrong_name_and_price_are_rewritten_to_the_tools() -> None:
+    shown, mark = _grounded(
+        f"Best pick: the Burr Grinder Pro [product:{GRINDER.product_id}] at €9."
+    )
+    assert (
+        shown
+        == f"Best pick: the Conical Burr Grinder [product:{GRINDER.product_id}] at 149.50 EUR."
+    )
+    assert mark == "corrected"
+
+
+def test_nothing_grounded_left_means_replaced() -> None:
+    shown, mark = _grounded("Hi! The Quantum 9000 costs 49.99 EUR.")
+    assert (shown, mark) == ("Hi!", "replaced")
+
+
+def test_the_customers_own_amounts_and_ids_may_be_repeated() -> None:
+    order = "0c6e4f0e-0000-4000-8000-0000000000aa"
+    question = f"Anything under 50 EUR? And where is order {order}?"
+    text = f"Nothing under 50 EUR, sorry. I found no order {order} among yours."
+    assert _grounded(text, question) == (text, None)
+    # ... but not as a product's price
+    shown, _ = _grounded(f"The Gooseneck Kettle [product:{KETTLE.product_id}] is 50 EUR.", question)
+    assert "59.00 EUR" in shown and "50 EUR" not in shown
+
+
+def test_text_is_held_until_its_sentence_ends() -> None:
+    grounder = Grounder(lambda: Known.of([GRINDER]))
+    assert grounder.feed("The Conical Burr Grinder costs") == ""
+    assert grounder.feed(" 149.50 EUR.") == ""  # the next character decides ("149.50 EUR.5"?)
+    assert grounder.feed(" Anything") == "The Conical Burr Grinder costs 149.50 EUR."
+    assert grounder.flush() == " Anything"
+
+
+def test_prices_have_two_decimals() -> None:
+    assert money("12.5") == "12.50" and money(Decimal("899")) == "899.00"
