@@ -1,0 +1,159 @@
+"""The cart's storage against real PostgreSQL: the cart handlers through the orders unit
+of work, with products in the read model as the consumer writes them. The projection
+rebuilt from the events is the live one; a checkout is one transaction (order and cart);
+concurrent first commands on a new cart apply one after the other."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from marcus_contracts import registry
+from marcus_contracts.events import catalog as catalog_events
+from marcus_contracts.events.orders import ShippingAddress
+from marcus_eventstore import rebuild_projections
+from orders import cart_handlers as handlers
+from orders.cart import cart_id_of
+from orders.storage import read_model
+from orders.storage.tables import cart_lines, carts, orders
+from orders.storage.uow import OrdersUnitOfWork
+from services.orders.tests.stack import truncate
+
+ADDRESS = ShippingAddress(
+    name="Ada Lovelace", lines=["1 Main St"], city="Springfield", postal_code="12345", country="US"
+)
+
+
+@pytest.fixture
+async def engine(saga_database: str) -> AsyncIterator[AsyncEngine]:
+    await truncate(saga_database)
+    engine = create_async_engine(saga_database)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def _product(sessions: async_sessionmaker[AsyncSession], price: str, stock: int) -> Any:
+    """A simple product in the read model, written as the consumer writes it."""
+    event = catalog_events.ProductCreatedV3(
+        product_id=uuid4(),
+        sku=f"SKU-{uuid4().hex[:6]}",
+        name="Pump",
+        price=Decimal(price),
+        currency="EUR",
+        category=catalog_events.CategoryRef(id=uuid4(), slug="pumps", name="Pumps"),
+        stock=stock,
+    )
+    envelope = registry.envelope(event, subject=str(event.product_id), sequence=1)
+    async with sessions() as session, session.begin():
+        await read_model.upsert_product(session, envelope, event)
+    return event
+
+
+async def _rows(session: AsyncSession) -> tuple[list[Any], list[Any]]:
+    cart_rows = (await session.execute(select(carts).order_by(carts.c.id))).all()
+    line_rows = (
+        await session.execute(
+            select(cart_lines).order_by(cart_lines.c.cart_id, cart_lines.c.position)
+        )
+    ).all()
+    return [tuple(r) for r in cart_rows], [tuple(r) for r in line_rows]
+
+
+async def test_the_rebuilt_projection_is_the_live_one(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    pump = await _product(sessions, "12.50", 20)
+    pedal = await _product(sessions, "30.00", 20)
+    for customer in ("alice", "bob"):
+        await handlers.add_line(
+            handlers.AddLine(customer, pump.product_id, 2, email=f"{customer}@example.com"),
+            OrdersUnitOfWork(sessions),
+        )
+    added = await handlers.add_line(
+        handlers.AddLine("alice", pedal.product_id, 1), OrdersUnitOfWork(sessions)
+    )
+    await handlers.set_quantity("alice", added.line_id, 3, OrdersUnitOfWork(sessions))
+    await handlers.set_reminders("bob", False, OrdersUnitOfWork(sessions))
+    placed = await handlers.checkout(
+        handlers.Checkout("bob", "bob@example.com", ADDRESS, Decimal("25.00")),
+        OrdersUnitOfWork(sessions),
+    )
+
+    async with sessions() as session:
+        live = await _rows(session)
+        order = (await session.execute(select(orders).where(orders.c.id == placed.order_id))).one()
+    assert order.cart_id == cart_id_of("bob") and order.address["country"] == "US"
+    alice, bob = sorted(live[0], key=lambda row: row[1])  # by customer
+    assert (alice[1], alice[2], alice[3]) == ("alice", "alice@example.com", True)
+    assert (bob[1], bob[3]) == ("bob", False)
+    assert [(row[0], row[9]) for row in live[1]] == [
+        (cart_id_of("alice"), 2),
+        (cart_id_of("alice"), 3),
+    ]
+
+    await rebuild_projections(engine, OrdersUnitOfWork.store, OrdersUnitOfWork.projector)
+    async with sessions() as session:
+        assert await _rows(session) == live
+
+
+async def test_concurrent_first_adds_to_a_new_cart_both_apply(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """No row to lock yet: the cart's id is locked instead, so neither add is lost and
+    neither fails on the event sequence."""
+    products = [await _product(sessions, "1.00", 50) for _ in range(4)]
+    await asyncio.gather(
+        *(
+            handlers.add_line(
+                handlers.AddLine("carol", p.product_id, 1), OrdersUnitOfWork(sessions)
+            )
+            for p in products
+        )
+    )
+    async with sessions() as session:
+        _, lines = await _rows(session)
+        version = (
+            await session.execute(select(carts.c.version).where(carts.c.customer == "carol"))
+        ).scalar_one()
+    assert len(lines) == 4 and version == 4
+
+
+async def test_a_refused_checkout_changes_nothing(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    pump = await _product(sessions, "12.50", 20)
+    await handlers.add_line(handlers.AddLine("dan", pump.product_id, 2), OrdersUnitOfWork(sessions))
+    async with sessions() as session:
+        before = await _rows(session)
+        events = (await session.execute(text("SELECT count(*) FROM orders.events"))).scalar_one()
+    with pytest.raises(handlers.TotalChanged):
+        await handlers.checkout(
+            handlers.Checkout("dan", "dan@example.com", ADDRESS, Decimal("20.00"), "key-1", "h"),
+            OrdersUnitOfWork(sessions),
+        )
+    async with sessions() as session:
+        assert await _rows(session) == before
+        assert (
+            await session.execute(text("SELECT count(*) FROM orders.events"))
+        ).scalar_one() == events
+        keys = await session.execute(text("SELECT count(*) FROM orders.idempotency_keys"))
+        assert keys.scalar_one() == 0
