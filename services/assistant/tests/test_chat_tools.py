@@ -13,7 +13,15 @@ import pytest
 from services.assistant.tests.fake_openai import FakeOpenAI, Recorded, Reply
 from services.assistant.tests.shop import Shop, shop
 
-TOOLS = {"search_products", "get_product", "my_orders"}
+TOOLS = {"search_products", "get_product", "my_orders"} | {
+    "quote_configuration",
+    "view_cart",
+    "add_to_cart",
+    "update_cart_line",
+    "remove_cart_line",
+    "order_status",
+    "propose_checkout",
+}
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import asyncio
 
 from fastapi import FastAPI
 
+from assistant.api.actions import router as actions_router
 from assistant.api.chat import router as chat_router
 from assistant.api.routes import router
 from assistant.chat.llm import chat_model
@@ -15,6 +16,7 @@ from assistant.chat.turns import ChatService
 from assistant.consumer import run_consumer
 from assistant.search import SearchService
 from assistant.settings import SERVICE, AssistantSettings
+from assistant.shop_api import ShopApi
 from assistant.warmup import Warmup
 from marcus_search import AliasStore, EmbedderPool
 from marcus_search.chroma import AsyncClientAPI, connect
@@ -25,6 +27,8 @@ async def close_chat(app: FastAPI, stop: asyncio.Event) -> None:
     """At shutdown, replies still being written are stored as interrupted."""
     await stop.wait()
     await app.state.chat.close()
+    if app.state.chat.shop_api is not None:
+        await app.state.chat.shop_api.aclose()
 
 
 def create_app(settings: AssistantSettings | None = None) -> FastAPI:
@@ -50,7 +54,7 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
             "Semantic product search and recommendations (public); chat with the shopping "
             "assistant (customers, their own sessions only)."
         ),
-        routers=[router, chat_router],
+        routers=[router, chat_router, actions_router],
         background=[run_consumer, close_chat, warm_embedder],
         checks={"chroma": check_chroma, "embedder": check_embedder},
     )
@@ -61,7 +65,8 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
         hybrid_candidates=settings.hybrid_candidates,
     )
     app.state.warmup = Warmup(app.state.search)
+    shop = ShopApi(settings.catalog_url, settings.orders_url, settings.shop_timeout_s)
     app.state.chat = ChatService(
-        settings, app.state.sessions, app.state.search, chat_model(settings)
+        settings, app.state.sessions, app.state.search, chat_model(settings), shop
     )
     return app

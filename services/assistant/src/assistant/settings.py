@@ -55,6 +55,14 @@ class AssistantSettings(ServiceSettings):
     chat_search_k: int = 5
     """Products one search tool call (and a degraded answer) returns."""
 
+    # The shop's public API, called by the acting tools with the customer's own token.
+    catalog_url: str = "http://127.0.0.1:8001"
+    orders_url: str = "http://127.0.0.1:8002"
+    shop_timeout_s: float = Field(default=10.0, gt=0)
+    """Deadline of one call to the catalog or orders API (a tool error past it)."""
+    action_ttl_s: float = Field(default=900.0, gt=0)
+    """How long a proposed checkout may be confirmed (15 minutes; 410 after)."""
+
     consumer_enabled: bool = True
     """Consume `events.orders` (orders read model, co-purchases, best sellers) and
     `events.scheduler` (materialized view refreshes) inside the process."""

@@ -4,7 +4,8 @@ Events when the client asks with `Accept: text/event-stream`.
 The stream: `start` (ids), then `delta` (the model's text, released a checked sentence
 at a time: chat.grounding), `tool` (an offered tool the model used), `reset` (the text
 so far is void: the model failed, or grounding left nothing, and a search-only answer
-follows), and last `done` (the stored reply, with its cited products and its
+follows), `action` (a proposed action, e.g. a checkout the customer may confirm: also
+in `done`'s `actions`), and last `done` (the stored reply, with its cited products and its
 `grounding` mark) or `error` (it could not be stored). A client that disconnects ends
 its listening, never the write: the turn records what was written as an interrupted
 reply (chat.turns).
@@ -22,6 +23,7 @@ from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import StreamingResponse
 
 from assistant import handlers
+from assistant.api.actions import bearer_token
 from assistant.api.schemas import (
     ChatReply,
     CitedProductOut,
@@ -33,6 +35,7 @@ from assistant.api.schemas import (
 from assistant.chat.agent import TextDelta, ToolUsed
 from assistant.chat.turns import ChatService, Done, Failed, Reset, Turn
 from assistant.settings import AssistantSettings
+from assistant.storage import actions as actions_store
 from assistant.storage import queries
 from assistant.storage.queries import StoredMessage
 from marcus_eventstore import CommandContext, NotFound
@@ -104,6 +107,7 @@ async def start_session(
 async def _session_out(request: Request, session_id: UUID, customer: str) -> SessionOut:
     async with request.app.state.sessions() as db:
         view = await queries.session_view(db, session_id)
+        actions = [] if view is None else await actions_store.of_session(db, session_id)
     if view is None or view.customer != customer:
         raise NotFound(f"chat session {session_id} not found")
     return SessionOut(
@@ -112,6 +116,7 @@ async def _session_out(request: Request, session_id: UUID, customer: str) -> Ses
         created_at=view.created_at,
         updated_at=view.updated_at,
         messages=[message_out(m) for m in view.messages],
+        actions=actions,
     )
 
 
@@ -163,6 +168,7 @@ async def post_message(
         question=content,
         history=history,
         stream=EVENT_STREAM in request.headers.get("accept", ""),
+        token=bearer_token(request),
     )
     if turn.stream:
         return StreamingResponse(
@@ -181,7 +187,7 @@ async def post_message(
     return ChatReply(
         session_id=str(session_id),
         question=message_out(question),
-        reply=message_out(outcome.reply),
+        reply=message_out(outcome.reply).model_copy(update={"actions": turn.evidence.actions}),
     )
 
 
@@ -192,6 +198,7 @@ def sse(event: str, data: Any) -> str:
 async def _event_stream(turn: Turn, question: StoredMessage) -> AsyncIterator[str]:
     """The turn's events as SSE. Starlette cancels this generator when the client
     disconnects; its `finally` then tells the turn that its listener is gone."""
+    announced = 0
     try:
         yield sse(
             "start",
@@ -210,10 +217,15 @@ async def _event_stream(turn: Turn, question: StoredMessage) -> AsyncIterator[st
                 yield sse("delta", {"text": event.text})
             elif isinstance(event, ToolUsed):
                 yield sse("tool", {"name": event.name, "outcome": event.outcome})
+                for action in turn.evidence.actions[announced:]:
+                    yield sse("action", action.model_dump(mode="json"))
+                announced = len(turn.evidence.actions)
             elif isinstance(event, Reset):
                 yield sse("reset", {"degraded_reason": event.reason, "grounding": event.grounding})
             elif isinstance(event, Done):
-                yield sse("done", message_out(event.reply).model_dump(mode="json"))
+                reply = message_out(event.reply)
+                reply.actions = turn.evidence.actions
+                yield sse("done", reply.model_dump(mode="json"))
                 return
             elif isinstance(event, Failed):
                 yield sse(

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.actions import ActionOut
+
 
 class SearchHit(BaseModel):
     product_id: str
@@ -17,8 +19,8 @@ class SearchHit(BaseModel):
     category: str
     in_stock: bool
     score: float = Field(
-        description="semantic: cosine similarity (higher is closer); hybrid: reciprocal "
-        "rank fusion score of the semantic and keyword rankings."
+        description="semantic: cosine similarity (higher is closer); hybrid: 0..1, the "
+        "semantic similarity scaled over the candidates mixed with a keyword (BM25) share."
     )
 
 
@@ -106,6 +108,11 @@ class MessageOut(BaseModel):
     tools_called: list[str]
     reply_to: str | None
     created_at: datetime
+    actions: list[ActionOut] = Field(
+        default_factory=list,
+        description="Actions this reply proposed (a checkout), as it is sent: the customer "
+        "confirms one with POST .../actions/{id}/confirm. The session lists them all.",
+    )
 
 
 class SessionOut(BaseModel):
@@ -114,6 +121,9 @@ class SessionOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     messages: list[MessageOut]
+    actions: list[ActionOut] = Field(
+        default_factory=list, description="The actions proposed in this session, as they are now."
+    )
 
 
 class ChatReply(BaseModel):

@@ -2,7 +2,9 @@
 
 - `search_products`: semantic search of the indexer's active collection, with filters;
 - `get_product`: one product's details (its indexed text included);
-- `my_orders`: the caller's own orders (read-only).
+- `my_orders`: the caller's own orders (read-only);
+- the tools that act as the customer (quote, cart, order status, propose a checkout):
+  `chat.shop_tools`, with the customer's own token.
 
 `my_orders` takes no customer argument: the customer is the verified token's subject,
 captured when the tools are built, so no text in the conversation (a user's, or a
@@ -27,7 +29,9 @@ from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from assistant.actions import ActionOut
 from assistant.chat.facts import Known, money
+from assistant.chat.shop_tools import ShopContext, build_shop_tools
 from assistant.search import CHAT_MODE, Filters, Hit, IndexUnavailable, SearchService
 from assistant.storage import categories as categories_store
 from assistant.storage import orders as orders_store
@@ -46,6 +50,8 @@ class Evidence:
 
     known: Known = field(default_factory=Known)
     tools_called: list[str] = field(default_factory=list)
+    actions: list[ActionOut] = field(default_factory=list)
+    """Actions `propose_checkout` created in this reply (the reply carries them)."""
 
     @property
     def products(self) -> dict[str, CitedProduct]:
@@ -69,6 +75,8 @@ class ToolContext:
     search: SearchService
     sessions: async_sessionmaker[AsyncSession]
     search_k: int
+    shop: ShopContext | None = None
+    """The acting tools' context (None: the shop's API is not configured)."""
 
 
 class _Args(BaseModel):
@@ -218,12 +226,15 @@ def build_tools(context: ToolContext, evidence: Evidence) -> list[BaseTool]:
             my_orders,
         ),
     ]
-    return [
+    looking: list[BaseTool] = [
         StructuredTool.from_function(
             coroutine=function, name=name, description=description, args_schema=schema
         )
         for name, description, schema, function in specs
     ]
+    if context.shop is None:
+        return looking
+    return looking + build_shop_tools(context.shop, evidence.known, evidence.actions)
 
 
 def advertised(tools: Sequence[BaseTool]) -> list[dict[str, Any]]:

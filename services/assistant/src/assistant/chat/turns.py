@@ -27,6 +27,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from uuid import UUID
 
 import openai
@@ -40,6 +41,7 @@ from assistant.chat.citations import cite
 from assistant.chat.facts import Known
 from assistant.chat.grounding import Finding, Grounder, Grounding, echo
 from assistant.chat.prompt import conversation
+from assistant.chat.shop_tools import ShopContext
 from assistant.chat.tools import Evidence, ToolContext, build_tools
 from assistant.metrics import (
     CHAT_DEGRADED,
@@ -52,6 +54,7 @@ from assistant.metrics import (
 )
 from assistant.search import SearchService
 from assistant.settings import AssistantSettings
+from assistant.shop_api import ShopApi
 from assistant.storage import queries
 from assistant.storage.queries import StoredMessage
 from marcus_contracts.events.assistant import CitedProduct, DegradedReason, ReplyStatus
@@ -116,8 +119,10 @@ class Turn:
         question: str,
         history: Sequence[StoredMessage],
         stream: bool,
+        shop: ShopContext | None = None,
     ) -> None:
         self.service = service
+        self.shop = shop
         self.session_id = session_id
         self.customer = customer
         self.question_id = question_id
@@ -211,7 +216,7 @@ class Turn:
             self._emit_text(word)
 
     async def _generate(self) -> _Outcome:
-        context = self.service.tool_context(self.customer)
+        context = self.service.tool_context(self.customer, self.shop)
         reason: DegradedReason = "llm_not_configured"
         if self.service.model is None:
             reason = "llm_not_configured"
@@ -348,15 +353,26 @@ class ChatService:
         sessions: async_sessionmaker[AsyncSession],
         search: SearchService,
         model: BaseChatModel | None,
+        shop_api: ShopApi | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.search = search
         self.model = model
+        self.shop_api = shop_api
         self._turns: set[Turn] = set()
 
-    def tool_context(self, customer: str) -> ToolContext:
-        return ToolContext(customer, self.search, self.sessions, self.settings.chat_search_k)
+    def tool_context(self, customer: str, shop: ShopContext | None = None) -> ToolContext:
+        return ToolContext(customer, self.search, self.sessions, self.settings.chat_search_k, shop)
+
+    def shop_context(
+        self, customer: str, token: str | None, session_id: UUID
+    ) -> ShopContext | None:
+        """The acting tools' context: the customer's own token (None: anonymous)."""
+        if self.shop_api is None:
+            return None
+        ttl = timedelta(seconds=self.settings.action_ttl_s)
+        return ShopContext(self.shop_api, self.sessions, customer, token, session_id, ttl)
 
     @staticmethod
     def prior_known(history: Sequence[StoredMessage], question: str) -> Known:
@@ -380,7 +396,9 @@ class ChatService:
         question: str,
         history: Sequence[StoredMessage],
         stream: bool,
+        token: str | None = None,
     ) -> Turn:
+        """`token`: the customer's own bearer token, the only one the acting tools use."""
         turn = Turn(
             self,
             session_id=session_id,
@@ -389,6 +407,7 @@ class ChatService:
             question=question,
             history=history,
             stream=stream,
+            shop=self.shop_context(customer, token, session_id),
         )
         turn.start()
         self._turns.add(turn)

@@ -1,4 +1,5 @@
-"""Applies chat-session events to `sessions` and `messages` (live and during rebuilds)."""
+"""Applies chat-session events to `sessions` and `messages`, and action events to
+`actions` (live and during rebuilds)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import Table, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assistant.storage import actions as actions_store
 from assistant.storage.tables import PROJECTIONS, messages, sessions
 from marcus_contracts import Envelope, registry
 from marcus_contracts.events import assistant as ev
@@ -75,13 +77,14 @@ _APPLIERS: dict[str, Apply] = {
     ev.SessionStartedV1.event_type: _started,
     ev.MessageReceivedV1.event_type: _received,
     ev.ReplyRecordedV1.event_type: _replied,
+    **actions_store.APPLIERS,
 }
 
 
 class AssistantProjector:
     """One function per event type; events are decoded (and upcast) through the registry."""
 
-    tables: Sequence[Table] = PROJECTIONS
+    tables: Sequence[Table] = (*PROJECTIONS, actions_store.actions)
 
     async def apply(self, session: AsyncSession, envelope: Envelope) -> None:
         applier = _APPLIERS.get(envelope.type)

@@ -1,0 +1,341 @@
+"""The assistant shops for the customer, end to end with services as processes
+(catalog, orders, notifier, indexer, assistant; a Chroma server, a mail catcher and the
+local OpenAI-compatible fake scripting the model's tool calls):
+
+search with a price cap -> quote an incompatible bicycle (refused, the rule named) ->
+quote a valid one -> add it to the cart -> propose the checkout (an `actions` item, in
+the SSE stream too) -> customer B's confirmation is 404 -> an expired proposal is 410 ->
+confirm -> one order, confirmed -> one e-mail; confirming again returns the same order.
+A chat without a customer token may quote but not change a cart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from assistant.chat.facts import Known
+from assistant.chat.shop_tools import SIGN_IN, ShopContext, build_shop_tools
+from assistant.shop_api import ShopApi
+from marcus_eventstore.migrations import upgrade
+from marcus_web.auth import mint_token
+from services.assistant.tests.fake_openai import FakeOpenAI, Recorded, Reply
+from services.assistant.tests.test_chat_stream import read_events
+from services.catalog.tests.bikes import MOUNTAIN_NEEDS_SUSPENSION, Bike, build_bike
+from services.orders.tests.stack import SECRET, MailCatcher, Stack, wait_read_model
+from services.orders.tests.stack import truncate as truncate_saga
+from tests.support.servers import wait_for
+
+pytestmark = pytest.mark.fault
+
+ALICE_EMAIL = "alice@example.com"
+ADDRESS = {
+    "name": "Alice Martin",
+    "street": ["12 Rue des Vignes"],
+    "city": "Lyon",
+    "postal_code": "69001",
+    "country": "FR",
+}
+VALID = ("Full suspension", "Matte", "Mountain", "8-speed")
+VALID_TOTAL = "723.00"  # 400 + 130 + 50 (Matte with Full suspension) + 95 + 48
+
+
+def customer(subject: str, email: str | None = None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(subject, [], secret=SECRET, email=email)}"}
+
+
+@dataclass
+class Running:
+    stack: Stack
+    mail: MailCatcher
+    catalog: httpx.AsyncClient
+    orders: httpx.AsyncClient
+    assistant: httpx.AsyncClient
+
+
+async def _sql(database_url: str, query: str, **params: Any) -> Any:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            result = await conn.execute(text(query), params)
+            return result.all() if result.returns_rows else None
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def running(
+    clean_database: str,
+    redis_url: str,
+    stream_prefix: str,
+    chroma_url: str,
+    llm: FakeOpenAI,
+    tmp_path: Path,
+) -> AsyncIterator[Running]:
+    upgrade("notifier", clean_database)
+    await truncate_saga(clean_database)
+    await _sql(clean_database, "TRUNCATE assistant.actions")
+    stack = Stack(clean_database, redis_url, stream_prefix, tmp_path)
+    mail = MailCatcher(tmp_path / "mail", stack.smtp_port)
+    await mail.start()
+    shared = {
+        "CHROMA_URL": chroma_url,
+        "INDEX_NAMESPACE": stream_prefix,
+        "EMBEDDER": "hash",
+    }
+    try:
+        for service in ("catalog", "orders", "notifier", "indexer"):
+            stack.start(service, **shared)
+        stack.start(
+            "assistant",
+            **shared,
+            CHAT_BASE_URL=llm.base_url,
+            CHAT_API_KEY="test-key",
+            CHAT_MODEL="fake-model",
+            CHAT_TIMEOUT_S="120",
+            CATALOG_URL=stack.first("catalog").url,
+            ORDERS_URL=stack.first("orders").url,
+        )
+        for process in stack.processes:
+            await process.ready(within=180)
+        async with (
+            httpx.AsyncClient(base_url=stack.first("catalog").url, timeout=60) as catalog,
+            httpx.AsyncClient(base_url=stack.first("orders").url, timeout=60) as orders,
+            httpx.AsyncClient(base_url=stack.first("assistant").url, timeout=120) as assistant,
+        ):
+            yield Running(stack, mail, catalog, orders, assistant)
+    finally:
+        stack.stop_all()
+        await mail.stop()
+
+
+async def _catalog(r: Running) -> tuple[Bike, dict[str, Any]]:
+    admin = {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
+    category = await r.catalog.post(
+        "/api/v1/categories", json={"slug": "bicycles", "name": "Bicycles"}, headers=admin
+    )
+    assert category.status_code == 201, category.text
+    bike = await build_bike(r.catalog, admin, category.json()["id"])
+    pricey = await r.catalog.post(
+        "/api/v1/products",
+        json={
+            "sku": "CARBON-1",
+            "name": "Carbon Race Bicycle",
+            "price": "3490.00",
+            "currency": "EUR",
+            "category_id": category.json()["id"],
+            "stock": 3,
+        },
+        headers=admin,
+    )
+    assert pricey.status_code == 201, pricey.text
+
+    async def searchable() -> bool:
+        response = await r.assistant.get("/api/v1/search", params={"q": "bicycle", "k": 10})
+        found = {h["product_id"] for h in response.json().get("results", [])}
+        return response.status_code == 200 and {bike.id, pricey.json()["id"]} <= found
+
+    await wait_for(searchable, within=180, what="the bicycles searchable")
+    await wait_read_model(r.stack.database_url, bike.id, within=120)
+    return bike, pricey.json()
+
+
+def _last_tool(request: Recorded) -> dict[str, Any]:
+    return request.tool_results()[-1]
+
+
+@pytest.mark.timeout(900)
+async def test_search_quote_cart_propose_confirm_one_order_one_email(
+    running: Running, llm: FakeOpenAI
+) -> None:
+    r = running
+    bike, pricey = await _catalog(r)
+    alice = customer("alice", ALICE_EMAIL)
+    session = (await r.assistant.post("/api/v1/chat/sessions", headers=alice)).json()["id"]
+    say = f"/api/v1/chat/sessions/{session}/messages"
+    seen: dict[str, Any] = {}
+
+    # 1. Search with a price cap: nothing above it reaches the model.
+    def after_search(request: Recorded) -> Reply:
+        seen["search"] = _last_tool(request)
+        return Reply("The Custom bicycle fits your budget.")
+
+    llm.then(Reply(tool_calls=[("search_products", {"query": "a bicycle under 1000 euros"})]))
+    llm.then(after_search)
+    answer = await r.assistant.post(
+        say, json={"content": "a bicycle under 1000 euros?"}, headers=alice
+    )
+    assert answer.status_code == 200, answer.text
+    found = seen["search"]["products"]
+    assert bike.id in {p["product_id"] for p in found}
+    assert pricey["id"] not in {p["product_id"] for p in found}
+    assert all(Decimal(p["price"]) <= 1000 for p in found)
+
+    # 2. An incompatible build is refused with the rule named; the model fixes the choice.
+    def fix_the_build(request: Recorded) -> Reply:
+        seen["refused"] = _last_tool(request)
+        return Reply(
+            tool_calls=[
+                ("quote_configuration", {"product_id": bike.id, "options": bike.ids(*VALID)})
+            ]
+        )
+
+    def quoted(request: Recorded) -> Reply:
+        seen["quote"] = _last_tool(request)
+        total = seen["quote"]["quote"]["total"]
+        return Reply(
+            f"Mountain wheels need a full suspension frame; with one it costs {total} EUR."
+        )
+
+    wrong = bike.ids("Diamond", "Matte", "Mountain", "8-speed")
+    llm.then(Reply(tool_calls=[("quote_configuration", {"product_id": bike.id, "options": wrong})]))
+    llm.then(fix_the_build, quoted)
+    answer = await r.assistant.post(
+        say, json={"content": "mountain wheels, diamond frame"}, headers=alice
+    )
+    assert answer.status_code == 200, answer.text
+    refused = seen["refused"]
+    assert refused["refused"] is True and refused["status"] == 422
+    assert MOUNTAIN_NEEDS_SUSPENSION in refused["why"]
+    assert any(
+        rule["msg"] == MOUNTAIN_NEEDS_SUSPENSION and rule.get("rule_id")
+        for rule in refused["rules"]
+    )
+    assert seen["quote"]["quote"]["total"] == VALID_TOTAL
+    reply = answer.json()["reply"]
+    assert f"{VALID_TOTAL} EUR" in reply["content"] and reply["grounding"] is None
+
+    # 3. Add to the cart and propose the checkout, streamed: the proposal is an `action`.
+    def propose(request: Recorded) -> Reply:
+        seen["added"] = _last_tool(request)
+        return Reply(tool_calls=[("propose_checkout", ADDRESS)])
+
+    def proposed(request: Recorded) -> Reply:
+        seen["proposed"] = _last_tool(request)
+        total = seen["proposed"]["proposed"]["total"]
+        return Reply(f"Your cart comes to {total} EUR. Confirm below to place the order.")
+
+    add = {"product_id": bike.id, "quantity": 1, "options": bike.ids(*VALID)}
+    llm.then(Reply(tool_calls=[("add_to_cart", add)]), propose, proposed)
+    async with r.assistant.stream(
+        "POST",
+        say,
+        json={"content": "add it and check out"},
+        headers=alice | {"Accept": "text/event-stream"},
+    ) as response:
+        events = [event async for event in read_events(response)]
+    assert seen["added"]["done"] is True and seen["added"]["cart"]["total"] == VALID_TOTAL
+    [(_, action)] = [e for e in events if e[0] == "action"]
+    name, done = events[-1]
+    assert name == "done" and [a["id"] for a in done["actions"]] == [action["id"]]
+    assert (action["kind"], action["status"], action["total"]) == (
+        "checkout",
+        "proposed",
+        VALID_TOTAL,
+    )
+    assert action["address"]["city"] == "Lyon" and action["lines"][0]["quantity"] == 1
+    assert f"{VALID_TOTAL} EUR" in done["content"]
+    confirm = f"/api/v1/chat/sessions/{session}/actions/{action['id']}/confirm"
+
+    # 4. A second proposal (JSON reply) that expires before it is confirmed: 410.
+    llm.then(Reply(tool_calls=[("propose_checkout", ADDRESS)]), Reply("Here it is again."))
+    again = await r.assistant.post(say, json={"content": "propose it again"}, headers=alice)
+    [stale] = again.json()["reply"]["actions"]
+    await _sql(
+        r.stack.database_url,
+        "UPDATE assistant.actions SET expires_at = now() - interval '1 minute' WHERE id = :id",
+        id=UUID(stale["id"]),
+    )
+    gone = await r.assistant.post(
+        f"/api/v1/chat/sessions/{session}/actions/{stale['id']}/confirm", headers=alice
+    )
+    assert gone.status_code == 410, gone.text
+    assert "expired" in gone.json()["detail"]
+
+    # 5. Customer B cannot confirm A's action (it does not exist for them), nor guess it.
+    bob = customer("bob", "bob@example.com")
+    assert (await r.assistant.post(confirm, headers=bob)).status_code == 404
+    other = f"/api/v1/chat/sessions/{session}/actions/{uuid4()}/confirm"
+    assert (await r.assistant.post(other, headers=alice)).status_code == 404
+    assert (await r.assistant.post(confirm)).status_code == 401
+
+    # 6. A's yes: one order, confirmed by the saga, one e-mail.
+    yes = await r.assistant.post(confirm, headers=alice)
+    assert yes.status_code == 200, yes.text
+    order_id = yes.json()["order"]["id"]
+    assert yes.json()["action"]["status"] == "executed"
+    assert yes.json()["action"]["order_id"] == order_id
+
+    async def confirmed() -> bool:
+        order = (await r.orders.get(f"/api/v1/orders/{order_id}", headers=alice)).json()
+        return order.get("status") == "confirmed"
+
+    await wait_for(confirmed, within=120, what="the order confirmed")
+    order = (await r.orders.get(f"/api/v1/orders/{order_id}", headers=alice)).json()
+    assert order["total"] == VALID_TOTAL and order["address"]["city"] == "Lyon"
+
+    def to_alice() -> list[Any]:
+        return [m for m in r.mail.mailbox.unique() if ALICE_EMAIL in m.recipients]
+
+    await wait_for(to_alice, within=120, what="the order's e-mail")
+
+    # 7. Confirming again is the same order, not a second one.
+    twice = await r.assistant.post(confirm, headers=alice)
+    assert twice.status_code == 200, twice.text
+    assert twice.json()["order"]["id"] == order_id
+    orders = (await r.orders.get("/api/v1/orders", headers=alice)).json()["items"]
+    assert [o["id"] for o in orders] == [order_id]
+    assert len(to_alice()) == 1
+
+    # The session lists its actions as they are now; the events tell the story.
+    view = (await r.assistant.get(f"/api/v1/chat/sessions/{session}", headers=alice)).json()
+    assert {(a["id"], a["status"]) for a in view["actions"]} == {
+        (action["id"], "executed"),
+        (stale["id"], "proposed"),
+    }
+    types = await _sql(
+        r.stack.database_url,
+        "SELECT type FROM assistant.events WHERE subject = :id ORDER BY sequence",
+        id=action["id"],
+    )
+    assert [row.type for row in types] == [
+        "assistant.action.proposed",
+        "assistant.action.confirmed",
+        "assistant.action.executed",
+    ]
+
+    # 8. Without a customer token the tools may quote, never change a cart.
+    known = Known()
+    api = ShopApi(r.stack.first("catalog").url, r.stack.first("orders").url, 30)
+    try:
+        tools = {
+            tool.name: tool
+            for tool in build_shop_tools(
+                ShopContext(api, None, "", None, UUID(session), timedelta(minutes=15)),  # type: ignore[arg-type]
+                known,
+                [],
+            )
+        }
+        quote = await tools["quote_configuration"].ainvoke(
+            {"product_id": bike.id, "options": bike.ids(*VALID)}
+        )
+        assert f'"total": "{VALID_TOTAL}"' in quote
+        assert Decimal(VALID_TOTAL) in known.order_amounts
+        for name, args in [
+            ("add_to_cart", add),
+            ("view_cart", {}),
+            ("propose_checkout", ADDRESS),
+        ]:
+            assert SIGN_IN in await tools[name].ainvoke(args)
+    finally:
+        await api.aclose()
