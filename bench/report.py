@@ -225,6 +225,32 @@ def grounding(result: dict[str, Any]) -> Iterator[Figure]:
     )
 
 
+def relevance(result: dict[str, Any]) -> Iterator[Figure]:
+    """recall@5 and MRR per embedder and mode; hybrid is held to semantic's recall, and
+    MiniLM's hybrid (the chat's mode) to issue 17's goal of 0.95."""
+    for kind, modes in result["results"].items():
+        semantic = modes["semantic"]["recall_at_5"]
+        for mode, figures in modes.items():
+            recall = figures["recall_at_5"]
+            target, met = "", None
+            if mode == "hybrid":
+                goal = 0.95 if kind == "minilm" else semantic
+                target = ">= 0.95" if kind == "minilm" else ">= semantic"
+                met = recall >= goal and recall >= semantic
+            yield Figure(
+                "relevance",
+                f"recall@5 ({kind}, {mode}) over {result['queries']} paraphrased queries"
+                " (ref: semantic)",
+                recall,
+                "",
+                semantic,
+                round(recall / semantic, 2) if semantic else None,
+                target,
+                met,
+                note=f"MRR {figures['mrr']:.3f}",
+            )
+
+
 READERS: dict[str, Reader] = {
     "bus": bus,
     "freshness": freshness,
@@ -234,6 +260,7 @@ READERS: dict[str, Reader] = {
     "http": http,
     "orders": orders,
     "grounding": grounding,
+    "relevance": relevance,
 }
 
 

@@ -90,6 +90,14 @@ BENCHES: tuple[Bench, ...] = (
         timeout_s=120,
     ),
     Bench(
+        "relevance",
+        "bench.relevance",
+        "ranking quality: recall@5 and MRR per mode and embedder (issue 17)",
+        quick=("--embedders", "hash", "minilm"),
+        full=("--embedders", "hash", "minilm"),
+        timeout_s=600,
+    ),
+    Bench(
         "observability",
         "bench.observability",
         "cost of tracing and JSON logs (not an issue 9 figure)",

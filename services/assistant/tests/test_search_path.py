@@ -1,5 +1,5 @@
 """The search service's fast path gives the answers of the plain computation: hybrid hits
-equal RRF over fully described candidates, kept collection handles follow the alias to a
+equal score fusion over fully described candidates, kept collection handles follow the alias to a
 new collection, and query embeddings are reused within a bounded cache."""
 
 from __future__ import annotations
@@ -71,11 +71,16 @@ async def plain_hybrid(
         include=["metadatas", "distances"],
     )
     semantic = [
-        (pid, dict(meta or {}))
-        for pid, meta in zip(result["ids"][0], (result["metadatas"] or [[]])[0], strict=True)
+        (pid, dict(meta or {}), 1.0 - float(dist))
+        for pid, meta, dist in zip(
+            result["ids"][0],
+            (result["metadatas"] or [[]])[0],
+            (result["distances"] or [[]])[0],
+            strict=True,
+        )
         if filters.accepts(dict(meta or {}))
     ]
-    keyword: list[tuple[str, dict[str, Any]]] = []
+    keyword: list[tuple[str, dict[str, Any], float]] = []
     terms = ranking.query_terms(query)
     if terms:
         contains = [{"$contains": term} for term in terms]
@@ -91,10 +96,14 @@ async def plain_hybrid(
         }
         documents = dict(zip(found["ids"], found["documents"] or [], strict=True))
         scored = ranking.bm25(terms, documents, await collection.count())
-        keyword = [(pid, metadatas[pid]) for pid, _ in scored if filters.accepts(metadatas[pid])]
-        keyword = keyword[:n]
-    metadata = dict(semantic) | dict(keyword)
-    fused = ranking.reciprocal_rank_fusion([[pid for pid, _ in semantic], [p for p, _ in keyword]])
+        keyword = [
+            (pid, metadatas[pid], score) for pid, score in scored if filters.accepts(metadatas[pid])
+        ][:n]
+    metadata = {pid: meta for pid, meta, _ in semantic} | {pid: m for pid, m, _ in keyword}
+    named = {pid for pid, m, _ in keyword if ranking.names_query(terms, str(m.get("name")))}
+    fused = ranking.score_fusion(
+        [(pid, sim) for pid, _, sim in semantic], [(pid, s) for pid, _, s in keyword], named=named
+    )
     return [Hit.of(pid, metadata[pid], score) for pid, score in fused[:k]]
 
 

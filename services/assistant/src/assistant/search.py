@@ -12,8 +12,8 @@ collections are kept by name (a handle of a dropped collection raises `NotFoundE
 which forgets it and reads the alias again), query embeddings are kept in a bounded LRU,
 and a hybrid query's calls run concurrently. Chroma spends most of a query's CPU reading
 metadata (50 candidates: 4.0 ms with metadata, 1.3 ms without), so hybrid candidates are
-ranked by id only and metadata is read for the k answers alone, most of which the keyword
-candidates (fetched with their metadata anyway) already describe.
+ranked by id and distance only and metadata is read for the k answers alone, most of
+which the keyword candidates (fetched with their metadata anyway) already describe.
 """
 
 from __future__ import annotations
@@ -229,9 +229,7 @@ class SearchService:
         async def work(active: ActiveIndex, collection: AsyncCollection) -> list[Hit]:
             if mode == "keyword":
                 keyword = await _keyword(collection, query, filters, k)
-                return [
-                    Hit.of(pid, meta, 1.0 / rank) for rank, (pid, meta) in enumerate(keyword, 1)
-                ]
+                return [Hit.of(pid, meta, score) for pid, meta, score in keyword]
             vector = await self._query_vector(self._embedder(active), query)
             if mode == "semantic":
                 semantic = await _nearest(collection, vector, k, filters)
@@ -291,7 +289,8 @@ async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
 async def _hybrid(
     collection: AsyncCollection, query: str, vector: list[float], k: int, n: int, filters: Filters
 ) -> list[Hit]:
-    """The semantic and keyword rankings (n candidates each) fused by RRF, top k.
+    """The semantic and keyword rankings (n candidates each) fused by score
+    (`ranking.score_fusion`), top k.
 
     Semantic candidates come without metadata unless the exact price check needs it;
     the fused top k that no candidate described are read afterwards, in one `get`
@@ -300,14 +299,19 @@ async def _hybrid(
         nearest, keyword = await _both(
             _nearest(collection, vector, n, filters), _keyword(collection, query, filters, n)
         )
-        semantic_ids = [pid for pid, _, _ in nearest]
-        metadata = {pid: meta for pid, meta, _ in nearest} | dict(keyword)
+        semantic = [(pid, 1.0 - dist) for pid, _, dist in nearest]
+        metadata = {pid: meta for pid, meta, _ in nearest}
     else:
-        semantic_ids, keyword = await _both(
+        semantic, keyword = await _both(
             _nearest_ids(collection, vector, n, filters), _keyword(collection, query, filters, n)
         )
-        metadata = dict(keyword)
-    fused = ranking.reciprocal_rank_fusion([semantic_ids, [pid for pid, _ in keyword]])[:k]
+        metadata = {}
+    metadata |= {pid: meta for pid, meta, _ in keyword}
+    terms = ranking.query_terms(query)
+    named = {pid for pid, meta, _ in keyword if ranking.names_query(terms, str(meta.get("name")))}
+    fused = ranking.score_fusion(
+        semantic, [(pid, score) for pid, _, score in keyword], named=named
+    )[:k]
     missing = [pid for pid, _ in fused if pid not in metadata]
     if missing:
         found = await collection.get(ids=missing, include=["metadatas"])
@@ -320,16 +324,18 @@ async def _hybrid(
 
 async def _nearest_ids(
     collection: AsyncCollection, vector: list[float], n: int, filters: Filters
-) -> list[str]:
-    """The n nearest ids, closest first, with nothing else read (no exact price check:
-    only for filters that Chroma's `where` applies in full)."""
+) -> list[tuple[str, float]]:
+    """The n nearest (id, similarity), closest first, with no metadata read (no exact
+    price check: only for filters that Chroma's `where` applies in full)."""
     result = await collection.query(
         query_embeddings=[vector],  # type: ignore[arg-type]
         n_results=n,
         where=filters.where(),
-        include=[],
+        include=["distances"],
     )
-    return list(result["ids"][0]) if result["ids"] else []
+    ids = result["ids"][0] if result["ids"] else []
+    distances = (result.get("distances") or [[]])[0]
+    return [(pid, 1.0 - float(dist)) for pid, dist in zip(ids, distances, strict=True)]
 
 
 async def _nearest(
@@ -353,8 +359,9 @@ async def _nearest(
 
 async def _keyword(
     collection: AsyncCollection, query: str, filters: Filters, n: int
-) -> list[tuple[str, dict[str, Any]]]:
-    """Documents containing a query word, ranked by BM25 (best first, at most n)."""
+) -> list[tuple[str, dict[str, Any], float]]:
+    """Documents containing a query word, ranked by BM25: (id, metadata, score), best
+    first, at most n."""
     terms = ranking.query_terms(query)
     if not terms:
         return []
@@ -375,4 +382,6 @@ async def _keyword(
         for pid, meta in zip(found["ids"], found.get("metadatas") or [], strict=True)
     }
     scored = ranking.bm25(terms, {pid: doc or "" for pid, doc in documents.items()}, size)
-    return [(pid, metadatas[pid]) for pid, _ in scored if filters.accepts(metadatas[pid])][:n]
+    return [
+        (pid, metadatas[pid], score) for pid, score in scored if filters.accepts(metadatas[pid])
+    ][:n]

@@ -126,6 +126,16 @@ co_purchases = Table(
 )
 Index("ix_co_purchases_rank", co_purchases.c.product_id, co_purchases.c.orders.desc())
 
+categories = Table(
+    "categories",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("slug", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("version", BigInteger, nullable=False, comment="the event's sequence"),
+)
+"""The catalog's categories (`catalog.category.*`): the query parser's category words."""
+
 ledger = ledger_tables(metadata, SCHEMA)
 
 BEST_SELLERS = "best_sellers"
@@ -137,16 +147,6 @@ best_sellers = table(
     column("name"),
     schema=SCHEMA,
 )
-categories = Table(
-    "categories",
-    metadata,
-    Column("id", Uuid, primary_key=True),
-    Column("slug", Text, nullable=False),
-    Column("name", Text, nullable=False),
-    Column("version", BigInteger, nullable=False, comment="the event's sequence"),
-)
-"""The catalog's categories (`catalog.category.*`): the query parser's category words."""
-
 """Materialized view (created by migration 0002, not by this metadata): units and orders
 per product over the last 30 days of counted purchases."""
 
