@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID, uuid5
@@ -253,7 +253,10 @@ class Cart(Aggregate):
 
 
 def abandoned_event_id(cart_id: UUID, idle_since: datetime) -> UUID:
-    return uuid5(cart_id, idle_since.isoformat())
+    """uuid5 of the cart and the idle period's start (ISO 8601, in UTC: the same moment
+    read by connections in different time zones gives the same id)."""
+    moment = idle_since.astimezone(UTC) if idle_since.tzinfo is not None else idle_since
+    return uuid5(cart_id, moment.isoformat())
 
 
 def _check_quantity(quantity: int) -> None:

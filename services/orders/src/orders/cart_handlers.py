@@ -146,7 +146,6 @@ async def checkout(cmd: Checkout, uow: UnitOfWork) -> Placed:
         cart = await uow.repo.cart(cart_id_of(cmd.customer), lock=True)
         if cart is None or not cart.lines:
             raise Conflict("your cart is empty: there is nothing to check out")
-        cart.seen_with(cmd.email)
         known = await uow.repo.catalog(line.product_id for line in cart.lines)
         now = cart_now(cart.lines, known)
         if now.unsellable:
