@@ -66,6 +66,7 @@ def _params(endpoint: Endpoint, w: World) -> dict[str, str]:
         "rule_id": rule,
         "order_id": order,
         "session_id": w.session_a,
+        "action_id": w.action_a,
         "run_id": w.run_id,
         "name": w.job,
     }

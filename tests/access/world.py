@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID, uuid4
 
 import httpx
 import jwt
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from assistant.action_handlers import propose_checkout
+from marcus_contracts.events.orders import ShippingAddress
 from marcus_web.auth import mint_token
 from notifier.mailcatcher import Mailbox
 from services.orders.tests.stack import SECRET, MailCatcher
@@ -107,6 +111,9 @@ class World:
     order_b: str = ""
     session_a: str = ""
     session_b: str = ""
+    action_a: str = ""
+    """A checkout the assistant proposed in A's session, expired: its confirm row is
+    refused for everyone (A: 410) and changes nothing."""
     run_id: str = ""
     job: str = "views-refresh"
 
@@ -222,6 +229,7 @@ async def build_world(running: Running, tokens: Tokens) -> World:
 
         world.session_a = await session(a)
         world.session_b = await session(b)
+        world.action_a = await expired_action(running.engine, tokens.a, world)
 
         async def indexed() -> bool:
             found = await assistant.get("/api/v1/search", params={"q": "Access lamp"})
@@ -245,6 +253,36 @@ async def build_world(running: Running, tokens: Tokens) -> World:
         )
     await wait_quiet(running.engine)
     return world
+
+
+async def expired_action(engine: AsyncEngine, customer: str, world: World) -> str:
+    """A's proposal, recorded as the chat's `propose_checkout` records one (the events
+    and the projection), proposed an hour ago. Confirming and checking out for real:
+    services/assistant/tests/test_chat_actions_e2e.py."""
+    line = {
+        "line_id": str(uuid4()),
+        "product_id": world.product_id,
+        "name": "Access lamp",
+        "quantity": 1,
+        "unit_price": "12.50",
+        "line_total": "12.50",
+    }
+    action = await propose_checkout(
+        async_sessionmaker(engine, expire_on_commit=False),
+        session_id=UUID(world.session_a),
+        customer=customer,
+        cart={"lines": [line], "total": "12.50", "currency": "EUR"},
+        address=ShippingAddress(
+            name="A. Customer",
+            lines=["1 Access Road"],
+            city="Porto",
+            postal_code="4000",
+            country="PT",
+        ),
+        now=datetime.now(UTC) - timedelta(hours=1),
+        ttl=timedelta(minutes=15),
+    )
+    return str(action.id)
 
 
 async def event_counts(engine: AsyncEngine) -> dict[str, int]:
