@@ -33,7 +33,7 @@ TABLES = {
     "orders": "outbox, events, orders, order_lines, products, reservation_receipts,"
     " idempotency_keys, placement_retries, processed_events, subject_sequences",
     "scheduler": "outbox, events, job_runs, processed_events, subject_sequences",
-    "assistant": "outbox, events, sessions, messages, reply_grounding, customer_orders,"
+    "assistant": "outbox, events, sessions, messages, reply_grounding, actions, customer_orders,"
     " purchased_orders,"
     " purchase_lines, co_purchases, processed_events, subject_sequences",
 }

@@ -84,7 +84,6 @@ async def running(
 ) -> AsyncIterator[Running]:
     upgrade("notifier", clean_database)
     await truncate_saga(clean_database)
-    await _sql(clean_database, "TRUNCATE assistant.actions")
     stack = Stack(clean_database, redis_url, stream_prefix, tmp_path)
     mail = MailCatcher(tmp_path / "mail", stack.smtp_port)
     await mail.start()
