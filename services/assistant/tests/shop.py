@@ -35,7 +35,8 @@ TABLES = {
     "scheduler": "outbox, events, job_runs, processed_events, subject_sequences",
     "assistant": "outbox, events, sessions, messages, reply_grounding, actions, customer_orders,"
     " purchased_orders,"
-    " purchase_lines, co_purchases, processed_events, subject_sequences",
+    " purchase_lines, co_purchases, product_sales, categories, processed_events,"
+    " subject_sequences",
 }
 FAST_CONSUMER = {
     "consumer_reclaim_min_idle_ms": 3000,
