@@ -57,7 +57,7 @@ async def test_first_chat_after_start_answers_from_the_model_with_minilm(
         "REDIS_URL": redis_url,
         "STREAM_PREFIX": stream_prefix,
         "JWT_SECRET": SECRET,
-        "LOG_LEVEL": "warning",
+        "LOG_LEVEL": "info",
         "RELAY_POLL_INTERVAL": "0.2",
         "CHROMA_URL": chroma_url,
         "INDEX_NAMESPACE": stream_prefix,
@@ -106,6 +106,8 @@ async def test_first_chat_after_start_answers_from_the_model_with_minilm(
         async with httpx.AsyncClient(base_url=assistant.url, timeout=120) as client:
             ready = (await client.get("/readyz")).json()
             assert ready["checks"]["embedder"] == "ok"
+            # Ready means loaded: the model was loaded before any request needed it.
+            assert "embedder minilm-l6-v2 loaded in" in assistant.log.read_text()
 
             async def indexed() -> bool:  # by id: no query is embedded
                 response = await client.get(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from fastapi import FastAPI
 
@@ -53,9 +54,10 @@ class Warmup:
             return
         warm_up = getattr(embedder, "warm_up", None)
         if warm_up is not None:  # a local model: load it, then one encode (lazy kernels)
-            log.info("loading embedder %s for %s", embedder.name, key)
+            started = time.monotonic()
             await warm_up()
             await embedder.embed(["warm up"])
+            log.info("embedder %s loaded in %.1f s", embedder.name, time.monotonic() - started)
         self.warmed.add(key)
 
     async def check(self) -> None:
