@@ -1,6 +1,6 @@
 """Recommendations beyond nearest neighbours, from real orders: bought together
-(co-purchase counts of confirmed orders, uncounted on cancel) and popular (the
-best-sellers view, refreshed when the scheduler's views-refresh job fires)."""
+(co-purchase counts of confirmed orders, uncounted on cancel) and popular (units sold,
+added as each order is confirmed and taken back when it is cancelled, per category too)."""
 
 from __future__ import annotations
 
@@ -64,30 +64,41 @@ async def test_bought_together_counts_confirmed_orders_and_forgets_cancelled(sto
     assert (p["SALT"], 1.0) not in await together(p["PAN"])
 
 
-async def test_popular_comes_from_the_view_refreshed_by_the_scheduler(store: Shop) -> None:
+async def test_popular_follows_confirmed_and_cancelled_orders_live(store: Shop) -> None:
+    """No view refresh: each confirmation adds its units, a cancellation takes them back."""
     p = await products(store)
-    await store.order("alice", [(p["OIL"], 5), (p["PAN"], 1)])
-    last = await store.order("bob", [(p["OIL"], 1), (p["SALT"], 2)])
-    await store.assistant_knows_order(last["id"], "confirmed")
 
-    before = await recommend(store, strategy="popular", k=3)
-    assert before["results"] == []  # the view is only as fresh as its last refresh
+    async def popular(**params: str | int) -> list[tuple[str, float]]:
+        body = await recommend(store, strategy="popular", k=3, **params)
+        return [(r["product_id"], r["score"]) for r in body["results"]]
 
-    run = await store.scheduler.post("/api/v1/admin/jobs/views-refresh/run", headers=store.admin)
-    assert run.status_code == 202, run.text
+    first = await store.order("alice", [(p["OIL"], 5), (p["PAN"], 1)])
 
-    async def refreshed() -> list | None:
-        results = (await recommend(store, strategy="popular", k=3))["results"]
-        return results or None
+    async def counted_first() -> list | None:
+        return await popular() or None
 
-    results = await wait_for(refreshed, within=60, what="best sellers after the refresh")
-    assert [(r["product_id"], r["score"]) for r in results] == [
-        (p["OIL"], 6.0),
-        (p["SALT"], 2.0),
+    # polled until the consumer has the confirmation: no scheduler job runs in this test
+    assert await wait_for(counted_first, within=60, what="popular after the first order") == [
+        (p["OIL"], 5.0),
         (p["PAN"], 1.0),
     ]
-    without_oil = await recommend(store, strategy="popular", k=3, product_id=p["OIL"])
-    assert [r["product_id"] for r in without_oil["results"]] == [p["SALT"], p["PAN"]]
+    assert first["id"]
+    last = await store.order("bob", [(p["OIL"], 1), (p["SALT"], 2)])
+    await store.assistant_knows_order(last["id"], "confirmed")
+    assert await popular() == [(p["OIL"], 6.0), (p["SALT"], 2.0), (p["PAN"], 1.0)]
+    assert [pid for pid, _ in await popular(product_id=p["OIL"])] == [p["SALT"], p["PAN"]]
+
+    salt = (await recommend(store, strategy="popular", k=3))["results"][1]
+    by_category = await recommend(store, strategy="popular", k=3, category=salt["category"])
+    assert by_category["category"] == salt["category"]
+    assert [(r["product_id"], r["score"]) for r in by_category["results"]] == [(p["SALT"], 2.0)]
+
+    cancelled = await store.orders.post(
+        f"/api/v1/orders/{last['id']}/cancel", headers=bearer("bob")
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    await store.assistant_knows_order(last["id"], "cancelled")
+    assert await popular() == [(p["OIL"], 5.0), (p["PAN"], 1.0)]
 
 
 async def test_strategy_input_errors(store: Shop) -> None:

@@ -130,12 +130,17 @@ async def recommendations(
     ] = None,
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 5,
     in_stock: Annotated[bool | None, Query()] = None,
+    category: Annotated[
+        str | None,
+        Query(pattern=CATEGORY_PATTERN, description="Only products of this category (slug)."),
+    ] = None,
     strategy: Annotated[
         Strategy,
         Query(
             description="`similar`: nearest neighbours in the index; `bought_together`: "
             "products most often in the same confirmed orders; `popular`: best sellers of "
-            "the last 30 days (the product itself excluded when given)."
+            "the last 30 days, counted as orders are confirmed or cancelled (the product "
+            "itself excluded when given; per category with `category`)."
         ),
     ] = "similar",
 ) -> StrategyRecommendations:
@@ -159,7 +164,7 @@ async def recommendations(
             strategy,
             product_id,
             k,
-            Filters(in_stock=in_stock),
+            Filters(category=category, in_stock=in_stock),
         )
     except IndexUnavailable as exc:
         raise _unavailable(exc) from exc
@@ -171,6 +176,7 @@ async def recommendations(
         strategy=strategy,
         product_id=None if product_id is None else str(product_id),
         k=k,
+        category=category,
         collection=results.collection,
         embedder=results.embedder,
         results=[RecommendedProduct(**asdict(hit)) for hit in results.hits],

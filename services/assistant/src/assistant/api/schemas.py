@@ -53,7 +53,8 @@ class SearchResults(BaseModel):
 class RecommendedProduct(SearchHit):
     score: float = Field(
         description="similar: cosine similarity; bought_together: orders that contain both "
-        "products; popular: units sold in the last 30 days (as of the last view refresh)."
+        "products; popular: units sold in the last 30 days (confirmed orders, less "
+        "cancelled ones, as the assistant consumed them)."
     )
 
 
@@ -61,6 +62,7 @@ class StrategyRecommendations(BaseModel):
     strategy: Literal["similar", "bought_together", "popular"]
     product_id: str | None
     k: int
+    category: str | None = None
     collection: str
     embedder: str
     results: list[RecommendedProduct]

@@ -10,15 +10,17 @@ late or redelivered older event never overwrites a newer state.
 
 Purchases are counted once per order, whatever order the events arrive in:
 `purchased_orders` is the order's switch. `confirmed` (or `shipped`, which implies it)
-inserts it as `counted` and adds the lines and the co-purchase pairs; `cancelled` turns a
-counted order into `cancelled` and subtracts them again, or, arriving first, records
-`cancelled` so a late `confirmed` counts nothing.
+inserts it as `counted` and adds the lines, the co-purchase pairs and the units sold
+(`product_sales`, on the day it was confirmed); `cancelled` turns a counted order into
+`cancelled` and subtracts them again, or, arriving first, records `cancelled` so a late
+`confirmed` counts nothing. The consumer's ledger makes each event count once; this
+switch makes each order count once whatever events say it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import permutations
 from typing import Any
@@ -29,9 +31,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.storage.tables import (
-    best_sellers,
     co_purchases,
     customer_orders,
+    product_sales,
     purchase_lines,
     purchased_orders,
 )
@@ -103,6 +105,7 @@ async def count_purchase(session: AsyncSession, envelope: Envelope, event: Any) 
         ],
     )
     await _add_pairs(session, _pairs(event), +1)
+    await _add_sales(session, _units(event.lines), _day(envelope.time), +1)
     return True
 
 
@@ -124,13 +127,52 @@ async def uncount_purchase(session: AsyncSession, envelope: Envelope, event: Any
             .where(purchased_orders.c.order_id == event.order_id)
             .where(purchased_orders.c.status == "counted")
             .values(status="cancelled")
-            .returning(purchased_orders.c.order_id)
+            .returning(purchased_orders.c.confirmed_at)
         )
     ).first()
     if was_counted is None:
         return False
     await _add_pairs(session, _pairs(event), -1)
+    counted = await session.execute(
+        select(purchase_lines.c.product_id, purchase_lines.c.quantity).where(
+            purchase_lines.c.order_id == event.order_id
+        )
+    )
+    await _add_sales(session, _units(counted), _day(was_counted.confirmed_at), -1)
     return True
+
+
+def _day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def _units(lines: Any) -> dict[UUID, int]:
+    """Units per product of an order's lines."""
+    units: dict[UUID, int] = {}
+    for line in lines:
+        units[line.product_id] = units.get(line.product_id, 0) + int(line.quantity)
+    return units
+
+
+async def _add_sales(session: AsyncSession, units: dict[UUID, int], day: date, sign: int) -> None:
+    """Add (sign +1) or take back (-1) one order's units on the day it was confirmed."""
+    if not units:
+        return
+    stmt = insert(product_sales).values(
+        [
+            {"product_id": pid, "day": day, "units": sign * n, "orders": sign}
+            for pid, n in sorted(units.items())
+        ]
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["product_id", "day"],
+            set_={
+                "units": product_sales.c.units + stmt.excluded.units,
+                "orders": product_sales.c.orders + stmt.excluded.orders,
+            },
+        )
+    )
 
 
 async def _add_pairs(session: AsyncSession, pairs: list[tuple[UUID, UUID]], delta: int) -> None:
@@ -208,17 +250,27 @@ async def bought_together(
     return [(str(row.other_id), int(row.orders)) for row in await session.execute(query)]
 
 
+POPULAR_DAYS = 30
+"""Best sellers count the units of orders confirmed in this many days (today included)."""
+
+
 async def popular(
-    session: AsyncSession, limit: int, exclude: UUID | None = None
+    session: AsyncSession, limit: int, exclude: UUID | None = None, *, today: date | None = None
 ) -> list[tuple[str, int]]:
-    """(product id, units sold) from the best-sellers view, best first."""
+    """(product id, units sold in the last POPULAR_DAYS days), best first (then by
+    orders, then id); from `product_sales`, so an order counts as soon as its
+    confirmation is consumed."""
+    since = (today or datetime.now(UTC).date()) - timedelta(days=POPULAR_DAYS - 1)
+    units = func.sum(product_sales.c.units).label("units")
+    orders = func.sum(product_sales.c.orders).label("orders")
     query = (
-        select(best_sellers.c.product_id, best_sellers.c.units)
-        .order_by(
-            best_sellers.c.units.desc(), best_sellers.c.orders.desc(), best_sellers.c.product_id
-        )
+        select(product_sales.c.product_id, units)
+        .where(product_sales.c.day >= since)
+        .group_by(product_sales.c.product_id)
+        .having(func.sum(product_sales.c.units) > 0)
+        .order_by(units.desc(), orders.desc(), product_sales.c.product_id)
         .limit(limit)
     )
     if exclude is not None:
-        query = query.where(best_sellers.c.product_id != exclude)
+        query = query.where(product_sales.c.product_id != exclude)
     return [(str(row.product_id), int(row.units)) for row in await session.execute(query)]

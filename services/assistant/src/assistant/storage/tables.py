@@ -7,8 +7,10 @@
   `customer_orders` (each customer's orders as the last event described them, for the
   assistant's "my orders" tool), `purchased_orders` + `purchase_lines` (what was bought,
   counted once per order, uncounted when cancelled), `co_purchases` (how many orders
-  contain both products: "frequently bought together") and the materialized view
-  `best_sellers` over the purchases, refreshed on `scheduler.views.refresh_requested`.
+  contain both products: "frequently bought together"), `product_sales` (units sold
+  per product and day, kept live: best sellers) and the materialized view
+  `best_sellers` over the purchases, refreshed on `scheduler.views.refresh_requested`
+  (no longer read by `popular`: ADR 0301).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -125,6 +128,18 @@ co_purchases = Table(
     Column("orders", BigInteger, nullable=False),
 )
 Index("ix_co_purchases_rank", co_purchases.c.product_id, co_purchases.c.orders.desc())
+
+product_sales = Table(
+    "product_sales",
+    metadata,
+    Column("product_id", Uuid, primary_key=True),
+    Column("day", Date, primary_key=True, comment="the order's confirmation day (UTC)"),
+    Column("units", BigInteger, nullable=False),
+    Column("orders", BigInteger, nullable=False),
+)
+Index("ix_product_sales_day", product_sales.c.day)
+"""Units sold per product and day, kept in the order events' transactions (ADR 0301):
+what `popular` ranks by, current within the consumer's lag."""
 
 categories = Table(
     "categories",
