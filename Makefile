@@ -26,12 +26,13 @@ TTL ?= 86400
 EMAIL ?=
 SERVICE ?= $(SERVICES)
 FROM ?= 1
+TRIM_ARGS ?=
 PYTEST_ARGS ?=
 
 .PHONY: help install up down logs ps status seed token test test-e2e schemas lint fmt \
 	migrate rebuild-projections republish bench-bus clean install-local-model reindex bench-index \
 	bench-orders mail api-docs bench-observability bench-configurator test-reliability test-fuzz \
-	bench-notifier image release k8s test-deploy
+	bench-notifier image release k8s test-deploy trim-streams
 
 help: ## Show this help
 	@echo "Marcus: make <target> [VAR=value]"
@@ -84,6 +85,9 @@ migrate: install ## Create the database if missing and migrate every stack servi
 rebuild-projections: install ## Rebuild current-state tables from the event store (SERVICE=...)
 	@for s in $(SERVICE); do echo "==> $$s: rebuild-projections"; \
 		$(RUN) python -m $$s rebuild-projections; done
+
+trim-streams: install ## Safe stream trim: report (TRIM_ARGS="--apply" to trim; --dlq-older-than 30, --events-older-than DAYS)
+	@$(RUN) python -m scripts.streams trim $(TRIM_ARGS)
 
 republish: install ## Re-publish a service's events to its stream (SERVICE=catalog FROM=1)
 	@for s in $(SERVICE); do echo "==> $$s: republish from position $(FROM)"; \

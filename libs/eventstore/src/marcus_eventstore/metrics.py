@@ -12,6 +12,11 @@ OUTBOX_BACKLOG = Gauge("outbox_backlog", "Events recorded but not yet published"
 OUTBOX_OLDEST_AGE = Gauge(
     "outbox_oldest_age_seconds", "Age of the oldest unpublished event", ["schema"]
 )
+STREAM_TRIMMED = Counter(
+    "outbox_stream_trimmed_total",
+    "Stream entries the relay trimmed once every consumer group had acknowledged them",
+    ["schema"],
+)
 RELAY_LEADER = Gauge(
     "outbox_relay_leader", "1 when this process holds the relay lock of the schema", ["schema"]
 )

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 
 import psycopg
@@ -35,7 +36,9 @@ from marcus_eventstore.metrics import (
     OUTBOX_OLDEST_AGE,
     PUBLISH_FAILURES,
     RELAY_LEADER,
+    STREAM_TRIMMED,
 )
+from marcus_eventstore.trimming import trim_if_longer
 from marcus_telemetry import context_from_traceparent, tracer, tracing_active
 
 log = logging.getLogger("marcus.relay")
@@ -50,7 +53,12 @@ class RelaySettings:
     batch_size: int = 500
     poll_interval: float = 1.0
     maxlen: int = 0
-    """Approximate MAXLEN for XADD; 0 keeps the whole stream (replays read it from 0)."""
+    """0 keeps the whole stream (replays read it from 0). Above 0: once the stream holds
+    more entries, those every consumer group has read and acknowledged are trimmed
+    (`marcus_eventstore.trimming`: MINID below every group's pending and undelivered
+    entries, never an approximate MAXLEN that could drop them)."""
+    trim_interval: float = 5.0
+    """Seconds between two trims of the stream (when `maxlen` is above 0)."""
     standby_interval: float = 2.0
     max_backoff: float = 5.0
 
@@ -66,6 +74,7 @@ class OutboxRelay:
         self.settings = settings
         self.redis = redis
         self.is_leader = False
+        self._next_trim = 0.0
         self._select = sql.SQL(
             "SELECT o.position, e.envelope::text FROM {schema}.outbox o "
             "JOIN {schema}.events e ON e.position = o.position "
@@ -143,9 +152,8 @@ class OutboxRelay:
             return 0
         spans = [self._publish_span(row) for row in rows] if traced else []
         pipe = self.redis.pipeline(transaction=False)
-        maxlen = self.settings.maxlen or None
         for row in rows:
-            pipe.xadd(self.settings.stream, {STREAM_FIELD: row[1]}, maxlen=maxlen)
+            pipe.xadd(self.settings.stream, {STREAM_FIELD: row[1]})
         try:
             entry_ids = await pipe.execute()
         except BaseException as exc:
@@ -159,7 +167,21 @@ class OutboxRelay:
             span.end()
         await conn.execute(self._delete, [[row[0] for row in rows]])
         EVENTS_PUBLISHED.labels(self.settings.schema).inc(len(rows))
+        await self._maybe_trim()
         return len(rows)
+
+    async def _maybe_trim(self) -> None:
+        """Trim consumed entries now and then (see `RelaySettings.maxlen`)."""
+        if self.settings.maxlen <= 0:
+            return
+        now = time.monotonic()
+        if now < self._next_trim:
+            return
+        self._next_trim = now + self.settings.trim_interval
+        removed = await trim_if_longer(self.redis, self.settings.stream, self.settings.maxlen)
+        if removed:
+            STREAM_TRIMMED.labels(self.settings.schema).inc(removed)
+            log.debug("trimmed %d consumed entries of %s", removed, self.settings.stream)
 
     def _publish_span(self, row: tuple) -> Span:
         """A PRODUCER span for one event, child of the span that recorded it."""

@@ -53,6 +53,13 @@ DEAD_LETTERED = _metric(
     "Events moved to the dead-letter stream",
     EVENT_LABELS,
 )
+RECLAIM_EMPTY = _metric(
+    Counter,
+    "messaging_reclaim_empty",
+    "Claims of a pending entry that returned nothing: taken (another replica was faster) or"
+    " deleted (trimmed or deleted from the stream before the group processed it: lost)",
+    ["group", "stream", "reason"],
+)
 RECLAIMED = _metric(
     Counter,
     "messaging_entries_reclaimed",

@@ -104,8 +104,12 @@ class Reclaimer:
             stream, self._group, self._consumer, min_idle_time=threshold, message_ids=[entry_id]
         )
         if not claimed:
-            return False  # another replica was faster, or the entry was deleted
+            await self._claimed_nothing(stream, entry_id)
+            return False
         _, fields = claimed[0]
+        if not fields:  # Redis < 7 answers a deleted entry with no fields, still pending
+            await self._lost(stream, entry_id)
+            return False
         metrics.RECLAIMED.labels(self._group, stream).inc()
         raw = (fields or {}).get(_FIELD)
         if deliveries >= self._settings.max_deliveries:
@@ -118,6 +122,31 @@ class Reclaimer:
             log.info("retrying %s %s (delivery %d)", stream, entry_id, deliveries + 1)
             await self._processor.process(Entry(stream, entry_id, raw, deliveries + 1))
         return True
+
+    async def _claimed_nothing(self, stream: str, entry_id: str) -> None:
+        """XCLAIM returned nothing: another replica was faster (the entry is still in the
+        stream), or the entry is gone from the stream (trimmed or XDELed while pending):
+        an event this group never processed, logged and counted (`_lost`). Redis 7 drops
+        such an entry from the PEL itself; Redis 6 returns it without fields and keeps it
+        pending, so `_lost` acknowledges it: it is reported once."""
+        if await self._redis.xrange(stream, min=entry_id, max=entry_id, count=1):
+            metrics.RECLAIM_EMPTY.labels(self._group, stream, "taken").inc()
+            log.debug("%s %s was claimed by another replica first", stream, entry_id)
+            return
+        await self._lost(stream, entry_id)
+
+    async def _lost(self, stream: str, entry_id: str) -> None:
+        metrics.RECLAIM_EMPTY.labels(self._group, stream, "deleted").inc()
+        await self._redis.xack(stream, self._group, entry_id)
+        log.error(
+            "%s %s was pending for group %s but is no longer in the stream (trimmed or"
+            " deleted before it was processed): the event is lost to this group; republish"
+            " it from its service's event store (docs/runbook.md, 'Stream retention')",
+            stream,
+            entry_id,
+            self._group,
+            extra={"stream": stream, "entry_id": entry_id, "group": self._group},
+        )
 
 
 def _text(value: bytes | str) -> str:
