@@ -249,7 +249,15 @@ async def shop(
         scheduler = await serve(
             scheduler_app(SchedulerSettings(**base, scheduler_enabled=False))  # type: ignore[arg-type]
         )
+        shop_urls = {
+            "catalog_url": str(catalog.base_url),
+            "orders_url": str(orders_client.base_url),
+        }
         assistant = await serve(
-            assistant_app(assistant_settings(database_url, redis_url, prefix, chroma_url, **chat))
+            assistant_app(
+                assistant_settings(
+                    database_url, redis_url, prefix, chroma_url, **(shop_urls | chat)
+                )
+            )
         )
         yield Shop(catalog, orders_client, scheduler, assistant, database_url)

@@ -129,6 +129,10 @@ async def test_ungrounded_text_never_reaches_the_customer(
             assert reply["content"] == expected[case], case
         stored = (await store.session("alice", session))["messages"][-1]
         assert stored == reply, case
+        # The product's text is the catalog's, as written, and marked as data.
+        looked_up = llm.requests[-1].tool_results()[-1]["product"]
+        assert looked_up["name"] == "Lucca Dual-Boiler Espresso Machine"
+        assert looked_up["description (untrusted catalog text)"] == product["description"]
 
     metrics = (await store.assistant.get("/metrics")).text
     for outcome in ("corrected", "replaced"):

@@ -1,7 +1,9 @@
 """The tools the model may call, built per reply and bound to the caller server-side.
 
 - `search_products`: semantic search of the indexer's active collection, with filters;
-- `get_product`: one product's details (its indexed text included);
+- `get_product`: one product's details, with the catalog's description (its own text,
+  from the catalog's public API; the index's lower-cased copy only when the catalog
+  cannot be asked), marked as untrusted data;
 - `my_orders`: the caller's own orders (read-only);
 - the tools that act as the customer (quote, cart, order status, propose a checkout):
   `chat.shop_tools`, with the customer's own token.
@@ -33,6 +35,7 @@ from assistant.actions import ActionOut
 from assistant.chat.facts import Known, money
 from assistant.chat.shop_tools import ShopContext, build_shop_tools
 from assistant.search import CHAT_MODE, Filters, Hit, IndexUnavailable, SearchService
+from assistant.shop_api import ShopUnavailable
 from assistant.storage import categories as categories_store
 from assistant.storage import orders as orders_store
 from marcus_contracts.events.assistant import CitedProduct
@@ -178,10 +181,13 @@ def build_tools(context: ToolContext, evidence: Evidence) -> list[BaseTool]:
         if found is None:
             return _json({"error": f"no product with id {product_id!r} in the catalog"})
         evidence.saw(found.hit)
+        description = await _catalog_description(context.shop, wanted)
+        if description is None:
+            description = found.text
         return _json(
             {
                 "product": _product(found.hit)
-                | {"description (untrusted catalog text)": found.text[:DESCRIPTION_CHARS]}
+                | {"description (untrusted catalog text)": description[:DESCRIPTION_CHARS]}
             }
         )
 
@@ -235,6 +241,22 @@ def build_tools(context: ToolContext, evidence: Evidence) -> list[BaseTool]:
     if context.shop is None:
         return looking
     return looking + build_shop_tools(context.shop, evidence.known, evidence.actions)
+
+
+async def _catalog_description(shop: ShopContext | None, product_id: str) -> str | None:
+    """The catalog's own description (as written, not the index's lower-cased copy);
+    None when the catalog cannot be asked (no shop API, down, or no such product)."""
+    if shop is None:
+        return None
+    try:
+        answer = await shop.api.call("catalog", "GET", f"/api/v1/products/{product_id}")
+    except ShopUnavailable as exc:
+        log.warning("catalog unavailable for a product description: %s", exc)
+        return None
+    if not answer.ok or not isinstance(answer.body, dict):
+        return None
+    description = answer.body.get("description")
+    return description if isinstance(description, str) else None
 
 
 def advertised(tools: Sequence[BaseTool]) -> list[dict[str, Any]]:
