@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
 from marcus_contracts import registry
 from marcus_contracts.events import catalog as catalog_events
 from marcus_contracts.events.orders import ShippingAddress
-from marcus_eventstore import rebuild_projections
+from marcus_eventstore import Conflict, rebuild_projections
 from orders import cart_handlers as handlers
 from orders.cart import cart_id_of
 from orders.storage import read_model
@@ -157,3 +157,38 @@ async def test_a_refused_checkout_changes_nothing(
         ).scalar_one() == events
         keys = await session.execute(text("SELECT count(*) FROM orders.idempotency_keys"))
         assert keys.scalar_one() == 0
+
+
+async def test_a_second_reminder_for_one_idle_period_is_refused_by_the_store(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    pump = await _product(sessions, "12.50", 20)
+    await handlers.add_line(
+        handlers.AddLine("erin", pump.product_id, 1, email="erin@example.com"),
+        OrdersUnitOfWork(sessions),
+    )
+    async with sessions() as session:
+        idle_since = (
+            await session.execute(
+                select(carts.c.last_activity_at).where(carts.c.customer == "erin")
+            )
+        ).scalar_one()
+
+    async def remind() -> None:
+        uow = OrdersUnitOfWork(sessions)
+        async with uow:
+            cart = await uow.repo.cart(cart_id_of("erin"))
+            assert cart is not None
+            cart.abandon(idle_since, Decimal("12.50"))
+            await uow.commit()
+
+    await remind()
+    with pytest.raises(Conflict):
+        await remind()
+    async with sessions() as session:
+        row = (await session.execute(select(carts).where(carts.c.customer == "erin"))).one()
+        reminders = await session.execute(
+            text("SELECT count(*) FROM orders.events WHERE type = 'orders.cart.abandoned'")
+        )
+    assert row.reminded_for == idle_since and row.last_activity_at == idle_since
+    assert reminders.scalar_one() == 1
