@@ -11,6 +11,7 @@ A chat without a customer token may quote but not change a cart.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -268,10 +269,13 @@ async def test_search_quote_cart_propose_confirm_one_order_one_email(
     assert (await r.assistant.post(other, headers=alice)).status_code == 404
     assert (await r.assistant.post(confirm)).status_code == 401
 
-    # 6. A's yes: one order, confirmed by the saga, one e-mail.
-    yes = await r.assistant.post(confirm, headers=alice)
-    assert yes.status_code == 200, yes.text
+    # 6. A's yes, sent twice at once: one order, confirmed by the saga, one e-mail.
+    yes, same = await asyncio.gather(
+        r.assistant.post(confirm, headers=alice), r.assistant.post(confirm, headers=alice)
+    )
+    assert yes.status_code == same.status_code == 200, (yes.text, same.text)
     order_id = yes.json()["order"]["id"]
+    assert same.json()["order"]["id"] == order_id
     assert yes.json()["action"]["status"] == "executed"
     assert yes.json()["action"]["order_id"] == order_id
 
@@ -313,7 +317,52 @@ async def test_search_quote_cart_propose_confirm_one_order_one_email(
         "assistant.action.executed",
     ]
 
-    # 8. Without a customer token the tools may quote, never change a cart.
+    # 8. The price moved after the proposal: the confirmation fails, clearly; nothing bought.
+    def propose_again(request: Recorded) -> Reply:
+        return Reply(tool_calls=[("propose_checkout", ADDRESS)])
+
+    llm.then(
+        Reply(tool_calls=[("add_to_cart", {"product_id": pricey["id"], "quantity": 1})]),
+        propose_again,
+        Reply("Confirm below."),
+    )
+    carbon = await r.assistant.post(say, json={"content": "the carbon one too"}, headers=alice)
+    [moved] = carbon.json()["reply"]["actions"]
+    assert moved["total"] == "3490.00"
+    admin = {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
+    patched = await r.catalog.patch(
+        f"/api/v1/products/{pricey['id']}", json={"price": "3590.00"}, headers=admin
+    )
+    assert patched.status_code == 200, patched.text
+
+    async def repriced() -> bool:
+        cart = (await r.orders.get("/api/v1/cart", headers=alice)).json()
+        return cart.get("total") == "3590.00"
+
+    await wait_for(repriced, within=120, what="the cart at the new price")
+    moved_url = f"/api/v1/chat/sessions/{session}/actions/{moved['id']}/confirm"
+    for _ in range(2):  # single use: the second confirmation reads the same failure
+        refused = await r.assistant.post(moved_url, headers=alice)
+        assert refused.status_code == 409, refused.text
+        problem = refused.json()
+        assert problem["detail"].startswith("Nothing was bought: the cart's total changed")
+        assert "it was 3490.00 EUR, it is now 3590.00 EUR" in problem["detail"]
+        assert problem["action"]["status"] == "failed"
+        assert problem["action"]["failure_status"] == 409
+    orders = (await r.orders.get("/api/v1/orders", headers=alice)).json()["items"]
+    assert [o["id"] for o in orders] == [order_id]
+    types = await _sql(
+        r.stack.database_url,
+        "SELECT type FROM assistant.events WHERE subject = :id ORDER BY sequence",
+        id=moved["id"],
+    )
+    assert [row.type for row in types] == [
+        "assistant.action.proposed",
+        "assistant.action.confirmed",
+        "assistant.action.failed",
+    ]
+
+    # 9. Without a customer token the tools may quote, never change a cart.
     known = Known()
     api = ShopApi(r.stack.first("catalog").url, r.stack.first("orders").url, 30)
     try:
