@@ -29,7 +29,7 @@ class Call:
 def service_of(path: str) -> str:
     if path.startswith(("/api/v1/categories", "/api/v1/products")):
         return "catalog"
-    if path.startswith("/api/v1/orders"):
+    if path.startswith(("/api/v1/orders", "/api/v1/cart")):
         return "orders"
     if path.startswith(("/api/v1/search", "/api/v1/recommendations", "/api/v1/chat")):
         return "assistant"
@@ -56,7 +56,7 @@ def _params(endpoint: Endpoint, w: World) -> dict[str, str]:
     order = w.order_a
     if path.endswith("/cancel"):
         order = w.order_a_cancel
-    elif path.endswith("/ship"):
+    elif path.endswith(("/ship", "/deliver")):
         order = w.order_a_ship
     return {
         "category_id": w.category_id,
@@ -69,6 +69,7 @@ def _params(endpoint: Endpoint, w: World) -> dict[str, str]:
         "action_id": w.action_a,
         "run_id": w.run_id,
         "name": w.job,
+        "line_id": w.line_a_victim if deleting else w.line_a,
     }
 
 
@@ -110,6 +111,20 @@ def _body(endpoint: Endpoint, w: World) -> Any:
         ("POST", "/api/v1/orders"): {
             "email": "buyer@example.com",
             "lines": [{"product_id": w.product_id, "quantity": 1}],
+        },
+        ("POST", "/api/v1/cart/lines"): {"product_id": w.cart_product_id, "quantity": 1},
+        ("PATCH", "/api/v1/cart/lines/{line_id}"): {"quantity": 2},
+        ("PUT", "/api/v1/cart/reminders"): {"enabled": False},
+        ("POST", "/api/v1/cart/checkout"): {
+            "email": "buyer@example.com",
+            "expected_total": w.checkout_total,
+            "address": {
+                "name": "A. Customer",
+                "lines": ["1 Access Road"],
+                "city": "Porto",
+                "postal_code": "4000-001",
+                "country": "PT",
+            },
         },
         ("POST", "/api/v1/chat/sessions"): {"title": "More lamps"},
         ("POST", "/api/v1/chat/sessions/{session_id}/messages"): {"content": "a lamp please"},

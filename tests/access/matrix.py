@@ -98,8 +98,19 @@ API: dict[Endpoint, Expected] = {
     ("POST", "/api/v1/orders"): signed_in(201, 201, 201),
     ("GET", "/api/v1/orders"): signed_in(200, 200, 200),
     ("GET", "/api/v1/orders/{order_id}"): signed_in(200, 404, 200),
-    ("POST", "/api/v1/orders/{order_id}/cancel"): signed_in(200, 404, 404),
+    ("POST", "/api/v1/orders/{order_id}/cancel"): signed_in(200, 404, 200),
     ("POST", "/api/v1/orders/{order_id}/ship"): admin_only(200),
+    ("POST", "/api/v1/orders/{order_id}/deliver"): admin_only(200),
+    # the cart: always the caller's own (no cart id in any path); another customer's line
+    # is 404. Checkout (in this order: after the line changes above it) places customer
+    # A's cart; B's and the admin's carts are empty when their refusals are sent: 409.
+    ("GET", "/api/v1/cart"): signed_in(200, 200, 200),
+    ("POST", "/api/v1/cart/lines"): signed_in(201, 201, 201),
+    ("PATCH", "/api/v1/cart/lines/{line_id}"): signed_in(200, 404, 404),
+    ("DELETE", "/api/v1/cart/lines/{line_id}"): signed_in(200, 404, 404),
+    ("PUT", "/api/v1/cart/reminders"): signed_in(200, 200, 200),
+    ("POST", "/api/v1/cart/checkout"): signed_in(201, 409, 409),
+    ("DELETE", "/api/v1/cart"): signed_in(200, 200, 200),
     # assistant: search and recommendations public; chat sessions their owner's only
     ("GET", "/api/v1/search"): public(),
     ("GET", "/api/v1/recommendations"): public(),

@@ -116,6 +116,13 @@ class World:
     refused for everyone (A: 410) and changes nothing."""
     run_id: str = ""
     job: str = "views-refresh"
+    cart_product_id: str = ""
+    """What the cart's add row adds (in no cart before)."""
+    line_a: str = ""
+    line_a_victim: str = ""
+    checkout_total: str = "37.50"
+    """Customer A's cart when its checkout row is sent: line_a (12.50) at quantity 2 after
+    the PATCH row, the victim line removed, the add row's product (12.50) once."""
 
     @property
     def orders_of_a(self) -> set[str]:
@@ -155,6 +162,10 @@ async def build_world(running: Running, tokens: Tokens) -> World:
             }
 
         world.product_id = (await post("/api/v1/products", simple("ACC-1", "Access lamp")))["id"]
+        world.cart_product_id = (await post("/api/v1/products", simple("ACC-ADD", "Lamp shade")))[
+            "id"
+        ]
+        cart_victim = (await post("/api/v1/products", simple("ACC-CART", "Lamp bulb")))["id"]
         victim = await post("/api/v1/products", simple("ACC-DEL", "Doomed lamp"))
         world.victim_product_id = victim["id"]
         kit = await post(
@@ -220,6 +231,23 @@ async def build_world(running: Running, tokens: Tokens) -> World:
                 return bool(answer.json().get("status") == "confirmed")
 
             await wait_for(confirmed, within=60, what=f"order {order_id} confirmed")
+
+        async def line(product_id: str) -> str:
+            """A line in customer A's cart (once the orders service knows the product)."""
+
+            async def added() -> Any:
+                answer = await orders.post(
+                    "/api/v1/cart/lines",
+                    json={"product_id": product_id, "quantity": 1},
+                    headers=a,
+                )
+                return answer.json() if answer.status_code == 201 else None
+
+            cart = await wait_for(added, within=60, what="a line in customer A's cart")
+            return str(next(x["line_id"] for x in cart["lines"] if x["product_id"] == product_id))
+
+        world.line_a = await line(world.product_id)
+        world.line_a_victim = await line(cart_victim)
 
         async def session(headers: dict[str, str]) -> str:
             created = await assistant.post(
