@@ -39,6 +39,11 @@ class ChatSession(Aggregate):
         if customer != self.customer:
             raise NotFound(f"chat session {self.id} not found")
 
+    def delete(self, customer: str) -> None:
+        """The owner deletes the session (anyone else: not found)."""
+        self.check_owner(customer)
+        self._record(ev.SessionDeletedV1(session_id=self.id, customer=customer))
+
     def receive(self, content: str, limit: int) -> UUID:
         """Record the customer's message; returns its id."""
         if not content.strip():

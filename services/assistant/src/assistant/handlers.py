@@ -58,6 +58,21 @@ async def _owned(uow: UnitOfWork, session_id: UUID, customer: str) -> ChatSessio
     return chat
 
 
+async def delete_session(
+    sessions: async_sessionmaker[AsyncSession],
+    session_id: UUID,
+    customer: str,
+    context: CommandContext | None = None,
+) -> None:
+    """Delete the customer's session; another customer's, or none: NotFound."""
+    async with UnitOfWork(sessions, context) as uow:
+        chat = await uow.repo.chat_session(session_id)
+        if chat is None:
+            raise NotFound(f"chat session {session_id} not found")
+        chat.delete(customer)
+        await uow.commit()
+
+
 async def receive_message(
     sessions: async_sessionmaker[AsyncSession],
     session_id: UUID,

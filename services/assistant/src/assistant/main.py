@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from assistant.api.actions import router as actions_router
 from assistant.api.chat import router as chat_router
 from assistant.api.routes import router
+from assistant.api.sessions import router as sessions_router
 from assistant.chat.llm import chat_model
 from assistant.chat.turns import ChatService
 from assistant.consumer import run_consumer
@@ -54,7 +55,7 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
             "Semantic product search and recommendations (public); chat with the shopping "
             "assistant (customers, their own sessions only)."
         ),
-        routers=[router, chat_router, actions_router],
+        routers=[router, chat_router, actions_router, sessions_router],
         background=[run_consumer, close_chat, warm_embedder],
         checks={"chroma": check_chroma, "embedder": check_embedder},
     )

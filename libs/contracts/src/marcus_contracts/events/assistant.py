@@ -79,6 +79,17 @@ class ReplyRecordedV1(Event):
     model: str = ""
 
 
+class SessionDeletedV1(Event):
+    """The customer deleted the session: its messages leave the read side with it (the
+    events stay, as every event does; a deleted session takes no further message)."""
+
+    event_type = "assistant.session.deleted"
+    version = 1
+
+    session_id: UUID
+    customer: str = Field(min_length=1)
+
+
 # ------------------------------------------------------------------------------ actions
 # Nothing is bought without the customer's yes: the assistant PROPOSES an action (a
 # checkout of the cart as it is, to an address, at a total), the customer confirms it
@@ -157,6 +168,7 @@ ALL = (
     SessionStartedV1,
     MessageReceivedV1,
     ReplyRecordedV1,
+    SessionDeletedV1,
     ActionProposedV1,
     ActionConfirmedV1,
     ActionExecutedV1,

@@ -128,6 +128,22 @@ class SessionOut(BaseModel):
     )
 
 
+class SessionSummaryOut(BaseModel):
+    id: str
+    title: str
+    message_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class SessionPage(BaseModel):
+    items: list[SessionSummaryOut]
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` to get the next (older) page; null on the last page.",
+    )
+
+
 class ChatReply(BaseModel):
     session_id: str
     question: MessageOut

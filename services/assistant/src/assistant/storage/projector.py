@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.storage import actions as actions_store
-from assistant.storage.tables import PROJECTIONS, messages, sessions
+from assistant.storage.tables import PROJECTIONS, messages, reply_grounding, sessions
 from marcus_contracts import Envelope, registry
 from marcus_contracts.events import assistant as ev
 
@@ -73,10 +73,20 @@ async def _replied(session: AsyncSession, envelope: Envelope, event: Any) -> Non
     )
 
 
+async def _deleted(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    """The session leaves the read side with its messages and what grounding stored
+    about them."""
+    owned = select(messages.c.id).where(messages.c.session_id == event.session_id)
+    await session.execute(delete(reply_grounding).where(reply_grounding.c.message_id.in_(owned)))
+    await session.execute(delete(messages).where(messages.c.session_id == event.session_id))
+    await session.execute(delete(sessions).where(sessions.c.id == event.session_id))
+
+
 _APPLIERS: dict[str, Apply] = {
     ev.SessionStartedV1.event_type: _started,
     ev.MessageReceivedV1.event_type: _received,
     ev.ReplyRecordedV1.event_type: _replied,
+    ev.SessionDeletedV1.event_type: _deleted,
     **actions_store.APPLIERS,
 }
 

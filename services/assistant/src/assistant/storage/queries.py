@@ -80,3 +80,28 @@ async def session_view(db: AsyncSession, session_id: UUID) -> SessionView | None
 async def message(db: AsyncSession, message_id: UUID) -> StoredMessage | None:
     row = (await db.execute(_MESSAGES.where(messages.c.id == message_id))).first()
     return None if row is None else _message(row)
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    id: UUID
+    title: str
+    message_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+async def sessions_of(
+    db: AsyncSession, customer: str, limit: int, before: UUID | None
+) -> tuple[list[SessionSummary], UUID | None]:
+    """The customer's sessions, newest first (ids are UUIDv7), keyset-paginated: a page
+    and the id to continue before (None on the last page)."""
+    query = select(sessions).where(sessions.c.customer == customer)
+    if before is not None:
+        query = query.where(sessions.c.id < before)
+    rows = list((await db.execute(query.order_by(sessions.c.id.desc()).limit(limit + 1))).all())
+    page = [
+        SessionSummary(row.id, row.title, row.message_count, row.created_at, row.updated_at)
+        for row in rows[:limit]
+    ]
+    return page, (rows[limit - 1].id if len(rows) > limit else None)
