@@ -122,6 +122,10 @@ API: dict[Endpoint, Expected] = {
     ("POST", "/api/v1/chat/sessions/{session_id}/actions/{action_id}/confirm"): signed_in(
         410, 404, 404
     ),
+    # the caller's own sessions; deleting A's session (last of the chat rows: the writes
+    # run after every read) is A's alone
+    ("GET", "/api/v1/chat/sessions"): signed_in(200, 200, 200),
+    ("DELETE", "/api/v1/chat/sessions/{session_id}"): signed_in(204, 404, 404),
     # indexer and scheduler: admin APIs
     ("GET", "/api/v1/admin/index"): admin_only(200),
     ("POST", "/api/v1/admin/index/rebuild"): admin_only(202),
