@@ -317,7 +317,47 @@ async def test_search_quote_cart_propose_confirm_one_order_one_email(
         "assistant.action.executed",
     ]
 
-    # 8. The price moved after the proposal: the confirmation fails, clearly; nothing bought.
+    # 8. The other cart tools, and the order's status, with A's token.
+    def two_of_them(request: Recorded) -> Reply:
+        [line] = _last_tool(request)["cart"]["lines"]
+        seen["line"] = line["line_id"]
+        return Reply(tool_calls=[("update_cart_line", {"line_id": line["line_id"], "quantity": 2})])
+
+    def changed(request: Recorded) -> Reply:
+        seen["updated"] = _last_tool(request)
+        return Reply(f"Two of them come to {seen['updated']['cart']['total']} EUR.")
+
+    llm.then(
+        Reply(tool_calls=[("add_to_cart", {"product_id": pricey["id"], "quantity": 1})]),
+        two_of_them,
+        changed,
+    )
+    answer = await r.assistant.post(say, json={"content": "two carbon ones"}, headers=alice)
+    assert seen["updated"]["cart"]["total"] == "6980.00"
+    assert "6980.00 EUR" in answer.json()["reply"]["content"]
+
+    def then_look(request: Recorded) -> Reply:
+        seen["removed"] = _last_tool(request)
+        return Reply(tool_calls=[("view_cart", {}), ("order_status", {"order_id": order_id})])
+
+    def status(request: Recorded) -> Reply:
+        cart, orders_seen = request.tool_results()[-2:]
+        seen["looked"] = (cart, orders_seen)
+        [mine] = orders_seen["orders"]
+        return Reply(
+            f"Your cart is empty; order {mine['order_id']} is {mine['status']}, {mine['total']} EUR."
+        )
+
+    llm.then(Reply(tool_calls=[("remove_cart_line", {"line_id": seen["line"]})]), then_look, status)
+    answer = await r.assistant.post(say, json={"content": "no, and my order?"}, headers=alice)
+    assert seen["removed"]["done"] is True and seen["removed"]["cart"]["lines"] == []
+    cart, orders_seen = seen["looked"]
+    assert cart["cart"]["lines"] == [] and orders_seen["orders"][0]["status"] == "confirmed"
+    reply = answer.json()["reply"]
+    assert f"order {order_id} is confirmed, {VALID_TOTAL} EUR" in reply["content"]
+    assert reply["grounding"] is None
+
+    # 9. The price moved after the proposal: the confirmation fails, clearly; nothing bought.
     def propose_again(request: Recorded) -> Reply:
         return Reply(tool_calls=[("propose_checkout", ADDRESS)])
 
@@ -362,7 +402,7 @@ async def test_search_quote_cart_propose_confirm_one_order_one_email(
         "assistant.action.failed",
     ]
 
-    # 9. Without a customer token the tools may quote, never change a cart.
+    # 10. Without a customer token the tools may quote, never change a cart.
     known = Known()
     api = ShopApi(r.stack.first("catalog").url, r.stack.first("orders").url, 30)
     try:
