@@ -27,6 +27,7 @@ import contextlib
 import gc
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -40,7 +41,7 @@ from marcus_contracts import EventRegistry, StreamNames
 from marcus_contracts import registry as default_registry
 from marcus_messaging.availability import DatabaseGate
 from marcus_messaging.batch import BatchProcessor
-from marcus_messaging.groups import ensure_group, is_missing_group
+from marcus_messaging.groups import delete_idle_consumers, ensure_group, is_missing_group
 from marcus_messaging.ledger import Ledger, SequenceGuard, ledger_tables
 from marcus_messaging.metrics import refresh_group_gauges
 from marcus_messaging.processing import EntryProcessor, Handler
@@ -266,12 +267,25 @@ class Consumer:
                 await subscriber.start()
 
     async def _report_lag(self) -> None:
+        """Group gauges every `metrics_interval_ms`; idle consumers deleted now and then."""
         interval = self.settings.metrics_interval_ms / 1000
+        cleanup_every = self.settings.consumer_cleanup_interval_ms / 1000
+        next_cleanup = time.monotonic() + min(cleanup_every, interval)
         while not self._stopping.is_set():
             assert self._redis is not None
             try:
                 for stream in self.streams:
                     await refresh_group_gauges(self._redis, stream, self.group)
+                if self.settings.idle_consumer_ms > 0 and time.monotonic() >= next_cleanup:
+                    next_cleanup = time.monotonic() + cleanup_every
+                    for stream in self.streams:
+                        await delete_idle_consumers(
+                            self._redis,
+                            stream,
+                            self.group,
+                            keep=self.consumer_name,
+                            min_idle_ms=self.settings.idle_consumer_ms,
+                        )
             except RedisError as exc:
                 await self._recover(exc, "lag metrics")
             except Exception:

@@ -30,6 +30,38 @@ async def ensure_group(redis: aioredis.Redis, stream: str, group: str) -> bool:
     return True
 
 
+# Delete a consumer only if it holds nothing pending, in one atomic step: an entry
+# delivered to it between a check and the delete would otherwise leave the PEL with it.
+_DELETE_IF_NOTHING_PENDING = """
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then
+  return -1
+end
+return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+"""
+
+
+async def delete_idle_consumers(
+    redis: aioredis.Redis, stream: str, group: str, *, keep: str, min_idle_ms: int
+) -> list[str]:
+    """Delete the consumers of `group` that hold nothing pending and have had nothing
+    delivered for `min_idle_ms` (mostly replicas that stopped: each process has its own
+    name, host-pid, so names pile up after restarts). A quiet live replica may be deleted
+    too: harmless, its next read creates it again, and the check and the delete are one
+    atomic script, so no entry is ever delivered to a consumer as it is deleted. Returns
+    the names deleted."""
+    deleted: list[str] = []
+    for consumer in await redis.xinfo_consumers(stream, group):
+        name = _text(consumer["name"])
+        if name == keep or int(consumer["pending"]) > 0 or int(consumer["idle"]) < min_idle_ms:
+            continue
+        outcome = await redis.eval(_DELETE_IF_NOTHING_PENDING, 1, stream, group, name)
+        if int(outcome) == 0:
+            deleted.append(name)
+    if deleted:
+        log.info("deleted %d idle consumers of %s on %s: %s", len(deleted), group, stream, deleted)
+    return deleted
+
+
 def is_missing_group(exc: BaseException) -> bool:
     """NOGROUP, or the stream key vanished under a blocked read."""
     text = str(exc)

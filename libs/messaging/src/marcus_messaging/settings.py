@@ -41,6 +41,12 @@ class ConsumerSettings:
     """How often the pending entries list is scanned for retries and abandoned entries."""
     metrics_interval_ms: int = 5_000
     """How often group lag and pending counts are refreshed."""
+    idle_consumer_ms: int = 3_600_000
+    """Consumers of the group (other replicas' names, host-pid) with nothing pending that
+    have not read for this long are deleted, so names of stopped processes do not pile
+    up; 0 keeps them. Far above `block_ms`, which a live replica reads within."""
+    consumer_cleanup_interval_ms: int = 60_000
+    """How often idle consumers are looked for."""
     shutdown_timeout_s: float = 10.0
     """How long stopping waits for the batch in flight to finish (then it is rolled back)."""
     database_retry_ms: int = 1_000

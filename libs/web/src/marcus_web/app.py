@@ -34,6 +34,7 @@ from marcus_eventstore import (
 )
 from marcus_messaging.pruning import prune_ledger_periodically
 from marcus_web.auth import TokenVerifier
+from marcus_web.idempotency import prune_idempotency_keys_periodically
 from marcus_web.limits import InputLimitsMiddleware
 from marcus_web.observability import Check, install_observability
 from marcus_web.openapi import install_honest_openapi
@@ -108,7 +109,8 @@ def create_service_app(
     checks: Mapping[str, Check] | None = None,
 ) -> FastAPI:
     """A service's app; the relay publishes the schema named like the service, and the
-    consumer ledger of that schema (`ledger`: it has one) is pruned periodically."""
+    consumer ledger of that schema (`ledger`: it has one) and its `idempotency_keys` (if
+    the schema has that table) are pruned periodically."""
     engine = make_engine(settings)
     redis = aioredis.from_url(settings.redis_url)
     tasks: list[BackgroundTask] = list(background)
@@ -130,6 +132,18 @@ def create_service_app(
             )
 
         tasks.append(run_ledger_pruning)
+    if settings.idempotency_prune_interval_s > 0:
+
+        async def run_idempotency_pruning(app: FastAPI, stop: asyncio.Event) -> None:
+            await prune_idempotency_keys_periodically(
+                engine,
+                service,
+                ttl=timedelta(seconds=settings.idempotency_key_ttl_s),
+                interval_s=settings.idempotency_prune_interval_s,
+                stop=stop,
+            )
+
+        tasks.append(run_idempotency_pruning)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -45,6 +45,14 @@ class ServiceSettings(BaseSettings):
     ledger_prune_interval_s: float = Field(default=3600, ge=0)
     """How often the ledger is pruned (the first time one interval after start); 0 never."""
 
+    idempotency_key_ttl_s: float = Field(default=24 * 3600, ge=60)
+    """How long an `Idempotency-Key` is remembered (`<schema>.idempotency_keys`, where a
+    service has one): a retry within it replays the first answer, a request after it is
+    new. `marcus_web.idempotency` prunes older keys."""
+    idempotency_prune_interval_s: float = Field(default=3600, ge=0)
+    """How often expired idempotency keys are deleted (first one interval after start); 0
+    never."""
+
     deployment: Literal["development", "production"] = "development"
     """`production` refuses to start with the published development JWT secret (or any
     HS256 secret under 32 bytes) unless JWKS_URL names an identity provider's keys."""
