@@ -8,6 +8,7 @@ No cluster and no kubectl needed (kubectl, when installed, re-renders and compar
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -428,8 +429,6 @@ def test_pools_fit_postgres_max_connections() -> None:
 
 
 def test_gateway_deployment_fills_every_template_placeholder() -> None:
-    import re
-
     templates = m.ROOT / "deploy" / "gateway" / "templates"
     placeholders = set()
     for template in templates.glob("*.template"):
@@ -449,3 +448,21 @@ def test_gateway_deployment_fills_every_template_placeholder() -> None:
     assert "COPY templates/ /etc/nginx/templates/" in dockerfile
     assert "COPY docs/ /usr/share/nginx/marcus-docs/" in dockerfile
     assert math.isclose(m.cores(container["resources"]["limits"]["cpu"]), 1.0)
+
+
+def test_scaling_doc_states_the_budgets_the_manifests_give() -> None:
+    """docs/scaling.md's "Connections" table says what the manifests add up to."""
+    doc = (m.ROOT / "docs" / "scaling.md").read_text()
+    rows = dict(re.findall(r"^\| (k8s dev|k8s production) \|.*?: (\d+) <= \d+ \|$", doc, re.M))
+    scaled = m.by_kind("production", "ScaledObject")
+    deployments = m.by_kind("production", "Deployment")
+    most = {
+        n: scaled[n]["spec"]["maxReplicaCount"]
+        if n in scaled
+        else deployments[n]["spec"]["replicas"]
+        for n in m.SERVICES
+    }
+    assert int(rows["k8s dev"]) == _connections("dev", dict.fromkeys(m.SERVICES, 1))
+    assert int(rows["k8s production"]) == _connections("production", most)
+    assert "| 400 (the managed instance's setting) |" in doc
+    assert PRODUCTION_MAX_CONNECTIONS == 400
