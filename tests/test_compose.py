@@ -387,6 +387,8 @@ def test_dotenv_for_make_up_does_not_reach_the_containers(services: dict[str, An
     interpolated = set(re.findall(r"\$\{(\w+)", text))
     leaking = sorted(v for v in interpolated if not COMPOSE_ONLY.match(v))
     assert not leaking, f"filled from .env, which `make up` reads too: {leaking}"
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert ".env.compose" in ignored, "container secrets must not be committed"
     for name, svc in _python_services(services).items():
         env = svc["environment"]
         for endpoint in ("DATABASE_URL", "REDIS_URL", "CHROMA_URL", "SMTP_HOST"):

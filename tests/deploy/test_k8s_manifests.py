@@ -466,3 +466,23 @@ def test_scaling_doc_states_the_budgets_the_manifests_give() -> None:
     assert int(rows["k8s production"]) == _connections("production", most)
     assert "| 400 (the managed instance's setting) |" in doc
     assert PRODUCTION_MAX_CONNECTIONS == 400
+
+
+def test_dev_settings_point_at_services_of_the_overlay() -> None:
+    """CHROMA_URL and SMTP_HOST/SMTP_PORT name a Service and port that the dev overlay
+    runs, and the production ones leave the namespace (managed services)."""
+    (config,) = [
+        d for n, d in m.by_kind("dev", "ConfigMap").items() if n.startswith("marcus-config-")
+    ]
+    services = m.by_kind("dev", "Service")
+    data = config["data"]
+    chroma = re.fullmatch(r"http://([\w-]+):(\d+)", data["CHROMA_URL"])
+    assert chroma, data["CHROMA_URL"]
+    for host, port in ((chroma.group(1), chroma.group(2)), (data["SMTP_HOST"], data["SMTP_PORT"])):
+        assert host in services, f"no Service {host}"
+        assert int(port) in [p["port"] for p in services[host]["spec"]["ports"]], (host, port)
+    (production,) = [
+        d for n, d in m.by_kind("production", "ConfigMap").items() if n.startswith("marcus-config-")
+    ]
+    for key in ("CHROMA_URL", "SMTP_HOST"):
+        assert production["data"][key] != data[key], f"production {key} still the dev pod"
