@@ -10,7 +10,7 @@ from uuid import uuid4
 
 import pytest
 
-from assistant.action_handlers import CartNotReady, proposed_lines
+from assistant.action_handlers import CartNotReady, changed_lines, proposed_lines
 from assistant.actions import Action, ActionExpired, NotConfirmed, idempotency_key
 from marcus_contracts.events import assistant as ev
 from marcus_contracts.events.orders import ShippingAddress
@@ -162,3 +162,22 @@ def test_one_idempotency_key_per_action() -> None:
     action = _proposed()
     assert idempotency_key(action.id) == idempotency_key(action.id)
     assert idempotency_key(action.id) != idempotency_key(_proposed().id)
+
+
+def test_a_cart_that_changed_since_the_proposal_is_named() -> None:
+    proposed = [_line(), _line("15.00")]
+    cart = {
+        "lines": [
+            {"line_id": str(line.line_id), "name": line.name, "quantity": line.quantity}
+            for line in proposed
+        ]
+    }
+    assert changed_lines(proposed, cart) is None
+    cart["lines"][1]["quantity"] = 2
+    assert (
+        changed_lines(proposed, cart) == "the cart changed since the proposal (Gravel Bike Aurora)"
+    )
+    cart["lines"] = [*cart["lines"][:1], {"line_id": str(uuid4()), "name": "Bell", "quantity": 1}]
+    assert changed_lines(proposed, cart) == (
+        "the cart changed since the proposal (Bell, Gravel Bike Aurora)"
+    )

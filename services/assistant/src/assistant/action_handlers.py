@@ -69,6 +69,21 @@ def proposed_lines(cart: dict[str, Any]) -> tuple[list[ev.ProposedLine], Decimal
     return proposed, Decimal(str(cart["total"])), str(cart["currency"])
 
 
+def changed_lines(proposed: list[ev.ProposedLine], cart: dict[str, Any]) -> str | None:
+    """How the cart now differs from the proposal (None: the same lines and quantities).
+    The checkout guards the total; this guards what is bought: a cart whose lines
+    changed at an equal total is not what the customer said yes to."""
+    now = {(str(line["line_id"]), int(line["quantity"])) for line in cart.get("lines") or []}
+    then = {(str(line.line_id), line.quantity) for line in proposed}
+    if now == then:
+        return None
+    names = {str(line.line_id): line.name for line in proposed}
+    for line in cart.get("lines") or []:
+        names.setdefault(str(line["line_id"]), str(line["name"]))
+    moved = sorted({names[line_id] for line_id, _ in now ^ then})
+    return "the cart changed since the proposal (" + ", ".join(moved) + ")"
+
+
 async def propose_checkout(
     sessions: async_sessionmaker[AsyncSession],
     *,
@@ -137,6 +152,16 @@ async def _perform(action: Action, shop: ShopApi, token: str) -> Outcome:
     """The checkout at the proposed total; records executed or failed on `action`."""
     assert action.address is not None
     try:
+        cart = await shop.cart(token)
+        if cart.ok and isinstance(cart.body, dict) and cart.body.get("lines"):
+            # An empty cart goes on to the checkout, which answers for it: this action's
+            # order again (a confirmation whose outcome was not recorded), or 409 empty.
+            changed = changed_lines(action.lines, cart.body)
+            if changed is not None:
+                action.failed(
+                    409, f"Nothing was bought: {changed}. Ask the assistant for a new proposal."
+                )
+                return Outcome(action.view())
         answer = await shop.checkout(
             token,
             action.address.model_dump(mode="json"),
