@@ -335,7 +335,10 @@ def test_network_policies_let_exactly_the_intended_traffic_through() -> None:
 def test_production_replaces_only_the_destinations() -> None:
     dev = m.by_kind("dev", "NetworkPolicy")
     production = m.by_kind("production", "NetworkPolicy")
-    assert set(production) == set(dev) - {n for n in dev if n.endswith("-from-services")}
+    dev_only = {n for n in dev if n.endswith("-from-services")}
+    assert set(production) == set(dev) - dev_only | {"to-otel-collector"}
+    otel = production["to-otel-collector"]["spec"]
+    assert [p["port"] for rule in otel["egress"] for p in rule["ports"]] == [4318]
     for name in ("to-postgres", "to-redis", "to-chroma", "to-smtp"):
         assert production[name]["spec"]["podSelector"] == dev[name]["spec"]["podSelector"]
         assert production[name]["spec"]["egress"] != dev[name]["spec"]["egress"], name
