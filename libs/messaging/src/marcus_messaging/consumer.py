@@ -41,6 +41,7 @@ from marcus_contracts import EventRegistry, StreamNames
 from marcus_contracts import registry as default_registry
 from marcus_messaging.availability import DatabaseGate
 from marcus_messaging.batch import BatchProcessor
+from marcus_messaging.connections import redis_client
 from marcus_messaging.groups import delete_idle_consumers, ensure_group, is_missing_group
 from marcus_messaging.ledger import Ledger, SequenceGuard, ledger_tables
 from marcus_messaging.metrics import refresh_group_gauges
@@ -170,7 +171,7 @@ class Consumer:
         log.info("consumer %s of group %s reading %s", self.consumer_name, self.group, self.streams)
 
     async def _start(self) -> None:
-        redis = self._redis = aioredis.from_url(self._redis_url)
+        redis = self._redis = redis_client(self._redis_url, self.settings.redis)
         for stream in self.streams:
             await ensure_group(redis, stream, self.group)
         processor = EntryProcessor(

@@ -6,6 +6,8 @@ import os
 import socket
 from dataclasses import dataclass, field
 
+from marcus_messaging.connections import RedisTimeouts
+
 
 def default_consumer_name() -> str:
     """Unique per process, so a restarted replica never inherits a dead one's entries silently."""
@@ -47,6 +49,9 @@ class ConsumerSettings:
     up; 0 keeps them. Far above `block_ms`, which a live replica reads within."""
     consumer_cleanup_interval_ms: int = 60_000
     """How often idle consumers are looked for."""
+    redis: RedisTimeouts = field(default_factory=RedisTimeouts)
+    """Socket and connect timeouts and the health check of this consumer's Redis
+    connections (`marcus_messaging.connections`): a frozen Redis is an outage, not a hang."""
     shutdown_timeout_s: float = 10.0
     """How long stopping waits for the batch in flight to finish (then it is rolled back)."""
     database_retry_ms: int = 1_000

@@ -25,6 +25,7 @@ from faststream.redis.message import (
 
 from marcus_contracts import STREAM_FIELD
 from marcus_messaging.batch import BatchProcessor
+from marcus_messaging.connections import redis_options
 from marcus_messaging.processing import Entry
 from marcus_messaging.readahead import ReadAhead
 from marcus_messaging.settings import ConsumerSettings
@@ -74,6 +75,7 @@ def build_broker(
     put into `readers` (the runtime drains them when it stops)."""
     broker = RedisBroker(
         redis_url,
+        **redis_options(settings.redis, blocking_ms=settings.block_ms),
         graceful_timeout=settings.shutdown_timeout_s,
         logger=BrokerLog(stopping),
         log_level=logging.DEBUG,  # per-batch "Received"/"Processed" lines

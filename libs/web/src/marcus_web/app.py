@@ -32,6 +32,7 @@ from marcus_eventstore import (
     VersionMismatch,
     libpq_dsn,
 )
+from marcus_messaging.connections import RedisTimeouts, redis_client
 from marcus_messaging.pruning import prune_ledger_periodically
 from marcus_web.auth import TokenVerifier
 from marcus_web.idempotency import prune_idempotency_keys_periodically
@@ -112,7 +113,14 @@ def create_service_app(
     consumer ledger of that schema (`ledger`: it has one) and its `idempotency_keys` (if
     the schema has that table) are pruned periodically."""
     engine = make_engine(settings)
-    redis = aioredis.from_url(settings.redis_url)
+    redis = redis_client(
+        settings.redis_url,
+        RedisTimeouts(
+            socket_timeout_s=settings.redis_socket_timeout_s,
+            connect_timeout_s=settings.redis_connect_timeout_s,
+            health_check_interval_s=settings.redis_health_check_interval_s,
+        ),
+    )
     tasks: list[BackgroundTask] = list(background)
     if relay and settings.relay_enabled:
 

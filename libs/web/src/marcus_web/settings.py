@@ -21,6 +21,12 @@ class ServiceSettings(BaseSettings):
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/marcus"
     redis_url: str = "redis://127.0.0.1:6379/0"
     stream_prefix: str = ""
+    redis_socket_timeout_s: float = Field(default=5.0, gt=0)
+    """A Redis command without an answer for this long fails (TimeoutError): a frozen
+    Redis is an outage the relay and the readiness probe report, not a hang."""
+    redis_connect_timeout_s: float = Field(default=5.0, gt=0)
+    redis_health_check_interval_s: float = Field(default=15.0, ge=0)
+    """A Redis connection idle for longer is PINGed before use (0: never)."""
     log_level: str = "info"
     log_format: str = "json"
     """`json` (one object per line: request/trace/event ids) or `text` for a terminal."""
