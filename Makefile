@@ -50,17 +50,40 @@ install: ## Install uv if missing, then the locked dependencies (uv sync --froze
 	@$(UV) sync --frozen --all-packages --inexact --quiet
 
 # The local embedder (all-MiniLM-L6-v2) needs a CPU torch. uv never resolves torch (see
-# pyproject: from the index it is a multi-GB CUDA build); pip installs the CPU build
-# into the project's venv, and `uv sync --inexact` / `uv run` leave it there.
+# pyproject: from the index it is a multi-GB CUDA build); pip installs it into the
+# project's venv, and `uv sync --inexact` / `uv run` leave it there. On Linux, PyPI's
+# torch is the CUDA build (several GB with its nvidia-* wheels): set TORCH_INDEX_URL to
+# PyTorch's CPU wheels, https://download.pytorch.org/whl/cpu (about 200 MB). Empty: pip's
+# own configuration (its index, mirror or wheel folders) decides. `make up` runs this
+# target the first time unless EMBEDDER=hash (or openai).
 TORCH_VERSION ?= 2.13.0
-install-local-model: install ## Install CPU torch into .venv with pip (local MiniLM embedder)
-	@.venv/bin/python -c "import torch" 2>/dev/null && echo "torch already installed" || \
-		$(PYTHON) -m pip --python .venv/bin/python install --quiet "torch==$(TORCH_VERSION)"
+TORCH_INDEX_URL ?=
+LOCAL_MODEL_CHECK := from marcus_search import local_model_available as ok; import sys; sys.exit(0 if ok() else 1)
+install-local-model: install ## Install CPU torch into .venv with pip, for the local MiniLM embedder (TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu)
+	@if .venv/bin/python -c "import torch" 2>/dev/null; then \
+		echo "torch $$(.venv/bin/python -c 'import torch; print(torch.__version__)') already installed in .venv"; \
+	else \
+		echo "==> local MiniLM embedder: installing torch==$(TORCH_VERSION) (CPU) into .venv with pip"; \
+		echo "    from $(if $(TORCH_INDEX_URL),$(TORCH_INDEX_URL),pip's configured index (set TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu for PyTorch's CPU wheels))"; \
+		echo "    (EMBEDDER=hash make up skips this)"; \
+		.venv/bin/python -m marcus_search.install_plan --pip "$(PYTHON) -m pip" --target .venv/bin/python \
+			$(if $(TORCH_INDEX_URL),--index-url "$(TORCH_INDEX_URL)") "torch==$(TORCH_VERSION)"; \
+		$(PYTHON) -m pip --python .venv/bin/python install --progress-bar off \
+			$(if $(TORCH_INDEX_URL),--index-url "$(TORCH_INDEX_URL)") "torch==$(TORCH_VERSION)"; \
+		echo "    installed: torch $$(du -sh .venv/lib/python3*/site-packages/torch 2>/dev/null | cut -f1) on disk"; \
+	fi
 	@HF_HUB_OFFLINE=1 $(RUN) python -c "from marcus_search import local_model_available as ok; \
 		import sys; print('local MiniLM embedder available' if ok() else 'local MiniLM NOT available'); sys.exit(0 if ok() else 1)"
 
 # ------------------------------------------------------------------- the stack
-up: install ## Start the whole stack as local processes (migrate, serve, gateway)
+# EMBEDDER from the environment, else from .env, else auto.
+up: install ## Start the whole stack as local processes (migrate, serve, gateway); the first run installs the local MiniLM embedder unless EMBEDDER=hash
+	@embedder="$${EMBEDDER:-$$( (sed -n 's/^EMBEDDER=//p' .env 2>/dev/null || true) | tail -n 1 | tr -d "\"' ")}"; \
+	case "$${embedder:-auto}" in \
+		hash|openai) echo "EMBEDDER=$$embedder: no local MiniLM install";; \
+		*) .venv/bin/python -c "$(LOCAL_MODEL_CHECK)" 2>/dev/null || $(MAKE) install-local-model \
+			|| echo "warning: the local MiniLM embedder could not be installed: search runs on the hashing embedder (retry: make install-local-model; the index rebuilds itself)";; \
+	esac
 	@$(RUN) python -m scripts.stack up
 
 down: install ## Stop the stack started by `make up` (whole process group)
