@@ -225,6 +225,9 @@ release: ## Bump ONE service's version (PART=patch|minor|major), its uv.lock ent
 k8s: ## Render the Kustomize overlays into deploy/k8s/rendered/<overlay>.yaml (needs kubectl)
 	@$(PYTHON) deploy/k8s/render.py
 
+compat: install ## Can the consumers' released versions (tags <group>-v<version>) read what SERVICE writes now? (SERVICE=orders; default: every producer)
+	$(RUN) python deploy/compat.py $(if $(filter 1,$(words $(SERVICE))),$(SERVICE))
+
 test-deploy: install ## tests/deploy and tests/test_compose.py: manifests vs the Kubernetes and KEDA schemas, compose rules, releases
 	$(RUN) pytest tests/deploy tests/test_compose.py $(PYTEST_ARGS)
 
