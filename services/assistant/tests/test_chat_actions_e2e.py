@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from assistant.chat.facts import Known
 from assistant.chat.shop_tools import SIGN_IN, ShopContext, build_shop_tools
+from assistant.chat.tools import run_tool
 from assistant.shop_api import ShopApi
 from marcus_eventstore.migrations import upgrade
 from marcus_web.auth import mint_token
@@ -35,7 +36,7 @@ from services.assistant.tests.test_chat_stream import read_events
 from services.catalog.tests.bikes import MOUNTAIN_NEEDS_SUSPENSION, Bike, build_bike
 from services.orders.tests.stack import SECRET, MailCatcher, Stack, wait_read_model
 from services.orders.tests.stack import truncate as truncate_saga
-from tests.support.servers import wait_for
+from tests.support.servers import free_port, wait_for
 
 pytestmark = pytest.mark.fault
 
@@ -419,6 +420,23 @@ async def test_search_quote_cart_propose_confirm_one_order_one_email(
         )
         assert f'"total": "{VALID_TOTAL}"' in quote
         assert Decimal(VALID_TOTAL) in known.order_amounts
+        # Strict arguments, as the model is shown them: a quantity is a number.
+        output, outcome = await run_tool(tools, "add_to_cart", add | {"quantity": "1"})
+        assert outcome == "error" and "quantity" in output
+        output, outcome = await run_tool(tools, "view_cart", {"customer": "bob"})
+        assert outcome == "error" and "customer" in output
+        schema = llm.requests[0].tool("add_to_cart")["parameters"]
+        assert schema["additionalProperties"] is False
+        assert schema["properties"]["quantity"]["type"] == "integer"
+        # An orders service that cannot be reached is a tool error, never a failed reply.
+        away = ShopApi(r.stack.first("catalog").url, f"http://127.0.0.1:{free_port()}", 5)
+        try:
+            context = ShopContext(away, None, "alice", "a-token", UUID(session), timedelta(1))  # type: ignore[arg-type]
+            unreachable = {t.name: t for t in build_shop_tools(context, Known(), [])}
+            output, outcome = await run_tool(unreachable, "view_cart", {})
+            assert outcome == "error" and "view_cart is unavailable right now" in output
+        finally:
+            await away.aclose()
         for name, args in [
             ("add_to_cart", add),
             ("view_cart", {}),

@@ -5,7 +5,8 @@ They call the shop's public API with the customer's own bearer token, the one on
 chat request (`ShopContext.token`); a chat without one may quote (the quote is public)
 but every cart or order tool answers "sign in" instead of acting. A refusal of the API
 (a broken configuration rule, a line that cannot be bought) comes back to the model in
-the API's words so that it can fix the choice; an unreachable service is a tool error.
+the API's words so that it can fix the choice; an unreachable service or a timeout
+(`ShopUnavailable`) is a tool error (`chat.tools.run_tool` tells the model, counts it).
 
 Every amount a tool returns (quote, line and cart totals, a proposal's total) is
 recorded in the reply's `Known`, so a grounded reply may state it; ids it returns (cart
@@ -29,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from assistant import action_handlers
 from assistant.actions import ActionOut
 from assistant.chat.facts import Known, money
-from assistant.shop_api import Answer, ShopApi, ShopUnavailable
+from assistant.shop_api import Answer, ShopApi
 from marcus_contracts.events.orders import ShippingAddress
 from marcus_eventstore.aggregate import DomainError
 
@@ -99,6 +100,24 @@ class ProposeCheckoutArgs(_Strict):
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)
     ]
     country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, e.g. FR.")
+
+
+class _StrictTool(StructuredTool):
+    """LangChain skips validating the arguments of a tool that takes none (`view_cart`):
+    validated here too, so an unknown argument is refused like everywhere else."""
+
+    def _to_args_and_kwargs(
+        self, tool_input: str | dict[str, Any], tool_call_id: str | None
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        schema = self.args_schema
+        if (
+            isinstance(tool_input, dict)
+            and isinstance(schema, type)
+            and issubclass(schema, BaseModel)
+            and not schema.model_fields
+        ):
+            schema.model_validate(tool_input)
+        return super()._to_args_and_kwargs(tool_input, tool_call_id)
 
 
 def _json(value: Any) -> str:
@@ -373,8 +392,8 @@ def build_shop_tools(shop: ShopContext, known: Known, actions: list[ActionOut]) 
         ),
     ]
     return [
-        StructuredTool.from_function(
-            coroutine=_unavailable_is_an_error(name, function),
+        _StrictTool.from_function(
+            coroutine=function,
             name=name,
             description=description,
             args_schema=schema,
@@ -402,17 +421,3 @@ def _order(known: Known, body: dict[str, Any]) -> dict[str, Any]:
     }
     known.add_order(order)
     return order
-
-
-def _unavailable_is_an_error(
-    name: str, function: Callable[..., Awaitable[str]]
-) -> Callable[..., Awaitable[str]]:
-    """An unreachable service is told to the model as the tool's answer."""
-
-    async def call(**args: Any) -> str:
-        try:
-            return await function(**args)
-        except ShopUnavailable as exc:
-            return _error(f"{name} could not be done: {exc}; try again later")
-
-    return call
