@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -100,6 +102,18 @@ async def _redis_down(stack: ReliabilityStack, book: Book, profile: Profile) -> 
     await asyncio.to_thread(stack.redis.start)
 
 
+async def _redis_frozen(stack: ReliabilityStack, book: Book, profile: Profile) -> None:
+    """SIGSTOP of redis-server for the outage, then SIGCONT (issue 19, finding 6): the
+    server stops answering without closing a connection, as on a stalled host, so only
+    the clients' socket timeouts and health checks notice; nothing is reset."""
+    assert stack.redis.proc is not None
+    os.kill(stack.redis.proc.pid, signal.SIGSTOP)
+    try:
+        await asyncio.sleep(profile.outage_seconds)
+    finally:
+        os.kill(stack.redis.proc.pid, signal.SIGCONT)
+
+
 async def _redis_slow(stack: ReliabilityStack, book: Book, profile: Profile) -> None:
     """250 ms on every chunk between the orders service / the indexer and Redis."""
     for proxy in stack.proxies.values():
@@ -125,5 +139,6 @@ FAULTS: dict[str, Inject] = {
     "Redis slow (proxy delay)": _redis_slow,
     "Redis restart (AOF)": _redis_restart,
     "Redis down": _redis_down,
+    "Redis frozen (SIGSTOP)": _redis_frozen,
     "PostgreSQL restart": _postgres_restart,
 }
