@@ -92,7 +92,7 @@ class Process:
                 stderr=subprocess.STDOUT,
             )
 
-    async def ready(self, within: float = 60) -> None:
+    async def ready(self, within: float = 120) -> None:
         async def answers() -> bool:
             assert self.proc is not None
             if self.proc.poll() is not None:

@@ -159,3 +159,40 @@ def test_cancel_is_idempotent_and_rejected_orders_stay_rejected() -> None:
     with pytest.raises(Conflict):
         rejected.cancel("c")
     assert rejected.pending[-1].reasons == [reason]  # type: ignore[attr-defined]
+
+
+def test_delivered_only_after_shipped_once() -> None:
+    order = _order()
+    order.confirm(_allocated(order, "4.10"))
+    with pytest.raises(Conflict, match="cannot be delivered"):
+        order.deliver("ops")
+    order.ship("ops")
+    order.deliver("ops")
+    order.deliver("ops")  # a repeat records nothing
+    delivered = [e for e in order.pending if isinstance(e, ev.OrderDeliveredV1)]
+    assert len(delivered) == 1 and delivered[0].delivered_by == "ops"
+    assert order.status == "delivered"
+    with pytest.raises(Conflict, match="delivered cannot be cancelled"):
+        order.cancel("ops")
+
+
+def test_order_events_carry_the_cart_and_address_of_a_checkout() -> None:
+    address = ev.ShippingAddress(
+        name="Ada", lines=["1 Main Street"], city="Lisbon", postal_code="1100", country="PT"
+    )
+    lines, total, currency = draft_lines([(TEA.id, 1)], KNOWN)
+    order = Order.place(
+        UUID(int=11),
+        customer="c",
+        email="c@x.test",
+        lines=lines,
+        total=total,
+        currency=currency,
+        cart_id=UUID(int=12),
+        address=address,
+    )
+    order.confirm(_allocated(order, "4.10"))
+    assert all(e.address == address and e.cart_id == UUID(int=12) for e in order.pending)  # type: ignore[attr-defined]
+    # an order placed from raw lines leaves both out of its events' JSON
+    plain = _order()
+    assert "address" not in plain.pending[0].model_dump(mode="json")
