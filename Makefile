@@ -89,11 +89,11 @@ up: install ## Start the whole stack as local processes (migrate, serve, gateway
 down: install ## Stop the stack started by `make up` (whole process group)
 	@$(RUN) python -m scripts.stack down
 
-logs: install ## Follow the stack's log (.data/logs/stack.log)
+logs: install ## Follow the stack's logs (.data/logs/<name>.log, supervisord.log)
 	@$(RUN) python -m scripts.stack logs
 
 ps: status ## Alias of status
-status: install ## One screen: services' readiness, consumer groups' lag and pending, DLQ sizes, active index
+status: install ## One screen: services' readiness and restarts, consumer groups' lag and pending, DLQ sizes, active index
 	@$(RUN) python -m scripts.stack status
 
 seed: install ## Load the sample catalog through the catalog API (idempotent)

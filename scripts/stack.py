@@ -1,13 +1,20 @@
 """Run the Marcus stack locally as processes: `python -m scripts.stack up|down|status|logs`.
 
 `up` makes sure the database exists, migrates every service, then starts everything in
-the Procfile (plus an nginx gateway when nginx is installed) with honcho, detached in a
-session of its own, and waits until every service answers /readyz. `down` stops it all
-(SIGTERM, then SIGKILL after a timeout), leaving no orphans. State lives in `.data/`.
+the Procfile (plus an nginx gateway when nginx is installed) under supervisord (the
+`supervisor` package), detached in a session of its own, and waits until every service
+answers /readyz. `down` stops it all (SIGTERM, then SIGKILL after a timeout), leaving no
+orphans. State lives in `.data/`.
 
-Honcho starts each process in a session of its own, so `down` does not rely on one
-process group: it collects honcho's session, the sessions honcho reports in the log
-("<name> started (pid=N)") and every process carrying this stack's MARCUS_STACK_ID
+A process that exits is started again by supervisord while the others keep running
+(`autorestart`; one that dies within `startsecs` of its start is retried with a backoff
+growing by a second per attempt), and `status` shows each one's state, pid, uptime and
+restarts. Each process logs to `.data/logs/<name>.log`, supervisord to
+`.data/logs/supervisord.log`.
+
+supervisord gives each process a process group of its own, so `down` does not rely on
+one: it collects supervisord's session, the pids supervisord reports in its log
+("spawned: '<name>' with pid N") and every process carrying this stack's MARCUS_STACK_ID
 environment marker, and signals all of them.
 """
 
@@ -31,6 +38,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from scripts.embedded_servers import (
     EmbeddedPostgres,
@@ -39,11 +47,13 @@ from scripts.embedded_servers import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / ".data"
+DATA = Path(os.environ.get("STACK_DATA_DIR", ROOT / ".data"))
+"""Where the stack keeps its state, logs and embedded servers (tests point it elsewhere)."""
 LOG_DIR = DATA / "logs"
-LOG_FILE = LOG_DIR / "stack.log"
+LOG_FILE = LOG_DIR / "supervisord.log"
 PID_FILE = DATA / "stack.pid"
-RUN_PROCFILE = DATA / "Procfile.run"
+SUPERVISOR_CONF = DATA / "supervisord.conf"
+SUPERVISOR_SOCK = DATA / "supervisor.sock"
 GATEWAY_DIR = DATA / "gateway"
 GATEWAY_TEMPLATE = ROOT / "deploy" / "gateway" / "templates" / "default.conf.template"
 PROCFILE = Path(os.environ.get("STACK_PROCFILE", ROOT / "Procfile"))
@@ -53,12 +63,21 @@ GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8000"))
 READY_TIMEOUT = float(os.environ.get("STACK_READY_TIMEOUT", "90"))
 STOP_TIMEOUT = float(os.environ.get("STACK_STOP_TIMEOUT", "15"))
 MARKER = "MARCUS_STACK_ID"
-HONCHO = (sys.executable, "-m", "honcho")
+SUPERVISORD = (sys.executable, "-m", "supervisor.supervisord")
+START_SECS = int(os.environ.get("STACK_START_SECS", "3"))
+"""A process that dies sooner after its start is retried with a growing backoff."""
+START_RETRIES = int(os.environ.get("STACK_START_RETRIES", "10"))
+"""Quick deaths in a row before supervisord gives a process up (state FATAL)."""
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/marcus"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 EMBEDDED_PG = EmbeddedPostgres(DATA / "postgres", int(os.environ.get("EMBEDDED_PG_PORT", "55432")))
 EMBEDDED_REDIS = EmbeddedRedis(DATA / "redis", int(os.environ.get("EMBEDDED_REDIS_PORT", "56379")))
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the repository when it is inside it (STACK_DATA_DIR may not be)."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 class StackError(Exception):
@@ -359,10 +378,9 @@ def build_api_docs() -> Path:
 
 
 def gateway_command(nginx: str, config: Path) -> str:
-    """The Procfile command that runs nginx in the foreground with the rendered config."""
+    """The command that runs nginx in the foreground with the rendered config."""
     return " ".join(
         [
-            "exec",
             shlex.quote(nginx),
             "-p",
             shlex.quote(str(GATEWAY_DIR)),
@@ -420,8 +438,8 @@ def _has_marker(pid: int, stack_id: str) -> bool:
     return f"{MARKER}={stack_id}".encode() in environ.split(b"\0")
 
 
-def _is_honcho(state: dict[str, object]) -> bool:
-    """Whether the state's honcho still runs (same boot, same process, not a reused pid)."""
+def _is_supervisor(state: dict[str, object]) -> bool:
+    """Whether the state's supervisord still runs (same boot, same process, not a reused pid)."""
     pid = int(str(state["pid"]))
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -429,7 +447,7 @@ def _is_honcho(state: dict[str, object]) -> bool:
         return False
     info = _stat(pid)
     return (
-        b"honcho" in cmdline
+        b"supervisord" in cmdline
         and info is not None
         and state.get("boot_id") == _boot_id()
         and info[2] == state.get("leader_start", info[2])
@@ -437,14 +455,16 @@ def _is_honcho(state: dict[str, object]) -> bool:
 
 
 def _logged_child_pids() -> set[int]:
-    """Pids honcho reported as started in the current log (each leads its own session)."""
+    """Pids supervisord reported as spawned in the current log (each leads its own group)."""
     if not LOG_FILE.exists():
         return set()
-    return {int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", LOG_FILE.read_text())}
+    return {
+        int(pid) for pid in re.findall(r"spawned: '[^']+' with pid (\d+)", LOG_FILE.read_text())
+    }
 
 
 def stack_processes(state: dict[str, object]) -> set[int]:
-    """Every live process of the stack: honcho's and its children's sessions, and the
+    """Every live process of the stack: supervisord's session and its children's, and the
     processes carrying the stack's environment marker."""
     if state.get("boot_id") != _boot_id():
         return set()  # the machine rebooted since: those pids belong to others now
@@ -474,9 +494,9 @@ def read_state() -> dict[str, object] | None:
 
 
 def running_state() -> dict[str, object] | None:
-    """The pid file's content if its honcho is alive, else None."""
+    """The pid file's content if its supervisord is alive, else None."""
     state = read_state()
-    if state is not None and _is_honcho(state):
+    if state is not None and _is_supervisor(state):
         return state
     return None
 
@@ -487,15 +507,15 @@ def _signal_all(pids: Iterable[int], sig: signal.Signals) -> None:
             os.kill(pid, sig)
 
 
-def stop(state: dict[str, object], honcho: subprocess.Popen[bytes] | None = None) -> None:
-    """SIGTERM honcho (it stops its children), then SIGTERM/SIGKILL whatever remains."""
+def stop(state: dict[str, object], leader_proc: subprocess.Popen[bytes] | None = None) -> None:
+    """SIGTERM supervisord (it stops its children), then SIGTERM/SIGKILL whatever remains."""
     leader = int(str(state["pid"]))
 
     def reap() -> None:
-        if honcho is not None:
-            honcho.poll()
+        if leader_proc is not None:
+            leader_proc.poll()
 
-    print(f"Stopping the stack (honcho pid {leader}) ...", flush=True)
+    print(f"Stopping the stack (supervisord pid {leader}) ...", flush=True)
     _signal_all([leader], signal.SIGTERM)
     started = time.monotonic()
     escalated = False
@@ -506,7 +526,7 @@ def stop(state: dict[str, object], honcho: subprocess.Popen[bytes] | None = None
             break
         elapsed = time.monotonic() - started
         if not escalated and elapsed > STOP_TIMEOUT / 2:
-            # honcho had half the time to stop its children; now signal everyone left.
+            # supervisord had half the time to stop its children; now signal everyone left.
             _signal_all(remaining, signal.SIGTERM)
             escalated = True
         if elapsed > STOP_TIMEOUT:
@@ -551,26 +571,89 @@ def is_ready(process: Process) -> bool:
 
 
 def log_tail(name: str | None, lines: int = 30) -> list[str]:
-    """The last log lines of one process (honcho prefixes `<name>.<n> |`), else of all."""
-    if not LOG_FILE.exists():
+    """The last log lines of one process (`.data/logs/<name>.log`), else supervisord's."""
+    path = LOG_DIR / f"{name}.log" if name else LOG_FILE
+    if not path.exists():
+        path = LOG_FILE
+    if not path.exists():
         return []
-    all_lines = LOG_FILE.read_text(errors="replace").splitlines()
-    if name:
-        mine = [ln for ln in all_lines if re.search(rf"\b{re.escape(name)}\.\d+\b", ln)]
-        if mine:
-            return mine[-lines:]
-    return all_lines[-lines:]
+    return path.read_text(errors="replace").splitlines()[-lines:]
 
 
-def first_stopped() -> str | None:
-    """Name of the first process honcho saw stop (the one that brought the stack down)."""
+# ------------------------------------------------------------------ supervisord
+def supervisor_config(processes: list[Process]) -> str:
+    """supervisord's configuration: one program per process, restarted when it exits."""
+    sections = [
+        f"""[unix_http_server]
+file={SUPERVISOR_SOCK}
+chmod=0700
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://{SUPERVISOR_SOCK}
+
+[supervisord]
+nodaemon=true
+directory={ROOT}
+logfile={LOG_FILE}
+logfile_maxbytes=10MB
+pidfile={DATA / "supervisord.pid"}
+"""
+    ]
+    for p in processes:
+        command = p.command.replace("%", "%%")
+        sections.append(
+            f"""[program:{p.name}]
+command={command}
+directory={ROOT}
+autostart=true
+autorestart=true
+startsecs={START_SECS}
+startretries={START_RETRIES}
+stopsignal=TERM
+stopwaitsecs={max(int(STOP_TIMEOUT / 2), 1)}
+stopasgroup=true
+killasgroup=true
+redirect_stderr=true
+stdout_logfile={LOG_DIR / f"{p.name}.log"}
+stdout_logfile_maxbytes=10MB
+stdout_logfile_backups=2
+"""
+        )
+    return "\n".join(sections)
+
+
+def supervisor_rpc() -> Any:
+    """A client of supervisord's XML-RPC interface on its unix socket."""
+    import xmlrpc.client
+
+    from supervisor.xmlrpc import SupervisorTransport
+
+    transport = SupervisorTransport(None, None, f"unix://{SUPERVISOR_SOCK}")
+    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+
+def process_info() -> dict[str, dict[str, Any]]:
+    """supervisord's view of each process (state, pid, start time ...); {} when it is away."""
+    try:
+        return {info["name"]: info for info in supervisor_rpc().supervisor.getAllProcessInfo()}
+    except (OSError, Exception):  # no socket yet, supervisord gone, an RPC fault
+        return {}
+
+
+def restarts() -> dict[str, int]:
+    """How often supervisord started each process again since `up` (from its log)."""
     if not LOG_FILE.exists():
-        return None
-    match = re.search(r"\|\s*([A-Za-z0-9_-]+)\.\d+ stopped \(rc=", LOG_FILE.read_text())
-    return match.group(1) if match else None
+        return {}
+    counts: dict[str, int] = {}
+    for name in re.findall(r"spawned: '([^']+)' with pid", LOG_FILE.read_text(errors="replace")):
+        counts[name] = counts.get(name, 0) + 1
+    return {name: spawned - 1 for name, spawned in counts.items()}
 
 
-def wait_ready(processes: list[Process], honcho: subprocess.Popen[bytes]) -> Process | None:
+def wait_ready(processes: list[Process], leader: subprocess.Popen[bytes]) -> Process | None:
     """Wait for each process in turn; returns the first that did not become ready."""
     tty = sys.stdout.isatty()
     deadline = time.monotonic() + READY_TIMEOUT
@@ -586,11 +669,13 @@ def wait_ready(processes: list[Process], honcho: subprocess.Popen[bytes]) -> Pro
             if is_ready(process):
                 print(f"\r{label} ready ({time.monotonic() - started:.1f}s)   ", flush=True)
                 break
-            if honcho.poll() is not None:
-                culprit = first_stopped() or process.name
-                print(f"\r{label} FAILED: {culprit} exited, so honcho stopped the stack")
-                by_name = {p.name: p for p in processes}
-                return by_name.get(culprit, process)
+            if leader.poll() is not None:
+                print(f"\r{label} FAILED: supervisord exited")
+                return process
+            state = process_info().get(process.name, {}).get("statename")
+            if state == "FATAL":
+                print(f"\r{label} FAILED: it keeps exiting at start, supervisord gave it up")
+                return process
             if time.monotonic() > deadline:
                 print(f"\r{label} FAILED: not ready after {READY_TIMEOUT:.0f}s", flush=True)
                 return process
@@ -606,7 +691,7 @@ def cmd_up(_: argparse.Namespace) -> int:
     """Start the stack (idempotent)."""
     state = running_state()
     if state is not None:
-        print(f"The stack is already running (honcho pid {state['pid']}).")
+        print(f"The stack is already running (supervisord pid {state['pid']}).")
         return cmd_status(argparse.Namespace())
     if read_state() is not None:
         stale = read_state() or {}
@@ -634,31 +719,31 @@ def cmd_up(_: argparse.Namespace) -> int:
     migrate(processes)
 
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    lines = [f"{p.name}: {p.command}" for p in processes]
     gateway = None
     if nginx:
         config = render_gateway(processes, {"GATEWAY_DOCS_ROOT": str(build_api_docs())})
         check_gateway_config(nginx, config)
         gateway = Process("gateway", gateway_command(nginx, config), GATEWAY_PORT, None)
-        lines.append(f"gateway: {gateway.command}")
-    RUN_PROCFILE.write_text("# Generated by scripts/stack.py from Procfile\n" + "\n".join(lines))
-    if LOG_FILE.exists():
-        LOG_FILE.replace(LOG_FILE.with_suffix(".log.1"))
+    targets = [*processes, gateway] if gateway else processes
+    SUPERVISOR_CONF.write_text(supervisor_config(targets))
+    for log_file in [LOG_FILE, *(LOG_DIR / f"{p.name}.log" for p in targets)]:
+        if log_file.exists():
+            log_file.replace(log_file.with_suffix(".log.1"))
 
     stack_id = uuid.uuid4().hex
-    with LOG_FILE.open("ab") as log:
-        honcho = subprocess.Popen(
-            [*HONCHO, "start", "--no-colour", "-f", str(RUN_PROCFILE), "-d", str(ROOT)],
+    with (LOG_DIR / "supervisord.out").open("ab") as out:
+        supervisord = subprocess.Popen(
+            [*SUPERVISORD, "-n", "-c", str(SUPERVISOR_CONF)],
             cwd=ROOT,
             env=child_env(stack_id),
             stdin=subprocess.DEVNULL,
-            stdout=log,
+            stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    leader = _stat(honcho.pid)
+    leader = _stat(supervisord.pid)
     state = {
-        "pid": honcho.pid,
+        "pid": supervisord.pid,
         "id": stack_id,
         "started": time.time(),
         "boot_id": _boot_id(),
@@ -666,25 +751,27 @@ def cmd_up(_: argparse.Namespace) -> int:
     }
     PID_FILE.write_text(json.dumps(state))
 
-    targets = [*processes, gateway] if gateway else processes
-    print(f"Starting {', '.join(p.name for p in targets)} (log: {LOG_FILE.relative_to(ROOT)})")
-    failed = wait_ready(targets, honcho)
+    print(
+        f"Starting {', '.join(p.name for p in targets)} under supervisord"
+        f" (logs: {_shown(LOG_DIR)}/<name>.log)"
+    )
+    failed = wait_ready(targets, supervisord)
     if failed is not None:
         print(f"\n{failed.name} did not become ready. Last log lines:")
         for line in log_tail(failed.name):
             print(f"  {line}")
         print()
-        stop(state, honcho)
+        stop(state, supervisord)
         stop_embedded()
         return 1
-    print_welcome(processes, gateway is not None, honcho.pid)
+    print_welcome(processes, gateway is not None, supervisord.pid)
     return 0
 
 
 def print_welcome(processes: list[Process], gateway: bool, pid: int) -> None:
     """URLs, a token command and example requests."""
     api = f"http://{HOST}:{GATEWAY_PORT}" if gateway else services(processes)[0].base_url
-    print(f"\nMarcus is up (honcho pid {pid}).\n")
+    print(f"\nMarcus is up (supervisord pid {pid}; a process that exits is restarted).\n")
     if gateway:
         print(f"  {'gateway':<10} http://{HOST}:{GATEWAY_PORT}/api/v1   (nginx)")
     else:
@@ -737,7 +824,7 @@ def cmd_down(_: argparse.Namespace) -> int:
     state = read_state()
     if state is None:
         print("The stack is not running.")
-    elif not _is_honcho(state) and not stack_processes(state):
+    elif not _is_supervisor(state) and not stack_processes(state):
         PID_FILE.unlink(missing_ok=True)
         print("The stack is not running (removed a stale pid file).")
     else:
@@ -752,18 +839,21 @@ def cmd_status(_: argparse.Namespace) -> int:
     processes = parse_procfile()
     leftovers = stack_processes(read_state() or {}) if state is None and read_state() else set()
     if leftovers:
-        print(f"The stack's honcho died; {len(leftovers)} of its processes remain: make down")
+        print(f"The stack's supervisord died; {len(leftovers)} of its processes remain: make down")
     elif state is None:
         print("The stack is not running (make up).")
     else:
         since = time.strftime("%H:%M:%S", time.localtime(float(str(state["started"]))))
-        print(f"The stack is running: honcho pid {state['pid']}, since {since}")
+        print(f"The stack is running: supervisord pid {state['pid']}, since {since}")
     rows = [*processes]
     if (GATEWAY_DIR / "nginx.conf").exists():
         rows.append(Process("gateway", "nginx", GATEWAY_PORT, None))
+    info = process_info() if state is not None else {}
+    restarted = restarts() if state is not None else {}
     for p in rows:
+        supervised = _supervised(info.get(p.name), restarted.get(p.name, 0))
         if p.port is None:
-            print(f"  {p.name:<10} (no port)")
+            print(f"  {p.name:<10} {'(no port)':<24} {'':<16} {supervised}".rstrip())
             continue
         if p.package:
             code = http_status(f"{p.base_url}/readyz")
@@ -772,9 +862,20 @@ def cmd_status(_: argparse.Namespace) -> int:
             )
         else:
             verdict = "listening" if port_open(p.port) else "down"
-        print(f"  {p.name:<10} {p.base_url:<24} {verdict}")
+        print(f"  {p.name:<10} {p.base_url:<24} {verdict:<16} {supervised}".rstrip())
     print_stack_events(processes)
     return 0
+
+
+def _supervised(info: dict[str, Any] | None, restarts: int) -> str:
+    """supervisord's state of a process, its pid and uptime, and its restarts."""
+    if info is None:
+        return ""
+    state = str(info.get("statename", "?"))
+    if state == "RUNNING":
+        up = int(time.time() - int(info.get("start", 0)))
+        state = f"RUNNING pid {info.get('pid')}, up {up // 3600}:{up % 3600 // 60:02}:{up % 60:02}"
+    return f"{state}, restarts {restarts}"
 
 
 def print_stack_events(processes: list[Process]) -> None:
@@ -799,15 +900,18 @@ def print_stack_events(processes: list[Process]) -> None:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    """Follow the stack log (or print its tail with --no-follow)."""
-    if not LOG_FILE.exists():
-        print(f"No log yet ({LOG_FILE.relative_to(ROOT)}): make up")
+    """Follow every process's log and supervisord's (or print their tails, --no-follow)."""
+    logs = sorted(LOG_DIR.glob("*.log")) if LOG_DIR.exists() else []
+    if not logs:
+        print(f"No log yet ({_shown(LOG_DIR)}): make up")
         return 1
     tail = shutil.which("tail")
     if args.no_follow or tail is None:
-        print("\n".join(log_tail(None, args.lines)))
+        for path in logs:
+            print(f"==> {_shown(path)} <==")
+            print("\n".join(log_tail(path.stem, args.lines)))
         return 0
-    os.execv(tail, [tail, "-n", str(args.lines), "-F", str(LOG_FILE)])
+    os.execv(tail, [tail, "-n", str(args.lines), "-F", *map(str, logs)])
     return 0  # not reached: exec replaced this process
 
 
@@ -854,7 +958,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("status", help="is it running, is each part ready").set_defaults(
         func=cmd_status
     )
-    logs = commands.add_parser("logs", help="follow .data/logs/stack.log")
+    logs = commands.add_parser("logs", help="follow .data/logs/*.log")
     logs.add_argument("-n", "--lines", type=int, default=100)
     logs.add_argument("--no-follow", action="store_true")
     logs.set_defaults(func=cmd_logs)
