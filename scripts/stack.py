@@ -281,6 +281,9 @@ def child_env(stack_id: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONUNBUFFERED"] = "1"
+    # A local stack is a development one, said explicitly: services refuse the built-in
+    # JWT secret otherwise (issue 18). DEPLOYMENT in the environment or .env wins.
+    env["DEPLOYMENT"] = setting("DEPLOYMENT", "development")
     if stack_id:
         env[MARKER] = stack_id
     return env

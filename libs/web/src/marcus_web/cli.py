@@ -15,7 +15,7 @@ from marcus_eventstore import EventStore, Projector, rebuild_projections
 from marcus_eventstore.migrations import upgrade
 from marcus_telemetry import configure_logging
 from marcus_web.app import make_engine
-from marcus_web.settings import ServiceSettings
+from marcus_web.settings import ServiceSettings, refusals
 
 Command = Callable[[argparse.Namespace, ServiceSettings], None]
 
@@ -78,6 +78,11 @@ def run_service_cli(
     settings = settings_factory()
     configure_logging(package, settings.log_level, settings.log_format)
     if args.command == "serve":
+        problems = refusals(settings)
+        if problems:  # safe by default: no serving with a published secret (issue 18)
+            raise SystemExit(
+                "\n".join(f"{package} refuses to start: {problem}" for problem in problems)
+            )
         _serve(package, args, settings)
     elif args.command == "migrate":
         upgrade(package, settings.database_url)

@@ -59,9 +59,11 @@ class ServiceSettings(BaseSettings):
     """How often expired idempotency keys are deleted (first one interval after start); 0
     never."""
 
-    deployment: Literal["development", "production"] = "development"
-    """`production` refuses to start with the published development JWT secret (or any
-    HS256 secret under 32 bytes) unless JWKS_URL names an identity provider's keys."""
+    deployment: Literal["development", "production"] | None = None
+    """Unset (the default) or `production`: a service refuses to serve with the published
+    development JWT secret (`refusals`); only an explicit `development` allows it.
+    `production` also refuses any HS256 secret under 32 bytes unless JWKS_URL names an
+    identity provider's keys."""
 
     jwt_secret: str = DEV_JWT_SECRET
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
@@ -92,3 +94,39 @@ class ServiceSettings(BaseSettings):
                 f"DEPLOYMENT=production needs a JWT_SECRET of at least {MIN_JWT_SECRET_BYTES} bytes"
             )
         return self
+
+
+def refusals(settings: ServiceSettings) -> list[str]:
+    """Why a service must not start serving with these settings (empty: it may).
+
+    Safe by default: the development JWT secret is published in this repository, so a
+    process that serves with it must say `DEPLOYMENT=development` explicitly (`make up`
+    and the dev compose do; Kubernetes never does). With JWKS_URL, tokens come from an
+    identity provider that signs for many audiences: issuer and audience are required.
+    Checked when a process starts (`python -m <service> serve`), not when settings are
+    built, so tests and tools may still build settings of any kind in-process.
+    """
+    problems = []
+    if settings.jwks_url:
+        missing = [
+            name
+            for name, value in (
+                ("JWT_ISSUER", settings.jwt_issuer),
+                ("JWT_AUDIENCE", settings.jwt_audience),
+            )
+            if not value
+        ]
+        if missing:
+            problems.append(
+                f"JWKS_URL is set but {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                "not: tokens from an identity provider are only accepted for this issuer and "
+                "audience; set both"
+            )
+    elif settings.jwt_secret == DEV_JWT_SECRET and settings.deployment != "development":
+        problems.append(
+            "JWT_SECRET is the built-in development secret (published in the repository: "
+            "anyone can sign tokens with it). Set JWT_SECRET to "
+            f"{MIN_JWT_SECRET_BYTES}+ random bytes (or JWKS_URL), or set DEPLOYMENT=development "
+            "explicitly to run with it on a development machine"
+        )
+    return problems
