@@ -114,6 +114,17 @@ async def _redis_frozen(stack: ReliabilityStack, book: Book, profile: Profile) -
         os.kill(stack.redis.proc.pid, signal.SIGCONT)
 
 
+async def _supervisor_restart(stack: ReliabilityStack, book: Book, profile: Profile) -> None:
+    """The orders service under supervisord, as `make up` runs it (issue 19, finding 7):
+    SIGKILL, and supervisord starts it again on its own; the fault is over when the new
+    process is ready. Then the suite takes the service back for the other faults."""
+    supervised = await stack.supervise("orders")
+    killed = await asyncio.to_thread(supervised.child_pid)
+    os.kill(killed, signal.SIGKILL)
+    await supervised.ready(not_pid=killed)
+    await stack.unsupervise("orders")
+
+
 async def _redis_slow(stack: ReliabilityStack, book: Book, profile: Profile) -> None:
     """250 ms on every chunk between the orders service / the indexer and Redis."""
     for proxy in stack.proxies.values():
@@ -141,4 +152,5 @@ FAULTS: dict[str, Inject] = {
     "Redis down": _redis_down,
     "Redis frozen (SIGSTOP)": _redis_frozen,
     "PostgreSQL restart": _postgres_restart,
+    "supervisor restart (SIGKILL orders under supervisord)": _supervisor_restart,
 }

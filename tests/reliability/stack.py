@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import psycopg
 
 from marcus_eventstore.migrations import upgrade
@@ -107,6 +108,91 @@ class MailCatcherProcess:
 
 
 @dataclass
+class SupervisedService:
+    """`python -m <service> serve` under a supervisord of its own, as `make up` runs it
+    (scripts/stack.py): when the process dies, supervisord starts it again, not the suite."""
+
+    service: str
+    port: int
+    env: dict[str, str]
+    folder: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def socket(self) -> Path:
+        return self.folder / "supervisor.sock"
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        config = self.folder / "supervisord.conf"
+        config.write_text(
+            f"""[unix_http_server]
+file={self.socket}
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisord]
+nodaemon=true
+logfile={self.folder / "supervisord.log"}
+pidfile={self.folder / "supervisord.pid"}
+
+[program:{self.service}]
+command={sys.executable} -m {self.service} serve --port {self.port}
+autorestart=true
+startsecs=3
+startretries=10
+stopasgroup=true
+killasgroup=true
+redirect_stderr=true
+stdout_logfile={self.folder / f"{self.service}.log"}
+"""
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(config)],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def child_pid(self) -> int:
+        """The service's pid as supervisord reports it (0 while it is not running)."""
+        import xmlrpc.client
+
+        from supervisor.xmlrpc import SupervisorTransport
+
+        transport = SupervisorTransport(None, None, f"unix://{self.socket}")
+        rpc = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+        info = rpc.supervisor.getProcessInfo(self.service)
+        return int(info["pid"]) if info["statename"] == "RUNNING" else 0
+
+    async def ready(self, *, not_pid: int = 0, within: float = 300) -> None:
+        """supervisord runs the service (another process than `not_pid`) and it is ready."""
+
+        async def answers() -> bool:
+            assert self.proc is not None and self.proc.poll() is None, "supervisord exited"
+            try:
+                pid = await asyncio.to_thread(self.child_pid)
+                async with httpx.AsyncClient() as client:
+                    ready = await client.get(f"http://127.0.0.1:{self.port}/readyz")
+            except (OSError, httpx.TransportError):
+                return False
+            return pid not in (0, not_pid) and ready.status_code == 200
+
+        await wait_for(answers, within=within, what=f"{self.service} under supervisord ready")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()  # supervisord stops its program, then exits
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+
+@dataclass
 class ReliabilityStack:
     folder: Path
     prefix: str = field(default_factory=lambda: f"rel-{uuid.uuid4().hex[:8]}:")
@@ -117,6 +203,7 @@ class ReliabilityStack:
     model: EndlessModel = field(default_factory=EndlessModel)
     proxies: dict[str, TcpProxy] = field(default_factory=dict)
     services: dict[str, Process] = field(default_factory=dict)
+    supervised: dict[str, SupervisedService] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.postgres = EmbeddedPostgres(self.folder / "postgres", free_port())
@@ -201,7 +288,26 @@ class ReliabilityStack:
         )
         self.postgres.start()
 
+    async def supervise(self, service: str) -> SupervisedService:
+        """Hand `service` over to a supervisord (same port, same environment)."""
+        process = self.services[service]
+        process.stop()
+        supervised = SupervisedService(
+            service, process.port, self.env(service), self.folder / f"supervised-{service}"
+        )
+        supervised.start()
+        self.supervised[service] = supervised
+        await supervised.ready()
+        return supervised
+
+    async def unsupervise(self, service: str) -> None:
+        """Back to the suite's own process (what the other faults kill and restart)."""
+        self.supervised.pop(service).stop()
+        await self.restart_service(service)
+
     async def close(self) -> None:
+        for supervised in self.supervised.values():
+            supervised.stop()
         for process in self.services.values():
             process.stop()
         for proxy in self.proxies.values():
