@@ -445,3 +445,15 @@ async def test_search_quote_cart_propose_confirm_one_order_one_email(
             assert SIGN_IN in await tools[name].ainvoke(args)
     finally:
         await api.aclose()
+
+    # 11. A deleted session takes its actions with it: its proposals are not confirmable.
+    deleted = await r.assistant.delete(f"/api/v1/chat/sessions/{session}", headers=alice)
+    assert deleted.status_code == 204, deleted.text
+    stale_url = f"/api/v1/chat/sessions/{session}/actions/{stale['id']}/confirm"
+    assert (await r.assistant.post(stale_url, headers=alice)).status_code == 404
+    left = await _sql(
+        r.stack.database_url,
+        "SELECT count(*) AS n FROM assistant.actions WHERE session_id = :s",
+        s=UUID(session),
+    )
+    assert left[0].n == 0

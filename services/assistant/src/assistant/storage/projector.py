@@ -74,9 +74,12 @@ async def _replied(session: AsyncSession, envelope: Envelope, event: Any) -> Non
 
 
 async def _deleted(session: AsyncSession, envelope: Envelope, event: Any) -> None:
-    """The session leaves the read side with its messages and what grounding stored
-    about them."""
+    """The session leaves the read side with its messages, what grounding stored
+    about them, and its actions (a proposal of a deleted session cannot be confirmed:
+    404)."""
     owned = select(messages.c.id).where(messages.c.session_id == event.session_id)
+    actions = actions_store.actions
+    await session.execute(delete(actions).where(actions.c.session_id == event.session_id))
     await session.execute(delete(reply_grounding).where(reply_grounding.c.message_id.in_(owned)))
     await session.execute(delete(messages).where(messages.c.session_id == event.session_id))
     await session.execute(delete(sessions).where(sessions.c.id == event.session_id))
