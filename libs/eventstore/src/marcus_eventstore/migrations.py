@@ -52,7 +52,14 @@ def run_migrations(schema: str, metadata: MetaData) -> None:
     engine = create_engine(url, hide_parameters=True)
     try:
         with engine.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            # Only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database
+            # even when the schema exists, which a service's own role (the schema's owner,
+            # marcus_web.ownership) does not have.
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_namespace WHERE nspname = :schema"), {"schema": schema}
+            )
+            if exists.first() is None:
+                connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             context.configure(
                 connection=connection,
                 target_metadata=metadata,
