@@ -36,7 +36,7 @@ class Service:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self) -> None:
+    async def start(self, within: float = 180) -> None:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", self.name, "serve", "--port", str(self.port)],
@@ -55,7 +55,7 @@ class Service:
             except httpx.TransportError:
                 return False
 
-        await wait_for(ready, within=180, what=f"{self.name} ready")
+        await wait_for(ready, within=within, what=f"{self.name} ready")
 
     def kill(self) -> None:
         assert self.proc is not None
