@@ -146,6 +146,7 @@ def cases(catalog: list[CitedProduct]) -> list[Case]:
             Case("correct", f"The {p.name} {ref} is €{money(p.price)}."),
             Case("correct", f"Der {p.name} {ref} kostet {money(p.price).replace('.', ',')} €."),
             Case("correct", f"The {p.name} {ref} costs {price}; only 3 are left in stock."),
+            Case("correct", f"The {p.name} {ref} weighs 1.25 kg and costs {price}."),
             Case(
                 "correct",
                 f"I could not find anything under {budget} EUR. The closest is {p.name} for "

@@ -214,3 +214,34 @@ def test_text_is_held_until_its_sentence_ends() -> None:
 
 def test_prices_have_two_decimals() -> None:
     assert money("12.5") == "12.50" and money(Decimal("899")) == "899.00"
+
+
+def test_a_measure_is_not_a_price() -> None:
+    text = f"The Gooseneck Kettle [product:{KETTLE.product_id}] weighs 1.25 kg and holds 0.90 l."
+    assert _grounded(text) == (text, None)
+
+
+def test_an_ordered_product_is_citable_at_its_order_price() -> None:
+    order_id, line_id = (
+        "0c6e4f0e-0000-4000-8000-0000000000ab",
+        "0c6e4f0e-0000-4000-8000-0000000000cd",
+    )
+    known = Known()
+    known.add_order(
+        {
+            "order_id": order_id,
+            "currency": "EUR",
+            "total": "60.00",
+            "lines": [
+                {
+                    "product_id": line_id,
+                    "name": "Hand Grinder",
+                    "quantity": 2,
+                    "unit_price": "30.00",
+                }
+            ],
+        }
+    )
+    grounder = Grounder(lambda: known)
+    text = f"Order {order_id} has 2 x Hand Grinder [product:{line_id}] at 30.00 EUR, 60.00 EUR."
+    assert grounder.feed(text) + grounder.flush() == text and grounder.outcome() is None

@@ -7,11 +7,13 @@ everywhere, the catalog's: two decimals (`money`).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from marcus_contracts.events.assistant import CitedProduct
 
@@ -51,7 +53,9 @@ class Known:
         self.currencies.add(product.currency)
 
     def add_order(self, order: Mapping[str, Any]) -> None:
-        """An order as `my_orders` returned it: its id, total, unit and line prices."""
+        """An order as `my_orders` returned it: its id, total, unit and line prices, and
+        its products (citable at the price they were ordered at, unless a search or
+        lookup returned them too)."""
         order_id = str(order["order_id"]).lower()
         currency = str(order.get("currency") or "")
         self.order_ids.add(order_id)
@@ -67,6 +71,17 @@ class Known:
             unit = Decimal(str(line["unit_price"]))
             self.order_amounts.add(unit)
             self.order_amounts.add(unit * int(line.get("quantity") or 1))
+            pid = str(line.get("product_id") or "").lower()
+            if pid and pid not in self.products and currency and line.get("name"):
+                with contextlib.suppress(ValueError):  # an ordered product, as ordered
+                    self.add_product(
+                        CitedProduct(
+                            product_id=UUID(pid),
+                            name=str(line["name"]),
+                            price=unit,
+                            currency=currency,
+                        )
+                    )
 
     def all_amounts(self) -> set[Decimal]:
         return {p.price for p in self.products.values()} | self.order_amounts

@@ -39,6 +39,8 @@ CURRENCY_CODES = frozenset(
     {"EUR", "USD", "GBP", "CHF", "JPY", "SEK", "NOK", "DKK", "PLN", "CZK", "CAD", "AUD"}
 )
 NUMBER = r"\d{1,3}(?:[,.\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+UNITS = r"(?i:kg|g|mg|l|ml|cl|cm|mm|m|km|kw|w|v|mah|gb|tb|in|inch|ft|lb|oz|h|min|s)\b"
+"""A two-decimal number before one of these is a measure ("1.25 kg"), not a price."""
 BOUNDARY = re.compile(r"[ \t]*\n+[ \t]*|(?<=[.!?])[ \t]+(?=[^a-z0-9\s])")
 """Where a unit ends: a line break, or . ! ? then space before anything but a lower-case
 letter or a digit ("approx. 9.99" stays one unit). Needs the next character: streamed
@@ -97,7 +99,7 @@ def _amount_pattern(codes: frozenset[str]) -> re.Pattern[str]:
     return re.compile(
         rf"(?:{currency})\s?(?P<n1>{NUMBER})(?![\d%])"
         rf"|(?P<n2>{number})\s?(?:{currency})"
-        rf"|(?P<n3>(?<![\w.,])\d+(?:[.,]\d{{3}})*[.,]\d{{2}})(?![\d%.,])"
+        rf"|(?P<n3>(?<![\w.,])\d+(?:[.,]\d{{3}})*[.,]\d{{2}})(?![\d%.,])(?!\s?{UNITS})"
     )
 
 
