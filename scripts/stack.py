@@ -289,16 +289,43 @@ def child_env(stack_id: str | None = None) -> dict[str, str]:
     return env
 
 
+SERVICE_ENV: dict[str, dict[str, str]] = {}
+"""Per service package: the DATABASE_URL / REDIS_URL of its own role and ACL user."""
+
+
+def bootstrap_ownership(processes: list[Process]) -> None:
+    """A PostgreSQL role and a Redis ACL user per service (marcus_web.ownership; ADR 0500)
+    when the servers allow it; STACK_OWNERSHIP=0 keeps the configured users for all."""
+    from marcus_web.ownership import bootstrap_local
+
+    if setting("STACK_OWNERSHIP", "1") == "0":
+        print("  roles and ACL users: off (STACK_OWNERSHIP=0)")
+        return
+    done = bootstrap_local(
+        setting("DATABASE_URL", DEFAULT_DATABASE_URL),
+        setting("REDIS_URL", DEFAULT_REDIS_URL),
+        [str(p.package) for p in services(processes)],
+        prefix=setting("STREAM_PREFIX", ""),
+        state=DATA / "credentials.json",
+    )
+    SERVICE_ENV.update(done.env)
+    owned = sorted(name for name, env in done.env.items() if env)
+    print(f"  each service connects as its own role / ACL user: {', '.join(owned) or 'none'}")
+    for note in done.notes:
+        print(f"    {note}")
+
+
 def migrate(processes: list[Process]) -> None:
     """Ensure the database exists, then run every service's `migrate` command."""
     print("Database")
     ensure_database(setting("DATABASE_URL", DEFAULT_DATABASE_URL))
+    bootstrap_ownership(processes)
     for service in services(processes):
         print(f"  migrating {service.name} ...", flush=True)
         result = subprocess.run(
             [sys.executable, "-m", str(service.package), "migrate"],
             cwd=ROOT,
-            env=child_env(),
+            env=child_env() | SERVICE_ENV.get(str(service.package), {}),
             capture_output=True,
             text=True,
         )
@@ -625,6 +652,10 @@ stdout_logfile_maxbytes=10MB
 stdout_logfile_backups=2
 """
         )
+        own = SERVICE_ENV.get(str(p.package), {})
+        if own:  # its own role and ACL user (bootstrap_ownership)
+            pairs = ",".join(f'{k}="{v}"'.replace("%", "%%") for k, v in sorted(own.items()))
+            sections[-1] += f"environment={pairs}\n"
     return "\n".join(sections)
 
 

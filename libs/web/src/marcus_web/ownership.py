@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -382,7 +383,19 @@ def bootstrap(
     return Bootstrapped(env=env, notes=notes)
 
 
+def bootstrap_local(
+    database_url: str, redis_url: str, services: Iterable[str], *, prefix: str, state: Path
+) -> Bootstrapped:
+    """`bootstrap` for a local stack, the passwords kept in `state` (mode 0600)."""
+    creds = Credentials.load(state)
+    done = bootstrap(database_url, redis_url, services, prefix=prefix, credentials=creds)
+    creds.save(state)
+    return done
+
+
 def main(argv: list[str] | None = None) -> int:
+    from sqlalchemy.engine import make_url
+
     parser = argparse.ArgumentParser(
         prog="python -m marcus_web.ownership", description=__doc__.split("\n")[0]
     )
@@ -396,9 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     boot.add_argument(
         "--credentials",
         type=Path,
-        required=True,
         help="JSON file of the passwords ({'postgres': {role: pw}, 'redis': {user: pw}}); "
-        "missing ones are generated and written back",
+        "missing ones are generated and written back. DB_PASSWORD_<SERVICE> and "
+        "REDIS_PASSWORD_<SERVICE> in the environment win (compose, a Kubernetes Job)",
     )
     boot.add_argument("services", nargs="*", default=list(SERVICES))
     acl = commands.add_parser("acl", help="print the ACL file lines (passwords as <password>)")
@@ -411,6 +424,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"user {redis_user(service, args.prefix)} {rules} ><password>")
         return 0
     creds = Credentials.load(args.credentials)
+    database = make_url(args.database_url).database or "postgres"
+    for service in args.services:
+        if db_password := os.environ.get(f"DB_PASSWORD_{service.upper()}"):
+            creds.postgres[role_name(database, service)] = db_password
+        if redis_password := os.environ.get(f"REDIS_PASSWORD_{service.upper()}"):
+            creds.redis[redis_user(service, args.prefix)] = redis_password
     done = bootstrap(
         args.database_url,
         args.redis_url,
@@ -418,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
         prefix=args.prefix,
         credentials=creds,
     )
-    creds.save(args.credentials)
+    if args.credentials is not None:
+        creds.save(args.credentials)
     for note in done.notes:
         print(note, file=sys.stderr)
     for service, values in done.env.items():
