@@ -3,6 +3,10 @@ deleted with its messages (an `assistant.session.deleted` event), 404 for anyone
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -104,3 +108,35 @@ async def test_a_deleted_session_goes_with_its_messages(assistant, clean_databas
     assert (
         await assistant.delete(f"/api/v1/chat/sessions/{unknown}", headers=ANN)
     ).status_code == 404
+
+
+async def test_a_rebuild_of_the_projections_keeps_a_deleted_session_deleted(
+    assistant, clean_database, redis_url, stream_prefix
+) -> None:
+    gone = await _start(assistant, ANN, "gone")
+    kept = await _start(assistant, ANN, "kept")
+    for session_id in (gone, kept):
+        sent = await assistant.post(
+            f"/api/v1/chat/sessions/{session_id}/messages", json={"content": "hi"}, headers=ANN
+        )
+        assert sent.status_code == 200, sent.text
+    assert (await assistant.delete(f"/api/v1/chat/sessions/{gone}", headers=ANN)).status_code == 204
+    env = {
+        **os.environ,
+        "DATABASE_URL": clean_database,
+        "REDIS_URL": redis_url,
+        "STREAM_PREFIX": stream_prefix,
+        "JWT_SECRET": SECRET,
+    }
+    subprocess.run(
+        [sys.executable, "-m", "assistant", "rebuild-projections"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    listed = (await assistant.get("/api/v1/chat/sessions", headers=ANN)).json()["items"]
+    assert [(s["id"], s["message_count"]) for s in listed] == [(kept, 2)]
+    count = "SELECT count(*) FROM assistant.messages WHERE session_id = CAST(:s AS uuid)"
+    assert await _rows(clean_database, count, s=gone) == 0
+    assert await _rows(clean_database, count, s=kept) == 2
