@@ -69,9 +69,11 @@ class ChatSession(Aggregate):
         cited: Sequence[ev.CitedProduct],
         tools_called: Sequence[str],
         model: str,
+        grounding: ev.Grounding | None = None,
+        findings: Sequence[ev.GroundingFinding] = (),
     ) -> UUID:
         """Record the answer to `reply_to` (always possible: the message was counted
-        with room for its reply)."""
+        with room for its reply), with what grounding did to the model's text."""
         message_id = new_event_id()
         self.messages += 1
         self._record(
@@ -86,6 +88,8 @@ class ChatSession(Aggregate):
                 cited_products=list(cited),
                 tools_called=list(tools_called),
                 model=model,
+                grounding=grounding,
+                grounding_findings=list(findings),
             )
         )
         return message_id

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from assistant.domain import ChatSession
-from assistant.storage.tables import reply_grounding
 from assistant.storage.uow import AssistantUnitOfWork as UnitOfWork
 from marcus_contracts.events import assistant as ev
 from marcus_eventstore import CommandContext, NotFound
@@ -32,7 +30,7 @@ class Reply:
     cited: Sequence[ev.CitedProduct] = field(default_factory=list)
     tools_called: Sequence[str] = field(default_factory=list)
     model: str = ""
-    grounding: str | None = None
+    grounding: ev.Grounding | None = None
     """`corrected` | `replaced`: what grounding did to the model's text (None: nothing)."""
     findings: Sequence[dict[str, Any]] = field(default_factory=list)
 
@@ -106,15 +104,8 @@ async def record_reply(
             cited=reply.cited,
             tools_called=reply.tools_called,
             model=reply.model,
+            grounding=reply.grounding,
+            findings=[ev.GroundingFinding(**finding) for finding in reply.findings],
         )
-        if reply.grounding is not None:  # ADR 0200: beside the event, in its transaction
-            await uow.session.execute(
-                reply_grounding.insert().values(
-                    message_id=message_id,
-                    grounding=reply.grounding,
-                    findings=list(reply.findings),
-                    created_at=datetime.now(UTC),
-                )
-            )
         await uow.commit()
         return message_id

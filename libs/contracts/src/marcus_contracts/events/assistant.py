@@ -59,10 +59,34 @@ class MessageReceivedV1(Event):
     content: str = Field(min_length=1)
 
 
+Grounding = Literal["corrected", "replaced"]
+
+
+class GroundingFinding(BaseModel):
+    """One thing grounding found in the model's text before the customer read it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+    """unknown_id | unknown_product | wrong_name | wrong_price | unknown_price"""
+    action: str
+    """rewrote | dropped"""
+    text: str
+    """The unit (sentence or list line) as the model wrote it."""
+
+
+def _absent(value: object) -> bool:
+    return value is None or value == []
+
+
 class ReplyRecordedV1(Event):
     """The assistant's answer to `reply_to`. `interrupted`: the client went away while it
     streamed; `content` is what was written until then. `degraded`: answered from search
-    alone (no model configured, or the model failed); `degraded_reason` says why."""
+    alone (no model configured, or the model failed); `degraded_reason` says why.
+    `grounding`: what checking the model's text against the tools' results did to it
+    (`corrected`: references rewritten or sentences dropped; `replaced`: the search
+    answer instead), with `grounding_findings`; both left out when grounding changed
+    nothing, so such an event reads as it did before they existed."""
 
     event_type = "assistant.session.reply_recorded"
     version = 1
@@ -77,6 +101,8 @@ class ReplyRecordedV1(Event):
     cited_products: list[CitedProduct] = Field(default_factory=list)
     tools_called: list[str] = Field(default_factory=list)
     model: str = ""
+    grounding: Grounding | None = Field(default=None, exclude_if=_absent)
+    grounding_findings: list[GroundingFinding] = Field(default_factory=list, exclude_if=_absent)
 
 
 class SessionDeletedV1(Event):

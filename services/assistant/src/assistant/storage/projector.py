@@ -71,6 +71,15 @@ async def _replied(session: AsyncSession, envelope: Envelope, event: Any) -> Non
             "model": event.model,
         },
     )
+    if event.grounding is not None:
+        findings = [finding.model_dump(mode="json") for finding in event.grounding_findings]
+        stmt = insert(reply_grounding).values(
+            message_id=event.message_id,
+            grounding=event.grounding,
+            findings=findings,
+            created_at=envelope.time,
+        )
+        await session.execute(stmt.on_conflict_do_nothing(index_elements=["message_id"]))
 
 
 async def _deleted(session: AsyncSession, envelope: Envelope, event: Any) -> None:

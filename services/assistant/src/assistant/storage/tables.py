@@ -1,8 +1,8 @@
 """Tables of the `assistant` schema.
 
 - Chat: the event store (sessions are event sourced) and its projections `sessions`
-  and `messages`; `reply_grounding`, what grounding did to a reply, written in the
-  reply's transaction (not a projection: ADR 0200).
+  `messages` and `reply_grounding` (what grounding did to a reply, from the reply
+  event's `grounding` and `grounding_findings`).
 - Orders, fed by `orders.order.*` events (no service reads another's schema):
   `customer_orders` (each customer's orders as the last event described them, for the
   assistant's "my orders" tool), `purchased_orders` + `purchase_lines` (what was bought,
@@ -81,7 +81,7 @@ reply_grounding = Table(
     Column("grounding", String(16), nullable=False, comment="corrected | replaced"),
     Column("findings", JSONB, nullable=False, server_default="[]"),
     Column("created_at", TZ, nullable=False),
-    comment="Written with the reply's event, not projected from it (ADR 0200)",
+    comment="Projected from assistant.session.reply_recorded (grounding, findings)",
 )
 
 customer_orders = Table(
@@ -165,5 +165,5 @@ best_sellers = table(
 """Materialized view (created by migration 0002, not by this metadata): units and orders
 per product over the last 30 days of counted purchases."""
 
-PROJECTIONS = (sessions, messages)
+PROJECTIONS = (sessions, messages, reply_grounding)
 """Rebuilt from the event table (`make rebuild-projections SERVICE=assistant`)."""
