@@ -6,7 +6,9 @@ search with a price cap -> quote an incompatible bicycle (refused, the rule name
 quote a valid one -> add it to the cart -> propose the checkout (an `actions` item, in
 the SSE stream too) -> customer B's confirmation is 404 -> an expired proposal is 410 ->
 confirm -> one order, confirmed -> one e-mail; confirming again returns the same order.
-A chat without a customer token may quote but not change a cart.
+A chat without a customer token may quote but not change a cart. And a confirmation
+sent while the orders service is down is recorded, buys nothing (503), and is performed
+by the next confirmation once orders is back: one order.
 """
 
 from __future__ import annotations
@@ -457,3 +459,72 @@ async def test_search_quote_cart_propose_confirm_one_order_one_email(
         s=UUID(session),
     )
     assert left[0].n == 0
+
+
+@pytest.mark.timeout(900)
+async def test_a_confirmation_while_orders_is_down_is_performed_by_the_next_one(
+    running: Running, llm: FakeOpenAI
+) -> None:
+    """The orders service away when the customer says yes: 503, the yes is recorded and
+    nothing is bought; confirming again once it is back places the order, once."""
+    r = running
+    admin = {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
+    category = await r.catalog.post(
+        "/api/v1/categories", json={"slug": "bells", "name": "Bells"}, headers=admin
+    )
+    bell = await r.catalog.post(
+        "/api/v1/products",
+        json={
+            "sku": "BELL-1",
+            "name": "Brass Bicycle Bell",
+            "price": "14.90",
+            "currency": "EUR",
+            "category_id": category.json()["id"],
+            "stock": 20,
+        },
+        headers=admin,
+    )
+    assert bell.status_code == 201, bell.text
+    await wait_read_model(r.stack.database_url, bell.json()["id"], within=120)
+    alice = customer("alice", ALICE_EMAIL)
+    session = (await r.assistant.post("/api/v1/chat/sessions", headers=alice)).json()["id"]
+    llm.then(
+        Reply(tool_calls=[("add_to_cart", {"product_id": bell.json()["id"], "quantity": 2})]),
+        Reply(tool_calls=[("propose_checkout", ADDRESS)]),
+        Reply("Two bells, 29.80 EUR: confirm below."),
+    )
+    answer = await r.assistant.post(
+        f"/api/v1/chat/sessions/{session}/messages",
+        json={"content": "two bells, to my address"},
+        headers=alice,
+    )
+    [action] = answer.json()["reply"]["actions"]
+    assert action["total"] == "29.80"
+    confirm = f"/api/v1/chat/sessions/{session}/actions/{action['id']}/confirm"
+
+    orders = r.stack.first("orders")
+    orders.kill()
+    away = await r.assistant.post(confirm, headers=alice)
+    assert away.status_code == 503, away.text
+    assert away.json()["action"]["status"] == "confirmed"
+    assert "confirm again" in away.json()["detail"]
+
+    orders.start()
+    await orders.ready(within=180)
+    back = await r.assistant.post(confirm, headers=alice)
+    assert back.status_code == 200, back.text
+    order_id = back.json()["order"]["id"]
+    again = await r.assistant.post(confirm, headers=alice)
+    assert again.json()["order"]["id"] == order_id
+    placed = (await r.orders.get("/api/v1/orders", headers=alice)).json()["items"]
+    assert [o["id"] for o in placed] == [order_id]
+    types = await _sql(
+        r.stack.database_url,
+        "SELECT type FROM assistant.events WHERE subject = :id ORDER BY sequence",
+        id=action["id"],
+    )
+    assert [row.type for row in types] == [
+        "assistant.action.proposed",
+        "assistant.action.confirmed",
+        "assistant.action.executed",
+    ]
