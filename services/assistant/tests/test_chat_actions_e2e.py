@@ -405,6 +405,16 @@ async def test_search_quote_cart_propose_confirm_one_order_one_email(
         "assistant.action.failed",
     ]
 
+    metrics = (await r.assistant.get("/metrics")).text
+    for step, count in [
+        ("proposed", 3),
+        ("confirmed", 2),
+        ("executed", 1),
+        ("failed", 1),
+        ("expired", 1),
+    ]:
+        assert f'assistant_actions_total{{step="{step}"}} {count}.0' in metrics, step
+
     # 10. Without a customer token the tools may quote, never change a cart.
     known = Known()
     api = ShopApi(r.stack.first("catalog").url, r.stack.first("orders").url, 30)

@@ -19,7 +19,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from assistant.actions import Action, ActionOut, idempotency_key
+from assistant.actions import Action, ActionExpired, ActionOut, idempotency_key
+from assistant.metrics import ACTIONS
 from assistant.shop_api import Answer, ShopApi, ShopUnavailable
 from assistant.storage import actions as actions_store
 from assistant.storage.uow import AssistantUnitOfWork as UnitOfWork
@@ -109,7 +110,8 @@ async def propose_checkout(
         )
         uow.repo.add(action)
         await uow.commit()
-        return action.view()
+    ACTIONS.labels("proposed").inc()
+    return action.view()
 
 
 async def _owned(uow: UnitOfWork, session_id: UUID, action_id: UUID, customer: str) -> Action:
@@ -133,15 +135,23 @@ async def confirm(
 ) -> Outcome:
     async with UnitOfWork(sessions, context) as uow:
         action = await _owned(uow, session_id, action_id, customer)
-        if action.confirm(customer, now):
+        try:
+            said_yes = action.confirm(customer, now)
+        except ActionExpired:
+            ACTIONS.labels("expired").inc()
+            raise
+        if said_yes:
             await uow.commit()
+            ACTIONS.labels("confirmed").inc()
     async with UnitOfWork(sessions, context) as uow:
         action = await _owned(uow, session_id, action_id, customer)
         if action.status == "confirmed":
             outcome = await _perform(action, shop, token)
             if outcome.unavailable is not None:
+                ACTIONS.labels("unavailable").inc()
                 return outcome
             await uow.commit()
+            ACTIONS.labels(outcome.action.status).inc()
             return outcome
     if action.status == "executed" and action.order_id is not None:
         return Outcome(action.view(), await _order(shop, token, action.order_id))

@@ -52,3 +52,10 @@ REPLY_SECONDS = Histogram(
     ["mode"],
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120),
 )
+ACTIONS = Counter(
+    "assistant_actions_total",
+    "Actions the assistant proposed (checkouts), by step: proposed, confirmed, executed, "
+    "failed, expired (a confirmation refused with 410), unavailable (orders unreachable "
+    "when confirmed: 503, performed by the next confirmation).",
+    ["step"],
+)
