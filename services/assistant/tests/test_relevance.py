@@ -27,19 +27,19 @@ def _check(figures: dict) -> None:
     hybrid, semantic = figures["hybrid"], figures["semantic"]
     assert hybrid["recall_at_5"] >= semantic["recall_at_5"], figures
     assert hybrid["mrr"] >= semantic["mrr"], figures
+    # the chat searches hybrid (assistant.search.CHAT_MODE): it must measure best
+    assert hybrid["recall_at_5"] >= figures["keyword"]["recall_at_5"], figures
 
 
-async def test_hash_embedder_hybrid_ranks_at_least_as_well_as_semantic(
-    redis_url, stream_prefix, chroma_url
-) -> None:
+async def test_hash_embedder_hybrid_ranks_best(redis_url, stream_prefix, chroma_url) -> None:
     figures = (await evaluate(chroma_url, redis_url, stream_prefix, ["hash"]))["hash"]
     summary = {mode: (figures[mode]["recall_at_5"], figures[mode]["mrr"]) for mode in MODES}
     print("hash relevance (recall@5, MRR):", summary)
     _check(figures)
-    # measured 0.366 / 0.666 / 0.446: a drop below these floors is a ranking regression
+    # measured 0.366 / 0.666 / 0.686: a drop below these floors is a ranking regression
     assert figures["semantic"]["recall_at_5"] >= 0.33, summary
     assert figures["keyword"]["recall_at_5"] >= 0.6, summary
-    assert figures["hybrid"]["recall_at_5"] >= 0.42, summary
+    assert figures["hybrid"]["recall_at_5"] >= 0.65, summary
 
 
 @pytest.mark.skipif(

@@ -102,7 +102,10 @@ async def plain_hybrid(
     metadata = {pid: meta for pid, meta, _ in semantic} | {pid: m for pid, m, _ in keyword}
     named = {pid for pid, m, _ in keyword if ranking.names_query(terms, str(m.get("name")))}
     fused = ranking.score_fusion(
-        [(pid, sim) for pid, _, sim in semantic], [(pid, s) for pid, _, s in keyword], named=named
+        [(pid, sim) for pid, _, sim in semantic],
+        [(pid, s) for pid, _, s in keyword],
+        ranking.keyword_weight("hash"),
+        named=named,
     )
     return [Hit.of(pid, metadata[pid], score) for pid, score in fused[:k]]
 

@@ -7,7 +7,8 @@ contains a query term is a candidate, up to the fetch limit) and N the collectio
 Hybrid search fuses scores (`score_fusion`): each ranking's scores are scaled to 0..1
 over its candidates (min-max of the semantic similarities, BM25 over its best) and
 mixed with a small keyword weight, so semantic similarity leads and keywords reorder
-near-ties; a product whose name holds every query word comes first. Reciprocal rank fusion (Cormack et al., 2009), used
+near-ties (with the hashing embedder, whose vectors carry little meaning, keywords lead:
+KEYWORD_WEIGHTS); a product whose name holds every query word comes first. Reciprocal rank fusion (Cormack et al., 2009), used
 before, gave keyword ranks as much say as semantic ones: on the relevance set
 (bench/relevance.py) it ranked below semantic search alone with MiniLM (recall@5 0.84
 vs 0.94); score fusion at KEYWORD_WEIGHT ranks at or above semantic with every
@@ -67,6 +68,14 @@ STOPWORDS = frozenset(
 RRF_K = 60
 KEYWORD_WEIGHT = 0.15
 """The keyword share of a hybrid score (measured best on the relevance set: 0.1-0.2)."""
+KEYWORD_WEIGHTS: dict[str, float] = {"hash": 0.7}
+"""Per embedder kind, where it differs: hash vectors carry little meaning, so keywords
+lead (relevance set: recall@5 0.69 at 0.7 vs 0.45 at 0.15; keyword alone 0.67)."""
+
+
+def keyword_weight(embedder_kind: str) -> float:
+    """The keyword share of hybrid scores over a collection of this embedder kind."""
+    return KEYWORD_WEIGHTS.get(embedder_kind, KEYWORD_WEIGHT)
 
 
 def query_terms(query: str) -> list[str]:

@@ -235,7 +235,8 @@ class SearchService:
                 semantic = await _nearest(collection, vector, k, filters)
                 return [Hit.of(pid, meta, 1.0 - dist) for pid, meta, dist in semantic][:k]
             n = max(k, self.hybrid_candidates)
-            return await _hybrid(collection, query, vector, k, n, filters)
+            weight = ranking.keyword_weight(active.name.kind)
+            return await _hybrid(collection, query, vector, k, n, filters, weight)
 
         active, hits = await self._on_active(work)
         return Results(active.collection, active.embedder, hits)
@@ -287,7 +288,13 @@ async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
 
 
 async def _hybrid(
-    collection: AsyncCollection, query: str, vector: list[float], k: int, n: int, filters: Filters
+    collection: AsyncCollection,
+    query: str,
+    vector: list[float],
+    k: int,
+    n: int,
+    filters: Filters,
+    weight: float,
 ) -> list[Hit]:
     """The semantic and keyword rankings (n candidates each) fused by score
     (`ranking.score_fusion`), top k.
@@ -310,7 +317,7 @@ async def _hybrid(
     terms = ranking.query_terms(query)
     named = {pid for pid, meta, _ in keyword if ranking.names_query(terms, str(meta.get("name")))}
     fused = ranking.score_fusion(
-        semantic, [(pid, score) for pid, _, score in keyword], named=named
+        semantic, [(pid, score) for pid, _, score in keyword], weight, named=named
     )[:k]
     missing = [pid for pid, _ in fused if pid not in metadata]
     if missing:
