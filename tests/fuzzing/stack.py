@@ -153,7 +153,16 @@ def fuzz_stack(
             if result.gateway:
                 _wait(lambda: _ready(f"{result.gateway}/gateway/healthz"), 20, "nginx ready")
             token = mint_token("seed-script", ["admin"], secret=SECRET)
-            assert seed.main(["--url", urls["catalog"], "--token", token]) == 0
+            seeding = ["--url", urls["catalog"], "--orders-url", urls["orders"], "--token", token]
+            # The seed mints the sample customer's token with the services' secret.
+            before, os.environ["JWT_SECRET"] = os.environ.get("JWT_SECRET"), SECRET
+            try:
+                assert seed.main(seeding) == 0
+            finally:
+                if before is None:
+                    os.environ.pop("JWT_SECRET")
+                else:
+                    os.environ["JWT_SECRET"] = before
             yield result
         finally:
             stop_processes(result.procs.values())
