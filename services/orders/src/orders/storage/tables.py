@@ -114,6 +114,7 @@ idempotency_keys = Table(
     Column("order_id", Uuid, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+Index("ix_idempotency_keys_created_at", idempotency_keys.c.created_at)
 
 placement_retries = Table(
     "placement_retries",
