@@ -211,7 +211,15 @@ async def measure(
 def seed(catalog_url: str, admin_token: str) -> None:
     """The sample catalog, through the API, exactly as `make seed` loads it."""
     subprocess.run(
-        [sys.executable, "scripts/seed.py", "--url", catalog_url, "--token", admin_token],
+        [
+            sys.executable,
+            "scripts/seed.py",
+            "--url",
+            catalog_url,
+            "--token",
+            admin_token,
+            "--no-cart",
+        ],
         cwd=ROOT,
         check=True,
         stdout=subprocess.DEVNULL,

@@ -5,7 +5,7 @@ the sample customer (`alice`) a cart through the orders API.
 
     uv run python scripts/seed.py [--url http://127.0.0.1:8001] [--data FILE]
                                   [--configurable FILE] [--token JWT]
-                                  [--orders-url http://127.0.0.1:8002]
+                                  [--orders-url http://127.0.0.1:8002] [--no-cart]
 
 Idempotent: a category slug or product SKU that already exists (409) is skipped, and so
 are parts, options and rules a configurable product already has (matched by name, or by
@@ -415,6 +415,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--orders-url", default=ORDERS_URL, help="orders (or gateway) base URL, for the cart"
     )
+    parser.add_argument(
+        "--no-cart", action="store_true", help="load the catalog only (no orders service)"
+    )
     parser.add_argument("--token", default=os.environ.get("TOKEN"), help="admin JWT to use")
     parser.add_argument("--timeout", type=float, default=10.0, help="per request, seconds")
     args = parser.parse_args(argv)
@@ -433,11 +436,14 @@ def main(argv: list[str] | None = None) -> int:
             category_ids = seed_categories(client, data["categories"])
             products = seed_products(client, data["products"], category_ids)
             configured = seed_configurable(client, configurable, category_ids)
-            customer = {"Authorization": f"Bearer {customer_token(SAMPLE_CUSTOMER, SAMPLE_EMAIL)}"}
-            with httpx.Client(
-                base_url=args.orders_url, headers=customer, timeout=args.timeout
-            ) as orders:
-                print(seed_cart(client, orders))
+            if not args.no_cart:
+                customer = {
+                    "Authorization": f"Bearer {customer_token(SAMPLE_CUSTOMER, SAMPLE_EMAIL)}"
+                }
+                with httpx.Client(
+                    base_url=args.orders_url, headers=customer, timeout=args.timeout
+                ) as orders:
+                    print(seed_cart(client, orders))
         print(f"Done in {time.monotonic() - started:.1f}s.")
     except SeedError as exc:
         print(f"seed: {exc}", file=sys.stderr)

@@ -29,6 +29,7 @@ async def _seed(url: str, data: Path) -> str:
         str(data),
         "--token",
         token,
+        "--no-cart",  # the catalog alone: the sample cart needs the orders service
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
