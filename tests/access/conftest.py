@@ -57,6 +57,7 @@ async def running(database_url: str, redis_url: str, access_folder: Path) -> Asy
         upgrade(service, database_url)
     await truncate(database_url)
     await search_stack.reset(database_url)  # one active search collection per database
+    await search_stack.empty_schema(database_url, "assistant")  # no other test's world
     prefix = f"access-{uuid.uuid4().hex[:8]}:"
     stack = Stack(database_url, redis_url, prefix, access_folder)
     mail = MailCatcher(access_folder / "mail", stack.smtp_port)

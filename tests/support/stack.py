@@ -40,6 +40,29 @@ async def reset(database_url: str) -> None:
         await engine.dispose()
 
 
+async def empty_schema(database_url: str, schema: str) -> None:
+    """Every table of `schema` emptied (its migrations' version kept): a stack that starts
+    a new world must not inherit another test's read models (the assistant's categories
+    would turn a query word into a filter the new world knows nothing of)."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            names = (
+                await conn.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = :schema"
+                        " AND tablename <> 'alembic_version'"
+                    ),
+                    {"schema": schema},
+                )
+            ).scalars()
+            tables = ", ".join(f'"{schema}"."{name}"' for name in names)
+            if tables:
+                await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    finally:
+        await engine.dispose()
+
+
 def _qualified(schema: str, tables: str) -> str:
     return ", ".join(f"{schema}.{t.strip()}" for t in tables.split(","))
 
