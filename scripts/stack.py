@@ -294,7 +294,7 @@ SERVICE_ENV: dict[str, dict[str, str]] = {}
 
 
 def bootstrap_ownership(processes: list[Process]) -> None:
-    """A PostgreSQL role and a Redis ACL user per service (marcus_web.ownership; ADR 0500)
+    """A PostgreSQL role and a Redis ACL user per service (marcus_web.ownership; ADR 0012)
     when the servers allow it; STACK_OWNERSHIP=0 keeps the configured users for all."""
     from marcus_web.ownership import bootstrap_local
 

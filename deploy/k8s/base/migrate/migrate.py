@@ -2,7 +2,7 @@
 
 Every new pod of a Deployment runs this before its service container starts, so a new
 version never serves before its schema is at head, and old pods keep serving meanwhile
-(migrations are expand/contract: docs/adr/0401-migrations-as-init-containers.md). When
+(migrations are expand/contract: docs/adr/0009-migrations-as-init-containers.md). When
 several pods start together (first install, a scale-up during a rollout) they queue on
 a PostgreSQL advisory lock named after the service: the first one migrates, the others
 then find the schema at head and finish at once. The lock is a session lock: it goes

@@ -2,7 +2,7 @@
 
 Each service owns its schema and its stream; by convention alone, any service could read
 another's tables or write another's stream. This module creates what makes the servers
-refuse it (docs/adr/0500-service-roles-and-acl-users.md):
+refuse it (docs/adr/0012-service-roles-and-acl-users.md):
 
 - **PostgreSQL**: one LOGIN role per service (`<database>_<service>`: roles are global to
   a cluster, databases are not), neither superuser nor able to create databases or

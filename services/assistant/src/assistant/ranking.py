@@ -12,7 +12,7 @@ KEYWORD_WEIGHTS); a product whose name holds every query word comes first. Recip
 before, gave keyword ranks as much say as semantic ones: on the relevance set
 (bench/relevance.py) it ranked below semantic search alone with MiniLM (recall@5 0.84
 vs 0.94); score fusion at KEYWORD_WEIGHT ranks at or above semantic with every
-embedder (docs/adr/0300-hybrid-search-score-fusion.md).
+embedder (docs/adr/0004-hybrid-search-score-fusion.md).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@
   contain both products: "frequently bought together"), `product_sales` (units sold
   per product and day, kept live: best sellers) and the materialized view
   `best_sellers` over the purchases, refreshed on `scheduler.views.refresh_requested`
-  (no longer read by `popular`: ADR 0301).
+  (no longer read by `popular`: ADR 0005).
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ product_sales = Table(
     Column("orders", BigInteger, nullable=False),
 )
 Index("ix_product_sales_day", product_sales.c.day)
-"""Units sold per product and day, kept in the order events' transactions (ADR 0301):
+"""Units sold per product and day, kept in the order events' transactions (ADR 0005):
 what `popular` ranks by, current within the consumer's lag."""
 
 categories = Table(

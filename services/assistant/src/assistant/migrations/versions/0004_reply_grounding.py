@@ -1,5 +1,5 @@
 """What grounding did to a model's reply: `corrected` or `replaced`, and the findings
-(docs/adr/0200-grounding-outcome-in-the-reply-event.md).
+(docs/adr/0003-grounding-outcome-in-the-reply-event.md).
 
 Revision ID: 0004
 Revises: 0003

@@ -1,5 +1,5 @@
 """Units sold per product and day, kept by the consumer from order events (confirmed
-adds, cancelled subtracts): best sellers in real time (ADR 0301). Filled from the
+adds, cancelled subtracts): best sellers in real time (ADR 0005). Filled from the
 purchases counted so far.
 
 Revision ID: 0006
