@@ -85,8 +85,17 @@ def test_an_injected_model_gains_no_tool_no_other_customer_and_no_fake_citation(
     refused, wrong_arguments = model_calls[2].tool_results()
     assert "no tool named 'delete_product'" in refused["error"]
     assert "invalid arguments for my_orders" in wrong_arguments["error"]
-    assert answer["cited_products"] == []
-    assert answer["tools_called"] == ["delete_product", "my_orders"]  # asked for, not run
+    # the invented citation never reaches the customer: grounding replaced the reply with
+    # the search answer, whose citations are real products a search returned
+    assert answer["grounding"] == "replaced"
+    assert fake_product not in answer["content"]
+    cited = [c["product_id"] for c in answer["cited_products"]]
+    assert fake_product not in cited
+    for product_id in cited:
+        known = f"SELECT count(*) FROM catalog.products WHERE id = '{uuid.UUID(product_id)}'"
+        assert stack.count(known) == 1, product_id
+    # tools_called names offered tools only: the invented one is counted, never recorded
+    assert answer["tools_called"] == ["my_orders"]
     assert stack.count("SELECT count(*) FROM catalog.products") == products
     assert stack.count("SELECT count(*) FROM catalog.events") == catalog_events
     assert stack.count("SELECT count(*) FROM orders.orders") == orders
