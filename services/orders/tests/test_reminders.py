@@ -22,6 +22,7 @@ from orders.reminders import remind_idle_carts
 from orders.storage.tables import carts, event_store
 from orders.storage.uow import OrdersUnitOfWork
 from services.orders.tests.stack import truncate
+from tests.support.servers import wait_for
 
 DAY = timedelta(days=1)
 
@@ -81,6 +82,18 @@ async def _events(sessions: async_sessionmaker[AsyncSession], event_type: str) -
     async with sessions() as session:
         query = select(events).where(events.c.type == event_type).order_by(events.c.position)
         return list(await session.execute(query))
+
+
+async def _waiting_on_a_lock(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """Another backend of this database is blocked on a row lock (the job's query)."""
+    async with sessions() as session:
+        waiting = await session.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock' AND query LIKE '%orders.carts%'"
+            )
+        )
+        return bool(waiting.scalar_one())
 
 
 async def _activity(sessions: async_sessionmaker[AsyncSession]) -> dict[str, datetime]:
@@ -159,7 +172,7 @@ async def test_the_job_waits_for_a_customer_who_holds_the_cart(
         cart = await customer.repo.cart(cart_id_of("busy"))  # holds the row lock
         assert cart is not None
         job = asyncio.create_task(_run_job(sessions, fire_time))
-        await asyncio.sleep(0.3)  # let the job reach the lock; the assertion is below
+        await wait_for(lambda: _waiting_on_a_lock(sessions), within=30, what="the job blocked")
         assert not job.done(), "the job must wait for the customer's transaction"
         cart.add(_item("3.00"), 1)
         await customer.commit()
