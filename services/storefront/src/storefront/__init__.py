@@ -1,0 +1,1 @@
+"""Marcus storefront: the shop in a browser, a client of the public API only."""

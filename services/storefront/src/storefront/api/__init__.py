@@ -1,0 +1,1 @@
+"""The storefront's page routes, one module per area of the shop."""
