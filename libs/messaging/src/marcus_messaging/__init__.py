@@ -23,19 +23,30 @@ Public API::
     SequenceGuard(tables).advance(session, subject, sequence, *, scope="") -> bool
     Ledger(tables, group).record(...) / .record_many(session, [LedgerRow]) / .seen(...)
                          / .prune(session, older_than)
+    Consumer.replay_dead_letter(letter_id) -> ReplayResult   # the admin API's replay
+    running_consumer(dlq_stream) -> Consumer | None          # this process's, if running
+    list_dead_letters / read_dead_letter / discard_dead_letter(redis, dlq_stream, ...)
+    group_report(redis, stream, group) -> GroupReport        # lag, pending, consumers
     replay_dead_letters(redis, *, dlq_stream, count=100, origin_stream=None) -> int
+                                  # operators only: re-XADDs to the origin (ADR 0017)
 """
 
-from marcus_messaging.consumer import Consumer
+from marcus_messaging.consumer import Consumer, running_consumer
 from marcus_messaging.dlq import (
     DELIVERIES_FIELD,
+    ENTRY_ID,
     ERROR_FIELD,
     ID_ORIGIN_FIELD,
     STREAM_ORIGIN_FIELD,
     DeadLetter,
+    ParkedLetter,
+    discard_dead_letter,
+    list_dead_letters,
+    read_dead_letter,
     replay_dead_letters,
 )
 from marcus_messaging.groups import GroupState, ensure_group, group_state
+from marcus_messaging.inspection import ConsumerInfo, GroupReport, group_report, stream_length
 from marcus_messaging.ledger import (
     Ledger,
     LedgerRow,
@@ -45,18 +56,29 @@ from marcus_messaging.ledger import (
     ledger_tables,
 )
 from marcus_messaging.processing import Entry, Handler, HandlerContext, Outcome
+from marcus_messaging.replay import (
+    DeadLetterNotFound,
+    ReplayInProgress,
+    ReplayOutcome,
+    ReplayResult,
+    ReplayUnavailable,
+)
 from marcus_messaging.settings import ConsumerSettings
 from marcus_messaging.transaction import TransactionScope
 
 __all__ = [
     "DELIVERIES_FIELD",
+    "ENTRY_ID",
     "ERROR_FIELD",
     "ID_ORIGIN_FIELD",
     "STREAM_ORIGIN_FIELD",
     "Consumer",
+    "ConsumerInfo",
     "ConsumerSettings",
     "DeadLetter",
+    "DeadLetterNotFound",
     "Entry",
+    "GroupReport",
     "GroupState",
     "Handler",
     "HandlerContext",
@@ -64,11 +86,22 @@ __all__ = [
     "LedgerRow",
     "LedgerTables",
     "Outcome",
+    "ParkedLetter",
+    "ReplayInProgress",
+    "ReplayOutcome",
+    "ReplayResult",
+    "ReplayUnavailable",
     "SequenceGuard",
     "TransactionScope",
     "create_ledger_tables",
+    "discard_dead_letter",
     "ensure_group",
+    "group_report",
     "group_state",
     "ledger_tables",
+    "list_dead_letters",
+    "read_dead_letter",
     "replay_dead_letters",
+    "running_consumer",
+    "stream_length",
 ]

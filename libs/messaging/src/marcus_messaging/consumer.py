@@ -48,6 +48,7 @@ from marcus_messaging.metrics import refresh_group_gauges
 from marcus_messaging.processing import EntryProcessor, Handler
 from marcus_messaging.readahead import ReadAhead
 from marcus_messaging.reclaim import Reclaimer
+from marcus_messaging.replay import DeadLetterReplayer, ReplayResult, ReplayUnavailable
 from marcus_messaging.settings import ConsumerSettings
 from marcus_messaging.subscription import build_broker
 
@@ -55,6 +56,16 @@ log = logging.getLogger("marcus.messaging")
 
 
 _heap_frozen = False
+
+_running: dict[str, list[Consumer]] = {}
+"""The consumers started in this process, by dead-letter stream: the admin API of a
+service finds its group's consumer here to replay a dead letter (`running_consumer`)."""
+
+
+def running_consumer(dlq_stream: str) -> Consumer | None:
+    """A consumer of this process that dead-letters to `dlq_stream` and is running."""
+    consumers = _running.get(dlq_stream)
+    return consumers[0] if consumers else None
 
 
 def freeze_heap_once() -> None:
@@ -107,6 +118,7 @@ class Consumer:
         self._readers: dict[str, ReadAhead] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._replayer: DeadLetterReplayer | None = None
 
     @property
     def consumer_name(self) -> str:
@@ -166,6 +178,7 @@ class Consumer:
         except BaseException:
             await self.stop()
             raise
+        _running.setdefault(self.dlq_stream, []).append(self)
         if self.settings.freeze_heap:
             freeze_heap_once()
         log.info("consumer %s of group %s reading %s", self.consumer_name, self.group, self.streams)
@@ -199,6 +212,9 @@ class Consumer:
             processor=processor,
             settings=self.settings,
         )
+        self._replayer = DeadLetterReplayer(
+            processor=processor, redis=redis, engine=self._engine, dlq_stream=self.dlq_stream
+        )
         self._broker = self._build_broker(processor)
         await self._broker.start()
         self._tasks = [
@@ -206,9 +222,21 @@ class Consumer:
             asyncio.create_task(self._report_lag(), name=f"lag-{self.group}"),
         ]
 
+    async def replay_dead_letter(self, letter_id: str) -> ReplayResult:
+        """Run one letter of this group's DLQ through the group's handler, exactly once
+        (`marcus_messaging.replay`). Raises `DeadLetterNotFound`, `ReplayInProgress`,
+        or `ReplayUnavailable` (also when this consumer is not running)."""
+        if self._replayer is None or self._stopping.is_set():
+            raise ReplayUnavailable(f"the consumer of group {self.group} is not running")
+        return await self._replayer.replay(letter_id)
+
     async def stop(self) -> None:
         """Stop reading, let the handlers in flight finish (up to `shutdown_timeout_s`)."""
         self._stopping.set()
+        peers = _running.get(self.dlq_stream, [])
+        if self in peers:
+            peers.remove(self)
+        self._replayer = None
         await asyncio.gather(self._stop_tasks(), self._stop_broker())
         if self._redis is not None:
             await self._redis.aclose()

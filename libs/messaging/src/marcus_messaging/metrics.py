@@ -100,6 +100,12 @@ BATCH_FALLBACKS = _metric(
     "Batch transactions that failed and were redone entry by entry",
     ["group", "stream"],
 )
+REPLAYED = _metric(
+    Counter,
+    "messaging_dead_letters_replayed",
+    "Dead letters replayed into their group's handler (the admin API), by outcome",
+    ["group", "outcome"],
+)
 GROUP_LAG = _metric(
     Gauge, "messaging_group_lag", "Entries not yet delivered to the group", ["group", "stream"]
 )

@@ -117,6 +117,15 @@ class Decoded:
         return (self.entry.stream, self.envelope.type)
 
 
+@dataclass(slots=True)
+class Rejected:
+    """An entry no retry can fix (undecodable, unknown type or version): why, and its
+    type for metric labels."""
+
+    error: str
+    event_type: str
+
+
 class EntryProcessor:
     def __init__(
         self,
@@ -162,12 +171,20 @@ class EntryProcessor:
     async def decode(self, entry: Entry) -> Decoded | Outcome:
         """Triage before any transaction: Decoded, or UNHANDLED (the caller acks it), or
         DEAD_LETTERED / FAILED for what no retry can fix (FAILED: Redis refused the DLQ)."""
+        triaged = self.triage(entry)
+        if isinstance(triaged, Rejected):
+            return await self.give_up(entry, triaged.error, triaged.event_type)
+        return triaged
+
+    def triage(self, entry: Entry) -> Decoded | Rejected | Outcome:
+        """`decode` without its side effect: what no retry can fix comes back as
+        `Rejected` instead of being dead-lettered (a dead letter's replay reports it)."""
         try:
             if entry.event is None:
                 raise ValueError("entry has no 'event' field")
             envelope = self._reader.read(entry.event)
         except ValueError as exc:
-            return await self.give_up(entry, f"undecodable envelope: {exc}", UNDECODABLE)
+            return Rejected(f"undecodable envelope: {exc}", UNDECODABLE)
 
         handler = self._handlers.get(envelope.type)
         if handler is None:
@@ -177,7 +194,7 @@ class EntryProcessor:
         try:
             event = self._registry.decode(envelope)
         except (LookupError, ValueError) as exc:
-            return await self.give_up(entry, f"undecodable data: {exc}", envelope.type)
+            return Rejected(f"undecodable data: {exc}", envelope.type)
         return Decoded(entry, envelope, event, handler)
 
     def context(
@@ -214,19 +231,7 @@ class EntryProcessor:
         entry = decoded.entry
         started = time.perf_counter()
         try:
-            async with self.sessions.begin() as session:
-                fresh = await self.ledger.record(
-                    session,
-                    decoded.envelope.id,
-                    event_type=decoded.envelope.type,
-                    stream=entry.stream,
-                    entry_id=entry.entry_id,
-                )
-                if fresh:
-                    scope = TransactionScope(events=(decoded.event,))
-                    context = self.context(decoded, session, scope)
-                    await run_handler(decoded.handler, context, self.group, tracing_active())
-                    await scope.finish()
+            fresh = await self.apply(decoded)
         except Exception as exc:
             if await self.is_unavailable(exc):
                 self.gate.mark_down(exc)
@@ -235,6 +240,26 @@ class EntryProcessor:
         self.settled([(decoded, fresh)], started)
         await self.ack(entry.stream, [entry.entry_id])
         return Outcome.CONSUMED if fresh else Outcome.DUPLICATE
+
+    async def apply(self, decoded: Decoded) -> bool:
+        """The exactly-once unit of one entry: its id into the ledger and, if it was not
+        there (True), the handler, in one transaction. Raises what the handler or the
+        transaction raised (rolled back). Shared by `run` and a dead letter's replay."""
+        entry = decoded.entry
+        async with self.sessions.begin() as session:
+            fresh = await self.ledger.record(
+                session,
+                decoded.envelope.id,
+                event_type=decoded.envelope.type,
+                stream=entry.stream,
+                entry_id=entry.entry_id,
+            )
+            if fresh:
+                scope = TransactionScope(events=(decoded.event,))
+                context = self.context(decoded, session, scope)
+                await run_handler(decoded.handler, context, self.group, tracing_active())
+                await scope.finish()
+        return fresh
 
     async def is_unavailable(self, exc: BaseException) -> bool:
         """A database outage, not the event's fault? Connection errors that may come from

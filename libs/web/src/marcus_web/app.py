@@ -2,7 +2,8 @@
 
 It owns the plumbing each service would otherwise repeat: the engine and session
 factory, Redis, token verification, problem+json errors (domain errors included),
-/healthz /readyz /metrics, the outbox relay of the service's schema, and any other
+/healthz /readyz /metrics, the operations API of the service's consumer group
+(`marcus_web.admin`), the outbox relay of the service's schema, and any other
 background task (a consumer) tied to the app's lifespan.
 """
 
@@ -34,11 +35,13 @@ from marcus_eventstore import (
 )
 from marcus_messaging.connections import RedisTimeouts, redis_client
 from marcus_messaging.pruning import prune_ledger_periodically
+from marcus_web.admin import admin_router
 from marcus_web.auth import TokenVerifier
 from marcus_web.idempotency import prune_idempotency_keys_periodically
 from marcus_web.limits import InputLimitsMiddleware
 from marcus_web.observability import Check, install_observability
 from marcus_web.openapi import install_honest_openapi
+from marcus_web.ownership import CONSUMES
 from marcus_web.problems import install_problem_handlers, problem_response
 from marcus_web.settings import ServiceSettings
 
@@ -184,10 +187,12 @@ def create_service_app(
     install_problem_handlers(app)
     install_domain_errors(app)
     app.add_middleware(InputLimitsMiddleware, limit=settings.max_body_bytes)
-    install_observability(
-        app, service, {"postgres": check_db, "redis": check_redis, **(checks or {})}
-    )
+    readiness: dict[str, Check] = {"postgres": check_db, "redis": check_redis, **(checks or {})}
+    install_observability(app, service, readiness)
     for router in routers:
         app.include_router(router)
+    if service in CONSUMES:
+        names = StreamNames(settings.stream_prefix)
+        app.include_router(admin_router(service, CONSUMES[service], readiness, names))
     install_honest_openapi(app)
     return app

@@ -40,7 +40,25 @@ HTTP_LATENCY = Histogram(
 )
 
 
-def health_router(checks: Mapping[str, Check], timeout: float = 2.0) -> APIRouter:
+READINESS_TIMEOUT_S = 2.0
+
+
+async def run_checks(
+    checks: Mapping[str, Check], limit_s: float = READINESS_TIMEOUT_S
+) -> dict[str, str]:
+    """Each readiness check -> "ok" or "failed: <error type>" (what `/readyz` and the
+    admin API's `health` answer)."""
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check(), limit_s)
+            results[name] = "ok"
+        except Exception as exc:
+            results[name] = f"failed: {type(exc).__name__}"
+    return results
+
+
+def health_router(checks: Mapping[str, Check], timeout: float = READINESS_TIMEOUT_S) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz", summary="The process is alive")
@@ -49,13 +67,7 @@ def health_router(checks: Mapping[str, Check], timeout: float = 2.0) -> APIRoute
 
     @router.get("/readyz", summary="Every dependency answers")
     async def readyz() -> JSONResponse:
-        results: dict[str, str] = {}
-        for name, check in checks.items():
-            try:
-                await asyncio.wait_for(check(), timeout)
-                results[name] = "ok"
-            except Exception as exc:
-                results[name] = f"failed: {type(exc).__name__}"
+        results = await run_checks(checks, timeout)
         ok = all(value == "ok" for value in results.values())
         return JSONResponse(
             {"status": "ok" if ok else "unavailable", "checks": results},

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from marcus_web.app import create_service_app
+from notifier.api.admin import router as admin_router
 from notifier.consumer import run_consumer
 from notifier.settings import SERVICE, NotifierSettings
 
@@ -16,9 +17,9 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         service=SERVICE,
         title="Marcus notifier",
         description=(
-            "Order e-mails and abandoned-cart reminders over SMTP "
-            "(no public API: /healthz, /readyz, /metrics)."
+            "Order e-mails and abandoned-cart reminders over SMTP; an admin API of recent "
+            "e-mails and of its consumer group (no customer-facing API)."
         ),
-        routers=[],
+        routers=[admin_router],
         background=[run_consumer],
     )

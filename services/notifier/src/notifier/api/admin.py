@@ -1,0 +1,88 @@
+"""Recent e-mails, for the operations console: what the notifier records of each
+delivery (`deliveries`: one row per source event and recipient), newest first, with
+the subject the e-mail of that kind is sent with (`notifier.emails`, `reminders`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from marcus_web.auth import Admin
+from notifier.emails import SUBJECTS
+from notifier.reminders import REMINDER_EVENT
+from notifier.reminders import SUBJECT as REMINDER_SUBJECT
+from notifier.storage.tables import deliveries
+
+router = APIRouter(prefix="/api/v1/admin/notifier", tags=["operations"])
+
+
+def subject_of(event_type: str, order_id: UUID | None) -> str | None:
+    """The Subject header the e-mail went out with (rendered as `notifier.emails` does)."""
+    if event_type == REMINDER_EVENT:
+        return REMINDER_SUBJECT
+    subject = SUBJECTS.get(event_type)
+    if subject is None:
+        return None
+    return f"{subject} ({str(order_id)[:8]})" if order_id else subject
+
+
+class EmailOut(BaseModel):
+    delivery_id: UUID
+    recipient: str
+    kind: str = Field(description="order (an order's e-mail) or cart (a reminder)")
+    event_type: str = Field(description="the event it was sent for")
+    subject: str | None
+    order_id: UUID | None
+    cart_id: UUID | None
+    status: str = Field(description="sending | retrying | sent | failed")
+    attempts: int
+    last_error: str | None
+    message_id: str = Field(description="the Message-ID header: how to find it in a mailbox")
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+
+
+class EmailList(BaseModel):
+    emails: list[EmailOut]
+
+
+@router.get("/emails", response_model=EmailList, summary="Recent e-mails")
+async def recent_emails(
+    request: Request, _: Admin, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> EmailList:
+    """The newest deliveries first (recipient, kind, order or cart, status, when).
+    The messages themselves are in the mailbox (a development stack's mail catcher)."""
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    statement = (
+        select(deliveries).order_by(deliveries.c.created_at.desc(), deliveries.c.id).limit(limit)
+    )
+    async with sessions() as session:
+        rows = (await session.execute(statement)).all()
+    return EmailList(
+        emails=[
+            EmailOut(
+                delivery_id=row.id,
+                recipient=row.recipient,
+                kind="cart" if row.cart_id is not None else "order",
+                event_type=row.event_type,
+                subject=subject_of(row.event_type, row.order_id),
+                order_id=row.order_id,
+                cart_id=row.cart_id,
+                status=row.status,
+                attempts=row.attempts,
+                last_error=row.last_error,
+                message_id=row.message_id,
+                created_at=row.created_at,
+                updated_at=row.updated_at,
+                sent_at=row.sent_at,
+            )
+            for row in rows
+        ]
+    )
