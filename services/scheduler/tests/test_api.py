@@ -18,7 +18,7 @@ async def test_jobs_list_next_run_at_three_in_the_configured_timezone(
 
     assert response.status_code == 200, response.text
     jobs = {job["name"]: job for job in response.json()["items"]}
-    assert set(jobs) == {"index-rebuild", "views-refresh", "cart-reminders"}
+    assert set(jobs) == {"index-rebuild", "views-refresh", "cart-reminders", "stream-retention"}
     rebuild = jobs["index-rebuild"]
     assert rebuild["cron"] == "0 3 * * *" and rebuild["timezone"] == "Europe/Berlin"
     assert rebuild["event_type"] == "scheduler.index.rebuild_requested"

@@ -4,6 +4,10 @@ A job is a cron expression in a timezone plus the event its fire emits. Everythi
 replicas must agree on is derived from (job, scheduled fire time): the run id, which is
 also the id of the emitted event, so a fire seen twice (two replicas, a restart, a
 catch-up after a takeover) is one run and one event.
+
+A housekeeping job (`stream-retention`) is the platform's own upkeep: the lease holder
+runs it itself on an interval, with no event and no run row (ADR 0013); running it twice
+is harmless, so it needs neither.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from marcus_contracts.events import scheduler as ev
 
@@ -24,6 +29,7 @@ RUN_NAMESPACE = uuid.UUID("5b0f3f2e-6c1d-4a53-9a55-7f0c3b2e9d41")
 INDEX_REBUILD = "index-rebuild"
 VIEWS_REFRESH = "views-refresh"
 CART_REMINDERS = "cart-reminders"
+STREAM_RETENTION = "stream-retention"
 
 FireEvent = ev.IndexRebuildRequestedV1 | ev.ViewsRefreshRequestedV1 | ev.CartRemindersRequestedV1
 FIRE_EVENTS: tuple[type[FireEvent], ...] = (
@@ -142,6 +148,27 @@ class Job:
 
 
 _TICK = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Housekeeping:
+    """A job the lease holder runs itself every `interval_s` seconds: no event, no run."""
+
+    name: str
+    interval_s: int
+    description: str
+
+    @property
+    def trigger(self) -> IntervalTrigger:
+        """Anchored at the epoch: every replica computes the same times (every 15
+        minutes is :00, :15, :30, :45), so any of them can say when it runs next."""
+        return IntervalTrigger(seconds=self.interval_s, start_date=_EPOCH, timezone=UTC)
+
+    def next_fire_time(self, after: datetime) -> datetime | None:
+        """The first run strictly after `after`."""
+        fire: datetime | None = self.trigger.get_next_fire_time(None, after + _TICK)
+        return fire
 
 
 def normalize(moment: datetime) -> datetime:
@@ -195,4 +222,19 @@ def default_jobs(
     ]
     for job in jobs:
         job.trigger  # noqa: B018 - refuse a bad expression at start, not at 03:00
+    return {job.name: job for job in jobs}
+
+
+def housekeeping_jobs(*, stream_retention_interval_s: int) -> dict[str, Housekeeping]:
+    """The housekeeping the lease holder runs itself; an interval of 0 leaves a job out."""
+    jobs = []
+    if stream_retention_interval_s > 0:
+        jobs.append(
+            Housekeeping(
+                STREAM_RETENTION,
+                stream_retention_interval_s,
+                "trims every events.* and dlq.* stream to its STREAM_RETENTION policy,"
+                " never an entry a consumer group has not acknowledged",
+            )
+        )
     return {job.name: job for job in jobs}

@@ -23,7 +23,9 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
     if settings.scheduler_enabled:
 
         async def run_scheduling(app: FastAPI, stop: asyncio.Event) -> None:
-            scheduling = Scheduling(settings, app.state.engine, app.state.sessions, jobs, holder)
+            scheduling = Scheduling(
+                settings, app.state.engine, app.state.sessions, jobs, holder, app.state.redis
+            )
             app.state.scheduling = scheduling
             await scheduling.run(stop)
 
@@ -43,11 +45,13 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
         description=(
             "Fires the nightly index rebuild, the views refresh and the abandoned-cart "
             "reminders once per fire time, "
-            "whatever the number of replicas. Admin only."
+            "whatever the number of replicas, and trims the streams to their retention. "
+            "Admin only."
         ),
         routers=[router],
         background=background,
     )
     app.state.jobs = jobs
+    app.state.housekeeping = settings.housekeeping()
     app.state.holder = holder
     return app

@@ -9,6 +9,9 @@ it had fired already, the unique run makes this a no-op.
 APScheduler 3 does not pass the scheduled time to the job; with `coalesce=True` the
 time it runs for is always the latest fire time at or before now, which is what the
 job computes from its own trigger.
+
+Housekeeping jobs run on their interval trigger in the same scheduler (so only while
+this replica leads), without catch-up: a missed pass is simply the next one.
 """
 
 from __future__ import annotations
@@ -23,13 +26,16 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import DBAPIError
 
 from scheduler.domain import NotLeader
-from scheduler.jobs import Job
+from scheduler.jobs import Housekeeping, Job
 from scheduler.metrics import FIRES
 
 log = logging.getLogger("marcus.scheduler")
 
 Fire = Callable[[Job, datetime], Awaitable[bool]]
 """Fire `job` for a scheduled time; True when this call emitted the event."""
+
+Act = Callable[[Housekeeping, datetime], Awaitable[object]]
+"""Run a housekeeping job now (raises NotLeader when this replica no longer leads)."""
 
 
 class JobRunner:
@@ -41,8 +47,12 @@ class JobRunner:
         *,
         retry_max_seconds: float = 5.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        housekeeping: Mapping[str, Housekeeping] | None = None,
+        act: Act | None = None,
     ) -> None:
         self.jobs = jobs
+        self.housekeeping = housekeeping or {}
+        self.act = act
         self.fire = fire
         self.grace = grace
         self.retry_max_seconds = retry_max_seconds
@@ -50,7 +60,8 @@ class JobRunner:
         self._scheduler: AsyncIOScheduler | None = None
         self._stopped = asyncio.Event()
         self.last_attempt: dict[str, tuple[datetime, str]] = {}
-        """job -> (fire time, result) of its latest scheduled fire, for status and tests."""
+        """job -> (fire time, result) of its latest scheduled fire, for status and tests;
+        housekeeping: (start, done / refused / failed)."""
 
     @property
     def running(self) -> bool:
@@ -85,6 +96,9 @@ class JobRunner:
             )
             if due is not None:
                 log.info("%s: catching up on its fire at %s", job.name, due.isoformat())
+        if self.act is not None:
+            for task in self.housekeeping.values():
+                scheduler.add_job(self._housekeep, trigger=task.trigger, args=[task], id=task.name)
         scheduler.start()
         self._scheduler = scheduler
 
@@ -100,6 +114,22 @@ class JobRunner:
             result = await self._fire_until_done(job, fire_time)
             self.last_attempt[job.name] = (fire_time, result)
             FIRES.labels(job.name, result).inc()
+
+    async def _housekeep(self, task: Housekeeping) -> None:
+        """One pass; a failure is logged and counted, the next interval tries again."""
+        assert self.act is not None
+        started = self.clock()
+        try:
+            await self.act(task, started)
+            result = "done"
+        except NotLeader as exc:
+            log.info("%s", exc)
+            result = "refused"
+        except Exception:  # Redis down, a bug: this pass is lost, not the schedule
+            log.exception("%s failed", task.name)
+            result = "failed"
+        self.last_attempt[task.name] = (started, result)
+        FIRES.labels(task.name, result).inc()
 
     async def _fire_until_done(self, job: Job, fire_time: datetime) -> str:
         """Retry while the database is unreachable, as long as the fire is within grace."""

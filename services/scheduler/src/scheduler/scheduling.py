@@ -9,11 +9,13 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
+import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from scheduler import handlers
 from scheduler.domain import NotLeader
-from scheduler.jobs import Job
+from scheduler.housekeeping import StreamRetentionJob
+from scheduler.jobs import STREAM_RETENTION, Housekeeping, Job
 from scheduler.leadership import Leadership
 from scheduler.metrics import LEADER
 from scheduler.runner import JobRunner
@@ -39,10 +41,23 @@ class Scheduling:
         sessions: async_sessionmaker[AsyncSession],
         jobs: Mapping[str, Job],
         holder: str,
+        redis: aioredis.Redis | None = None,
     ) -> None:
         self.sessions = sessions
         self.lease = Lease(engine, LEASE_NAME, holder, settings.lease_ttl_seconds)
-        self.runner = JobRunner(jobs, self.fire_scheduled, settings.grace)
+        housekeeping = settings.housekeeping() if redis is not None else {}
+        self.stream_retention = (
+            StreamRetentionJob(redis, settings.stream_prefix, settings.retention())
+            if redis is not None
+            else None
+        )
+        self.runner = JobRunner(
+            jobs,
+            self.fire_scheduled,
+            settings.grace,
+            housekeeping=housekeeping,
+            act=self.run_housekeeping,
+        )
         self.leadership = Leadership(
             self.lease,
             poll_seconds=settings.lease_poll_seconds,
@@ -65,6 +80,15 @@ class Scheduling:
         fired = await handlers.fire_job(handlers.FireJob(job, fire_time), uow, fence=fence)
         return fired.created
 
+    async def run_housekeeping(self, task: Housekeeping, now: datetime) -> object:
+        """Only the lease holder trims (a deposed one whose scheduler is still stopping
+        does nothing); trimming twice would be harmless, this keeps it to one writer."""
+        if self.leadership.tenure is None:
+            raise NotLeader(f"not the scheduler leader: {task.name} not run")
+        if task.name == STREAM_RETENTION and self.stream_retention is not None:
+            return await self.stream_retention.run(now)
+        raise LookupError(f"no housekeeping named {task.name!r}")
+
     async def _elected(self, tenure: Tenure) -> None:
         LEADER.set(1)
         await self.runner.start()
@@ -72,3 +96,5 @@ class Scheduling:
     async def _deposed(self, tenure: Tenure) -> None:
         LEADER.set(0)
         await self.runner.stop()
+        if self.stream_retention is not None:
+            self.stream_retention.stand_down()

@@ -7,8 +7,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
+from marcus_eventstore.retention import (
+    DEFAULT_RETENTION,
+    Retention,
+    RetentionError,
+    parse_retention,
+)
 from marcus_web.settings import ServiceSettings
-from scheduler.jobs import CronError, Job, default_jobs, parse_cron
+from scheduler.jobs import (
+    CronError,
+    Housekeeping,
+    Job,
+    default_jobs,
+    housekeeping_jobs,
+    parse_cron,
+)
 
 SERVICE = "scheduler"
 SCHEMA = "scheduler"
@@ -29,6 +42,11 @@ class SchedulerSettings(ServiceSettings):
     """A cart untouched this long (with lines) gets one reminder per idle period."""
     cart_expire_after_seconds: int = Field(default=2_592_000, gt=0)
     """A cart untouched this long is cleared (30 days)."""
+    stream_retention: str = DEFAULT_RETENTION
+    """Retention per stream (`marcus_eventstore.retention`): `events.*=7d;dlq.*=30d`;
+    patterns without STREAM_PREFIX, the most specific wins; `keep` never trims."""
+    stream_retention_interval: int = Field(default=900, ge=0)
+    """Seconds between two `stream-retention` runs on the lease holder; 0: no such job."""
     misfire_grace_seconds: int = Field(default=3600, gt=0)
     """A fire missed by less than this (scheduler down, takeover) still runs, once."""
 
@@ -60,6 +78,15 @@ class SchedulerSettings(ServiceSettings):
             raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("stream_retention")
+    @classmethod
+    def _valid_retention(cls, value: str) -> str:
+        try:
+            parse_retention(value)
+        except RetentionError as exc:
+            raise ValueError(f"STREAM_RETENTION: {exc}") from None
+        return value
+
     @model_validator(mode="after")
     def _renewal_fits_in_the_lease(self) -> SchedulerSettings:
         if self.lease_poll_seconds >= self.lease_ttl_seconds:
@@ -89,3 +116,9 @@ class SchedulerSettings(ServiceSettings):
             cart_idle_after_s=self.cart_idle_after_seconds,
             cart_expire_after_s=self.cart_expire_after_seconds,
         )
+
+    def retention(self) -> Retention:
+        return parse_retention(self.stream_retention)
+
+    def housekeeping(self) -> dict[str, Housekeeping]:
+        return housekeeping_jobs(stream_retention_interval_s=self.stream_retention_interval)

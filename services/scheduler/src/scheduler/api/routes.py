@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from marcus_eventstore import CommandContext
+from marcus_eventstore import CommandContext, Conflict
 from marcus_web.auth import Admin
 from scheduler import handlers
 from scheduler.api.schemas import JobList, JobOut, LeaderOut, RunList, RunOut
 from scheduler.domain import UnknownJob
-from scheduler.jobs import Job
+from scheduler.jobs import Housekeeping, Job
 from scheduler.scheduling import LEASE_NAME
 from scheduler.storage import queries
 from scheduler.storage.uow import SchedulerUnitOfWork
@@ -40,10 +40,22 @@ def _jobs(request: Request) -> dict[str, Job]:
     return jobs
 
 
+def _housekeeping(request: Request) -> dict[str, Housekeeping]:
+    tasks: dict[str, Housekeeping] = request.app.state.housekeeping
+    return tasks
+
+
 def _job(request: Request, name: str) -> Job:
     job = _jobs(request).get(name)
     if job is None:
-        raise UnknownJob(f"no job named {name!r}; jobs: {', '.join(sorted(_jobs(request)))}")
+        if name in _housekeeping(request):
+            raise Conflict(
+                f"{name} is housekeeping: the leader runs it every "
+                f"{_housekeeping(request)[name].interval_s} s and records no runs; "
+                "to trim now, make trim-streams TRIM_ARGS=--apply"
+            )
+        names = sorted([*_jobs(request), *_housekeeping(request)])
+        raise UnknownJob(f"no job named {name!r}; jobs: {', '.join(names)}")
     return job
 
 
@@ -66,6 +78,22 @@ async def list_jobs(request: Request, _: Admin, session: Session) -> JobList:
                 last_outcome=last_run.outcome if last_run else None,
             )
         )
+    for task in _housekeeping(request).values():
+        items.append(
+            JobOut(
+                name=task.name,
+                kind="housekeeping",
+                event_type=None,
+                cron=None,
+                interval_seconds=task.interval_s,
+                timezone="UTC",
+                next_run_at=task.next_fire_time(now),
+                reported_by=None,
+                description=task.description,
+                last_run=None,
+                last_outcome=None,
+            )
+        )
     lease = await queries.lease(session, LEASE_NAME)
     leader = None
     if lease is not None and lease.expires_at > now:
@@ -86,6 +114,8 @@ async def list_runs(
     session: Session,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> RunList:
+    if name in _housekeeping(request):
+        return RunList(items=[])  # it records no runs: its log and metrics say what it did
     job = _job(request, name)
     rows = await queries.runs(session, job.name, limit)
     return RunList(items=[RunOut.from_row(row, job) for row in rows])

@@ -52,11 +52,18 @@ class RunOut(BaseModel):
 
 class JobOut(BaseModel):
     name: str
-    event_type: str
-    cron: str
+    kind: Literal["event", "housekeeping"] = Field(
+        default="event",
+        description="event: each fire emits an event, recorded as a run; housekeeping: "
+        "the leader does the work itself on an interval (no event, no runs)",
+    )
+    event_type: str | None = Field(description="the event a fire emits (None: housekeeping)")
+    cron: str | None = Field(description="when it fires (None: on an interval)")
+    interval_seconds: int | None = Field(default=None, description="housekeeping: how often")
     timezone: str
     next_run_at: datetime | None
     reported_by: str | None = Field(description="event type that reports the outcome back")
+    description: str | None = None
     last_run: RunOut | None
     last_outcome: Outcome | None
 
