@@ -19,7 +19,7 @@ RENDERED = K8S / "rendered"
 OVERLAYS = ("dev", "production")
 SERVICES = ("catalog", "orders", "assistant", "indexer", "scheduler", "notifier")
 # The services the gateway routes to (deploy/gateway/templates/default.conf.template).
-BEHIND_GATEWAY = ("catalog", "orders", "assistant", "indexer", "scheduler")
+BEHIND_GATEWAY = ("catalog", "orders", "assistant", "indexer", "scheduler", "notifier")
 # Kubernetes version the manifests are validated against (kubernetes-validate's schemas).
 KUBERNETES_VERSION = "1.32.0"
 
