@@ -15,7 +15,10 @@ refuse it (docs/adr/0012-service-roles-and-acl-users.md):
   on its own keys (`events.<service>`, `dlq.<service>`, and the extra keys it owns, e.g.
   the indexer's `index:active`); read-only keys it reads (the assistant reads
   `index:active`); and, in a selector, only the consumer-group commands and reads on the
-  streams it consumes: it can read and acknowledge them, never XADD to them.
+  streams it consumes: it can read and acknowledge them, never XADD to them. The
+  scheduler's user has one more selector: on every `events.*` and `dlq.*` stream, only
+  what its `stream-retention` job needs (`RETENTION_COMMANDS`: read groups and lengths,
+  XTRIM), never XADD or DEL (ADR 0013).
 
 Bootstrapping needs a superuser connection (PostgreSQL) and a user allowed `ACL SETUSER`
 (Redis). It is idempotent: roles and users are created or updated, the schema and
@@ -73,6 +76,25 @@ consume it with its group (XREADGROUP, XACK, reclaiming), create its group, and 
 one atomic script that deletes idle consumers. Not XADD, XDEL, XTRIM or DEL."""
 
 
+TRIMS: Mapping[str, tuple[str, ...]] = {"scheduler": ("events.*", "dlq.*")}
+"""Streams (patterns under the prefix) a service trims to their retention without writing
+them: the scheduler's `stream-retention` job (docs/adr/0013)."""
+
+RETENTION_COMMANDS = (
+    "+xinfo|groups",
+    "+xinfo|stream",
+    "+xpending",
+    "+xrange",
+    "+xrevrange",
+    "+xlen",
+    "+memory|usage",
+    "+xtrim",
+)
+"""What retention needs on a stream: each group's position and pending entries, the
+length, memory and oldest entry, and XTRIM (MINID below every group's floor). Not XADD,
+XDEL, DEL, XGROUP or XREADGROUP."""
+
+
 # ------------------------------------------------------------------------ names
 def role_name(database: str, service: str) -> str:
     """The PostgreSQL role of `service` in `database` (at most 63 bytes)."""
@@ -97,6 +119,9 @@ def acl_rules(service: str, prefix: str = "") -> list[str]:
     if consumed:
         keys = " ".join(f"~{stream}" for stream in consumed)
         rules.append(f"({keys} {' '.join(GROUP_COMMANDS)})")
+    trimmed = " ".join(f"~{prefix}{pattern}" for pattern in TRIMS.get(service, ()))
+    if trimmed:
+        rules.append(f"({trimmed} {' '.join(RETENTION_COMMANDS)})")
     return rules
 
 
