@@ -136,7 +136,7 @@ def acl_prefix(redis_url: str) -> Iterator[str]:
     if keys:
         admin.delete(*keys)
     admin.close()
-    for service in ("notifier", "assistant", "indexer"):
+    for service in ("notifier", "assistant", "indexer", "scheduler"):
         ownership.drop_acl_user(redis_url, service, prefix)
 
 
@@ -215,6 +215,63 @@ def test_the_alias_is_the_indexers_and_only_read_by_the_assistant(
     finally:
         for client in (indexer, assistant, notifier):
             client.close()
+
+
+async def test_the_scheduler_trims_other_services_streams_but_never_writes_them(
+    redis_url: str, acl_prefix: str
+) -> None:
+    """Its stream-retention job: read positions and sizes, XTRIM; no XADD, XDEL, DEL."""
+    import redis.asyncio as aioredis
+
+    from marcus_eventstore.retention import RetentionPolicy, apply_retention, stream_stats
+
+    p, creds = acl_prefix, Credentials()
+    admin = redis.Redis.from_url(redis_url)
+    scheduler = user_client(redis_url, "scheduler", p, creds)
+    events, dlq = f"{p}events.catalog", f"{p}dlq.orders"
+    try:
+        old = [admin.xadd(events, {"event": "{}"}, id=f"{ms}-0") for ms in (1000, 2000, 3000)]
+        admin.xadd(dlq, {"event": "{}"}, id="1000-0")
+        admin.xgroup_create(events, "indexer", id="0")
+        admin.xreadgroup("indexer", "i-1", {events: ">"}, count=2)
+        admin.xack(events, "indexer", old[0])  # old[1] pending
+
+        for stream in (events, dlq):
+            with pytest.raises(NoPermissionError):
+                scheduler.xadd(stream, {"event": "{}"})
+            with pytest.raises(NoPermissionError):
+                scheduler.delete(stream)
+            with pytest.raises(NoPermissionError):
+                scheduler.xdel(stream, "1000-0")
+        with pytest.raises(NoPermissionError):
+            scheduler.xgroup_create(events, "intruder", id="0")
+        with pytest.raises(NoPermissionError):
+            scheduler.xreadgroup("indexer", "s-1", {events: ">"})
+        assert scheduler.xadd(f"{p}events.scheduler", {"event": "{}"}), "its own stream"
+
+        url = ownership.service_redis_url(
+            redis_url,
+            ownership.redis_user("scheduler", p),
+            creds.redis_password(ownership.redis_user("scheduler", p)),
+        )
+        client = aioredis.from_url(url)
+        try:
+            outcome = await apply_retention(client, events, RetentionPolicy(max_age_s=1), now=10)
+            assert (outcome.removed, outcome.held_by) == (
+                1,
+                f"group indexer pending since {old[1].decode()}",
+            )
+            gone = await apply_retention(client, dlq, RetentionPolicy(max_age_s=1), now=10)
+            assert gone.removed == 1
+            stats = await stream_stats(client, events, now=10)
+            assert stats.length == 2 and stats.memory_bytes
+        finally:
+            await client.aclose()
+        assert scheduler.xtrim(events, minid="3000-0", approximate=False) == 1
+        assert admin.xlen(events) == 1
+    finally:
+        scheduler.close()
+        admin.close()
 
 
 def test_the_consumed_streams_are_the_ones_the_services_consume() -> None:
