@@ -139,15 +139,77 @@ def rss(combined: dict[str, Any], ax: Axes) -> bool:
     return True
 
 
-PLOTS: dict[str, Plot] = {"freshness": freshness, "http": http, "scaleout": scaleout, "rss": rss}
+def growth_rebuild(combined: dict[str, Any], ax: Axes) -> bool:
+    """Rebuild seconds against changes per product (log x), one line per source."""
+    result = _result(combined, "growth")
+    build = (result or {}).get("rebuild")
+    if not build or not build.get("lengths"):
+        return False
+    rows = build["lengths"]
+    xs = [row["changes_per_product"] for row in rows]
+    for source in build["sources"]:
+        ax.plot(xs, [row[source]["seconds"] for row in rows], marker="o", label=source)
+    if "snapshot" in build["sources"]:
+        first = rows[0]["snapshot"]["seconds"]
+        ax.axhline(1.2 * first, color="red", linewidth=0.8, label="goal: snapshot within 1.2x")
+    ax.set_xscale("log")
+    ax.set_xticks(xs, [str(x) for x in xs])
+    ax.minorticks_off()
+    ax.set_ylim(bottom=0)
+    ax.set(
+        xlabel="changes per product in history (log)",
+        ylabel="rebuild seconds",
+        title=f"Rebuild of {build['products']:,} products against history length",
+    )
+    ax.legend(fontsize=8)
+    return True
 
 
-def write_all(combined: dict[str, Any], stem: Path) -> dict[str, str]:
-    """Every plot with data as <stem>-<name>.png; returns name -> file name (relative to
-    the stem's folder, as the markdown links them). A failing plot is reported, skipped."""
+def growth_memory(combined: dict[str, Any], ax: Axes) -> bool:
+    """Redis memory per stream and in total against the simulated day."""
+    result = _result(combined, "growth")
+    memory = (result or {}).get("memory")
+    if not memory or not memory.get("by_day"):
+        return False
+    rows = memory["by_day"]
+    days = [row["day"] for row in rows]
+    ax.plot(days, [row["memory_bytes"] / 2**20 for row in rows], marker=".", label="total")
+    for stream in ("orders", "catalog", "notifier"):
+        values = [row[stream]["memory_bytes"] / 2**20 for row in rows]
+        ax.plot(days, values, linestyle="--", label=f"events.{stream}")
+    ax.set_ylim(bottom=0)
+    ax.axvline(7, color="grey", linewidth=0.8, label="retention: 7 days")
+    ax.set(
+        xlabel="simulated day",
+        ylabel="MiB (MEMORY USAGE)",
+        title=f"Redis memory, {memory['orders_per_day']:,} orders/day, 7-day retention",
+    )
+    ax.legend(fontsize=8)
+    return True
+
+
+PLOTS: dict[str, Plot] = {
+    "freshness": freshness,
+    "http": http,
+    "scaleout": scaleout,
+    "rss": rss,
+    "growth-rebuild": growth_rebuild,
+    "growth-memory": growth_memory,
+}
+GROWTH = ("growth-rebuild", "growth-memory")
+
+
+def write_all(
+    combined: dict[str, Any], stem: Path, only: tuple[str, ...] | None = None
+) -> dict[str, str]:
+    """Every plot with data (of `only`, when given) as <stem>-<name>.png; returns name ->
+    file name (relative to the stem's folder, as the markdown links them). A failing plot
+    is reported, skipped."""
     written: dict[str, str] = {}
     stem.parent.mkdir(parents=True, exist_ok=True)
     for name, plot in PLOTS.items():
+        if only is not None and name not in only:
+            continue
         fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
         try:
             if plot(combined, ax):

@@ -251,6 +251,69 @@ def relevance(result: dict[str, Any]) -> Iterator[Figure]:
             )
 
 
+def growth(result: dict[str, Any]) -> Iterator[Figure]:
+    """Issue 24: rebuild time against history length, Redis memory with retention, and
+    the stock-events numbers."""
+    build = result.get("rebuild")
+    if build and len(build["lengths"]) > 1:
+        first, last = build["lengths"][0], build["lengths"][-1]
+        span = f"{last['changes_per_product']} vs {first['changes_per_product']} change(s)/product"
+        for source in build["sources"]:
+            ratio = round(last[source]["seconds"] / first[source]["seconds"], 2)
+            snapshot = source == "snapshot"
+            yield Figure(
+                "growth",
+                f"rebuild of {build['products']:,} products ({source}), {span}"
+                f" (ref: {first['changes_per_product']})",
+                last[source]["seconds"],
+                "s",
+                first[source]["seconds"],
+                ratio,
+                "<= 1.2x" if snapshot else "",
+                ratio <= 1.2 if snapshot else None,
+                note=f"{last['entries']:,} vs {first['entries']:,} events.catalog entries;"
+                f" {last[source]['events_read']:,} read",
+            )
+        if "snapshot" not in build["sources"]:
+            yield Figure("growth", "rebuild from a snapshot: not measured", None, "",
+                         note="the indexer has no rebuild_source setting")  # fmt: skip
+    memory = result.get("memory")
+    if memory and memory.get("day_last_over_day_8") is not None:
+        by_day = {row["day"]: row for row in memory["by_day"]}
+        last, eighth = by_day[memory["days"]], by_day[8]
+        ratio = memory["day_last_over_day_8"]
+        yield Figure(
+            "growth",
+            f"Redis memory on day {memory['days']}, {memory['orders_per_day']:,} orders/day,"
+            " 7-day retention (ref: day 8)",
+            round(last["memory_bytes"] / 2**20, 1),
+            "MiB",
+            round(eighth["memory_bytes"] / 2**20, 1),
+            ratio,
+            "<= 1.1x",
+            ratio <= 1.1,
+            note=f"{last['entries']:,} entries, {last['bytes_per_entry']:.0f} bytes/entry",
+        )
+    stock = result.get("stock") or {}
+    if "history_stock_share" in stock:
+        yield Figure(
+            "growth",
+            "stock events' share of events.catalog entries (history of the rebuild)",
+            round(100 * stock["history_stock_share"], 1),
+            "%",
+        )
+    for kind, micros in (stock.get("fold_us_per_entry") or {}).items():
+        yield Figure("growth", f"indexer Fold.add per entry: {kind}", micros, "µs")
+    if "texts_embedded_per_stock_event" in stock:
+        yield Figure(
+            "growth",
+            "live indexer: texts embedded per stock-only event",
+            stock["texts_embedded_per_stock_event"],
+            "texts",
+            note=f"{stock['embed_calls_per_stock_event']} embedding calls per stock event",
+        )
+
+
 READERS: dict[str, Reader] = {
     "bus": bus,
     "freshness": freshness,
@@ -261,6 +324,7 @@ READERS: dict[str, Reader] = {
     "orders": orders,
     "grounding": grounding,
     "relevance": relevance,
+    "growth": growth,
 }
 
 

@@ -98,6 +98,15 @@ BENCHES: tuple[Bench, ...] = (
         timeout_s=600,
     ),
     Bench(
+        "growth",
+        "bench.growth",
+        "history growth (issue 24): rebuild vs history length, replay and snapshot; Redis"
+        " memory over 30 days with 7-day retention; stock-events numbers",
+        quick=("--profile", "quick"),
+        full=("--profile", "full"),
+        timeout_s=2400,
+    ),
+    Bench(
         "observability",
         "bench.observability",
         "cost of tracing and JSON logs (not an issue 9 figure)",

@@ -46,6 +46,14 @@ QUERIES = ("trail jacket", "coffee grinder", "sturdy everyday product", "red jac
            "product 42", "grinder", "long description", "jacket coffee")  # fmt: skip
 
 
+def _replay() -> dict[str, str]:
+    """This bench writes `events.catalog` only (no catalog service to answer a snapshot
+    request): its rebuilds replay the stream, whatever the indexer's default source."""
+    from indexer.settings import IndexerSettings
+
+    return {"rebuild_source": "replay"} if "rebuild_source" in IndexerSettings.model_fields else {}
+
+
 def events(count: int) -> list:
     from marcus_contracts import registry
     from marcus_contracts.events.catalog import CategoryRef, ProductCreatedV2
@@ -133,6 +141,7 @@ async def measure(
             embedder="hash",
             rebuild_batch=batch,
             consumer_enabled=False,
+            **_replay(),
         )
         run = await reindex(settings)
         assert run.status == "done" and run.documents == count, run
@@ -182,6 +191,7 @@ async def search_during_rebuild(
         CHROMA_URL=chroma_url,
         EMBEDDER="hash",
         REBUILD_BATCH=str(batch),
+        REBUILD_SOURCE="replay",
         CONSUMER_ENABLED="false",
         CHAT_ENABLED="false",
     )
