@@ -200,6 +200,10 @@ bench-observability: install ## Cost of tracing (off/on) and JSON logs: consumer
 bench-configurator: install ## Cost of checking and pricing configurations: quote vs GET, configured vs simple reservation (bench/results/)
 	$(RUN) python -m bench.configurator $(BENCH_ARGS)
 
+.PHONY: bench-growth
+bench-growth: install ## History growth: rebuild time vs history length (replay, snapshot), Redis memory over 30 days with 7-day retention (BENCH_ARGS="--profile quick")
+	$(RUN) python -m bench.growth $(BENCH_ARGS)
+
 .PHONY: bench-grounding
 bench-grounding: install ## Grounding rate of chat replies: scripted errors caught, correct replies untouched, TTFT cost (bench/results/)
 	$(RUN) python -m bench.grounding $(BENCH_ARGS)
