@@ -913,7 +913,9 @@ def _supervised(info: dict[str, Any] | None, restarts: int) -> str:
 
 
 def print_stack_events(processes: list[Process]) -> None:
-    """Consumer groups (lag, pending), dead letters and the active index (scripts/status.py)."""
+    """Consumer groups (lag, pending), dead letters, streams (size, oldest entry, retention)
+    and the active index (scripts/status.py)."""
+    from marcus_eventstore.retention import DEFAULT_RETENTION
     from marcus_web.auth import mint_token
     from marcus_web.settings import ServiceSettings
     from scripts.status import print_event_status
@@ -930,6 +932,7 @@ def print_stack_events(processes: list[Process]) -> None:
         setting("STREAM_PREFIX", ""),
         indexer.base_url if indexer else f"http://{HOST}:8004",
         token,
+        retention=setting("STREAM_RETENTION", DEFAULT_RETENTION),
     )
 
 

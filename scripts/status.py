@@ -1,9 +1,12 @@
-"""The event side of `make status`: consumer groups, dead letters, the active index.
+"""The event side of `make status`: consumer groups, dead letters, streams, the index.
 
 Everything comes from where the services keep it: Redis (streams, groups, dead-letter
 streams, the active-index alias) and the indexer's admin API (documents, lag, rebuilds),
 so it also works against a stack someone else started, given REDIS_URL and
-STREAM_PREFIX. Each section degrades to one line saying what did not answer.
+STREAM_PREFIX. The streams section shows each stream's length, memory, oldest entry and
+the retention policy the scheduler's `stream-retention` job applies to it
+(STREAM_RETENTION, `marcus_eventstore.retention`). Each section degrades to one line
+saying what did not answer.
 """
 
 from __future__ import annotations
@@ -16,6 +19,15 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from marcus_eventstore.retention import (
+    DEFAULT_RETENTION,
+    Retention,
+    RetentionError,
+    parse_retention,
+    retention_streams,
+    stream_stats,
+)
+
 
 @dataclass(frozen=True)
 class GroupRow:
@@ -24,6 +36,95 @@ class GroupRow:
     length: int
     lag: int | None
     pending: int
+
+
+@dataclass(frozen=True)
+class StreamRow:
+    stream: str
+    """Without the prefix."""
+    length: int
+    memory_bytes: int | None
+    oldest_id: str | None
+    oldest_age_s: float | None
+    retention: str
+    """The policy that applies (`7d`, `7d or 1000000 entries`, `keep`), or why unknown."""
+
+
+async def streams_report(
+    redis_url: str, prefix: str = "", retention: Retention | None = None
+) -> list[StreamRow]:
+    """Every `events.*` and `dlq.*` stream: size, oldest entry, retention policy."""
+    redis = aioredis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=5)
+    try:
+        rows = []
+        for stream in await retention_streams(redis, prefix):
+            name = stream.removeprefix(prefix)
+            stats = await stream_stats(redis, stream)
+            policy = "?" if retention is None else retention.policy_for(name).describe()
+            rows.append(
+                StreamRow(
+                    name,
+                    stats.length,
+                    stats.memory_bytes,
+                    stats.oldest_id,
+                    stats.oldest_age_s,
+                    policy,
+                )
+            )
+        return rows
+    finally:
+        await redis.aclose()
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    if n < 1024:
+        return f"{n} B"
+    size = n / 1024
+    for unit in ("kB", "MB"):
+        if size < 1024:
+            return f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    if seconds >= 86_400:
+        return f"{seconds // 86_400}d {seconds % 86_400 // 3600}h"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    return f"{seconds // 60}m {seconds % 60}s"
+
+
+def print_streams(redis_url: str, prefix: str, retention_setting: str) -> None:
+    """The streams section of `make status` (one line when Redis does not answer)."""
+    note = ""
+    try:
+        retention: Retention | None = parse_retention(retention_setting)
+    except RetentionError as exc:
+        retention, note = None, f"  (STREAM_RETENTION is invalid: {exc})"
+    try:
+        rows = asyncio.run(streams_report(redis_url, prefix, retention))
+    except Exception as exc:
+        print(f"\nStreams: Redis not answering ({type(exc).__name__}: {exc})")
+        return
+    print(
+        "\nStreams                    length     memory  oldest entry (age)              retention"
+    )
+    if note:
+        print(note)
+    if not rows:
+        print("  (no events.* or dlq.* stream yet)")
+    for row in rows:
+        oldest = f"{row.oldest_id} ({_age(row.oldest_age_s)})" if row.oldest_id else "-"
+        print(
+            f"  {row.stream:<22} {row.length:>8} {_size(row.memory_bytes):>10}  "
+            f"{oldest:<31} {row.retention}"
+        )
 
 
 async def _keys(redis: aioredis.Redis, pattern: str) -> list[str]:
@@ -104,8 +205,15 @@ def _alias_line(redis_url: str, prefix: str, why: str) -> str:
     return f"{alias['collection']} (embedder {alias['embedder']}, from the Redis alias; {why})"
 
 
-def print_event_status(redis_url: str, prefix: str, indexer_url: str, token: str) -> None:
-    """The consumer groups, dead letters and active index sections of `make status`."""
+def print_event_status(
+    redis_url: str,
+    prefix: str,
+    indexer_url: str,
+    token: str,
+    retention: str = DEFAULT_RETENTION,
+) -> None:
+    """The consumer groups, dead letters, streams and active index sections of `make
+    status`; `retention` is the STREAM_RETENTION setting."""
     try:
         rows, dlq = asyncio.run(stream_report(redis_url, prefix))
     except Exception as exc:
@@ -123,5 +231,6 @@ def print_event_status(redis_url: str, prefix: str, indexer_url: str, token: str
         for stream, length in dlq.items():
             hint = "   <- docs/runbook.md: dead letters" if length else ""
             print(f"  {stream:<33} {length:>8}{hint}")
+    print_streams(redis_url, prefix, retention)
     print("\nSearch index")
     print(f"  {index_report(indexer_url, token, redis_url, prefix)}")

@@ -1,13 +1,22 @@
-"""`make status`: consumer groups with lag and pending, dead-letter sizes, active index,
-read from a real Redis and a real indexer."""
+"""`make status`: consumer groups with lag and pending, dead-letter sizes, each stream's
+length, memory, oldest entry and retention, active index, read from a real Redis and a
+real indexer."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
+from marcus_eventstore.retention import parse_retention
 from marcus_messaging import ensure_group
 from marcus_web.auth import mint_token
-from scripts.status import index_report, print_event_status, stream_report
+from scripts.status import (
+    index_report,
+    print_event_status,
+    print_streams,
+    stream_report,
+    streams_report,
+)
 from tests.support.servers import wait_for
 from tests.support.stack import SECRET, search_stack
 
@@ -28,6 +37,38 @@ async def test_groups_lag_pending_and_dead_letters(redis_client, redis_url, stre
     orders = by_group[("events.catalog", "orders")]
     assert (orders.lag, orders.pending) == (3, 0)
     assert dlq == {"dlq.indexer": 1}
+
+
+async def test_streams_show_length_memory_oldest_entry_and_retention(
+    redis_client, redis_url, stream_prefix, capsys
+) -> None:
+    p = stream_prefix
+    three_days_ago = int((time.time() - 3 * 86_400) * 1000)
+    await redis_client.xadd(f"{p}events.catalog", {"event": b"{}"}, id=f"{three_days_ago}-0")
+    await redis_client.xadd(f"{p}events.catalog", {"event": b"{}"})
+    await redis_client.xadd(f"{p}dlq.indexer", {"event": b"poison"})
+    setting = "events.*=7d;events.catalog=7d,1000;dlq.*=30d"
+
+    rows = await streams_report(redis_url, p, parse_retention(setting))
+    by_stream = {row.stream: row for row in rows}
+    assert set(by_stream) == {"events.catalog", "dlq.indexer"}
+    catalog = by_stream["events.catalog"]
+    assert (catalog.length, catalog.oldest_id) == (2, f"{three_days_ago}-0")
+    assert catalog.oldest_age_s is not None and catalog.oldest_age_s >= 3 * 86_400
+    assert catalog.memory_bytes is not None and catalog.memory_bytes > 0
+    assert catalog.retention == "7d or 1000 entries", "the most specific pattern"
+    assert by_stream["dlq.indexer"].retention == "30d"
+
+    await asyncio.to_thread(print_streams, redis_url, p, setting)
+    screen = capsys.readouterr().out
+    assert "Streams" in screen and "oldest entry" in screen
+    [line] = [line for line in screen.splitlines() if "events.catalog" in line]
+    assert f"{three_days_ago}-0 (3d " in line and line.endswith("7d or 1000 entries")
+    assert line.split()[1] == "2", "the length"
+
+    await asyncio.to_thread(print_streams, "redis://127.0.0.1:9/0", p, setting)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Streams: Redis not answering")
 
 
 async def test_status_names_the_active_index(
@@ -62,6 +103,7 @@ async def test_status_names_the_active_index(
         await asyncio.to_thread(print_event_status, redis_url, stream_prefix, indexer_url, token)
         screen = capsys.readouterr().out
         assert "Consumer groups" in screen and "Dead letters" in screen
+        assert "Streams" in screen and "retention" in screen
         assert "events.catalog" in screen and "indexer" in screen
         assert status["active_collection"] in screen
 

@@ -122,7 +122,7 @@ def parse_policy(text: str) -> RetentionPolicy:
                 raise RetentionError(f"{text!r}: a length must be at least 1 (or keep)")
         else:
             raise RetentionError(
-                f"{text!r}: {item!r} is neither an age (a number with s, m, h or d), "
+                f"{item!r} is neither an age (a number with s, m, h or d), "
                 "a length (an integer) nor keep/none"
             )
     return RetentionPolicy(max_age_s=age, max_length=length)
