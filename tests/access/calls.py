@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.access.matrix import API, PRODUCT, Endpoint
+from tests.access.matrix import API, OPERATED, PRODUCT, Endpoint
 from tests.access.world import World
 
 READ_ONLY = {("POST", f"{PRODUCT}/quote")}
@@ -27,6 +27,9 @@ class Call:
 
 
 def service_of(path: str) -> str:
+    parts = path.split("/")
+    if path.startswith("/api/v1/admin/") and parts[4] in OPERATED:
+        return parts[4]
     if path.startswith(("/api/v1/categories", "/api/v1/products")):
         return "catalog"
     if path.startswith(("/api/v1/orders", "/api/v1/cart")):
@@ -58,7 +61,9 @@ def _params(endpoint: Endpoint, w: World) -> dict[str, str]:
         order = w.order_a_cancel
     elif path.endswith(("/ship", "/deliver")):
         order = w.order_a_ship
+    letters = w.dead_letters.get(service_of(path), ("", ""))
     return {
+        "entry_id": letters[1] if deleting else letters[0],
         "category_id": w.category_id,
         "product_id": product,
         "part_id": w.victim_part_id if deleting else w.part_id,

@@ -28,8 +28,8 @@ from tests.support import stack as search_stack
 from tests.support.chroma import ChromaProcess
 from tests.support.servers import free_port, wait_for
 
-ROUTED = ("catalog", "orders", "assistant", "indexer", "scheduler")
-"""The services the gateway routes to (the notifier has no public API)."""
+ROUTED = ("catalog", "orders", "assistant", "indexer", "scheduler", "notifier")
+"""The services the gateway routes to (the notifier: its operations API only)."""
 
 DOCS = Path(__file__).resolve().parents[2] / "deploy" / "gateway" / "docs"
 # High enough that the matrix never meets the gateway's rate limits.
@@ -87,6 +87,8 @@ async def running(database_url: str, redis_url: str, access_folder: Path) -> Asy
             gateway=gateway_url,
             engine=engine,
             mail=mail,
+            redis_url=redis_url,
+            prefix=prefix,
         )
     finally:
         if gateway is not None and gateway.poll() is None:

@@ -135,6 +135,28 @@ API: dict[Endpoint, Expected] = {
     ("POST", "/api/v1/admin/jobs/{name}/run"): admin_only(202),
 }
 
+OPERATED = ("catalog", "orders", "assistant", "indexer", "scheduler", "notifier")
+"""The services with a consumer group: each serves the operations API (marcus_web.admin)."""
+
+
+def operations_rows(service: str) -> dict[Endpoint, Expected]:
+    """A service's operations API: admin only. `{entry_id}`: a dead letter of its own
+    group's DLQ (the replay's answers a failed replay: the letter's event is not one the
+    group can decode, so it stays; the DELETE discards another)."""
+    base = f"/api/v1/admin/{service}"
+    return {
+        ("GET", f"{base}/consumers"): admin_only(200),
+        ("GET", f"{base}/dead-letters"): admin_only(200),
+        ("POST", f"{base}/dead-letters/{{entry_id}}/replay"): admin_only(200),
+        ("DELETE", f"{base}/dead-letters/{{entry_id}}"): admin_only(204),
+        ("GET", f"{base}/health"): admin_only(200),
+    }
+
+
+for _service in OPERATED:
+    API |= operations_rows(_service)
+API[("GET", "/api/v1/admin/notifier/emails")] = admin_only(200)
+
 PROBES: dict[Endpoint, Expected] = {
     ("GET", "/healthz"): public(),
     ("GET", "/readyz"): public(),

@@ -17,10 +17,12 @@ from uuid import UUID, uuid4
 
 import httpx
 import jwt
+import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from assistant.action_handlers import propose_checkout
+from marcus_contracts import STREAM_FIELD, StreamNames
 from marcus_contracts.events.orders import ShippingAddress
 from marcus_web.auth import mint_token
 from notifier.mailcatcher import Mailbox
@@ -34,6 +36,7 @@ from tests.access.matrix import (
     CUSTOMER_B,
     EXPIRED,
     GARBAGE,
+    OPERATED,
     OTHER_KEY,
 )
 from tests.support.servers import wait_for
@@ -50,6 +53,9 @@ class Running:
     engine: AsyncEngine
     """The test run's database, to count stored events."""
     mail: MailCatcher
+    redis_url: str
+    """The test run's Redis (not a service's user): the world parks dead letters."""
+    prefix: str
 
     @property
     def mailbox(self) -> Mailbox:
@@ -123,6 +129,8 @@ class World:
     checkout_total: str = "37.50"
     """Customer A's cart when its checkout row is sent: line_a (12.50) at quantity 2 after
     the PATCH row, the victim line removed, the add row's product (12.50) once."""
+    dead_letters: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Per service, two letters in its group's DLQ: (to replay, to discard)."""
 
     @property
     def orders_of_a(self) -> set[str]:
@@ -280,7 +288,37 @@ async def build_world(running: Running, tokens: Tokens) -> World:
             lambda: len(running.mailbox.unique()) >= 4, within=60, what="four order e-mails"
         )
     await wait_quiet(running.engine)
+    world.dead_letters = await park_dead_letters(running)
     return world
+
+
+async def park_dead_letters(running: Running) -> dict[str, tuple[str, str]]:
+    """Two letters per group, as the runtime parks an entry that does not decode: the
+    replay row's fails again (nothing changes: the letter stays), the DELETE row's goes."""
+    names = StreamNames(running.prefix)
+    client = aioredis.from_url(running.redis_url)
+    letters: dict[str, tuple[str, str]] = {}
+    try:
+        for service in OPERATED:
+            ids: list[str] = []
+            for _ in range(2):
+                added: Any = await client.xadd(
+                    names.dlq(service),
+                    {
+                        STREAM_FIELD: b'{"not": "an envelope"}',
+                        "error": "undecodable envelope: not an envelope",
+                        "origin_stream": names.events("orders"),
+                        "origin_id": "1-0",
+                        "deliveries": "1",
+                        "group": service,
+                        "consumer": "access-world",
+                    },
+                )
+                ids.append(added.decode())
+            letters[service] = (ids[0], ids[1])
+    finally:
+        await client.aclose()
+    return letters
 
 
 async def expired_action(engine: AsyncEngine, customer: str, world: World) -> str:

@@ -338,3 +338,21 @@ async def test_health_reports_each_readiness_check(
         "status": "unavailable" if failing else "ok",
         "checks": {"redis": "ok", "chroma": expected},
     }
+
+
+async def test_the_groups_reading_its_own_stream_as_the_owner_sees_them(
+    redis_client: aioredis.Redis, names: StreamNames
+) -> None:
+    """A stopped consumer cannot answer for itself: the stream's owner reports its lag."""
+    own = names.events(SERVICE)
+    for group in ("orders", "catalog"):
+        await ensure_group(redis_client, own, group)
+    for _ in range(2):
+        await publish(redis_client, own, category_created())
+    await redis_client.xreadgroup("catalog", "reader", {own: ">"}, count=1)
+    async with client_of(admin_app(redis_client, names)) as client:
+        readers = (await get(client, "/consumers"))["readers"]
+    assert [(r["stream"], r["group"], r["lag"], r["pending"]) for r in readers] == [
+        (own, "catalog", 1, 1),
+        (own, "orders", 2, 0),
+    ]

@@ -27,6 +27,7 @@ Public API::
     running_consumer(dlq_stream) -> Consumer | None          # this process's, if running
     list_dead_letters / read_dead_letter / discard_dead_letter(redis, dlq_stream, ...)
     group_report(redis, stream, group) -> GroupReport        # lag, pending, consumers
+    readers_of(redis, own_stream) -> [GroupReport]           # every group reading it
     replay_dead_letters(redis, *, dlq_stream, count=100, origin_stream=None) -> int
                                   # operators only: re-XADDs to the origin (ADR 0017)
 """
@@ -46,7 +47,13 @@ from marcus_messaging.dlq import (
     replay_dead_letters,
 )
 from marcus_messaging.groups import GroupState, ensure_group, group_state
-from marcus_messaging.inspection import ConsumerInfo, GroupReport, group_report, stream_length
+from marcus_messaging.inspection import (
+    ConsumerInfo,
+    GroupReport,
+    group_report,
+    readers_of,
+    stream_length,
+)
 from marcus_messaging.ledger import (
     Ledger,
     LedgerRow,
@@ -101,6 +108,7 @@ __all__ = [
     "ledger_tables",
     "list_dead_letters",
     "read_dead_letter",
+    "readers_of",
     "replay_dead_letters",
     "running_consumer",
     "stream_length",

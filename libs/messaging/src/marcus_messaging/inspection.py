@@ -2,8 +2,10 @@
 the group reads, its lag and pending entries, its consumers and how long since each
 read, and how old its oldest pending entry is.
 
-Only reads that a service's own Redis user may make on the streams it consumes
-(XINFO, XPENDING; ADR 0012), so every service answers for its own group.
+Only reads that a service's own Redis user may make (ADR 0012): XINFO and XPENDING on
+the streams it consumes, for its own group; and on its own stream, for every group
+reading it (`readers_of`), so a consumer that is stopped still has its lag reported, by
+the stream's owner.
 """
 
 from __future__ import annotations
@@ -78,6 +80,16 @@ async def group_report(redis: aioredis.Redis, stream: str, group: str) -> GroupR
         oldest_pending_age_ms=oldest_age,
         oldest_pending_deliveries=oldest_deliveries,
     )
+
+
+async def readers_of(redis: aioredis.Redis, stream: str) -> list[GroupReport]:
+    """Every group reading `stream` (the caller's own), by name."""
+    try:
+        groups: Any = await redis.xinfo_groups(stream)
+    except ResponseError:  # no such stream yet
+        return []
+    names = sorted(_text(info["name"]) for info in groups)
+    return [await group_report(redis, stream, name) for name in names]
 
 
 async def stream_length(redis: aioredis.Redis, stream: str) -> int:

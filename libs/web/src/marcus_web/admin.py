@@ -27,12 +27,14 @@ from marcus_contracts import StreamNames
 from marcus_messaging import (
     ENTRY_ID,
     DeadLetterNotFound,
+    GroupReport,
     ParkedLetter,
     ReplayInProgress,
     ReplayUnavailable,
     discard_dead_letter,
     group_report,
     list_dead_letters,
+    readers_of,
     running_consumer,
     stream_length,
 )
@@ -73,6 +75,10 @@ class ConsumersOut(BaseModel):
     service: str
     group: str
     streams: list[StreamGroupOut]
+    readers: list[StreamGroupOut] = Field(
+        description="every group reading this service's own stream, as its owner sees "
+        "them: a stopped consumer's lag is reported here while its own API is down"
+    )
     dead_letters: DeadLetterStreamOut
     replay_available: bool = Field(
         description="the group's consumer runs in the process that answered: replay works"
@@ -144,12 +150,27 @@ def _dead_letter(letter: ParkedLetter) -> DeadLetterOut:
     )
 
 
+def _group_out(report: GroupReport) -> StreamGroupOut:
+    return StreamGroupOut(
+        stream=report.stream,
+        group=report.group,
+        exists=report.exists,
+        lag=report.lag,
+        pending=report.pending,
+        consumers=[ConsumerOut(**vars(c)) for c in report.consumers],
+        oldest_pending_id=report.oldest_pending_id,
+        oldest_pending_age_ms=report.oldest_pending_age_ms,
+        oldest_pending_deliveries=report.oldest_pending_deliveries,
+    )
+
+
 def admin_router(
     service: str, sources: Sequence[str], checks: Mapping[str, Check], names: StreamNames
 ) -> APIRouter:
     """The routes of `service`, whose group (named like it) reads `sources`' streams."""
     router = APIRouter(prefix=f"/api/v1/admin/{service}", tags=["operations"])
     streams = [names.events(source) for source in sources]
+    own = names.events(service)
     dlq = names.dlq(service)
 
     def redis_of(request: Request) -> aioredis.Redis:
@@ -159,26 +180,15 @@ def admin_router(
     @router.get("/consumers", response_model=ConsumersOut, summary="The consumer group")
     async def consumers(request: Request, _: Admin) -> ConsumersOut:
         """Per stream the group reads: lag, pending, the replicas and the oldest pending
-        entry; and the size of the group's dead-letter stream."""
+        entry; every group reading this service's own stream; and the size of the
+        group's dead-letter stream."""
         redis = redis_of(request)
         reports = [await group_report(redis, stream, service) for stream in streams]
         return ConsumersOut(
             service=service,
             group=service,
-            streams=[
-                StreamGroupOut(
-                    stream=r.stream,
-                    group=r.group,
-                    exists=r.exists,
-                    lag=r.lag,
-                    pending=r.pending,
-                    consumers=[ConsumerOut(**vars(c)) for c in r.consumers],
-                    oldest_pending_id=r.oldest_pending_id,
-                    oldest_pending_age_ms=r.oldest_pending_age_ms,
-                    oldest_pending_deliveries=r.oldest_pending_deliveries,
-                )
-                for r in reports
-            ],
+            streams=[_group_out(r) for r in reports],
+            readers=[_group_out(r) for r in await readers_of(redis, own)],
             dead_letters=DeadLetterStreamOut(stream=dlq, size=await stream_length(redis, dlq)),
             replay_available=running_consumer(dlq) is not None,
         )
