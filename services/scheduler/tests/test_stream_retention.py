@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
 from marcus_eventstore.retention import RetentionPolicy
+from scheduler.housekeeping import StreamRetentionJob
 from scheduler.jobs import STREAM_RETENTION
 from scheduler.main import create_app
 from scheduler.settings import SchedulerSettings
@@ -122,6 +123,46 @@ async def test_the_admin_api_lists_the_job_and_refuses_to_fire_it(client, admin_
     assert "make trim-streams" in fired.json()["detail"]
     runs = await client.get(f"/api/v1/admin/jobs/{STREAM_RETENTION}/runs", headers=admin_headers)
     assert runs.status_code == 200 and runs.json()["items"] == []
+
+
+async def test_make_trim_streams_reports_what_the_job_then_trims(
+    redis_client, redis_url, stream_prefix, monkeypatch, capsys
+) -> None:
+    """Operators see the job's numbers: `make trim-streams` (a report) reads the same
+    STREAM_RETENTION and applies the same module."""
+    import asyncio
+
+    from scripts.streams import main
+
+    p = stream_prefix
+    events, dlq = f"{p}events.orders", f"{p}dlq.notifier"
+    ids = [
+        await redis_client.xadd(events, {"event": b"{}"}, id=f"{_ms_ago(d)}-0")
+        for d in (9, 8, 3, 2)
+    ]
+    await redis_client.xgroup_create(events, "notifier", id="0")
+    await redis_client.xreadgroup("notifier", "n-1", {events: ">"}, count=3)
+    await redis_client.xack(events, "notifier", *ids[:3])
+    for d in (50, 40, 1):
+        await redis_client.xadd(dlq, {"event": b"{}"}, id=f"{_ms_ago(d)}-0")
+    setting = "events.*=1d;events.orders=2;dlq.*=30d"
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("STREAM_PREFIX", p)
+    monkeypatch.setenv("STREAM_RETENTION", setting)
+
+    await asyncio.to_thread(main, ["trim"])
+    report = capsys.readouterr().out
+    assert f"{events}: would trim 2 (retention 2 entries;" in report
+    assert f"{dlq}: would trim 2 (retention 30d;" in report
+    assert (await redis_client.xlen(events), await redis_client.xlen(dlq)) == (4, 3)
+
+    job = StreamRetentionJob(redis_client, p, SchedulerSettings().retention())
+    outcomes = await job.run(datetime.now(UTC))
+    assert {o.stream: o.removed for o in outcomes} == {events: 2, dlq: 2}
+    assert [entry_id for entry_id, _ in await redis_client.xrange(events)] == ids[2:]
+
+    await asyncio.to_thread(main, ["trim", "--apply"])
+    assert f"{events}: trimmed 0" in capsys.readouterr().out
 
 
 def _attempt(app):
