@@ -93,7 +93,7 @@ logs: install ## Follow the stack's logs (.data/logs/<name>.log, supervisord.log
 	@$(RUN) python -m scripts.stack logs
 
 ps: status ## Alias of status
-status: install ## One screen: services' readiness and restarts, consumer groups' lag and pending, DLQ sizes, active index
+status: install ## One screen: services' readiness and restarts, consumer groups' lag and pending, DLQ sizes, streams' size and retention, active index
 	@$(RUN) python -m scripts.stack status
 
 seed: install ## Load the sample catalog through the catalog API (idempotent)
@@ -109,7 +109,7 @@ rebuild-projections: install ## Rebuild current-state tables from the event stor
 	@for s in $(SERVICE); do echo "==> $$s: rebuild-projections"; \
 		$(RUN) python -m $$s rebuild-projections; done
 
-trim-streams: install ## Safe stream trim: report (TRIM_ARGS="--apply" to trim; --dlq-older-than 30, --events-older-than DAYS)
+trim-streams: install ## Stream retention now (STREAM_RETENTION, as the scheduler's job): report; TRIM_ARGS="--apply" trims
 	@$(RUN) python -m scripts.streams trim $(TRIM_ARGS)
 
 republish: install ## Re-publish a service's events to its stream (SERVICE=catalog FROM=1)

@@ -72,7 +72,8 @@ class StreamRetentionJob:
             STREAM_OLDEST_AGE.labels(name).set(stats.oldest_age_s or 0)
         self._forget(self._shown - {s.removeprefix(self.prefix) for s in streams})
         self._shown = {s.removeprefix(self.prefix) for s in streams}
-        log.info("stream retention: %s", summary(outcomes, self.prefix, refused))
+        level = logging.WARNING if refused else logging.INFO
+        log.log(level, "stream retention: %s", summary(outcomes, self.prefix, refused))
         return outcomes
 
     def stand_down(self) -> None:
