@@ -62,6 +62,9 @@ FAST = {
     "CONSUMER_RECLAIM_MIN_IDLE_MS": "3000",
     "LOG_LEVEL": "warning",
 }
+EXPECT_TIMEOUT_MS = 60_000
+"""How long Playwright's `expect` retries (and actions wait) before failing: the saga,
+the indexer and the notifier are asynchronous, and the machine may be loaded."""
 RATES = gw.rates("100r/s", 200, 200)
 """Rate limits far above what a test sends: a browser test is not a rate-limit test."""
 
@@ -295,9 +298,10 @@ def _docs(folder: Path) -> Path:
 @pytest.fixture(scope="package")
 async def browser() -> AsyncIterator[Any]:
     """Debian's Chromium driven by Playwright (never a downloaded browser)."""
-    from playwright.async_api import async_playwright
+    from playwright.async_api import async_playwright, expect
 
     skip_without_chromium()
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=chromium_path(), args=["--no-sandbox"]
@@ -312,7 +316,7 @@ async def browser() -> AsyncIterator[Any]:
 async def page(browser: Any, shop: Shop) -> AsyncIterator[Any]:
     """A fresh context (no cookies) and page on the shop, desktop width."""
     context = await browser.new_context(base_url=shop.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(60_000)  # a loaded machine; `expect` retries until then
+    context.set_default_timeout(EXPECT_TIMEOUT_MS)
     page = await context.new_page()
     try:
         yield page
@@ -326,7 +330,7 @@ async def phone(browser: Any, shop: Shop) -> AsyncIterator[Any]:
     context = await browser.new_context(
         base_url=shop.url, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
     )
-    context.set_default_timeout(60_000)
+    context.set_default_timeout(EXPECT_TIMEOUT_MS)
     page = await context.new_page()
     try:
         yield page

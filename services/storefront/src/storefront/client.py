@@ -20,12 +20,21 @@ import httpx
 class ApiError(Exception):
     """The API refused the request (4xx): `detail` says why, in words for the customer."""
 
-    def __init__(self, status: int, title: str, detail: str, errors: list[Any] | None = None):
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        errors: list[Any] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"{status} {title}: {detail}")
         self.status = status
         self.title = title
         self.detail = detail
         self.errors = errors or []
+        self.body = body or {}
+        """The whole problem document (extension members, e.g. a 409's new `cart`)."""
 
 
 class ApiUnavailable(Exception):
@@ -56,7 +65,13 @@ def _problem(response: httpx.Response) -> ApiError:
                 else str(e)
                 for e in errors
             )
-    return ApiError(response.status_code, title, detail or title, errors)
+    return ApiError(
+        response.status_code,
+        title,
+        detail or title,
+        errors,
+        body if isinstance(body, dict) else None,
+    )
 
 
 @dataclass
@@ -85,6 +100,7 @@ class PublicApi:
         params: dict[str, Any] | None = None,
         json_body: Any = None,
         headers: dict[str, str] | None = None,
+        read_timeout_s: float | None = None,
     ) -> Any:
         """JSON of a 2xx answer (None for 204); ApiError / ApiUnavailable otherwise."""
         try:
@@ -94,6 +110,9 @@ class PublicApi:
                 params={k: v for k, v in (params or {}).items() if v not in (None, "")},
                 json=json_body,
                 headers=self._headers(headers),
+                timeout=httpx.Timeout(read_timeout_s, connect=5.0)
+                if read_timeout_s
+                else httpx.USE_CLIENT_DEFAULT,
             )
         except httpx.TransportError as exc:
             raise ApiUnavailable(f"the shop did not answer ({type(exc).__name__})") from exc
@@ -129,13 +148,91 @@ class PublicApi:
         )
         return result
 
+    # -------------------------------------------------------- cart, orders
+    async def cart(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.get("/api/v1/cart")
+        return result
+
+    async def add_line(
+        self, product_id: str, quantity: int, options: list[str] | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"product_id": product_id, "quantity": quantity}
+        if options:
+            body["options"] = options
+        result: dict[str, Any] = await self.post("/api/v1/cart/lines", body)
+        return result
+
+    async def set_quantity(self, line_id: str, quantity: int) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request(
+            "PATCH", f"/api/v1/cart/lines/{line_id}", json_body={"quantity": quantity}
+        )
+        return result
+
+    async def remove_line(self, line_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("DELETE", f"/api/v1/cart/lines/{line_id}")
+        return result
+
+    async def checkout(
+        self, address: dict[str, Any], expected_total: str, idempotency_key: str
+    ) -> dict[str, Any]:
+        """Places the cart at the total the customer saw; a retry with the same key is the
+        same order (the orders service replays it)."""
+        result: dict[str, Any] = await self.post(
+            "/api/v1/cart/checkout",
+            {"address": address, "expected_total": expected_total},
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return result
+
+    async def orders(self, cursor: str | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = await self.get("/api/v1/orders", limit=20, cursor=cursor)
+        return result
+
+    async def order(self, order_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.get(f"/api/v1/orders/{order_id}")
+        return result
+
+    async def cancel_order(self, order_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.post(f"/api/v1/orders/{order_id}/cancel")
+        return result
+
     # ---------------------------------------------------- search, assistant
-    async def search(self, query: str, limit: int = 12) -> dict[str, Any]:
-        result: dict[str, Any] = await self.get("/api/v1/search", q=query, limit=limit)
+    async def search(self, query: str, k: int = 12, **filters: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await self.get("/api/v1/search", q=query, k=k, **filters)
         return result
 
     async def recommendations(self, **params: Any) -> dict[str, Any]:
         result: dict[str, Any] = await self.get("/api/v1/recommendations", **params)
+        return result
+
+    async def start_chat(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.post("/api/v1/chat/sessions", {})
+        return result
+
+    async def chat_sessions(self) -> list[dict[str, Any]]:
+        result = await self.get("/api/v1/chat/sessions")
+        items = result.get("items", result) if isinstance(result, dict) else result
+        return list(items)
+
+    async def chat_session(self, session_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.get(f"/api/v1/chat/sessions/{session_id}")
+        return result
+
+    async def chat_reply(self, session_id: str, text: str) -> dict[str, Any]:
+        """The reply as one JSON answer (the page without JavaScript)."""
+        result: dict[str, Any] = await self.request(
+            "POST",
+            f"/api/v1/chat/sessions/{session_id}/messages",
+            json_body={"content": text},
+            read_timeout_s=self.chat_timeout_s,
+        )
+        return result
+
+    async def confirm_action(self, session_id: str, action_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.post(
+            f"/api/v1/chat/sessions/{session_id}/actions/{action_id}/confirm",
+            read_timeout_s=self.chat_timeout_s,
+        )
         return result
 
     async def chat_stream(self, session_id: str, text: str) -> AsyncIterator[tuple[str, Any]]:
@@ -150,12 +247,13 @@ class PublicApi:
                 headers=headers,
                 timeout=httpx.Timeout(self.chat_timeout_s, connect=5.0),
             ) as response:
+                data: list[str]
                 if response.status_code >= 400:
                     await response.aread()
                     if response.status_code >= 500:
                         raise ApiUnavailable(_problem(response).detail)
                     raise _problem(response)
-                event, data = "message", list[str]()
+                event, data = "message", []
                 async for line in response.aiter_lines():
                     if not line:
                         if data:

@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from marcus_web.auth import TokenVerifier
 from marcus_web.observability import install_observability
-from storefront.api import catalog, signin
+from storefront.api import cart, catalog, chat, checkout, configurator, ops, orders, search, signin
 from storefront.client import make_http
 from storefront.csrf import CsrfCookieMiddleware
 from storefront.pages import install_error_pages
@@ -26,7 +26,14 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 ROUTERS: list[APIRouter] = [
     catalog.router,
+    search.router,
+    configurator.router,
+    cart.router,
+    checkout.router,
+    orders.router,
+    chat.router,
     signin.router,
+    ops.router,
 ]
 """Every page area's routes, included in this order (catalog's `/` first)."""
 

@@ -84,6 +84,18 @@ async def render(
     )
 
 
+async def fragment(request: Request, template: str, context: dict[str, Any]) -> str:
+    """A template rendered to a string (a piece of a streamed answer), with the same
+    context `render` gives."""
+    full = {
+        "request": request,
+        "user": await current_user(request),
+        "csrf": csrf_token(request),
+        **context,
+    }
+    return TEMPLATES.get_template(template).render(full)
+
+
 async def error_page(
     request: Request, status: int, title: str, detail: str, retry: bool = False
 ) -> HTMLResponse:
