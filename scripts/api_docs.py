@@ -199,12 +199,15 @@ def build_asyncapi() -> Any:
     from faststream.specification import AsyncAPI
 
     from marcus_contracts import StreamNames, registry, source_of
+    from marcus_contracts.events.catalog import SNAPSHOT
 
     names = StreamNames()
     latest = {t: registry.model(t, registry.latest_version(t)) for t in registry.types()}
+    snapshot_types = {e.event_type for e in SNAPSHOT}
     by_source: dict[str, list[type]] = {}
     for event_type, model in sorted(latest.items()):
-        by_source.setdefault(source_of(event_type), []).append(model)
+        if event_type not in snapshot_types:
+            by_source.setdefault(source_of(event_type), []).append(model)
 
     broker = RedisBroker(
         "redis://redis:6379/0",
@@ -222,6 +225,16 @@ def build_asyncapi() -> Any:
             "`dataversion`s on the stream are upcast by consumers.",
             schema=_payload(events),
         )
+    snapshot_stream = names.snapshot("catalog", "{request_id}")
+    broker.publisher(
+        stream=snapshot_stream,
+        title=f"{snapshot_stream}:publish",
+        description="The catalog's answer to one `indexer.snapshot.requested`: one "
+        "`catalog.product.snapshotted` per product (sequence = the product's version), then "
+        "`catalog.snapshot.completed` with the `events.catalog` position it is consistent "
+        "with. Read with XREAD/XRANGE (no group); it expires an hour after its last write.",
+        schema=_payload(list(SNAPSHOT)),
+    )
     for consumer in sorted(live_consumers(), key=lambda c: c.group):
         for stream in consumer.streams:
             source = stream.removeprefix("events.")

@@ -113,16 +113,18 @@ async def search_stack(
     chroma_url: str,
     *,
     indexer: bool = True,
+    catalog: dict | None = None,
     **extra,
 ) -> AsyncIterator[Stack]:
-    """Catalog, indexer and assistant served on real sockets in this event loop."""
+    """Catalog, indexer and assistant served on real sockets in this event loop
+    (`catalog`: extra catalog settings; `extra`: extra indexer settings)."""
     from assistant.main import create_app as assistant_app
     from assistant.settings import AssistantSettings
     from catalog.main import create_app as catalog_app
     from catalog.settings import CatalogSettings
     from indexer.main import create_app as indexer_app
 
-    catalog_settings = CatalogSettings(**common(database_url, redis_url, prefix))  # type: ignore[arg-type]
+    catalog_settings = CatalogSettings(**common(database_url, redis_url, prefix), **(catalog or {}))  # type: ignore[arg-type]
     assistant_settings = AssistantSettings(
         **common(database_url, redis_url, prefix),  # type: ignore[arg-type]
         chroma_url=chroma_url,

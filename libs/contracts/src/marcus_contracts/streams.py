@@ -22,6 +22,11 @@ class StreamNames:
         """Where a consumer group parks events it gave up on."""
         return f"{self.prefix}dlq.{group}"
 
+    def snapshot(self, service: str, request_id: object) -> str:
+        """Where `service` answers one snapshot request: a short-lived stream of its own,
+        apart from `events.<service>` (a snapshot is a view of the present, not history)."""
+        return f"{self.prefix}snapshots.{service}.{request_id}"
+
     def group(self, service: str) -> str:
         """Consumer group of a consuming service.
 

@@ -42,7 +42,7 @@ from urllib.parse import quote
 from marcus_contracts import SERVICES, StreamNames
 
 CONSUMES: Mapping[str, tuple[str, ...]] = {
-    "catalog": ("orders",),
+    "catalog": ("orders", "indexer"),
     "orders": ("catalog", "scheduler"),
     "assistant": ("catalog", "orders", "scheduler"),
     "indexer": ("catalog", "scheduler"),
@@ -52,11 +52,19 @@ CONSUMES: Mapping[str, tuple[str, ...]] = {
 """The streams (by producing service) each service's consumer group reads; a test keeps
 this equal to the consumers the services build."""
 
-OWN_KEYS: Mapping[str, tuple[str, ...]] = {"indexer": ("index:active",)}
-"""Other keys a service writes (under the stream prefix): the indexer's search alias."""
+OWN_KEYS: Mapping[str, tuple[str, ...]] = {
+    "indexer": ("index:active",),
+    "catalog": ("snapshots.catalog.*",),
+}
+"""Other keys a service writes (under the stream prefix): the indexer's search alias, the
+catalog's snapshot streams (`StreamNames.snapshot`)."""
 
-READ_KEYS: Mapping[str, tuple[str, ...]] = {"assistant": ("index:active",)}
-"""Other keys a service only reads: the assistant reads the alias the indexer writes."""
+READ_KEYS: Mapping[str, tuple[str, ...]] = {
+    "assistant": ("index:active",),
+    "indexer": ("snapshots.catalog.*",),
+}
+"""Other keys a service only reads: the assistant reads the alias the indexer writes, the
+indexer the snapshots the catalog writes for it."""
 
 GROUP_COMMANDS = (
     "+@read",

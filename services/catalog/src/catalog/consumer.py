@@ -1,7 +1,9 @@
-"""The stock saga's consumer: the catalog's group on `events.orders`.
+"""The catalog's consumer group: the stock saga on `events.orders`, snapshot requests on
+`events.indexer`.
 
 Placed orders get checked, priced and their stock reserved (or are rejected), cancelled
-orders get it back.
+orders get it back. The indexer's snapshot requests are answered on their own snapshot
+stream (`catalog.snapshots`).
 It runs as a background task of the catalog app, so every catalog replica is a member of
 the one `catalog` group and the orders are shared between them.
 """
@@ -12,13 +14,14 @@ import asyncio
 
 from fastapi import FastAPI
 
-from catalog import saga
+from catalog import saga, snapshots
 from catalog.allocation import LineRequest
 from catalog.settings import SCHEMA, SERVICE, CatalogSettings
 from catalog.storage.read_cache import ReadCache
 from catalog.storage.uow import COMMITTED
 from marcus_contracts import StreamNames
 from marcus_contracts.events import orders as order_events
+from marcus_contracts.events.indexer import SnapshotRequestedV1
 from marcus_eventstore import CommandContext
 from marcus_messaging import Consumer, ConsumerSettings, HandlerContext
 
@@ -36,7 +39,7 @@ def command_context(ctx: HandlerContext) -> CommandContext:
 def build_consumer(settings: CatalogSettings, app: FastAPI) -> Consumer:
     consumer = Consumer(
         group=SERVICE,
-        streams=["orders"],
+        streams=["orders", "indexer"],
         engine=app.state.engine,
         schema=SCHEMA,
         redis_url=settings.redis_url,
@@ -66,6 +69,19 @@ def build_consumer(settings: CatalogSettings, app: FastAPI) -> Consumer:
         assert isinstance(event, order_events.OrderCancelledV2)
         command = saga.ReleaseStock(order_id=event.order_id)
         await saga.release_stock(command, ctx.session, command_context(ctx))
+
+    @consumer.handler(SnapshotRequestedV1.event_type)
+    async def on_snapshot_requested(ctx: HandlerContext) -> None:
+        event = ctx.event
+        assert isinstance(event, SnapshotRequestedV1)
+        await snapshots.publish_snapshot(
+            app.state.engine,
+            app.state.redis,
+            StreamNames(settings.stream_prefix),
+            event,
+            page=settings.snapshot_page,
+            ttl_s=settings.snapshot_ttl_s,
+        )
 
     return consumer
 

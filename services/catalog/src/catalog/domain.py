@@ -362,6 +362,11 @@ class Product(Aggregate):
         if self.deleted:
             raise NotFound(f"product {self.id} was deleted")
 
+    def snapshotted(self, request_id: UUID, attempt: UUID) -> ev.ProductSnapshottedV1:
+        """The product as it is now, for a snapshot the indexer asked for: a view, not a
+        change, so nothing is recorded (`catalog.snapshots`)."""
+        return ev.ProductSnapshottedV1(**self._snapshot(), request_id=request_id, attempt=attempt)
+
     def _snapshot(self) -> dict[str, Any]:
         snapshot: dict[str, Any] = {
             "product_id": self.id,

@@ -12,7 +12,8 @@ class CatalogSettings(ServiceSettings):
     port: int = 8001
 
     saga_enabled: bool = True
-    """Consume `events.orders` (the stock saga) inside the service process."""
+    """Run the catalog's consumer group inside the service process: the stock saga
+    (`events.orders`) and the indexer's snapshot requests (`events.indexer`)."""
     saga_batch: int = 1
     """Orders per consumer transaction. 1 on purpose: a reservation holds its products'
     row locks until its transaction commits, so a batch would hold the locks of many
@@ -21,6 +22,12 @@ class CatalogSettings(ServiceSettings):
     saga_max_deliveries: int = 10
     saga_reclaim_min_idle_ms: int = 30_000
     saga_backoff_base_ms: int = 500
+
+    snapshot_page: int = 500
+    """Products read and written per round when answering a snapshot request."""
+    snapshot_ttl_s: int = 3600
+    """How long a snapshot stream is kept after its last write (the indexer reads it
+    within seconds; the expiry only cleans up after a reader that went away)."""
 
     read_cache: bool = True
     """Serve GET /products/{id} and /categories/{id} from a per-process cache of the

@@ -13,7 +13,7 @@ if __name__ == "__main__":
         store=EventStore(event_store),
         extra={
             "reindex": (
-                "rebuild the index by replaying events.catalog (waits until it is switched)",
+                "rebuild the index from a catalog snapshot, or by replay (REBUILD_SOURCE); waits until it is switched",
                 reindex_command,
             )
         },

@@ -34,6 +34,7 @@ from marcus_contracts.events.catalog import (
     ProductCreatedV2,
     ProductCreatedV3,
     ProductDeletedV1,
+    ProductSnapshottedV1,
     ProductUpdatedV2,
     ProductUpdatedV3,
     StockAdjustedV1,
@@ -41,10 +42,20 @@ from marcus_contracts.events.catalog import (
     StockReservedV1,
 )
 
-SNAPSHOT_EVENTS = (ProductCreatedV3, ProductUpdatedV3, ProductCreatedV2, ProductUpdatedV2)
+SNAPSHOT_EVENTS = (
+    ProductCreatedV3,
+    ProductUpdatedV3,
+    ProductSnapshottedV1,
+    ProductCreatedV2,
+    ProductUpdatedV2,
+)
 """Decoded events are always the latest version (v3); v2 objects are accepted as simple
-products for code that folds events it built itself (seeded test indexes, benchmarks)."""
-Snapshot = ProductCreatedV3 | ProductUpdatedV3 | ProductCreatedV2 | ProductUpdatedV2
+products for code that folds events it built itself (seeded test indexes, benchmarks).
+`catalog.product.snapshotted` (a rebuild's snapshot, `indexer.snapshot`) folds like an
+update at the product's version."""
+Snapshot = (
+    ProductCreatedV3 | ProductUpdatedV3 | ProductSnapshottedV1 | ProductCreatedV2 | ProductUpdatedV2
+)
 OPTION_STOCK_EVENTS = (OptionStockReservedV1, OptionStockReleasedV1)
 STOCK_EVENTS = (StockAdjustedV1, StockReservedV1, StockReleasedV1, *OPTION_STOCK_EVENTS)
 PRODUCT_EVENT_TYPES = (

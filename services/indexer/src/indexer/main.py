@@ -30,7 +30,7 @@ def create_app(settings: IndexerSettings | None = None) -> FastAPI:
         service=SERVICE,
         title="Marcus indexer",
         description="Keeps the Chroma product index in sync with the catalog; rebuilds it "
-        "by replaying events.catalog. Admin endpoints need `admin`.",
+        "from a catalog snapshot. Admin endpoints need `admin`.",
         routers=[router],
         background=[run_indexer],
         checks={"chroma": check_chroma},

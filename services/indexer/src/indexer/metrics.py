@@ -27,6 +27,6 @@ QUEUED = Gauge("indexer_sync_queue_length", "Products waiting to be written to C
 REBUILDS = Counter("indexer_rebuilds_total", "Rebuild runs by outcome", ["outcome"])
 REBUILD_SECONDS = Histogram(
     "indexer_rebuild_seconds",
-    "Duration of a rebuild by replay",
+    "Duration of a rebuild",
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600),
 )

@@ -1,12 +1,19 @@
-"""Zero-downtime rebuild by replay (DESIGN flow 3).
+"""Zero-downtime rebuild from a catalog snapshot (DESIGN flow 3; issue 24).
 
 1. A new collection (named after the configured embedder) is created in Chroma, then
    recorded as `building`: from that commit on, the live sync writes every change to it
    as well as to the active collection.
-2. `events.catalog` is replayed from the start (XRANGE pages), folded to the latest state
-   per product, and written to the new collection in batches (one embedding call each).
-3. Catch-up: entries that arrived meanwhile are read and written, until a read finds
-   nothing new.
+2. The starting state, folded to the latest state per product and written to the new
+   collection in batches (one embedding call each), comes from one of two sources
+   (`IndexerSettings.rebuild_source`):
+   - `snapshot` (default): the catalog's current state of every product, with the
+     `events.catalog` position it is consistent with (`indexer.snapshot`). Its cost
+     grows with the catalog, not with the stream's history, and it works on a trimmed
+     stream.
+   - `replay`: `events.catalog` from its first entry (XRANGE pages). Complete only when
+     the stream was never trimmed (or was republished from the event store).
+3. Catch-up: entries after the starting position are read and written, until a read
+   finds nothing new.
 4. Switch, in one transaction: new collection `active`, old `retired`, the run `done`,
    the requests merged into it closed, and `indexer.index.rebuilt` (listing them in
    `coalesced_requests`) appended to the event store (the relay publishes it).
@@ -20,11 +27,12 @@ fail the run, which would drop the collection that is now active and run the req
 again.
 
 Search reads the active collection all along, which stays complete (the live sync
-keeps writing to it) until the switch. The live sync and the replay both write through
+keeps writing to it) until the switch. The live sync and the rebuild both write through
 `IndexWriter`, whose per-collection sequence guard keeps either from overwriting a
-newer document with an older one. Every event the live consumer ever applied is in the
-stream before step 1 commits or is written by the live sync to the new collection after
-it, so the new collection misses nothing.
+newer document with an older one. Every event the live consumer applied before step 1
+committed is at or below the snapshot's position (the snapshot is asked for after step
+1), so the snapshot reflects it; every later one is written by the live sync to the new
+collection, and the catch-up reads it again: the new collection misses nothing.
 """
 
 from __future__ import annotations
@@ -42,13 +50,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from indexer import metrics
 from indexer.alias import publish_alias
 from indexer.replay import Fold, read_page
+from indexer.snapshot import snapshot_fold
 from indexer.storage import collections as collections_store
 from indexer.storage import runs as runs_store
 from indexer.storage.collections import BUILDING, DROPPED, FAILED, Target
 from indexer.storage.runs import Run
 from indexer.storage.tables import event_store
 from indexer.writer import IndexWriter
-from marcus_contracts import registry
+from marcus_contracts import StreamNames, registry
 from marcus_contracts.events.indexer import IndexRebuiltV1
 from marcus_eventstore import EventStore
 from marcus_search import AliasStore, CollectionName, Embedder
@@ -81,6 +90,9 @@ class Rebuilder:
         embedder: Embedder,
         page: int = 1000,
         batch: int = 256,
+        source: str = "snapshot",
+        names: StreamNames | None = None,
+        snapshot_timeout_s: float = 300.0,
     ) -> None:
         self.sessions = sessions
         self.redis = redis
@@ -91,6 +103,9 @@ class Rebuilder:
         self.embedder = embedder
         self.page = page
         self.batch = batch
+        self.source = source
+        self.names = names or StreamNames()
+        self.snapshot_timeout_s = snapshot_timeout_s
         self.store = EventStore(event_store)
 
     async def run(self, run: Run) -> RebuildResult:
@@ -110,8 +125,11 @@ class Rebuilder:
         async with self.sessions.begin() as session:
             await collections_store.add(session, name, self.embedder.kind, BUILDING, run.id)
         try:
-            fold = Fold()
-            await self._replay(fold, target)
+            if self.source == "replay":
+                fold = Fold()
+                await self._replay(fold, target)
+            else:
+                fold = await self._from_snapshot(run, target)
             await self._catch_up(fold, target)
             collection = await self.writer.collection(target.name)
             documents = await collection.count()
@@ -123,8 +141,9 @@ class Rebuilder:
         await self._after_switch(run, previous)
         metrics.REBUILD_SECONDS.observe(seconds)
         log.info(
-            "rebuild %s: %d documents from %d events in %.1fs into %s (was %s)",
+            "rebuild %s (from %s): %d documents from %d events in %.1fs into %s (was %s)",
             run.id,
+            self.source,
             documents,
             fold.events,
             seconds,
@@ -141,6 +160,20 @@ class Rebuilder:
                 break
             fold.add(entries)
         await self._write(target, fold, set(fold.states))
+
+    async def _from_snapshot(self, run: Run, target: Target) -> Fold:
+        """The catalog's snapshot, written once per product; the fold's position is the
+        marker's, so the catch-up reads `events.catalog` after it."""
+        fold = await snapshot_fold(
+            self.sessions,
+            self.redis,
+            self.names,
+            run.id,
+            timeout_s=self.snapshot_timeout_s,
+            page=self.page,
+        )
+        await self._write(target, fold, set(fold.states))
+        return fold
 
     async def _catch_up(self, fold: Fold, target: Target) -> None:
         for _ in range(MAX_CATCH_UP_ROUNDS):

@@ -74,6 +74,9 @@ class IndexerRuntime:
             embedder=self.embedder,
             page=self.settings.rebuild_page,
             batch=self.settings.rebuild_batch,
+            source=self.settings.rebuild_source,
+            names=self.names,
+            snapshot_timeout_s=self.settings.snapshot_timeout_s,
         )
         self.worker = RebuildWorker(
             self.engine,

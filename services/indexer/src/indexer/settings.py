@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from marcus_messaging import ConsumerSettings
 from marcus_search import EmbedderConfig
 from marcus_web.settings import ServiceSettings
@@ -48,8 +50,16 @@ class IndexerSettings(ServiceSettings):
 
     rebuild_enabled: bool = True
     """Run queued rebuilds in this process (one at a time across replicas)."""
+    rebuild_source: Literal["snapshot", "replay"] = "snapshot"
+    """Where a rebuild starts: `snapshot` asks the catalog for every product's current
+    state (cost grows with the catalog, and `events.catalog` may be trimmed); `replay`
+    folds `events.catalog` from its first entry (only complete when the stream was never
+    trimmed, e.g. right after `make republish`)."""
+    snapshot_timeout_s: float = 300.0
+    """How long a rebuild waits for the catalog's snapshot before the attempt fails (it
+    is tried again, up to the run's attempts)."""
     rebuild_page: int = 1000
-    """Stream entries per XRANGE page while replaying."""
+    """Stream entries per XRANGE/XREAD page while reading a snapshot or replaying."""
     rebuild_batch: int = 256
     """Documents per embedding call and Chroma upsert while rebuilding."""
     rebuild_poll_interval: float = 1.0

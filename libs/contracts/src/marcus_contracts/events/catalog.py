@@ -14,6 +14,7 @@ Consumers only ever see the latest version.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
@@ -402,6 +403,47 @@ class StockRejectedV2(Event):
     lines: list[RejectedLineV2] = Field(min_length=1)
 
 
+class ProductSnapshottedV1(_ProductSnapshotV3):
+    """One product's current state in a snapshot the indexer asked for (subject = product
+    id, sequence = the product's version: the sequence of its latest event).
+
+    Not an event of the catalog's history: it is never stored in the event store and never
+    published on `events.catalog`. It travels on the request's own snapshot stream
+    (`StreamNames.snapshot("catalog", request_id)`), followed by one `catalog.snapshot.
+    completed`. The fields are the v3 product snapshot with the current stock of the
+    product and of each option, so a consumer folds it like a `catalog.product.updated`
+    at that sequence."""
+
+    event_type = "catalog.product.snapshotted"
+    version = 1
+
+    request_id: UUID
+    """The `indexer.snapshot.requested` event this answers."""
+    attempt: UUID
+    """The catalog's attempt at the snapshot: a request redelivered to another replica may
+    be answered twice on the same stream; each attempt is complete on its own and its
+    marker names it."""
+
+
+class SnapshotCompletedV1(Event):
+    """The marker closing one attempt at a snapshot (subject = request id): every product
+    of the attempt was written before it, and the state they describe includes every
+    entry of `events.catalog` up to `position`; a consumer catches up after it."""
+
+    event_type = "catalog.snapshot.completed"
+    version = 1
+
+    request_id: UUID
+    attempt: UUID
+    products: int = Field(ge=0)
+    """How many `catalog.product.snapshotted` entries of this attempt precede it."""
+    position: str = Field(pattern=r"^\d+-\d+$")
+    """The `events.catalog` entry id the snapshot is consistent with (`0-0`: the stream
+    was empty). Every entry up to it is reflected; later entries may be too (a consumer's
+    per-product sequence guard skips what it already has)."""
+    taken_at: datetime
+
+
 ALL = (
     CategoryCreatedV1,
     CategoryUpdatedV1,
@@ -420,4 +462,10 @@ ALL = (
     OptionStockReservedV1,
     OptionStockReleasedV1,
     StockAllocatedV1,
+    ProductSnapshottedV1,
+    SnapshotCompletedV1,
 )
+
+SNAPSHOT = (ProductSnapshottedV1, SnapshotCompletedV1)
+"""Written to a request's snapshot stream (`StreamNames.snapshot`), never to
+`events.catalog` nor the event store."""

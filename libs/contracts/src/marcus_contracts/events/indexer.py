@@ -89,4 +89,22 @@ class IndexRebuildFailedV1(Event):
     Left out when empty, so such an event reads as it did before the field existed."""
 
 
-ALL = (IndexRebuiltV1, IndexRebuildFailedV1)
+class SnapshotRequestedV1(Event):
+    """The indexer asks the catalog for the current state of every product (subject =
+    the request id), to build a new collection without replaying `events.catalog` from
+    its first entry (the stream is trimmed; its history lives in the catalog's event
+    store). The catalog answers on the snapshot stream `StreamNames.snapshot("catalog",
+    request_id)`: one `catalog.product.snapshotted` per product, then
+    `catalog.snapshot.completed` with the live stream position the snapshot is consistent
+    with."""
+
+    event_type = "indexer.snapshot.requested"
+    version = 1
+
+    request_id: UUID
+    run_id: UUID
+    """The rebuild run that needs it."""
+    requested_at: datetime
+
+
+ALL = (IndexRebuiltV1, IndexRebuildFailedV1, SnapshotRequestedV1)

@@ -111,6 +111,14 @@ class Repository:
         rows = (await self.session.execute(query)).all()
         return {product.id: product for product in await self._load(rows)}
 
+    async def products_after(self, after: UUID | None, limit: int) -> list[Product]:
+        """The next `limit` products by id after `after`, unlocked (a snapshot reads them
+        in one REPEATABLE READ transaction instead)."""
+        query = _product_query().order_by(products.c.id).limit(limit)
+        if after is not None:
+            query = query.where(products.c.id > after)
+        return await self._load((await self.session.execute(query)).all())
+
     async def reserved_lines(self, order_id: UUID) -> list[tuple[UUID, int]]:
         """(product, quantity) still reserved for an order."""
         query = (

@@ -40,7 +40,7 @@ async def get_index(request: Request, _: Admin) -> IndexStatus:
     "/rebuild",
     response_model=RebuildOut,
     status_code=status.HTTP_202_ACCEPTED,
-    summary="Rebuild the index by replaying events.catalog",
+    summary="Rebuild the index (from a catalog snapshot)",
 )
 async def request_rebuild(request: Request, response: Response, principal: Admin) -> RebuildOut:
     """Queues a rebuild (zero downtime: search keeps answering from the active collection
