@@ -175,7 +175,7 @@ fmt: install ## Format and autofix (ruff format, ruff check --fix)
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-reindex: install ## Rebuild the search index by replaying events.catalog (python -m indexer reindex)
+reindex: install ## Rebuild the search index from a catalog snapshot (REBUILD_SOURCE=replay: by replaying events.catalog)
 	$(RUN) python -m indexer reindex
 
 .PHONY: bench
