@@ -223,7 +223,12 @@ async def test_the_scheduler_trims_other_services_streams_but_never_writes_them(
     """Its stream-retention job: read positions and sizes, XTRIM; no XADD, XDEL, DEL."""
     import redis.asyncio as aioredis
 
-    from marcus_eventstore.retention import RetentionPolicy, apply_retention, stream_stats
+    from marcus_eventstore.retention import (
+        RetentionPolicy,
+        apply_retention,
+        retention_streams,
+        stream_stats,
+    )
 
     p, creds = acl_prefix, Credentials()
     admin = redis.Redis.from_url(redis_url)
@@ -256,6 +261,7 @@ async def test_the_scheduler_trims_other_services_streams_but_never_writes_them(
         )
         client = aioredis.from_url(url)
         try:
+            assert {events, dlq} <= set(await retention_streams(client, p)), "SCAN finds them"
             outcome = await apply_retention(client, events, RetentionPolicy(max_age_s=1), now=10)
             assert (outcome.removed, outcome.held_by) == (
                 1,
