@@ -84,8 +84,8 @@ def _why(outcome: RetentionOutcome) -> str:
     why = f"retention {outcome.policy.describe()}"
     if outcome.minid is not None:
         why += f"; below {outcome.minid} ({_when(outcome.minid)})"
-    if outcome.held_by is not None:
-        why += f"; held by {outcome.held_by}"
+    if outcome.why:
+        why += f"; {outcome.why}"
     return why
 
 

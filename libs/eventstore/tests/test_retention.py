@@ -82,7 +82,7 @@ async def test_undelivered_entries_of_a_lagging_group_are_kept(redis_client, str
 
     floor = f"{ms_ago(8)}-1"  # the entry after the last one delivered
     assert (outcome.removed, outcome.minid) == (3, floor)
-    assert outcome.held_by == f"group orders has not read {floor}"
+    assert outcome.held_by == f"group orders undelivered since {floor}"
     assert await ids_of(redis_client, stream) == ids[3:]
 
 
@@ -136,6 +136,7 @@ async def test_a_stream_without_a_group_is_untouched(redis_client, stream_prefix
     outcome = await apply_retention(redis_client, stream, policy, now=NOW)
 
     assert (outcome.removed, outcome.minid, outcome.held_by) == (0, None, "no group")
+    assert not outcome.held_by_group and "kept: no consumer group" in outcome.describe()
     assert await ids_of(redis_client, stream) == ids
 
 

@@ -201,14 +201,32 @@ class RetentionOutcome:
     `retention: keep`; None when the policy alone decided."""
     applied: bool
 
+    @property
+    def held_by_group(self) -> bool:
+        """A group's position stopped the policy (not: no group, or `keep`)."""
+        return self.held_by is not None and self.held_by.startswith("group ")
+
+    @property
+    def why(self) -> str:
+        """What limited this stream's trim, for people ("" when the policy alone did)."""
+        if self.held_by == NO_GROUP:
+            return "kept: no consumer group, nothing is known to be consumed"
+        if self.held_by == KEPT:
+            return "kept: retention keep"
+        return "" if self.held_by is None else f"held by {self.held_by}"
+
     def describe(self) -> str:
         verb = "trimmed" if self.applied else "would trim"
         line = f"{self.stream}: {verb} {self.removed} (retention {self.policy.describe()}"
         if self.minid is not None:
             line += f"; below {self.minid}"
-        if self.held_by is not None:
-            line += f"; held by {self.held_by}"
+        if self.why:
+            line += f"; {self.why}"
         return line + ")"
+
+
+NO_GROUP = "no group"
+KEPT = "retention: keep"
 
 
 def is_dead_letter_stream(stream: str) -> bool:
@@ -240,7 +258,7 @@ async def apply_retention(
         return RetentionOutcome(stream, policy, removed, minid, held, apply)
 
     if policy.keeps_all:
-        return outcome(held="retention: keep")
+        return outcome(held=KEPT)
     length = int(await redis.xlen(stream))
     if length == 0:
         return outcome()
@@ -248,7 +266,7 @@ async def apply_retention(
     if dead_letters is None:
         dead_letters = is_dead_letter_stream(stream)
     if floor is None and not dead_letters:
-        return outcome(held="no group")
+        return outcome(held=NO_GROUP)
     cap = None if floor is None else floor.id
 
     wanted: list[str] = []

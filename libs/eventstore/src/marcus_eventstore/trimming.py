@@ -60,7 +60,7 @@ class Floor:
     def describe(self) -> str:
         if self.reason == "pending":
             return f"group {self.group} pending since {self.id}"
-        return f"group {self.group} has not read {self.id}"
+        return f"group {self.group} undelivered since {self.id}"
 
 
 async def group_floor(redis: aioredis.Redis, stream: str) -> Floor | None:

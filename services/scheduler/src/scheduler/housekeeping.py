@@ -96,8 +96,8 @@ def summary(outcomes: list[RetentionOutcome], prefix: str, refused: list[str]) -
     parts = []
     for o in outcomes:
         name = o.stream.removeprefix(prefix)
-        if o.removed or (o.held_by and o.held_by != "no group"):
-            held = f" (held by {o.held_by})" if o.held_by else ""
+        if o.removed or o.held_by_group:
+            held = f" (held by {o.held_by})" if o.held_by_group else ""
             parts.append(f"{name} -{o.removed}{held}")
     line = f"{len(outcomes)} streams, {removed} entries trimmed"
     if parts:
