@@ -3,6 +3,7 @@ to the customer in words (an HTML page, or a fragment for an htmx request)."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,17 @@ def money(value: Any, currency: str = "EUR") -> str:
     return f"{symbol}{amount:,.2f}"
 
 
+REFERENCE = re.compile(r"\s*\[product:[^\]]*\]", re.IGNORECASE)
+
+
+def without_references(text: str) -> str:
+    """The assistant's `[product:<id>]` references are for machines: the cited products
+    are shown as cards under the reply."""
+    return REFERENCE.sub("", text)
+
+
 TEMPLATES.env.filters["money"] = money
+TEMPLATES.env.filters["without_references"] = without_references
 TEMPLATES.env.globals["CSRF_HEADER"] = CSRF_HEADER
 
 

@@ -22,6 +22,10 @@ document.addEventListener("submit", async (event) => {
   reply.className = "assistant";
   reply.setAttribute("aria-busy", "true");
   const words = document.createElement("p");
+  let written = "";
+  const show = () => {  // product references are shown as cards once the reply is done
+    words.textContent = written.replace(/\s*\[product:[^\]]*\]/gi, "");
+  };
   reply.append(words);
   log.append(mine, reply);
   input.value = "";
@@ -43,8 +47,8 @@ document.addEventListener("submit", async (event) => {
     if (!data) return;
     const payload = JSON.parse(data);
     if (name === "start") form.elements.session_id.value = payload.session_id;
-    else if (name === "delta") words.textContent += payload.text;
-    else if (name === "reset") words.textContent = "";
+    else if (name === "delta") { written += payload.text; show(); }
+    else if (name === "reset") { written = ""; show(); }
     else if (name === "status") status.textContent = payload.text;
     else if (name === "action") place(payload.html, false);
     else if (name === "done" || name === "error") place(payload.html, true);
