@@ -5,6 +5,7 @@ acknowledged; the admin API lists it; settings refuse a bad policy at start."""
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime
 
@@ -126,7 +127,7 @@ async def test_the_admin_api_lists_the_job_and_refuses_to_fire_it(client, admin_
 
 
 async def test_make_trim_streams_reports_what_the_job_then_trims(
-    redis_client, redis_url, stream_prefix, monkeypatch, capsys
+    redis_client, redis_url, stream_prefix, monkeypatch, capsys, caplog
 ) -> None:
     """Operators see the job's numbers: `make trim-streams` (a report) reads the same
     STREAM_RETENTION and applies the same module."""
@@ -157,7 +158,12 @@ async def test_make_trim_streams_reports_what_the_job_then_trims(
     assert (await redis_client.xlen(events), await redis_client.xlen(dlq)) == (4, 3)
 
     job = StreamRetentionJob(redis_client, p, SchedulerSettings().retention())
-    outcomes = await job.run(datetime.now(UTC))
+    with caplog.at_level(logging.INFO, logger="marcus.scheduler"):
+        outcomes = await job.run(datetime.now(UTC))
+    [line] = [r.getMessage() for r in caplog.records if r.name == "marcus.scheduler"]
+    assert line == (
+        "stream retention: 2 streams, 4 entries trimmed: dlq.notifier -2, events.orders -2"
+    ), "one line per run"
     assert {o.stream: o.removed for o in outcomes} == {events: 2, dlq: 2}
     assert [entry_id for entry_id, _ in await redis_client.xrange(events)] == ids[2:]
 
