@@ -19,7 +19,17 @@ RENDERED = K8S / "rendered"
 OVERLAYS = ("dev", "production")
 SERVICES = ("catalog", "orders", "assistant", "indexer", "scheduler", "notifier")
 # The services the gateway routes to (deploy/gateway/templates/default.conf.template).
-BEHIND_GATEWAY = ("catalog", "orders", "assistant", "indexer", "scheduler", "notifier")
+BEHIND_GATEWAY = (
+    "catalog",
+    "orders",
+    "assistant",
+    "indexer",
+    "scheduler",
+    "notifier",
+    "storefront",
+)
+WEB = ("storefront",)
+"""Services without a database: clients of the public API through the gateway."""
 # Kubernetes version the manifests are validated against (kubernetes-validate's schemas).
 KUBERNETES_VERSION = "1.32.0"
 

@@ -111,7 +111,7 @@ def test_each_service_has_deployment_service_and_budget(overlay: str) -> None:
     services = m.by_kind(overlay, "Service")
     budgets = m.by_kind(overlay, "PodDisruptionBudget")
     ports = m.procfile_ports()
-    for name in (*m.SERVICES, "gateway"):
+    for name in (*m.SERVICES, *m.WEB, "gateway"):
         deployment = deployments[name]
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
@@ -191,7 +191,7 @@ def test_memory_covers_the_measured_peak_rss() -> None:
 def test_images_are_tagged_with_each_services_version() -> None:
     for overlay, expect in (("production", m.version), ("dev", lambda _: "dev")):
         deployments = m.by_kind(overlay, "Deployment")
-        for name in (*m.SERVICES, "gateway"):
+        for name in (*m.SERVICES, *m.WEB, "gateway"):
             for container in m.containers(deployments[name]) + m.containers(
                 deployments[name], init=True
             ):
@@ -330,6 +330,32 @@ def test_network_policies_let_exactly_the_intended_traffic_through() -> None:
     for server, port in backing.items():
         assert not cluster.can_connect("gateway", server, port), f"gateway -> {server}"
         assert not cluster.can_connect(None, server, port), f"outside -> {server}"
+
+
+def test_the_storefront_talks_to_the_gateway_only() -> None:
+    """A client of the public API: reached through the gateway, reaching only the gateway
+    (never a service or a backing server directly), with no database and no migration."""
+    cluster = Cluster("dev")
+    ports = m.procfile_ports()
+    backing = {"postgres": 5432, "redis": 6379, "chroma": 8000, "mailpit": 1025}
+    assert cluster.can_connect("gateway", "storefront", ports["storefront"])
+    assert not cluster.can_connect(None, "storefront", ports["storefront"])
+    assert cluster.can_connect("storefront", "gateway", 8000)
+    for name in m.SERVICES:
+        assert not cluster.can_connect("storefront", name, ports[name]), name
+        assert not cluster.can_connect(name, "storefront", ports["storefront"]), name
+    for server, port in backing.items():
+        assert not cluster.can_connect("storefront", server, port), server
+    assert not cluster.can_reach_internet("storefront", 443)
+    for overlay in m.OVERLAYS:
+        deployment = m.by_kind(overlay, "Deployment")["storefront"]
+        assert not m.containers(deployment, init=True), "no database: nothing to migrate"
+        (container,) = m.containers(deployment)
+        env = m.env_of(container)
+        assert env["DEPLOYMENT"]["value"] == "production"  # no development sign-in
+        assert env["PUBLIC_API_URL"]["value"] == "http://gateway:8000"
+        assert "DATABASE_URL" not in env and "REDIS_URL" not in env
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
 
 
 def test_production_replaces_only_the_destinations() -> None:
