@@ -30,7 +30,7 @@ async def test_the_gateway_serves_one_openapi_with_every_service_route(
     merged = reply.json()
     assert merged["openapi"].startswith("3.1") and merged["info"]["title"] == "Marcus API"
     expected = {}
-    for service in ("catalog", "orders", "assistant", "indexer", "scheduler"):
+    for service in ("catalog", "orders", "assistant", "indexer", "scheduler", "notifier"):
         own = builder.service_openapi(service)
         for path, operations in own["paths"].items():
             if path.startswith("/api/v1"):
