@@ -32,7 +32,7 @@ PYTEST_ARGS ?=
 .PHONY: help install up down logs ps status seed token test test-e2e schemas lint fmt \
 	migrate rebuild-projections republish bench-bus clean install-local-model reindex bench-index \
 	bench-orders mail api-docs bench-observability bench-configurator test-reliability test-fuzz \
-	bench-notifier image release k8s test-deploy trim-streams
+	bench-notifier image release k8s test-deploy trim-streams test-browser vendor-check
 
 help: ## Show this help
 	@echo "Marcus: make <target> [VAR=value]"
@@ -133,6 +133,12 @@ test-reliability: install ## Fault-injection suite, full profile: 3 rounds of ea
 	@echo "RELIABILITY_PROFILE=full $(RUN) pytest tests/reliability $(PYTEST_ARGS)"; \
 	RELIABILITY_PROFILE=full $(RUN) pytest tests/reliability $(PYTEST_ARGS)
 
+test-browser: install ## Browser tests: the storefront in Debian's Chromium (Playwright; CHROMIUM_PATH=/usr/bin/chromium) in front of the stack behind nginx; screenshots in .data/screenshots (tests/browser)
+	@$(TEST_ENV) echo "$(RUN) pytest tests/browser $(PYTEST_ARGS)"; $(RUN) pytest tests/browser $(PYTEST_ARGS)
+
+vendor-check: install ## Check the storefront's vendored htmx against its recorded sha384; VENDOR=fetch downloads it again from the npm registry and verifies it
+	$(RUN) python -m storefront.vendor $(or $(VENDOR),check)
+
 test-fuzz: install ## API fuzzing (schemathesis, every service and the gateway) and input limits; FUZZ_EXAMPLES=20 per operation (tests/fuzzing)
 	@$(TEST_ENV) echo "$(RUN) pytest tests/fuzzing $(PYTEST_ARGS)"; $(RUN) pytest tests/fuzzing $(PYTEST_ARGS)
 
@@ -149,6 +155,7 @@ test-messaging: ## Messaging tests (libs/messaging/tests, tests/messaging)
 test-indexer: ## Indexer service tests (services/indexer/tests)
 test-assistant: ## Assistant service tests (services/assistant/tests)
 test-search: ## Search lib tests (libs/search/tests)
+test-storefront: ## Storefront tests in process: sign-in rules, CSRF, API errors in words (services/storefront/tests)
 test-gateway: ## Gateway tests: nginx in front of the services as processes, 413/429/503, API docs (tests/gateway)
 test-access: ## Access matrix: every endpoint x caller (anonymous, customers, admin, forged tokens) -> status, no leaks, direct and through nginx (tests/access)
 test-observability: ## Tracing across events, metrics after traffic, make status (tests/observability)
