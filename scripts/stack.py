@@ -807,14 +807,17 @@ def print_welcome(processes: list[Process], gateway: bool, pid: int) -> None:
     api = f"http://{HOST}:{GATEWAY_PORT}" if gateway else services(processes)[0].base_url
     print(f"\nMarcus is up (supervisord pid {pid}; a process that exits is restarted).\n")
     if gateway:
+        print(f"  {'shop':<10} http://{HOST}:{GATEWAY_PORT}/   (the storefront; make seed first)")
         print(f"  {'gateway':<10} http://{HOST}:{GATEWAY_PORT}/api/v1   (nginx)")
     else:
         print("  gateway    skipped: nginx is not on PATH; each service answers on its own port")
     for p in processes:
         if p.port is None:
             continue
-        extra = f"   docs {p.base_url}/docs" if p.package else ""
-        print(f"  {p.name:<10} {p.base_url}{'/api/v1' if p.package else ''}{extra}")
+        api_service = p.package and p.package != "storefront"  # the storefront serves pages
+        extra = f"   docs {p.base_url}/docs" if api_service else ""
+        path = "/api/v1" if api_service else "/" if p.package else ""
+        print(f"  {p.name:<10} {p.base_url}{path}{extra}")
 
     def url(name: str) -> str:
         """Through the gateway, or straight to the service that answers."""

@@ -244,8 +244,7 @@ async def test_an_unreachable_api_is_a_503_saying_try_again() -> None:
         page = await client.get("/products")
         assert page.status_code == 503 and page.headers["retry-after"]
         assert "Nothing was lost: please try again" in page.text
-        ready = await client.get("/readyz")
-        assert ready.status_code == 503 and "public_api" in ready.text
+        assert (await client.get("/readyz")).status_code == 200  # it serves; pages say why not
     await app.state.http.aclose()
 
 

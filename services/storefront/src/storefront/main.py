@@ -62,14 +62,12 @@ def create_app(settings: StorefrontSettings | None = None) -> FastAPI:
     app.state.http = http
     app.state.token_verifier = TokenVerifier(settings)
 
-    async def public_api() -> None:
-        """Ready when the gateway answers: without it no page can be built."""
-        response = await http.get("/gateway/healthz")
-        response.raise_for_status()
-
     install_error_pages(app)
     app.add_middleware(CsrfCookieMiddleware, secure=settings.cookie_secure)
-    install_observability(app, SERVICE, {"public_api": public_api})
+    # Ready as soon as it serves: the gateway is both its only caller and the API it
+    # calls, so waiting for it would only deadlock a start (compose, or `make up`
+    # without nginx). A page built while the API is away says "try again" (503).
+    install_observability(app, SERVICE, {})
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         app.include_router(router)

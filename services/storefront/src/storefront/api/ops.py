@@ -31,7 +31,7 @@ SERVICES = ("catalog", "orders", "assistant", "indexer", "scheduler", "notifier"
 """The services with a consumer group, each serving `/api/v1/admin/<service>/`."""
 CALL_TIMEOUT_S = 4.0
 """A console refreshing every 2 s must not hang on one service that stopped answering."""
-ENTRY_ID = r"^\d{1,20}-\d{1,20}$"
+ENTRY_ID = r"^\d{1,19}-\d{1,19}$"
 T = TypeVar("T")
 
 
@@ -200,7 +200,7 @@ async def dead_letters_fragment(
 async def replay(
     request: Request,
     service: str = Path(pattern=f"^({'|'.join(SERVICES)})$"),
-    entry_id: str = Path(pattern=ENTRY_ID, max_length=41),
+    entry_id: str = Path(pattern=ENTRY_ID, max_length=39),
     api: PublicApi = Depends(signed_in_api),
 ) -> HTMLResponse:
     """Replays one letter into its group; the outcome is announced (htmx: into the
