@@ -5,6 +5,7 @@ and replayed into its own group exactly once, and the 404 / 409 / 422 / 503 answ
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from marcus_contracts import STREAM_FIELD, StreamNames
 from marcus_messaging import Consumer, ConsumerSettings, HandlerContext, ensure_group
+from marcus_web import ownership
 from marcus_web.admin import admin_router
 from marcus_web.auth import TokenVerifier, mint_token
 from marcus_web.observability import Check
@@ -54,11 +56,16 @@ class Poison:
 
 
 def poisoned_consumer(
-    engine: AsyncEngine, schema: str, redis_url: str, names: StreamNames, poison: Poison
+    engine: AsyncEngine,
+    schema: str,
+    redis_url: str,
+    names: StreamNames,
+    poison: Poison,
+    source: str = "catalog",
 ) -> Consumer:
     consumer = Consumer(
         group=SERVICE,
-        streams=["catalog"],
+        streams=[source],
         engine=engine,
         schema=schema,
         redis_url=redis_url,
@@ -81,14 +88,17 @@ def poisoned_consumer(
 
 
 def admin_app(
-    redis: aioredis.Redis, names: StreamNames, checks: Mapping[str, Check] | None = None
+    redis: aioredis.Redis,
+    names: StreamNames,
+    checks: Mapping[str, Check] | None = None,
+    source: str = "catalog",
 ) -> FastAPI:
     """The router as `create_service_app` mounts it, on an app of its own."""
     app = FastAPI()
     install_problem_handlers(app)
     app.state.redis = redis
     app.state.token_verifier = TokenVerifier(ServiceSettings(jwt_secret=SECRET))
-    app.include_router(admin_router(SERVICE, ["catalog"], checks or {}, names))
+    app.include_router(admin_router(SERVICE, [source], checks or {}, names))
     return app
 
 
@@ -295,12 +305,17 @@ async def test_no_running_consumer_discard_and_bad_input(
         anonymous = await client.get(f"{BASE}/dead-letters")
         discarded = await client.delete(f"{BASE}/dead-letters/{letter_id}", headers=ADMIN)
         discarded_again = await client.delete(f"{BASE}/dead-letters/{letter_id}", headers=ADMIN)
+        largest = "9999999999999999999-9999999999999999999"  # still two 64-bit numbers
+        unknown = await client.delete(f"{BASE}/dead-letters/{largest}", headers=ADMIN)
+        past_the_end = await get(client, "/dead-letters", after=largest)
+        too_large = await client.delete(f"{BASE}/dead-letters/{largest}9", headers=ADMIN)
 
     assert (listed["id"], listed["event_type"], listed["error"]) == (letter_id, None, "bad")
     assert no_consumer.status_code == 503 and no_consumer.json()["detail"]
     assert bad_id.status_code == 422 and bad_limit.status_code == 422
     assert anonymous.status_code == 401
     assert (discarded.status_code, discarded_again.status_code) == (204, 404)
+    assert (unknown.status_code, past_the_end["entries"], too_large.status_code) == (404, [], 422)
     assert await redis_client.xlen(dlq) == 0
 
 
@@ -356,3 +371,44 @@ async def test_the_groups_reading_its_own_stream_as_the_owner_sees_them(
         (own, "catalog", 1, 1),
         (own, "orders", 2, 0),
     ]
+
+
+async def test_everything_works_as_the_services_own_redis_user(
+    engine: AsyncEngine,
+    schema: str,
+    redis_url: str,
+    redis_client: aioredis.Redis,
+    stream_prefix: str,
+    names: StreamNames,
+) -> None:
+    """Inspection, replay and discard need nothing the notifier's ACL user lacks (ADR
+    0012): reads of the stream it consumes, its own stream and its own DLQ."""
+    if why := ownership.can_bootstrap_acl(redis_url):
+        pytest.skip(why)
+    password = uuid.uuid4().hex
+    user = ownership.bootstrap_acl_user(redis_url, SERVICE, password, stream_prefix)
+    own_url = ownership.service_redis_url(redis_url, user, password)
+    own = aioredis.from_url(own_url)
+    poison = Poison()
+    consumer = poisoned_consumer(engine, schema, own_url, names, poison, source="orders")
+    try:
+        await ensure_group(redis_client, names.events(SERVICE), "someone")
+        app = admin_app(own, names, source="orders")
+        async with consumer.running(), client_of(app) as client:
+            await publish(redis_client, names.events("orders"), category_created("poison"))
+            await publish(redis_client, names.events("orders"), category_created("poison"))
+            first, second = await dead_lettered(client, 2)
+            report = await get(client, "/consumers")
+            poison.broken = False
+            replayed = await client.post(f"{BASE}/dead-letters/{first['id']}/replay", headers=ADMIN)
+            discarded = await client.delete(f"{BASE}/dead-letters/{second['id']}", headers=ADMIN)
+    finally:
+        await own.aclose()
+        ownership.drop_acl_user(redis_url, SERVICE, stream_prefix)
+    assert [(s["stream"], s["lag"], s["pending"]) for s in report["streams"]] == [
+        (names.events("orders"), 0, 0)
+    ]
+    assert [r["group"] for r in report["readers"]] == ["someone"]
+    assert replayed.json()["outcome"] == "processed", replayed.text
+    assert discarded.status_code == 204
+    assert await redis_client.xlen(names.dlq(SERVICE)) == 0

@@ -30,8 +30,9 @@ GROUP_FIELD = "group"
 CONSUMER_FIELD = "consumer"
 REPLAYED_FROM_FIELD = "replayed_from"
 MAX_ERROR_CHARS = 4_000
-ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
-"""A stream entry id (`<ms>-<seq>`): what an admin may name a dead letter by."""
+ENTRY_ID = re.compile(r"^\d{1,19}-\d{1,19}$")
+"""A stream entry id (`<ms>-<seq>`): what an admin may name a dead letter by. At most 19
+digits each, so every id matching it is one Redis accepts (two 64-bit numbers)."""
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ class HealthOut(BaseModel):
 
 
 EntryId = Annotated[
-    str, Path(pattern=ENTRY_PATTERN, max_length=41, description="a dead-letter entry id")
+    str, Path(pattern=ENTRY_PATTERN, max_length=39, description="a dead-letter entry id")
 ]
 
 
@@ -200,7 +200,7 @@ def admin_router(
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         after: Annotated[
             str | None,
-            Query(pattern=ENTRY_PATTERN, max_length=41, description="an entry id (exclusive)"),
+            Query(pattern=ENTRY_PATTERN, max_length=39, description="an entry id (exclusive)"),
         ] = None,
     ) -> DeadLetterPage:
         """The group's dead letters, oldest first: where each came from, its event and
