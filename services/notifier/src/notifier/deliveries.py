@@ -30,8 +30,9 @@ windows entirely.
 SMTP down: the send raises, the delivery becomes `retrying`, the handler raises, and the
 runtime retries the event with exponential backoff. On the last allowed delivery the
 delivery becomes `failed`, `notifier.email.failed` is recorded, and the handler raises
-once more so the runtime moves the event to `dlq.notifier`; `replay_dead_letters` sends
-it again later (a `failed` delivery is retried like a `retrying` one).
+once more so the runtime moves the event to `dlq.notifier`; its replay (the admin API,
+`POST /api/v1/admin/notifier/dead-letters/{id}/replay`) sends it again later (a `failed`
+delivery is retried like a `retrying` one).
 """
 
 from __future__ import annotations
