@@ -248,9 +248,10 @@ async def test_runs_merged_into_one_rebuild_both_get_its_outcome(
 ) -> None:
     """Two runs fire while no indexer serves; the indexer, started then, reads both
     requests in one batch, rebuilds once for the older and merges the newer into it.
-    Both scheduler runs end `succeeded`, from the one report."""
+    Both scheduler runs end `succeeded`, from the one report. (The catalog answers the
+    rebuild's snapshot request.)"""
     common, ports, urls = await _prepared(
-        database_url, redis_url, stream_prefix, "indexer", "scheduler"
+        database_url, redis_url, stream_prefix, "catalog", "indexer", "scheduler"
     )
     never = {
         "INDEX_REBUILD_CRON": "0 0 29 2 *",
@@ -259,8 +260,10 @@ async def test_runs_merged_into_one_rebuild_both_get_its_outcome(
     }
     procs: list[subprocess.Popen[bytes]] = []
     try:
+        procs.append(start("catalog", ports["catalog"], common))
         procs.append(start("scheduler", ports["scheduler"], {**common, **never}))
-        await wait_for(lambda: _ready(urls["scheduler"]), within=60, what="scheduler up")
+        for name in ("catalog", "scheduler"):
+            await wait_for(lambda name=name: _ready(urls[name]), within=60, what=f"{name} up")
         async with httpx.AsyncClient(base_url=urls["scheduler"], headers=ADMIN) as scheduler:
             fired = [await scheduler.post("/api/v1/admin/jobs/index-rebuild/run") for _ in "ab"]
             assert [r.status_code for r in fired] == [202, 202], [r.text for r in fired]
