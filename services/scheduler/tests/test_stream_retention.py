@@ -171,6 +171,48 @@ async def test_make_trim_streams_reports_what_the_job_then_trims(
     assert f"{events}: trimmed 0" in capsys.readouterr().out
 
 
+async def test_a_run_without_redis_fails_alone_and_the_next_interval_tries_again() -> None:
+    """Redis not answering: the pass is logged and counted as failed, the schedule goes on."""
+    from datetime import timedelta
+
+    import redis.asyncio as aioredis
+
+    from marcus_eventstore.retention import parse_retention
+    from scheduler.jobs import Housekeeping
+    from scheduler.runner import JobRunner
+
+    dead = aioredis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=1)
+    job = StreamRetentionJob(dead, "", parse_retention("events.*=7d"))
+    task = Housekeeping(STREAM_RETENTION, 1, "test")
+    failed_before = _sample("scheduler_fires_total", job=STREAM_RETENTION, result="failed")
+
+    async def act(task: Housekeeping, now: datetime) -> object:
+        return await job.run(now)
+
+    runner = JobRunner(
+        {}, _never_fired, timedelta(minutes=5), housekeeping={task.name: task}, act=act
+    )
+    await runner.start()
+    try:
+        await wait_for(
+            lambda: (
+                _sample("scheduler_fires_total", job=STREAM_RETENTION, result="failed")
+                >= failed_before + 2
+            ),
+            within=60,
+            what="two failed passes, one per interval",
+        )
+        assert runner.last_attempt[STREAM_RETENTION][1] == "failed"
+        assert runner.running
+    finally:
+        await runner.stop()
+        await dead.aclose()
+
+
+async def _never_fired(job, fire_time) -> bool:
+    raise AssertionError("no cron job in this runner")
+
+
 def _attempt(app):
     scheduling = getattr(app.state, "scheduling", None)
     return scheduling.runner.last_attempt.get(STREAM_RETENTION) if scheduling else None

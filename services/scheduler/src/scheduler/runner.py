@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
 from scheduler.domain import NotLeader
@@ -125,7 +126,10 @@ class JobRunner:
         except NotLeader as exc:
             log.info("%s", exc)
             result = "refused"
-        except Exception:  # Redis down, a bug: this pass is lost, not the schedule
+        except (RedisError, OSError) as exc:  # Redis down: this pass, not the schedule
+            log.warning("%s failed (%s); next run in %d s", task.name, exc, task.interval_s)
+            result = "failed"
+        except Exception:  # a bug: said loudly, and the next interval runs anyway
             log.exception("%s failed", task.name)
             result = "failed"
         self.last_attempt[task.name] = (started, result)
