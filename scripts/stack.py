@@ -296,6 +296,7 @@ SERVICE_ENV: dict[str, dict[str, str]] = {}
 def bootstrap_ownership(processes: list[Process]) -> None:
     """A PostgreSQL role and a Redis ACL user per service (marcus_web.ownership; ADR 0012)
     when the servers allow it; STACK_OWNERSHIP=0 keeps the configured users for all."""
+    from marcus_contracts import SERVICES as WITH_SCHEMA
     from marcus_web.ownership import bootstrap_local
 
     if setting("STACK_OWNERSHIP", "1") == "0":
@@ -304,7 +305,8 @@ def bootstrap_ownership(processes: list[Process]) -> None:
     done = bootstrap_local(
         setting("DATABASE_URL", DEFAULT_DATABASE_URL),
         setting("REDIS_URL", DEFAULT_REDIS_URL),
-        [str(p.package) for p in services(processes)],
+        # The storefront has no schema and no stream: nothing to own.
+        [str(p.package) for p in services(processes) if p.package in WITH_SCHEMA],
         prefix=setting("STREAM_PREFIX", ""),
         state=DATA / "credentials.json",
     )
