@@ -213,11 +213,17 @@ def rebuild_table(build: dict[str, Any] | None) -> list[str]:
         "|---:|---:|---:|" + "---:|" * len(sources),
     ]
     for row in build["lengths"]:
-        cells = " | ".join(f"{row[s]['seconds']} ({row[s]['events_read']:,})" for s in sources)
+        cells = " | ".join(_rebuild_cell(row[s]) for s in sources)
         lines.append(
             f"| {row['changes_per_product']} | {row['entries']:,} | {row['stock_share']:.1%}"
             f" | {cells} |"
         )
+    lines += [
+        "",
+        "Seconds: the fastest of the rounds (all listed), as the indexer's run records them"
+        " (new collection to switch). Snapshot: `answered in` is the request until the"
+        " catalog's snapshot was read whole; the rest is embedding and upserting.",
+    ]
     if "snapshot" not in sources:
         lines += ["", "Snapshot source not measured: the indexer has no `rebuild_source` yet."]
     check = build["projection_check"]
@@ -228,6 +234,16 @@ def rebuild_table(build: dict[str, Any] | None) -> list[str]:
         " `CatalogProjector`).",
     ]
     return lines
+
+
+def _rebuild_cell(run: dict[str, Any]) -> str:
+    cell = f"{run['seconds']} ({run['events_read']:,})"
+    if "snapshot_answered_seconds" in run:
+        cell += f", answered in {run['snapshot_answered_seconds']}"
+    rounds = run.get("every_round_seconds") or []
+    if len(rounds) > 1:
+        cell += f"; rounds {', '.join(map(str, rounds))}"
+    return cell
 
 
 def memory_table(memory: dict[str, Any] | None) -> list[str]:

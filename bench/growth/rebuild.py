@@ -17,6 +17,8 @@ decode, and fold or skip), per kind of entry, on a sample of the generated strea
 from __future__ import annotations
 
 import json
+import logging
+import re
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -31,6 +33,30 @@ from marcus_contracts import STREAM_FIELD, StreamNames
 from marcus_eventstore.migrations import libpq_dsn
 
 SOURCES = ("replay", "snapshot")
+SNAPSHOT_LOG = re.compile(r"snapshot \S+: (\d+) products .* in ([0-9.]+)s")
+
+
+class SnapshotTimes(logging.Handler):
+    """The indexer's own report of how long the catalog took to answer (request ->
+    complete snapshot read), from its `marcus.indexer.snapshot` log line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.seconds: list[float] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = SNAPSHOT_LOG.search(record.getMessage())
+        if match:
+            self.seconds.append(float(match.group(2)))
+
+    def __enter__(self) -> SnapshotTimes:
+        logger = logging.getLogger("marcus.indexer.snapshot")
+        logger.setLevel(logging.INFO)
+        logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger("marcus.indexer.snapshot").removeHandler(self)
 
 
 def sources_available() -> tuple[str, ...]:
@@ -59,17 +85,21 @@ async def rebuild(
         **options,
     )
     started = time.perf_counter()
-    run = await reindex(settings)
+    with SnapshotTimes() as answered:
+        run = await reindex(settings)
     wall = time.perf_counter() - started
     if run.status != "done" or run.documents != products:
         raise RuntimeError(f"{source} rebuild ended {run.status} with {run.documents}: {run}")
-    return {
+    out = {
         "source": source,
         "seconds": round(float(run.seconds or 0), 2),
         "wall_seconds": round(wall, 2),
         "events_read": run.events_replayed,
         "documents": run.documents,
     }
+    if answered.seconds:
+        out["snapshot_answered_seconds"] = round(answered.seconds[-1], 2)
+    return out
 
 
 def fold_cost(redis_url: str, stream: str, sample: int, repeat: int = 3) -> dict[str, Any]:
