@@ -1,7 +1,7 @@
 """`make trim-streams` (`python -m scripts.streams trim`): stream retention, on demand.
 
 Applies each stream's retention policy (`STREAM_RETENTION`, the scheduler's setting:
-environment, then `.env`; default `events.*=7d;dlq.*=30d`) to every `events.*` and
+environment, then `.env`; default `events.*=6d;dlq.*=30d`) to every `events.*` and
 `dlq.*` stream under STREAM_PREFIX, with `marcus_eventstore.retention`, exactly as the
 scheduler's `stream-retention` job does every 15 minutes: the same numbers, the same
 floor (never an entry a consumer group has not acknowledged; a stream without a group is

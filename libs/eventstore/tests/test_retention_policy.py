@@ -82,9 +82,9 @@ def test_keep_overrides_a_wider_pattern() -> None:
     assert not retention.policy_for("events.orders").keeps_all
 
 
-def test_the_default_keeps_events_a_week_and_dead_letters_a_month() -> None:
+def test_the_default_keeps_events_six_days_and_dead_letters_a_month() -> None:
     retention = parse_retention(DEFAULT_RETENTION)
-    assert retention.policy_for("events.catalog") == RetentionPolicy(max_age_s=7 * DAY)
+    assert retention.policy_for("events.catalog") == RetentionPolicy(max_age_s=6 * DAY)
     assert retention.policy_for("dlq.orders") == RetentionPolicy(max_age_s=30 * DAY)
     assert str(retention) == DEFAULT_RETENTION, "written back as read"
 

@@ -32,11 +32,16 @@ def _sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def test_the_defaults_keep_events_a_week_and_dead_letters_a_month() -> None:
+def test_the_defaults_keep_events_less_long_than_the_ledgers_and_dead_letters_a_month() -> None:
+    """A group reading a stream from its start must never meet an event its ledger has
+    forgotten: the stream's age limit plus one job interval stays below the ledger's."""
     settings = SchedulerSettings()
     assert settings.stream_retention_interval == 900
     retention = settings.retention()
-    assert retention.policy_for("events.catalog") == RetentionPolicy(max_age_s=7 * DAY)
+    events = retention.policy_for("events.catalog")
+    assert events == RetentionPolicy(max_age_s=6 * DAY)
+    assert events.max_age_s is not None
+    assert events.max_age_s + settings.stream_retention_interval < settings.ledger_retention_s
     assert retention.policy_for("dlq.indexer") == RetentionPolicy(max_age_s=30 * DAY)
     job = settings.housekeeping()[STREAM_RETENTION]
     assert job.interval_s == 900

@@ -38,8 +38,10 @@ from marcus_eventstore.trimming import (
     trim_below,
 )
 
-DEFAULT_RETENTION = "events.*=7d;dlq.*=30d"
-"""Event streams keep a week (history is in PostgreSQL), dead letters a month."""
+DEFAULT_RETENTION = "events.*=6d;dlq.*=30d"
+"""Event streams keep six days (history is in PostgreSQL), dead letters a month. Six, not
+seven: less than the consumers' ledgers remember (`LEDGER_RETENTION_S`, a week), so a
+group reading a stream from its start never meets an event its ledger has forgotten."""
 
 STREAM_PATTERNS = ("events.*", "dlq.*")
 """The streams retention applies to (under the prefix)."""

@@ -43,7 +43,7 @@ class SchedulerSettings(ServiceSettings):
     cart_expire_after_seconds: int = Field(default=2_592_000, gt=0)
     """A cart untouched this long is cleared (30 days)."""
     stream_retention: str = DEFAULT_RETENTION
-    """Retention per stream (`marcus_eventstore.retention`): `events.*=7d;dlq.*=30d`;
+    """Retention per stream (`marcus_eventstore.retention`): `events.*=6d;dlq.*=30d`;
     patterns without STREAM_PREFIX, the most specific wins; `keep` never trims."""
     stream_retention_interval: int = Field(default=900, ge=0)
     """Seconds between two `stream-retention` runs on the lease holder; 0: no such job."""
