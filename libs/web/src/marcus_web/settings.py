@@ -41,7 +41,8 @@ class ServiceSettings(BaseSettings):
     relay_poll_interval: float = 1.0
     relay_batch_size: int = 500
     stream_maxlen: int = 0
-    """0 never trims: rebuilds replay streams from the start; republish restores them."""
+    """The relay trims its stream's consumed entries once it holds more than this many
+    (0: off; the scheduler's `STREAM_RETENTION` job bounds streams by age either way)."""
 
     ledger_retention_s: float = Field(default=7 * 24 * 3600, ge=3600)
     """How long a processed event id stays in the consumer ledger (`processed_events`).
