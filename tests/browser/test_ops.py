@@ -7,7 +7,9 @@ stack as processes; screenshots go to .data/screenshots/.
 2. A poisoned event: with the SMTP server down, an order's e-mail fails every delivery and
    is dead-lettered; the page lists it with its error; the server back (the fix), Replay
    processes it once: the e-mail arrives and the letter is gone.
-3. Admin only (a customer gets a 403 page, anonymous the sign-in), and the console at a
+3. Without JavaScript the Replay button is a plain form: the page comes back with the
+   outcome (an entry that does not decode fails again and stays listed).
+4. Admin only (a customer gets a 403 page, anonymous the sign-in), and the console at a
    phone's width.
 
 A process is stopped with SIGTERM and started again with the environment it had (read
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from playwright.async_api import expect
 
 from tests.browser.conftest import STARTUP_S, Shop, screenshot, sign_in
@@ -168,6 +171,42 @@ async def _smtp(port: str) -> bool:
     return True
 
 
+async def test_replay_without_javascript_answers_with_the_page(browser: Any, shop: Shop) -> None:
+    env = environment_of(shop.procs["notifier"])
+    redis = aioredis.from_url(env["REDIS_URL"])
+    try:
+        parked: Any = await redis.xadd(
+            f"{env['STREAM_PREFIX']}dlq.notifier",
+            {
+                "event": b"{not json",
+                "error": "undecodable envelope: not JSON",
+                "origin_stream": f"{env['STREAM_PREFIX']}events.orders",
+                "origin_id": "1-1",
+                "deliveries": "1",
+                "group": "notifier",
+                "consumer": "a-test",
+            },
+        )
+    finally:
+        await redis.aclose()
+    letter_id = parked.decode()
+    context = await browser.new_context(base_url=shop.url, java_script_enabled=False)
+    try:
+        page = await context.new_page()
+        await sign_in(page, ADMIN)
+        await page.goto("/ops")
+        letter = page.locator(f'tr[data-entry="{letter_id}"]')
+        await expect(letter).to_contain_text("undecodable")
+        await letter.get_by_role("button", name=re.compile("^Replay")).click()
+        await expect(page.locator("#replay-result")).to_contain_text(
+            f"Replay of notifier dead letter {letter_id}: failed again: undecodable envelope"
+        )
+        await expect(page.locator(f'tr[data-entry="{letter_id}"]')).to_have_count(1)
+        await screenshot(page, "ops-replay-without-javascript")
+    finally:
+        await context.close()
+
+
 async def test_the_console_is_the_admins_only(page: Any, shop: Shop) -> None:
     await page.goto("/ops")
     await expect(page).to_have_url(re.compile(r"/signin\?next=/ops"))
@@ -187,5 +226,11 @@ async def test_the_console_at_a_phones_width(phone: Any, shop: Shop) -> None:
     overflow = await phone.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
-    assert overflow <= 0, f"the page is {overflow}px wider than the phone"
+    wide = await phone.evaluate(
+        """[...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth
+                         && !(e.parentElement && e.parentElement.closest('.table-wrap')))
+            .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + e.textContent.slice(0, 60))"""
+    )
+    assert overflow <= 0, f"the page is {overflow}px wider than the phone: {wide}"
     await screenshot(phone, "ops-phone")
