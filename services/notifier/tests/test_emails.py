@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from marcus_contracts import new_event_id
 from marcus_contracts.events import orders as ev
-from notifier.emails import EMAIL_EVENTS, delivery_id, message_id, render
+from notifier.emails import EMAIL_EVENTS, delivery_id, message_id, order_reference, render
 from services.notifier.tests.conftest import order_event
 
 
@@ -24,7 +25,8 @@ def test_confirmed_email_has_lines_total_and_a_stable_message_id() -> None:
     envelope, email = _render(ev.OrderConfirmedV1)
     message = email.message
     assert message["To"] == "eve@example.com"
-    assert message["Subject"].startswith("Your order is confirmed")
+    order_id = UUID(envelope.data["order_id"])
+    assert message["Subject"] == f"Your order is confirmed ({str(order_id)[-8:]})"
     assert message["Message-ID"] == email.message_id == message_id(email.delivery_id, "x.test")
     assert email.delivery_id == delivery_id(envelope.id, "EVE@example.com")
     text = message.get_body(("plain",)).get_content()
@@ -183,3 +185,11 @@ def test_an_order_without_an_address_reads_as_before() -> None:
     text, html = _with_address(ev.OrderConfirmedV2, None)
     assert "Shipping to" not in text and "Shipping to" not in html
     assert "Order total: EUR 4.50\n\nWe will let you know when it ships." in text
+
+
+def test_orders_of_the_same_minute_get_different_references() -> None:
+    """Order ids are UUIDv7: their first digits are the time, shared within a minute, so
+    the subject's reference is taken from the random end."""
+    ids = [new_event_id() for _ in range(50)]
+    assert len({str(i)[:8] for i in ids}) < 5, "the start is the timestamp"
+    assert len({order_reference(i) for i in ids}) == 50

@@ -103,6 +103,17 @@ def compose(
     return delivery, mid, message
 
 
+def order_reference(order_id: UUID) -> str:
+    """The short reference a subject line carries: the last 8 hex digits. Order ids are
+    UUIDv7, whose first digits are a timestamp shared by every order of the same minute;
+    the last ones are random."""
+    return str(order_id)[-8:]
+
+
+def subject_for(event_type: str, order_id: UUID) -> str:
+    return f"{SUBJECTS[event_type]} ({order_reference(order_id)})"
+
+
 def recipients(event: Any) -> list[str]:
     """Who gets this event's e-mail: the contact address given with the order."""
     return [event.email]
@@ -125,7 +136,7 @@ def render(envelope: Envelope, event: Any, *, sender: str, domain: str) -> list[
         delivery, mid, message = compose(
             envelope,
             recipient,
-            subject=f"{SUBJECTS[envelope.type]} ({str(event.order_id)[:8]})",
+            subject=subject_for(envelope.type, event.order_id),
             text=text,
             html=html,
             sender=sender,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marcus_web.auth import Admin
-from notifier.emails import SUBJECTS
+from notifier.emails import SUBJECTS, subject_for
 from notifier.reminders import REMINDER_EVENT
 from notifier.reminders import SUBJECT as REMINDER_SUBJECT
 from notifier.storage.tables import deliveries
@@ -26,10 +26,9 @@ def subject_of(event_type: str, order_id: UUID | None) -> str | None:
     """The Subject header the e-mail went out with (rendered as `notifier.emails` does)."""
     if event_type == REMINDER_EVENT:
         return REMINDER_SUBJECT
-    subject = SUBJECTS.get(event_type)
-    if subject is None:
+    if event_type not in SUBJECTS:
         return None
-    return f"{subject} ({str(order_id)[:8]})" if order_id else subject
+    return subject_for(event_type, order_id) if order_id else SUBJECTS[event_type]
 
 
 class EmailOut(BaseModel):
