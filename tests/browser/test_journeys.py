@@ -115,8 +115,9 @@ async def test_browse_search_configure_checkout_confirmed_and_mailed(page: Any, 
     await screenshot(page, "order-confirmed")
     order_id = page.url.rsplit("/", 1)[1].split("?")[0]
 
-    # Its e-mail, in the development mailbox (the SMTP catcher `make up` runs).
-    subject = f"Your order is confirmed ({order_id[:8]})"
+    # Its e-mail, in the development mailbox (the SMTP catcher `make up` runs); the
+    # subject names the order by the last digits of its id, as the pages do.
+    subject = f"Your order is confirmed ({order_id[-8:]})"
 
     def mailed() -> list[Any]:
         return [
@@ -125,11 +126,18 @@ async def test_browse_search_configure_checkout_confirmed_and_mailed(page: Any, 
             if "alice@example.com" in m.recipients and m.subject == subject
         ]
 
-    [mail] = await wait_for(mailed, within=120, interval=0.5, what="the confirmation e-mail")
+    try:
+        [mail] = await wait_for(mailed, within=120, interval=0.5, what="the confirmation e-mail")
+    except AssertionError as exc:
+        kept = [(m.recipients, m.subject) for m in shop.mailbox.read()]
+        raise AssertionError(
+            f"{exc}\nmailbox: {kept}\nnotifier log:\n{shop.log_tail('notifier')}"
+            f"\nmail log:\n{shop.log_tail('mail')}"
+        ) from None
     assert not mail.duplicate
 
     await page.get_by_role("link", name="Orders", exact=True).click()
-    await expect(page.get_by_role("link", name=order_id[:8])).to_be_visible()
+    await expect(page.get_by_role("link", name=order_id[-8:])).to_be_visible()
     await screenshot(page, "orders")
 
 
