@@ -85,3 +85,61 @@ async def test_created_updated_deleted_products_show_in_search(
             )
             == []
         )
+
+
+async def test_a_stock_change_updates_metadata_without_embedding_again(
+    clean_database, redis_url, stream_prefix, chroma_url
+) -> None:
+    """Stock is metadata, not embedded text: a reservation-like change of a simple
+    product reaches the index with no embedding call; a rename is embedded."""
+    from prometheus_client import REGISTRY
+
+    def embedded() -> float:
+        return REGISTRY.get_sample_value("indexer_embed_batch_size_sum", {"embedder": "hash"}) or 0
+
+    def synced(operation: str) -> float:
+        labels = {"collection_role": "active", "operation": operation}
+        return REGISTRY.get_sample_value("indexer_documents_synced_total", labels) or 0
+
+    async with search_stack(clean_database, redis_url, stream_prefix, chroma_url) as s:
+        category = await s.catalog.post(
+            "/api/v1/categories", json={"slug": "lamps", "name": "Lamps"}, headers=s.admin
+        )
+        assert category.status_code == 201, category.text
+        created = await s.catalog.post(
+            "/api/v1/products",
+            json={
+                "sku": "LAMP-1",
+                "name": "Camp lantern",
+                "price": "19.90",
+                "currency": "EUR",
+                "category_id": category.json()["id"],
+                "stock": 3,
+            },
+            headers=s.admin,
+        )
+        assert created.status_code == 201, created.text
+        pid = created.json()["id"]
+
+        async def indexed(**expected: object) -> bool:
+            meta = (await index_snapshot(chroma_url, redis_url, stream_prefix)).get(pid, {})
+            return all(meta.get(key) == value for key, value in expected.items())
+
+        await wait_for(lambda: indexed(stock=3), within=60, what="the product indexed")
+        embeds, metadata_only = embedded(), synced("metadata")
+
+        restocked = await s.catalog.put(
+            f"/api/v1/products/{pid}/stock", json={"stock": 0}, headers=s.admin
+        )
+        assert restocked.status_code == 200, restocked.text
+        await wait_for(lambda: indexed(stock=0, in_stock=False), within=60, what="stock 0")
+        assert embedded() == embeds, "a stock change was embedded again"
+        assert synced("metadata") == metadata_only + 1
+        assert [hit["product_id"] for hit in await _search(s.assistant, "camp lantern")] == [pid]
+
+        renamed = await s.catalog.patch(
+            f"/api/v1/products/{pid}", json={"name": "Storm lantern"}, headers=s.admin
+        )
+        assert renamed.status_code == 200, renamed.text
+        await wait_for(lambda: indexed(name="Storm lantern"), within=60, what="the rename")
+        assert embedded() == embeds + 1, "the new text was embedded once"

@@ -6,7 +6,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 SYNCED = Counter(
     "indexer_documents_synced_total",
-    "Documents written to a collection by the live sync",
+    "Documents written to a collection by the live sync (operation: upsert = embedded, "
+    "metadata = text unchanged so only the metadata, delete)",
     ["collection_role", "operation"],
 )
 SYNC_BATCH_SECONDS = Histogram(

@@ -69,6 +69,7 @@ class Syncer:
                     result = await self.writer.write(session, target, states)
                     metrics.SYNCED.labels(target.status, "upsert").inc(result.upserted)
                     metrics.SYNCED.labels(target.status, "delete").inc(result.deleted)
+                    metrics.SYNCED.labels(target.status, "metadata").inc(result.metadata_only)
                     if target.status == collections_store.ACTIVE:
                         collection = await self.writer.collection(target.name)
                         metrics.DOCUMENTS.set(await collection.count())

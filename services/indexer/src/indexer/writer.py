@@ -1,5 +1,9 @@
 """Writing product states into a Chroma collection: guard, embed in one call, upsert.
 
+A product whose embedded text did not change (a stock change of a simple product: the
+stock is metadata, not text) gets its metadata updated without an embedding call: the
+`indexed` row keeps a digest of the text last embedded, committed with the guard.
+
 The live sync and the rebuild both write through `IndexWriter.write`, inside a
 PostgreSQL transaction that the caller commits after the Chroma calls returned. The
 guard rows (`indexed`) are only committed once Chroma has the documents, and they stay
@@ -10,9 +14,11 @@ work queued (live path) or the run resumable (rebuild): Chroma upserts are idemp
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,8 +33,16 @@ from marcus_search.chroma import AsyncClientAPI, AsyncCollection, open_collectio
 @dataclass(frozen=True)
 class WriteResult:
     upserted: int = 0
+    """Documents embedded and upserted."""
     deleted: int = 0
     skipped: int = 0
+    metadata_only: int = 0
+    """Documents whose text was unchanged: their metadata updated, no embedding."""
+
+
+def digest_of(text: str) -> bytes:
+    """What `indexed.text_digest` compares: 16 bytes of BLAKE2b of the embedded text."""
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
 class IndexWriter:
@@ -56,21 +70,35 @@ class IndexWriter:
         upserts = [relevant[p] for p in sorted(winners) if relevant[p].indexable]
         deletes = [str(p) for p in sorted(winners) if relevant[p].deleted]
         collection = await self.collection(target.name)
-        if upserts:
-            documents = [document_of(state) for state in upserts]
+        documents = {state.product_id: document_of(state) for state in upserts}
+        digests = {pid: digest_of(doc.text) for pid, doc in documents.items()}
+        known = await collections_store.text_digests(session, target.name, list(documents))
+        same = [doc for pid, doc in documents.items() if known.get(pid) == digests[pid]]
+        changed = [doc for pid, doc in documents.items() if known.get(pid) != digests[pid]]
+        if changed:
             embedder = self.embedders.for_collection(target.kind, target.dimension)
             started = time.perf_counter()
-            vectors = await embedder.embed([doc.text for doc in documents])
+            vectors = await embedder.embed([doc.text for doc in changed])
             metrics.EMBED_SECONDS.labels(embedder.name).observe(time.perf_counter() - started)
-            metrics.EMBED_BATCH.labels(embedder.name).observe(len(documents))
+            metrics.EMBED_BATCH.labels(embedder.name).observe(len(changed))
             await collection.upsert(
-                ids=[doc.id for doc in documents],
+                ids=[doc.id for doc in changed],
                 embeddings=vectors,  # type: ignore[arg-type]
-                documents=[doc.searchable_text for doc in documents],
-                metadatas=[doc.metadata for doc in documents],
+                documents=[doc.searchable_text for doc in changed],
+                metadatas=[doc.metadata for doc in changed],
+            )
+            await collections_store.remember_digests(
+                session, target.name, {UUID(doc.id): digests[UUID(doc.id)] for doc in changed}
+            )
+        if same:  # the embedded text is as it was (a stock change): new metadata only
+            await collection.update(
+                ids=[doc.id for doc in same], metadatas=[doc.metadata for doc in same]
             )
         if deletes:
             await collection.delete(ids=deletes)
         return WriteResult(
-            upserted=len(upserts), deleted=len(deletes), skipped=len(relevant) - len(winners)
+            upserted=len(changed),
+            deleted=len(deletes),
+            skipped=len(relevant) - len(winners),
+            metadata_only=len(same),
         )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from indexer.storage.tables import collections, indexed
@@ -155,3 +155,37 @@ async def guard(
         },
     )
     return {row.product_id for row in result}
+
+
+async def text_digests(
+    session: AsyncSession, collection: str, product_ids: Sequence[UUID]
+) -> dict[UUID, bytes]:
+    """The digest of the text each of these documents was last embedded from (rows the
+    caller's `guard` holds locked)."""
+    if not product_ids:
+        return {}
+    rows = await session.execute(
+        select(indexed.c.product_id, indexed.c.text_digest).where(
+            indexed.c.collection == collection,
+            indexed.c.product_id.in_(list(product_ids)),
+            indexed.c.text_digest.is_not(None),
+        )
+    )
+    return {row.product_id: row.text_digest for row in rows}
+
+
+async def remember_digests(
+    session: AsyncSession, collection: str, digests: Mapping[UUID, bytes]
+) -> None:
+    """Record the texts just embedded (committed with the guard, after Chroma answered)."""
+    if not digests:
+        return
+    await session.execute(
+        update(indexed)
+        .where(
+            indexed.c.collection == collection,
+            indexed.c.product_id == bindparam("b_product"),
+        )
+        .values(text_digest=bindparam("b_digest")),
+        [{"b_product": pid, "b_digest": digest} for pid, digest in sorted(digests.items())],
+    )

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -93,6 +94,7 @@ indexed = Table(
     Column("collection", Text, primary_key=True),
     Column("product_id", Uuid, primary_key=True),
     Column("sequence", Integer, nullable=False),
+    Column("text_digest", LargeBinary, nullable=True),
     schema=SCHEMA,
 )
 
