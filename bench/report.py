@@ -274,6 +274,19 @@ def growth(result: dict[str, Any]) -> Iterator[Figure]:
                 note=f"{last['entries']:,} vs {first['entries']:,} events.catalog entries;"
                 f" {last[source]['events_read']:,} read",
             )
+        answered = [
+            row.get("snapshot", {}).get("snapshot_answered_seconds") for row in (first, last)
+        ]
+        if None not in answered:
+            yield Figure(
+                "growth",
+                f"snapshot rebuild: catalog's answer (request -> snapshot read), {span}",
+                answered[1],
+                "s",
+                answered[0],
+                round(answered[1] / answered[0], 2) if answered[0] else None,
+                note="the rest of the rebuild embeds and upserts the documents",
+            )
         if "snapshot" not in build["sources"]:
             yield Figure("growth", "rebuild from a snapshot: not measured", None, "",
                          note="the indexer has no rebuild_source setting")  # fmt: skip

@@ -16,7 +16,7 @@ entry it reads (`Fold.add`, per kind), embedding calls per stock event on the li
 (`bench.growth.live`), which consumers handle them, and what splitting them off would
 save per day at 10,000 orders a day.
 
-One Chroma server (temporary folder) serves the run; PostgreSQL and Redis are the ones
+Chroma servers are started for the run (temporary folders); PostgreSQL and Redis are the ones
 of --database-url / --redis-url (databases and stream prefixes of the bench's own,
 dropped afterwards). Results: bench/results/growth-<timestamp>.json, .md and -*.png.
 """
@@ -32,7 +32,7 @@ from typing import Any
 
 from bench import plots
 from bench.growth import live, rebuild, retention
-from bench.index.common import ROOT, load_average, machine
+from bench.index.common import load_average, machine
 from bench.machine import add_server_arguments, command, result_path, service_logs, write_result
 from bench.report import growth as figures
 
@@ -40,7 +40,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": {
         "products": 10_000,
         "changes": [1, 10, 100],
-        "rounds": 2,
+        "rounds": 3,
         "orders_per_day": 10_000,
         "days": 30,
         "fold_sample": 200_000,
@@ -65,7 +65,7 @@ CONSUMERS = {
     "orders": "needs them: its catalog read model keeps each product's stock"
     " (read_model.set_stock / set_option_stock), which cart pricing checks a line against",
     "indexer": "uses them: a product's `stock` and `in_stock` metadata (domain.apply folds"
-    " STOCK_EVENTS); the live sync then re-embeds the whole document",
+    " STOCK_EVENTS), written to the product's document by the live sync",
     "assistant": "does not: its group reads events.catalog for categories only;"
     " every stock entry is read, decoded as an envelope and acknowledged unhandled",
 }
@@ -91,9 +91,6 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 async def run(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT))
-    from tests.support.chroma import ChromaProcess
-
     result: dict[str, Any] = {
         "bench": "growth",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -102,25 +99,21 @@ async def run(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
         "machine": machine(args.database_url),
         "load_average": {"before": load_average()},
     }
-    chroma = ChromaProcess()
-    chroma.start()
-    try:
-        if "rebuild" in args.parts:
-            result["rebuild"] = await rebuild.run(
-                args.products, args.changes, args.database_url, args.redis_url, chroma.url,
-                log_dir, args.fold_sample, args.rounds,
-            )  # fmt: skip
-        if "memory" in args.parts:
-            result["memory"] = await retention.run(
-                args.redis_url, args.orders_per_day, args.days, products=1000
-            )
-        if "live" in args.parts:
+    if "rebuild" in args.parts:
+        result["rebuild"] = await rebuild.run(
+            args.products, args.changes, args.database_url, args.redis_url, log_dir,
+            args.fold_sample, args.rounds,
+        )  # fmt: skip
+    if "memory" in args.parts:
+        result["memory"] = await retention.run(
+            args.redis_url, args.orders_per_day, args.days, products=1000
+        )
+    if "live" in args.parts:
+        with rebuild.chroma_server() as chroma_url:
             result["live"] = await live.run(
-                args.database_url, args.redis_url, chroma.url, log_dir,
+                args.database_url, args.redis_url, chroma_url, log_dir,
                 args.live_products, args.live_events, args.live_rate,
             )  # fmt: skip
-    finally:
-        chroma.remove()
     result["load_average"]["after"] = load_average()
     result["stock"] = stock_decision(result)
     return result
@@ -142,6 +135,7 @@ def stock_decision(result: dict[str, Any]) -> dict[str, Any]:
     if live_numbers:
         out["texts_embedded_per_stock_event"] = live_numbers["texts_per_stock_event"]
         out["embed_calls_per_stock_event"] = live_numbers["embed_calls_per_stock_event"]
+        out["documents_synced"] = live_numbers.get("documents_synced", {})
     memory = result.get("memory")
     if memory:
         per_order = memory["stock"]["stock_events_per_order"]
@@ -285,12 +279,19 @@ def stock_lines(stock: dict[str, Any]) -> list[str]:
         costs = "; ".join(f"{k}: {v} µs" for k, v in stock["fold_us_per_entry"].items())
         lines.append(f"- Indexer's `Fold.add` per entry read: {costs}.")
     if "texts_embedded_per_stock_event" in stock:
+        texts = stock["texts_embedded_per_stock_event"]
         lines.append(
-            "- Live path: texts embedded per stock event"
-            f" {stock['texts_embedded_per_stock_event']}, embedding calls per stock event"
-            f" {stock['embed_calls_per_stock_event']} (a stock-only change re-embeds the"
-            " product: its document is rewritten whole)."
+            f"- Live path: texts embedded per stock event {texts}, embedding calls per stock"
+            f" event {stock['embed_calls_per_stock_event']}"
+            + (
+                " (a stock-only change re-embeds the product)."
+                if texts >= 0.5
+                else " (a stock-only change updates the document's metadata, no embedding)."
+            )
         )
+        if stock.get("documents_synced"):
+            synced = ", ".join(f"{op} {n}" for op, n in stock["documents_synced"].items())
+            lines.append(f"- Documents the live sync wrote for them, by operation: {synced}.")
     for name, what in stock["consumers"].items():
         lines.append(f"- {name}: {what}.")
     day = stock.get("per_day_at_10000_orders")

@@ -5,14 +5,16 @@ indexes `products` freshly created products, then `events` `catalog.stock.reserv
 entries arrive on `events.catalog` at `rate` per second (each one product's next
 version, as the saga publishes them). Once its group has acknowledged everything and
 its sync queue is empty, the difference in its own counters
-(`indexer_embed_batch_size` count and sum: embedding calls and texts embedded) per
-stock event is the answer.
+(`indexer_embed_batch_size` count and sum: embedding calls and texts embedded;
+`indexer_documents_synced_total` by operation: upserted with an embedding, or metadata
+only) per stock event is the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from decimal import Decimal
@@ -30,6 +32,7 @@ from marcus_contracts.events import catalog as ev
 from marcus_eventstore.migrations import libpq_dsn
 
 METRICS = ("indexer_embed_batch_size_count", "indexer_embed_batch_size_sum")
+SYNCED = re.compile(r'^indexer_documents_synced_total\{[^}]*operation="(\w+)"[^}]*\} (\S+)$')
 
 
 def _entry(event: Event, subject: uuid.UUID, sequence: int) -> dict[Any, Any]:
@@ -87,6 +90,7 @@ async def run(
             await wait_until(lambda: _idle(redis, stream, dsn), 180, "the products indexed", 0.2)
             async with httpx.AsyncClient(base_url=procs[0].url, timeout=10) as http:
                 before = await scrape(http, METRICS)
+                synced_before = await _synced(http)
                 started = time.monotonic()
                 for n in range(events):
                     delay = started + n / rate - time.monotonic()
@@ -100,6 +104,7 @@ async def run(
                     await redis.xadd(stream, _entry(reserved, pid, 2 + n // products))
                 await wait_until(lambda: _idle(redis, stream, dsn), 180, "stock events synced", 0.2)
                 after = await scrape(http, METRICS)
+                synced_after = await _synced(http)
     finally:
         keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
         if keys:
@@ -115,4 +120,20 @@ async def run(
         "texts_embedded": int(texts),
         "embed_calls_per_stock_event": round(calls / events, 3),
         "texts_per_stock_event": round(texts / events, 3),
+        "documents_synced": {
+            op: int(synced_after.get(op, 0) - synced_before.get(op, 0)) for op in synced_after
+        },
     }
+
+
+async def _synced(http: httpx.AsyncClient) -> dict[str, float]:
+    """`indexer_documents_synced_total` by operation (upsert: embedded; metadata: text
+    unchanged, metadata only; delete), over the collection roles."""
+    response = await http.get("/metrics")
+    response.raise_for_status()
+    totals: dict[str, float] = {}
+    for line in response.text.splitlines():
+        match = SYNCED.match(line)
+        if match:
+            totals[match.group(1)] = totals.get(match.group(1), 0.0) + float(match.group(2))
+    return totals

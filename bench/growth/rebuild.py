@@ -19,8 +19,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ import redis as sync_redis
 
 from bench.growth.check import check_projections
 from bench.growth.history import STOCK_TYPES, History
+from bench.machine import ROOT
 from bench.services import ServiceProcess, fresh_database, processes, service_env
 from marcus_contracts import STREAM_FIELD, StreamNames
 from marcus_eventstore.migrations import libpq_dsn
@@ -154,25 +158,40 @@ def _kind(event_type: str) -> str:
     return "other (read, skipped)"
 
 
+@contextmanager
+def chroma_server() -> Iterator[str]:
+    """A Chroma server of its own (`chroma run`, temporary folder), removed afterwards."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.support.chroma import ChromaProcess
+
+    chroma = ChromaProcess()
+    chroma.start()
+    try:
+        yield chroma.url
+    finally:
+        chroma.remove()
+
+
 async def run(
     products: int,
     lengths: list[int],
     server_url: str,
     redis_url: str,
-    chroma_url: str,
     log_dir: Path,
     fold_sample: int,
     rounds: int = 1,
 ) -> dict[str, Any]:
-    """Every source `rounds` times at each length; the fastest round is the figure (the
-    least disturbed by the machine's other work), every round is in the result."""
+    """Every source `rounds` times at each length, the sources taking turns; the fastest
+    round is the figure (the least disturbed by the machine's other work), every round is
+    in the result. Each length gets a fresh Chroma server and indexer database, so the
+    lengths differ in their history only (not in what earlier rebuilds left behind)."""
     sources = sources_available()
     prefix = f"growth-{time.time_ns() % 10**8:08d}:"
     stream = StreamNames(prefix).events("catalog")
     rows: list[dict[str, Any]] = []
     with (
         fresh_database(server_url, ("catalog",), "growth_catalog") as catalog_url,
-        fresh_database(server_url, ("indexer",), "growth_index") as index_url,
         processes() as procs,
     ):
         history = History(products, libpq_dsn(catalog_url), redis_url, stream)
@@ -194,13 +213,21 @@ async def run(
                     "types": dict(history.types.most_common()),
                     "generated_seconds": round(generated_s, 1),
                 }
-                for source in sources:
-                    runs = [
-                        await rebuild(source, index_url, redis_url, prefix, chroma_url, products)
-                        for _ in range(rounds)
-                    ]
-                    row[source] = min(runs, key=lambda r: r["seconds"])
-                    row[source]["every_round_seconds"] = [r["seconds"] for r in runs]
+                runs: dict[str, list[dict[str, Any]]] = {source: [] for source in sources}
+                with (
+                    fresh_database(server_url, ("indexer",), "growth_index") as index_url,
+                    chroma_server() as chroma_url,
+                ):
+                    for _ in range(rounds):
+                        for source in sources:
+                            runs[source].append(
+                                await rebuild(
+                                    source, index_url, redis_url, prefix, chroma_url, products
+                                )
+                            )
+                for source, measured in runs.items():
+                    row[source] = min(measured, key=lambda r: r["seconds"])
+                    row[source]["every_round_seconds"] = [r["seconds"] for r in measured]
                 print(
                     f"growth rebuild at {length} change(s)/product ({row['entries']:,} entries):"
                     + "".join(f" {s} {row[s]['seconds']}s" for s in sources),
