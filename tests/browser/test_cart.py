@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.async_api import expect
 
 from tests.browser.conftest import Shop, screenshot, sign_in
 from tests.support.servers import wait_for
+
+pytestmark = pytest.mark.timeout(900)
+"""The first test of a run also starts the stack (the package fixture): minutes on a
+loaded machine."""
 
 SKU = "TEA-003"
 NAME = "Gyokuro Shade-Grown Green Tea, 50 g"

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.async_api import expect
 
 from tests.browser.conftest import Shop, screenshot, sign_in
+
+pytestmark = pytest.mark.timeout(900)
+"""The first test of a run also starts the stack (the package fixture): minutes on a
+loaded machine."""
 
 UNLABELLED = """() => [...document.querySelectorAll("input, select, textarea")]
   .filter((el) => el.type !== "hidden" && el.type !== "submit")
