@@ -70,3 +70,39 @@ def differences(catalog: dict[str, dict], index: dict[str, dict]) -> list[str]:
         if actual != expected:
             problems.append(f"{pid}: index {actual} != catalog {expected}")
     return problems
+
+
+async def seed_products(
+    catalog: httpx.AsyncClient,
+    headers: dict[str, str],
+    count: int,
+    prefix: str = "P",
+    *,
+    name: str = "Trail shoe",
+) -> list[dict]:
+    """A category `cat-<prefix>` and `count` simple products in it, through the API:
+    `<name> <prefix><i>`, sku `<prefix>-<i>`, prices 50-89, stock 0-3."""
+    category = await catalog.post(
+        "/api/v1/categories",
+        json={"slug": f"cat-{prefix.lower()}", "name": f"Cat {prefix}"},
+        headers=headers,
+    )
+    assert category.status_code == 201, category.text
+    created = []
+    for i in range(count):
+        response = await catalog.post(
+            "/api/v1/products",
+            json={
+                "sku": f"{prefix}-{i}",
+                "name": f"{name} {prefix}{i}",
+                "description": f"A {name.lower()} for the trail",
+                "price": f"{50 + i % 40}.00",
+                "currency": "EUR",
+                "category_id": category.json()["id"],
+                "stock": i % 4,
+            },
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+        created.append(response.json())
+    return created

@@ -7,38 +7,11 @@ from datetime import UTC, datetime
 
 from marcus_contracts import STREAM_FIELD, StreamNames, registry
 from marcus_contracts.events.scheduler import IndexRebuildRequestedV1
-from tests.support.search import catalog_snapshot, differences, index_snapshot
+from tests.support.search import catalog_snapshot, differences, index_snapshot, seed_products
 from tests.support.servers import wait_for
 from tests.support.stack import search_stack
 
 PRODUCTS = 120
-
-
-async def _seed(s, count: int, prefix: str = "P") -> list[dict]:
-    category = await s.catalog.post(
-        "/api/v1/categories",
-        json={"slug": f"cat-{prefix.lower()}", "name": f"Cat {prefix}"},
-        headers=s.admin,
-    )
-    assert category.status_code == 201, category.text
-    created = []
-    for i in range(count):
-        response = await s.catalog.post(
-            "/api/v1/products",
-            json={
-                "sku": f"{prefix}-{i}",
-                "name": f"Trail shoe {prefix}{i}",
-                "description": "Grippy trail running shoe",
-                "price": f"{50 + i % 40}.00",
-                "currency": "EUR",
-                "category_id": category.json()["id"],
-                "stock": i % 4,
-            },
-            headers=s.admin,
-        )
-        assert response.status_code == 201, response.text
-        created.append(response.json())
-    return created
 
 
 async def _status(s) -> dict:
@@ -53,7 +26,7 @@ async def test_rebuild_while_writes_and_searches_run(
     async with search_stack(
         clean_database, redis_url, stream_prefix, chroma_url, rebuild_batch=16, rebuild_page=50
     ) as s:
-        products = await _seed(s, PRODUCTS)
+        products = await seed_products(s.catalog, s.admin, PRODUCTS)
         await wait_for(lambda: _lag_zero(s), within=60, what="initial indexing")
         before = (await _status(s))["active_collection"]
 
@@ -134,7 +107,7 @@ async def test_a_rebuild_request_delivered_twice_rebuilds_once(
     clean_database, redis_url, stream_prefix, chroma_url, redis_client
 ) -> None:
     async with search_stack(clean_database, redis_url, stream_prefix, chroma_url) as s:
-        await _seed(s, 5, "Q")
+        await seed_products(s.catalog, s.admin, 5, "Q")
         await wait_for(lambda: _lag_zero(s), within=60, what="initial indexing")
         event = IndexRebuildRequestedV1(job="index-rebuild", fire_time=datetime.now(UTC))
         envelope = registry.envelope(event, subject="index-rebuild", sequence=1)

@@ -25,35 +25,10 @@ from marcus_contracts import STREAM_FIELD, StreamNames, registry
 from marcus_contracts.events.catalog import SnapshotCompletedV1
 from marcus_search.chroma import connect, open_collection
 from marcus_web.app import make_engine
-from tests.support.search import catalog_snapshot, differences
+from tests.support.search import catalog_snapshot, differences, seed_products
 from tests.support.servers import wait_for
 from tests.support.stack import Stack as SearchStack
 from tests.support.stack import indexer_settings, search_stack
-
-
-async def _seed(s: SearchStack, count: int) -> list[dict[str, Any]]:
-    category = await s.catalog.post(
-        "/api/v1/categories", json={"slug": "snap", "name": "Snap"}, headers=s.admin
-    )
-    assert category.status_code == 201, category.text
-    created = []
-    for i in range(count):
-        response = await s.catalog.post(
-            "/api/v1/products",
-            json={
-                "sku": f"SNAP-{i}",
-                "name": f"Trail lamp {i}",
-                "description": "A lamp for the trail",
-                "price": f"{20 + i}.00",
-                "currency": "EUR",
-                "category_id": category.json()["id"],
-                "stock": 5,
-            },
-            headers=s.admin,
-        )
-        assert response.status_code == 201, response.text
-        created.append(response.json())
-    return created
 
 
 async def _change(s: SearchStack, product: dict[str, Any], i: int) -> None:
@@ -128,7 +103,7 @@ async def test_a_rebuild_after_the_stream_was_trimmed_equals_a_full_replay(
     async with search_stack(
         clean_database, redis_url, stream_prefix, chroma_url, rebuild_enabled=False
     ) as s:
-        products = await _seed(s, 24)
+        products = await seed_products(s.catalog, s.admin, 24, "SNAP", name="Trail lamp")
         for i, product in enumerate(products * 2):
             await _change(s, product, i)
         gone = await s.catalog.delete(f"/api/v1/products/{products[3]['id']}", headers=s.admin)
@@ -175,7 +150,7 @@ async def test_a_snapshot_taken_while_products_change_loses_no_change(
         rebuild_enabled=False,
         catalog={"snapshot_page": 2},
     ) as s:
-        products = await _seed(s, 40)
+        products = await seed_products(s.catalog, s.admin, 40, "SNAP", name="Trail lamp")
         stop = asyncio.Event()
         writes = 0
 
