@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -312,30 +313,33 @@ async def browser() -> AsyncIterator[Any]:
             await browser.close()
 
 
-@pytest.fixture
-async def page(browser: Any, shop: Shop) -> AsyncIterator[Any]:
-    """A fresh context (no cookies) and page on the shop, desktop width."""
-    context = await browser.new_context(base_url=shop.url, viewport={"width": 1280, "height": 900})
+@asynccontextmanager
+async def _fresh_page(browser: Any, shop: Shop, **options: Any) -> AsyncIterator[Any]:
+    """A page in a context of its own (no cookies) on the shop; `options` for the context."""
+    context = await browser.new_context(base_url=shop.url, **options)
     context.set_default_timeout(EXPECT_TIMEOUT_MS)
     page = await context.new_page()
     try:
         yield page
     finally:
         await context.close()
+
+
+@pytest.fixture
+async def page(browser: Any, shop: Shop) -> AsyncIterator[Any]:
+    """A fresh context (no cookies) and page on the shop, desktop width."""
+    async with _fresh_page(browser, shop, viewport={"width": 1280, "height": 900}) as page:
+        yield page
 
 
 @pytest.fixture
 async def phone(browser: Any, shop: Shop) -> AsyncIterator[Any]:
     """A fresh context at a phone's width (390 px), touch enabled."""
-    context = await browser.new_context(
-        base_url=shop.url, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
-    )
-    context.set_default_timeout(EXPECT_TIMEOUT_MS)
-    page = await context.new_page()
-    try:
+    viewport = {"width": 390, "height": 844}
+    async with _fresh_page(
+        browser, shop, viewport=viewport, has_touch=True, is_mobile=True
+    ) as page:
         yield page
-    finally:
-        await context.close()
 
 
 async def sign_in(page: Any, subject: str) -> None:

@@ -70,3 +70,17 @@ async def test_a_category_fits_a_phone(phone: Any, shop: Shop) -> None:
     width = await phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page is {width} px wide on a 390 px screen"
     await screenshot(phone, "phone-category")
+
+
+async def test_the_cart_fits_a_phone(phone: Any, shop: Shop) -> None:
+    """The cart's table is wider than a phone: it scrolls in its own box, hidden labels
+    included, and the page does not scroll sideways."""
+    await sign_in(phone, "carol")
+    lamp = await shop.product_by_sku("BIK-009")
+    await phone.goto(f"/products/{lamp['id']}")
+    await phone.get_by_role("button", name="Add to cart").click()
+    await expect(phone.get_by_role("link", name="View cart")).to_be_visible()
+    await phone.goto("/cart")
+    await expect(phone.get_by_label("Quantity of", exact=False).first).to_be_visible()
+    width = await phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the cart is {width} px wide on a 390 px screen"

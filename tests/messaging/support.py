@@ -14,11 +14,56 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from marcus_contracts import STREAM_FIELD, Envelope, registry
+from marcus_contracts import STREAM_FIELD, Envelope, StreamNames, registry
 from marcus_contracts.events.catalog import CategoryCreatedV1, CategoryUpdatedV1
-from marcus_messaging import HandlerContext, create_ledger_tables
+from marcus_messaging import Consumer, ConsumerSettings, HandlerContext, create_ledger_tables
 
 T = TypeVar("T")
+
+
+def fast_settings(consumer_name: str, **overrides: Any) -> ConsumerSettings:
+    """A consumer's settings for the tests: short blocks, quick reclaim, backoff and metrics,
+    a quick shutdown; `overrides` for what a test needs besides."""
+    values: dict[str, Any] = {
+        "block_ms": 100,
+        "reclaim_interval_ms": 50,
+        "reclaim_min_idle_ms": 400,
+        "backoff_base_ms": 50,
+        "metrics_interval_ms": 100,
+        "shutdown_timeout_s": 2,
+    }
+    return ConsumerSettings(consumer_name=consumer_name, **(values | overrides))
+
+
+def recording_consumer(
+    group: str,
+    source: str,
+    engine: AsyncEngine,
+    schema: str,
+    redis_url: str,
+    names: StreamNames,
+    settings: ConsumerSettings,
+    then: Callable[[HandlerContext], Awaitable[None]],
+) -> Consumer:
+    """A consumer of `source`'s events that records an effect for every category created,
+    then calls `then` (a test's fault: when it raises, the effect is rolled back with the
+    event)."""
+    consumer = Consumer(
+        group=group,
+        engine=engine,
+        schema=schema,
+        streams=[source],
+        redis_url=redis_url,
+        names=names,
+        settings=settings,
+    )
+
+    @consumer.handler("catalog.category.created")
+    async def handle(ctx: HandlerContext) -> None:
+        await record_effect(ctx, schema, consumer.consumer_name)
+        await then(ctx)
+
+    return consumer
 
 
 def category_created(name: str = "Shoes", *, subject: uuid.UUID | None = None) -> Envelope:

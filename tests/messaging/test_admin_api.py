@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -18,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from marcus_contracts import STREAM_FIELD, StreamNames
-from marcus_messaging import Consumer, ConsumerSettings, HandlerContext, ensure_group
+from marcus_messaging import Consumer, HandlerContext, ensure_group
 from marcus_web import ownership
 from marcus_web.admin import admin_router
 from marcus_web.auth import TokenVerifier, mint_token
@@ -26,23 +27,20 @@ from marcus_web.observability import Check
 from marcus_web.problems import install_problem_handlers
 from marcus_web.settings import ServiceSettings
 from tests.messaging.proxy import TcpProxy
-from tests.messaging.support import category_created, effects, publish, record_effect, wait_for
+from tests.messaging.support import (
+    category_created,
+    effects,
+    fast_settings,
+    publish,
+    recording_consumer,
+    wait_for,
+)
 
 SERVICE = "notifier"
 SECRET = "admin-api-tests-secret-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
 BASE = f"/api/v1/admin/{SERVICE}"
-SETTINGS = ConsumerSettings(
-    consumer_name="replica-1",
-    max_deliveries=2,
-    block_ms=100,
-    reclaim_interval_ms=50,
-    reclaim_min_idle_ms=400,
-    backoff_base_ms=50,
-    metrics_interval_ms=100,
-    shutdown_timeout_s=2,
-    freeze_heap=False,
-)
+SETTINGS = fast_settings("replica-1", max_deliveries=2, freeze_heap=False)
 
 
 class Poison:
@@ -63,19 +61,7 @@ def poisoned_consumer(
     poison: Poison,
     source: str = "catalog",
 ) -> Consumer:
-    consumer = Consumer(
-        group=SERVICE,
-        streams=[source],
-        engine=engine,
-        schema=schema,
-        redis_url=redis_url,
-        names=names,
-        settings=SETTINGS,
-    )
-
-    @consumer.handler("catalog.category.created")
-    async def handle(ctx: HandlerContext) -> None:
-        await record_effect(ctx, schema, consumer.consumer_name)
+    async def fault(ctx: HandlerContext) -> None:
         if ctx.event.model_dump()["name"] != "poison":
             return
         poison.entered.set()
@@ -84,7 +70,21 @@ def poisoned_consumer(
         if poison.broken:
             raise RuntimeError("boom: the template for poison is missing")
 
-    return consumer
+    return recording_consumer(SERVICE, source, engine, schema, redis_url, names, SETTINGS, fault)
+
+
+@dataclass
+class Poisoned:
+    """A test's poisoned consumer (not yet running), its fault, and where its effects are."""
+
+    consumer: Consumer
+    poison: Poison
+    engine: AsyncEngine
+    schema: str
+
+    async def recorded(self) -> list[Any]:
+        """The effects its handler recorded (and committed)."""
+        return list(await effects(self.engine, self.schema))
 
 
 def admin_app(
@@ -124,6 +124,24 @@ async def dead_lettered(client: httpx.AsyncClient, count: int = 1) -> list[dict[
     return entries
 
 
+@pytest.fixture
+def poisoned(engine: AsyncEngine, schema: str, redis_url: str, names: StreamNames) -> Poisoned:
+    poison = Poison()
+    consumer = poisoned_consumer(engine, schema, redis_url, names, poison)
+    return Poisoned(consumer, poison, engine, schema)
+
+
+@asynccontextmanager
+async def one_dead_letter(
+    consumer: Consumer, redis_client: aioredis.Redis, names: StreamNames
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, Any]]]:
+    """The consumer running, the admin API's client, and a poisoned event dead-lettered."""
+    async with consumer.running(), client_of(admin_app(redis_client, names)) as client:
+        await publish(redis_client, names.events("catalog"), category_created("poison"))
+        [letter] = await dead_lettered(client)
+        yield client, letter
+
+
 async def test_lag_pending_and_consumers_as_the_group_has_them(
     redis_client: aioredis.Redis, names: StreamNames
 ) -> None:
@@ -150,16 +168,10 @@ async def test_lag_pending_and_consumers_as_the_group_has_them(
 
 
 async def test_a_poisoned_event_replayed_after_its_fix_is_applied_once(
-    engine: AsyncEngine,
-    schema: str,
-    redis_url: str,
-    redis_client: aioredis.Redis,
-    names: StreamNames,
+    poisoned: Poisoned, redis_client: aioredis.Redis, names: StreamNames
 ) -> None:
-    poison = Poison()
-    consumer = poisoned_consumer(engine, schema, redis_url, names, poison)
     good, bad = category_created("Shoes"), category_created("poison")
-    async with consumer.running(), client_of(admin_app(redis_client, names)) as client:
+    async with poisoned.consumer.running(), client_of(admin_app(redis_client, names)) as client:
         assert (await get(client, "/consumers"))["replay_available"] is True
         await publish(redis_client, names.events("catalog"), good)
         origin = await publish(redis_client, names.events("catalog"), bad)
@@ -169,9 +181,9 @@ async def test_a_poisoned_event_replayed_after_its_fix_is_applied_once(
         assert (letter["event_type"], letter["event_id"]) == (bad.type, str(bad.id))
         assert letter["error"] == "RuntimeError: boom: the template for poison is missing"
         assert letter["attempts"] == SETTINGS.max_deliveries
-        assert [row[0] for row in await effects(engine, schema)] == [str(good.id)]
+        assert [row[0] for row in await poisoned.recorded()] == [str(good.id)]
 
-        poison.broken = False  # the fix is deployed
+        poisoned.poison.broken = False  # the fix is deployed
         replayed = await client.post(f"{BASE}/dead-letters/{letter['id']}/replay", headers=ADMIN)
         assert replayed.status_code == 200, replayed.text
         assert replayed.json() == {
@@ -195,7 +207,7 @@ async def test_a_poisoned_event_replayed_after_its_fix_is_applied_once(
         assert duplicate.json()["outcome"] == "duplicate"
         group = (await get(client, "/consumers"))["streams"][0]
 
-    assert sorted(row[0] for row in await effects(engine, schema)) == sorted(
+    assert sorted(row[0] for row in await poisoned.recorded()) == sorted(
         [str(good.id), str(bad.id)]
     )
     assert (group["lag"], group["pending"]) == (0, 0)
@@ -204,17 +216,9 @@ async def test_a_poisoned_event_replayed_after_its_fix_is_applied_once(
 
 
 async def test_a_replay_that_fails_again_puts_the_letter_back_with_its_error(
-    engine: AsyncEngine,
-    schema: str,
-    redis_url: str,
-    redis_client: aioredis.Redis,
-    names: StreamNames,
+    poisoned: Poisoned, redis_client: aioredis.Redis, names: StreamNames
 ) -> None:
-    poison = Poison()
-    consumer = poisoned_consumer(engine, schema, redis_url, names, poison)
-    async with consumer.running(), client_of(admin_app(redis_client, names)) as client:
-        await publish(redis_client, names.events("catalog"), category_created("poison"))
-        [letter] = await dead_lettered(client)
+    async with one_dead_letter(poisoned.consumer, redis_client, names) as (client, letter):
         answer = await client.post(f"{BASE}/dead-letters/{letter['id']}/replay", headers=ADMIN)
         assert answer.status_code == 200, answer.text
         result = answer.json()
@@ -228,21 +232,14 @@ async def test_a_replay_that_fails_again_puts_the_letter_back_with_its_error(
     assert back["attempts"] == letter["attempts"] + 1
     assert (back["origin_id"], back["event_id"]) == (letter["origin_id"], letter["event_id"])
     assert gone.status_code == 404
-    assert await effects(engine, schema) == []  # each failed try rolled back
+    assert await poisoned.recorded() == []  # each failed try rolled back
 
 
 async def test_a_second_replay_of_a_letter_being_replayed_is_a_conflict(
-    engine: AsyncEngine,
-    schema: str,
-    redis_url: str,
-    redis_client: aioredis.Redis,
-    names: StreamNames,
+    poisoned: Poisoned, redis_client: aioredis.Redis, names: StreamNames
 ) -> None:
-    poison = Poison()
-    consumer = poisoned_consumer(engine, schema, redis_url, names, poison)
-    async with consumer.running(), client_of(admin_app(redis_client, names)) as client:
-        await publish(redis_client, names.events("catalog"), category_created("poison"))
-        [letter] = await dead_lettered(client)
+    poison = poisoned.poison
+    async with one_dead_letter(poisoned.consumer, redis_client, names) as (client, letter):
         poison.broken, poison.gate = False, asyncio.Event()
         poison.entered.clear()
         url = f"{BASE}/dead-letters/{letter['id']}/replay"
@@ -255,7 +252,7 @@ async def test_a_second_replay_of_a_letter_being_replayed_is_a_conflict(
     assert second.status_code == 409, second.text
     assert second.json()["detail"]
     assert done.json()["outcome"] == "processed"
-    assert len(await effects(engine, schema)) == 1
+    assert len(await poisoned.recorded()) == 1
 
 
 async def test_replay_answers_503_and_changes_nothing_while_postgresql_is_down(
@@ -272,9 +269,7 @@ async def test_replay_answers_503_and_changes_nothing_while_postgresql_is_down(
     poison = Poison()
     consumer = poisoned_consumer(proxied, schema, redis_url, names, poison)
     try:
-        async with consumer.running(), client_of(admin_app(redis_client, names)) as client:
-            await publish(redis_client, names.events("catalog"), category_created("poison"))
-            [letter] = await dead_lettered(client)
+        async with one_dead_letter(consumer, redis_client, names) as (client, letter):
             poison.broken = False
             await proxy.down()
             answer = await client.post(f"{BASE}/dead-letters/{letter['id']}/replay", headers=ADMIN)

@@ -19,56 +19,39 @@ from marcus_messaging import (
     ID_ORIGIN_FIELD,
     STREAM_ORIGIN_FIELD,
     Consumer,
-    ConsumerSettings,
     HandlerContext,
     replay_dead_letters,
 )
 from tests.messaging.support import (
     category_created,
     effects,
+    fast_settings,
     pending_count,
     publish,
     record_effect,
+    recording_consumer,
     text_of,
     wait_for,
 )
 from tests.support.servers import RedisProcess
 
 GROUP = "notifier"
-SETTINGS = ConsumerSettings(
-    consumer_name="n1",
-    max_deliveries=3,
-    block_ms=100,
-    reclaim_interval_ms=50,
-    reclaim_min_idle_ms=400,
-    backoff_base_ms=50,
-    metrics_interval_ms=100,
-    shutdown_timeout_s=2,
-)
+SETTINGS = fast_settings("n1", max_deliveries=3)
 
 
 def poisoned_consumer(
     engine: AsyncEngine, schema: str, redis_url: str, names: StreamNames, attempts: list[int]
 ) -> Consumer:
     """Records an effect per category, except for categories named 'poison': it raises."""
-    consumer = Consumer(
-        group=GROUP,
-        streams=["catalog"],
-        engine=engine,
-        schema=schema,
-        redis_url=redis_url,
-        names=names,
-        settings=SETTINGS,
-    )
 
-    @consumer.handler("catalog.category.created")
-    async def handle(ctx: HandlerContext) -> None:
-        await record_effect(ctx, schema, consumer.consumer_name)  # rolled back on raise
+    async def fail_on_poison(ctx: HandlerContext) -> None:
         if ctx.event.model_dump()["name"] == "poison":
             attempts.append(ctx.deliveries)
             raise RuntimeError("boom: cannot handle poison")
 
-    return consumer
+    return recording_consumer(
+        GROUP, "catalog", engine, schema, redis_url, names, SETTINGS, fail_on_poison
+    )
 
 
 async def dead_letters(redis: aioredis.Redis, names: StreamNames) -> list[dict[str, bytes]]:

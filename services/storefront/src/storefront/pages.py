@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -20,8 +20,10 @@ from storefront.session import (
     AdminRequired,
     CsrfRejected,
     SignInRequired,
+    User,
     csrf_token,
     current_user,
+    require_user,
 )
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
@@ -73,6 +75,19 @@ async def signed_in_api(request: Request) -> PublicApi:
     return api(request)
 
 
+async def customer_api(request: Request, user: User = Depends(require_user)) -> PublicApi:
+    """FastAPI dependency of the pages that need a signed-in user: the API as them (nobody
+    signed in: `SignInRequired`, answered with the way to the sign-in page)."""
+    return api(request)
+
+
+CustomerApi = Annotated[PublicApi, Depends(customer_api)]
+"""A route's `api` parameter on the pages of a signed-in customer."""
+
+ShortParam = Annotated[str | None, Query(max_length=64)]
+"""An optional query parameter of at most 64 characters (an id, a page's cursor)."""
+
+
 async def render(
     request: Request,
     template: str,
@@ -116,6 +131,21 @@ async def error_page(
         headers = {"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML"}
         return await render(request, "partials/alert.html", context, status, headers)
     return await render(request, "error.html", context, status)
+
+
+async def htmx_or_redirect(
+    request: Request, template: str, context: dict[str, Any], target: str
+) -> Response:
+    """After a form: htmx gets the template (a piece of the page); a plain form, a 303 to
+    `target`."""
+    if is_htmx(request):
+        return await render(request, template, context)
+    return RedirectResponse(target, status_code=303)
+
+
+async def please_check(request: Request, detail: str) -> HTMLResponse:
+    """A form the customer should correct (422), in words."""
+    return await error_page(request, 422, "Please check the form", detail)
 
 
 def install_error_pages(app: FastAPI) -> None:
@@ -176,7 +206,7 @@ def install_error_pages(app: FastAPI) -> None:
         fields = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'input'}: {e['msg']}" for e in exc.errors()
         )
-        return await error_page(request, 422, "Please check the form", fields)
+        return await please_check(request, fields)
 
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_invalid)

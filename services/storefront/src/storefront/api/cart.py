@@ -6,14 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
-from storefront.client import PublicApi
 from storefront.forms import form_of, option_ids, quantity
-from storefront.pages import error_page, is_htmx, render, signed_in_api
-from storefront.session import User, check_csrf, require_user
+from storefront.pages import CustomerApi, htmx_or_redirect, please_check, render
+from storefront.session import check_csrf
 
 router = APIRouter(tags=["cart"])
+
+QUANTITY_RANGE = "Choose a quantity from 1 to 99."
 
 
 def cart_context(cart: dict[str, Any]) -> dict[str, Any]:
@@ -24,66 +25,40 @@ def cart_context(cart: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/cart", response_class=HTMLResponse)
-async def cart_page(
-    request: Request,
-    user: User = Depends(require_user),
-    api: PublicApi = Depends(signed_in_api),
-) -> HTMLResponse:
+async def cart_page(request: Request, api: CustomerApi) -> HTMLResponse:
     cart = await api.cart()
     return await render(request, "cart/page.html", cart_context(cart) | {"nav": "cart"})
 
 
 @router.post("/cart/lines", dependencies=[Depends(check_csrf)])
-async def add_line(
-    request: Request,
-    user: User = Depends(require_user),
-    api: PublicApi = Depends(signed_in_api),
-) -> Response:
+async def add_line(request: Request, api: CustomerApi) -> Response:
     form = await form_of(request)
     product_id = form.get("product_id")
     count = quantity(form)
     if not isinstance(product_id, str) or not product_id or count is None:
-        return await error_page(
-            request, 422, "Please check the form", "Choose a quantity from 1 to 99."
-        )
+        return await please_check(request, QUANTITY_RANGE)
     cart = await api.add_line(product_id, count, option_ids(form))
-    if not is_htmx(request):
-        return RedirectResponse("/cart", status_code=303)
     added = next(
         (line for line in reversed(cart["lines"]) if line["product_id"] == product_id), None
     )
-    return await render(request, "cart/added.html", {"line": added, "cart": cart})
+    return await htmx_or_redirect(
+        request, "cart/added.html", {"line": added, "cart": cart}, "/cart"
+    )
 
 
 @router.post("/cart/lines/{line_id}/quantity", dependencies=[Depends(check_csrf)])
-async def set_quantity(
-    request: Request,
-    line_id: str,
-    user: User = Depends(require_user),
-    api: PublicApi = Depends(signed_in_api),
-) -> Response:
+async def set_quantity(request: Request, line_id: str, api: CustomerApi) -> Response:
     count = quantity(await form_of(request))
     if count is None:
-        return await error_page(
-            request, 422, "Please check the form", "Choose a quantity from 1 to 99."
-        )
-    cart = await api.set_quantity(line_id, count)
-    return await _cart_answer(request, cart)
+        return await please_check(request, QUANTITY_RANGE)
+    return await _cart_answer(request, await api.set_quantity(line_id, count))
 
 
 @router.post("/cart/lines/{line_id}/remove", dependencies=[Depends(check_csrf)])
-async def remove_line(
-    request: Request,
-    line_id: str,
-    user: User = Depends(require_user),
-    api: PublicApi = Depends(signed_in_api),
-) -> Response:
-    cart = await api.remove_line(line_id)
-    return await _cart_answer(request, cart)
+async def remove_line(request: Request, line_id: str, api: CustomerApi) -> Response:
+    return await _cart_answer(request, await api.remove_line(line_id))
 
 
 async def _cart_answer(request: Request, cart: dict[str, Any]) -> Response:
     """htmx: the cart's body again (totals announced); a plain form: back to the cart."""
-    if is_htmx(request):
-        return await render(request, "cart/body.html", cart_context(cart))
-    return RedirectResponse("/cart", status_code=303)
+    return await htmx_or_redirect(request, "cart/body.html", cart_context(cart), "/cart")

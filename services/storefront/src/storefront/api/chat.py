@@ -13,13 +13,20 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from storefront.client import ApiError, ApiUnavailable, PublicApi
 from storefront.forms import form_of, text
-from storefront.pages import error_page, fragment, is_htmx, render, signed_in_api
-from storefront.session import User, check_csrf, require_user
+from storefront.pages import (
+    CustomerApi,
+    ShortParam,
+    fragment,
+    htmx_or_redirect,
+    please_check,
+    render,
+)
+from storefront.session import check_csrf
 
 router = APIRouter(tags=["chat"])
 
@@ -28,12 +35,7 @@ MAX_MESSAGE = 4000
 
 
 @router.get("/chat", response_class=HTMLResponse)
-async def chat_page(
-    request: Request,
-    session: str | None = Query(default=None, max_length=64),
-    user: User = Depends(require_user),
-    api: PublicApi = Depends(signed_in_api),
-) -> HTMLResponse:
+async def chat_page(request: Request, api: CustomerApi, session: ShortParam = None) -> HTMLResponse:
     if session is None:
         recent = await api.chat_sessions()
         session = recent[0]["id"] if recent else None
@@ -42,26 +44,18 @@ async def chat_page(
 
 
 @router.post("/chat/new", dependencies=[Depends(check_csrf)])
-async def new_chat(
-    request: Request,
-    user: User = Depends(require_user),
-    api: PublicApi = Depends(signed_in_api),
-) -> Response:
+async def new_chat(api: CustomerApi) -> Response:
     started = await api.start_chat()
     return RedirectResponse(f"/chat?session={started['id']}", status_code=303)
 
 
 @router.post("/chat/messages", dependencies=[Depends(check_csrf)])
-async def send_message(
-    request: Request,
-    user: User = Depends(require_user),
-    api: PublicApi = Depends(signed_in_api),
-) -> Response:
+async def send_message(request: Request, api: CustomerApi) -> Response:
     form = await form_of(request)
     content = text(form, "content", MAX_MESSAGE)
     session_id = text(form, "session_id", 64)
     if not content:
-        return await error_page(request, 422, "Please check the form", "Write a message first.")
+        return await please_check(request, "Write a message first.")
     if not session_id:
         session_id = (await api.start_chat())["id"]
     if "text/event-stream" in request.headers.get("accept", ""):
@@ -131,19 +125,10 @@ def _tool_words(name: str) -> str:
 
 @router.post("/chat/{session_id}/actions/{action_id}/confirm", dependencies=[Depends(check_csrf)])
 async def confirm_action(
-    request: Request,
-    session_id: str,
-    action_id: str,
-    user: User = Depends(require_user),
-    api: PublicApi = Depends(signed_in_api),
+    request: Request, session_id: str, action_id: str, api: CustomerApi
 ) -> Response:
     confirmed = await api.confirm_action(session_id, action_id)
     order = confirmed.get("order") or {}
-    if not is_htmx(request):
-        target = f"/orders/{order['id']}" if order.get("id") else f"/chat?session={session_id}"
-        return RedirectResponse(target, status_code=303)
-    return await render(
-        request,
-        "chat/action.html",
-        {"action": confirmed["action"], "order": order, "session_id": session_id},
-    )
+    target = f"/orders/{order['id']}" if order.get("id") else f"/chat?session={session_id}"
+    context = {"action": confirmed["action"], "order": order, "session_id": session_id}
+    return await htmx_or_redirect(request, "chat/action.html", context, target)

@@ -3,12 +3,11 @@ polls the status fragment while the stock saga has not decided; it stops once it
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
 
-from storefront.client import PublicApi
-from storefront.pages import is_htmx, render, signed_in_api
-from storefront.session import User, check_csrf, require_user
+from storefront.pages import CustomerApi, ShortParam, htmx_or_redirect, is_htmx, render
+from storefront.session import check_csrf
 
 router = APIRouter(tags=["orders"])
 
@@ -17,12 +16,7 @@ SETTLED = frozenset({"confirmed", "rejected", "cancelled", "shipped", "delivered
 
 
 @router.get("/orders", response_class=HTMLResponse)
-async def order_list(
-    request: Request,
-    cursor: str | None = Query(default=None, max_length=64),
-    user: User = Depends(require_user),
-    api: PublicApi = Depends(signed_in_api),
-) -> HTMLResponse:
+async def order_list(request: Request, api: CustomerApi, cursor: ShortParam = None) -> HTMLResponse:
     page = await api.orders(cursor)
     return await render(
         request,
@@ -33,11 +27,7 @@ async def order_list(
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
 async def order_page(
-    request: Request,
-    order_id: str,
-    placed: bool = False,
-    user: User = Depends(require_user),
-    api: PublicApi = Depends(signed_in_api),
+    request: Request, order_id: str, api: CustomerApi, placed: bool = False
 ) -> HTMLResponse:
     order = await api.order(order_id)
     template = "orders/status.html" if is_htmx(request) else "orders/page.html"
@@ -49,13 +39,7 @@ async def order_page(
 
 
 @router.post("/orders/{order_id}/cancel", dependencies=[Depends(check_csrf)])
-async def cancel(
-    request: Request,
-    order_id: str,
-    user: User = Depends(require_user),
-    api: PublicApi = Depends(signed_in_api),
-) -> Response:
+async def cancel(request: Request, order_id: str, api: CustomerApi) -> Response:
     order = await api.cancel_order(order_id)
-    if is_htmx(request):
-        return await render(request, "orders/status.html", {"order": order, "settled": SETTLED})
-    return RedirectResponse(f"/orders/{order_id}", status_code=303)
+    context = {"order": order, "settled": SETTLED}
+    return await htmx_or_redirect(request, "orders/status.html", context, f"/orders/{order_id}")
