@@ -129,6 +129,7 @@ API: dict[Endpoint, Expected] = {
     # indexer and scheduler: admin APIs
     ("GET", "/api/v1/admin/index"): admin_only(200),
     ("POST", "/api/v1/admin/index/rebuild"): admin_only(202),
+    ("GET", "/api/v1/admin/index/rebuilds"): admin_only(200),
     ("GET", "/api/v1/admin/index/rebuilds/{run_id}"): admin_only(200),
     ("GET", "/api/v1/admin/jobs"): admin_only(200),
     ("GET", "/api/v1/admin/jobs/{name}/runs"): admin_only(200),

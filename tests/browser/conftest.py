@@ -44,6 +44,7 @@ from marcus_web.auth import mint_token
 from notifier.mailcatcher import Mailbox
 from services.assistant.tests.fake_openai import FakeOpenAI, fake_openai
 from tests.support import gateway as gw
+from tests.support import infra
 from tests.support.chroma import ChromaProcess
 from tests.support.servers import free_port, stop_processes, wait_for
 
@@ -190,7 +191,17 @@ async def _orders_know(shop: Shop, expected: int) -> None:
 
 
 @pytest.fixture(scope="package")
-async def shop(database_url: str, redis_url: str) -> AsyncIterator[Shop]:
+def shop_database(postgres_server_url: str) -> Iterator[str]:
+    """A database of the shop's own: the seed is idempotent by SKU, so in a database
+    where another suite already seeded the catalog it would add no product, publish no
+    event under this shop's prefix, and nothing would reach its index."""
+    with infra.fresh_database(postgres_server_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="package")
+async def shop(shop_database: str, redis_url: str) -> AsyncIterator[Shop]:
+    database_url = shop_database
     nginx = gw.nginx_binary()
     skip_without_chromium()
     for service in SERVICES:

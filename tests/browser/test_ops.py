@@ -234,3 +234,23 @@ async def test_the_console_at_a_phones_width(phone: Any, shop: Shop) -> None:
     )
     assert overflow <= 0, f"the page is {overflow}px wider than the phone: {wide}"
     await screenshot(phone, "ops-phone")
+
+
+async def test_the_console_lists_the_index_rebuilds(page: Any, shop: Shop) -> None:
+    """A rebuild asked for through the API shows in the console's rebuild runs, done."""
+    admin = shop.headers(ADMIN, "admin")
+    asked = await shop.api.post("/api/v1/admin/index/rebuild", headers=admin)
+    assert asked.status_code == 202, asked.text
+    run_id = asked.json()["run_id"]
+
+    async def finished() -> bool:
+        run = await shop.api.get(f"/api/v1/admin/index/rebuilds/{run_id}", headers=admin)
+        return run.status_code == 200 and run.json()["outcome"] == "done"
+
+    await wait_for(finished, within=STARTUP_S, interval=0.5, what="the rebuild done")
+    await sign_in(page, ADMIN)
+    await page.goto("/ops")
+    row = page.locator('section[aria-labelledby="index-heading"] tr', has_text=run_id[-8:])
+    await expect(row).to_have_count(1)
+    await expect(row.locator("td.status")).to_have_text("done")
+    await screenshot(page, "ops-rebuilds")

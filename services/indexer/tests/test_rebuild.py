@@ -94,6 +94,13 @@ async def test_rebuild_while_writes_and_searches_run(
         assert status["active_collection"] == run["collection"]
         assert status["documents"] == PRODUCTS
         assert status["last_rebuild"]["run_id"] == run_id
+        listed = await s.indexer.get("/api/v1/admin/index/rebuilds?limit=5", headers=s.admin)
+        assert listed.status_code == 200, listed.text
+        assert [(r["run_id"], r["outcome"]) for r in listed.json()["items"]][:1] == [
+            (run_id, "done")
+        ]
+        bad = await s.indexer.get("/api/v1/admin/index/rebuilds?limit=0", headers=s.admin)
+        assert bad.status_code == 422
         collections = await _chroma_names(chroma_url)
         assert before not in collections, "the old collection was not dropped"
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from indexer.api.schemas import IndexStatus, RebuildOut
+from indexer.api.schemas import IndexStatus, RebuildList, RebuildOut
 from indexer.runtime import IndexerRuntime
 from indexer.status import index_status, rebuild_out
 from indexer.storage import runs as runs_store
@@ -54,6 +55,18 @@ async def request_rebuild(request: Request, response: Response, principal: Admin
     out = rebuild_out(run)
     assert out is not None
     return out
+
+
+@router.get("/rebuilds", response_model=RebuildList, summary="Recent rebuild runs")
+async def list_rebuilds(
+    request: Request, _: Admin, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> RebuildList:
+    """The newest runs first, with requests merged into a run (`coalesced`) and the
+    outcome that answers each."""
+    async with _runtime(request).sessions() as session:
+        runs = await runs_store.recent(session, limit)
+        items = [rebuild_out(run, await runs_store.answering(session, run)) for run in runs]
+    return RebuildList(items=[item for item in items if item is not None])
 
 
 @router.get("/rebuilds/{run_id}", response_model=RebuildOut, summary="A rebuild run")

@@ -55,6 +55,10 @@ class RebuildOut(BaseModel):
     )
 
 
+class RebuildList(BaseModel):
+    items: list[RebuildOut] = Field(description="Newest first, merged requests included.")
+
+
 class IndexStatus(BaseModel):
     active_collection: str | None
     embedder: str | None

@@ -162,6 +162,14 @@ async def fail(session: AsyncSession, run_id: UUID, error: str, *, final: bool) 
     )
 
 
+async def recent(session: AsyncSession, limit: int) -> list[Run]:
+    """The newest `limit` runs and requests, newest first (coalesced ones included)."""
+    rows = await session.execute(
+        select(rebuild_runs).order_by(rebuild_runs.c.requested_at.desc()).limit(limit)
+    )
+    return [_run(row) for row in rows]
+
+
 async def latest(session: AsyncSession) -> Run | None:
     row = (
         await session.execute(

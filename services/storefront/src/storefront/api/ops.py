@@ -155,10 +155,11 @@ async def console(request: Request, api: PublicApi = Depends(signed_in_api)) -> 
 async def _console_page(
     request: Request, api: PublicApi, replayed: dict[str, Any] | None = None
 ) -> HTMLResponse:
-    groups, letters, index, jobs, emails = await asyncio.gather(
+    groups, letters, index, rebuilds, jobs, emails = await asyncio.gather(
         _groups_context(api),
         _dead_letters_context(api),
         _call(_get(api, "/api/v1/admin/index")),
+        _call(_get(api, "/api/v1/admin/index/rebuilds", limit=10)),
         _call(_get(api, "/api/v1/admin/jobs")),
         _call(_get(api, "/api/v1/admin/notifier/emails", limit=20)),
     )
@@ -167,6 +168,7 @@ async def _console_page(
         **groups,
         **letters,
         "index": index,
+        "rebuilds": rebuilds,
         "jobs": _next_jobs(jobs),
         "emails": emails,
         "replayed": replayed,
