@@ -17,7 +17,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from indexer.domain import document_of
-from indexer.replay import Fold, read_page
+from indexer.replay import read_page
 from indexer.runtime import IndexerRuntime
 from indexer.snapshot import SnapshotReader, snapshot_fold
 from indexer.storage import runs as runs_store
@@ -248,4 +248,3 @@ async def test_the_reader_takes_the_first_complete_attempt(redis_client, stream_
         "Lamp 2 (second)",
         "Lamp 3 (second)",
     ]
-    assert isinstance(fold, Fold)

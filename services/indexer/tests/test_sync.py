@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support.search import catalog_snapshot, differences, index_snapshot
+from tests.support.search import catalog_snapshot, differences, index_snapshot, seed_products
 from tests.support.servers import wait_for
 from tests.support.stack import search_stack
 
@@ -102,37 +102,21 @@ async def test_a_stock_change_updates_metadata_without_embedding_again(
         return REGISTRY.get_sample_value("indexer_documents_synced_total", labels) or 0
 
     async with search_stack(clean_database, redis_url, stream_prefix, chroma_url) as s:
-        category = await s.catalog.post(
-            "/api/v1/categories", json={"slug": "lamps", "name": "Lamps"}, headers=s.admin
-        )
-        assert category.status_code == 201, category.text
-        created = await s.catalog.post(
-            "/api/v1/products",
-            json={
-                "sku": "LAMP-1",
-                "name": "Camp lantern",
-                "price": "19.90",
-                "currency": "EUR",
-                "category_id": category.json()["id"],
-                "stock": 3,
-            },
-            headers=s.admin,
-        )
-        assert created.status_code == 201, created.text
-        pid = created.json()["id"]
+        [product] = await seed_products(s.catalog, s.admin, 1, "LAMP", name="Camp lantern")
+        pid = product["id"]  # stock 0
 
         async def indexed(**expected: object) -> bool:
             meta = (await index_snapshot(chroma_url, redis_url, stream_prefix)).get(pid, {})
             return all(meta.get(key) == value for key, value in expected.items())
 
-        await wait_for(lambda: indexed(stock=3), within=60, what="the product indexed")
+        await wait_for(lambda: indexed(stock=0), within=60, what="the product indexed")
         embeds, metadata_only = embedded(), synced("metadata")
 
         restocked = await s.catalog.put(
-            f"/api/v1/products/{pid}/stock", json={"stock": 0}, headers=s.admin
+            f"/api/v1/products/{pid}/stock", json={"stock": 7}, headers=s.admin
         )
         assert restocked.status_code == 200, restocked.text
-        await wait_for(lambda: indexed(stock=0, in_stock=False), within=60, what="stock 0")
+        await wait_for(lambda: indexed(stock=7, in_stock=True), within=60, what="stock 7")
         assert embedded() == embeds, "a stock change was embedded again"
         assert synced("metadata") == metadata_only + 1
         assert [hit["product_id"] for hit in await _search(s.assistant, "camp lantern")] == [pid]
