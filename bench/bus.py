@@ -90,7 +90,7 @@ def sample_envelopes(count: int) -> list[Envelope]:
     envelopes = []
     for i in range(count):
         product_id = uuid.uuid4()
-        event = ev.ProductUpdatedV3(  # what the catalog records today (a simple product)
+        event = ev.ProductUpdated(  # what the catalog records today (a simple product)
             product_id=product_id,
             sku=f"BENCH-{i}",
             name="Aluminium road bike, 54 cm",

@@ -69,7 +69,7 @@ def payloads(count: int) -> list[str]:
     out = []
     for i in range(count):
         order_id = new_event_id()
-        line = ev.OrderLineV2(
+        line = ev.OrderLine(
             product_id=uuid.UUID(int=i + 1),
             sku=f"SKU-{i % 50}",
             name=f"Product {i % 50}",
@@ -77,7 +77,7 @@ def payloads(count: int) -> list[str]:
             quantity=1 + i % 3,
             line_total=Decimal("4.50") * (1 + i % 3),
         )
-        event = ev.OrderConfirmedV2(
+        event = ev.OrderConfirmed(
             order_id=order_id,
             customer=f"customer-{i}",
             email=f"customer{i}@example.com",

@@ -79,13 +79,13 @@ async def per_call(fn: Callable[[], Awaitable[Any]], n: int) -> float:
 
 def handler_paths() -> dict[str, Callable[[], Awaitable[Any]]]:
     from marcus_contracts import registry
-    from marcus_contracts.events.catalog import CategoryCreatedV1
+    from marcus_contracts.events.catalog import CategoryCreated
     from marcus_messaging import HandlerContext
     from marcus_messaging.tracing import traced
 
     category = uuid.uuid4()
     envelope = registry.envelope(
-        CategoryCreatedV1(category_id=category, slug="s", name="n"),
+        CategoryCreated(category_id=category, slug="s", name="n"),
         subject=str(category),
         sequence=1,
         traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",

@@ -55,18 +55,12 @@ from bench.machine import add_server_arguments, command, machine, write_result
 from bench.services import ServiceProcess, processes, wait_until
 from marcus_eventstore.migrations import libpq_dsn, upgrade
 from marcus_web.auth import mint_token
+from tests.support.auth import admin_headers
+from tests.support.databases import truncate_tables_sync
 
 RESULTS = Path(__file__).parent / "results"
 SECRET = "bench-orders-secret-0123456789abcdef"
 SERVICES = ("catalog", "orders", "notifier")
-TABLES = {
-    "catalog": "outbox, events, products, categories, reservations, processed_events,"
-    " subject_sequences",
-    "orders": "outbox, events, orders, order_lines, products, reservation_receipts,"
-    " idempotency_keys, placement_retries, processed_events, subject_sequences, carts,"
-    " cart_lines",
-    "notifier": "outbox, events, deliveries, processed_events, subject_sequences",
-}
 
 
 def ensure_database(database_url: str) -> None:
@@ -81,10 +75,8 @@ def ensure_database(database_url: str) -> None:
 
 
 def truncate(database_url: str) -> None:
-    with psycopg.connect(libpq_dsn(database_url), autocommit=True) as conn:
-        for schema, tables in TABLES.items():
-            names = ", ".join(f"{schema}.{t.strip()}" for t in tables.split(","))
-            conn.execute(f"TRUNCATE {names}")
+    """Every table of the services emptied: each profile starts from an empty shop."""
+    truncate_tables_sync(database_url, *SERVICES)
 
 
 def read_mailbox(folder: Path) -> dict[str, float]:
@@ -190,7 +182,7 @@ async def run_setting(
                 urls[service].append(proc.url)
         for proc in procs[1:]:
             await proc.wait_ready(90)
-        admin = {"Authorization": f"Bearer {mint_token('bench', ['admin'], secret=SECRET)}"}
+        admin = admin_headers(secret=SECRET, subject="bench")
         async with httpx.AsyncClient(base_url=urls["catalog"][0], timeout=30) as catalog:
             category = await catalog.post(
                 "/api/v1/categories", json={"slug": "bench", "name": "Bench"}, headers=admin

@@ -60,7 +60,7 @@ def documents(catalog: dict[str, Any]) -> list[Any]:
     """Each product as the indexer's Document (its embedded text and metadata)."""
     from indexer.domain import ProductState, apply, document_of
     from marcus_contracts import registry
-    from marcus_contracts.events.catalog import CategoryRef, ProductCreatedV2
+    from marcus_contracts.events.catalog import CategoryRef, ProductCreated
 
     categories = {
         c["slug"]: CategoryRef(
@@ -73,7 +73,7 @@ def documents(catalog: dict[str, Any]) -> list[Any]:
     docs = []
     for product in catalog["products"]:
         product_id = uuid.uuid5(uuid.NAMESPACE_URL, f"relevance/{product['sku']}")
-        event = ProductCreatedV2(
+        event = ProductCreated(
             product_id=product_id,
             sku=product["sku"],
             name=product["name"],

@@ -42,11 +42,11 @@ MIX = (("reserved", 0.80), ("released", 0.06), ("adjusted", 0.04), ("updated", 0
 """What one change of a product is: mostly the stock saga, some catalog edits."""
 STOCK_TYPES = frozenset(
     {
-        ev.StockReservedV1.event_type,
-        ev.StockReleasedV1.event_type,
-        ev.StockAdjustedV1.event_type,
-        ev.OptionStockReservedV1.event_type,
-        ev.OptionStockReleasedV1.event_type,
+        ev.StockReserved.event_type,
+        ev.StockReleased.event_type,
+        ev.StockAdjusted.event_type,
+        ev.OptionStockReserved.event_type,
+        ev.OptionStockReleased.event_type,
     }
 )
 ADJECTIVES = ("Trail", "Urban", "Classic", "Compact", "Sturdy", "Light", "Warm", "Quiet")
@@ -150,7 +150,7 @@ class History:
         """Categories and products, each created once (version 1)."""
         for i in range(12):
             ref = ev.CategoryRef(id=uuid.uuid4(), slug=f"category-{i}", name=f"Category {i}")
-            created = ev.CategoryCreatedV1(
+            created = ev.CategoryCreated(
                 category_id=ref.id, slug=ref.slug, name=ref.name, description=f"All of {i}"
             )
             self.category_times.append(self._emit(created, ref.id, 1))
@@ -168,7 +168,7 @@ class History:
             )
             product.version = 1
             product.created_at = product.updated_at = self._emit(
-                ev.ProductCreatedV3(**self._snapshot(product)), product.id, 1
+                ev.ProductCreated(**self._snapshot(product)), product.id, 1
             )
             self.products.append(product)
         self.flush()
@@ -232,7 +232,7 @@ class History:
             product.stock -= quantity
             product.version += 1
             at = self._emit(
-                ev.StockReservedV1(
+                ev.StockReserved(
                     product_id=product.id, order_id=order_id, quantity=quantity, stock=product.stock
                 ),
                 product.id,
@@ -255,7 +255,7 @@ class History:
             )
         total = sum((line.line_total for line in allocated), Decimal(0))
         self._emit(
-            ev.StockAllocatedV1(order_id=order_id, currency="EUR", lines=allocated, total=total),
+            ev.StockAllocated(order_id=order_id, currency="EUR", lines=allocated, total=total),
             order_id,
             1,
         )
@@ -266,20 +266,20 @@ class History:
         if kind == "released":
             order_id, quantity = product.open.pop(self.rng.randrange(len(product.open)))
             product.stock += quantity
-            event = ev.StockReleasedV1(
+            event = ev.StockReleased(
                 product_id=product.id, order_id=order_id, quantity=quantity, stock=product.stock
             )
         elif kind == "adjusted":
             product.stock += 20
-            event = ev.StockAdjustedV1(
+            event = ev.StockAdjusted(
                 product_id=product.id, delta=20, stock=product.stock, reason="restock"
             )
         elif self.rng.random() < 0.5:
             product.price += Decimal("1.00")
-            event = ev.ProductUpdatedV3(**self._snapshot(product))
+            event = ev.ProductUpdated(**self._snapshot(product))
         else:
             product.name = f"{product.name.rsplit(' v', 1)[0]} v{product.version}"
-            event = ev.ProductUpdatedV3(**self._snapshot(product))
+            event = ev.ProductUpdated(**self._snapshot(product))
         at = self._emit(event, product.id, product.version)
         product.updated_at = at
         if kind == "released":

@@ -75,7 +75,7 @@ async def run(
     try:
         async with redis.pipeline(transaction=False) as pipe:
             for i, pid in enumerate(ids):
-                created = ev.ProductCreatedV3(
+                created = ev.ProductCreated(
                     product_id=pid, sku=f"L-{i}", name=f"Live product {i}",
                     description="Stock moves, text stays.", price=Decimal("10.00"),
                     currency="EUR", category=category, stock=10_000,
@@ -97,7 +97,7 @@ async def run(
                     if delay > 0:
                         await asyncio.sleep(delay)
                     pid = ids[n % products]
-                    reserved = ev.StockReservedV1(
+                    reserved = ev.StockReserved(
                         product_id=pid, order_id=uuid.uuid4(), quantity=1,
                         stock=10_000 - 1 - n // products,
                     )  # fmt: skip

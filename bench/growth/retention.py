@@ -97,11 +97,11 @@ class Shop:
                 )
             )  # fmt: skip
             cart = {"cart_id": cart_id, "customer": customer, "email": email, "lines": lines}
-            emit("orders", cart_ev.CartItemAddedV1(**cart, line_id=lines[-1].line_id), cart_id, at)
+            emit("orders", cart_ev.CartItemAdded(**cart, line_id=lines[-1].line_id), cart_id, at)
         order_id = uuid.uuid4()
         total = sum((line.unit_price * line.quantity for line in lines), Decimal(0))
         order_lines = [
-            ord_ev.OrderLineV2(
+            ord_ev.OrderLine(
                 product_id=line.product_id, sku=line.sku, name=line.name, quantity=line.quantity,
                 unit_price=line.unit_price, line_total=line.unit_price * line.quantity,
             )
@@ -109,7 +109,7 @@ class Shop:
         ]  # fmt: skip
         emit(
             "orders",
-            cart_ev.CartCheckedOutV1(
+            cart_ev.CartCheckedOut(
                 cart_id=cart_id, customer=customer, email=email, order_id=order_id,
                 checked_out=lines, total=total, currency="EUR", address=ADDRESS,
             ),
@@ -119,28 +119,28 @@ class Shop:
             "order_id": order_id, "customer": customer, "email": email, "currency": "EUR",
             "lines": order_lines, "total": total, "cart_id": cart_id, "address": ADDRESS,
         }  # fmt: skip
-        emit("orders", ord_ev.OrderPlacedV2(**order), order_id, at)
+        emit("orders", ord_ev.OrderPlaced(**order), order_id, at)
         answer = at + timedelta(milliseconds=50)
         draw = rng.random()
         if draw < REJECTED:
             pid = order_lines[0].product_id
-            rejected = cat_ev.RejectedLineV2(
+            rejected = cat_ev.RejectedLine(
                 product_id=pid, requested=order_lines[0].quantity, available=0,
                 reason="insufficient_stock", line=0,
             )  # fmt: skip
             emit(
                 "catalog",
-                cat_ev.StockRejectedV2(order_id=order_id, lines=[rejected]),
+                cat_ev.StockRejected(order_id=order_id, lines=[rejected]),
                 order_id,
                 answer,
             )
-            reason = ord_ev.RejectionReasonV2(
+            reason = ord_ev.RejectionReason(
                 product_id=pid, reason="insufficient_stock", requested=rejected.requested,
                 available=0, line=0,
             )  # fmt: skip
             final = answer + timedelta(milliseconds=50)
-            emit("orders", ord_ev.OrderRejectedV2(**order, reasons=[reason]), order_id, final)
-            restored = cart_ev.CartItemsRestoredV1(
+            emit("orders", ord_ev.OrderRejected(**order, reasons=[reason]), order_id, final)
+            restored = cart_ev.CartItemsRestored(
                 cart_id=cart_id, customer=customer, email=email, lines=lines,
                 order_id=order_id, line_ids=[line.line_id for line in lines],
             )  # fmt: skip
@@ -152,7 +152,7 @@ class Shop:
             self.stock[i] -= line.quantity
             emit(
                 "catalog",
-                cat_ev.StockReservedV1(
+                cat_ev.StockReserved(
                     product_id=line.product_id, order_id=order_id, quantity=line.quantity,
                     stock=self.stock[i],
                 ),
@@ -167,17 +167,17 @@ class Shop:
             )  # fmt: skip
         emit(
             "catalog",
-            cat_ev.StockAllocatedV1(order_id=order_id, currency="EUR", lines=allocated, total=total),
+            cat_ev.StockAllocated(order_id=order_id, currency="EUR", lines=allocated, total=total),
             order_id, answer,
         )  # fmt: skip
         confirmed = answer + timedelta(milliseconds=50)
-        emit("orders", ord_ev.OrderConfirmedV2(**order), order_id, confirmed)
+        emit("orders", ord_ev.OrderConfirmed(**order), order_id, confirmed)
         self._email(emit, order_id, email, "orders.order.confirmed", confirmed)
         if draw < REJECTED + CANCELLED:
             cancelled = at + timedelta(hours=1)
             emit(
                 "orders",
-                ord_ev.OrderCancelledV2(**order, cancelled_by=customer),
+                ord_ev.OrderCancelled(**order, cancelled_by=customer),
                 order_id,
                 cancelled,
             )
@@ -185,7 +185,7 @@ class Shop:
                 self.stock[i] += line.quantity
                 emit(
                     "catalog",
-                    cat_ev.StockReleasedV1(
+                    cat_ev.StockReleased(
                         product_id=line.product_id, order_id=order_id, quantity=line.quantity,
                         stock=self.stock[i],
                     ),
@@ -194,18 +194,18 @@ class Shop:
             self._email(emit, order_id, email, "orders.order.cancelled", cancelled)
             return
         shipped = at + timedelta(hours=6)
-        emit("orders", ord_ev.OrderShippedV2(**order, shipped_by="warehouse"), order_id, shipped)
+        emit("orders", ord_ev.OrderShipped(**order, shipped_by="warehouse"), order_id, shipped)
         self._email(emit, order_id, email, "orders.order.shipped", shipped)
         emit(
             "orders",
-            ord_ev.OrderDeliveredV1(**order, delivered_by="carrier"),
+            ord_ev.OrderDelivered(**order, delivered_by="carrier"),
             order_id,
             at + timedelta(hours=8),
         )
 
     def _email(self, emit: Any, order_id: uuid.UUID, email: str, source: str, at: Any) -> None:
         delivery = uuid.uuid4()
-        sent = note_ev.EmailSentV1(
+        sent = note_ev.EmailSent(
             delivery_id=delivery, source_event_id=uuid.uuid4(), source_event_type=source,
             order_id=order_id, recipient=email, message_id=f"<{delivery}@shop.example>",
             attempts=1,

@@ -56,7 +56,7 @@ def _replay() -> dict[str, str]:
 
 def events(count: int) -> list:
     from marcus_contracts import registry
-    from marcus_contracts.events.catalog import CategoryRef, ProductCreatedV2
+    from marcus_contracts.events.catalog import CategoryRef, ProductCreated
 
     categories = [
         CategoryRef(id=uuid.uuid4(), slug=f"cat-{i}", name=f"Category {i}") for i in range(12)
@@ -64,7 +64,7 @@ def events(count: int) -> list:
     out = []
     for i in range(count):
         pid = uuid.uuid4()
-        event = ProductCreatedV2(
+        event = ProductCreated(
             product_id=pid,
             sku=f"B-{i}",
             name=f"Product {i} trail jacket coffee grinder"[: 20 + i % 20],

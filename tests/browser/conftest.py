@@ -45,6 +45,7 @@ from notifier.mailcatcher import Mailbox
 from services.assistant.tests.fake_openai import FakeOpenAI, fake_openai
 from tests.support import gateway as gw
 from tests.support import infra
+from tests.support.auth import bearer
 from tests.support.chroma import ChromaProcess
 from tests.support.servers import free_port, stop_processes, wait_for
 
@@ -97,8 +98,7 @@ class Shop:
 
     def headers(self, subject: str, *roles: str, email: str | None = None) -> dict[str, str]:
         """A bearer token signed as the services expect (a customer, or `admin`)."""
-        token = mint_token(subject, list(roles), secret=SECRET, email=email)
-        return {"Authorization": f"Bearer {token}"}
+        return bearer(subject, *roles, secret=SECRET, email=email)
 
     async def product_by_sku(self, sku: str) -> dict[str, Any]:
         """A seeded product, read through the public API."""

@@ -30,6 +30,7 @@ from marcus_web.auth import mint_token
 from scripts import seed
 from services.assistant.tests.fake_openai import FakeOpenAI, Reply
 from tests.support import gateway as gw
+from tests.support.auth import bearer as _bearer
 from tests.support.chroma import ChromaProcess
 from tests.support.servers import free_port, stop_processes
 
@@ -42,7 +43,7 @@ MODEL_REPLY = "Here are a few products that fit."
 
 
 def bearer(subject: str, *roles: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(subject, list(roles), secret=SECRET)}"}
+    return _bearer(subject, *roles, secret=SECRET)
 
 
 @dataclass

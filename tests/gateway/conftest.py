@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 from marcus_eventstore.migrations import upgrade
-from marcus_web.auth import mint_token
 from tests.support import gateway as gw
 from tests.support import stack
+from tests.support.auth import bearer
 from tests.support.chroma import ChromaProcess
 from tests.support.servers import free_port, stop_processes, wait_for
 
@@ -43,7 +43,7 @@ class Gateway:
 
 
 def token(subject: str, *roles: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(subject, list(roles), secret=SECRET)}"}
+    return bearer(subject, *roles, secret=SECRET)
 
 
 @pytest.fixture(scope="package")

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from marcus_contracts import STREAM_FIELD, Envelope, StreamNames, registry
-from marcus_contracts.events.catalog import CategoryCreatedV1, CategoryUpdatedV1
+from marcus_contracts.events.catalog import CategoryCreated, CategoryUpdated
 from marcus_messaging import Consumer, ConsumerSettings, HandlerContext, create_ledger_tables
 
 T = TypeVar("T")
@@ -68,12 +68,12 @@ def recording_consumer(
 
 def category_created(name: str = "Shoes", *, subject: uuid.UUID | None = None) -> Envelope:
     category_id = subject or uuid.uuid4()
-    event = CategoryCreatedV1(category_id=category_id, slug=f"c-{category_id.hex[:8]}", name=name)
+    event = CategoryCreated(category_id=category_id, slug=f"c-{category_id.hex[:8]}", name=name)
     return registry.envelope(event, subject=str(category_id), sequence=1)
 
 
 def category_updated(subject: str, sequence: int, name: str) -> Envelope:
-    event = CategoryUpdatedV1(category_id=uuid.UUID(subject), slug="s", name=name)
+    event = CategoryUpdated(category_id=uuid.UUID(subject), slug="s", name=name)
     return registry.envelope(event, subject=subject, sequence=sequence)
 
 

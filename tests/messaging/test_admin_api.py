@@ -22,7 +22,7 @@ from marcus_contracts import STREAM_FIELD, StreamNames
 from marcus_messaging import Consumer, HandlerContext, ensure_group
 from marcus_web import ownership
 from marcus_web.admin import admin_router
-from marcus_web.auth import TokenVerifier, mint_token
+from marcus_web.auth import TokenVerifier
 from marcus_web.observability import Check
 from marcus_web.problems import install_problem_handlers
 from marcus_web.settings import ServiceSettings
@@ -35,10 +35,11 @@ from tests.messaging.support import (
     recording_consumer,
     wait_for,
 )
+from tests.support.auth import admin_headers
 
 SERVICE = "notifier"
 SECRET = "admin-api-tests-secret-0123456789abcdef"
-ADMIN = {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
+ADMIN = admin_headers(secret=SECRET)
 BASE = f"/api/v1/admin/{SERVICE}"
 SETTINGS = fast_settings("replica-1", max_deliveries=2, freeze_heap=False)
 

@@ -14,7 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from marcus_contracts import StreamNames, registry
-from marcus_contracts.events.catalog import StockAdjustedV1
+from marcus_contracts.events.catalog import StockAdjusted
 from marcus_messaging import Consumer, ConsumerSettings, HandlerContext, ensure_group
 from tests.messaging.support import (
     category_created,
@@ -179,7 +179,7 @@ async def test_event_without_handler_is_acked_and_counted(
     stream = names.events("catalog")
     product = uuid.uuid4()
     unhandled = registry.envelope(
-        StockAdjustedV1(product_id=product, delta=2, stock=5), subject=str(product), sequence=2
+        StockAdjusted(product_id=product, delta=2, stock=5), subject=str(product), sequence=2
     )
     await publish(redis_client, stream, unhandled)
     marker = category_created()

@@ -21,7 +21,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from marcus_eventstore.migrations import upgrade
-from marcus_web.auth import mint_token
+from tests.support.auth import admin_headers
 from tests.support.servers import free_port, wait_for
 
 pytestmark = pytest.mark.fault  # starts a service process
@@ -119,7 +119,7 @@ async def test_a_service_process_exports_its_spans_over_otlp(
                 "/api/v1/categories",
                 json={"slug": "otlp", "name": "OTLP"},
                 headers={
-                    "Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}",
+                    **admin_headers(secret=SECRET),
                     "traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01",
                 },
             )

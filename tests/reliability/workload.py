@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import httpx
 import psycopg
 
-from marcus_web.auth import mint_token
+from tests.support.auth import bearer as _bearer
 
 ORDER_POOL = 12
 """Products the orders are placed on (and whose stock the setter tops up)."""
@@ -30,7 +30,7 @@ SEARCHES = ("bike", "tea", "lamp", "chair", "green", "steel", "warm", "light")
 
 
 def bearer(secret: str, subject: str, *roles: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(subject, list(roles), secret=secret)}"}
+    return _bearer(subject, *roles, secret=secret)
 
 
 @dataclass

@@ -8,15 +8,15 @@ from uuid import UUID
 
 import pytest
 
-from marcus_contracts.events.catalog import CategoryRef, ProductCreatedV3
+from marcus_contracts.events.catalog import CategoryRef, ProductCreated
 
 PRODUCT_ID = UUID("0190c2a4-7b1e-7c3d-9a4f-2b6e8d1c0a11")
 CATEGORY_ID = UUID("0190c2a4-7b1e-7c3d-9a4f-2b6e8d1c0a22")
 
 
 @pytest.fixture
-def product_created() -> ProductCreatedV3:
-    return ProductCreatedV3(
+def product_created() -> ProductCreated:
+    return ProductCreated(
         product_id=PRODUCT_ID,
         sku="MUG-001",
         name="Stoneware mug",

@@ -12,6 +12,8 @@ from pydantic import ValidationError
 from marcus_contracts import Envelope, registry
 from marcus_contracts.events import catalog as ev
 from marcus_contracts.events import orders as order_events
+from marcus_contracts.events.history import catalog as catalog_history
+from marcus_contracts.events.history import orders as order_history
 
 ORDER = UUID("0190c2a4-7b1e-7c3d-9a4f-2b6e8d1c0b01")
 PRODUCT = UUID("0190c2a4-7b1e-7c3d-9a4f-2b6e8d1c0b02")
@@ -29,20 +31,23 @@ def _raw(event_type: str, version: int, data: dict, subject: str = str(ORDER)) -
     )
 
 
-def test_a_v2_product_reads_as_a_simple_v3_product(product_created: ev.ProductCreatedV3) -> None:
-    v2 = ev.ProductCreatedV2(
-        **product_created.model_dump(include=set(ev.ProductCreatedV2.model_fields))
+def test_a_v2_product_reads_as_a_simple_v3_product(product_created: ev.ProductCreated) -> None:
+    v2 = catalog_history.ProductCreatedV2(
+        **product_created.model_dump(include=set(catalog_history.ProductCreatedV2.model_fields))
     )
     envelope = registry.envelope(v2, subject=str(v2.product_id), sequence=1)
 
     event = registry.decode(envelope)
 
-    assert isinstance(event, ev.ProductCreatedV3)
+    assert isinstance(event, ev.ProductCreated)
     assert (event.kind, event.parts, event.selection) == ("simple", [], [])
-    assert event.model_dump(include=set(ev.ProductCreatedV2.model_fields)) == v2.model_dump()
+    assert (
+        event.model_dump(include=set(catalog_history.ProductCreatedV2.model_fields))
+        == v2.model_dump()
+    )
 
 
-def test_a_configurable_snapshot_round_trips(product_created: ev.ProductCreatedV3) -> None:
+def test_a_configurable_snapshot_round_trips(product_created: ev.ProductCreated) -> None:
     frame = ev.ProductPart(
         part_id=UUID(int=1),
         name="Frame",
@@ -55,11 +60,11 @@ def test_a_configurable_snapshot_round_trips(product_created: ev.ProductCreatedV
     bike = product_created.model_copy(
         update={"kind": "configurable", "parts": [frame], "price_rules": [rule]}
     )
-    envelope = registry.envelope(ev.ProductCreatedV3(**bike.model_dump()), subject="p", sequence=1)
+    envelope = registry.envelope(ev.ProductCreated(**bike.model_dump()), subject="p", sequence=1)
 
     decoded = registry.decode(Envelope.from_json(envelope.to_json()))
 
-    assert isinstance(decoded, ev.ProductCreatedV3)
+    assert isinstance(decoded, ev.ProductCreated)
     assert decoded.parts[0].options[0].price == Decimal("130")
     assert decoded.price_rules == [rule]
 
@@ -79,7 +84,7 @@ def test_a_v1_rejection_reads_as_v2_with_a_message() -> None:
 
     event = registry.decode(envelope)
 
-    assert isinstance(event, ev.StockRejectedV2)
+    assert isinstance(event, ev.StockRejected)
     [rejected] = event.lines
     assert (rejected.reason, rejected.requested, rejected.available) == ("insufficient_stock", 3, 1)
     assert rejected.message == "not enough in stock"
@@ -115,7 +120,7 @@ def test_v1_orders_read_as_v2_with_priced_simple_lines(model: type) -> None:
 
 
 def test_an_unpriced_configured_line_is_valid_only_in_v2() -> None:
-    line = order_events.OrderLineV2(
+    line = order_events.OrderLine(
         product_id=PRODUCT,
         sku="BIKE",
         name="Bike",
@@ -123,9 +128,9 @@ def test_an_unpriced_configured_line_is_valid_only_in_v2() -> None:
         kind="configurable",
         options=[order_events.LineOption(option_id=OPTION)],
     )
-    placed = order_events.OrderPlacedV2(
+    placed = order_events.OrderPlaced(
         order_id=ORDER, customer="alice", email="a@b.c", currency="EUR", lines=[line]
     )
     assert placed.total is None and placed.lines[0].unit_price is None
     with pytest.raises(ValidationError):
-        order_events.OrderLine(**line.model_dump())  # v1 lines are always priced
+        order_history.OrderLine(**line.model_dump())  # v1 lines are always priced

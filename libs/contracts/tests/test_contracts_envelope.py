@@ -10,10 +10,10 @@ from cloudevents.core.formats.json import JSONFormat
 from pydantic import ValidationError
 
 from marcus_contracts import Envelope, registry
-from marcus_contracts.events.catalog import ProductCreatedV3
+from marcus_contracts.events.catalog import ProductCreated
 
 
-def _envelope(event: ProductCreatedV3) -> Envelope:
+def _envelope(event: ProductCreated) -> Envelope:
     return registry.envelope(
         event,
         subject=str(event.product_id),
@@ -24,7 +24,7 @@ def _envelope(event: ProductCreatedV3) -> Envelope:
     )
 
 
-def test_round_trip_keeps_every_attribute(product_created: ProductCreatedV3) -> None:
+def test_round_trip_keeps_every_attribute(product_created: ProductCreated) -> None:
     envelope = _envelope(product_created)
 
     again = Envelope.from_json(envelope.to_json())
@@ -33,7 +33,7 @@ def test_round_trip_keeps_every_attribute(product_created: ProductCreatedV3) -> 
     assert registry.decode(again) == product_created
 
 
-def test_absent_extensions_are_left_out(product_created: ProductCreatedV3) -> None:
+def test_absent_extensions_are_left_out(product_created: ProductCreated) -> None:
     envelope = registry.envelope(product_created, subject="p-1", sequence=1)
 
     raw = envelope.to_json()
@@ -42,14 +42,14 @@ def test_absent_extensions_are_left_out(product_created: ProductCreatedV3) -> No
     assert Envelope.from_json(raw) == envelope
 
 
-def test_ids_are_time_ordered(product_created: ProductCreatedV3) -> None:
+def test_ids_are_time_ordered(product_created: ProductCreated) -> None:
     ids = [registry.envelope(product_created, subject="p", sequence=1).id for _ in range(50)]
 
     assert ids == sorted(ids)
     assert {i.version for i in ids} == {7}
 
 
-def test_cloudevents_sdk_parses_structured_json(product_created: ProductCreatedV3) -> None:
+def test_cloudevents_sdk_parses_structured_json(product_created: ProductCreated) -> None:
     envelope = _envelope(product_created)
 
     event = JSONFormat().read(None, envelope.to_json().encode())
@@ -71,7 +71,7 @@ def test_cloudevents_sdk_parses_structured_json(product_created: ProductCreatedV
     assert event.get_data() == product_created.model_dump(mode="json")
 
 
-def test_sdk_written_event_is_readable(product_created: ProductCreatedV3) -> None:
+def test_sdk_written_event_is_readable(product_created: ProductCreated) -> None:
     """What a non-Python producer writes with the SDK decodes through the registry."""
     from cloudevents.core.v1.event import CloudEvent
 

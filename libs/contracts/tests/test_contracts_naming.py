@@ -7,7 +7,7 @@ import re
 import pytest
 
 from marcus_contracts import SERVICES, StreamNames, registry, source_of
-from marcus_contracts.events.catalog import ProductCreatedV3
+from marcus_contracts.events.catalog import ProductCreated
 
 NAME = re.compile(r"^(?P<service>[a-z]+)\.(?P<aggregate>[a-z][a-z_]*)\.(?P<verb>[a-z][a-z_]*)$")
 # Past participles that do not end in -ed; extend when an event needs one.
@@ -56,7 +56,7 @@ def test_source_is_a_known_service(event_type: str) -> None:
 
 
 def test_envelope_source_defaults_to_the_producing_service(
-    product_created: ProductCreatedV3,
+    product_created: ProductCreated,
 ) -> None:
     envelope = registry.envelope(product_created, subject="p", sequence=1)
 

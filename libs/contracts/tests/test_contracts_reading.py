@@ -9,20 +9,20 @@ import pytest
 from pydantic import ValidationError
 
 from marcus_contracts import Envelope, UnknownEventError, registry
-from marcus_contracts.events.catalog import ProductCreatedV3
+from marcus_contracts.events.catalog import ProductCreated
 from marcus_contracts.reading import ReadEnvelope
 
 HANDLED = ["catalog.product.created", "catalog.product.updated"]
 
 
 @pytest.fixture
-def wire(product_created: ProductCreatedV3) -> str:
+def wire(product_created: ProductCreated) -> str:
     return registry.envelope(
         product_created, subject=str(product_created.product_id), sequence=1
     ).to_json()
 
 
-def test_reads_a_handled_type_in_one_pass(wire: str, product_created: ProductCreatedV3) -> None:
+def test_reads_a_handled_type_in_one_pass(wire: str, product_created: ProductCreated) -> None:
     envelope = registry.reader(HANDLED).read(wire.encode())
 
     assert isinstance(envelope, ReadEnvelope)
@@ -32,7 +32,7 @@ def test_reads_a_handled_type_in_one_pass(wire: str, product_created: ProductCre
     assert envelope.to_json() == generic.to_json() == wire  # the data's nulls stay
 
 
-def test_one_handled_type_alone(wire: str, product_created: ProductCreatedV3) -> None:
+def test_one_handled_type_alone(wire: str, product_created: ProductCreated) -> None:
     envelope = registry.reader(["catalog.product.created"]).read(wire)
 
     assert isinstance(envelope, ReadEnvelope)
@@ -51,7 +51,7 @@ def test_an_older_version_is_upcast(legacy_v1_json: str) -> None:
 
     assert type(envelope) is Envelope  # v1: not the one pass, which reads v3 only
     event = registry.decode(envelope)
-    assert isinstance(event, ProductCreatedV3)
+    assert isinstance(event, ProductCreated)
     assert event.currency == "EUR" and event.attributes == {}
 
 
@@ -94,7 +94,7 @@ def test_a_newer_version_is_refused(wire: str) -> None:
         registry.decode(envelope)
 
 
-def test_a_reader_of_every_type(wire: str, product_created: ProductCreatedV3) -> None:
+def test_a_reader_of_every_type(wire: str, product_created: ProductCreated) -> None:
     envelope = registry.reader(registry.types()).read(wire)  # one tagged union of all
 
     assert isinstance(envelope, ReadEnvelope)

@@ -8,19 +8,18 @@ import pytest
 
 from marcus_contracts import Envelope, UnknownEventError, registry
 from marcus_contracts.events.catalog import (
-    ProductCreatedV1,
-    ProductCreatedV2,
-    ProductCreatedV3,
-    ProductUpdatedV3,
-    StockAdjustedV1,
+    ProductCreated,
+    ProductUpdated,
+    StockAdjusted,
 )
+from marcus_contracts.events.history.catalog import ProductCreatedV1, ProductCreatedV2
 
 
 def test_resolves_type_and_version() -> None:
     assert registry.model("catalog.product.created", 1) is ProductCreatedV1
     assert registry.model("catalog.product.created", 2) is ProductCreatedV2
-    assert registry.model("catalog.stock.adjusted", 1) is StockAdjustedV1
-    assert registry.model("catalog.product.created", 3) is ProductCreatedV3
+    assert registry.model("catalog.stock.adjusted", 1) is StockAdjusted
+    assert registry.model("catalog.product.created", 3) is ProductCreated
     assert registry.latest_version("catalog.product.created") == 3
     assert "catalog.product.updated" in registry.types()
 
@@ -73,7 +72,7 @@ def test_legacy_v1_product_decodes_as_the_latest_version(legacy_v1_json: str) ->
 
     event = registry.decode(envelope)
 
-    assert isinstance(event, ProductCreatedV3)
+    assert isinstance(event, ProductCreated)
     assert event.kind == "simple" and event.parts == [] and event.base_product_id is None
     assert event.currency == "EUR"
     assert event.attributes == {}
@@ -87,10 +86,10 @@ def test_legacy_v1_update_decodes_as_the_latest_version(legacy_v1_json: str) -> 
         update={"type": "catalog.product.updated", "sequence": 2}
     )
 
-    assert isinstance(registry.decode(envelope), ProductUpdatedV3)
+    assert isinstance(registry.decode(envelope), ProductUpdated)
 
 
-def test_current_version_is_not_upcast(product_created: ProductCreatedV3) -> None:
+def test_current_version_is_not_upcast(product_created: ProductCreated) -> None:
     envelope = registry.envelope(product_created, subject="p", sequence=1)
 
     assert envelope.dataversion == 3

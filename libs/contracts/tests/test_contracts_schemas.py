@@ -18,9 +18,9 @@ from marcus_contracts.events.catalog import (
     CategoryRef,
     Currency,
     Money,
-    ProductCreatedV2,
-    ProductCreatedV3,
+    ProductCreated,
 )
+from marcus_contracts.events.history.catalog import ProductCreatedV2
 from marcus_contracts.registry import build_registry
 from marcus_contracts.schemas import (
     SCHEMA_DIR,
@@ -79,7 +79,7 @@ def _validator(event_type: str, version: int) -> Draft202012Validator:
 
 
 def test_real_envelopes_validate_against_published_schema(
-    product_created: ProductCreatedV3,
+    product_created: ProductCreated,
 ) -> None:
     envelope = registry.envelope(product_created, subject="p-1", sequence=1, traceparent="t")
     wire = json.loads(envelope.to_json())

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from marcus_contracts import STREAM_FIELD, StreamNames, registry
-from marcus_contracts.events.scheduler import ViewsRefreshRequestedV1
+from marcus_contracts.events.scheduler import ViewsRefreshRequested
 from marcus_eventstore.views import MaterializedViews, ViewError, refresh_views_handler
 from marcus_messaging import Consumer, ConsumerSettings, create_ledger_tables, group_state
 from tests.support.servers import wait_for
@@ -57,7 +57,7 @@ async def sold(engine: AsyncEngine, schema: str, product: str) -> int | None:
 
 
 async def request_refresh(redis_client, prefix: str, views: list[str]) -> None:
-    event = ViewsRefreshRequestedV1(
+    event = ViewsRefreshRequested(
         job="views-refresh", fire_time=datetime.now(UTC), requested_by="schedule", views=views
     )
     envelope = registry.envelope(event, subject=str(uuid.uuid4()), sequence=1)
@@ -75,7 +75,7 @@ def views_consumer(engine, schema, redis_url, prefix, views: MaterializedViews) 
         names=StreamNames(prefix),
         settings=ConsumerSettings(block_ms=100, backoff_base_ms=100),
     )
-    consumer.handler(ViewsRefreshRequestedV1.event_type)(refresh_views_handler(views))
+    consumer.handler(ViewsRefreshRequested.event_type)(refresh_views_handler(views))
     return consumer
 
 

@@ -63,7 +63,7 @@ def test_a_proposal_records_what_the_customer_is_shown() -> None:
         ttl=TTL,
     )
     [event] = action.pending
-    assert isinstance(event, ev.ActionProposedV1)
+    assert isinstance(event, ev.ActionProposed)
     assert event.expires_at == NOW + TTL and event.total == Decimal("1299.00")
     assert event.address == ADDRESS and event.customer == "alice"
     assert action.view().status == "proposed"
@@ -109,7 +109,7 @@ def test_a_cart_line_that_cannot_be_bought_is_not_proposed() -> None:
 def test_confirmed_before_expiry_once() -> None:
     action = _proposed()
     assert action.confirm("alice", NOW + TTL - timedelta(seconds=1)) is True
-    assert [type(e) for e in action.pending] == [ev.ActionConfirmedV1]
+    assert [type(e) for e in action.pending] == [ev.ActionConfirmed]
     # Single use: a second yes records nothing (the caller reads the first one's outcome).
     assert action.confirm("alice", NOW + timedelta(minutes=1)) is False
     assert len(action.pending) == 1
@@ -145,7 +145,7 @@ def test_performed_only_after_the_yes_and_only_once() -> None:
         action.executed(uuid4())
     # Executed, then confirmed again (even after expiry): nothing new, same outcome.
     assert action.confirm("alice", NOW + TTL * 2) is False
-    assert [type(e) for e in action.pending] == [ev.ActionConfirmedV1, ev.ActionExecutedV1]
+    assert [type(e) for e in action.pending] == [ev.ActionConfirmed, ev.ActionExecuted]
 
 
 def test_a_failure_keeps_the_apis_answer() -> None:
@@ -155,7 +155,7 @@ def test_a_failure_keeps_the_apis_answer() -> None:
     view = action.view()
     assert (view.status, view.failure_status) == ("failed", 409)
     assert view.failure_detail is not None and "total changed" in view.failure_detail
-    assert isinstance(action.pending[-1], ev.ActionFailedV1)
+    assert isinstance(action.pending[-1], ev.ActionFailed)
 
 
 def test_one_idempotency_key_per_action() -> None:

@@ -133,14 +133,14 @@ def test_a_preconfigured_product_follows_names_and_stock_of_its_base() -> None:
     bike.reserve_options(ORDER, {ids["Mountain"]: 3})
     trail.follow(bike)
     [adjusted] = trail.pending
-    assert isinstance(adjusted, ev.StockAdjustedV1)
+    assert isinstance(adjusted, ev.StockAdjusted)
     assert (adjusted.delta, adjusted.stock, trail.stock) == (-3, 2, 2)
 
     renamed = cfg.with_option_changed(bike.configuration, ids["Mountain"], name="Mountain 29")
     bike.reconfigure(renamed, [trail])
     trail.follow(bike)
     snapshot = trail.pending[-1]
-    assert isinstance(snapshot, ev.ProductUpdatedV3)
+    assert isinstance(snapshot, ev.ProductUpdated)
     assert [s.name for s in snapshot.selection] == ["Full", "Mountain 29"]
     trail.follow(bike)  # nothing changed since: nothing recorded
     assert len(trail.pending) == 2
@@ -152,7 +152,7 @@ def test_option_stock_never_goes_below_zero() -> None:
         bike.reserve_options(ORDER, {ids["Road"]: 3})
     bike.reserve_options(ORDER, {ids["Road"]: 2, ids["Full"]: 1})
     [event] = bike.pending
-    assert isinstance(event, ev.OptionStockReservedV1)
+    assert isinstance(event, ev.OptionStockReserved)
     stocks = {s.option_id: s.stock for s in event.stocks}
     assert (stocks[ids["Road"]], stocks[ids["Full"]], stocks[ids["Bell"]]) == (0, 1, 2)
     assert len(event.stocks) == 5  # every option, so consumers keep one high-water mark
@@ -166,7 +166,7 @@ def test_releasing_skips_options_deleted_since() -> None:
     gone = bike.release_options(ORDER, {ids["Road"]: 2, ids["Bell"]: 2})
     assert gone == [ids["Bell"]]
     released = bike.pending[-1]
-    assert isinstance(released, ev.OptionStockReleasedV1)
+    assert isinstance(released, ev.OptionStockReleased)
     assert [(o.option_id, o.quantity) for o in released.options] == [(ids["Road"], 2)]
     assert bike.configuration.options[ids["Road"]].stock == 5
 

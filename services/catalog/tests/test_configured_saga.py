@@ -27,7 +27,7 @@ from tests.support.servers import serve_app, wait_for
 Line = tuple[str, int, list[str]]
 
 
-def placed(order_id: UUID, lines: list[Line], model=order_events.OrderPlacedV2, sequence=1):
+def placed(order_id: UUID, lines: list[Line], model=order_events.OrderPlaced, sequence=1):
     """An order event as the orders service writes it: configured lines unpriced."""
     event = model(
         order_id=order_id,
@@ -35,7 +35,7 @@ def placed(order_id: UUID, lines: list[Line], model=order_events.OrderPlacedV2, 
         email="alice@example.com",
         currency="EUR",
         lines=[
-            order_events.OrderLineV2(
+            order_events.OrderLine(
                 product_id=UUID(product_id),
                 sku="X",
                 name="x",
@@ -107,7 +107,7 @@ async def test_a_configured_order_is_priced_reserved_and_released(
     assert (await client.get(f"/api/v1/products/{bell['id']}")).json()["stock"] == 4
 
     # Cancel: every option unit comes back, once; the preconfigured product follows.
-    cancelled = placed(order_id, lines, order_events.OrderCancelledV2, sequence=3)
+    cancelled = placed(order_id, lines, order_events.OrderCancelled, sequence=3)
     await orders_stream(cancelled)
     await orders_stream(cancelled)
 

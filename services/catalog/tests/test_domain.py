@@ -39,7 +39,7 @@ def test_create_records_a_full_snapshot() -> None:
         stock=2,
     )
     [event] = product.pending
-    assert isinstance(event, ev.ProductCreatedV3)
+    assert isinstance(event, ev.ProductCreated)
     assert event.category.slug == "bikes"
     assert event.price == Decimal("10.00")
     assert event.attributes == {"colour": "red"}
@@ -55,7 +55,7 @@ def test_update_records_the_new_snapshot() -> None:
     product = a_product()
     product.update(price=Decimal("12.50"))
     [event] = product.pending
-    assert isinstance(event, ev.ProductUpdatedV3)
+    assert isinstance(event, ev.ProductUpdated)
     assert event.price == Decimal("12.50")
     assert event.name == "Road bike"
 
@@ -64,7 +64,7 @@ def test_stock_change_records_delta_and_level() -> None:
     product = a_product()
     product.set_stock(7, "delivery")
     [event] = product.pending
-    assert isinstance(event, ev.StockAdjustedV1)
+    assert isinstance(event, ev.StockAdjusted)
     assert (event.delta, event.stock, event.reason) == (5, 7, "delivery")
     with pytest.raises(DomainError):
         product.set_stock(-1)

@@ -48,11 +48,11 @@ async def test_product_lifecycle_is_published_in_order_once(
     assert all(e.correlationid == request_id for e in product_events[1:])
 
     updated = registry.decode(product_events[1])
-    assert isinstance(updated, ev.ProductUpdatedV3)
+    assert isinstance(updated, ev.ProductUpdated)
     assert str(updated.price) == "949.00"
     assert updated.category.slug == "bikes"
     stock = registry.decode(product_events[2])
-    assert isinstance(stock, ev.StockAdjustedV1)
+    assert isinstance(stock, ev.StockAdjusted)
     assert (stock.delta, stock.stock) == (4, 9)
 
 

@@ -16,7 +16,7 @@ from catalog.main import create_app
 from catalog.settings import CatalogSettings
 from catalog.storage.read_cache import ReadCache
 from marcus_contracts import new_event_id
-from marcus_contracts.events import orders as order_events
+from marcus_contracts.events.history import orders as order_history
 from marcus_eventstore import libpq_dsn
 from services.catalog.tests.test_saga import order_envelope
 from tests.support.servers import serve_app, wait_for
@@ -196,7 +196,7 @@ async def test_stock_the_saga_reserves_is_evicted(
     path = f"/api/v1/products/{product['id']}"
     await _cached(client, path)
     order_id = new_event_id()
-    placed = order_envelope(order_events.OrderPlacedV1, order_id, [(product["id"], 2)], 1)
+    placed = order_envelope(order_history.OrderPlacedV1, order_id, [(product["id"], 2)], 1)
     await orders_stream(placed)
 
     async def reserved() -> bool:

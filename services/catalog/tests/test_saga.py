@@ -14,14 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from catalog import saga
 from catalog.storage.uow import CatalogUnitOfWork
 from marcus_contracts import Envelope, StreamNames, new_event_id, registry
-from marcus_contracts.events import orders as order_events
+from marcus_contracts.events.history import orders as order_history
 from marcus_eventstore import CommandContext, rebuild_projections
 from marcus_messaging import group_state
 from tests.support.servers import wait_for
 
 
 def order_envelope(
-    model: type[order_events._OrderSnapshotV1],
+    model: type[order_history._OrderSnapshotV1],
     order_id: UUID,
     lines: list[tuple[str, int]],
     sequence: int,
@@ -32,7 +32,7 @@ def order_envelope(
         email="alice@example.com",
         currency="EUR",
         lines=[
-            order_events.OrderLine(
+            order_history.OrderLine(
                 product_id=UUID(product_id),
                 sku="X",
                 name="x",
@@ -80,7 +80,7 @@ async def test_reserves_all_lines_once_even_when_the_order_arrives_twice(
     a = await api.product(category["id"], sku="A", stock=5)
     b = await api.product(category["id"], sku="B", stock=2)
     order_id = new_event_id()
-    placed = order_envelope(order_events.OrderPlacedV1, order_id, [(a["id"], 3), (b["id"], 2)], 1)
+    placed = order_envelope(order_history.OrderPlacedV1, order_id, [(a["id"], 3), (b["id"], 2)], 1)
     await orders_stream(placed)
     await orders_stream(placed)  # redelivered / published twice
 
@@ -109,7 +109,7 @@ async def test_reserves_all_lines_once_even_when_the_order_arrives_twice(
 
     # Cancel: the stock comes back, once, as product events.
     cancelled = order_envelope(
-        order_events.OrderCancelledV1, order_id, [(a["id"], 3), (b["id"], 2)], 3
+        order_history.OrderCancelledV1, order_id, [(a["id"], 3), (b["id"], 2)], 3
     )
     await orders_stream(cancelled)
     await orders_stream(cancelled)
@@ -144,7 +144,7 @@ async def test_rejects_the_whole_order_with_a_reason_per_line(
     order_id = new_event_id()
     await orders_stream(
         order_envelope(
-            order_events.OrderPlacedV1, order_id, [(a["id"], 2), (b["id"], 4), (unknown, 1)], 1
+            order_history.OrderPlacedV1, order_id, [(a["id"], 2), (b["id"], 4), (unknown, 1)], 1
         )
     )
 
@@ -191,7 +191,7 @@ async def test_reservations_and_patches_of_one_product_interleave_safely(
         return (await client.patch(url, json={"name": f"n{i}"}, headers=admin_headers)).status_code
 
     publishing = [
-        orders_stream(order_envelope(order_events.OrderPlacedV1, oid, [(product["id"], 1)], 1))
+        orders_stream(order_envelope(order_history.OrderPlacedV1, oid, [(product["id"], 1)], 1))
         for oid in order_ids
     ]
     statuses = (await asyncio.gather(*publishing, *(patch(i) for i in range(20))))[20:]

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from marcus_contracts import STREAM_FIELD, Envelope, StreamNames, registry
-from marcus_contracts.events.scheduler import IndexRebuildRequestedV1
+from marcus_contracts.events.scheduler import IndexRebuildRequested
 from tests.support.chroma import ChromaProcess
 from tests.support.servers import wait_for
 from tests.support.stack import search_stack
@@ -33,7 +33,7 @@ def _requests(count: int) -> list[Envelope]:
     envelopes = []
     for i in range(count):
         fire_time = start + timedelta(minutes=i)
-        event = IndexRebuildRequestedV1(job="index-rebuild", fire_time=fire_time)
+        event = IndexRebuildRequested(job="index-rebuild", fire_time=fire_time)
         run = uuid.uuid5(uuid.NAMESPACE_URL, f"index-rebuild@{fire_time.isoformat()}")
         envelopes.append(registry.envelope(event, subject=str(run), sequence=1))
     return envelopes

@@ -11,10 +11,10 @@ from indexer.domain import ProductState, apply, document_of
 from marcus_contracts import registry
 from marcus_contracts.events.catalog import (
     CategoryRef,
-    ProductCreatedV2,
-    ProductDeletedV1,
-    ProductUpdatedV2,
-    StockAdjustedV1,
+    ProductCreated,
+    ProductDeleted,
+    ProductUpdated,
+    StockAdjusted,
 )
 
 PID = uuid4()
@@ -37,11 +37,11 @@ def snapshot(cls, name: str, stock: int, price: str = "10.00"):
 
 def history():
     events = [
-        snapshot(ProductCreatedV2, "Jacket", 5),
-        snapshot(ProductUpdatedV2, "Rain jacket", 5),
-        StockAdjustedV1(product_id=PID, delta=-5, stock=0),
-        snapshot(ProductUpdatedV2, "Storm jacket", 0, "12.50"),
-        StockAdjustedV1(product_id=PID, delta=2, stock=2),
+        snapshot(ProductCreated, "Jacket", 5),
+        snapshot(ProductUpdated, "Rain jacket", 5),
+        StockAdjusted(product_id=PID, delta=-5, stock=0),
+        snapshot(ProductUpdated, "Storm jacket", 0, "12.50"),
+        StockAdjusted(product_id=PID, delta=2, stock=2),
     ]
     return [
         (registry.envelope(e, subject=str(PID), sequence=i), e) for i, e in enumerate(events, 1)
@@ -86,7 +86,7 @@ def test_a_rename_delivered_after_a_later_stock_change_is_not_lost() -> None:
 
 def test_deletion_is_final_and_stale_events_do_nothing() -> None:
     events = history()
-    deleted = ProductDeletedV1(product_id=PID, sku="SKU-1")
+    deleted = ProductDeleted(product_id=PID, sku="SKU-1")
     gone = (registry.envelope(deleted, subject=str(PID), sequence=6), deleted)
     state = fold([*events, gone])
     assert state.deleted and not state.indexable
@@ -165,19 +165,19 @@ def option_stock_event(cls, sequence_stocks: dict[str, int], moved: str, stock: 
 
 def bike_history():
     from marcus_contracts.events.catalog import (
-        OptionStockReleasedV1,
-        OptionStockReservedV1,
-        ProductCreatedV3,
-        ProductUpdatedV3,
+        OptionStockReleased,
+        OptionStockReserved,
+        ProductCreated,
+        ProductUpdated,
     )
 
     all_four = dict.fromkeys(OPTIONS, 4)
     events = [
-        bike_snapshot(ProductCreatedV3),
-        option_stock_event(OptionStockReservedV1, all_four | {"Road": 3}, "Road", 7),
-        bike_snapshot(ProductUpdatedV3, road_price="60.00", stocks={"Road": 3}),
-        option_stock_event(OptionStockReservedV1, all_four | {"Road": 0}, "Road", 4),
-        option_stock_event(OptionStockReleasedV1, all_four | {"Road": 1}, "Road", 5),
+        bike_snapshot(ProductCreated),
+        option_stock_event(OptionStockReserved, all_four | {"Road": 3}, "Road", 7),
+        bike_snapshot(ProductUpdated, road_price="60.00", stocks={"Road": 3}),
+        option_stock_event(OptionStockReserved, all_four | {"Road": 0}, "Road", 4),
+        option_stock_event(OptionStockReleased, all_four | {"Road": 1}, "Road", 5),
     ]
     return [
         (registry.envelope(e, subject=str(BIKE), sequence=i), e) for i, e in enumerate(events, 1)
@@ -222,10 +222,10 @@ def fold_bike(deliveries) -> ProductState:
 
 
 def test_a_preconfigured_product_is_indexed_like_a_product() -> None:
-    from marcus_contracts.events.catalog import ProductCreatedV3, SelectedOption
+    from marcus_contracts.events.catalog import ProductCreated, SelectedOption
 
     preset = uuid4()
-    created = ProductCreatedV3(
+    created = ProductCreated(
         product_id=preset,
         sku="TRAIL",
         name="Trail rider",
@@ -243,7 +243,7 @@ def test_a_preconfigured_product_is_indexed_like_a_product() -> None:
             ),
         ],
     )
-    adjusted = StockAdjustedV1(product_id=preset, delta=-3, stock=0, reason="options")
+    adjusted = StockAdjusted(product_id=preset, delta=-3, stock=0, reason="options")
     state = ProductState(preset)
     for sequence, event in enumerate((created, adjusted), 1):
         state = (

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from marcus_contracts import STREAM_FIELD, StreamNames, registry
-from marcus_contracts.events.scheduler import IndexRebuildRequestedV1
+from marcus_contracts.events.scheduler import IndexRebuildRequested
 from tests.support.search import catalog_snapshot, differences, index_snapshot, seed_products
 from tests.support.servers import wait_for
 from tests.support.stack import search_stack
@@ -116,7 +116,7 @@ async def test_a_rebuild_request_delivered_twice_rebuilds_once(
     async with search_stack(clean_database, redis_url, stream_prefix, chroma_url) as s:
         await seed_products(s.catalog, s.admin, 5, "Q")
         await wait_for(lambda: _lag_zero(s), within=60, what="initial indexing")
-        event = IndexRebuildRequestedV1(job="index-rebuild", fire_time=datetime.now(UTC))
+        event = IndexRebuildRequested(job="index-rebuild", fire_time=datetime.now(UTC))
         envelope = registry.envelope(event, subject="index-rebuild", sequence=1)
         stream = StreamNames(stream_prefix).events("scheduler")
         for _ in range(2):

@@ -22,7 +22,7 @@ from indexer.runtime import IndexerRuntime
 from indexer.snapshot import SnapshotReader, snapshot_fold
 from indexer.storage import runs as runs_store
 from marcus_contracts import STREAM_FIELD, StreamNames, registry
-from marcus_contracts.events.catalog import SnapshotCompletedV1
+from marcus_contracts.events.catalog import SnapshotCompleted
 from marcus_search.chroma import connect, open_collection
 from marcus_web.app import make_engine
 from tests.support.search import catalog_snapshot, differences, seed_products
@@ -196,7 +196,7 @@ async def test_a_snapshot_taken_while_products_change_loses_no_change(
 async def test_the_reader_takes_the_first_complete_attempt(redis_client, stream_prefix) -> None:
     """A request redelivered to a second catalog replica is answered twice on one stream:
     the attempt whose marker arrives with all its products is the one folded."""
-    from marcus_contracts.events.catalog import CategoryRef, ProductSnapshottedV1
+    from marcus_contracts.events.catalog import CategoryRef, ProductSnapshotted
 
     request_id = uuid.uuid4()
     stream = StreamNames(stream_prefix).snapshot("catalog", request_id)
@@ -204,7 +204,7 @@ async def test_the_reader_takes_the_first_complete_attempt(redis_client, stream_
     category = CategoryRef(id=uuid.uuid4(), slug="c", name="C")
 
     def product(attempt: uuid.UUID, n: int) -> dict[str, str]:
-        event = ProductSnapshottedV1(
+        event = ProductSnapshotted(
             product_id=uuid.UUID(int=n),
             sku=f"S-{n}",
             name=f"Lamp {n} ({'first' if attempt == first else 'second'})",
@@ -219,7 +219,7 @@ async def test_the_reader_takes_the_first_complete_attempt(redis_client, stream_
         return {STREAM_FIELD: envelope.to_json()}
 
     def marker(attempt: uuid.UUID, products: int) -> dict[str, str]:
-        event = SnapshotCompletedV1(
+        event = SnapshotCompleted(
             request_id=request_id,
             attempt=attempt,
             products=products,

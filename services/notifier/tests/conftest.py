@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from marcus_contracts import STREAM_FIELD, Envelope, StreamNames, new_event_id, registry
 from marcus_contracts.events import cart as cart_ev
 from marcus_contracts.events import orders as ev
+from marcus_contracts.events.history import orders as order_history
 from services.orders.tests.stack import MailCatcher, Stack, migrate, truncate
 
 
@@ -45,10 +46,12 @@ def catcher(stack: Stack, tmp_path: Path) -> MailCatcher:
 
 
 def order_event(
-    event_type: type[ev._OrderSnapshotV1] = ev.OrderConfirmedV1, *, email: str = "eve@example.com"
+    event_type: type[order_history._OrderSnapshotV1] = order_history.OrderConfirmedV1,
+    *,
+    email: str = "eve@example.com",
 ) -> Envelope:
     order_id = new_event_id()
-    line = ev.OrderLine(
+    line = order_history.OrderLine(
         product_id=UUID(int=7),
         sku="TEA-1",
         name="Green tea",
@@ -97,7 +100,7 @@ def cart_abandoned(
         unit_price=Decimal("530.00"),
         currency="EUR",
     )
-    event = cart_ev.CartAbandonedV1(
+    event = cart_ev.CartAbandoned(
         cart_id=cart_id,
         customer=customer,
         email=email,

@@ -6,11 +6,12 @@ from uuid import UUID
 
 from marcus_contracts import new_event_id
 from marcus_contracts.events import orders as ev
+from marcus_contracts.events.history import orders as order_history
 from notifier.emails import EMAIL_EVENTS, delivery_id, message_id, order_reference, render
 from services.notifier.tests.conftest import order_event
 
 
-def _render(event_type: type[ev._OrderSnapshotV1], **extra: object):
+def _render(event_type: type[order_history._OrderSnapshotV1], **extra: object):
     envelope = order_event(event_type)
     if extra:
         data = {**envelope.data, **extra}
@@ -22,7 +23,7 @@ def _render(event_type: type[ev._OrderSnapshotV1], **extra: object):
 
 
 def test_confirmed_email_has_lines_total_and_a_stable_message_id() -> None:
-    envelope, email = _render(ev.OrderConfirmedV1)
+    envelope, email = _render(order_history.OrderConfirmedV1)
     message = email.message
     assert message["To"] == "eve@example.com"
     order_id = UUID(envelope.data["order_id"])
@@ -45,17 +46,17 @@ def test_rejected_email_explains_each_line() -> None:
             "available": 1,
         }
     ]
-    _, email = _render(ev.OrderRejectedV1, reasons=reasons)
+    _, email = _render(order_history.OrderRejectedV1, reasons=reasons)
     text = email.message.get_body(("plain",)).get_content()
     assert "Green tea: you asked for 2, we have 1" in text
 
 
 def test_every_final_order_event_renders() -> None:
     types = {
-        "orders.order.confirmed": ev.OrderConfirmedV1,
-        "orders.order.rejected": ev.OrderRejectedV1,
-        "orders.order.cancelled": ev.OrderCancelledV1,
-        "orders.order.shipped": ev.OrderShippedV1,
+        "orders.order.confirmed": order_history.OrderConfirmedV1,
+        "orders.order.rejected": order_history.OrderRejectedV1,
+        "orders.order.cancelled": order_history.OrderCancelledV1,
+        "orders.order.shipped": order_history.OrderShippedV1,
     }
     assert set(EMAIL_EVENTS) == set(types)
     subjects = {_render(model)[1].message["Subject"].split(" (")[0] for model in types.values()}
@@ -63,7 +64,7 @@ def test_every_final_order_event_renders() -> None:
 
 
 def test_html_escapes_product_names() -> None:
-    envelope = order_event(ev.OrderShippedV1)
+    envelope = order_event(order_history.OrderShippedV1)
     data = dict(envelope.data)
     data["lines"] = [{**data["lines"][0], "name": "<script>x</script>"}]
     envelope = envelope.model_copy(update={"data": data})
@@ -81,7 +82,7 @@ def _configured(event_type: type[ev._OrderSnapshotV2], priced: bool, **extra: ob
     from marcus_contracts import registry
 
     price = Decimal("530.00") if priced else None
-    line = ev.OrderLineV2(
+    line = ev.OrderLine(
         product_id=UUID(int=8),
         sku="BIKE",
         name="Trail bike",
@@ -113,21 +114,21 @@ def _configured(event_type: type[ev._OrderSnapshotV2], priced: bool, **extra: ob
 
 
 def test_a_configured_line_lists_its_options_with_the_catalogs_prices() -> None:
-    text = _configured(ev.OrderConfirmedV2, priced=True)
+    text = _configured(ev.OrderConfirmed, priced=True)
     assert "1 x Trail bike (BIKE) at EUR 530.00 = EUR 530.00" in text
     assert "Frame: Full suspension (EUR 130.00)" in text
     assert "Order total: EUR 530.00" in text
 
 
 def test_a_rejected_configuration_is_explained_and_shown_unpriced() -> None:
-    reason = ev.RejectionReasonV2(
+    reason = ev.RejectionReason(
         product_id=UUID(int=8),
         reason="invalid_configuration",
         requested=1,
         available=0,
         message="Mountain wheels need a full-suspension frame",
     )
-    text = _configured(ev.OrderRejectedV2, priced=False, reasons=[reason])
+    text = _configured(ev.OrderRejected, priced=False, reasons=[reason])
     assert "Trail bike: Mountain wheels need a full-suspension frame" in text
     assert "1 x Trail bike (BIKE) at (not priced) = (not priced)" in text
     assert "Order total: (not priced)" in text
@@ -138,7 +139,7 @@ def _with_address(event_type: type[ev._OrderSnapshotV2], address: ev.ShippingAdd
 
     from marcus_contracts import registry
 
-    line = ev.OrderLineV2(
+    line = ev.OrderLine(
         product_id=UUID(int=7),
         sku="TEA-1",
         name="Green tea",
@@ -172,7 +173,7 @@ ADDRESS = ev.ShippingAddress(
 
 
 def test_confirmed_and_shipped_emails_show_the_shipping_address() -> None:
-    for event_type in (ev.OrderConfirmedV2, ev.OrderShippedV2):
+    for event_type in (ev.OrderConfirmed, ev.OrderShipped):
         text, html = _with_address(event_type, ADDRESS)
         assert "Shipping to:\n  Eve Example\n  12 Rue <Verte>\n  Bât. B\n  69001 Lyon\n  FR\n" in (
             text
@@ -182,7 +183,7 @@ def test_confirmed_and_shipped_emails_show_the_shipping_address() -> None:
 
 
 def test_an_order_without_an_address_reads_as_before() -> None:
-    text, html = _with_address(ev.OrderConfirmedV2, None)
+    text, html = _with_address(ev.OrderConfirmed, None)
     assert "Shipping to" not in text and "Shipping to" not in html
     assert "Order total: EUR 4.50\n\nWe will let you know when it ships." in text
 

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from marcus_contracts import STREAM_FIELD
-from marcus_contracts.events import orders as ev
+from marcus_contracts.events.history import orders as order_history
 from marcus_eventstore import libpq_dsn
 from marcus_messaging import replay_dead_letters
 from notifier.mailcatcher import CatcherHandler
@@ -47,7 +47,7 @@ async def test_sigkill_after_the_send_before_the_ack_sends_no_second_email(
     blocker = await psycopg.AsyncConnection.connect(libpq_dsn(stack.database_url))
     try:
         await blocker.execute("LOCK TABLE notifier.events IN EXCLUSIVE MODE")
-        await bus.publish(order_event(ev.OrderConfirmedV1))
+        await bus.publish(order_event(order_history.OrderConfirmedV1))
         await wait_for(lambda: len(catcher.mailbox.read()) == 1, within=30, what="the e-mail")
 
         async def recorded_sent() -> bool:
@@ -99,7 +99,7 @@ async def test_crash_between_smtp_accept_and_record_resends_with_the_same_messag
     await notifier.ready()
     assert notifier.proc is not None
     handler.pid = notifier.proc.pid
-    await bus.publish(order_event(ev.OrderShippedV1))
+    await bus.publish(order_event(order_history.OrderShippedV1))
     await wait_for(lambda: notifier.proc.poll() is not None, within=30, what="notifier killed")
     [delivery] = await db.deliveries()
     assert delivery.status == "sending", "the outcome of the first send is unknown"
@@ -128,7 +128,9 @@ async def test_smtp_down_for_a_while_every_email_arrives_once(
 ) -> None:
     notifier = stack.start("notifier", CONSUMER_MAX_DELIVERIES="100")
     await notifier.ready()
-    events = [order_event(ev.OrderConfirmedV1, email=f"user{i}@example.com") for i in range(3)]
+    events = [
+        order_event(order_history.OrderConfirmedV1, email=f"user{i}@example.com") for i in range(3)
+    ]
     for envelope in events:
         await bus.publish(envelope)
 
@@ -164,7 +166,7 @@ async def test_gives_up_after_n_attempts_then_a_replay_delivers(
 ) -> None:
     notifier = stack.start("notifier", CONSUMER_MAX_DELIVERIES="3")
     await notifier.ready()
-    envelope = order_event(ev.OrderCancelledV1)
+    envelope = order_event(order_history.OrderCancelledV1)
     await bus.publish(envelope)
 
     async def failed() -> bool:

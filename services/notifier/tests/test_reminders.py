@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from marcus_contracts import registry
-from marcus_contracts.events.cart import CartAbandonedV1
+from marcus_contracts.events.cart import CartAbandoned
 from notifier.emails import delivery_id, message_id
 from notifier.reminders import OPT_OUT, render_reminder, skip_reason
 from services.notifier.tests.conftest import cart_abandoned
@@ -12,7 +12,7 @@ from services.notifier.tests.conftest import cart_abandoned
 def _render(**kwargs: object):
     envelope = cart_abandoned(**kwargs)  # type: ignore[arg-type]
     event = registry.decode(envelope)
-    assert isinstance(event, CartAbandonedV1)
+    assert isinstance(event, CartAbandoned)
     return envelope, event, render_reminder(envelope, event, sender="s@x.test", domain="x.test")
 
 
@@ -58,7 +58,7 @@ def test_reminder_escapes_product_names_in_html() -> None:
     data["lines"] = [{**data["lines"][0], "name": "<b>tea</b>"}]
     envelope = envelope.model_copy(update={"data": data})
     event = registry.decode(envelope)
-    assert isinstance(event, CartAbandonedV1)
+    assert isinstance(event, CartAbandoned)
     [email] = render_reminder(envelope, event, sender="s@x.test", domain="x.test")
     html = email.message.get_body(("html",)).get_content()
     assert "<b>tea</b>" not in html and "&lt;b&gt;tea&lt;/b&gt;" in html

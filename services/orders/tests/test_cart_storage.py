@@ -53,7 +53,7 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 async def _product(sessions: async_sessionmaker[AsyncSession], price: str, stock: int) -> Any:
     """A simple product in the read model, written as the consumer writes it."""
-    event = catalog_events.ProductCreatedV3(
+    event = catalog_events.ProductCreated(
         product_id=uuid4(),
         sku=f"SKU-{uuid4().hex[:6]}",
         name="Pump",

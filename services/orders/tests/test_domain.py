@@ -78,7 +78,7 @@ def _order(*requests: LineRequest | tuple[UUID, int]) -> Order:
     )
 
 
-def _allocated(order: Order, *unit_prices: str) -> catalog_events.StockAllocatedV1:
+def _allocated(order: Order, *unit_prices: str) -> catalog_events.StockAllocated:
     """The catalog's answer, pricing line i at unit_prices[i]."""
     lines = [
         catalog_events.AllocatedLine(
@@ -95,7 +95,7 @@ def _allocated(order: Order, *unit_prices: str) -> catalog_events.StockAllocated
         for i, (line, price) in enumerate(zip(order.lines, unit_prices, strict=True))
     ]
     total = sum((line.line_total for line in lines), Decimal("0"))
-    return catalog_events.StockAllocatedV1(
+    return catalog_events.StockAllocated(
         order_id=order.id, currency="EUR", lines=lines, total=total
     )
 
@@ -107,7 +107,7 @@ def test_confirmation_records_the_catalogs_prices() -> None:
     assert order.confirm(allocated) is True
 
     confirmed = order.pending[-1]
-    assert isinstance(confirmed, ev.OrderConfirmedV2)
+    assert isinstance(confirmed, ev.OrderConfirmed)
     assert [line.unit_price for line in confirmed.lines] == [Decimal("530.00"), Decimal("4.20")]
     assert [line.line_total for line in confirmed.lines] == [Decimal("1060.00"), Decimal("4.20")]
     assert confirmed.total == Decimal("1064.20") == order.total  # the catalog's, not a sum
@@ -123,7 +123,7 @@ def test_an_answer_that_does_not_match_the_order_is_refused() -> None:
 
 def test_state_machine_records_one_event_per_real_transition() -> None:
     order = _order()
-    assert [type(e) for e in order.pending] == [ev.OrderPlacedV2]
+    assert [type(e) for e in order.pending] == [ev.OrderPlaced]
     with pytest.raises(Conflict, match="still being confirmed"):
         order.cancel("c")
     with pytest.raises(Conflict):
@@ -136,9 +136,9 @@ def test_state_machine_records_one_event_per_real_transition() -> None:
     with pytest.raises(Conflict, match="shipped cannot be cancelled"):
         order.cancel("c")
     assert [type(e) for e in order.pending] == [
-        ev.OrderPlacedV2,
-        ev.OrderConfirmedV2,
-        ev.OrderShippedV2,
+        ev.OrderPlaced,
+        ev.OrderConfirmed,
+        ev.OrderShipped,
     ]
     assert order.pending[-1].shipped_by == "ops"  # type: ignore[attr-defined]
 
@@ -148,10 +148,10 @@ def test_cancel_is_idempotent_and_rejected_orders_stay_rejected() -> None:
     confirmed.confirm(_allocated(confirmed, "4.10"))
     confirmed.cancel("c")
     confirmed.cancel("c")
-    assert sum(isinstance(e, ev.OrderCancelledV2) for e in confirmed.pending) == 1
+    assert sum(isinstance(e, ev.OrderCancelled) for e in confirmed.pending) == 1
 
     rejected = _order()
-    reason = ev.RejectionReasonV2(
+    reason = ev.RejectionReason(
         product_id=TEA.id, reason="insufficient_stock", requested=1, available=0
     )
     assert rejected.reject([reason]) is True
@@ -169,7 +169,7 @@ def test_delivered_only_after_shipped_once() -> None:
     order.ship("ops")
     order.deliver("ops")
     order.deliver("ops")  # a repeat records nothing
-    delivered = [e for e in order.pending if isinstance(e, ev.OrderDeliveredV1)]
+    delivered = [e for e in order.pending if isinstance(e, ev.OrderDelivered)]
     assert len(delivered) == 1 and delivered[0].delivered_by == "ops"
     assert order.status == "delivered"
     with pytest.raises(Conflict, match="delivered cannot be cancelled"):

@@ -33,11 +33,11 @@ async def sessions(saga_database: str) -> AsyncIterator[async_sessionmaker[Async
         await engine.dispose()
 
 
-def _bike() -> ev.ProductCreatedV3:
+def _bike() -> ev.ProductCreated:
     def option(option_id, name: str, price: str) -> ev.PartOption:  # type: ignore[no-untyped-def]
         return ev.PartOption(option_id=option_id, name=name, price=Decimal(price), stock=3)
 
-    return ev.ProductCreatedV3(
+    return ev.ProductCreated(
         product_id=uuid4(),
         sku="BIKE",
         name="Bike",
@@ -79,9 +79,9 @@ async def _apply(
 ) -> None:
     envelope = registry.envelope(event, subject=subject, sequence=sequence)
     async with sessions() as session, session.begin():
-        if isinstance(event, ev.ProductCreatedV3):
+        if isinstance(event, ev.ProductCreated):
             await read_model.upsert_product(session, envelope, event)
-        elif isinstance(event, ev.OptionStockReservedV1 | ev.OptionStockReleasedV1):
+        elif isinstance(event, ev.OptionStockReserved | ev.OptionStockReleased):
             await read_model.set_option_stock(session, envelope, event)
         else:
             await read_model.set_stock(session, envelope, event)
@@ -101,7 +101,7 @@ async def test_the_configuration_and_its_stock_follow_the_catalogs_events(
     broken = price_line(product, known, [DIAMOND, MOUNTAIN])
     assert isinstance(broken, list) and [(v.message, v.rule_id) for v in broken] == [("No.", RULE)]
 
-    reserved = ev.OptionStockReservedV1(
+    reserved = ev.OptionStockReserved(
         product_id=bike.product_id,
         order_id=uuid4(),
         options=[ev.OptionQuantity(option_id=MOUNTAIN, quantity=2)],
@@ -125,7 +125,7 @@ async def test_the_configuration_and_its_stock_follow_the_catalogs_events(
 async def test_a_simple_products_stock_follows_its_stock_events(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    pump = ev.ProductCreatedV3(
+    pump = ev.ProductCreated(
         product_id=uuid4(),
         sku="PUMP",
         name="Pump",
@@ -136,12 +136,12 @@ async def test_a_simple_products_stock_follows_its_stock_events(
     )
     subject = str(pump.product_id)
     await _apply(sessions, pump, 1, subject)
-    reserved = ev.StockReservedV1(product_id=pump.product_id, order_id=uuid4(), quantity=4, stock=1)
+    reserved = ev.StockReserved(product_id=pump.product_id, order_id=uuid4(), quantity=4, stock=1)
     await _apply(sessions, reserved, 2, subject)
     async with sessions() as session:
         known = await catalog_products(session, [pump.product_id])
     assert known[pump.product_id].stock == 1
-    adjusted = ev.StockAdjustedV1(product_id=pump.product_id, delta=9, stock=10)
+    adjusted = ev.StockAdjusted(product_id=pump.product_id, delta=9, stock=10)
     await _apply(sessions, adjusted, 3, subject)
     async with sessions() as session:
         assert (await catalog_products(session, [pump.product_id]))[pump.product_id].stock == 10

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from marcus_contracts.events.scheduler import CartRemindersRequestedV1
+from marcus_contracts.events.scheduler import CartRemindersRequested
 from orders.cart import Cart, Item, cart_id_of
 from orders.reminders import remind_idle_carts
 from orders.storage.tables import carts, event_store
@@ -72,7 +72,7 @@ async def _change(
 async def _run_job(
     sessions: async_sessionmaker[AsyncSession], fire_time: datetime
 ) -> tuple[int, int]:
-    event = CartRemindersRequestedV1(job="cart-reminders", fire_time=fire_time)
+    event = CartRemindersRequested(job="cart-reminders", fire_time=fire_time)
     outcome = await remind_idle_carts(event, OrdersUnitOfWork(sessions))
     return outcome.abandoned, outcome.expired
 

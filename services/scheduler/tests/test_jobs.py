@@ -139,10 +139,10 @@ def test_fire_events_carry_job_fire_time_and_requester() -> None:
     )
     fire = datetime(2025, 1, 15, 3, tzinfo=BERLIN)
     rebuild_event = jobs[INDEX_REBUILD].make_event(fire, "schedule")
-    assert isinstance(rebuild_event, ev.IndexRebuildRequestedV1)
+    assert isinstance(rebuild_event, ev.IndexRebuildRequested)
     assert rebuild_event.fire_time == datetime(2025, 1, 15, 2, tzinfo=UTC)
     views_event = jobs[VIEWS_REFRESH].make_event(fire, "ops")
-    assert isinstance(views_event, ev.ViewsRefreshRequestedV1)
+    assert isinstance(views_event, ev.ViewsRefreshRequested)
     assert views_event.views == ["assistant.best_sellers"]
     assert views_event.requested_by == "ops"
     assert jobs[INDEX_REBUILD].reported_by == "indexer.index.rebuilt"
@@ -154,14 +154,14 @@ def test_cart_reminders_fire_hourly_by_default_with_the_default_thresholds() -> 
     job = jobs[CART_REMINDERS]
     assert (job.cron, job.event, job.reported_by) == (
         "0 * * * *",
-        ev.CartRemindersRequestedV1,
+        ev.CartRemindersRequested,
         None,
     )
     start = datetime(2025, 1, 15, 10, 30, tzinfo=UTC)
     fires = list(job.fire_times(start, start + timedelta(hours=3)))
     assert fires == [datetime(2025, 1, 15, h, tzinfo=UTC) for h in (11, 12, 13)]
     event = job.make_event(fires[0], "schedule")
-    assert isinstance(event, ev.CartRemindersRequestedV1)
+    assert isinstance(event, ev.CartRemindersRequested)
     assert (event.job, event.fire_time, event.requested_by) == (
         CART_REMINDERS,
         fires[0],
@@ -179,7 +179,7 @@ def test_cart_reminders_schedule_and_thresholds_come_from_the_settings() -> None
     job = settings.jobs()[CART_REMINDERS]
     assert job.cron == "*/15 * * * *"
     event = job.make_event(datetime(2025, 1, 15, 10, 15, tzinfo=UTC), "ops")
-    assert isinstance(event, ev.CartRemindersRequestedV1)
+    assert isinstance(event, ev.CartRemindersRequested)
     assert (event.idle_after_s, event.expire_after_s, event.requested_by) == (
         3_600,
         7 * 86_400,

@@ -12,8 +12,8 @@ import httpx
 from marcus_contracts import STREAM_FIELD, Envelope, StreamNames, registry
 from marcus_contracts.events.indexer import (
     CoalescedRequest,
-    IndexRebuildFailedV1,
-    IndexRebuiltV1,
+    IndexRebuildFailed,
+    IndexRebuilt,
 )
 from marcus_messaging import group_state
 from scheduler.main import create_app
@@ -31,7 +31,7 @@ def merged(*request_ids: str) -> list[CoalescedRequest]:
 def rebuilt(request_id: uuid.UUID, coalesced: list[CoalescedRequest] | None = None) -> Envelope:
     now = datetime.now(UTC)
     run = uuid.uuid4()
-    event = IndexRebuiltV1(
+    event = IndexRebuilt(
         run_id=run,
         request_id=request_id,
         requested_by="schedule",
@@ -52,7 +52,7 @@ def rebuilt(request_id: uuid.UUID, coalesced: list[CoalescedRequest] | None = No
 def gave_up(request_id: uuid.UUID, coalesced: list[CoalescedRequest]) -> Envelope:
     now = datetime.now(UTC)
     run = uuid.uuid4()
-    event = IndexRebuildFailedV1(
+    event = IndexRebuildFailed(
         run_id=run,
         request_id=request_id,
         requested_by="schedule",

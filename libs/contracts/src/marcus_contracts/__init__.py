@@ -2,7 +2,16 @@
 
 from marcus_contracts.base import Event
 from marcus_contracts.envelope import Envelope, new_event_id, utcnow
-from marcus_contracts.events import assistant, cart, catalog, indexer, notifier, orders, scheduler
+from marcus_contracts.events import (
+    assistant,
+    cart,
+    catalog,
+    history,
+    indexer,
+    notifier,
+    orders,
+    scheduler,
+)
 from marcus_contracts.registry import EventRegistry, UnknownEventError, build_registry
 from marcus_contracts.streams import SERVICES, STREAM_FIELD, StreamNames, source_of
 from marcus_contracts.upcasters import UPCASTERS
@@ -16,6 +25,7 @@ ALL_EVENTS = (
     *notifier.ALL,
     *indexer.ALL,
     *assistant.ALL,
+    *history.ALL,
 )
 
 registry: EventRegistry = build_registry(ALL_EVENTS, UPCASTERS)

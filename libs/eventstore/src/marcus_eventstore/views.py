@@ -4,7 +4,7 @@ The scheduler emits `scheduler.views.refresh_requested` (hourly by default); eve
 service that owns materialized views registers one handler for it:
 
     views = MaterializedViews("assistant", ["best_sellers"])
-    consumer.handler(ViewsRefreshRequestedV1.event_type)(refresh_views_handler(views))
+    consumer.handler(ViewsRefreshRequested.event_type)(refresh_views_handler(views))
 
 `REFRESH MATERIALIZED VIEW CONCURRENTLY` keeps the view readable while it is rebuilt
 (it needs a unique index on the view; `check` says so at start-up rather than at the

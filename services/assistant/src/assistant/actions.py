@@ -105,7 +105,7 @@ class Action(Aggregate):
             expires_at=now + ttl,
         )
         action._record(
-            ev.ActionProposedV1(
+            ev.ActionProposed(
                 action_id=action.id,
                 session_id=session_id,
                 customer=customer,
@@ -137,7 +137,7 @@ class Action(Aggregate):
             )
         self.status = "confirmed"
         self._record(
-            ev.ActionConfirmedV1(action_id=self.id, session_id=self.session_id, customer=customer)
+            ev.ActionConfirmed(action_id=self.id, session_id=self.session_id, customer=customer)
         )
         return True
 
@@ -145,7 +145,7 @@ class Action(Aggregate):
         self._confirmed()
         self.status, self.order_id = "executed", order_id
         self._record(
-            ev.ActionExecutedV1(
+            ev.ActionExecuted(
                 action_id=self.id,
                 session_id=self.session_id,
                 customer=self.customer,
@@ -157,7 +157,7 @@ class Action(Aggregate):
         self._confirmed()
         self.status, self.failure_status, self.failure_detail = "failed", status, detail
         self._record(
-            ev.ActionFailedV1(
+            ev.ActionFailed(
                 action_id=self.id,
                 session_id=self.session_id,
                 customer=self.customer,

@@ -22,14 +22,14 @@ from assistant.storage import orders as orders_store
 from assistant.storage.tables import BEST_SELLERS
 from marcus_contracts import StreamNames
 from marcus_contracts.events import orders as order_events
-from marcus_contracts.events.catalog import CategoryCreatedV1, CategoryUpdatedV1
-from marcus_contracts.events.scheduler import ViewsRefreshRequestedV1
+from marcus_contracts.events.catalog import CategoryCreated, CategoryUpdated
+from marcus_contracts.events.scheduler import ViewsRefreshRequested
 from marcus_eventstore.views import MaterializedViews, refresh_views_handler
 from marcus_messaging import Consumer, ConsumerSettings, HandlerContext
 
 VIEWS = MaterializedViews(SCHEMA, [BEST_SELLERS])
 ORDER_TYPES = sorted({event.event_type for event in order_events.ALL})
-COUNTED = (order_events.OrderConfirmedV1.event_type, order_events.OrderShippedV1.event_type)
+COUNTED = (order_events.OrderConfirmed.event_type, order_events.OrderShipped.event_type)
 
 
 def build_consumer(settings: AssistantSettings, app: FastAPI) -> Consumer:
@@ -54,14 +54,14 @@ def build_consumer(settings: AssistantSettings, app: FastAPI) -> Consumer:
         await orders_store.upsert_order(ctx.session, ctx.envelope, event)
         if ctx.envelope.type in COUNTED:
             await orders_store.count_purchase(ctx.session, ctx.envelope, event)
-        elif ctx.envelope.type == order_events.OrderCancelledV1.event_type:
+        elif ctx.envelope.type == order_events.OrderCancelled.event_type:
             await orders_store.uncount_purchase(ctx.session, ctx.envelope, event)
 
-    @consumer.handler(CategoryCreatedV1.event_type, CategoryUpdatedV1.event_type)
+    @consumer.handler(CategoryCreated.event_type, CategoryUpdated.event_type)
     async def on_category(ctx: HandlerContext) -> None:
         await categories_store.upsert(ctx.session, ctx.envelope, ctx.event)
 
-    consumer.handler(ViewsRefreshRequestedV1.event_type)(refresh_views_handler(VIEWS))
+    consumer.handler(ViewsRefreshRequested.event_type)(refresh_views_handler(VIEWS))
     return consumer
 
 

@@ -31,7 +31,7 @@ class ChatSession(Aggregate):
         if not customer:
             raise DomainError("a chat session needs a customer")
         session = cls(id=new_event_id(), version=0, customer=customer, title=title)
-        session._record(ev.SessionStartedV1(session_id=session.id, customer=customer, title=title))
+        session._record(ev.SessionStarted(session_id=session.id, customer=customer, title=title))
         return session
 
     def check_owner(self, customer: str) -> None:
@@ -42,7 +42,7 @@ class ChatSession(Aggregate):
     def delete(self, customer: str) -> None:
         """The owner deletes the session (anyone else: not found)."""
         self.check_owner(customer)
-        self._record(ev.SessionDeletedV1(session_id=self.id, customer=customer))
+        self._record(ev.SessionDeleted(session_id=self.id, customer=customer))
 
     def receive(self, content: str, limit: int) -> UUID:
         """Record the customer's message; returns its id."""
@@ -54,9 +54,7 @@ class ChatSession(Aggregate):
             )
         message_id = new_event_id()
         self.messages += 1
-        self._record(
-            ev.MessageReceivedV1(session_id=self.id, message_id=message_id, content=content)
-        )
+        self._record(ev.MessageReceived(session_id=self.id, message_id=message_id, content=content))
         return message_id
 
     def reply(
@@ -77,7 +75,7 @@ class ChatSession(Aggregate):
         message_id = new_event_id()
         self.messages += 1
         self._record(
-            ev.ReplyRecordedV1(
+            ev.ReplyRecorded(
                 session_id=self.id,
                 message_id=message_id,
                 reply_to=reply_to,

@@ -73,7 +73,7 @@ class Plan:
     """Simple product -> units."""
     options: dict[UUID, dict[UUID, int]] = field(default_factory=dict)
     """Configurable product -> option -> units (all lines of the order together)."""
-    refusals: list[ev.RejectedLineV2] = field(default_factory=list)
+    refusals: list[ev.RejectedLine] = field(default_factory=list)
 
     @property
     def total(self) -> Decimal:
@@ -142,7 +142,7 @@ def plan(
 def _refuser(decision: Plan, index: int, request: LineRequest):  # type: ignore[no-untyped-def]
     def refuse(reason: ev.RejectionCode, message: str, option_id: UUID | None = None) -> None:
         decision.refusals.append(
-            ev.RejectedLineV2(
+            ev.RejectedLine(
                 product_id=request.product_id,
                 requested=request.quantity,
                 available=0,
@@ -164,11 +164,11 @@ def _short(
     available: int,
     message: str,
     option_id: UUID | None = None,
-) -> ev.RejectedLineV2:
+) -> ev.RejectedLine:
     """Too little stock for what `lines` ask together: named by the line when one line
     asks it all, else by the product that holds the stock."""
     single = lines[0] if len(lines) == 1 else None
-    return ev.RejectedLineV2(
+    return ev.RejectedLine(
         product_id=requests[single].product_id if single is not None else holder,
         requested=units,
         available=available,

@@ -21,7 +21,7 @@ from catalog.storage.read_cache import ReadCache
 from catalog.storage.uow import COMMITTED
 from marcus_contracts import StreamNames
 from marcus_contracts.events import orders as order_events
-from marcus_contracts.events.indexer import SnapshotRequestedV1
+from marcus_contracts.events.indexer import SnapshotRequested
 from marcus_eventstore import CommandContext
 from marcus_messaging import Consumer, ConsumerSettings, HandlerContext
 
@@ -52,10 +52,10 @@ def build_consumer(settings: CatalogSettings, app: FastAPI) -> Consumer:
         ),
     )
 
-    @consumer.handler(order_events.OrderPlacedV1.event_type)
+    @consumer.handler(order_events.OrderPlaced.event_type)
     async def on_placed(ctx: HandlerContext) -> None:
         event = ctx.event
-        assert isinstance(event, order_events.OrderPlacedV2)
+        assert isinstance(event, order_events.OrderPlaced)
         lines = [
             LineRequest(line.product_id, line.quantity, tuple(o.option_id for o in line.options))
             for line in event.lines
@@ -63,17 +63,17 @@ def build_consumer(settings: CatalogSettings, app: FastAPI) -> Consumer:
         command = saga.ReserveStock(order_id=event.order_id, lines=lines, currency=event.currency)
         await saga.reserve_stock(command, ctx.session, command_context(ctx))
 
-    @consumer.handler(order_events.OrderCancelledV1.event_type)
+    @consumer.handler(order_events.OrderCancelled.event_type)
     async def on_cancelled(ctx: HandlerContext) -> None:
         event = ctx.event
-        assert isinstance(event, order_events.OrderCancelledV2)
+        assert isinstance(event, order_events.OrderCancelled)
         command = saga.ReleaseStock(order_id=event.order_id)
         await saga.release_stock(command, ctx.session, command_context(ctx))
 
-    @consumer.handler(SnapshotRequestedV1.event_type)
+    @consumer.handler(SnapshotRequested.event_type)
     async def on_snapshot_requested(ctx: HandlerContext) -> None:
         event = ctx.event
-        assert isinstance(event, SnapshotRequestedV1)
+        assert isinstance(event, SnapshotRequested)
         await snapshots.publish_snapshot(
             app.state.engine,
             app.state.redis,

@@ -36,7 +36,7 @@ class Category(Aggregate):
     def create(cls, slug: str, name: str, description: str = "") -> Category:
         category = cls(id=new_event_id(), version=0, slug=slug, name=name, description=description)
         category._record(
-            ev.CategoryCreatedV1(
+            ev.CategoryCreated(
                 category_id=category.id, slug=slug, name=name, description=description
             )
         )
@@ -49,7 +49,7 @@ class Category(Aggregate):
         for key, value in changed.items():
             setattr(self, key, value)
         self._record(
-            ev.CategoryUpdatedV1(
+            ev.CategoryUpdated(
                 category_id=self.id, slug=self.slug, name=self.name, description=self.description
             )
         )
@@ -113,7 +113,7 @@ class Product(Aggregate):
             stock=stock,
             kind=kind,
         )
-        product._record(ev.ProductCreatedV3(**product._snapshot()))
+        product._record(ev.ProductCreated(**product._snapshot()))
         return product
 
     @classmethod
@@ -150,7 +150,7 @@ class Product(Aggregate):
             base_product_id=base.id,
         )
         product._select(base, selection)
-        product._record(ev.ProductCreatedV3(**product._snapshot()))
+        product._record(ev.ProductCreated(**product._snapshot()))
         return product
 
     @property
@@ -173,7 +173,7 @@ class Product(Aggregate):
         for key, value in changed.items():
             setattr(self, key, value)
         self.category = new_ref
-        self._record(ev.ProductUpdatedV3(**self._snapshot()))
+        self._record(ev.ProductUpdated(**self._snapshot()))
 
     # ---------------------------------------------------------- configurable products
 
@@ -202,7 +202,7 @@ class Product(Aggregate):
             )
         self.configuration = new
         self.stock = cfg.configurable_stock(new)
-        self._record(ev.ProductUpdatedV3(**self._snapshot()))
+        self._record(ev.ProductUpdated(**self._snapshot()))
 
     def reserve_options(self, order_id: UUID, demand: Mapping[UUID, int]) -> None:
         """Take units of options for an order (the stock saga); never below zero."""
@@ -216,7 +216,7 @@ class Product(Aggregate):
                 raise DomainError(f"only {option.stock} of {option.name} in stock")
             stocks[option_id] = option.stock - quantity
         self._move_option_stock(stocks)
-        self._record(ev.OptionStockReservedV1(**self._option_stock_change(order_id, demand)))
+        self._record(ev.OptionStockReserved(**self._option_stock_change(order_id, demand)))
 
     def release_options(self, order_id: UUID, reserved: Mapping[UUID, int]) -> list[UUID]:
         """Give back units reserved for a cancelled order; returns the options that no
@@ -226,7 +226,7 @@ class Product(Aggregate):
         if present:
             stocks = {o: self.configuration.options[o].stock + q for o, q in present.items()}
             self._move_option_stock(stocks)
-            self._record(ev.OptionStockReleasedV1(**self._option_stock_change(order_id, present)))
+            self._record(ev.OptionStockReleased(**self._option_stock_change(order_id, present)))
         return [option_id for option_id in reserved if option_id not in present]
 
     def _move_option_stock(self, stocks: Mapping[UUID, int]) -> None:
@@ -260,7 +260,7 @@ class Product(Aggregate):
         before = (self.selection, self.stock)
         self._select(base, selection)
         if (self.selection, self.stock) != before:
-            self._record(ev.ProductUpdatedV3(**self._snapshot()))
+            self._record(ev.ProductUpdated(**self._snapshot()))
 
     def follow(self, base: Product) -> None:
         """A preconfigured product after its base product changed: its options' names (in
@@ -273,11 +273,11 @@ class Product(Aggregate):
         stock = cfg.selection_stock(base.configuration, self.option_ids)
         if names != self.selection:
             self.selection, self.stock = names, stock
-            self._record(ev.ProductUpdatedV3(**self._snapshot()))
+            self._record(ev.ProductUpdated(**self._snapshot()))
         elif stock != self.stock:
             delta, self.stock = stock - self.stock, stock
             self._record(
-                ev.StockAdjustedV1(
+                ev.StockAdjusted(
                     product_id=self.id,
                     delta=delta,
                     stock=stock,
@@ -323,9 +323,7 @@ class Product(Aggregate):
             return
         delta = stock - self.stock
         self.stock = stock
-        self._record(
-            ev.StockAdjustedV1(product_id=self.id, delta=delta, stock=stock, reason=reason)
-        )
+        self._record(ev.StockAdjusted(product_id=self.id, delta=delta, stock=stock, reason=reason))
 
     def reserve(self, order_id: UUID, quantity: int) -> None:
         """Take `quantity` units for an order (the stock saga); never below zero."""
@@ -338,7 +336,7 @@ class Product(Aggregate):
             raise DomainError(f"only {self.stock} of product {self.id} in stock")
         self.stock -= quantity
         self._record(
-            ev.StockReservedV1(
+            ev.StockReserved(
                 product_id=self.id, order_id=order_id, quantity=quantity, stock=self.stock
             )
         )
@@ -348,7 +346,7 @@ class Product(Aggregate):
         self._ensure_alive()
         self.stock += quantity
         self._record(
-            ev.StockReleasedV1(
+            ev.StockReleased(
                 product_id=self.id, order_id=order_id, quantity=quantity, stock=self.stock
             )
         )
@@ -356,16 +354,16 @@ class Product(Aggregate):
     def delete(self) -> None:
         self._ensure_alive()
         self.deleted = True
-        self._record(ev.ProductDeletedV1(product_id=self.id, sku=self.sku))
+        self._record(ev.ProductDeleted(product_id=self.id, sku=self.sku))
 
     def _ensure_alive(self) -> None:
         if self.deleted:
             raise NotFound(f"product {self.id} was deleted")
 
-    def snapshotted(self, request_id: UUID, attempt: UUID) -> ev.ProductSnapshottedV1:
+    def snapshotted(self, request_id: UUID, attempt: UUID) -> ev.ProductSnapshotted:
         """The product as it is now, for a snapshot the indexer asked for: a view, not a
         change, so nothing is recorded (`catalog.snapshots`)."""
-        return ev.ProductSnapshottedV1(**self._snapshot(), request_id=request_id, attempt=attempt)
+        return ev.ProductSnapshotted(**self._snapshot(), request_id=request_id, attempt=attempt)
 
     def _snapshot(self) -> dict[str, Any]:
         snapshot: dict[str, Any] = {
@@ -429,9 +427,9 @@ class OrderReservation(Aggregate):
     products (their stock changed)."""
 
     @classmethod
-    def rejected(cls, order_id: UUID, lines: list[ev.RejectedLineV2]) -> OrderReservation:
+    def rejected(cls, order_id: UUID, lines: list[ev.RejectedLine]) -> OrderReservation:
         reservation = cls(id=order_id, version=0)
-        reservation._record(ev.StockRejectedV2(order_id=order_id, lines=lines))
+        reservation._record(ev.StockRejected(order_id=order_id, lines=lines))
         return reservation
 
     @classmethod
@@ -441,6 +439,6 @@ class OrderReservation(Aggregate):
         """Every line reserved; the priced lines are the order's prices."""
         reservation = cls(id=order_id, version=0)
         reservation._record(
-            ev.StockAllocatedV1(order_id=order_id, currency=currency, lines=lines, total=total)
+            ev.StockAllocated(order_id=order_id, currency=currency, lines=lines, total=total)
         )
         return reservation

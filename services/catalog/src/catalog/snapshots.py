@@ -34,8 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from catalog.storage.repository import Repository
 from marcus_contracts import STREAM_FIELD, StreamNames, registry
-from marcus_contracts.events.catalog import SnapshotCompletedV1
-from marcus_contracts.events.indexer import SnapshotRequestedV1
+from marcus_contracts.events.catalog import SnapshotCompleted
+from marcus_contracts.events.indexer import SnapshotRequested
 
 log = logging.getLogger("marcus.catalog.snapshots")
 
@@ -53,11 +53,11 @@ async def publish_snapshot(
     engine: AsyncEngine,
     redis: aioredis.Redis,
     names: StreamNames,
-    request: SnapshotRequestedV1,
+    request: SnapshotRequested,
     *,
     page: int = 500,
     ttl_s: int = 3600,
-) -> SnapshotCompletedV1:
+) -> SnapshotCompleted:
     """Write one attempt at the snapshot `request` asks for; returns its marker."""
     started = time.perf_counter()
     attempt = uuid.uuid4()
@@ -85,7 +85,7 @@ async def publish_snapshot(
                 await pipe.execute()
             count += len(products)
             after = products[-1].id
-    marker = SnapshotCompletedV1(
+    marker = SnapshotCompleted(
         request_id=request.request_id,
         attempt=attempt,
         products=count,

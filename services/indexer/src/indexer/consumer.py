@@ -25,7 +25,7 @@ from indexer.storage import documents as documents_store
 from indexer.storage import runs as runs_store
 from indexer.worker import RebuildWorker
 from marcus_contracts import StreamNames
-from marcus_contracts.events.scheduler import IndexRebuildRequestedV1
+from marcus_contracts.events.scheduler import IndexRebuildRequested
 from marcus_messaging import Consumer, HandlerContext, TransactionScope
 from marcus_telemetry import current_traceparent
 
@@ -56,7 +56,7 @@ def build_consumer(
     @consumer.handler("scheduler.index.rebuild_requested")
     async def on_rebuild_requested(ctx: HandlerContext) -> None:
         event = ctx.event
-        assert isinstance(event, IndexRebuildRequestedV1)
+        assert isinstance(event, IndexRebuildRequested)
         await runs_store.request(ctx.session, ctx.envelope.id, f"scheduler:{event.requested_by}")
         if worker is not None:
             worker.wake.set()  # early wake-up; the worker polls anyway (after the commit)

@@ -29,35 +29,28 @@ from uuid import UUID
 
 from marcus_contracts import Envelope, Event
 from marcus_contracts.events.catalog import (
-    OptionStockReleasedV1,
-    OptionStockReservedV1,
-    ProductCreatedV2,
-    ProductCreatedV3,
-    ProductDeletedV1,
-    ProductSnapshottedV1,
-    ProductUpdatedV2,
-    ProductUpdatedV3,
-    StockAdjustedV1,
-    StockReleasedV1,
-    StockReservedV1,
+    OptionStockReleased,
+    OptionStockReserved,
+    ProductCreated,
+    ProductDeleted,
+    ProductSnapshotted,
+    ProductUpdated,
+    StockAdjusted,
+    StockReleased,
+    StockReserved,
 )
 
 SNAPSHOT_EVENTS = (
-    ProductCreatedV3,
-    ProductUpdatedV3,
-    ProductSnapshottedV1,
-    ProductCreatedV2,
-    ProductUpdatedV2,
+    ProductCreated,
+    ProductUpdated,
+    ProductSnapshotted,
 )
-"""Decoded events are always the latest version (v3); v2 objects are accepted as simple
-products for code that folds events it built itself (seeded test indexes, benchmarks).
+"""Decoded events are always the latest version (the registry upcasts older data).
 `catalog.product.snapshotted` (a rebuild's snapshot, `indexer.snapshot`) folds like an
 update at the product's version."""
-Snapshot = (
-    ProductCreatedV3 | ProductUpdatedV3 | ProductSnapshottedV1 | ProductCreatedV2 | ProductUpdatedV2
-)
-OPTION_STOCK_EVENTS = (OptionStockReservedV1, OptionStockReleasedV1)
-STOCK_EVENTS = (StockAdjustedV1, StockReservedV1, StockReleasedV1, *OPTION_STOCK_EVENTS)
+Snapshot = ProductCreated | ProductUpdated | ProductSnapshotted
+OPTION_STOCK_EVENTS = (OptionStockReserved, OptionStockReleased)
+STOCK_EVENTS = (StockAdjusted, StockReserved, StockReleased, *OPTION_STOCK_EVENTS)
 PRODUCT_EVENT_TYPES = (
     "catalog.product.created",
     "catalog.product.updated",
@@ -94,7 +87,7 @@ class ProductState:
 
 
 def product_id_of(event: Event) -> UUID | None:
-    if isinstance(event, (*SNAPSHOT_EVENTS, ProductDeletedV1, *STOCK_EVENTS)):
+    if isinstance(event, (*SNAPSHOT_EVENTS, ProductDeleted, *STOCK_EVENTS)):
         return event.product_id
     return None
 
@@ -152,7 +145,7 @@ def apply(state: ProductState, envelope: Envelope, event: Event) -> ProductState
     sequence = envelope.sequence
     if state.deleted:
         return None
-    if isinstance(event, ProductDeletedV1):
+    if isinstance(event, ProductDeleted):
         return replace(state, deleted=True, sequence=max(state.sequence, sequence))
     if isinstance(event, SNAPSHOT_EVENTS):
         changed = state

@@ -58,7 +58,7 @@ from indexer.storage.runs import Run
 from indexer.storage.tables import event_store
 from indexer.writer import IndexWriter
 from marcus_contracts import StreamNames, registry
-from marcus_contracts.events.indexer import IndexRebuiltV1
+from marcus_contracts.events.indexer import IndexRebuilt
 from marcus_eventstore import EventStore
 from marcus_search import AliasStore, CollectionName, Embedder
 from marcus_search.chroma import NotFoundError, create_collection
@@ -208,7 +208,7 @@ class Rebuilder:
             previous = await collections_store.switch(session, target.name)
             previous_name = None if previous is None else previous.name
             merged = await runs_store.close_coalesced(session, run.id)
-            event = IndexRebuiltV1(
+            event = IndexRebuilt(
                 run_id=run.id,
                 request_id=run.request_id,
                 requested_by=run.requested_by,

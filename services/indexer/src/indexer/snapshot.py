@@ -28,8 +28,8 @@ from indexer.domain import ProductState, apply
 from indexer.replay import Fold
 from indexer.storage.tables import event_store
 from marcus_contracts import STREAM_FIELD, Envelope, StreamNames, registry
-from marcus_contracts.events.catalog import ProductSnapshottedV1, SnapshotCompletedV1
-from marcus_contracts.events.indexer import SnapshotRequestedV1
+from marcus_contracts.events.catalog import ProductSnapshotted, SnapshotCompleted
+from marcus_contracts.events.indexer import SnapshotRequested
 from marcus_eventstore import EventStore
 
 log = logging.getLogger("marcus.indexer.snapshot")
@@ -44,7 +44,7 @@ class SnapshotTimeout(TimeoutError):
 @dataclass
 class _Attempt:
     fold: Fold = field(default_factory=Fold)
-    marker: SnapshotCompletedV1 | None = None
+    marker: SnapshotCompleted | None = None
 
 
 @dataclass
@@ -58,7 +58,7 @@ class SnapshotReader:
     last_id: str = "0"
     undecodable: int = 0
 
-    def complete(self) -> tuple[Fold, SnapshotCompletedV1] | None:
+    def complete(self) -> tuple[Fold, SnapshotCompleted] | None:
         """The first attempt whose marker arrived with all of its products, if any."""
         for attempt in self.attempts.values():
             marker = attempt.marker
@@ -87,9 +87,9 @@ class SnapshotReader:
             self.undecodable += 1
             log.warning("snapshot %s: skipping entry %s: %s", self.stream, self.last_id, exc)
             return
-        if isinstance(event, SnapshotCompletedV1):
+        if isinstance(event, SnapshotCompleted):
             self.attempts.setdefault(event.attempt, _Attempt()).marker = event
-        elif isinstance(event, ProductSnapshottedV1):
+        elif isinstance(event, ProductSnapshotted):
             fold = self.attempts.setdefault(event.attempt, _Attempt()).fold
             fold.events += 1
             state = fold.states.get(event.product_id) or ProductState(event.product_id)
@@ -101,9 +101,7 @@ class SnapshotReader:
 async def request_snapshot(sessions: async_sessionmaker[AsyncSession], run_id: UUID) -> UUID:
     """Append the request to the indexer's event store (the relay publishes it)."""
     request_id = uuid4()
-    event = SnapshotRequestedV1(
-        request_id=request_id, run_id=run_id, requested_at=datetime.now(UTC)
-    )
+    event = SnapshotRequested(request_id=request_id, run_id=run_id, requested_at=datetime.now(UTC))
     async with sessions.begin() as session:
         await EventStore(event_store).append(
             session, [registry.envelope(event, subject=str(request_id), sequence=1)]

@@ -26,7 +26,7 @@ from indexer.rebuild import Rebuilder
 from indexer.storage import runs as runs_store
 from indexer.storage.tables import event_store
 from marcus_contracts import registry
-from marcus_contracts.events.indexer import IndexRebuildFailedV1
+from marcus_contracts.events.indexer import IndexRebuildFailed
 from marcus_eventstore import EventStore
 
 log = logging.getLogger("marcus.indexer.worker")
@@ -128,7 +128,7 @@ async def give_up(session: AsyncSession, run_id: UUID, error: str) -> None:
     run = await runs_store.get(session, run_id)
     assert run is not None
     merged = await runs_store.close_coalesced(session, run.id)
-    event = IndexRebuildFailedV1(
+    event = IndexRebuildFailed(
         run_id=run.id,
         request_id=run.request_id,
         requested_by=run.requested_by,

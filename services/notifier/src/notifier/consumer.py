@@ -12,7 +12,7 @@ from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marcus_contracts import StreamNames
-from marcus_contracts.events.cart import CartAbandonedV1
+from marcus_contracts.events.cart import CartAbandoned
 from marcus_messaging import Consumer, ConsumerSettings, HandlerContext
 from notifier import deliveries
 from notifier.emails import EMAIL_EVENTS, Email, render
@@ -52,7 +52,7 @@ async def send_cart_reminder(
     """One reminder per abandoned-cart event; an event with no address or whose owner
     opted out is acknowledged without one (counted and logged, nothing to retry)."""
     event = ctx.event
-    if not isinstance(event, CartAbandonedV1):
+    if not isinstance(event, CartAbandoned):
         raise TypeError(f"expected {REMINDER_EVENT}, got {ctx.envelope.type}")
     reason = skip_reason(event)
     if reason is not None:

@@ -20,10 +20,10 @@ class Delivery(Aggregate):
     message_id: str = ""
 
     def sent(self, attempts: int) -> None:
-        self._record(ev.EmailSentV1(**self._facts(), attempts=attempts))
+        self._record(ev.EmailSent(**self._facts(), attempts=attempts))
 
     def failed(self, attempts: int, error: str) -> None:
-        self._record(ev.EmailFailedV1(**self._facts(), attempts=attempts, error=error[:2000]))
+        self._record(ev.EmailFailed(**self._facts(), attempts=attempts, error=error[:2000]))
 
     def _facts(self) -> dict[str, Any]:
         return {

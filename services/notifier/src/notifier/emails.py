@@ -24,10 +24,10 @@ from marcus_contracts.events import orders as ev
 DELIVERY_NAMESPACE = uuid.UUID("5d0b3c1e-6a51-4b7e-9f1c-2b8f4f3f6a10")
 
 SUBJECTS: dict[str, str] = {
-    ev.OrderConfirmedV1.event_type: "Your order is confirmed",
-    ev.OrderRejectedV1.event_type: "We could not accept your order",
-    ev.OrderCancelledV1.event_type: "Your order is cancelled",
-    ev.OrderShippedV1.event_type: "Your order has shipped",
+    ev.OrderConfirmed.event_type: "Your order is confirmed",
+    ev.OrderRejected.event_type: "We could not accept your order",
+    ev.OrderCancelled.event_type: "Your order is cancelled",
+    ev.OrderShipped.event_type: "Your order has shipped",
 }
 EMAIL_EVENTS = tuple(SUBJECTS)
 """Order events that send an e-mail (placing an order does not: it is not final yet)."""

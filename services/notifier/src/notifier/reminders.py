@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from marcus_contracts import Envelope
-from marcus_contracts.events.cart import CartAbandonedV1, CartLine
+from marcus_contracts.events.cart import CartAbandoned, CartLine
 from notifier.emails import Email, compose, templates
 
-REMINDER_EVENT = CartAbandonedV1.event_type
+REMINDER_EVENT = CartAbandoned.event_type
 SUBJECT = "You left something in your cart"
 OPT_OUT = 'PUT /api/v1/cart/reminders {"enabled": false}'
 """How a customer turns reminders off (the orders service's cart API)."""
@@ -29,7 +29,7 @@ class ReminderLine:
     line_total: Decimal
 
 
-def skip_reason(event: CartAbandonedV1) -> str | None:
+def skip_reason(event: CartAbandoned) -> str | None:
     """Why this event sends no reminder (None: it sends one). The orders service emits
     the event regardless; the opt-out and a missing address are the notifier's to honour."""
     if not event.email:
@@ -42,7 +42,7 @@ def skip_reason(event: CartAbandonedV1) -> str | None:
 
 
 def render_reminder(
-    envelope: Envelope, event: CartAbandonedV1, *, sender: str, domain: str
+    envelope: Envelope, event: CartAbandoned, *, sender: str, domain: str
 ) -> list[Email]:
     """The reminder for one abandoned cart, to its owner; none when `skip_reason` says so."""
     if skip_reason(event) is not None or event.email is None:

@@ -122,7 +122,7 @@ class Cart(Aggregate):
             currency=item.currency,
         )
         self.lines.append(line)
-        self._record(ev.CartItemAddedV1(**self.snapshot(), line_id=line.line_id))
+        self._record(ev.CartItemAdded(**self.snapshot(), line_id=line.line_id))
         return line.line_id, False
 
     def set_quantity(self, line_id: UUID, quantity: int, unit_price: Decimal) -> None:
@@ -135,28 +135,26 @@ class Cart(Aggregate):
             update={"quantity": quantity, "unit_price": unit_price, "note": ""}
         )
         self.lines = [changed if other.line_id == line_id else other for other in self.lines]
-        self._record(
-            ev.CartItemQuantitySetV1(**self.snapshot(), line_id=line_id, quantity=quantity)
-        )
+        self._record(ev.CartItemQuantitySet(**self.snapshot(), line_id=line_id, quantity=quantity))
 
     def remove(self, line_id: UUID) -> None:
         self.line(line_id)
         self.lines = [line for line in self.lines if line.line_id != line_id]
-        self._record(ev.CartItemRemovedV1(**self.snapshot(), line_id=line_id))
+        self._record(ev.CartItemRemoved(**self.snapshot(), line_id=line_id))
 
     def clear(self, reason: Literal["customer", "expired"] = "customer") -> bool:
         """Remove every line; False (nothing recorded) when the cart was empty."""
         if not self.lines:
             return False
         self.lines = []
-        self._record(ev.CartClearedV1(**self.snapshot(), reason=reason))
+        self._record(ev.CartCleared(**self.snapshot(), reason=reason))
         return True
 
     def set_reminders(self, enabled: bool) -> None:
         if self.reminders == enabled:
             return
         self.reminders = enabled
-        self._record(ev.CartRemindersSetV1(**self.snapshot()))
+        self._record(ev.CartRemindersSet(**self.snapshot()))
 
     def check_out(
         self,
@@ -177,7 +175,7 @@ class Cart(Aggregate):
             raise DomainError("a checkout buys exactly the cart's lines")
         self.lines = []
         self._record(
-            ev.CartCheckedOutV1(
+            ev.CartCheckedOut(
                 **self.snapshot(),
                 order_id=order_id,
                 checked_out=bought,
@@ -212,9 +210,7 @@ class Cart(Aggregate):
             self.lines = [merged if o.line_id == existing.line_id else o for o in self.lines]
             restored.append(existing.line_id)
         line_ids = list(dict.fromkeys(restored))
-        self._record(
-            ev.CartItemsRestoredV1(**self.snapshot(), order_id=order_id, line_ids=line_ids)
-        )
+        self._record(ev.CartItemsRestored(**self.snapshot(), order_id=order_id, line_ids=line_ids))
         return line_ids
 
     def abandon(self, idle_since: datetime, total: Decimal) -> None:
@@ -226,7 +222,7 @@ class Cart(Aggregate):
             raise DomainError("the customer turned abandoned-cart reminders off")
         assert self.currency is not None
         self._record(
-            ev.CartAbandonedV1(
+            ev.CartAbandoned(
                 **self.snapshot(), idle_since=idle_since, total=total, currency=self.currency
             )
         )
@@ -238,7 +234,7 @@ class Cart(Aggregate):
     def event_id(self, event: Event) -> UUID | None:
         """A reminder's id is the cart and its idle period: the store's unique id refuses
         a second reminder for one period, whoever asks."""
-        if isinstance(event, ev.CartAbandonedV1):
+        if isinstance(event, ev.CartAbandoned):
             return abandoned_event_id(self.id, event.idle_since)
         return None
 

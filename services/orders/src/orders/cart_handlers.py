@@ -192,11 +192,11 @@ async def _claim(uow: UnitOfWork, cmd: Checkout, order_id: UUID) -> Placed | Non
     return Placed(record.order_id, replayed=True)
 
 
-def order_line(now: LineNow) -> ev.OrderLineV2:
+def order_line(now: LineNow) -> ev.OrderLine:
     """A cart line as an order line, at the price the customer confirmed."""
     line, item = now.line, now.item
     assert item is not None and now.unit_price is not None and now.line_total is not None
-    return ev.OrderLineV2(
+    return ev.OrderLine(
         product_id=line.product_id,
         sku=item.sku,
         name=item.name,

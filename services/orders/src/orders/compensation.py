@@ -18,13 +18,13 @@ if TYPE_CHECKING:
     from orders.storage.uow import OrdersUnitOfWork
 
 
-def reason_text(reason: ev.RejectionReasonV2) -> str:
+def reason_text(reason: ev.RejectionReason) -> str:
     if reason.message:
         return reason.message
     return f"{reason.reason.replace('_', ' ')} ({reason.requested} asked for, {reason.available} available)"
 
 
-def note_for(index: int, line: ev.OrderLineV2, reasons: Sequence[ev.RejectionReasonV2]) -> str:
+def note_for(index: int, line: ev.OrderLine, reasons: Sequence[ev.RejectionReason]) -> str:
     """Why this line is back: its own reasons, or else the other lines' (the catalog
     reserves an order in full or not at all)."""
     own = [
@@ -39,7 +39,7 @@ def note_for(index: int, line: ev.OrderLineV2, reasons: Sequence[ev.RejectionRea
     return f"Not ordered, because of another line of the order: {others}"
 
 
-def restored_lines(order: Order, reasons: Sequence[ev.RejectionReasonV2]) -> list[CartLine]:
+def restored_lines(order: Order, reasons: Sequence[ev.RejectionReason]) -> list[CartLine]:
     return [
         CartLine(
             line_id=new_event_id(),
@@ -59,7 +59,7 @@ def restored_lines(order: Order, reasons: Sequence[ev.RejectionReasonV2]) -> lis
 
 
 async def restore_into_cart(
-    order: Order, reasons: Sequence[ev.RejectionReasonV2], uow: OrdersUnitOfWork
+    order: Order, reasons: Sequence[ev.RejectionReason], uow: OrdersUnitOfWork
 ) -> list[Cart]:
     """Give a rejected checkout's lines back (nothing for an order placed from raw lines).
     Call it inside the unit of work that rejected the order."""

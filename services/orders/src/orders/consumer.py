@@ -58,50 +58,50 @@ def build_consumer(settings: OrdersSettings, app: FastAPI) -> Consumer:
     )
 
     @consumer.handler(
-        catalog_events.ProductCreatedV3.event_type, catalog_events.ProductUpdatedV3.event_type
+        catalog_events.ProductCreated.event_type, catalog_events.ProductUpdated.event_type
     )
     async def on_product(ctx: HandlerContext) -> None:
         if await ctx.advance(scope=SCOPE_PRODUCTS):
             await read_model.upsert_product(ctx.session, ctx.envelope, ctx.event)
 
-    @consumer.handler(catalog_events.ProductDeletedV1.event_type)
+    @consumer.handler(catalog_events.ProductDeleted.event_type)
     async def on_product_deleted(ctx: HandlerContext) -> None:
         if await ctx.advance(scope=SCOPE_PRODUCTS):
             await read_model.mark_deleted(ctx.session, ctx.envelope, ctx.event)
 
     @consumer.handler(
-        catalog_events.StockAdjustedV1.event_type,
-        catalog_events.StockReservedV1.event_type,
-        catalog_events.StockReleasedV1.event_type,
+        catalog_events.StockAdjusted.event_type,
+        catalog_events.StockReserved.event_type,
+        catalog_events.StockReleased.event_type,
     )
     async def on_stock(ctx: HandlerContext) -> None:
         if await ctx.advance(scope=SCOPE_PRODUCTS):
             await read_model.set_stock(ctx.session, ctx.envelope, ctx.event)
 
     @consumer.handler(
-        catalog_events.OptionStockReservedV1.event_type,
-        catalog_events.OptionStockReleasedV1.event_type,
+        catalog_events.OptionStockReserved.event_type,
+        catalog_events.OptionStockReleased.event_type,
     )
     async def on_option_stock(ctx: HandlerContext) -> None:
         assert isinstance(
-            ctx.event, catalog_events.OptionStockReservedV1 | catalog_events.OptionStockReleasedV1
+            ctx.event, catalog_events.OptionStockReserved | catalog_events.OptionStockReleased
         )
         if await ctx.advance(scope=SCOPE_PRODUCTS):
             await read_model.set_option_stock(ctx.session, ctx.envelope, ctx.event)
 
-    @consumer.handler(catalog_events.StockAllocatedV1.event_type)
+    @consumer.handler(catalog_events.StockAllocated.event_type)
     async def on_allocated(ctx: HandlerContext) -> None:
-        assert isinstance(ctx.event, catalog_events.StockAllocatedV1)
+        assert isinstance(ctx.event, catalog_events.StockAllocated)
         await handlers.record_allocation(ctx.event, _unit_of_work(ctx))
 
-    @consumer.handler(catalog_events.StockRejectedV1.event_type)
+    @consumer.handler(catalog_events.StockRejected.event_type)
     async def on_rejected(ctx: HandlerContext) -> None:
-        assert isinstance(ctx.event, catalog_events.StockRejectedV2)
+        assert isinstance(ctx.event, catalog_events.StockRejected)
         await handlers.record_rejection(ctx.event, _unit_of_work(ctx))
 
-    @consumer.handler(scheduler_events.CartRemindersRequestedV1.event_type)
+    @consumer.handler(scheduler_events.CartRemindersRequested.event_type)
     async def on_cart_reminders_requested(ctx: HandlerContext) -> None:
-        assert isinstance(ctx.event, scheduler_events.CartRemindersRequestedV1)
+        assert isinstance(ctx.event, scheduler_events.CartRemindersRequested)
         await reminders.remind_idle_carts(ctx.event, _unit_of_work(ctx))
 
     return consumer

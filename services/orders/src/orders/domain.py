@@ -73,7 +73,7 @@ class OptionsNotAllowed(DomainError):
 
 def draft_lines(
     requested: Sequence[LineRequest | tuple[UUID, int]], known: dict[UUID, PricedProduct]
-) -> tuple[list[ev.OrderLineV2], Decimal | None, str]:
+) -> tuple[list[ev.OrderLine], Decimal | None, str]:
     """The lines of a new order, its estimated total (None while a configured line has
     no price) and its currency. Every product must be known and all in one currency (an
     order is paid in one); only configurable products take options."""
@@ -97,7 +97,7 @@ def draft_lines(
         configured = product.kind == "configurable"
         unit_price = None if configured else product.price
         lines.append(
-            ev.OrderLineV2(
+            ev.OrderLine(
                 product_id=line.product_id,
                 sku=product.sku,
                 name=product.name,
@@ -114,14 +114,14 @@ def draft_lines(
     return lines, estimated_total(lines), currencies.pop()
 
 
-def estimated_total(lines: Sequence[ev.OrderLineV2]) -> Decimal | None:
+def estimated_total(lines: Sequence[ev.OrderLine]) -> Decimal | None:
     totals = [line.line_total for line in lines]
     if any(total is None for total in totals):
         return None
     return sum((t for t in totals if t is not None), Decimal("0.00"))
 
 
-def line_as_priced(line: ev.OrderLineV2, priced: catalog_events.AllocatedLine) -> ev.OrderLineV2:
+def line_as_priced(line: ev.OrderLine, priced: catalog_events.AllocatedLine) -> ev.OrderLine:
     """An order line with the catalog's prices (and, for configurations and
     preconfigured products, the options as the catalog named and priced them)."""
     return line.model_copy(
@@ -149,7 +149,7 @@ class Order(Aggregate):
     customer: str = ""
     email: str = ""
     currency: str = "EUR"
-    lines: list[ev.OrderLineV2] = field(default_factory=list)
+    lines: list[ev.OrderLine] = field(default_factory=list)
     total: Decimal | None = None
     status: str = "pending"
     cart_id: UUID | None = None
@@ -163,7 +163,7 @@ class Order(Aggregate):
         *,
         customer: str,
         email: str,
-        lines: list[ev.OrderLineV2],
+        lines: list[ev.OrderLine],
         total: Decimal | None,
         currency: str,
         cart_id: UUID | None = None,
@@ -180,10 +180,10 @@ class Order(Aggregate):
             cart_id=cart_id,
             address=address,
         )
-        order._record(ev.OrderPlacedV2(**order.snapshot()))
+        order._record(ev.OrderPlaced(**order.snapshot()))
         return order
 
-    def confirm(self, allocated: catalog_events.StockAllocatedV1) -> bool:
+    def confirm(self, allocated: catalog_events.StockAllocated) -> bool:
         """The catalog reserved every line: record its prices and confirm. False if the
         order is not pending (a redelivered answer)."""
         if self.status != "pending":
@@ -196,14 +196,14 @@ class Order(Aggregate):
         self.lines = [line_as_priced(line, priced[i]) for i, line in enumerate(self.lines)]
         self.total = allocated.total
         self.status = "confirmed"
-        self._record(ev.OrderConfirmedV2(**self.snapshot()))
+        self._record(ev.OrderConfirmed(**self.snapshot()))
         return True
 
-    def reject(self, reasons: list[ev.RejectionReasonV2]) -> bool:
+    def reject(self, reasons: list[ev.RejectionReason]) -> bool:
         if self.status != "pending":
             return False
         self.status = "rejected"
-        self._record(ev.OrderRejectedV2(**self.snapshot(), reasons=reasons))
+        self._record(ev.OrderRejected(**self.snapshot(), reasons=reasons))
         return True
 
     def cancel(self, by: str) -> None:
@@ -214,7 +214,7 @@ class Order(Aggregate):
         if self.status != "confirmed":
             raise Conflict(f"an order that is {self.status} cannot be cancelled")
         self.status = "cancelled"
-        self._record(ev.OrderCancelledV2(**self.snapshot(), cancelled_by=by))
+        self._record(ev.OrderCancelled(**self.snapshot(), cancelled_by=by))
 
     def deliver(self, by: str) -> None:
         if self.status == "delivered":
@@ -222,7 +222,7 @@ class Order(Aggregate):
         if self.status != "shipped":
             raise Conflict(f"an order that is {self.status} cannot be delivered (ship it first)")
         self.status = "delivered"
-        self._record(ev.OrderDeliveredV1(**self.snapshot(), delivered_by=by))
+        self._record(ev.OrderDelivered(**self.snapshot(), delivered_by=by))
 
     def ship(self, by: str) -> None:
         if self.status == "shipped":
@@ -230,7 +230,7 @@ class Order(Aggregate):
         if self.status != "confirmed":
             raise Conflict(f"an order that is {self.status} cannot be shipped")
         self.status = "shipped"
-        self._record(ev.OrderShippedV2(**self.snapshot(), shipped_by=by))
+        self._record(ev.OrderShipped(**self.snapshot(), shipped_by=by))
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -110,7 +110,7 @@ async def deliver_order(order_id: UUID, admin: str, uow: UnitOfWork) -> None:
         await uow.commit()
 
 
-async def record_allocation(event: catalog_events.StockAllocatedV1, uow: UnitOfWork) -> bool:
+async def record_allocation(event: catalog_events.StockAllocated, uow: UnitOfWork) -> bool:
     """The catalog reserved and priced every line: record its prices, confirm. True if
     the order was confirmed by this call."""
     async with uow:
@@ -123,14 +123,14 @@ async def record_allocation(event: catalog_events.StockAllocatedV1, uow: UnitOfW
         return confirmed
 
 
-async def record_rejection(event: catalog_events.StockRejectedV2, uow: UnitOfWork) -> bool:
+async def record_rejection(event: catalog_events.StockRejected, uow: UnitOfWork) -> bool:
     async with uow:
         order = await uow.repo.order(event.order_id, lock=True)
         if order is None:
             log.warning("stock rejected for unknown order %s; ignored", event.order_id)
             return False
         reasons = [
-            ev.RejectionReasonV2(
+            ev.RejectionReason(
                 product_id=line.product_id,
                 reason=line.reason,
                 requested=line.requested,

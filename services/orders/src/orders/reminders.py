@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from prometheus_client import Counter
 
-from marcus_contracts.events.scheduler import CartRemindersRequestedV1
+from marcus_contracts.events.scheduler import CartRemindersRequested
 from orders.domain import CENT
 from orders.storage.idle_carts import idle_carts
 from orders.storage.uow import OrdersUnitOfWork as UnitOfWork
@@ -39,7 +39,7 @@ class Reminded:
     expired: int
 
 
-async def remind_idle_carts(event: CartRemindersRequestedV1, uow: UnitOfWork) -> Reminded:
+async def remind_idle_carts(event: CartRemindersRequested, uow: UnitOfWork) -> Reminded:
     """Judged at the job's fire time (not the clock), so a redelivered or late event
     decides exactly as the first delivery would have."""
     now = event.fire_time

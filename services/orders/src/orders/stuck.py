@@ -23,7 +23,7 @@ from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from marcus_contracts.events.orders import OrderPlacedV1
+from marcus_contracts.events.orders import OrderPlaced
 from marcus_eventstore import advisory_key
 from orders.settings import OrdersSettings
 from orders.storage.tables import event_store, orders, placement_retries
@@ -77,7 +77,7 @@ async def check_once(session: AsyncSession, older_than: timedelta) -> tuple[int,
                 select(events.c.id).where(
                     and_(
                         events.c.subject.in_([str(order_id) for order_id in order_ids]),
-                        events.c.type == OrderPlacedV1.event_type,
+                        events.c.type == OrderPlaced.event_type,
                     )
                 )
             )

@@ -56,7 +56,7 @@ class JobRun(Aggregate):
         assert self.fire_time is not None
         self.status = "succeeded" if succeeded else "failed"
         self._record(
-            ev.JobFinishedV1(
+            ev.JobFinished(
                 run_id=self.id,
                 job=self.job,
                 fire_time=self.fire_time,

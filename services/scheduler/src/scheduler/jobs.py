@@ -31,11 +31,11 @@ VIEWS_REFRESH = "views-refresh"
 CART_REMINDERS = "cart-reminders"
 STREAM_RETENTION = "stream-retention"
 
-FireEvent = ev.IndexRebuildRequestedV1 | ev.ViewsRefreshRequestedV1 | ev.CartRemindersRequestedV1
+FireEvent = ev.IndexRebuildRequested | ev.ViewsRefreshRequested | ev.CartRemindersRequested
 FIRE_EVENTS: tuple[type[FireEvent], ...] = (
-    ev.IndexRebuildRequestedV1,
-    ev.ViewsRefreshRequestedV1,
-    ev.CartRemindersRequestedV1,
+    ev.IndexRebuildRequested,
+    ev.ViewsRefreshRequested,
+    ev.CartRemindersRequested,
 )
 """Events a job's fire emits (their id is the run id)."""
 
@@ -114,13 +114,13 @@ class Job:
 
     def make_event(self, fire_time: datetime, requested_by: str) -> FireEvent:
         fields = {"job": self.name, "fire_time": normalize(fire_time), "requested_by": requested_by}
-        if self.event is ev.ViewsRefreshRequestedV1:
-            return ev.ViewsRefreshRequestedV1(**fields, views=list(self.views))
-        if self.event is ev.CartRemindersRequestedV1:
-            return ev.CartRemindersRequestedV1(
+        if self.event is ev.ViewsRefreshRequested:
+            return ev.ViewsRefreshRequested(**fields, views=list(self.views))
+        if self.event is ev.CartRemindersRequested:
+            return ev.CartRemindersRequested(
                 **fields, idle_after_s=self.idle_after_s, expire_after_s=self.expire_after_s
             )
-        return ev.IndexRebuildRequestedV1(**fields)
+        return ev.IndexRebuildRequested(**fields)
 
     def next_fire_time(self, after: datetime) -> datetime | None:
         """The first fire strictly after `after`."""
@@ -201,21 +201,21 @@ def default_jobs(
             INDEX_REBUILD,
             index_rebuild_cron,
             timezone,
-            ev.IndexRebuildRequestedV1,
+            ev.IndexRebuildRequested,
             reported_by=rebuild_reported_by,
         ),
         Job(
             VIEWS_REFRESH,
             views_refresh_cron,
             timezone,
-            ev.ViewsRefreshRequestedV1,
+            ev.ViewsRefreshRequested,
             views=tuple(views),
         ),
         Job(
             CART_REMINDERS,
             cart_reminders_cron,
             timezone,
-            ev.CartRemindersRequestedV1,
+            ev.CartRemindersRequested,
             idle_after_s=cart_idle_after_s,
             expire_after_s=cart_expire_after_s,
         ),

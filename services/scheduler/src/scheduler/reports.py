@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from marcus_contracts import Event, StreamNames, source_of
-from marcus_contracts.events.indexer import IndexRebuildFailedV1, IndexRebuiltV1
+from marcus_contracts.events.indexer import IndexRebuildFailed, IndexRebuilt
 from marcus_eventstore import CommandContext
 from marcus_messaging import Consumer, HandlerContext
 from scheduler import handlers
@@ -65,7 +65,7 @@ class Report:
 
 
 def _index_rebuilt(event: Event) -> Report:
-    assert isinstance(event, IndexRebuiltV1)
+    assert isinstance(event, IndexRebuilt)
     return Report(
         run_id=event.request_id,
         succeeded=True,
@@ -79,7 +79,7 @@ def _index_rebuilt(event: Event) -> Report:
 
 
 def _index_rebuild_failed(event: Event) -> Report:
-    assert isinstance(event, IndexRebuildFailedV1)
+    assert isinstance(event, IndexRebuildFailed)
     return Report(
         run_id=event.request_id,
         succeeded=False,
@@ -89,11 +89,11 @@ def _index_rebuild_failed(event: Event) -> Report:
 
 
 REPORTS: Mapping[str, Callable[[Event], Report]] = {
-    IndexRebuiltV1.event_type: _index_rebuilt,
-    IndexRebuildFailedV1.event_type: _index_rebuild_failed,
+    IndexRebuilt.event_type: _index_rebuilt,
+    IndexRebuildFailed.event_type: _index_rebuild_failed,
 }
 
-FAILURES: Mapping[str, str] = {IndexRebuiltV1.event_type: IndexRebuildFailedV1.event_type}
+FAILURES: Mapping[str, str] = {IndexRebuilt.event_type: IndexRebuildFailed.event_type}
 """The failure report of each success report a job may be `reported_by`."""
 
 

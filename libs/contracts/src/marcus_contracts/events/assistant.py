@@ -200,3 +200,16 @@ ALL = (
     ActionExecutedV1,
     ActionFailedV1,
 )
+
+
+# Unversioned names: the newest version of each event (and of the models they
+# carry). Producers and consumers use these, so a grep for `OrderPlaced` finds them all;
+# older versions live in `marcus_contracts.events.history`.
+SessionStarted = SessionStartedV1
+MessageReceived = MessageReceivedV1
+ReplyRecorded = ReplyRecordedV1
+SessionDeleted = SessionDeletedV1
+ActionProposed = ActionProposedV1
+ActionConfirmed = ActionConfirmedV1
+ActionExecuted = ActionExecutedV1
+ActionFailed = ActionFailedV1

@@ -161,3 +161,16 @@ ALL = (
     CartRemindersSetV1,
     CartAbandonedV1,
 )
+
+
+# Unversioned names: the newest version of each event (and of the models they
+# carry). Producers and consumers use these, so a grep for `OrderPlaced` finds them all;
+# older versions live in `marcus_contracts.events.history`.
+CartItemAdded = CartItemAddedV1
+CartItemQuantitySet = CartItemQuantitySetV1
+CartItemRemoved = CartItemRemovedV1
+CartCleared = CartClearedV1
+CartCheckedOut = CartCheckedOutV1
+CartItemsRestored = CartItemsRestoredV1
+CartRemindersSet = CartRemindersSetV1
+CartAbandoned = CartAbandonedV1

@@ -58,26 +58,6 @@ class CategoryUpdatedV1(Event):
     description: str = ""
 
 
-class _ProductSnapshotV1(Event):
-    product_id: UUID
-    sku: str
-    name: str
-    description: str = ""
-    price: Money
-    category: CategoryRef
-    stock: int = Field(ge=0)
-
-
-class ProductCreatedV1(_ProductSnapshotV1):
-    event_type = "catalog.product.created"
-    version = 1
-
-
-class ProductUpdatedV1(_ProductSnapshotV1):
-    event_type = "catalog.product.updated"
-    version = 1
-
-
 class _ProductSnapshotV2(Event):
     product_id: UUID
     sku: str
@@ -88,16 +68,6 @@ class _ProductSnapshotV2(Event):
     category: CategoryRef
     attributes: dict[str, AttributeValue] = Field(default_factory=dict)
     stock: int = Field(ge=0)
-
-
-class ProductCreatedV2(_ProductSnapshotV2):
-    event_type = "catalog.product.created"
-    version = 2
-
-
-class ProductUpdatedV2(_ProductSnapshotV2):
-    event_type = "catalog.product.updated"
-    version = 2
 
 
 # ------------------------------------------------------------ configurable products
@@ -244,28 +214,6 @@ class StockReleasedV1(Event):
     order_id: UUID
     quantity: int = Field(gt=0)
     stock: int = Field(ge=0)
-
-
-class RejectedLine(BaseModel):
-    """An order line the catalog could not serve, and why."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    product_id: UUID
-    requested: int = Field(gt=0)
-    available: int = Field(ge=0)
-    reason: Literal["insufficient_stock", "unknown_product"]
-
-
-class StockRejectedV1(Event):
-    """No stock was reserved for the order (subject = order id): `lines` lists the lines
-    that failed; the others would have been available."""
-
-    event_type = "catalog.stock.rejected"
-    version = 1
-
-    order_id: UUID
-    lines: list[RejectedLine] = Field(min_length=1)
 
 
 # ------------------------------------------------ option stock and the order's answer
@@ -447,17 +395,12 @@ class SnapshotCompletedV1(Event):
 ALL = (
     CategoryCreatedV1,
     CategoryUpdatedV1,
-    ProductCreatedV1,
-    ProductUpdatedV1,
-    ProductCreatedV2,
-    ProductUpdatedV2,
     ProductCreatedV3,
     ProductUpdatedV3,
     ProductDeletedV1,
     StockAdjustedV1,
     StockReservedV1,
     StockReleasedV1,
-    StockRejectedV1,
     StockRejectedV2,
     OptionStockReservedV1,
     OptionStockReleasedV1,
@@ -469,3 +412,23 @@ ALL = (
 SNAPSHOT = (ProductSnapshottedV1, SnapshotCompletedV1)
 """Written to a request's snapshot stream (`StreamNames.snapshot`), never to
 `events.catalog` nor the event store."""
+
+
+# Unversioned names: the newest version of each event (and of the models they
+# carry). Producers and consumers use these, so a grep for `OrderPlaced` finds them all;
+# older versions live in `marcus_contracts.events.history`.
+RejectedLine = RejectedLineV2
+CategoryCreated = CategoryCreatedV1
+CategoryUpdated = CategoryUpdatedV1
+ProductCreated = ProductCreatedV3
+ProductUpdated = ProductUpdatedV3
+ProductDeleted = ProductDeletedV1
+StockAdjusted = StockAdjustedV1
+StockReserved = StockReservedV1
+StockReleased = StockReleasedV1
+StockRejected = StockRejectedV2
+OptionStockReserved = OptionStockReservedV1
+OptionStockReleased = OptionStockReleasedV1
+StockAllocated = StockAllocatedV1
+ProductSnapshotted = ProductSnapshottedV1
+SnapshotCompleted = SnapshotCompletedV1

@@ -66,3 +66,12 @@ class JobFinishedV1(Event):
 
 
 ALL = (IndexRebuildRequestedV1, ViewsRefreshRequestedV1, CartRemindersRequestedV1, JobFinishedV1)
+
+
+# Unversioned names: the newest version of each event (and of the models they
+# carry). Producers and consumers use these, so a grep for `OrderPlaced` finds them all;
+# older versions live in `marcus_contracts.events.history`.
+IndexRebuildRequested = IndexRebuildRequestedV1
+ViewsRefreshRequested = ViewsRefreshRequestedV1
+CartRemindersRequested = CartRemindersRequestedV1
+JobFinished = JobFinishedV1

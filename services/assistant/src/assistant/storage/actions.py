@@ -131,8 +131,8 @@ async def _failed(session: AsyncSession, envelope: Envelope, event: Any) -> None
 
 
 APPLIERS: dict[str, Apply] = {
-    ev.ActionProposedV1.event_type: _proposed,
-    ev.ActionConfirmedV1.event_type: _confirmed,
-    ev.ActionExecutedV1.event_type: _executed,
-    ev.ActionFailedV1.event_type: _failed,
+    ev.ActionProposed.event_type: _proposed,
+    ev.ActionConfirmed.event_type: _confirmed,
+    ev.ActionExecuted.event_type: _executed,
+    ev.ActionFailed.event_type: _failed,
 }

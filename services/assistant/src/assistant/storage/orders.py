@@ -41,11 +41,11 @@ from marcus_contracts import Envelope
 from marcus_contracts.events import orders as ev
 
 STATUS_OF: dict[str, str] = {
-    ev.OrderPlacedV1.event_type: "pending",
-    ev.OrderConfirmedV1.event_type: "confirmed",
-    ev.OrderRejectedV1.event_type: "rejected",
-    ev.OrderCancelledV1.event_type: "cancelled",
-    ev.OrderShippedV1.event_type: "shipped",
+    ev.OrderPlaced.event_type: "pending",
+    ev.OrderConfirmed.event_type: "confirmed",
+    ev.OrderRejected.event_type: "rejected",
+    ev.OrderCancelled.event_type: "cancelled",
+    ev.OrderShipped.event_type: "shipped",
 }
 
 

@@ -95,10 +95,10 @@ async def _deleted(session: AsyncSession, envelope: Envelope, event: Any) -> Non
 
 
 _APPLIERS: dict[str, Apply] = {
-    ev.SessionStartedV1.event_type: _started,
-    ev.MessageReceivedV1.event_type: _received,
-    ev.ReplyRecordedV1.event_type: _replied,
-    ev.SessionDeletedV1.event_type: _deleted,
+    ev.SessionStarted.event_type: _started,
+    ev.MessageReceived.event_type: _received,
+    ev.ReplyRecorded.event_type: _replied,
+    ev.SessionDeleted.event_type: _deleted,
     **actions_store.APPLIERS,
 }
 

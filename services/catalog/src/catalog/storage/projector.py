@@ -145,16 +145,16 @@ async def _options_released(session: AsyncSession, envelope: Envelope, event: An
 
 
 _APPLIERS: dict[str, Apply] = {
-    ev.CategoryCreatedV1.event_type: _category,
-    ev.CategoryUpdatedV1.event_type: _category,
-    ev.ProductCreatedV3.event_type: _product,
-    ev.ProductUpdatedV3.event_type: _product,
-    ev.ProductDeletedV1.event_type: _product_deleted,
-    ev.StockAdjustedV1.event_type: _stock_adjusted,
-    ev.StockReservedV1.event_type: _stock_reserved,
-    ev.StockReleasedV1.event_type: _stock_released,
-    ev.OptionStockReservedV1.event_type: _options_reserved,
-    ev.OptionStockReleasedV1.event_type: _options_released,
+    ev.CategoryCreated.event_type: _category,
+    ev.CategoryUpdated.event_type: _category,
+    ev.ProductCreated.event_type: _product,
+    ev.ProductUpdated.event_type: _product,
+    ev.ProductDeleted.event_type: _product_deleted,
+    ev.StockAdjusted.event_type: _stock_adjusted,
+    ev.StockReserved.event_type: _stock_reserved,
+    ev.StockReleased.event_type: _stock_released,
+    ev.OptionStockReserved.event_type: _options_reserved,
+    ev.OptionStockReleased.event_type: _options_released,
 }
 
 

@@ -23,9 +23,9 @@ CART_EVENTS = {event.event_type for event in ev.ALL}
 
 
 def _is_activity(event: Any) -> bool:
-    if isinstance(event, ev.CartAbandonedV1):
+    if isinstance(event, ev.CartAbandoned):
         return False
-    return not (isinstance(event, ev.CartClearedV1) and event.reason == "expired")
+    return not (isinstance(event, ev.CartCleared) and event.reason == "expired")
 
 
 class CartProjector:
@@ -45,7 +45,7 @@ class CartProjector:
         changes = dict(values)
         if _is_activity(event):
             changes["last_activity_at"] = envelope.time
-        if isinstance(event, ev.CartAbandonedV1):
+        if isinstance(event, ev.CartAbandoned):
             changes["reminded_for"] = event.idle_since
         statement = pg_insert(carts).values(
             id=event.cart_id,

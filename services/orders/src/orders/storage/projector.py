@@ -14,12 +14,12 @@ from marcus_contracts.events import orders as ev
 from orders.storage.tables import PROJECTIONS, order_lines, orders
 
 STATUS_OF = {
-    ev.OrderPlacedV2.event_type: "pending",
-    ev.OrderConfirmedV2.event_type: "confirmed",
-    ev.OrderRejectedV2.event_type: "rejected",
-    ev.OrderCancelledV2.event_type: "cancelled",
-    ev.OrderShippedV2.event_type: "shipped",
-    ev.OrderDeliveredV1.event_type: "delivered",
+    ev.OrderPlaced.event_type: "pending",
+    ev.OrderConfirmed.event_type: "confirmed",
+    ev.OrderRejected.event_type: "rejected",
+    ev.OrderCancelled.event_type: "cancelled",
+    ev.OrderShipped.event_type: "shipped",
+    ev.OrderDelivered.event_type: "delivered",
 }
 
 
@@ -70,9 +70,9 @@ async def _transition(session: AsyncSession, envelope: Envelope, event: Any) -> 
         "version": envelope.sequence,
         "updated_at": envelope.time,
     }
-    if isinstance(event, ev.OrderRejectedV2):
+    if isinstance(event, ev.OrderRejected):
         values["reasons"] = [reason.model_dump(mode="json") for reason in event.reasons]
-    if isinstance(event, ev.OrderConfirmedV2):  # the catalog's prices replace the estimate
+    if isinstance(event, ev.OrderConfirmed):  # the catalog's prices replace the estimate
         values["total"] = event.total
         await session.execute(delete(order_lines).where(order_lines.c.order_id == event.order_id))
         await session.execute(insert(order_lines), _line_rows(event))
@@ -86,7 +86,7 @@ class OrdersProjector:
         if envelope.type not in STATUS_OF:
             return
         event = registry.decode(envelope)
-        if envelope.type == ev.OrderPlacedV2.event_type:
+        if envelope.type == ev.OrderPlaced.event_type:
             await _placed(session, envelope, event)
         else:
             await _transition(session, envelope, event)

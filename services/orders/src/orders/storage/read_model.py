@@ -66,7 +66,7 @@ async def set_stock(session: AsyncSession, envelope: Envelope, event: Any) -> No
 async def set_option_stock(
     session: AsyncSession,
     envelope: Envelope,
-    event: ev.OptionStockReservedV1 | ev.OptionStockReleasedV1,
+    event: ev.OptionStockReserved | ev.OptionStockReleased,
 ) -> None:
     """`catalog.option_stock.reserved|released`: every option's new stock (the event
     carries them all) and the product's derived stock. The per-product guard has

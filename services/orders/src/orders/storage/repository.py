@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marcus_contracts.events.orders import LineOption, OrderLineV2, ShippingAddress
+from marcus_contracts.events.orders import LineOption, OrderLine, ShippingAddress
 from marcus_eventstore import Aggregate
 from orders.domain import Order, PricedProduct
 from orders.storage.tables import (
@@ -101,8 +101,8 @@ class Repository:
         return None if row is None else IdempotencyRecord(row.request_hash, row.order_id)
 
 
-def _line(row: Any) -> OrderLineV2:
-    return OrderLineV2(
+def _line(row: Any) -> OrderLine:
+    return OrderLine(
         product_id=row.product_id,
         sku=row.sku,
         name=row.name,

@@ -23,7 +23,7 @@ class SchedulerProjector:
     async def apply(self, session: AsyncSession, envelope: Envelope) -> None:
         if envelope.type in FIRE_EVENTS:
             await self._fired(session, envelope, registry.decode(envelope))
-        elif envelope.type == ev.JobFinishedV1.event_type:
+        elif envelope.type == ev.JobFinished.event_type:
             await self._finished(session, envelope, registry.decode(envelope))
 
     async def _fired(self, session: AsyncSession, envelope: Envelope, event: Any) -> None:
