@@ -14,15 +14,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from marcus_eventstore.migrations import upgrade
-from marcus_web.auth import mint_token
+from tests.support import auth
+from tests.support.databases import truncate_tables
 from tests.support.servers import serve_app
 
 SECRET = "search-tests-secret-0123456789abcdef"
-INDEXER_TABLES = (
-    "events, outbox, processed_events, subject_sequences, documents, sync_queue, "
-    "collections, indexed, rebuild_runs"
-)
-CATALOG_TABLES = "outbox, events, products, categories"
 
 
 def migrate(database_url: str) -> None:
@@ -31,13 +27,8 @@ def migrate(database_url: str) -> None:
 
 
 async def reset(database_url: str) -> None:
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {_qualified('indexer', INDEXER_TABLES)} CASCADE"))
-            await conn.execute(text(f"TRUNCATE {_qualified('catalog', CATALOG_TABLES)} CASCADE"))
-    finally:
-        await engine.dispose()
+    """The indexer's and the catalog's tables emptied (one active collection per database)."""
+    await truncate_tables(database_url, "indexer", "catalog")
 
 
 async def empty_schema(database_url: str, schema: str) -> None:
@@ -63,12 +54,8 @@ async def empty_schema(database_url: str, schema: str) -> None:
         await engine.dispose()
 
 
-def _qualified(schema: str, tables: str) -> str:
-    return ", ".join(f"{schema}.{t.strip()}" for t in tables.split(","))
-
-
 def admin_headers() -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
+    return auth.admin_headers(secret=SECRET)
 
 
 def common(database_url: str, redis_url: str, prefix: str) -> dict[str, object]:
