@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -30,7 +29,6 @@ from sqlalchemy import (
     bindparam,
     cast,
     column,
-    delete,
     func,
     select,
 )
@@ -158,17 +156,6 @@ class Ledger:
             table.c.consumer_group == self._group, table.c.event_id == event_id
         )
         return (await session.execute(statement)).first() is not None
-
-    async def prune(self, session: AsyncSession, older_than: timedelta) -> int:
-        """Forget ids older than the streams' retention; a duplicate can no longer arrive."""
-        table = self._table
-        result = await session.execute(
-            delete(table).where(
-                table.c.consumer_group == self._group,
-                table.c.processed_at < func.now() - older_than,
-            )
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _insert_many(table: Table) -> Any:

@@ -125,8 +125,6 @@ class JwksKeys:
             url, lifespan=cache_s, timeout=timeout_s, cooldown_duration=cooldown_s
         )
         self._fetching = asyncio.Lock()
-        self.fetches = 0
-        """How many times the key set was fetched (tests and logs)."""
 
     def _cached(self, kid: str, *, stale: bool = False) -> jwt.PyJWK | None:
         cache = self._client.jwk_set_cache
@@ -156,7 +154,6 @@ class JwksKeys:
             if found is not None:
                 return found
             try:
-                self.fetches += 1
                 return await asyncio.to_thread(self._client.get_signing_key, kid)
             except jwt.PyJWKClientConnectionError:
                 stale = self._cached(kid, stale=True)
@@ -181,10 +178,6 @@ class TokenVerifier:
             if settings.jwks_url
             else None
         )
-
-    @property
-    def jwks(self) -> JwksKeys | None:
-        return self._jwks
 
     async def verify(self, token: str) -> Principal:
         s = self._settings

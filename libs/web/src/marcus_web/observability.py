@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -122,7 +122,6 @@ class MetricsMiddleware:
             children[1].observe(time.perf_counter() - started)
 
 
-REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 
 
@@ -199,8 +198,3 @@ def install_observability(app: FastAPI, service: str, checks: Mapping[str, Check
     app.add_middleware(MetricsMiddleware, service=service)
     app.add_middleware(RequestIdMiddleware)
     install_tracing(app, service)
-
-
-def request_app(request: Request) -> FastAPI:
-    app: FastAPI = request.app
-    return app
