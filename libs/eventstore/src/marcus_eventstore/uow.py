@@ -36,6 +36,38 @@ class CommandContext:
     causationid: str | None = None
     traceparent: str | None = None
 
+    @classmethod
+    def from_request(cls, request: HasHeaders) -> CommandContext:
+        """A command an HTTP request asked for: the request's id caused it, and it
+        continues the caller's correlation (`X-Correlation-ID`), or starts one at the
+        request (`X-Request-ID`, which the gateway and the services' middleware set)."""
+        headers = request.headers
+        request_id = headers.get("x-request-id")
+        return cls(
+            correlationid=headers.get("x-correlation-id") or request_id,
+            causationid=request_id,
+            traceparent=headers.get("traceparent"),
+        )
+
+    @classmethod
+    def caused_by(cls, envelope: Envelope) -> CommandContext:
+        """A command a consumed event caused: the event is the cause, and the command
+        continues the event's correlation, or starts one at the event when it had none
+        (the same rule as for requests: a correlation begins at its first message)."""
+        return cls(
+            correlationid=envelope.correlationid or str(envelope.id),
+            causationid=str(envelope.id),
+            traceparent=envelope.traceparent,
+        )
+
+
+class HasHeaders(Protocol):
+    """What `CommandContext.from_request` reads: a Starlette `Request`, or anything with
+    its case-insensitive `headers` mapping."""
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
 
 class Repository(Protocol):
     seen: list[Aggregate]

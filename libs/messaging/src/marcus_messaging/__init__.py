@@ -63,6 +63,7 @@ from marcus_messaging.ledger import (
     ledger_tables,
 )
 from marcus_messaging.processing import Entry, Handler, HandlerContext, Outcome
+from marcus_messaging.registration import handles, registered
 from marcus_messaging.replay import (
     DeadLetterNotFound,
     ReplayInProgress,
@@ -105,10 +106,12 @@ __all__ = [
     "ensure_group",
     "group_report",
     "group_state",
+    "handles",
     "ledger_tables",
     "list_dead_letters",
     "read_dead_letter",
     "readers_of",
+    "registered",
     "replay_dead_letters",
     "running_consumer",
     "stream_length",

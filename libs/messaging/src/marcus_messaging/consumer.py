@@ -29,6 +29,7 @@ import logging
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from types import ModuleType
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -48,6 +49,7 @@ from marcus_messaging.metrics import refresh_group_gauges
 from marcus_messaging.processing import EntryProcessor, Handler
 from marcus_messaging.readahead import ReadAhead
 from marcus_messaging.reclaim import Reclaimer
+from marcus_messaging.registration import bind, registered
 from marcus_messaging.replay import DeadLetterReplayer, ReplayResult, ReplayUnavailable
 from marcus_messaging.settings import ConsumerSettings
 from marcus_messaging.subscription import build_broker
@@ -144,6 +146,12 @@ class Consumer:
             return fn
 
         return register
+
+    def include(self, module: ModuleType, **dependencies: Any) -> None:
+        """Register every `@handles` function of `module` (`marcus_messaging.registration`),
+        binding the keyword-only parameters each names from `dependencies`."""
+        for event_type, fn in registered(module).items():
+            self.handler(event_type)(bind(fn, dependencies))
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Consumer]:

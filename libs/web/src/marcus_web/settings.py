@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from marcus_contracts import StreamNames
+
+if TYPE_CHECKING:
+    from marcus_messaging import ConsumerSettings
 
 DEV_JWT_SECRET = "marcus-dev-secret-change-me-in-production"
 """Published in this repository: anyone can sign tokens with it, so never in production."""
@@ -44,6 +49,20 @@ class ServiceSettings(BaseSettings):
     """The relay trims its stream's consumed entries once it holds more than this many
     (0: off; the scheduler's `STREAM_RETENTION` job bounds streams by age either way)."""
 
+    consumer_enabled: bool = True
+    """Run the service's consumer group inside the service process (`consumer.py`)."""
+    consumer_batch: int = Field(default=100, ge=1)
+    """Entries per read, handled in one transaction (`ConsumerSettings.batch`)."""
+    consumer_max_deliveries: int = Field(default=5, ge=1)
+    """Deliveries of a failing entry before it is dead-lettered."""
+    consumer_reclaim_min_idle_ms: int = Field(default=30_000, ge=1)
+    """Idle time after which another replica's pending entry counts as abandoned; must
+    cover two batches of the slowest handler."""
+    consumer_backoff_base_ms: int = Field(default=1_000, ge=1)
+    """Retry delay after the first failed delivery; doubles per delivery."""
+    consumer_backoff_max_ms: int = Field(default=300_000, ge=1)
+    """Upper bound of the retry delay."""
+
     ledger_retention_s: float = Field(default=7 * 24 * 3600, ge=3600)
     """How long a processed event id stays in the consumer ledger (`processed_events`).
     It must outlast every way the same event can reach the group again; see
@@ -79,6 +98,22 @@ class ServiceSettings(BaseSettings):
     """How long fetched keys are used before they are fetched again."""
     jwks_cooldown_s: float = Field(default=30, ge=0)
     """Least time between two fetches caused by an unknown `kid` (a rotation, or a forger)."""
+
+    def consumer_settings(self) -> ConsumerSettings:
+        """The consumer runtime's settings from the CONSUMER_* variables."""
+        from marcus_messaging import ConsumerSettings  # the consumer runtime is heavy
+
+        return ConsumerSettings(
+            batch=self.consumer_batch,
+            max_deliveries=self.consumer_max_deliveries,
+            reclaim_min_idle_ms=self.consumer_reclaim_min_idle_ms,
+            backoff_base_ms=self.consumer_backoff_base_ms,
+            backoff_max_ms=self.consumer_backoff_max_ms,
+        )
+
+    def stream_names(self) -> StreamNames:
+        """Stream names under this deployment's STREAM_PREFIX."""
+        return StreamNames(self.stream_prefix)
 
     @model_validator(mode="after")
     def _no_known_secret_in_production(self) -> Self:
