@@ -25,6 +25,7 @@ import json
 import sys
 import typing
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -164,33 +165,32 @@ def _handler(payload: Any) -> Callable[..., Any]:
     return handle
 
 
-def live_consumers() -> list[Any]:
-    """The consumers the services really run (built as at start-up, never started)."""
-    consumers = []
-    for service in ("catalog", "orders", "assistant", "notifier"):
-        app = importlib.import_module(f"{service}.main").create_app()
-        build = importlib.import_module(f"{service}.consumer").build_consumer
-        consumers.append(build(app.state.settings, app))
-    from sqlalchemy.ext.asyncio import create_async_engine
+@dataclass(frozen=True)
+class Group:
+    """A consumer group as the document shows it: the service that owns it and the event
+    types its `consumer.py` registers with `@handles` (read from the module, as the
+    runtime reads it: no consumer is built)."""
 
-    from indexer.consumer import build_consumer as indexer_consumer
-    from indexer.settings import IndexerSettings
-    from scheduler.reports import make_report_consumer
-    from scheduler.settings import SchedulerSettings
+    name: str
+    event_types: list[str]
 
-    indexer_settings = IndexerSettings()
-    consumers.append(
-        indexer_consumer(indexer_settings, create_async_engine(indexer_settings.database_url))
-    )
-    scheduler_settings = SchedulerSettings()
-    consumers.append(
-        make_report_consumer(
-            scheduler_settings,
-            create_async_engine(scheduler_settings.database_url),
-            scheduler_settings.jobs(),
-        )
-    )
-    return consumers
+    @property
+    def sources(self) -> list[str]:
+        """The producing services whose streams it reads."""
+        from marcus_contracts import source_of
+
+        return sorted({source_of(event_type) for event_type in self.event_types})
+
+
+def consumer_groups() -> list[Group]:
+    """One group per service with a `consumer.py`, named after the service."""
+    from marcus_messaging import registered
+
+    groups = []
+    for service in SERVICES:
+        module = importlib.import_module(f"{service}.consumer")
+        groups.append(Group(service, sorted(registered(module))))
+    return groups
 
 
 def build_asyncapi() -> Any:
@@ -235,24 +235,23 @@ def build_asyncapi() -> Any:
         "with. Read with XREAD/XRANGE (no group); it expires an hour after its last write.",
         schema=_payload(list(SNAPSHOT)),
     )
-    for consumer in sorted(live_consumers(), key=lambda c: c.group):
-        for stream in consumer.streams:
-            source = stream.removeprefix("events.")
-            types = [t for t in consumer.event_types if source_of(t) == source]
-            if not types:
-                continue
+    for group in consumer_groups():
+        dlq_stream = names.dlq(group.name)
+        for source in group.sources:
+            stream = names.events(source)
+            types = [t for t in group.event_types if source_of(t) == source]
             subscriber = broker.subscriber(
-                stream=StreamSub(stream, group=consumer.group, consumer="<replica>"),
-                title=f"{stream}:{consumer.group}",
-                description=f"Consumer group `{consumer.group}` handles "
+                stream=StreamSub(stream, group=group.name, consumer="<replica>"),
+                title=f"{stream}:{group.name}",
+                description=f"Consumer group `{group.name}` handles "
                 f"{', '.join(types)} (other types are acknowledged and skipped); "
-                f"what it cannot handle goes to {consumer.dlq_stream}.",
+                f"what it cannot handle goes to {dlq_stream}.",
             )
             subscriber(_handler(_payload([latest[t] for t in types])))
         broker.publisher(
-            stream=consumer.dlq_stream,
-            title=f"{consumer.dlq_stream}:publish",
-            description=f"Dead letters of group `{consumer.group}`: the original `event` "
+            stream=dlq_stream,
+            title=f"{dlq_stream}:publish",
+            description=f"Dead letters of group `{group.name}`: the original `event` "
             "field plus error, origin stream and entry id, delivery count "
             "(docs/runbook.md: replaying dead letters).",
         )
