@@ -48,7 +48,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -59,16 +58,21 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from bench.bus_processes import Job, Split, run_split
+from bench.bus_workload import (
+    RuntimeUnderTest,
+    produce,
+    raw_consume,
+    sample_envelopes,
+    sample_payloads,
+)
 from bench.machine import add_server_arguments, command, machine, result_path
-from marcus_contracts import STREAM_FIELD, Envelope, StreamNames, registry
-from marcus_contracts.events import catalog as ev
+from marcus_contracts import Envelope, StreamNames
 from marcus_eventstore import EventStore, OutboxRelay, RelaySettings, event_store_tables
-from marcus_messaging import Consumer, ConsumerSettings, HandlerContext, create_ledger_tables
+from marcus_messaging import create_ledger_tables
 
 SCHEMA = f"bench_bus_{os.getpid()}"
 """Per run: two runs at once (or `make bench` beside a developer's run) must not share it."""
 RESULTS = Path(__file__).parent / "results"
-GROUP = "bench"
 
 
 @dataclass(frozen=True)
@@ -83,52 +87,6 @@ async def measure(total: int, work: Callable[[], Awaitable[None]]) -> Measured:
     await work()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     return Measured(total / elapsed, cpu / total * 1e6)
-
-
-def sample_envelopes(count: int) -> list[Envelope]:
-    category = ev.CategoryRef(id=uuid.uuid4(), slug="bikes", name="Bikes")
-    envelopes = []
-    for i in range(count):
-        product_id = uuid.uuid4()
-        event = ev.ProductUpdated(  # what the catalog records today (a simple product)
-            product_id=product_id,
-            sku=f"BENCH-{i}",
-            name="Aluminium road bike, 54 cm",
-            description="A light road bike with a carbon fork and Shimano 105 groupset.",
-            price=Decimal("999.90"),
-            currency="EUR",
-            category=category,
-            attributes={"colour": "red", "weight_kg": 8.4, "frame": "aluminium"},
-            stock=12,
-        )
-        envelopes.append(registry.envelope(event, subject=str(product_id), sequence=1))
-    return envelopes
-
-
-def sample_payloads(count: int) -> list[str]:
-    return [envelope.to_json() for envelope in sample_envelopes(count)]
-
-
-async def raw_consume(
-    redis: aioredis.Redis, stream: str, group: str, total: int, batch: int
-) -> None:
-    """The ceiling consumer: XREADGROUP a batch, XACK it, repeat until `total` acked."""
-    done = 0
-    while done < total:
-        reply = await redis.xreadgroup(group, "bench", {stream: ">"}, count=batch, block=1000)
-        if not reply:
-            continue
-        ids = [entry_id for entry_id, _ in reply[0][1]]
-        await redis.xack(stream, group, *ids)
-        done += len(ids)
-
-
-async def produce(redis: aioredis.Redis, stream: str, payloads: list[str], batch: int) -> None:
-    for start in range(0, len(payloads), batch):
-        pipe = redis.pipeline(transaction=False)
-        for payload in payloads[start : start + batch]:
-            pipe.xadd(stream, {STREAM_FIELD: payload})
-        await pipe.execute()
 
 
 async def bench_raw(
@@ -182,55 +140,12 @@ async def bench_relay(
     return await measure(total, work)
 
 
-class RuntimeUnderTest:
-    """The consumer runtime with a no-op handler; `consumed()` waits until all `total`
-    events ran and were acknowledged, which happens only after their batch committed."""
-
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        redis_url: str,
-        names: StreamNames,
-        total: int,
-        batch: int,
-        *,
-        schema: str = SCHEMA,
-        freeze_heap: bool = True,
-    ) -> None:
-        self.consumer = Consumer(
-            group=GROUP,
-            streams=["catalog"],
-            engine=engine,
-            schema=schema,
-            redis_url=redis_url,
-            names=names,
-            settings=ConsumerSettings(batch=batch, block_ms=100, freeze_heap=freeze_heap),
-        )
-        self._stream = names.events("catalog")
-        self._total = total
-        self._seen = 0
-        self._done = asyncio.Event()
-        self.consumer.handler("catalog.product.updated")(self._on_product)
-
-    async def _on_product(self, ctx: HandlerContext) -> None:
-        self._seen += 1
-        if self._seen >= self._total:
-            self._done.set()
-
-    async def consumed(self, redis: aioredis.Redis) -> None:
-        await self._done.wait()
-        while True:  # the last batch ran; now its commit and XACK
-            if not int((await redis.xpending(self._stream, GROUP))["pending"]):
-                return
-            await asyncio.sleep(0.001)
-
-
 async def bench_full(
     dsn: str, engine: AsyncEngine, redis_url: str, prefix: str, total: int, batch: int
 ) -> Measured:
     redis = aioredis.from_url(redis_url)
     names = StreamNames(prefix)
-    runtime = RuntimeUnderTest(engine, redis_url, names, total, batch)
+    runtime = RuntimeUnderTest(engine, redis_url, names, total, batch, schema=SCHEMA)
     stop = asyncio.Event()
     relay = relay_for(dsn, names.events("catalog"), redis, batch)
 
@@ -253,7 +168,7 @@ async def bench_consumer(
     redis = aioredis.from_url(redis_url)
     names = StreamNames(prefix)
     await produce(redis, names.events("catalog"), payloads, 1000)
-    runtime = RuntimeUnderTest(engine, redis_url, names, len(payloads), batch)
+    runtime = RuntimeUnderTest(engine, redis_url, names, len(payloads), batch, schema=SCHEMA)
 
     async def work() -> None:
         async with runtime.consumer.running():

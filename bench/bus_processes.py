@@ -39,6 +39,14 @@ import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from bench.bus_workload import (
+    GROUP,
+    RuntimeUnderTest,
+    produce,
+    raw_consume,
+    sample_envelopes,
+    sample_payloads,
+)
 from marcus_contracts import StreamNames
 from marcus_eventstore import EventStore, OutboxRelay, RelaySettings, event_store_tables
 
@@ -208,8 +216,6 @@ def _report(role: str, cpu_started: float) -> Report:
 
 
 async def raw_producer(config: dict[str, Any], ready: MpEvent, go: MpEvent) -> Report:
-    from bench.bus import produce, sample_payloads
-
     redis = aioredis.from_url(config["redis_url"])
     payloads = sample_payloads(config["total"])
     await redis.ping()
@@ -221,8 +227,6 @@ async def raw_producer(config: dict[str, Any], ready: MpEvent, go: MpEvent) -> R
 
 
 async def raw_consumer(config: dict[str, Any], ready: MpEvent, go: MpEvent) -> Report:
-    from bench.bus import raw_consume
-
     redis = aioredis.from_url(config["redis_url"])
     await redis.ping()
     cpu = await _start_when_told(ready, go)
@@ -251,8 +255,6 @@ async def relay_worker(config: dict[str, Any], ready: MpEvent, go: MpEvent) -> R
 async def appending_relay(config: dict[str, Any], ready: MpEvent, go: MpEvent) -> Report:
     """A producing service: appends events (a batch per transaction) while its relay
     publishes them."""
-    from bench.bus import sample_envelopes
-
     redis = aioredis.from_url(config["redis_url"])
     engine = create_async_engine(config["database_url"], pool_size=2)
     store = EventStore(event_store_tables(_metadata(), config["schema"]))
@@ -276,8 +278,6 @@ async def appending_relay(config: dict[str, Any], ready: MpEvent, go: MpEvent) -
 
 
 async def runtime_consumer(config: dict[str, Any], ready: MpEvent, go: MpEvent) -> Report:
-    from bench.bus import GROUP, RuntimeUnderTest
-
     engine = create_async_engine(config["database_url"], pool_size=5)
     redis = aioredis.from_url(config["redis_url"])
     runtime = RuntimeUnderTest(
