@@ -16,17 +16,53 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import MetaData, delete, func, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import Executable
 
 from marcus_messaging.ledger import ledger_tables
 
 log = logging.getLogger("marcus.messaging.pruning")
 
 PRUNE_BATCH = 5_000
+
+
+async def delete_in_batches(
+    engine: AsyncEngine, statement: Executable, params: dict[str, Any] | None = None, *, batch: int
+) -> int:
+    """Run a DELETE limited to `batch` rows until it deletes fewer; how many in all. Each
+    batch is its own transaction, so row locks stay brief while writers go on."""
+    total = 0
+    while True:
+        async with engine.begin() as conn:
+            deleted = (await conn.execute(statement, params or {})).rowcount or 0
+        total += deleted
+        if deleted < batch:
+            return total
+
+
+async def run_periodically(
+    prune: Callable[[], Awaitable[int]], *, interval_s: float, stop: asyncio.Event, what: str
+) -> None:
+    """Every `interval_s` until `stop` is set (the first time one interval after start),
+    run `prune`. A failure (the database away) is logged and retried at the next
+    interval: pruning late is harmless."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)
+            return
+        try:
+            pruned = await prune()
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("%s pruning failed, retrying later: %r", what, exc)
+            continue
+        if pruned:
+            log.info("pruned %d rows: %s", pruned, what)
 
 
 async def prune_ledger(
@@ -40,33 +76,4 @@ async def prune_ledger(
         .limit(batch)
     )
     statement = delete(table).where(tuple_(table.c.consumer_group, table.c.event_id).in_(expired))
-    total = 0
-    while True:
-        async with engine.begin() as conn:
-            deleted = (await conn.execute(statement)).rowcount or 0
-        total += deleted
-        if deleted < batch:
-            return total
-
-
-async def prune_ledger_periodically(
-    engine: AsyncEngine,
-    schema: str,
-    *,
-    retention: timedelta,
-    interval_s: float,
-    stop: asyncio.Event,
-) -> None:
-    """Every `interval_s` until `stop` is set, prune the ledger of `schema`. A failure (the
-    database away) is logged and retried at the next interval: pruning late is harmless."""
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval_s)
-            return
-        try:
-            pruned = await prune_ledger(engine, schema, retention)
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning("ledger pruning of %s failed, retrying later: %r", schema, exc)
-            continue
-        if pruned:
-            log.info("pruned %d ledger rows of %s older than %s", pruned, schema, retention)
+    return await delete_in_batches(engine, statement, batch=batch)

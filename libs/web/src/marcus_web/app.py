@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -34,10 +34,10 @@ from marcus_eventstore import (
     libpq_dsn,
 )
 from marcus_messaging.connections import RedisTimeouts, redis_client
-from marcus_messaging.pruning import prune_ledger_periodically
+from marcus_messaging.pruning import prune_ledger, run_periodically
 from marcus_web.admin import admin_router
 from marcus_web.auth import TokenVerifier
-from marcus_web.idempotency import prune_idempotency_keys_periodically
+from marcus_web.idempotency import prune_idempotency_keys
 from marcus_web.limits import InputLimitsMiddleware
 from marcus_web.observability import Check, install_observability
 from marcus_web.openapi import install_honest_openapi
@@ -100,6 +100,17 @@ def install_domain_errors(app: FastAPI) -> None:
         app.add_exception_handler(exc_type, handler)
 
 
+def pruning_task(
+    prune: Callable[[], Awaitable[int]], interval_s: float, what: str
+) -> BackgroundTask:
+    """A background task that prunes every `interval_s` (`run_periodically`)."""
+
+    async def run_pruning(app: FastAPI, stop: asyncio.Event) -> None:
+        await run_periodically(prune, interval_s=interval_s, stop=stop, what=what)
+
+    return run_pruning
+
+
 def create_service_app(
     settings: ServiceSettings,
     *,
@@ -132,29 +143,23 @@ def create_service_app(
 
         tasks.insert(0, run_relay)
     if ledger and settings.ledger_prune_interval_s > 0:
-
-        async def run_ledger_pruning(app: FastAPI, stop: asyncio.Event) -> None:
-            await prune_ledger_periodically(
-                engine,
-                service,
-                retention=timedelta(seconds=settings.ledger_retention_s),
-                interval_s=settings.ledger_prune_interval_s,
-                stop=stop,
+        retention = timedelta(seconds=settings.ledger_retention_s)
+        tasks.append(
+            pruning_task(
+                lambda: prune_ledger(engine, service, retention),
+                settings.ledger_prune_interval_s,
+                f"ledger of {service} older than {retention}",
             )
-
-        tasks.append(run_ledger_pruning)
+        )
     if settings.idempotency_prune_interval_s > 0:
-
-        async def run_idempotency_pruning(app: FastAPI, stop: asyncio.Event) -> None:
-            await prune_idempotency_keys_periodically(
-                engine,
-                service,
-                ttl=timedelta(seconds=settings.idempotency_key_ttl_s),
-                interval_s=settings.idempotency_prune_interval_s,
-                stop=stop,
+        ttl = timedelta(seconds=settings.idempotency_key_ttl_s)
+        tasks.append(
+            pruning_task(
+                lambda: prune_idempotency_keys(engine, service, ttl),
+                settings.idempotency_prune_interval_s,
+                f"idempotency keys of {service} older than {ttl}",
             )
-
-        tasks.append(run_idempotency_pruning)
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -10,16 +10,12 @@ time one interval after start. A schema without the table is skipped.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from datetime import timedelta
 
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-log = logging.getLogger("marcus.web.idempotency")
+from marcus_messaging.pruning import delete_in_batches
 
 PRUNE_BATCH = 5_000
 
@@ -39,28 +35,4 @@ async def prune_idempotency_keys(
         f"DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table}"
         " WHERE created_at < now() - :ttl LIMIT :batch)"
     )
-    total = 0
-    while True:
-        async with engine.begin() as conn:
-            result = await conn.execute(statement, {"ttl": ttl, "batch": batch})
-        deleted = result.rowcount or 0
-        total += deleted
-        if deleted < batch:
-            return total
-
-
-async def prune_idempotency_keys_periodically(
-    engine: AsyncEngine, schema: str, *, ttl: timedelta, interval_s: float, stop: asyncio.Event
-) -> None:
-    """Every `interval_s` until `stop` is set; a failure is logged and retried next time."""
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval_s)
-            return
-        try:
-            pruned = await prune_idempotency_keys(engine, schema, ttl)
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning("idempotency key pruning of %s failed, retrying later: %r", schema, exc)
-            continue
-        if pruned:
-            log.info("pruned %d idempotency keys of %s older than %s", pruned, schema, ttl)
+    return await delete_in_batches(engine, statement, {"ttl": ttl, "batch": batch}, batch=batch)
