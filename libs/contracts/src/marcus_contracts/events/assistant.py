@@ -138,13 +138,18 @@ class ProposedLine(BaseModel):
     line_total: Money
 
 
-class ActionProposedV1(Event):
-    event_type = "assistant.action.proposed"
-    version = 1
+class _ActionV1(Event):
+    """What every step of an action names: the action, its session and their owner."""
 
     action_id: UUID
     session_id: UUID
     customer: str = Field(min_length=1)
+
+
+class ActionProposedV1(_ActionV1):
+    event_type = "assistant.action.proposed"
+    version = 1
+
     kind: ActionKind = "checkout"
     lines: list[ProposedLine] = Field(min_length=1)
     total: Money
@@ -153,39 +158,29 @@ class ActionProposedV1(Event):
     expires_at: datetime
 
 
-class ActionConfirmedV1(Event):
+class ActionConfirmedV1(_ActionV1):
     """The customer said yes (their token, before `expires_at`, the first time)."""
 
     event_type = "assistant.action.confirmed"
     version = 1
 
-    action_id: UUID
-    session_id: UUID
-    customer: str = Field(min_length=1)
 
-
-class ActionExecutedV1(Event):
+class ActionExecutedV1(_ActionV1):
     """The confirmed action was performed: the checkout placed `order_id`."""
 
     event_type = "assistant.action.executed"
     version = 1
 
-    action_id: UUID
-    session_id: UUID
-    customer: str = Field(min_length=1)
     order_id: UUID
 
 
-class ActionFailedV1(Event):
+class ActionFailedV1(_ActionV1):
     """The confirmed action could not be performed (`status`: the API's answer, 0 when it
     could not be reached); nothing was bought. The customer may ask again."""
 
     event_type = "assistant.action.failed"
     version = 1
 
-    action_id: UUID
-    session_id: UUID
-    customer: str = Field(min_length=1)
     status: int = Field(ge=0)
     detail: str = ""
 

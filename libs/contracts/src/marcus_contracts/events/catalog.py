@@ -192,28 +192,25 @@ class StockAdjustedV1(Event):
 # one `rejected` event (subject = order id) naming the lines that could not be served.
 
 
-class StockReservedV1(Event):
+class _StockMovementV1(Event):
+    product_id: UUID
+    order_id: UUID
+    quantity: int = Field(gt=0)
+    stock: int = Field(ge=0)
+
+
+class StockReservedV1(_StockMovementV1):
     """`quantity` units of a product reserved for an order; `stock` is what remains."""
 
     event_type = "catalog.stock.reserved"
     version = 1
 
-    product_id: UUID
-    order_id: UUID
-    quantity: int = Field(gt=0)
-    stock: int = Field(ge=0)
 
-
-class StockReleasedV1(Event):
+class StockReleasedV1(_StockMovementV1):
     """Units reserved for a cancelled order put back; `stock` is the new stock."""
 
     event_type = "catalog.stock.released"
     version = 1
-
-    product_id: UUID
-    order_id: UUID
-    quantity: int = Field(gt=0)
-    stock: int = Field(ge=0)
 
 
 # ------------------------------------------------ option stock and the order's answer
