@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from marcus_web.app import BackgroundTask, create_service_app
 from scheduler.api.routes import router
-from scheduler.reports import run_report_consumer
+from scheduler.consumer import run_consumer
 from scheduler.scheduling import Scheduling, replica_name
 from scheduler.settings import SERVICE, SchedulerSettings
 
@@ -31,12 +31,7 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
 
         background.append(run_scheduling)
 
-    if settings.consumer_enabled:
-
-        async def run_reports(app: FastAPI, stop: asyncio.Event) -> None:
-            await run_report_consumer(settings, app.state.engine, jobs, stop)
-
-        background.append(run_reports)
+    background.append(run_consumer)
 
     app = create_service_app(
         settings,

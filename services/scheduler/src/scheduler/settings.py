@@ -57,9 +57,6 @@ class SchedulerSettings(ServiceSettings):
     lease_poll_seconds: float = Field(default=1.0, gt=0)
     """How often a standby tries to take the lease."""
 
-    consumer_enabled: bool = True
-    """Consume outcome reports (`indexer.index.rebuilt`) in this process."""
-
     @field_validator("schedule_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from marcus_eventstore import CommandContext, Conflict
+from marcus_eventstore import Conflict
 from marcus_web.auth import Admin
+from marcus_web.dependencies import ReadSession, unit_of_work
 from scheduler import handlers
 from scheduler.api.schemas import JobList, JobOut, LeaderOut, RunList, RunOut
 from scheduler.domain import UnknownJob
@@ -21,17 +21,7 @@ from scheduler.storage.uow import SchedulerUnitOfWork
 router = APIRouter(prefix="/api/v1/admin", tags=["jobs"])
 
 
-def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
-    return sessions
-
-
-async def read_session(request: Request):  # type: ignore[no-untyped-def]
-    async with _sessions(request)() as session:
-        yield session
-
-
-Session = Annotated[AsyncSession, Depends(read_session)]
+UnitOfWork = Annotated[SchedulerUnitOfWork, Depends(unit_of_work(SchedulerUnitOfWork))]
 JobName = Annotated[str, Path(description="job name, e.g. index-rebuild", max_length=80)]
 
 
@@ -60,7 +50,7 @@ def _job(request: Request, name: str) -> Job:
 
 
 @router.get("/jobs", response_model=JobList, summary="Jobs: schedule, next and last run")
-async def list_jobs(request: Request, _: Admin, session: Session) -> JobList:
+async def list_jobs(request: Request, _: Admin, session: ReadSession) -> JobList:
     now = datetime.now(UTC)
     last = await queries.last_runs(session, _jobs(request))
     items = []
@@ -111,7 +101,7 @@ async def list_runs(
     request: Request,
     name: JobName,
     _: Admin,
-    session: Session,
+    session: ReadSession,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> RunList:
     if name in _housekeeping(request):
@@ -127,17 +117,10 @@ async def list_runs(
     status_code=status.HTTP_202_ACCEPTED,
     summary="Run a job now: emits its event (the work itself happens in its consumer)",
 )
-async def run_now(request: Request, name: JobName, principal: Admin, session: Session) -> RunOut:
+async def run_now(
+    request: Request, name: JobName, principal: Admin, session: ReadSession, uow: UnitOfWork
+) -> RunOut:
     job = _job(request, name)
-    headers = request.headers
-    uow = SchedulerUnitOfWork(
-        _sessions(request),
-        CommandContext(
-            correlationid=headers.get("x-correlation-id") or headers.get("x-request-id"),
-            causationid=headers.get("x-request-id"),
-            traceparent=headers.get("traceparent"),
-        ),
-    )
     fired = await handlers.fire_job(
         handlers.FireJob(job, datetime.now(UTC), requested_by=principal.subject), uow
     )
