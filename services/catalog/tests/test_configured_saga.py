@@ -198,7 +198,7 @@ async def test_thirty_concurrent_orders_sharing_an_option_with_five_units_five_s
 async def test_an_option_deleted_while_an_order_is_pending_rejects_the_order(
     engine, admin_headers, settings, orders_stream, catalog_stream
 ) -> None:
-    idle = settings.model_copy(update={"saga_enabled": False})
+    idle = settings.model_copy(update={"consumer_enabled": False})
     async with serve_app(create_app(idle)) as url, httpx.AsyncClient(base_url=url) as client:
         category = (await CatalogApi(client, admin_headers).category())["id"]
         bike = await build_bike(client, admin_headers, category)

@@ -11,11 +11,11 @@ from uuid import UUID, uuid4
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from catalog import saga
+from catalog import handlers
 from catalog.storage.uow import CatalogUnitOfWork
 from marcus_contracts import Envelope, StreamNames, new_event_id, registry
 from marcus_contracts.events.history import orders as order_history
-from marcus_eventstore import CommandContext, rebuild_projections
+from marcus_eventstore import rebuild_projections
 from marcus_messaging import group_state
 from tests.support.servers import wait_for
 
@@ -212,10 +212,9 @@ async def test_a_joined_unit_of_work_rolls_back_with_its_owner(api, engine: Asyn
     product = await api.product((await api.category())["id"], sku="J", stock=3)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions() as session, session.begin():
-        ok = await saga.reserve_stock(
-            saga.ReserveStock(new_event_id(), [(UUID(product["id"]), 2)]),
-            session,
-            CommandContext(),
+        ok = await handlers.reserve_stock(
+            handlers.ReserveStock(new_event_id(), [(UUID(product["id"]), 2)]),
+            CatalogUnitOfWork.joining(session),
         )
         assert ok
         stock = await session.execute(

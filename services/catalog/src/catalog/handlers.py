@@ -1,27 +1,59 @@
 """Command handlers: the catalog's use cases, each in one unit of work.
 
-HTTP routes call these, the stock saga's consumer calls `catalog.saga`; neither touches
-SQL itself. Commands that change a product lock its row first, in the repository's lock
-order (a preconfigured product's base product before it).
+HTTP routes call these, and so do the stock saga's event handlers (`catalog.consumer`:
+`reserve_stock`, `release_stock`); none touches SQL itself. Commands that change a
+product lock its row first, in the repository's lock order (a preconfigured product's
+base product before it).
 
 Configurable products change through `edit_configuration`: one edit function of
 `catalog.configuration` (add a part, change an option, add a rule...) applied to the
 locked product; the product's preconfigured products are checked against the result
 (still valid, or the edit is refused) and follow it (option names, stock).
+
+The catalog's part of the order saga: check, price and reserve a placed order, all lines
+or none (`reserve_stock`), and release it when the order is cancelled (`release_stock`).
+The consumer runs both in its ledger transaction (`UnitOfWork.joining`), so the order
+event is marked processed if and only if the stock change and its events commit.
+Checking and pricing is `catalog.allocation.plan` (pure): every line's configuration
+validated, every line priced (the only pricing there is), then the units each product
+and each option must give, summed over the order's lines. The answer is one event of the
+order's reservation: `catalog.stock.allocated` with the priced lines, or
+`catalog.stock.rejected` with every problem found. Stock moves are product events:
+`catalog.stock.reserved` per simple product, `catalog.option_stock.reserved` per
+configurable product whose options were taken, and `catalog.stock.adjusted` for each
+preconfigured product whose stock (what its options allow) changed with them.
+
+Never overselling, with concurrent orders and several catalog replicas: the order's
+products are locked (SELECT ... FOR UPDATE) before their stock is read: simple and
+configurable products (a preconfigured line locks its base product) in id order, then
+the preconfigured products of the locked configurable products, in id order (the
+repository's lock order, which API writes follow too). Two reservations of one product
+or one option run one after the other, and no two commands can deadlock.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 from uuid import UUID
 
-from catalog.domain import CONFIGURABLE, PRECONFIGURED, SIMPLE, Category, Product
+from catalog.allocation import LineRequest, plan
+from catalog.domain import (
+    CONFIGURABLE,
+    PRECONFIGURED,
+    SIMPLE,
+    Category,
+    OrderReservation,
+    Product,
+)
 from catalog.storage.uow import CatalogUnitOfWork as UnitOfWork
 from marcus_eventstore import Conflict, DomainError, NotFound
 from marcus_pricing import Configuration
+
+log = logging.getLogger("catalog.saga")
 
 
 @dataclass(frozen=True)
@@ -65,8 +97,8 @@ class UpdateProduct:
     """Preconfigured products: a new selection of options."""
 
 
-EditResult = Configuration | tuple[Configuration, UUID]
-Edit = Callable[[Configuration], EditResult]
+EditResult: TypeAlias = Configuration | tuple[Configuration, UUID]
+Edit: TypeAlias = Callable[[Configuration], EditResult]
 
 
 @dataclass(frozen=True)
@@ -91,6 +123,27 @@ class SetStock:
     stock: int
     reason: str = ""
     expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class ReserveStock:
+    order_id: UUID
+    lines: Sequence[LineRequest | tuple[UUID, int]]
+    """The order's lines, in order; `(product id, quantity)` for a line without options.
+    A product or an option may be asked for by several lines: they add up."""
+    currency: str | None = None
+    """The order's currency (every line must be sold in it); None: the products'."""
+
+    def requests(self) -> list[LineRequest]:
+        return [
+            line if isinstance(line, LineRequest) else LineRequest(line[0], line[1])
+            for line in self.lines
+        ]
+
+
+@dataclass(frozen=True)
+class ReleaseStock:
+    order_id: UUID
 
 
 async def _category(uow: UnitOfWork, category_id: UUID) -> Category:
@@ -223,3 +276,86 @@ async def set_stock(cmd: SetStock, uow: UnitOfWork) -> None:
         product.expect_version(cmd.expected_version)
         product.set_stock(cmd.stock, cmd.reason)
         await uow.commit()
+
+
+async def reserve_stock(cmd: ReserveStock, uow: UnitOfWork) -> bool:
+    """True if every line was reserved; False if the order was rejected (one
+    `catalog.stock.rejected` naming every problem, and no stock moved)."""
+    async with uow:
+        requests = cmd.requests()
+        products = await _lock_for_order(uow, [r.product_id for r in requests])
+        decision = plan(requests, products, cmd.currency)
+        if decision.refusals:
+            uow.repo.add(OrderReservation.rejected(cmd.order_id, decision.refusals))
+        else:
+            for product_id, quantity in decision.simple.items():
+                products[product_id].reserve(cmd.order_id, quantity)
+            for base_id, demand in decision.options.items():
+                products[base_id].reserve_options(cmd.order_id, demand)
+            _follow_bases(products, decision.options)
+            uow.repo.add(
+                OrderReservation.allocated(
+                    cmd.order_id, decision.currency, decision.lines, decision.total
+                )
+            )
+        await uow.commit()
+        return not decision.refusals
+
+
+async def release_stock(cmd: ReleaseStock, uow: UnitOfWork) -> int:
+    """Put back what is still reserved for the order; returns how many products."""
+    async with uow:
+        lines = await uow.repo.reserved_lines(cmd.order_id)
+        held = await uow.repo.reserved_options(cmd.order_id)
+        found = await _lock_for_order(uow, [product_id for product_id, _ in lines] + list(held))
+        released = 0
+        for product_id, quantity in lines:
+            product = found.get(product_id)
+            if product is None:  # deleted since: nothing to put the units back on
+                log.warning(
+                    "order %s: product %s was deleted; %d units not released",
+                    cmd.order_id,
+                    product_id,
+                    quantity,
+                )
+                continue
+            product.release(cmd.order_id, quantity)
+            released += 1
+        for base_id, options in held.items():
+            base = found.get(base_id)
+            gone = list(options) if base is None else base.release_options(cmd.order_id, options)
+            if gone:
+                log.warning(
+                    "order %s: options %s of product %s were deleted; their units not released",
+                    cmd.order_id,
+                    ", ".join(map(str, gone)),
+                    base_id,
+                )
+            if base is not None and len(gone) < len(options):
+                released += 1
+        _follow_bases(found, held)
+        await uow.commit()
+        return released
+
+
+async def _lock_for_order(uow: UnitOfWork, product_ids: list[UUID]) -> dict[UUID, Product]:
+    """Lock what an order touches, in the lock order: the simple and configurable
+    products (a preconfigured product stands for its base product) in id order, then
+    the preconfigured products of those configurable products."""
+    heads = await uow.repo.heads(product_ids)
+    first = {
+        base_id if kind == PRECONFIGURED and base_id is not None else product_id
+        for product_id, (kind, base_id) in heads.items()
+    }
+    locked = await uow.repo.products_for_update(sorted(first))
+    bases = [p.id for p in locked.values() if p.kind == CONFIGURABLE]
+    return locked | await uow.repo.presets_of(bases)
+
+
+def _follow_bases(products: dict[UUID, Product], moved: dict[UUID, dict[UUID, int]]) -> None:
+    """Preconfigured products of configurable products whose option stock moved."""
+    for product in products.values():
+        if product.kind == PRECONFIGURED and product.base_product_id in moved:
+            base = products[product.base_product_id]
+            if not base.deleted:
+                product.follow(base)

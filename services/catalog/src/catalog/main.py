@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from catalog.api.configurator import install_configuration_errors
 from catalog.api.configurator import router as configurator_router
 from catalog.api.routes import router
-from catalog.consumer import run_saga_consumer
+from catalog.consumer import run_consumer
 from catalog.settings import SCHEMA, SERVICE, CatalogSettings
 from catalog.storage.follower import CommitFollower
 from catalog.storage.read_cache import ReadCache
@@ -33,7 +33,7 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         description="Categories, products (simple, configurable, preconfigured), stock, and"
         " the quote of a configuration. Reads and quotes are public; writes need `admin`.",
         routers=[router, configurator_router],
-        background=[run_saga_consumer, run_read_cache_follower],
+        background=[run_consumer, run_read_cache_follower],
     )
     install_configuration_errors(app)
     if settings.read_cache:

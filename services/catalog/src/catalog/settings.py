@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import AliasChoices, Field
+
 from marcus_web.settings import ServiceSettings
 
 SERVICE = "catalog"
@@ -11,17 +13,35 @@ SCHEMA = "catalog"
 class CatalogSettings(ServiceSettings):
     port: int = 8001
 
-    saga_enabled: bool = True
+    # The consumer group's settings are the shared CONSUMER_* ones; the catalog's first
+    # name for them, SAGA_*, is still read (the variable names operators already set).
+    consumer_enabled: bool = Field(
+        default=True, validation_alias=AliasChoices("consumer_enabled", "saga_enabled")
+    )
     """Run the catalog's consumer group inside the service process: the stock saga
     (`events.orders`) and the indexer's snapshot requests (`events.indexer`)."""
-    saga_batch: int = 1
+    consumer_batch: int = Field(
+        default=1, ge=1, validation_alias=AliasChoices("consumer_batch", "saga_batch")
+    )
     """Orders per consumer transaction. 1 on purpose: a reservation holds its products'
     row locks until its transaction commits, so a batch would hold the locks of many
     orders at once, and two replicas taking the same products in different batch orders
     would deadlock; one order per transaction keeps every lock set in id order."""
-    saga_max_deliveries: int = 10
-    saga_reclaim_min_idle_ms: int = 30_000
-    saga_backoff_base_ms: int = 500
+    consumer_max_deliveries: int = Field(
+        default=10,
+        ge=1,
+        validation_alias=AliasChoices("consumer_max_deliveries", "saga_max_deliveries"),
+    )
+    consumer_reclaim_min_idle_ms: int = Field(
+        default=30_000,
+        ge=1,
+        validation_alias=AliasChoices("consumer_reclaim_min_idle_ms", "saga_reclaim_min_idle_ms"),
+    )
+    consumer_backoff_base_ms: int = Field(
+        default=500,
+        ge=1,
+        validation_alias=AliasChoices("consumer_backoff_base_ms", "saga_backoff_base_ms"),
+    )
 
     snapshot_page: int = 500
     """Products read and written per round when answering a snapshot request."""

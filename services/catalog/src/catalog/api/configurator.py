@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog import configuration as cfg
 from catalog import handlers, quotes
-from catalog.api.routes import IfMatch, Session, UoW, etag, expected_version
+from catalog.api.routes import IfMatch, UoW, etag, expected_version
 from catalog.api.schemas import (
     IncompatibilityIn,
     IncompatibilityOut,
@@ -40,6 +40,7 @@ from catalog.api.schemas import (
 from catalog.storage import queries
 from catalog.storage.configurations import load_configurations
 from marcus_web.auth import Admin
+from marcus_web.dependencies import ReadSession
 from marcus_web.problems import Problem, problem_response
 
 router = APIRouter(prefix="/api/v1", tags=["configurable products"])
@@ -93,7 +94,7 @@ async def add_part(
     body: PartIn,
     _: Admin,
     uow: UoW,
-    session: Session,
+    session: ReadSession,
     response: Response,
     if_match: IfMatch = None,
 ) -> PartOut:
@@ -117,7 +118,7 @@ async def change_part(
     body: PartPatch,
     _: Admin,
     uow: UoW,
-    session: Session,
+    session: ReadSession,
     response: Response,
     if_match: IfMatch = None,
 ) -> PartOut:
@@ -149,7 +150,7 @@ async def add_option(
     body: OptionIn,
     _: Admin,
     uow: UoW,
-    session: Session,
+    session: ReadSession,
     response: Response,
     if_match: IfMatch = None,
 ) -> OptionOut:
@@ -174,7 +175,7 @@ async def change_option(
     body: OptionPatch,
     _: Admin,
     uow: UoW,
-    session: Session,
+    session: ReadSession,
     response: Response,
     if_match: IfMatch = None,
 ) -> OptionOut:
@@ -205,7 +206,7 @@ async def add_incompatibility(
     body: IncompatibilityIn,
     _: Admin,
     uow: UoW,
-    session: Session,
+    session: ReadSession,
     response: Response,
     if_match: IfMatch = None,
 ) -> IncompatibilityOut:
@@ -236,7 +237,7 @@ async def change_incompatibility(
     body: IncompatibilityPatch,
     _: Admin,
     uow: UoW,
-    session: Session,
+    session: ReadSession,
     response: Response,
     if_match: IfMatch = None,
 ) -> IncompatibilityOut:
@@ -259,7 +260,7 @@ async def add_price_rule(
     body: PriceRuleIn,
     _: Admin,
     uow: UoW,
-    session: Session,
+    session: ReadSession,
     response: Response,
     if_match: IfMatch = None,
 ) -> PriceRuleOut:
@@ -293,7 +294,7 @@ async def change_price_rule(
     body: PriceRulePatch,
     _: Admin,
     uow: UoW,
-    session: Session,
+    session: ReadSession,
     response: Response,
     if_match: IfMatch = None,
 ) -> PriceRuleOut:
@@ -319,7 +320,7 @@ async def remove_price_rule(
     summary="Check and price a selection of options (the only pricing there is)",
     responses={422: {"description": "Every rule the selection breaks, in `errors`"}},
 )
-async def quote(product_id: UUID, body: QuoteIn, session: Session) -> QuoteOut:
+async def quote(product_id: UUID, body: QuoteIn, session: ReadSession) -> QuoteOut:
     line = await quotes.quote(session, product_id, body.options, body.quantity)
     product, priced = line.product, line.priced
     names = line.base.configuration.options if line.base is not None else {}

@@ -8,7 +8,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog import handlers
 from catalog.api import consistency
@@ -36,8 +36,8 @@ from catalog.storage.read_cache import (
     ReadCache,
 )
 from catalog.storage.uow import CatalogUnitOfWork
-from marcus_eventstore import CommandContext
 from marcus_web.auth import Admin
+from marcus_web.dependencies import ReadSession, sessions, unit_of_work
 from marcus_web.openapi import problems
 from marcus_web.pagination import CURSOR_RESPONSES, PageCursor, encode_cursor
 from marcus_web.problems import Problem
@@ -45,26 +45,13 @@ from marcus_web.problems import Problem
 router = APIRouter(prefix="/api/v1")
 
 
-def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
-    return sessions
+_new_unit_of_work = unit_of_work(CatalogUnitOfWork)
 
 
-async def read_session(request: Request):  # type: ignore[no-untyped-def]
-    async with _sessions(request)() as session:
-        yield session
-
-
-def unit_of_work(request: Request, response: Response) -> CatalogUnitOfWork:
-    """A write's unit of work; once it commits, the response carries the consistency token
-    and this replica's cache has dropped what it changed."""
-    headers = request.headers
-    context = CommandContext(
-        correlationid=headers.get("x-correlation-id") or headers.get("x-request-id"),
-        causationid=headers.get("x-request-id"),
-        traceparent=headers.get("traceparent"),
-    )
-    uow = CatalogUnitOfWork(_sessions(request), context)
+def catalog_unit_of_work(request: Request, response: Response) -> CatalogUnitOfWork:
+    """A write's unit of work (the shared one) whose commit also puts the consistency
+    token on the response and drops what it changed from this replica's cache."""
+    uow = _new_unit_of_work(request)
     cache = _read_cache(request)
     uow.on_commit = lambda position, envelopes: consistency.committed(
         response, cache, position, envelopes
@@ -77,8 +64,7 @@ def _read_cache(request: Request) -> ReadCache | None:
     return cache
 
 
-Session = Annotated[AsyncSession, Depends(read_session)]
-UoW = Annotated[CatalogUnitOfWork, Depends(unit_of_work)]
+UoW = Annotated[CatalogUnitOfWork, Depends(catalog_unit_of_work)]
 IfMatch = Annotated[
     str | None,
     Header(description='Expected version, as returned in ETag (e.g. "3"); 412 if it changed.'),
@@ -144,7 +130,7 @@ async def _cached_get(
     generation = 0
     if cache is not None:
         if token is not None and token > cache.applied_position:
-            await consistency.refuse_from_the_future(token, cache, _sessions(request))
+            await consistency.refuse_from_the_future(token, cache, sessions(request))
         generation = cache.generation
         if cache.usable(token):
             entry = cache.get(key)
@@ -156,7 +142,7 @@ async def _cached_get(
         else:
             BYPASSES.inc()
             outcome = b"bypass"
-    async with _sessions(request)() as session:
+    async with sessions(request)() as session:
         entry = await read(session, key[1])
     if cache is not None:
         cache.fill(key, entry, generation)
@@ -205,7 +191,7 @@ TOKEN_PARAMETER = {
 
 
 @router.get("/categories", response_model=CategoryList, tags=["categories"])
-async def list_categories(session: Session) -> CategoryList:
+async def list_categories(session: ReadSession) -> CategoryList:
     rows = await queries.list_categories(session)
     return CategoryList(items=[CategoryOut.model_validate(r, from_attributes=True) for r in rows])
 
@@ -239,7 +225,7 @@ async def _category_out(
     tags=["categories"],
 )
 async def create_category(
-    body: CategoryIn, _: Admin, uow: UoW, session: Session, response: Response
+    body: CategoryIn, _: Admin, uow: UoW, session: ReadSession, response: Response
 ) -> CategoryOut:
     category_id = await handlers.create_category(
         handlers.CreateCategory(slug=body.slug, name=body.name, description=body.description), uow
@@ -254,7 +240,7 @@ async def update_category(
     body: CategoryPatch,
     _: Admin,
     uow: UoW,
-    session: Session,
+    session: ReadSession,
     response: Response,
     if_match: IfMatch = None,
 ) -> CategoryOut:
@@ -270,7 +256,7 @@ async def update_category(
 
 @router.get("/products", response_model=ProductPage, tags=["products"], responses=CURSOR_RESPONSES)
 async def list_products(
-    session: Session,
+    session: ReadSession,
     after: PageCursor,
     category: Annotated[str | None, Query(description="category id or slug", max_length=80)] = None,
     q: Annotated[
@@ -318,7 +304,7 @@ async def get_product(product_id: UUID, request: Request) -> Response:
     "/products", response_model=ProductOut, status_code=status.HTTP_201_CREATED, tags=["products"]
 )
 async def create_product(
-    body: ProductIn, _: Admin, uow: UoW, session: Session, response: Response
+    body: ProductIn, _: Admin, uow: UoW, session: ReadSession, response: Response
 ) -> ProductOut:
     errors = body.kind_errors()
     if errors:
@@ -354,7 +340,7 @@ async def update_product(
     body: ProductPatch,
     _: Admin,
     uow: UoW,
-    session: Session,
+    session: ReadSession,
     response: Response,
     if_match: IfMatch = None,
 ) -> ProductOut:
@@ -393,7 +379,7 @@ async def set_stock(
     body: StockIn,
     _: Admin,
     uow: UoW,
-    session: Session,
+    session: ReadSession,
     response: Response,
     if_match: IfMatch = None,
 ) -> ProductOut:

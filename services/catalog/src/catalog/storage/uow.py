@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextvars import ContextVar
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,16 +13,17 @@ from catalog.storage.projector import CatalogProjector
 from catalog.storage.repository import Repository
 from catalog.storage.tables import event_store
 from marcus_contracts import Envelope
-from marcus_eventstore import EventStore, UnitOfWork
+from marcus_eventstore import ConcurrencyError, EventStore, UnitOfWork
+
+log = logging.getLogger("catalog.saga")
+
+RETRIES = 3
+T = TypeVar("T")
 
 _TAKE_XID = text("SELECT pg_current_xact_id()")
 
 Committed = Callable[[int, list[Envelope]], None]
 """Called after commit with the last position (the consistency token) and the events."""
-
-COMMITTED: ContextVar[Committed | None] = ContextVar("catalog_committed", default=None)
-"""The hook of units of work that have none of their own: the saga consumer's task sets
-it, so stock it changes is evicted from its replica's read cache once committed."""
 
 
 class CatalogUnitOfWork(UnitOfWork[Repository]):
@@ -32,6 +34,8 @@ class CatalogUnitOfWork(UnitOfWork[Repository]):
         "uq_categories_slug": "a category with this slug already exists",
     }
     on_commit: Committed | None = None
+    """Called once the events are committed (the HTTP write's consistency token, the
+    read cache's eviction of what the command changed)."""
 
     def make_repository(self, session: AsyncSession) -> Repository:
         return Repository(session)
@@ -43,7 +47,7 @@ class CatalogUnitOfWork(UnitOfWork[Repository]):
         if any(aggregate.pending for aggregate in self.repo.seen):
             await self.session.execute(_TAKE_XID)
         envelopes = await super().commit()
-        hook = self.on_commit or COMMITTED.get()
+        hook = self.on_commit
         if not self.positions or hook is None:
             return envelopes
         position = self.positions[-1]
@@ -56,3 +60,22 @@ class CatalogUnitOfWork(UnitOfWork[Repository]):
         else:
             hook(position, envelopes)
         return envelopes
+
+
+async def in_savepoint(session: AsyncSession, attempt: Callable[[], Awaitable[T]]) -> T:
+    """Run `attempt` (a command on a fresh unit of work joining `session`) in a savepoint;
+    on ConcurrencyError (the event store saw a concurrent append despite the row locks)
+    roll back to it and try again, instead of failing the consumer's whole batch."""
+    for tries in range(1, RETRIES + 1):
+        savepoint = await session.begin_nested()
+        try:
+            result = await attempt()
+        except ConcurrencyError:
+            await savepoint.rollback()
+            if tries == RETRIES:
+                raise
+            log.info("concurrent write to a product; retrying the saga step (%d)", tries)
+            continue
+        await savepoint.commit()
+        return result
+    raise AssertionError("unreachable")
