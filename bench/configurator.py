@@ -5,7 +5,7 @@ Two comparisons, each measured in the same run against the same database:
 - quote: `POST /products/{id}/quote` of a 5-option bicycle configuration (load the
   product with its parts, options and rules; check; price) vs `GET /products/{id}` of the
   same bicycle (load and serialise it), over HTTP to one catalog process;
-- saga step: the catalog's reservation of one order (`catalog.saga.reserve_stock`, one
+- saga step: the catalog's reservation of one order (`catalog.handlers.reserve_stock`, one
   transaction: lock, check, price, reserve, record events) for a configured line (5
   options of one bicycle) vs a simple product line, alternated order by order.
 
@@ -108,9 +108,9 @@ async def measure_saga(
 ) -> dict[str, Any]:
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-    from catalog import saga
+    from catalog import handlers
     from catalog.allocation import LineRequest
-    from marcus_eventstore import CommandContext
+    from catalog.storage.uow import CatalogUnitOfWork
 
     engine = create_async_engine(database_url)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -121,8 +121,9 @@ async def measure_saga(
     async def reserve(line: LineRequest) -> float:
         started = time.perf_counter()
         async with sessions() as session, session.begin():
-            ok = await saga.reserve_stock(
-                saga.ReserveStock(uuid.uuid4(), [line], "EUR"), session, CommandContext()
+            ok = await handlers.reserve_stock(
+                handlers.ReserveStock(uuid.uuid4(), [line], "EUR"),
+                CatalogUnitOfWork.joining(session),
             )
         assert ok
         return time.perf_counter() - started
@@ -195,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     sa_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
     try:
         upgrade("catalog", sa_url)
-        # the saga is off: the bench calls the saga step itself
-        env = service_env(sa_url, args.redis_url, f"bench-cfg-{db}:", SAGA_ENABLED="false")
+        # the consumer is off: the bench calls the saga step itself
+        env = service_env(sa_url, args.redis_url, f"bench-cfg-{db}:", CONSUMER_ENABLED="false")
         with tempfile.TemporaryDirectory(prefix="marcus-bench-cfg-") as logs, processes() as procs:
             procs.append(ServiceProcess("catalog", env, Path(logs), "catalog"))
             results = asyncio.run(measure(sa_url, procs[0], args.requests, args.orders))
