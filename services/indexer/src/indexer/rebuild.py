@@ -1,4 +1,4 @@
-"""Zero-downtime rebuild from a catalog snapshot (DESIGN flow 3; issue 24).
+"""Zero-downtime rebuild from a catalog snapshot (issue 24; ADR 0014).
 
 1. A new collection (named after the configured embedder) is created in Chroma, then
    recorded as `building`: from that commit on, the live sync writes every change to it
