@@ -29,7 +29,7 @@ FROM ?= 1
 TRIM_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help install up down logs ps status seed token test test-e2e schemas lint fmt \
+.PHONY: help install up down logs ps status seed token test test-unit test-integration test-e2e schemas lint fmt \
 	migrate rebuild-projections republish bench-bus clean install-local-model reindex bench-index \
 	bench-orders mail api-docs bench-observability bench-configurator test-reliability test-fuzz \
 	bench-notifier image release k8s test-deploy trim-streams test-browser vendor-check
@@ -123,11 +123,26 @@ republish: install ## Re-publish a service's events to its stream (SERVICE=catal
 # works in its own database and key prefix.
 TEST_ENV = eval "$$($(RUN) python -m scripts.stack test-env)";
 
-test: install ## Run all tests (uv run pytest)
+test: install ## Run all tests, every tier (uv run pytest)
 	@$(TEST_ENV) echo "$(RUN) pytest $(PYTEST_ARGS)"; $(RUN) pytest $(PYTEST_ARGS)
 
-test-e2e: install ## End-to-end and repository tests (tests/)
-	@$(TEST_ENV) echo "$(RUN) pytest tests $(PYTEST_ARGS)"; $(RUN) pytest tests $(PYTEST_ARGS)
+# Tiers (tests/support/tiers.py marks each test from its folder): unit = */tests/unit and
+# the pure suites of tests/, run with NO database or Redis (TEST_* unset; a unit test that
+# asks for one fails saying so); integration = one service against real servers, and
+# every folder without a tier subfolder; e2e = services as processes.
+test-unit: install ## Unit tier: */tests/unit and the pure suites of tests/, no database or Redis, under a minute
+	@paths="$$($(RUN) python -m tests.support.tiers paths unit | tr '\n' ' ')"; \
+	echo "$(RUN) pytest -m unit $$paths $(PYTEST_ARGS)"; rc=0; \
+	env -u TEST_DATABASE_URL -u TEST_REDIS_URL MARCUS_TEST_TIER=unit \
+		$(RUN) pytest -m unit $$paths $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "no unit tests collected"; rc=0; fi; exit $$rc
+
+test-integration: install ## Integration tier: each service or lib against real PostgreSQL / Redis / Chroma, in process
+	@$(TEST_ENV) echo "$(RUN) pytest -m integration $(PYTEST_ARGS)"; \
+	$(RUN) pytest -m integration $(PYTEST_ARGS)
+
+test-e2e: install ## End-to-end tier: services as processes, nginx, browser, make up (tests/ suites and */tests/e2e)
+	@$(TEST_ENV) echo "$(RUN) pytest -m e2e $(PYTEST_ARGS)"; $(RUN) pytest -m e2e $(PYTEST_ARGS)
 
 test-reliability: install ## Fault-injection suite, full profile: 3 rounds of each fault under load, report in .data/reliability (tests/reliability)
 	@echo "RELIABILITY_PROFILE=full $(RUN) pytest tests/reliability $(PYTEST_ARGS)"; \

@@ -156,6 +156,7 @@ def test_make_targets_act_on_one_service() -> None:
 # ------------------------------------------------------------------ migrate wrapper
 
 
+@pytest.mark.integration
 def test_migrate_wrapper_lets_one_pod_migrate_at_a_time(postgres_server_url: str) -> None:
     """Three pods starting together: all succeed, the schema ends at head once."""
     script = m.K8S / "base" / "migrate" / "migrate.py"

@@ -15,8 +15,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -28,6 +26,8 @@ def free_port() -> int:
 @asynccontextmanager
 async def serve_app(app: Any) -> AsyncIterator[str]:
     """Run an ASGI app with uvicorn in this event loop (lifespan included); yields its URL."""
+    import uvicorn  # here, not on import: unit tests import this module's helpers only
+
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
