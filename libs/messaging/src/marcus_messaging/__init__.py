@@ -22,7 +22,6 @@ Public API::
     create_ledger_tables(engine, schema)             # tests and tools
     SequenceGuard(tables).advance(session, subject, sequence, *, scope="") -> bool
     Ledger(tables, group).record(...) / .record_many(session, [LedgerRow]) / .seen(...)
-                         / .prune(session, older_than)
     Consumer.replay_dead_letter(letter_id) -> ReplayResult   # the admin API's replay
     running_consumer(dlq_stream) -> Consumer | None          # this process's, if running
     list_dead_letters / read_dead_letter / discard_dead_letter(redis, dlq_stream, ...)
