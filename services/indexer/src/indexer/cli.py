@@ -18,9 +18,11 @@ import uuid
 
 import redis.asyncio as aioredis
 
+from indexer import handlers
 from indexer.runtime import IndexerRuntime
 from indexer.settings import SERVICE, IndexerSettings
 from indexer.storage import runs as runs_store
+from indexer.storage.uow import IndexerUnitOfWork
 from marcus_web.app import make_engine, make_relay
 from marcus_web.settings import ServiceSettings
 
@@ -34,8 +36,10 @@ async def reindex(settings: IndexerSettings, within: float = 3600.0) -> runs_sto
         runtime = IndexerRuntime(settings, engine, redis)
         await runtime.connect()
         assert runtime.worker is not None
-        async with runtime.sessions.begin() as session:
-            run = await runs_store.request(session, uuid.uuid4(), "cli:reindex")
+        run = await handlers.request_rebuild(
+            handlers.RequestRebuild(uuid.uuid4(), "cli:reindex"),
+            IndexerUnitOfWork(runtime.sessions),
+        )
         deadline = time.monotonic() + within
         while True:
             await runtime.worker.run_pending()

@@ -3,65 +3,61 @@
 Handlers only touch PostgreSQL, in the ledger's transaction (effects exactly once):
 a product event updates the product's fold in `documents` and queues the product for
 the syncer, which embeds queued products in batches; a rebuild request becomes a run
-keyed by the request's event id, so a request delivered twice is one rebuild.
+keyed by the request's event id (`handlers.request_rebuild`), so a request delivered
+twice is one rebuild.
 
 Product events are folded per transaction (`BatchFold`), not per event: the first
 handler of a batch locks every product the batch touches in one go, each handler applies
 its event in memory, and one callback before the commit writes the changed states and
 queues them (a fixed handful of statements per batch instead of four per event, which
 bounded the consumer's throughput and its scale-out).
+
+The group starts once the runtime is connected (Chroma answers, an active collection
+exists), as a background task of the app beside the runtime's own (`run_consumer`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
+from typing import TYPE_CHECKING
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from indexer.domain import PRODUCT_EVENT_TYPES, ProductState, apply, product_id_of
-from indexer.settings import GROUP, SCHEMA, IndexerSettings
+from indexer import handlers
+from indexer.domain import PRODUCT_EVENTS, ProductEvent, ProductState, apply, product_id_of
+from indexer.settings import SCHEMA, SERVICE, IndexerSettings
 from indexer.storage import documents as documents_store
-from indexer.storage import runs as runs_store
-from indexer.worker import RebuildWorker
-from marcus_contracts import StreamNames
+from indexer.storage.uow import IndexerUnitOfWork
 from marcus_contracts.events.scheduler import IndexRebuildRequested
-from marcus_messaging import Consumer, HandlerContext, TransactionScope
+from marcus_messaging import Consumer, HandlerContext, TransactionScope, handles
 from marcus_telemetry import current_traceparent
+from marcus_web.consumers import consumer_task, service_consumer
+
+if TYPE_CHECKING:
+    from indexer.runtime import IndexerRuntime
 
 FOLD_KEY = "indexer.fold"
 
 
-def build_consumer(
-    settings: IndexerSettings, engine: AsyncEngine, worker: RebuildWorker | None = None
-) -> Consumer:
-    consumer = Consumer(
-        group=GROUP,
-        streams=["catalog", "scheduler"],
-        engine=engine,
-        schema=SCHEMA,
-        redis_url=settings.redis_url,
-        names=StreamNames(settings.stream_prefix),
-        settings=settings.consumer_settings(),
-    )
+@handles(*PRODUCT_EVENTS)
+async def on_product_changed(
+    event: ProductEvent, ctx: HandlerContext, *, hold_fold_seconds: float
+) -> None:
+    """Every product event folds the same way (`domain.apply`) into the batch's fold."""
+    fold = await BatchFold.of(ctx, hold_fold_seconds)
+    await fold.apply(ctx, event.product_id)
 
-    @consumer.handler(*PRODUCT_EVENT_TYPES)
-    async def on_product_event(ctx: HandlerContext) -> None:
-        product_id = product_id_of(ctx.event)
-        if product_id is None:
-            return
-        fold = await BatchFold.of(ctx, settings.fault_hold_fold_seconds)
-        await fold.apply(ctx, product_id)
 
-    @consumer.handler("scheduler.index.rebuild_requested")
-    async def on_rebuild_requested(ctx: HandlerContext) -> None:
-        event = ctx.event
-        assert isinstance(event, IndexRebuildRequested)
-        await runs_store.request(ctx.session, ctx.envelope.id, f"scheduler:{event.requested_by}")
-        if worker is not None:
-            worker.wake.set()  # early wake-up; the worker polls anyway (after the commit)
-
-    return consumer
+@handles(IndexRebuildRequested)
+async def on_index_rebuild_requested(
+    event: IndexRebuildRequested, ctx: HandlerContext, *, runtime: IndexerRuntime
+) -> None:
+    command = handlers.RequestRebuild(ctx.envelope.id, f"scheduler:{event.requested_by}")
+    await handlers.request_rebuild(command, IndexerUnitOfWork.joining(ctx.session))
+    runtime.wake_worker()  # early wake-up; the worker polls anyway (after the commit)
 
 
 class BatchFold:
@@ -108,3 +104,26 @@ class BatchFold:
             return
         await documents_store.save_many(self.session, [self.states[p] for p in self.changed])
         await documents_store.queue_many(self.session, list(self.changed.items()))
+
+
+def build_consumer(settings: IndexerSettings, app: FastAPI) -> Consumer:
+    consumer = service_consumer(
+        settings, app, group=SERVICE, streams=["catalog", "scheduler"], schema=SCHEMA
+    )
+    consumer.include(
+        sys.modules[__name__],
+        runtime=app.state.indexer,
+        hold_fold_seconds=settings.fault_hold_fold_seconds,
+    )
+    return consumer
+
+
+_consume = consumer_task(build_consumer)
+
+
+async def run_consumer(app: FastAPI, stop: asyncio.Event) -> None:
+    """Background task of the indexer app: the consumer group, from the moment the
+    runtime is connected until the app stops (nothing when CONSUMER_ENABLED=false)."""
+    runtime: IndexerRuntime = app.state.indexer
+    if await runtime.connected(stop):
+        await _consume(app, stop)

@@ -51,16 +51,19 @@ update at the product's version."""
 Snapshot = ProductCreated | ProductUpdated | ProductSnapshotted
 OPTION_STOCK_EVENTS = (OptionStockReserved, OptionStockReleased)
 STOCK_EVENTS = (StockAdjusted, StockReserved, StockReleased, *OPTION_STOCK_EVENTS)
-PRODUCT_EVENT_TYPES = (
-    "catalog.product.created",
-    "catalog.product.updated",
-    "catalog.product.deleted",
-    "catalog.stock.adjusted",
-    "catalog.stock.reserved",
-    "catalog.stock.released",
-    "catalog.option_stock.reserved",
-    "catalog.option_stock.released",
+PRODUCT_EVENTS = (ProductCreated, ProductUpdated, ProductDeleted, *STOCK_EVENTS)
+"""The catalog's events that change a product's document (the live consumer's)."""
+ProductEvent = (
+    ProductCreated
+    | ProductUpdated
+    | ProductDeleted
+    | StockAdjusted
+    | StockReserved
+    | StockReleased
+    | OptionStockReserved
+    | OptionStockReleased
 )
+PRODUCT_EVENT_TYPES = tuple(event.event_type for event in PRODUCT_EVENTS)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Composition root of the indexer: admin routes, and the consumer, syncer and rebuild
-worker as one background task of the shared service app."""
+"""Composition root of the indexer: admin routes; the runtime (syncer, rebuild worker,
+alias keeper) and the consumer as background tasks of the shared service app."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 from fastapi import FastAPI
 
 from indexer.api.routes import router
+from indexer.consumer import run_consumer
 from indexer.runtime import IndexerRuntime
 from indexer.settings import SERVICE, IndexerSettings
 from marcus_web.app import create_service_app
@@ -32,7 +33,7 @@ def create_app(settings: IndexerSettings | None = None) -> FastAPI:
         description="Keeps the Chroma product index in sync with the catalog; rebuilds it "
         "from a catalog snapshot. Admin endpoints need `admin`.",
         routers=[router],
-        background=[run_indexer],
+        background=[run_indexer, run_consumer],
         checks={"chroma": check_chroma},
     )
     app.state.indexer = IndexerRuntime(settings, app.state.engine, app.state.redis)

@@ -1,10 +1,11 @@
 """The indexer's moving parts in one process, and their lifecycle.
 
-`IndexerRuntime.start()` connects to Chroma, makes sure an active collection exists,
-then runs side by side until stopped: the consumer (catalog events -> `documents` +
-sync queue; rebuild requests -> `rebuild_runs`), the syncer (queue -> Chroma), the
-rebuild worker and the alias keeper. Chroma being down at start is not fatal: start
-retries until it answers (readiness says so meanwhile).
+`IndexerRuntime.run()` connects to Chroma, makes sure an active collection exists,
+then runs side by side until stopped: the syncer (queue -> Chroma), the rebuild worker
+and the alias keeper. The consumer (catalog events -> `documents` + sync queue; rebuild
+requests -> `rebuild_runs`) starts once it is connected (`indexer.consumer.run_consumer`).
+Chroma being down at start is not fatal: start retries until it answers (readiness says
+so meanwhile).
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ import uuid
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from indexer import handlers
 from indexer.alias import publish_alias
-from indexer.consumer import build_consumer
 from indexer.rebuild import Rebuilder
 from indexer.settings import IndexerSettings
 from indexer.storage import collections as collections_store
-from indexer.storage import runs as runs_store
 from indexer.storage.collections import ACTIVE
+from indexer.storage.uow import IndexerUnitOfWork
 from indexer.sync import Syncer
-from indexer.worker import RebuildWorker
+from indexer.worker import RebuildWorker, first_set
 from indexer.writer import IndexWriter
 from marcus_contracts import StreamNames
 from marcus_eventstore import libpq_dsn
@@ -113,7 +114,10 @@ class IndexerRuntime:
                 request_id = uuid.uuid5(
                     EMBEDDER_CHANGE, f"{active.name}->{embedder.name}/{embedder.dimension}"
                 )
-                await runs_store.request(session, request_id, "embedder-change")
+                await handlers.request_rebuild(
+                    handlers.RequestRebuild(request_id, "embedder-change"),
+                    IndexerUnitOfWork.joining(session),
+                )
                 log.warning(
                     "active collection %s was built with another embedder than %s/%d: "
                     "a rebuild was requested",
@@ -149,14 +153,17 @@ class IndexerRuntime:
         ]
         if self.settings.rebuild_enabled:
             tasks.append(self.worker.run(stop))
-        if self.settings.consumer_enabled:
-            tasks.append(self._consume(stop))
         await asyncio.gather(*tasks)
 
-    async def _consume(self, stop: asyncio.Event) -> None:
-        consumer = build_consumer(self.settings, self.engine, self.worker)
-        async with consumer.running():
-            await stop.wait()
+    async def connected(self, stop: asyncio.Event) -> bool:
+        """Wait until `run` is connected (True), or until `stop` (False)."""
+        await first_set(stop, self.ready)
+        return self.ready.is_set()
+
+    def wake_worker(self) -> None:
+        """A rebuild was requested: the worker need not wait for its next poll."""
+        if self.worker is not None:
+            self.worker.wake.set()
 
     async def _keep_alias(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from marcus_messaging import ConsumerSettings
 from marcus_search import EmbedderConfig
 from marcus_web.settings import ServiceSettings
 
 SERVICE = "indexer"
 SCHEMA = "indexer"
-GROUP = "indexer"
 
 
 class IndexerSettings(ServiceSettings):
@@ -28,12 +26,6 @@ class IndexerSettings(ServiceSettings):
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     openai_embedding_model: str = "text-embedding-3-small"
-
-    consumer_enabled: bool = True
-    consumer_batch: int = 100
-    consumer_reclaim_min_idle_ms: int = 30_000
-    consumer_max_deliveries: int = 5
-    consumer_backoff_base_ms: int = 1_000
 
     sync_batch: int = 64
     """Products embedded together in one embedding call and one Chroma upsert."""
@@ -74,12 +66,4 @@ class IndexerSettings(ServiceSettings):
             openai_base_url=self.openai_base_url,
             openai_model=self.openai_embedding_model,
             local_threads=self.embedder_threads,
-        )
-
-    def consumer_settings(self) -> ConsumerSettings:
-        return ConsumerSettings(
-            batch=self.consumer_batch,
-            reclaim_min_idle_ms=self.consumer_reclaim_min_idle_ms,
-            max_deliveries=self.consumer_max_deliveries,
-            backoff_base_ms=self.consumer_backoff_base_ms,
         )

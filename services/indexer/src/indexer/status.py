@@ -7,7 +7,7 @@ import redis.asyncio as aioredis
 from indexer import metrics
 from indexer.api.schemas import ConsumerLag, IndexStatus, RebuildOut, StreamLag
 from indexer.runtime import IndexerRuntime
-from indexer.settings import GROUP
+from indexer.settings import SERVICE
 from indexer.storage import collections as collections_store
 from indexer.storage import documents as documents_store
 from indexer.storage import runs as runs_store
@@ -45,7 +45,7 @@ async def index_status(runtime: IndexerRuntime) -> IndexStatus:
         documents = await (await runtime.writer.collection(active.name)).count()
         metrics.DOCUMENTS.set(documents)
     streams = [
-        await stream_lag(runtime.redis, runtime.names.events(service), GROUP)
+        await stream_lag(runtime.redis, runtime.names.events(service), SERVICE)
         for service in ("catalog", "scheduler")
     ]
     undelivered = [s.undelivered for s in streams]

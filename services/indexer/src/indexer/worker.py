@@ -113,7 +113,7 @@ class RebuildWorker:
             if ran is None:
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_first(stop, self.wake), self.poll_interval)
+                    await asyncio.wait_for(first_set(stop, self.wake), self.poll_interval)
 
 
 async def give_up(session: AsyncSession, run_id: UUID, error: str) -> None:
@@ -143,7 +143,8 @@ async def give_up(session: AsyncSession, run_id: UUID, error: str) -> None:
     )
 
 
-async def _first(*events: asyncio.Event) -> None:
+async def first_set(*events: asyncio.Event) -> None:
+    """Wait until one of `events` is set."""
     waiters = [asyncio.create_task(event.wait()) for event in events]
     try:
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)

@@ -8,11 +8,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from indexer import handlers
 from indexer.api.schemas import IndexStatus, RebuildList, RebuildOut
 from indexer.runtime import IndexerRuntime
 from indexer.status import index_status, rebuild_out
 from indexer.storage import runs as runs_store
+from indexer.storage.uow import IndexerUnitOfWork
 from marcus_web.auth import Admin
+from marcus_web.dependencies import ReadSession, sessions
 from marcus_web.problems import Problem
 
 router = APIRouter(prefix="/api/v1/admin/index", tags=["admin"])
@@ -46,11 +49,9 @@ async def get_index(request: Request, _: Admin) -> IndexStatus:
 async def request_rebuild(request: Request, response: Response, principal: Admin) -> RebuildOut:
     """Queues a rebuild (zero downtime: search keeps answering from the active collection
     until the new one is complete). Poll the returned run."""
-    runtime = _runtime(request)
-    async with runtime.sessions.begin() as session:
-        run = await runs_store.request(session, uuid.uuid4(), f"admin:{principal.subject}")
-    if runtime.worker is not None:
-        runtime.worker.wake.set()
+    command = handlers.RequestRebuild(uuid.uuid4(), f"admin:{principal.subject}")
+    run = await handlers.request_rebuild(command, IndexerUnitOfWork(sessions(request)))
+    _runtime(request).wake_worker()
     response.headers["Location"] = f"/api/v1/admin/index/rebuilds/{run.id}"
     out = rebuild_out(run)
     assert out is not None
@@ -59,23 +60,21 @@ async def request_rebuild(request: Request, response: Response, principal: Admin
 
 @router.get("/rebuilds", response_model=RebuildList, summary="Recent rebuild runs")
 async def list_rebuilds(
-    request: Request, _: Admin, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    session: ReadSession, _: Admin, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> RebuildList:
     """The newest runs first, with requests merged into a run (`coalesced`) and the
     outcome that answers each."""
-    async with _runtime(request).sessions() as session:
-        runs = await runs_store.recent(session, limit)
-        items = [rebuild_out(run, await runs_store.answering(session, run)) for run in runs]
+    runs = await runs_store.recent(session, limit)
+    items = [rebuild_out(run, await runs_store.answering(session, run)) for run in runs]
     return RebuildList(items=[item for item in items if item is not None])
 
 
 @router.get("/rebuilds/{run_id}", response_model=RebuildOut, summary="A rebuild run")
-async def get_rebuild(request: Request, run_id: UUID, _: Admin) -> RebuildOut:
+async def get_rebuild(session: ReadSession, run_id: UUID, _: Admin) -> RebuildOut:
     """A request merged into another run shows status `coalesced`, `coalesced_into` that
     run and, once it finished, its `outcome`."""
-    async with _runtime(request).sessions() as session:
-        run = await runs_store.get(session, run_id)
-        answered_by = None if run is None else await runs_store.answering(session, run)
+    run = await runs_store.get(session, run_id)
+    answered_by = None if run is None else await runs_store.answering(session, run)
     out = rebuild_out(run, answered_by)
     if out is None:
         raise Problem(404, "Not Found", f"No rebuild run {run_id}.")

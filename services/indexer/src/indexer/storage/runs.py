@@ -45,6 +45,16 @@ class Run:
         return dict(self.__dict__)
 
 
+class RebuildRuns:
+    """The runs repository a unit of work hands its command handlers."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def request(self, request_id: UUID, requested_by: str) -> Run:
+        return await request(self.session, request_id, requested_by)
+
+
 def _run(row: Any) -> Run:
     return Run(**{name: getattr(row, name) for name in Run.__dataclass_fields__})
 
