@@ -140,17 +140,6 @@ class CartAbandonedV1(_CartSnapshotV1):
     currency: Currency
 
 
-CartEvent = (
-    CartItemAddedV1
-    | CartItemQuantitySetV1
-    | CartItemRemovedV1
-    | CartClearedV1
-    | CartCheckedOutV1
-    | CartItemsRestoredV1
-    | CartRemindersSetV1
-    | CartAbandonedV1
-)
-
 ALL = (
     CartItemAddedV1,
     CartItemQuantitySetV1,
