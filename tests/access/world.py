@@ -21,7 +21,8 @@ import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from assistant.action_handlers import propose_checkout
+from assistant import handlers
+from assistant.storage.uow import AssistantUnitOfWork
 from marcus_contracts import STREAM_FIELD, StreamNames
 from marcus_contracts.events.orders import ShippingAddress
 from marcus_web.auth import mint_token
@@ -333,8 +334,7 @@ async def expired_action(engine: AsyncEngine, customer: str, world: World) -> st
         "unit_price": "12.50",
         "line_total": "12.50",
     }
-    action = await propose_checkout(
-        async_sessionmaker(engine, expire_on_commit=False),
+    command = handlers.ProposeCheckout(
         session_id=UUID(world.session_a),
         customer=customer,
         cart={"lines": [line], "total": "12.50", "currency": "EUR"},
@@ -348,6 +348,8 @@ async def expired_action(engine: AsyncEngine, customer: str, world: World) -> st
         now=datetime.now(UTC) - timedelta(hours=1),
         ttl=timedelta(minutes=15),
     )
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    action = await handlers.propose_checkout(command, AssistantUnitOfWork(sessions))
     return str(action.id)
 
 

@@ -10,8 +10,15 @@ from uuid import uuid4
 
 import pytest
 
-from assistant.action_handlers import CartNotReady, changed_lines, proposed_lines
-from assistant.actions import Action, ActionExpired, NotConfirmed, idempotency_key
+from assistant.actions import (
+    Action,
+    ActionExpired,
+    CartNotReady,
+    NotConfirmed,
+    changed_lines,
+    idempotency_key,
+    proposed_lines,
+)
 from marcus_contracts.events import assistant as ev
 from marcus_contracts.events.orders import ShippingAddress
 from marcus_eventstore.aggregate import DomainError, NotFound

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -34,6 +34,10 @@ ActionStatus = Literal["proposed", "confirmed", "executed", "failed"]
 
 class ActionExpired(DomainError):
     """The proposal is older than its expiry: the customer asks for a new one (410)."""
+
+
+class CartNotReady(DomainError):
+    """The cart cannot be checked out as it is (empty, or a line cannot be bought)."""
 
 
 class NotConfirmed(DomainError):
@@ -185,3 +189,44 @@ class Action(Aggregate):
             failure_status=self.failure_status,
             failure_detail=self.failure_detail,
         )
+
+
+def proposed_lines(cart: dict[str, Any]) -> tuple[list[ev.ProposedLine], Decimal, str]:
+    """The cart as the orders API showed it, as proposal lines; refused when a line
+    cannot be bought now (the customer must see and fix it first)."""
+    lines = cart.get("lines") or []
+    if not lines:
+        raise CartNotReady("the cart is empty: add something before checking out")
+    blocked = [line for line in lines if not line.get("available", True)]
+    if blocked or any(line.get("unit_price") is None for line in lines):
+        names = ", ".join(
+            f"{line['name']} ({'; '.join(line.get('problems') or [])})" for line in blocked
+        )
+        raise CartNotReady(f"some lines cannot be bought now: {names}; change or remove them")
+    proposed = [
+        ev.ProposedLine(
+            line_id=line["line_id"],
+            product_id=line["product_id"],
+            name=line["name"],
+            quantity=line["quantity"],
+            unit_price=Decimal(str(line["unit_price"])),
+            line_total=Decimal(str(line["line_total"])),
+        )
+        for line in lines
+    ]
+    return proposed, Decimal(str(cart["total"])), str(cart["currency"])
+
+
+def changed_lines(proposed: list[ev.ProposedLine], cart: dict[str, Any]) -> str | None:
+    """How the cart now differs from the proposal (None: the same lines and quantities).
+    The checkout guards the total; this guards what is bought: a cart whose lines
+    changed at an equal total is not what the customer said yes to."""
+    now = {(str(line["line_id"]), int(line["quantity"])) for line in cart.get("lines") or []}
+    then = {(str(line.line_id), line.quantity) for line in proposed}
+    if now == then:
+        return None
+    names = {str(line.line_id): line.name for line in proposed}
+    for line in cart.get("lines") or []:
+        names.setdefault(str(line["line_id"]), str(line["name"]))
+    moved = sorted({names[line_id] for line_id, _ in now ^ then})
+    return "the cart changed since the proposal (" + ", ".join(moved) + ")"

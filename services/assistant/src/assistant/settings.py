@@ -1,4 +1,5 @@
-"""Assistant settings: the shared ones plus the index, the chat model and the consumer."""
+"""Assistant settings: the shared ones plus the index, the chat model, the shop's API and
+the consumer defaults that differ from the shared ones."""
 
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ class AssistantSettings(ServiceSettings):
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     openai_embedding_model: str = "text-embedding-3-small"
-    search_max_k: int = 100
     hybrid_candidates: int = 50
     """Semantic and keyword candidates fused per hybrid query (before cutting to k)."""
 
@@ -63,13 +63,11 @@ class AssistantSettings(ServiceSettings):
     action_ttl_s: float = Field(default=900.0, gt=0)
     """How long a proposed checkout may be confirmed (15 minutes; 410 after)."""
 
-    consumer_enabled: bool = True
-    """Consume `events.orders` (orders read model, co-purchases, best sellers) and
-    `events.scheduler` (materialized view refreshes) inside the process."""
-    consumer_batch: int = 50
-    consumer_max_deliveries: int = 10
-    consumer_reclaim_min_idle_ms: int = 30_000
-    consumer_backoff_base_ms: int = 500
+    # The consumer (orders read model, co-purchases, best sellers, categories, view
+    # refreshes): smaller batches and more, quicker retries than the shared defaults.
+    consumer_batch: int = Field(default=50, ge=1)
+    consumer_max_deliveries: int = Field(default=10, ge=1)
+    consumer_backoff_base_ms: int = Field(default=500, ge=1)
 
     @model_validator(mode="after")
     def _budget_fits_a_message(self) -> AssistantSettings:

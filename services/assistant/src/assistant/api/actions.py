@@ -14,28 +14,13 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from assistant import action_handlers
+from assistant import handlers
 from assistant.actions import ActionExpired, ActionOut
-from marcus_eventstore import CommandContext
+from assistant.api.dependencies import UnitOfWork, bearer_token
 from marcus_web.auth import Customer
 from marcus_web.problems import Problem
 
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
-
-
-def _context(request: Request) -> CommandContext:
-    request_id = request.headers.get("x-request-id")
-    return CommandContext(
-        correlationid=request_id,
-        causationid=request_id,
-        traceparent=request.headers.get("traceparent"),
-    )
-
-
-def bearer_token(request: Request) -> str | None:
-    """The caller's own bearer token, as they sent it (verified by `Customer`)."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 class Confirmed(BaseModel):
@@ -58,21 +43,19 @@ class Confirmed(BaseModel):
     },
 )
 async def confirm_action(
-    request: Request, session_id: UUID, action_id: UUID, customer: Customer
+    request: Request, session_id: UUID, action_id: UUID, customer: Customer, uow: UnitOfWork
 ) -> Confirmed:
     token = bearer_token(request)
     assert token is not None  # `Customer` verified it
+    command = handlers.ConfirmAction(
+        session_id=session_id,
+        action_id=action_id,
+        customer=customer.subject,
+        token=token,
+        now=datetime.now(UTC),
+    )
     try:
-        outcome = await action_handlers.confirm(
-            request.app.state.sessions,
-            request.app.state.chat.shop_api,
-            session_id=session_id,
-            action_id=action_id,
-            customer=customer.subject,
-            token=token,
-            now=datetime.now(UTC),
-            context=_context(request),
-        )
+        outcome = await handlers.confirm_action(command, uow, request.app.state.chat.shop_api)
     except ActionExpired as exc:
         raise Problem(410, "Gone", str(exc)) from None
     action = outcome.action

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import StreamingResponse
 
 from assistant import handlers
-from assistant.api.actions import bearer_token
+from assistant.api.dependencies import UnitOfWork, bearer_token
 from assistant.api.schemas import (
     ChatReply,
     CitedProductOut,
@@ -38,7 +38,7 @@ from assistant.settings import AssistantSettings
 from assistant.storage import actions as actions_store
 from assistant.storage import queries
 from assistant.storage.queries import StoredMessage
-from marcus_eventstore import CommandContext, NotFound
+from marcus_eventstore import NotFound
 from marcus_web.auth import Customer
 from marcus_web.problems import Problem
 
@@ -51,15 +51,6 @@ KEEPALIVE_S = 15.0
 def _chat(request: Request) -> ChatService:
     service: ChatService = request.app.state.chat
     return service
-
-
-def _context(request: Request) -> CommandContext:
-    request_id = request.headers.get("x-request-id")
-    return CommandContext(
-        correlationid=request_id,
-        causationid=request_id,
-        traceparent=request.headers.get("traceparent"),
-    )
 
 
 def message_out(message: StoredMessage) -> MessageOut:
@@ -92,14 +83,11 @@ async def start_session(
     request: Request,
     response: Response,
     customer: Customer,
+    uow: UnitOfWork,
     body: Annotated[NewSession | None, Body()] = None,
 ) -> SessionOut:
-    session_id = await handlers.start_session(
-        request.app.state.sessions,
-        customer.subject,
-        (body or NewSession()).title,
-        _context(request),
-    )
+    command = handlers.StartSession(customer.subject, (body or NewSession()).title)
+    session_id = await handlers.start_session(command, uow)
     response.headers["Location"] = f"/api/v1/chat/sessions/{session_id}"
     return await _session_out(request, session_id, customer.subject)
 
@@ -136,7 +124,7 @@ async def get_session(request: Request, session_id: UUID, customer: Customer) ->
     responses={200: {"content": {EVENT_STREAM: {}}}},
 )
 async def post_message(
-    request: Request, session_id: UUID, body: NewMessage, customer: Customer
+    request: Request, session_id: UUID, body: NewMessage, customer: Customer, uow: UnitOfWork
 ) -> Any:
     settings: AssistantSettings = request.app.state.settings
     content = body.content.strip()
@@ -148,16 +136,11 @@ async def post_message(
             f"at most {settings.chat_max_message_chars} characters (this one has {len(content)})",
             "string_too_long",
         )
-    sessions = request.app.state.sessions
-    question_id = await handlers.receive_message(
-        sessions,
-        session_id,
-        customer.subject,
-        content,
-        settings.chat_max_messages_per_session,
-        _context(request),
+    command = handlers.ReceiveMessage(
+        session_id, customer.subject, content, settings.chat_max_messages_per_session
     )
-    async with sessions() as db:
+    question_id = await handlers.receive_message(command, uow)
+    async with request.app.state.sessions() as db:
         stored = await queries.session_messages(db, session_id)
     history = [m for m in stored if m.id != question_id]
     question = next(m for m in stored if m.id == question_id)

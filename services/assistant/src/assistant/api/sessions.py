@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from assistant import handlers
+from assistant.api.dependencies import UnitOfWork
 from assistant.api.schemas import SessionPage, SessionSummaryOut
 from assistant.storage import queries
-from marcus_eventstore import CommandContext
 from marcus_web.auth import Customer
+from marcus_web.dependencies import ReadSession
 from marcus_web.openapi import problems
 from marcus_web.pagination import CURSOR_RESPONSES, PageCursor, encode_cursor
 
@@ -25,13 +26,12 @@ router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
     responses=CURSOR_RESPONSES,
 )
 async def list_sessions(
-    request: Request,
+    db: ReadSession,
     customer: Customer,
     before: PageCursor,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> SessionPage:
-    async with request.app.state.sessions() as db:
-        page, next_before = await queries.sessions_of(db, customer.subject, limit, before)
+    page, next_before = await queries.sessions_of(db, customer.subject, limit, before)
     return SessionPage(
         items=[
             SessionSummaryOut(
@@ -53,12 +53,6 @@ async def list_sessions(
     summary="Delete one of your chat sessions, with its messages",
     responses=problems(404),
 )
-async def delete_session(request: Request, session_id: UUID, customer: Customer) -> Response:
-    request_id = request.headers.get("x-request-id")
-    context = CommandContext(
-        correlationid=request_id,
-        causationid=request_id,
-        traceparent=request.headers.get("traceparent"),
-    )
-    await handlers.delete_session(request.app.state.sessions, session_id, customer.subject, context)
+async def delete_session(session_id: UUID, customer: Customer, uow: UnitOfWork) -> Response:
+    await handlers.delete_session(handlers.DeleteSession(session_id, customer.subject), uow)
     return Response(status_code=204)

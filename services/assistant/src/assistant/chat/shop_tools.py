@@ -27,10 +27,11 @@ from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from assistant import action_handlers
+from assistant import handlers
 from assistant.actions import ActionOut
 from assistant.chat.facts import Known, money
 from assistant.shop_api import Answer, ShopApi
+from assistant.storage.uow import AssistantUnitOfWork
 from marcus_contracts.events.orders import ShippingAddress
 from marcus_eventstore.aggregate import DomainError
 
@@ -305,8 +306,7 @@ def build_shop_tools(shop: ShopContext, known: Known, actions: list[ActionOut]) 
         if not answer.ok:
             return _refusal(answer, "the cart")
         try:
-            action = await action_handlers.propose_checkout(
-                shop.sessions,
+            command = handlers.ProposeCheckout(
                 session_id=shop.session_id,
                 customer=shop.customer,
                 cart=answer.body,
@@ -314,6 +314,7 @@ def build_shop_tools(shop: ShopContext, known: Known, actions: list[ActionOut]) 
                 now=datetime.now(UTC),
                 ttl=shop.action_ttl,
             )
+            action = await handlers.propose_checkout(command, AssistantUnitOfWork(shop.sessions))
         except DomainError as exc:
             return _error(str(exc))
         actions.append(action)

@@ -57,6 +57,7 @@ from assistant.settings import AssistantSettings
 from assistant.shop_api import ShopApi
 from assistant.storage import queries
 from assistant.storage.queries import StoredMessage
+from assistant.storage.uow import AssistantUnitOfWork
 from marcus_contracts.events.assistant import CitedProduct, DegradedReason, ReplyStatus
 
 log = logging.getLogger("assistant.chat")
@@ -324,8 +325,7 @@ class Turn:
     async def _record(self, outcome: _Outcome, status: ReplyStatus) -> StoredMessage:
         model = self.service.settings.chat_model if outcome.reason is None else ""
         reply_id = await handlers.record_reply(
-            self.service.sessions,
-            handlers.Reply(
+            handlers.RecordReply(
                 session_id=self.session_id,
                 reply_to=self.question_id,
                 content=outcome.content,
@@ -337,6 +337,7 @@ class Turn:
                 grounding=outcome.grounding,
                 findings=[finding.__dict__ for finding in outcome.findings],
             ),
+            AssistantUnitOfWork(self.service.sessions),
         )
         async with self.service.sessions() as db:
             stored = await queries.message(db, reply_id)

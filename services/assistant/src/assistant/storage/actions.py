@@ -1,5 +1,6 @@
 """The `actions` projection (each action's current state, from `assistant.action.*`
-events), the loader the unit of work uses, and the session's list for the API.
+events), the aggregate as a row holds it (the repository loads it), and the session's
+list for the API.
 
 The table is defined here, on the schema's metadata, so that the action flow lives in
 its own modules; the projector owns it like the chat tables (a rebuild empties it).
@@ -20,7 +21,6 @@ from assistant.storage.tables import TZ, metadata
 from marcus_contracts import Envelope
 from marcus_contracts.events import assistant as ev
 from marcus_contracts.events.orders import ShippingAddress
-from marcus_eventstore import Aggregate
 
 actions = Table(
     "actions",
@@ -45,7 +45,8 @@ actions = Table(
 Index("ix_actions_session", actions.c.session_id, actions.c.created_at)
 
 
-def _action(row: Any) -> Action:
+def action_of(row: Any) -> Action:
+    """The aggregate as its projection row holds it."""
     return Action(
         id=row.id,
         version=row.version,
@@ -64,25 +65,13 @@ def _action(row: Any) -> Action:
     )
 
 
-async def load(session: AsyncSession, seen: list[Aggregate], action_id: UUID) -> Action | None:
-    """The action, its row locked until the transaction ends (two confirmations queue up
-    instead of both acting); remembered in `seen` so the unit of work stores its events."""
-    query = select(actions).where(actions.c.id == action_id).with_for_update()
-    row = (await session.execute(query)).first()
-    if row is None:
-        return None
-    action = _action(row)
-    seen.append(action)
-    return action
-
-
 async def of_session(db: AsyncSession, session_id: UUID) -> list[ActionOut]:
     query = (
         select(actions)
         .where(actions.c.session_id == session_id)
         .order_by(actions.c.created_at, actions.c.id)
     )
-    return [_action(row).view() for row in (await db.execute(query)).all()]
+    return [action_of(row).view() for row in (await db.execute(query)).all()]
 
 
 # ------------------------------------------------------------------------- projection

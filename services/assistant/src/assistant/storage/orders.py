@@ -1,16 +1,13 @@
 """The assistant's read model of orders, built from `orders.order.*` events.
 
-Events are read by duck typing, not by model class: the registry hands over the latest
-version of each order event (v1 today, v2 with configured lines and prices that may
-still be missing on a placed order), and both carry the same fields used here.
-
-Every order event carries the whole order, so one upsert per event keeps
-`customer_orders` current; the order's version (the event's sequence) guards it, so a
-late or redelivered older event never overwrites a newer state.
+Every order event carries the whole order (prices may still be missing on a placed
+one), so one upsert per event keeps `customer_orders` current; the order's version (the
+event's sequence) guards it, so a late or redelivered older event never overwrites a
+newer state.
 
 Purchases are counted once per order, whatever order the events arrive in:
-`purchased_orders` is the order's switch. `confirmed` (or `shipped`, which implies it)
-inserts it as `counted` and adds the lines, the co-purchase pairs and the units sold
+`purchased_orders` is the order's switch. `confirmed` (or `shipped` or `delivered`,
+which imply it) inserts it as `counted` and adds the lines, the co-purchase pairs and the units sold
 (`product_sales`, on the day it was confirmed); `cancelled` turns a counted order into
 `cancelled` and subtracts them again, or, arriving first, records `cancelled` so a late
 `confirmed` counts nothing. The consumer's ledger makes each event count once; this
@@ -40,19 +37,14 @@ from assistant.storage.tables import (
 from marcus_contracts import Envelope
 from marcus_contracts.events import orders as ev
 
-STATUS_OF: dict[str, str] = {
-    ev.OrderPlaced.event_type: "pending",
-    ev.OrderConfirmed.event_type: "confirmed",
-    ev.OrderRejected.event_type: "rejected",
-    ev.OrderCancelled.event_type: "cancelled",
-    ev.OrderShipped.event_type: "shipped",
-}
 
-
-async def upsert_order(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+async def upsert_order(
+    session: AsyncSession, envelope: Envelope, event: ev.OrderEvent, status: ev.OrderStatus
+) -> None:
+    """The order as `event` shows it, in `status` (each event type means one)."""
     values: dict[str, Any] = {
         "customer": event.customer,
-        "status": STATUS_OF[envelope.type],
+        "status": status,
         "currency": event.currency,
         "total": event.total,
         "lines": [line.model_dump(mode="json") for line in event.lines],
@@ -72,12 +64,12 @@ async def upsert_order(session: AsyncSession, envelope: Envelope, event: Any) ->
     )
 
 
-def _pairs(event: Any) -> list[tuple[UUID, UUID]]:
+def _pairs(event: ev.OrderEvent) -> list[tuple[UUID, UUID]]:
     products = sorted({line.product_id for line in event.lines})
     return list(permutations(products, 2))
 
 
-async def count_purchase(session: AsyncSession, envelope: Envelope, event: Any) -> bool:
+async def count_purchase(session: AsyncSession, envelope: Envelope, event: ev.OrderEvent) -> bool:
     """Count a confirmed order's lines and pairs, once; False if it was seen before."""
     inserted = (
         await session.execute(
@@ -109,7 +101,7 @@ async def count_purchase(session: AsyncSession, envelope: Envelope, event: Any) 
     return True
 
 
-async def uncount_purchase(session: AsyncSession, envelope: Envelope, event: Any) -> bool:
+async def uncount_purchase(session: AsyncSession, envelope: Envelope, event: ev.OrderEvent) -> bool:
     """Take a cancelled order out of the counts; True if it had been counted."""
     first = (
         await session.execute(

@@ -1,4 +1,5 @@
-"""Loads chat sessions from the projection and remembers them for the unit of work."""
+"""Loads chat sessions and actions from their projections and remembers them for the
+unit of work."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assistant.actions import Action
 from assistant.domain import ChatSession
+from assistant.storage.actions import action_of, actions
 from assistant.storage.tables import sessions
 from marcus_eventstore import Aggregate
 
@@ -37,5 +40,16 @@ class Repository:
             title=row.title,
             messages=row.message_count,
         )
+        self.seen.append(aggregate)
+        return aggregate
+
+    async def action(self, action_id: UUID) -> Action | None:
+        """The action, its row locked until the transaction ends: two confirmations
+        queue up instead of both acting."""
+        query = select(actions).where(actions.c.id == action_id).with_for_update()
+        row = (await self.session.execute(query)).first()
+        if row is None:
+            return None
+        aggregate = action_of(row)
         self.seen.append(aggregate)
         return aggregate
