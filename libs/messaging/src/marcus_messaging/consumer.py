@@ -163,7 +163,8 @@ class Consumer:
             await self.stop()
 
     async def run_forever(self) -> None:
-        """Consume until SIGTERM or SIGINT (or cancellation): the `consume` command."""
+        """Consume until SIGTERM or SIGINT (or cancellation): a consumer as a process
+        of its own (tests run one so; the services run theirs inside `serve`)."""
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         signals = (signal.SIGTERM, signal.SIGINT)
