@@ -238,8 +238,16 @@ async def test_checkout_errors_keep_what_was_typed(
     assert 'value="Lyon"' in busy.text and 'value="key-1"' in busy.text  # the same order
 
 
+def refused(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
 async def test_an_unreachable_api_is_a_503_saying_try_again() -> None:
-    app = create_app(settings(deployment="development", public_api_url="http://127.0.0.1:9"))
+    app = create_app(settings(deployment="development"))
+    await app.state.http.aclose()
+    app.state.http = httpx.AsyncClient(
+        transport=httpx.MockTransport(refused), base_url="http://gateway"
+    )
     async with await browser_for(app) as client:
         page = await client.get("/products")
         assert page.status_code == 503 and page.headers["retry-after"]
