@@ -30,7 +30,7 @@ TABLES = {
     " subject_sequences",
     "indexer": "events, outbox, processed_events, subject_sequences, documents, sync_queue,"
     " collections, indexed, rebuild_runs",
-    "orders": "outbox, events, orders, order_lines, products, reservation_receipts,"
+    "orders": "outbox, events, orders, order_lines, products,"
     " idempotency_keys, placement_retries, processed_events, subject_sequences",
     "scheduler": "outbox, events, job_runs, processed_events, subject_sequences",
     "assistant": "outbox, events, sessions, messages, reply_grounding, actions, customer_orders,"
