@@ -32,7 +32,7 @@ TABLES = {
     "catalog": "outbox, events, products, categories, reservations, processed_events,"
     " subject_sequences, parts, options, incompatibilities, price_rules, preset_options,"
     " option_reservations",
-    "orders": "outbox, events, orders, order_lines, products, reservation_receipts,"
+    "orders": "outbox, events, orders, order_lines, products,"
     " idempotency_keys, placement_retries, processed_events, subject_sequences, carts,"
     " cart_lines",
     "notifier": "outbox, events, deliveries, processed_events, subject_sequences",

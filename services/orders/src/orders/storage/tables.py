@@ -6,8 +6,6 @@ Not projections of our events (never truncated by a rebuild):
 - `products`: the read model of the catalog's products (prices, names, stock, a
   configurable product's parts, options and rules), from `catalog.product.*` and the
   catalog's stock events;
-- `reservation_receipts`: no longer written (the catalog answers each order with one
-  `catalog.stock.allocated` event now); kept for tools that truncate it;
 - `idempotency_keys`: (customer, key) -> request hash and order, written in the order's
   transaction;
 - `placement_retries`: when a stuck order's placed event was last published again.
@@ -95,14 +93,6 @@ products = Table(
     Column("deleted", Boolean, nullable=False, server_default="false"),
     Column("version", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-
-reservation_receipts = Table(
-    "reservation_receipts",
-    metadata,
-    Column("order_id", Uuid, primary_key=True),
-    Column("product_id", Uuid, primary_key=True),
-    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 idempotency_keys = Table(
