@@ -1,4 +1,5 @@
-"""Scheduler test fixtures: a migrated schema, settings, tokens, a served app, streams."""
+"""Scheduler test fixtures: a migrated schema, settings, a served app, its stream (tokens:
+the root conftest's `admin_headers` / `customer_headers`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,21 +16,11 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from marcus_eventstore.migrations import upgrade
-from marcus_web.auth import mint_token
 from scheduler.main import create_app
 from scheduler.settings import SchedulerSettings
 from services.scheduler.tests.support import SchedulerStream
+from tests.support.databases import truncate_tables
 from tests.support.servers import serve_app
-
-SECRET = "scheduler-tests-secret-0123456789abcdef"
-TABLES = (
-    "outbox",
-    "events",
-    "job_runs",
-    "leases",
-    "processed_events",
-    "subject_sequences",
-)
 
 
 @pytest.fixture(scope="session")
@@ -41,9 +31,8 @@ def scheduler_database(database_url: str) -> str:
 
 @pytest.fixture
 async def engine(scheduler_database: str) -> AsyncIterator[AsyncEngine]:
+    await truncate_tables(scheduler_database, "scheduler")
     engine = create_async_engine(scheduler_database)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {', '.join(f'scheduler.{t}' for t in TABLES)}"))
     yield engine
     await engine.dispose()
 
@@ -54,13 +43,15 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture
-def settings(scheduler_database: str, redis_url: str, stream_prefix: str) -> SchedulerSettings:
+def settings(
+    scheduler_database: str, redis_url: str, stream_prefix: str, jwt_secret: str
+) -> SchedulerSettings:
     """Nothing fires on its own (API tests); tests that schedule switch it on."""
     return SchedulerSettings(
         database_url=scheduler_database,
         redis_url=redis_url,
         stream_prefix=stream_prefix,
-        jwt_secret=SECRET,
+        jwt_secret=jwt_secret,
         relay_poll_interval=0.2,
         schedule_timezone="Europe/Berlin",
         scheduler_enabled=False,
@@ -68,16 +59,6 @@ def settings(scheduler_database: str, redis_url: str, stream_prefix: str) -> Sch
         lease_ttl_seconds=3,
         lease_poll_seconds=0.2,
     )
-
-
-@pytest.fixture
-def admin_headers() -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
-
-
-@pytest.fixture
-def customer_headers() -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token('alice', [], secret=SECRET)}"}
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from marcus_contracts import registry
+from marcus_contracts import Envelope, Event, registry
 from scheduler.jobs import run_id
 from services.scheduler.tests.support import all_runs
 from tests.support.servers import wait_for
@@ -39,20 +39,12 @@ async def test_jobs_list_next_run_at_three_in_the_configured_timezone(
 async def test_run_now_by_an_admin_emits_the_event(
     client, admin_headers, engine, scheduler_stream
 ) -> None:
-    response = await client.post("/api/v1/admin/jobs/index-rebuild/run", headers=admin_headers)
-
-    assert response.status_code == 202, response.text
-    run = response.json()
-    assert run["job"] == "index-rebuild" and run["requested_by"] == "ops"
+    run = await run_now(client, admin_headers, "index-rebuild")
     assert run["outcome"] == "pending", "waits for indexer.index.rebuilt"
     assert run["id"] == str(run_id("index-rebuild", datetime.fromisoformat(run["fire_time"])))
 
-    envelopes = await wait_for(scheduler_stream.fires, what="the event on events.scheduler")
-    [envelope] = envelopes
-    assert str(envelope.id) == run["id"]
+    envelope, _ = await fired(scheduler_stream, run)
     assert envelope.source == "scheduler" and envelope.type == "scheduler.index.rebuild_requested"
-    event = registry.decode(envelope)
-    assert event.requested_by == "ops" and event.job == "index-rebuild"
 
     jobs = (await client.get("/api/v1/admin/jobs", headers=admin_headers)).json()["items"]
     rebuild = next(job for job in jobs if job["name"] == "index-rebuild")
@@ -71,17 +63,10 @@ async def test_views_refresh_run_now_is_final_once_emitted(client, admin_headers
 async def test_cart_reminders_run_now_emits_one_event_with_the_thresholds(
     client, admin_headers, engine, scheduler_stream
 ) -> None:
-    response = await client.post("/api/v1/admin/jobs/cart-reminders/run", headers=admin_headers)
-
-    assert response.status_code == 202, response.text
-    run = response.json()
-    assert run["job"] == "cart-reminders" and run["requested_by"] == "ops"
+    run = await run_now(client, admin_headers, "cart-reminders")
     assert run["outcome"] == "emitted", "nobody reports back: orders records cart events"
-    [envelope] = await wait_for(scheduler_stream.fires, what="the event on events.scheduler")
-    assert str(envelope.id) == run["id"]
+    envelope, event = await fired(scheduler_stream, run)
     assert envelope.type == "scheduler.carts.reminders_requested"
-    event = registry.decode(envelope)
-    assert (event.job, event.requested_by) == ("cart-reminders", "ops")
     assert (event.idle_after_s, event.expire_after_s) == (86_400, 2_592_000)
     [stored] = await all_runs(engine)
     assert (str(stored.id), stored.event_type) == (run["id"], envelope.type)
@@ -139,3 +124,21 @@ async def test_health_and_metrics(client) -> None:
     assert (await client.get("/healthz")).status_code == 200
     assert (await client.get("/readyz")).json()["checks"] == {"postgres": "ok", "redis": "ok"}
     assert "outbox_events_published_total" in (await client.get("/metrics")).text
+
+
+async def run_now(client, admin_headers, job: str) -> dict:  # type: ignore[no-untyped-def]
+    """`POST .../run` by operator `ops`: the run it answers (202)."""
+    response = await client.post(f"/api/v1/admin/jobs/{job}/run", headers=admin_headers)
+    assert response.status_code == 202, response.text
+    run = response.json()
+    assert run["job"] == job and run["requested_by"] == "ops"
+    return dict(run)
+
+
+async def fired(scheduler_stream, run: dict) -> tuple[Envelope, Event]:  # type: ignore[no-untyped-def]
+    """The one fire on events.scheduler: the run's event, requested by `ops`."""
+    [envelope] = await wait_for(scheduler_stream.fires, what="the event on events.scheduler")
+    assert str(envelope.id) == run["id"]
+    event = registry.decode(envelope)
+    assert (event.job, event.requested_by) == (run["job"], "ops")  # type: ignore[attr-defined]
+    return envelope, event

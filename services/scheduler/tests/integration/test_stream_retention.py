@@ -1,7 +1,7 @@
 """The `stream-retention` housekeeping job through the real scheduler: the app elects
 itself through the lease in PostgreSQL, APScheduler runs the job on its interval, and it
 trims real Redis streams to STREAM_RETENTION, never an entry a group has not
-acknowledged; the admin API lists it; settings refuse a bad policy at start."""
+acknowledged; the admin API lists it."""
 
 from __future__ import annotations
 
@@ -9,11 +9,8 @@ import logging
 import time
 from datetime import UTC, datetime
 
-import pytest
 from prometheus_client import REGISTRY
-from pydantic import ValidationError
 
-from marcus_eventstore.retention import RetentionPolicy
 from scheduler.housekeeping import StreamRetentionJob
 from scheduler.jobs import STREAM_RETENTION
 from scheduler.main import create_app
@@ -30,33 +27,6 @@ def _ms_ago(days: float) -> int:
 
 def _sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-def test_the_defaults_keep_events_less_long_than_the_ledgers_and_dead_letters_a_month() -> None:
-    """A group reading a stream from its start must never meet an event its ledger has
-    forgotten: the stream's age limit plus one job interval stays below the ledger's."""
-    settings = SchedulerSettings()
-    assert settings.stream_retention_interval == 900
-    retention = settings.retention()
-    events = retention.policy_for("events.catalog")
-    assert events == RetentionPolicy(max_age_s=6 * DAY)
-    assert events.max_age_s is not None
-    assert events.max_age_s + settings.stream_retention_interval < settings.ledger_retention_s
-    assert retention.policy_for("dlq.indexer") == RetentionPolicy(max_age_s=30 * DAY)
-    job = settings.housekeeping()[STREAM_RETENTION]
-    assert job.interval_s == 900
-    after = datetime(2025, 1, 15, 10, 7, tzinfo=UTC)
-    assert job.next_fire_time(after) == datetime(2025, 1, 15, 10, 15, tzinfo=UTC)
-    assert SchedulerSettings(stream_retention_interval=0).housekeeping() == {}
-
-
-def test_a_bad_retention_setting_stops_the_scheduler_at_start() -> None:
-    with pytest.raises(ValidationError, match=r"STREAM_RETENTION: events\.\*: '7w' is neither"):
-        SchedulerSettings(stream_retention="events.*=7w;dlq.*=30d")
-    with pytest.raises(ValidationError, match="expected pattern=policy"):
-        SchedulerSettings(stream_retention="7d")
-    with pytest.raises(ValidationError, match="greater than or equal to 0"):
-        SchedulerSettings(stream_retention_interval=-1)
 
 
 async def test_the_leader_trims_every_stream_to_its_retention(

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from scheduler.jobs import INDEX_REBUILD
 from scheduler.main import create_app
 from services.scheduler.tests.support import all_runs
-from tests.messaging.proxy import TcpProxy
+from tests.support.proxy import TcpProxy
 from tests.support.servers import serve_app, wait_for
 
 pytestmark = pytest.mark.fault

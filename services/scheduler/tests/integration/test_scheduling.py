@@ -27,18 +27,23 @@ def scheduling_on(settings: SchedulerSettings, **changes) -> SchedulerSettings:
     return settings.model_copy(update={"scheduler_enabled": True, **changes})
 
 
-async def test_a_fire_missed_within_the_grace_window_runs_once(
-    engine, settings, scheduler_stream
-) -> None:
-    """Down at the fire time, back 5 minutes later: one run, also after another restart."""
-    missed = (datetime.now(UTC) - timedelta(minutes=5)).replace(second=0, microsecond=0)
-    settings = scheduling_on(
+def nightly_rebuild_missed_at(settings: SchedulerSettings, missed: datetime) -> SchedulerSettings:
+    """Scheduling on, the nightly rebuild at `missed`'s minute, nothing else soon."""
+    return scheduling_on(
         settings,
         index_rebuild_cron=nightly_at(missed),
         views_refresh_cron=NEVER_SOON,
         cart_reminders_cron=NEVER_SOON,
         misfire_grace_seconds=3600,
     )
+
+
+async def test_a_fire_missed_within_the_grace_window_runs_once(
+    engine, settings, scheduler_stream
+) -> None:
+    """Down at the fire time, back 5 minutes later: one run, also after another restart."""
+    missed = (datetime.now(UTC) - timedelta(minutes=5)).replace(second=0, microsecond=0)
+    settings = nightly_rebuild_missed_at(settings, missed)
 
     app = create_app(settings)
     async with serve_app(app):
@@ -59,13 +64,7 @@ async def test_a_fire_missed_within_the_grace_window_runs_once(
 
 async def test_a_fire_missed_beyond_the_grace_window_is_skipped(engine, settings) -> None:
     missed = (datetime.now(UTC) - timedelta(hours=2)).replace(second=0, microsecond=0)
-    settings = scheduling_on(
-        settings,
-        index_rebuild_cron=nightly_at(missed),
-        views_refresh_cron=NEVER_SOON,
-        cart_reminders_cron=NEVER_SOON,
-        misfire_grace_seconds=3600,
-    )
+    settings = nightly_rebuild_missed_at(settings, missed)
 
     app = create_app(settings)
     async with serve_app(app):

@@ -1,4 +1,5 @@
-"""Schedule arithmetic, without waiting: fire times are computed from the triggers."""
+"""Schedule arithmetic, without waiting: fire times are computed from the triggers; the
+settings refuse a bad schedule or retention policy at start."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import pytest
 from pydantic import ValidationError
 
 from marcus_contracts.events import scheduler as ev
+from marcus_eventstore.retention import RetentionPolicy
 from scheduler.jobs import (
     CART_REMINDERS,
     INDEX_REBUILD,
+    STREAM_RETENTION,
     VIEWS_REFRESH,
     CronError,
     Job,
@@ -23,6 +26,7 @@ from scheduler.settings import SchedulerSettings
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
+DAY = 86_400
 
 
 def rebuild(cron: str = "0 3 * * *", tz: ZoneInfo = BERLIN) -> Job:
@@ -197,3 +201,30 @@ def test_settings_refuse_bad_cart_reminder_settings() -> None:
         SchedulerSettings(cart_idle_after_seconds=86_400, cart_expire_after_seconds=3_600)
     with pytest.raises(ValidationError, match="greater than 0"):
         SchedulerSettings(cart_idle_after_seconds=0)
+
+
+def test_the_defaults_keep_events_less_long_than_the_ledgers_and_dead_letters_a_month() -> None:
+    """A group reading a stream from its start must never meet an event its ledger has
+    forgotten: the stream's age limit plus one job interval stays below the ledger's."""
+    settings = SchedulerSettings()
+    assert settings.stream_retention_interval == 900
+    retention = settings.retention()
+    events = retention.policy_for("events.catalog")
+    assert events == RetentionPolicy(max_age_s=6 * DAY)
+    assert events.max_age_s is not None
+    assert events.max_age_s + settings.stream_retention_interval < settings.ledger_retention_s
+    assert retention.policy_for("dlq.indexer") == RetentionPolicy(max_age_s=30 * DAY)
+    job = settings.housekeeping()[STREAM_RETENTION]
+    assert job.interval_s == 900
+    after = datetime(2025, 1, 15, 10, 7, tzinfo=UTC)
+    assert job.next_fire_time(after) == datetime(2025, 1, 15, 10, 15, tzinfo=UTC)
+    assert SchedulerSettings(stream_retention_interval=0).housekeeping() == {}
+
+
+def test_a_bad_retention_setting_stops_the_scheduler_at_start() -> None:
+    with pytest.raises(ValidationError, match=r"STREAM_RETENTION: events\.\*: '7w' is neither"):
+        SchedulerSettings(stream_retention="events.*=7w;dlq.*=30d")
+    with pytest.raises(ValidationError, match="expected pattern=policy"):
+        SchedulerSettings(stream_retention="7d")
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        SchedulerSettings(stream_retention_interval=-1)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -23,15 +24,21 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from marcus_contracts import StreamNames
 from marcus_eventstore.migrations import upgrade
-from marcus_web.auth import mint_token
 from tests.support import stack
+from tests.support.auth import admin_headers
 from tests.support.chroma import ChromaProcess
 from tests.support.servers import free_port, stop_processes, wait_for
 
 pytestmark = pytest.mark.fault  # starts and stops processes
 
 SECRET = stack.SECRET
-ADMIN = {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
+ADMIN = admin_headers(SECRET)
+NEVER = {
+    "INDEX_REBUILD_CRON": "0 0 29 2 *",
+    "VIEWS_REFRESH_CRON": "0 0 29 2 *",
+    "CART_REMINDERS_CRON": "0 0 29 2 *",
+}
+"""Cron expressions of 29 February: no job fires on its own during a test."""
 
 
 @pytest.fixture(scope="module")
@@ -188,12 +195,7 @@ async def test_a_rebuild_that_gives_up_reports_its_run_failed(
     try:
         indexer_env = _indexer_env(common, chroma.url, stream_prefix)
         procs.append(start("indexer", ports["indexer"], indexer_env))
-        never = {
-            "INDEX_REBUILD_CRON": "0 0 29 2 *",
-            "VIEWS_REFRESH_CRON": "0 0 29 2 *",
-            "CART_REMINDERS_CRON": "0 0 29 2 *",
-        }
-        procs.append(start("scheduler", ports["scheduler"], {**common, **never}))
+        procs.append(start("scheduler", ports["scheduler"], {**common, **NEVER}))
         for name in ("indexer", "scheduler"):
             await wait_for(lambda name=name: _ready(urls[name]), within=120, what=f"{name} up")
         chroma.stop()  # the index store is down when the rebuild comes
@@ -218,24 +220,15 @@ async def test_a_rebuild_that_gives_up_reports_its_run_failed(
 
         # The indexer's side (its admin API needs Chroma): the run failed for good, and
         # search kept the collection it had.
-        engine = create_async_engine(database_url)
-        try:
-            async with engine.connect() as conn:
-                rebuild = (
-                    await conn.execute(
-                        text(
-                            "SELECT status, attempts, error FROM indexer.rebuild_runs"
-                            " WHERE request_id = :id"
-                        ),
-                        {"id": run_id},
-                    )
-                ).one()
-                active = await conn.execute(
-                    text("SELECT count(*) FROM indexer.collections WHERE status = 'active'")
-                )
-                assert active.scalar_one() == 1
-        finally:
-            await engine.dispose()
+        [rebuild] = await _rows(
+            database_url,
+            "SELECT status, attempts, error FROM indexer.rebuild_runs WHERE request_id = :id",
+            id=run_id,
+        )
+        [active] = await _rows(
+            database_url, "SELECT count(*) AS n FROM indexer.collections WHERE status = 'active'"
+        )
+        assert active.n == 1
         assert (rebuild.status, rebuild.attempts) == ("failed", 3)
         assert run["outcome_detail"].endswith(rebuild.error)
     finally:
@@ -253,15 +246,10 @@ async def test_runs_merged_into_one_rebuild_both_get_its_outcome(
     common, ports, urls = await _prepared(
         database_url, redis_url, stream_prefix, "catalog", "indexer", "scheduler"
     )
-    never = {
-        "INDEX_REBUILD_CRON": "0 0 29 2 *",
-        "VIEWS_REFRESH_CRON": "0 0 29 2 *",
-        "CART_REMINDERS_CRON": "0 0 29 2 *",
-    }
     procs: list[subprocess.Popen[bytes]] = []
     try:
         procs.append(start("catalog", ports["catalog"], common))
-        procs.append(start("scheduler", ports["scheduler"], {**common, **never}))
+        procs.append(start("scheduler", ports["scheduler"], {**common, **NEVER}))
         for name in ("catalog", "scheduler"):
             await wait_for(lambda name=name: _ready(urls[name]), within=60, what=f"{name} up")
         async with httpx.AsyncClient(base_url=urls["scheduler"], headers=ADMIN) as scheduler:
@@ -298,19 +286,10 @@ async def test_runs_merged_into_one_rebuild_both_get_its_outcome(
         )
 
         async with httpx.AsyncClient(base_url=urls["indexer"], headers=ADMIN) as indexer:
-            engine = create_async_engine(database_url)
-            try:
-                async with engine.connect() as conn:
-                    rows = (
-                        await conn.execute(
-                            text(
-                                "SELECT id, request_id, status, coalesced_into"
-                                " FROM indexer.rebuild_runs"
-                            )
-                        )
-                    ).all()
-            finally:
-                await engine.dispose()
+            rows = await _rows(
+                database_url,
+                "SELECT id, request_id, status, coalesced_into FROM indexer.rebuild_runs",
+            )
             by_request = {str(row.request_id): row for row in rows}
             ran, merged = by_request[first], by_request[second]
             assert (ran.status, merged.status) == ("done", "coalesced")
@@ -328,3 +307,13 @@ async def _published(redis_url: str, prefix: str, count: int) -> bool:
         return int(await client.xlen(StreamNames(prefix).events("scheduler"))) >= count
     finally:
         await client.aclose()
+
+
+async def _rows(database_url: str, query: str, **params: object) -> list[Any]:
+    """The rows of one query (the indexer's side, whose admin API needs Chroma)."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(text(query), params)).all())
+    finally:
+        await engine.dispose()

@@ -4,12 +4,15 @@ requests the indexer merged into that rebuild (`coalesced_requests`) get it too.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
-from marcus_contracts import STREAM_FIELD, Envelope, StreamNames, registry
+from marcus_contracts import STREAM_FIELD, Envelope, Event, StreamNames, registry
 from marcus_contracts.events.indexer import (
     CoalescedRequest,
     IndexRebuildFailed,
@@ -17,6 +20,7 @@ from marcus_contracts.events.indexer import (
 )
 from marcus_messaging import group_state
 from scheduler.main import create_app
+from scheduler.settings import SchedulerSettings
 from services.scheduler.tests.support import all_runs
 from tests.support.servers import serve_app, wait_for
 
@@ -28,13 +32,18 @@ def merged(*request_ids: str) -> list[CoalescedRequest]:
     ]
 
 
+def reported(report: type[Event], request_id: uuid.UUID, **fields: Any) -> Envelope:
+    """The indexer's report of one of its runs, as it publishes it."""
+    run = uuid.uuid4()
+    event = report(run_id=run, request_id=request_id, requested_by="schedule", **fields)
+    return registry.envelope(event, subject=str(run), sequence=1)
+
+
 def rebuilt(request_id: uuid.UUID, coalesced: list[CoalescedRequest] | None = None) -> Envelope:
     now = datetime.now(UTC)
-    run = uuid.uuid4()
-    event = IndexRebuilt(
-        run_id=run,
-        request_id=request_id,
-        requested_by="schedule",
+    return reported(
+        IndexRebuilt,
+        request_id,
         collection="products_hash256_v2",
         previous_collection="products_hash256_v1",
         embedder="hash",
@@ -46,35 +55,40 @@ def rebuilt(request_id: uuid.UUID, coalesced: list[CoalescedRequest] | None = No
         finished_at=now,
         coalesced_requests=coalesced or [],
     )
-    return registry.envelope(event, subject=str(run), sequence=1)
 
 
 def gave_up(request_id: uuid.UUID, coalesced: list[CoalescedRequest]) -> Envelope:
     now = datetime.now(UTC)
-    run = uuid.uuid4()
-    event = IndexRebuildFailed(
-        run_id=run,
-        request_id=request_id,
-        requested_by="schedule",
+    return reported(
+        IndexRebuildFailed,
+        request_id,
         error="ConnectError('chroma unreachable')",
         attempts=3,
         started_at=now,
         failed_at=now,
         coalesced_requests=coalesced,
     )
-    return registry.envelope(event, subject=str(run), sequence=1)
+
+
+@contextlib.asynccontextmanager
+async def consuming(
+    settings: SchedulerSettings, admin_headers: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The scheduler with its consumer on, and an operator's client of its API."""
+    settings = settings.model_copy(update={"consumer_enabled": True})
+    async with (
+        serve_app(create_app(settings)) as url,
+        httpx.AsyncClient(base_url=url, headers=admin_headers) as client,
+    ):
+        yield client
 
 
 async def test_the_rebuild_report_completes_the_run_once(
     engine, settings, admin_headers, redis_client, stream_prefix, scheduler_stream
 ) -> None:
 
-    settings = settings.model_copy(update={"consumer_enabled": True})
     indexer_stream = StreamNames(stream_prefix).events("indexer")
-    async with (
-        serve_app(create_app(settings)) as url,
-        httpx.AsyncClient(base_url=url, headers=admin_headers) as client,
-    ):
+    async with consuming(settings, admin_headers) as client:
         run = (await client.post("/api/v1/admin/jobs/index-rebuild/run")).json()
         report = rebuilt(uuid.UUID(run["id"]))
         unrelated = rebuilt(uuid.uuid4())  # e.g. `make reindex`: no run asked for it
@@ -132,12 +146,8 @@ async def test_one_report_closes_the_run_and_the_runs_merged_into_its_rebuild(
     """Three fires; the indexer ran the first and merged the other two into it. Its one
     `indexer.index.rebuilt` closes all three, delivered twice or not; a later report
     naming a merged run again (another rebuild's) changes nothing."""
-    settings = settings.model_copy(update={"consumer_enabled": True})
     indexer_stream = StreamNames(stream_prefix).events("indexer")
-    async with (
-        serve_app(create_app(settings)) as url,
-        httpx.AsyncClient(base_url=url, headers=admin_headers) as client,
-    ):
+    async with consuming(settings, admin_headers) as client:
         first, *others = await _fire(client, 3)
         report = rebuilt(uuid.UUID(first), merged(*others))
         late = rebuilt(uuid.uuid4(), merged(others[0]))
@@ -171,12 +181,8 @@ async def test_one_report_closes_the_run_and_the_runs_merged_into_its_rebuild(
 async def test_a_failure_report_closes_the_runs_merged_into_the_rebuild_failed(
     engine, settings, admin_headers, redis_client, stream_prefix
 ) -> None:
-    settings = settings.model_copy(update={"consumer_enabled": True})
     indexer_stream = StreamNames(stream_prefix).events("indexer")
-    async with (
-        serve_app(create_app(settings)) as url,
-        httpx.AsyncClient(base_url=url, headers=admin_headers) as client,
-    ):
+    async with consuming(settings, admin_headers) as client:
         first, second = await _fire(client, 2)
         report = gave_up(uuid.UUID(first), merged(second))
         await redis_client.xadd(indexer_stream, {STREAM_FIELD: report.to_json()})
