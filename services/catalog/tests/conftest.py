@@ -1,103 +1,73 @@
-"""Catalog test fixtures: a migrated schema, a running catalog on a real socket, tokens."""
+"""Catalog test fixtures: a migrated schema emptied per test, a catalog app on a real
+socket, its streams, and catalog processes for the end-to-end tier. The DB and Redis
+fixtures are only built when a test asks for them (unit tests never do)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from catalog.main import create_app
-from catalog.settings import CatalogSettings
-from marcus_eventstore.migrations import upgrade
-from marcus_web.auth import mint_token
-from tests.support.servers import serve_app
+from services.catalog.tests.support import CatalogApi, StreamReader
 
-SECRET = "catalog-tests-secret-0123456789abcdef"
+if TYPE_CHECKING:
+    import httpx
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from catalog.settings import CatalogSettings
+    from marcus_contracts import Envelope
+    from tests.support.processes import ServiceProcess
 
 
 @pytest.fixture(scope="session")
 def catalog_database(database_url: str) -> str:
+    from marcus_eventstore.migrations import upgrade
+
     upgrade("catalog", database_url)
     return database_url
 
 
 @pytest.fixture
 async def engine(catalog_database: str) -> AsyncIterator[AsyncEngine]:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from tests.support.databases import truncate_tables
+
+    await truncate_tables(catalog_database, "catalog")
     engine = create_async_engine(catalog_database)
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "TRUNCATE catalog.outbox, catalog.events, catalog.products, catalog.categories,"
-                " catalog.reservations, catalog.processed_events, catalog.subject_sequences,"
-                " catalog.parts, catalog.options, catalog.incompatibilities, catalog.price_rules,"
-                " catalog.preset_options, catalog.option_reservations"
-            )
-        )
     yield engine
     await engine.dispose()
 
 
 @pytest.fixture
-def settings(catalog_database: str, redis_url: str, stream_prefix: str) -> CatalogSettings:
+def settings(
+    catalog_database: str, redis_url: str, stream_prefix: str, jwt_secret: str
+) -> CatalogSettings:
+    from catalog.settings import CatalogSettings
+
     return CatalogSettings(
         database_url=catalog_database,
         redis_url=redis_url,
         stream_prefix=stream_prefix,
-        jwt_secret=SECRET,
+        jwt_secret=jwt_secret,
         relay_poll_interval=0.2,
     )
-
-
-@pytest.fixture
-def admin_headers() -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
-
-
-@pytest.fixture
-def customer_headers() -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token('alice', [], secret=SECRET)}"}
 
 
 @pytest.fixture
 async def client(
     engine: AsyncEngine, settings: CatalogSettings
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to a catalog (API + relay) served on a real socket."""
+    """An HTTP client talking to a catalog (API + relay + consumer) on a real socket."""
+    import httpx
+
+    from catalog.main import create_app
+    from tests.support.servers import serve_app
+
     async with serve_app(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
         yield client
-
-
-class CatalogApi:
-    """Shortcuts for the writes most tests need before they can test something."""
-
-    def __init__(self, client: httpx.AsyncClient, headers: dict[str, str]) -> None:
-        self.client = client
-        self.headers = headers
-
-    async def category(self, slug: str = "bikes") -> dict:
-        response = await self.client.post(
-            "/api/v1/categories", json={"slug": slug, "name": slug.title()}, headers=self.headers
-        )
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    async def product(self, category_id: str, **overrides: object) -> dict:
-        body = {
-            "sku": "SKU-1",
-            "name": "Road bike",
-            "description": "A light aluminium road bike.",
-            "price": "999.90",
-            "currency": "EUR",
-            "category_id": category_id,
-            "attributes": {"colour": "red", "weight_kg": 8.4},
-            "stock": 5,
-        } | overrides
-        response = await self.client.post("/api/v1/products", json=body, headers=self.headers)
-        assert response.status_code == 201, response.text
-        return response.json()
 
 
 @pytest.fixture
@@ -105,34 +75,17 @@ def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> CatalogApi:
     return CatalogApi(client, admin_headers)
 
 
-class StreamReader:
-    """Reads the catalog's stream as consumers will see it."""
-
-    def __init__(self, redis_client, stream: str) -> None:
-        self.redis = redis_client
-        self.stream = stream
-
-    async def envelopes(self) -> list:
-        from marcus_contracts import STREAM_FIELD, Envelope
-
-        entries = await self.redis.xrange(self.stream)
-        return [Envelope.from_json(fields[STREAM_FIELD.encode()]) for _, fields in entries]
-
-    async def has_at_least(self, count: int) -> bool:
-        return int(await self.redis.xlen(self.stream)) >= count
-
-
 @pytest.fixture
-def catalog_stream(redis_client, stream_prefix: str) -> StreamReader:
+def catalog_stream(redis_client: Any, stream_prefix: str) -> StreamReader:
     from marcus_contracts import StreamNames
 
     return StreamReader(redis_client, StreamNames(stream_prefix).events("catalog"))
 
 
 @pytest.fixture
-def orders_stream(redis_client, stream_prefix: str):
+def orders_stream(redis_client: Any, stream_prefix: str) -> Callable[[Envelope], Any]:
     """Publishes order events on `events.orders` as the orders service's relay does."""
-    from marcus_contracts import STREAM_FIELD, Envelope, StreamNames
+    from marcus_contracts import STREAM_FIELD, StreamNames
 
     stream = StreamNames(stream_prefix).events("orders")
 
@@ -140,3 +93,29 @@ def orders_stream(redis_client, stream_prefix: str):
         await redis_client.xadd(stream, {STREAM_FIELD: envelope.to_json()})
 
     return publish
+
+
+@pytest.fixture
+def catalog_processes(
+    engine: AsyncEngine, settings: CatalogSettings, tmp_path: Path
+) -> Iterator[Callable[..., ServiceProcess]]:
+    """`start(**env)`: a `python -m catalog serve` process on this test's database, Redis
+    and stream prefix (relay polling fast), started; all are stopped after the test."""
+    from tests.support.processes import ServiceProcess, service_env, stop_all
+
+    started: list[ServiceProcess] = []
+
+    def start(**extra: str) -> ServiceProcess:
+        env = service_env(
+            settings.database_url,
+            settings.redis_url,
+            settings.stream_prefix,
+            secret=settings.jwt_secret,
+            extra={"RELAY_POLL_INTERVAL": "0.2", **extra},
+        )
+        process = ServiceProcess("catalog", env, tmp_path / f"catalog-{len(started)}.log")
+        started.append(process.start())
+        return process
+
+    yield start
+    stop_all(started)

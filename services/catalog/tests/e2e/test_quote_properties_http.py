@@ -12,14 +12,11 @@ of test_configuration_properties, over the configuration read back from the API)
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -27,15 +24,14 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from catalog.configuration import Configuration, Incompatibility, Option, Part, PriceRule
-from marcus_web.auth import mint_token
 from services.catalog.tests.bikes import PARTS, Bike, build_bike
-from services.catalog.tests.test_configuration_properties import (
+from services.catalog.tests.unit.test_configuration_properties import (
     oracle_broken_rules,
     oracle_unit_price,
 )
-from tests.support.servers import free_port
+from tests.support.auth import admin_headers
+from tests.support.processes import ServiceProcess, service_env
 
-SECRET = "quote-properties-secret-0123456789"
 SCARCE = {"Blue": 0, "Red": 2, "Fat bike": 1, "Matte": 3}
 ACCEPTED: Counter[bool] = Counter()
 
@@ -80,44 +76,22 @@ class Catalog:
 
 @pytest.fixture(scope="module")
 def catalog(catalog_database: str, redis_url: str, tmp_path_factory) -> Iterator[Catalog]:
-    port = free_port()
     log = Path(tmp_path_factory.mktemp("quote")) / "catalog.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": catalog_database,
-        "REDIS_URL": redis_url,
-        "STREAM_PREFIX": f"quote-props-{port}:",
-        "JWT_SECRET": SECRET,
-        "LOG_LEVEL": "warning",
-    }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "catalog", "serve", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    env = service_env(catalog_database, redis_url, f"quote-props-{uuid4().hex[:8]}:")
+    process = ServiceProcess("catalog", env, log).start()
     try:
-        catalog = asyncio.run(_build(url))
+        catalog = asyncio.run(_build(process))
         yield catalog
         catalog.http.close()
     finally:
-        process.terminate()
-        process.wait(15)
+        process.stop()
 
 
-async def _build(url: str) -> Catalog:
-    headers = {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        for _ in range(600):
-            try:
-                if (await client.get("/readyz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-        suffix = url.rsplit(":", 1)[1]
+async def _build(process: ServiceProcess) -> Catalog:
+    headers = admin_headers()
+    await process.ready(within=60)
+    async with httpx.AsyncClient(base_url=process.url, timeout=30) as client:
+        suffix = str(process.port)
         category = await client.post(
             "/api/v1/categories", json={"slug": f"q-{suffix}", "name": "Q"}, headers=headers
         )
@@ -127,7 +101,7 @@ async def _build(url: str) -> Catalog:
         )
         other = await build_bike(client, headers, category.json()["id"], sku=f"QO-{suffix}")
         detail = (await client.get(f"/api/v1/products/{bike.id}")).json()
-    return Catalog(url, bike, other.options["Road"], _configuration(detail))
+    return Catalog(process.url, bike, other.options["Road"], _configuration(detail))
 
 
 @st.composite

@@ -5,7 +5,6 @@ consumer) on a real socket: order events go in on `events.orders`, answers come 
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
 from uuid import UUID, uuid4
 
 from sqlalchemy import text
@@ -13,38 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from catalog import handlers
 from catalog.storage.uow import CatalogUnitOfWork
-from marcus_contracts import Envelope, StreamNames, new_event_id, registry
+from marcus_contracts import Envelope, StreamNames, new_event_id
 from marcus_contracts.events.history import orders as order_history
 from marcus_eventstore import rebuild_projections
 from marcus_messaging import group_state
+from services.catalog.tests.support import order_envelope
 from tests.support.servers import wait_for
-
-
-def order_envelope(
-    model: type[order_history._OrderSnapshotV1],
-    order_id: UUID,
-    lines: list[tuple[str, int]],
-    sequence: int,
-) -> Envelope:
-    event = model(
-        order_id=order_id,
-        customer="alice",
-        email="alice@example.com",
-        currency="EUR",
-        lines=[
-            order_history.OrderLine(
-                product_id=UUID(product_id),
-                sku="X",
-                name="x",
-                unit_price=Decimal("1.00"),
-                quantity=quantity,
-                line_total=Decimal(quantity),
-            )
-            for product_id, quantity in lines
-        ],
-        total=Decimal(sum(q for _, q in lines)),
-    )
-    return registry.envelope(event, subject=str(order_id), sequence=sequence)
 
 
 async def _answers(catalog_stream, order_id: UUID) -> list[Envelope]:

@@ -4,20 +4,16 @@ PostgreSQL makes B bypass its cache until it has resynced, never answering stale
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import psycopg
 import pytest
 
-from catalog.settings import CatalogSettings
 from marcus_eventstore import libpq_dsn
-from marcus_web.auth import mint_token
-from tests.support.servers import free_port, wait_for
+from tests.support.processes import ServiceProcess
+from tests.support.servers import wait_for
 
 TOKEN = "Marcus-Consistency-Token"
 OUTCOME = "Marcus-Read-Cache"
@@ -26,8 +22,13 @@ ROUNDS = 40
 
 @dataclass
 class Replica:
-    process: subprocess.Popen[bytes]
+    process: ServiceProcess
     client: httpx.AsyncClient
+
+    @property
+    def pid(self) -> int:
+        assert self.process.proc is not None
+        return self.process.proc.pid
 
     async def metric(self, name: str) -> float:
         text = (await self.client.get("/metrics")).text
@@ -41,59 +42,23 @@ class Replica:
 
 
 @pytest.fixture
-def processes(
-    engine, settings: CatalogSettings
-) -> Iterator[list[tuple[subprocess.Popen[bytes], int]]]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "STREAM_PREFIX": settings.stream_prefix,
-        "JWT_SECRET": settings.jwt_secret,
-        "SAGA_ENABLED": "false",
-        "READ_CACHE_POLL_INTERVAL": "0.2",
-        "LOG_LEVEL": "warning",
-    }
-    started = []
-    for _ in range(2):
-        port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "catalog", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        started.append((proc, port))
-    yield started
-    for proc, _ in started:
-        proc.kill()
-        proc.wait(10)
-
-
-@pytest.fixture
-async def replicas(processes) -> AsyncIterator[tuple[Replica, Replica]]:
-    """B only reads, so its client never holds a token cookie: only tokens passed count."""
-    clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") for _, port in processes]
-    a, b = (Replica(p, c) for (p, _), c in zip(processes, clients, strict=True))
+async def replicas(catalog_processes) -> AsyncIterator[tuple[Replica, Replica]]:
+    """Two catalog processes (no consumer). B only reads, so its client never holds a
+    token cookie: only tokens passed count."""
+    started = [
+        catalog_processes(CONSUMER_ENABLED="false", READ_CACHE_POLL_INTERVAL="0.2")
+        for _ in range(2)
+    ]
+    clients = [httpx.AsyncClient(base_url=process.url) for process in started]
+    a, b = (Replica(p, c) for p, c in zip(started, clients, strict=True))
     try:
         for replica in (a, b):
-            await wait_for(lambda r=replica: _ready(r), within=60, what="replica ready")
+            await replica.process.ready(within=60)
             await wait_for(replica.following, within=60, what="replica follows")
         yield a, b
     finally:
         for client in clients:
             await client.aclose()
-
-
-async def _ready(replica: Replica) -> bool:
-    try:
-        return (await replica.client.get("/readyz")).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _admin(settings: CatalogSettings) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=settings.jwt_secret)}"}
 
 
 async def _product(replica: Replica, admin: dict[str, str]) -> str:
@@ -117,10 +82,10 @@ async def _write(replica: Replica, path: str, name: str, admin: dict[str, str]) 
 
 
 async def test_a_write_on_one_replica_is_read_with_its_token_on_the_other(
-    replicas, settings: CatalogSettings
+    replicas, admin_headers
 ) -> None:
     a, b = replicas
-    admin = _admin(settings)
+    admin = admin_headers
     path = f"/api/v1/products/{await _product(a, admin)}"
     outcomes = []
     for i in range(ROUNDS):
@@ -142,13 +107,13 @@ async def test_a_write_on_one_replica_is_read_with_its_token_on_the_other(
 
 
 async def test_a_killed_follower_connection_bypasses_then_resyncs(
-    replicas, settings: CatalogSettings, catalog_database: str
+    replicas, admin_headers, catalog_database: str
 ) -> None:
     a, b = replicas
-    admin = _admin(settings)
+    admin = admin_headers
     path = f"/api/v1/products/{await _product(a, admin)}"
     await b.client.get(path)
-    name = f"catalog-read-cache-{b.process.pid}"
+    name = f"catalog-read-cache-{b.pid}"
     kills = 0
     for i in range(ROUNDS):
         if i % 10 == 0:

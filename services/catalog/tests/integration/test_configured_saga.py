@@ -21,7 +21,7 @@ from marcus_contracts import Envelope, new_event_id, registry
 from marcus_contracts.events import orders as order_events
 from marcus_eventstore import rebuild_projections
 from services.catalog.tests.bikes import build_bike, preset
-from services.catalog.tests.conftest import CatalogApi
+from services.catalog.tests.support import CatalogApi
 from tests.support.servers import serve_app, wait_for
 
 Line = tuple[str, int, list[str]]

@@ -4,37 +4,20 @@ from decimal import Decimal
 
 import pytest
 
-from catalog.domain import Category, Product
+from catalog.domain import Product
 from marcus_contracts.events import catalog as ev
 from marcus_eventstore import DomainError, NotFound, VersionMismatch
-
-
-def a_product() -> Product:
-    category = Category.create("bikes", "Bikes")
-    product = Product.create(
-        sku="B-1",
-        name="Road bike",
-        description="",
-        price=Decimal("10.00"),
-        currency="EUR",
-        category=category,
-        attributes={},
-        stock=2,
-    )
-    product.pending.clear()
-    product.version = 1
-    return product
+from services.catalog.tests.builders import a_category, a_product
 
 
 def test_create_records_a_full_snapshot() -> None:
-    category = Category.create("bikes", "Bikes")
     product = Product.create(
         sku="B-1",
         name="Road bike",
         description="light",
         price=Decimal("10.00"),
         currency="EUR",
-        category=category,
+        category=a_category(),
         attributes={"colour": "red"},
         stock=2,
     )

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 from collections import defaultdict
 
 import httpx
@@ -18,8 +14,7 @@ from catalog.settings import CatalogSettings
 from marcus_contracts import STREAM_FIELD, Envelope, StreamNames
 from marcus_eventstore import libpq_dsn
 from marcus_web.app import make_relay as make_service_relay
-from marcus_web.auth import mint_token
-from tests.support.servers import RedisProcess, free_port, serve_app, wait_for
+from tests.support.servers import RedisProcess, serve_app, wait_for
 
 
 def make_relay(settings, redis):
@@ -142,36 +137,19 @@ async def test_two_relays_publish_each_event_once_in_order(
 
 
 async def test_standby_relay_takes_over_when_the_active_one_is_killed(
-    engine, settings: CatalogSettings, redis_client
+    settings: CatalogSettings, redis_client, admin_headers, catalog_processes
 ) -> None:
     """The active relay runs in a catalog process that is SIGKILLed mid-stream."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "STREAM_PREFIX": settings.stream_prefix,
-        "JWT_SECRET": settings.jwt_secret,
-        "RELAY_POLL_INTERVAL": "0.2",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "catalog", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = catalog_processes()
     stream = StreamNames(settings.stream_prefix).events("catalog")
-    headers = {
-        "Authorization": f"Bearer {mint_token('ops', ['admin'], secret=settings.jwt_secret)}"
-    }
     standby = make_relay(settings, aioredis.from_url(settings.redis_url))
     stop = asyncio.Event()
     standby_task = None
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            await wait_for(lambda: _ready(client), within=30, what="catalog process ready")
+        await process.ready(within=30)
+        async with httpx.AsyncClient(base_url=process.url) as client:
             category = await client.post(
-                "/api/v1/categories", json={"slug": "bikes", "name": "B"}, headers=headers
+                "/api/v1/categories", json={"slug": "bikes", "name": "B"}, headers=admin_headers
             )
             await wait_for(lambda: _count(redis_client, stream, 1), what="published by the process")
             standby_task = asyncio.create_task(standby.run(stop))
@@ -188,11 +166,10 @@ async def test_standby_relay_takes_over_when_the_active_one_is_killed(
                         "price": "2.00",
                         "category_id": category.json()["id"],
                     },
-                    headers=headers,
+                    headers=admin_headers,
                 )
                 assert r.status_code == 201
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(10)
+            process.kill()
 
         await wait_for(lambda: standby.is_leader, within=15, what="standby takes the lock")
         await wait_for(lambda: _count(redis_client, stream, 11), within=15, what="all events")
@@ -205,15 +182,6 @@ async def test_standby_relay_takes_over_when_the_active_one_is_killed(
         stop.set()
         if standby_task is not None:
             await standby_task
-        if proc.poll() is None:
-            proc.kill()
-
-
-async def _ready(client: httpx.AsyncClient) -> bool:
-    try:
-        return (await client.get("/readyz")).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def test_libpq_dsn_drops_the_driver() -> None:

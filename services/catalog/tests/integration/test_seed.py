@@ -11,10 +11,10 @@ from pathlib import Path
 
 from catalog.main import create_app
 from marcus_web.auth import mint_token
-from services.catalog.tests.conftest import SECRET
+from tests.support.auth import SECRET
 from tests.support.servers import serve_app
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 SEED = ROOT / "scripts" / "seed.py"
 
 

@@ -11,69 +11,15 @@ import pytest
 
 from catalog import configuration as cfg
 from catalog.allocation import LineRequest, plan
-from catalog.domain import Category, Product
 from marcus_contracts.events import catalog as ev
 from marcus_eventstore import Conflict, DomainError
+from services.catalog.tests.builders import a_bike, a_preset
 
 ORDER = UUID(int=77)
 
 
-def _bike(stock: int = 5) -> tuple[Product, dict[str, UUID]]:
-    """Frame (Diamond, Full) and Wheels (Road, Mountain) required; Bell optional;
-    Mountain incompatible with Diamond; Bell costs 1.00 with Mountain."""
-    category = Category.create("bikes", "Bikes")
-    bike = Product.create(
-        sku="BIKE",
-        name="Bike",
-        description="",
-        price=Decimal("400.00"),
-        currency="EUR",
-        category=category,
-        attributes={},
-        stock=0,
-        kind="configurable",
-    )
-    config, frame = cfg.with_part(bike.configuration, name="Frame", required=True)
-    config, wheels = cfg.with_part(config, name="Wheels", required=True)
-    config, extras = cfg.with_part(config, name="Bell", required=False)
-    ids = {}
-    for part, name, price in [
-        (frame, "Diamond", "100.00"),
-        (frame, "Full", "130.00"),
-        (wheels, "Road", "80.00"),
-        (wheels, "Mountain", "95.00"),
-        (extras, "Bell", "5.00"),
-    ]:
-        config, ids[name] = cfg.with_option(
-            config, part, name=name, price=Decimal(price), stock=stock
-        )
-    config, _ = cfg.with_incompatibility(config, ids["Mountain"], ids["Diamond"], "needs Full")
-    config, _ = cfg.with_price_rule(config, ids["Bell"], ids["Mountain"], Decimal("1.00"))
-    bike.reconfigure(config)
-    bike.pending.clear()
-    bike.version = 2
-    return bike, ids
-
-
-def _preset(bike: Product, *options: UUID, sku: str = "TRAIL") -> Product:
-    preset = Product.create_preset(
-        base=bike,
-        selection=list(options),
-        sku=sku,
-        name="Trail",
-        description="",
-        price=Decimal("599.00"),
-        currency="EUR",
-        category=Category.create("c", "C"),
-        attributes={},
-    )
-    preset.pending.clear()
-    preset.version = 1
-    return preset
-
-
 def test_configurable_stock_is_the_scarcest_required_part_total() -> None:
-    bike, ids = _bike(stock=5)
+    bike, ids = a_bike(stock=5)
     assert bike.stock == 10  # Frame: 5 + 5, Wheels: 5 + 5; the optional Bell does not count
     config = cfg.with_option_changed(bike.configuration, ids["Road"], stock=0)
     config = cfg.with_option_changed(config, ids["Mountain"], stock=2)
@@ -82,7 +28,7 @@ def test_configurable_stock_is_the_scarcest_required_part_total() -> None:
 
 
 def test_removing_an_option_removes_the_rules_that_name_it() -> None:
-    bike, ids = _bike()
+    bike, ids = a_bike()
     config = cfg.without_option(bike.configuration, ids["Mountain"])
     assert config.incompatibilities == () and config.price_rules == ()
     config = cfg.without_part(bike.configuration, bike.configuration.parts[0].id)
@@ -90,7 +36,7 @@ def test_removing_an_option_removes_the_rules_that_name_it() -> None:
 
 
 def test_parts_keep_their_order_and_can_move() -> None:
-    bike, _ = _bike()
+    bike, _ = a_bike()
     wheels = bike.configuration.parts[1].id
     moved = cfg.with_part_changed(bike.configuration, wheels, position=0)
     assert [p.name for p in moved.parts] == ["Wheels", "Frame", "Bell"]
@@ -101,22 +47,22 @@ def test_parts_keep_their_order_and_can_move() -> None:
 
 
 def test_a_preconfigured_product_is_checked_against_its_base() -> None:
-    bike, ids = _bike()
+    bike, ids = a_bike()
     with pytest.raises(cfg.InvalidConfiguration) as refused:
-        _preset(bike, ids["Diamond"], ids["Mountain"])
+        a_preset(bike, ids["Diamond"], ids["Mountain"])
     assert [v.kind for v in refused.value.violations] == ["incompatible"]
     with pytest.raises(cfg.InvalidConfiguration):
-        _preset(bike, ids["Full"])  # wheels missing
+        a_preset(bike, ids["Full"])  # wheels missing
     with pytest.raises(cfg.InvalidConfiguration):
-        _preset(bike)  # nothing at all
-    trail = _preset(bike, ids["Mountain"], ids["Full"])
+        a_preset(bike)  # nothing at all
+    trail = a_preset(bike, ids["Mountain"], ids["Full"])
     assert [s.name for s in trail.selection] == ["Full", "Mountain"]  # in part order
     assert trail.stock == 5
 
 
 def test_base_changes_that_break_a_preconfigured_product_are_refused() -> None:
-    bike, ids = _bike()
-    trail = _preset(bike, ids["Full"], ids["Mountain"])
+    bike, ids = a_bike()
+    trail = a_preset(bike, ids["Full"], ids["Mountain"])
     for broken in (
         cfg.without_option(bike.configuration, ids["Full"]),
         cfg.with_incompatibility(bike.configuration, ids["Full"], ids["Mountain"], "no")[0],
@@ -128,8 +74,8 @@ def test_base_changes_that_break_a_preconfigured_product_are_refused() -> None:
 
 
 def test_a_preconfigured_product_follows_names_and_stock_of_its_base() -> None:
-    bike, ids = _bike()
-    trail = _preset(bike, ids["Full"], ids["Mountain"])
+    bike, ids = a_bike()
+    trail = a_preset(bike, ids["Full"], ids["Mountain"])
     bike.reserve_options(ORDER, {ids["Mountain"]: 3})
     trail.follow(bike)
     [adjusted] = trail.pending
@@ -147,7 +93,7 @@ def test_a_preconfigured_product_follows_names_and_stock_of_its_base() -> None:
 
 
 def test_option_stock_never_goes_below_zero() -> None:
-    bike, ids = _bike(stock=2)
+    bike, ids = a_bike(stock=2)
     with pytest.raises(DomainError, match="only 2 of Road"):
         bike.reserve_options(ORDER, {ids["Road"]: 3})
     bike.reserve_options(ORDER, {ids["Road"]: 2, ids["Full"]: 1})
@@ -160,7 +106,7 @@ def test_option_stock_never_goes_below_zero() -> None:
 
 
 def test_releasing_skips_options_deleted_since() -> None:
-    bike, ids = _bike()
+    bike, ids = a_bike()
     bike.reserve_options(ORDER, {ids["Road"]: 2, ids["Bell"]: 2})
     bike.reconfigure(cfg.without_option(bike.configuration, ids["Bell"]))
     gone = bike.release_options(ORDER, {ids["Road"]: 2, ids["Bell"]: 2})
@@ -172,8 +118,8 @@ def test_releasing_skips_options_deleted_since() -> None:
 
 
 def test_an_order_is_priced_line_by_line_and_stock_is_summed_over_its_lines() -> None:
-    bike, ids = _bike(stock=3)
-    trail = _preset(bike, ids["Full"], ids["Mountain"])
+    bike, ids = a_bike(stock=3)
+    trail = a_preset(bike, ids["Full"], ids["Mountain"])
     products = {bike.id: bike, trail.id: trail}
     configured = LineRequest(bike.id, 2, (ids["Mountain"], ids["Full"], ids["Bell"]))
 
@@ -200,7 +146,7 @@ def test_an_order_is_priced_line_by_line_and_stock_is_summed_over_its_lines() ->
 
 
 def test_a_pending_order_naming_a_deleted_option_is_refused() -> None:
-    bike, ids = _bike()
+    bike, ids = a_bike()
     line = LineRequest(bike.id, 1, (ids["Full"], ids["Mountain"], ids["Bell"]))
     bike.reconfigure(cfg.without_option(bike.configuration, ids["Bell"]))
 
@@ -216,7 +162,7 @@ def test_a_pending_order_naming_a_deleted_option_is_refused() -> None:
 
 
 def test_lines_in_another_currency_or_of_unknown_products_are_refused() -> None:
-    bike, ids = _bike()
+    bike, ids = a_bike()
     unknown = UUID(int=404)
     decision = plan(
         [LineRequest(bike.id, 1, (ids["Full"], ids["Road"])), LineRequest(unknown, 1)],

@@ -5,19 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from catalog.storage.tables import event_store
-
-PROBLEM = "application/problem+json"
-
-
-async def event_count(engine: AsyncEngine) -> int:
-    async with engine.connect() as conn:
-        return int(
-            (await conn.execute(select(func.count()).select_from(event_store.events))).scalar_one()
-        )
+from services.catalog.tests.support import PROBLEM, event_count
 
 
 async def test_create_and_read_a_product(api, client: httpx.AsyncClient) -> None:

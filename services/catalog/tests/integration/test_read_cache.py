@@ -18,7 +18,7 @@ from catalog.storage.read_cache import ReadCache
 from marcus_contracts import new_event_id
 from marcus_contracts.events.history import orders as order_history
 from marcus_eventstore import libpq_dsn
-from services.catalog.tests.test_saga import order_envelope
+from services.catalog.tests.support import order_envelope
 from tests.support.servers import serve_app, wait_for
 
 TOKEN = "Marcus-Consistency-Token"

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from catalog.storage.uow import CatalogUnitOfWork
 from marcus_eventstore import rebuild_projections
 from services.catalog.tests.bikes import MOUNTAIN_NEEDS_SUSPENSION, build_bike, preset
-from services.catalog.tests.test_api import PROBLEM, event_count
+from services.catalog.tests.support import PROBLEM, event_count
 
 FULL_BUILD = ("Full suspension", "Matte", "Mountain", "Black", "8-speed")
 
