@@ -12,10 +12,10 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from libs.messaging.tests.integration.support import category_created, publish
 from marcus_contracts import StreamNames
 from marcus_messaging import Consumer, ConsumerSettings, HandlerContext, create_ledger_tables
 from marcus_telemetry import current_traceparent, log_fields
-from tests.messaging.support import category_created, publish
 from tests.support.servers import wait_for
 from tests.support.tracing import capture_spans
 

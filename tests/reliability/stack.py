@@ -27,8 +27,8 @@ from marcus_eventstore.migrations import upgrade
 from scripts.embedded_servers import EmbeddedPostgres
 from services.assistant.tests.fake_openai import FakeOpenAI, Recorded, Reply
 from services.orders.tests.stack import Process
-from tests.messaging.proxy import TcpProxy
 from tests.support.chroma import ChromaProcess
+from tests.support.proxy import TcpProxy
 from tests.support.servers import RedisProcess, free_port, wait_for
 
 log = logging.getLogger("marcus.reliability")

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from libs.messaging.tests.integration.support import create_tables
 from marcus_contracts import StreamNames
-from tests.messaging.support import create_tables
 
 
 @pytest.fixture(scope="session")

@@ -17,9 +17,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from marcus_contracts import StreamNames
-from marcus_messaging import Consumer, ConsumerSettings, HandlerContext, group_state
-from tests.messaging.support import (
+from libs.messaging.tests.integration.support import (
     category_created,
     effects,
     pending_count,
@@ -28,8 +26,10 @@ from tests.messaging.support import (
     text_of,
     wait_for,
 )
+from marcus_contracts import StreamNames
+from marcus_messaging import Consumer, ConsumerSettings, HandlerContext, group_state
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 GROUP = "indexer"
 EVENTS = 30
 
@@ -39,7 +39,7 @@ def start_victim(redis_url: str, database_url: str, prefix: str, schema: str) ->
         [
             sys.executable,
             "-m",
-            "tests.messaging.consumer_app",
+            "libs.messaging.tests.integration.consumer_app",
             *("--redis-url", redis_url, "--database-url", database_url),
             *("--prefix", prefix, "--schema", schema, "--group", GROUP),
             *("--name", "victim", "--delay", "0.15", "--batch", "10"),

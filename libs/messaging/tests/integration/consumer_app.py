@@ -1,4 +1,5 @@
-"""A slow consumer process for the crash test: `python -m tests.messaging.consumer_app`.
+"""A slow consumer process for the crash test:
+`python -m libs.messaging.tests.integration.consumer_app`.
 
 It records one effect per event and sleeps inside the transaction, so the test can
 SIGKILL it while it holds delivered but unacknowledged entries.
@@ -12,9 +13,9 @@ import logging
 
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from libs.messaging.tests.integration.support import record_effect
 from marcus_contracts import StreamNames
 from marcus_messaging import Consumer, ConsumerSettings, HandlerContext
-from tests.messaging.support import record_effect
 
 
 async def main() -> None:

@@ -13,10 +13,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from marcus_contracts import StreamNames
-from marcus_messaging import Consumer, ConsumerSettings, HandlerContext, group_state
-from marcus_messaging.batch import _blame, _HandlerFailed
-from tests.messaging.support import (
+from libs.messaging.tests.integration.support import (
     category_created,
     effects,
     pending_count,
@@ -26,6 +23,9 @@ from tests.messaging.support import (
     wait_for,
     wrapped,
 )
+from marcus_contracts import StreamNames
+from marcus_messaging import Consumer, ConsumerSettings, HandlerContext, group_state
+from marcus_messaging.batch import _blame, _HandlerFailed
 
 GROUP = "projector"
 SETTINGS = ConsumerSettings(

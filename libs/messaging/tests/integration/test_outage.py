@@ -16,11 +16,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from marcus_contracts import StreamNames
-from marcus_messaging import Consumer, ConsumerSettings, HandlerContext
-from marcus_messaging.availability import is_connection_error, is_database_unavailable
-from tests.messaging.proxy import TcpProxy
-from tests.messaging.support import (
+from libs.messaging.tests.integration.support import (
     category_created,
     effects,
     pending_count,
@@ -30,6 +26,10 @@ from tests.messaging.support import (
     wait_for,
     wrapped,
 )
+from marcus_contracts import StreamNames
+from marcus_messaging import Consumer, ConsumerSettings, HandlerContext
+from marcus_messaging.availability import is_connection_error, is_database_unavailable
+from tests.support.proxy import TcpProxy
 
 GROUP = "mailer"
 SETTINGS = ConsumerSettings(

@@ -13,10 +13,7 @@ from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from marcus_contracts import StreamNames, registry
-from marcus_contracts.events.catalog import StockAdjusted
-from marcus_messaging import Consumer, ConsumerSettings, HandlerContext, ensure_group
-from tests.messaging.support import (
+from libs.messaging.tests.integration.support import (
     category_created,
     category_updated,
     effects,
@@ -26,6 +23,9 @@ from tests.messaging.support import (
     text_of,
     wait_for,
 )
+from marcus_contracts import StreamNames, registry
+from marcus_contracts.events.catalog import StockAdjusted
+from marcus_messaging import Consumer, ConsumerSettings, HandlerContext, ensure_group
 from tests.support.servers import free_port
 
 GROUP = "indexer"

@@ -12,17 +12,7 @@ import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from marcus_contracts import STREAM_FIELD, Envelope, StreamNames
-from marcus_messaging import (
-    DELIVERIES_FIELD,
-    ERROR_FIELD,
-    ID_ORIGIN_FIELD,
-    STREAM_ORIGIN_FIELD,
-    Consumer,
-    HandlerContext,
-    replay_dead_letters,
-)
-from tests.messaging.support import (
+from libs.messaging.tests.integration.support import (
     category_created,
     effects,
     fast_settings,
@@ -32,6 +22,16 @@ from tests.messaging.support import (
     recording_consumer,
     text_of,
     wait_for,
+)
+from marcus_contracts import STREAM_FIELD, Envelope, StreamNames
+from marcus_messaging import (
+    DELIVERIES_FIELD,
+    ERROR_FIELD,
+    ID_ORIGIN_FIELD,
+    STREAM_ORIGIN_FIELD,
+    Consumer,
+    HandlerContext,
+    replay_dead_letters,
 )
 from tests.support.servers import RedisProcess
 

@@ -13,12 +13,12 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from libs.messaging.tests.integration.support import category_created, effects, publish, wait_for
+from libs.messaging.tests.integration.test_consumer import make_consumer
 from marcus_contracts import StreamNames
 from marcus_messaging.pruning import prune_ledger
 from marcus_web.app import create_service_app
 from marcus_web.settings import ServiceSettings
-from tests.messaging.support import category_created, effects, publish, wait_for
-from tests.messaging.test_consumer import make_consumer
 from tests.support.servers import serve_app
 
 WEEK = timedelta(days=7)

@@ -18,6 +18,14 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from libs.messaging.tests.integration.support import (
+    category_created,
+    effects,
+    fast_settings,
+    publish,
+    recording_consumer,
+    wait_for,
+)
 from marcus_contracts import STREAM_FIELD, StreamNames
 from marcus_messaging import Consumer, HandlerContext, ensure_group
 from marcus_web import ownership
@@ -26,16 +34,8 @@ from marcus_web.auth import TokenVerifier
 from marcus_web.observability import Check
 from marcus_web.problems import install_problem_handlers
 from marcus_web.settings import ServiceSettings
-from tests.messaging.proxy import TcpProxy
-from tests.messaging.support import (
-    category_created,
-    effects,
-    fast_settings,
-    publish,
-    recording_consumer,
-    wait_for,
-)
 from tests.support.auth import admin_headers
+from tests.support.proxy import TcpProxy
 
 SERVICE = "notifier"
 SECRET = "admin-api-tests-secret-0123456789abcdef"

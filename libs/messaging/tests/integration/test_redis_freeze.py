@@ -14,13 +14,19 @@ import pytest
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from libs.messaging.tests.integration.support import (
+    category_created,
+    effects,
+    publish,
+    record_effect,
+    wait_for,
+)
+from libs.messaging.tests.integration.test_consumer import FAST, GROUP
 from marcus_contracts import StreamNames
 from marcus_messaging import Consumer, HandlerContext
 from marcus_messaging.connections import RedisTimeouts, redis_client, redis_options
 from marcus_web.app import create_service_app
 from marcus_web.settings import ServiceSettings
-from tests.messaging.support import category_created, effects, publish, record_effect, wait_for
-from tests.messaging.test_consumer import FAST, GROUP
 from tests.support.servers import RedisProcess
 
 QUICK = RedisTimeouts(socket_timeout_s=0.5, connect_timeout_s=0.5, health_check_interval_s=1)

@@ -12,6 +12,14 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from libs.messaging.tests.integration.support import (
+    category_created,
+    pending_count,
+    publish,
+    text_of,
+    wait_for,
+)
+from libs.messaging.tests.integration.test_consumer import FAST, GROUP, sample
 from marcus_contracts import StreamNames
 from marcus_eventstore.trimming import (
     age_id,
@@ -21,8 +29,6 @@ from marcus_eventstore.trimming import (
 )
 from marcus_messaging import Consumer, HandlerContext
 from scripts.streams import trim
-from tests.messaging.support import category_created, pending_count, publish, text_of, wait_for
-from tests.messaging.test_consumer import FAST, GROUP, sample
 
 
 async def _ids(redis: aioredis.Redis, stream: str) -> list[str]:

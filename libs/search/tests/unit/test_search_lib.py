@@ -1,4 +1,5 @@
-"""Embedders, collection names and the alias (Redis) of the search lib."""
+"""Embedders and collection names of the search lib (the alias in Redis and the local
+model: integration/test_search_backends.py)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,12 @@ import pytest
 from fastapi import FastAPI, Request
 
 from marcus_search import (
-    ActiveIndex,
-    AliasStore,
     CollectionName,
     EmbedderConfig,
     HashingEmbedder,
     OpenAIEmbedder,
     resolve_kind,
 )
-from marcus_search.embedders import local_model_available, make_embedder
 from tests.support.servers import serve_app
 
 
@@ -45,15 +43,6 @@ def test_auto_choice_prefers_an_openai_key() -> None:
     assert resolve_kind(EmbedderConfig(kind="hash", openai_api_key="sk-test")) == "hash"
     with pytest.raises(ValueError):
         resolve_kind(EmbedderConfig(kind="word2vec"))
-
-
-async def test_alias_never_goes_back_to_an_older_generation(redis_client, stream_prefix) -> None:
-    alias = AliasStore(redis_client, stream_prefix)
-    new = ActiveIndex("products__hash__256__b", "hash", 256, "2025-01-02T00:00:00", generation=2)
-    old = ActiveIndex("products__hash__256__a", "hash", 256, "2025-01-01T00:00:00", generation=1)
-    assert await alias.write(new)
-    assert not await alias.write(old)
-    assert await alias.read() == new
 
 
 async def test_openai_embedder_talks_to_an_openai_compatible_server() -> None:
@@ -88,23 +77,6 @@ async def test_openai_embedder_talks_to_an_openai_compatible_server() -> None:
     assert embedder.name == "openai-text-embedding-3-small"
     assert vectors[0][0] < vectors[1][0]  # order restored from `index`
     assert all(abs(sum(x * x for x in v) - 1) < 1e-9 for v in vectors)
-
-
-@pytest.mark.skipif(not local_model_available(), reason="local MiniLM not installed")
-async def test_minilm_runs_torch_with_the_configured_threads() -> None:
-    """One torch thread by default (measured faster on a shared machine than one per
-    core); the vectors are the model's (384 dimensions, normalised, semantic)."""
-    import torch
-
-    embedder = make_embedder(EmbedderConfig(kind="minilm"))
-    [jacket, coat, grinder] = await embedder.embed(
-        ["waterproof rain jacket", "raincoat for wet weather", "espresso grinder"]
-    )
-    assert torch.get_num_threads() == 1
-    assert len(jacket) == 384 and abs(sum(x * x for x in jacket) - 1.0) < 1e-5
-    close = sum(x * y for x, y in zip(jacket, coat, strict=True))
-    far = sum(x * y for x, y in zip(jacket, grinder, strict=True))
-    assert close > far
 
 
 async def test_chroma_pool_bound_must_be_positive() -> None:

@@ -8,11 +8,11 @@ from dataclasses import replace
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from libs.messaging.tests.integration.support import category_created, publish, text_of, wait_for
+from libs.messaging.tests.integration.test_consumer import FAST, GROUP
 from marcus_contracts import StreamNames
 from marcus_messaging import Consumer, HandlerContext
 from marcus_messaging.groups import delete_idle_consumers, ensure_group
-from tests.messaging.support import category_created, publish, text_of, wait_for
-from tests.messaging.test_consumer import FAST, GROUP
 
 
 async def _names(redis: aioredis.Redis, stream: str) -> set[str]:
