@@ -118,7 +118,7 @@ API: dict[Endpoint, Expected] = {
     ("GET", "/api/v1/chat/sessions/{session_id}"): signed_in(200, 404, 404),
     ("POST", "/api/v1/chat/sessions/{session_id}/messages"): signed_in(200, 404, 404),
     # A's proposed checkout, expired when its row is sent (A: 410, nothing bought); the
-    # confirmed checkout is services/assistant/tests/test_chat_actions_e2e.py
+    # confirmed checkout is services/assistant/tests/e2e/test_chat_actions_e2e.py
     ("POST", "/api/v1/chat/sessions/{session_id}/actions/{action_id}/confirm"): signed_in(
         410, 404, 404
     ),

@@ -325,7 +325,7 @@ async def park_dead_letters(running: Running) -> dict[str, tuple[str, str]]:
 async def expired_action(engine: AsyncEngine, customer: str, world: World) -> str:
     """A's proposal, recorded as the chat's `propose_checkout` records one (the events
     and the projection), proposed an hour ago. Confirming and checking out for real:
-    services/assistant/tests/test_chat_actions_e2e.py."""
+    services/assistant/tests/e2e/test_chat_actions_e2e.py."""
     line = {
         "line_id": str(uuid4()),
         "product_id": world.product_id,
