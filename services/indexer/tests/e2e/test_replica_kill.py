@@ -9,20 +9,18 @@ The deadlines are generous (a full-suite run loads the machine); none is a speed
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import socket
-import subprocess
-import sys
 from collections.abc import Awaitable
+from pathlib import Path
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
 
 from marcus_contracts import StreamNames
+from tests.support.processes import ServiceProcess, service_env, stop_all
 from tests.support.search import catalog_snapshot, differences, index_snapshot
-from tests.support.servers import free_port, serve_app, wait_for
+from tests.support.servers import serve_app, wait_for
 from tests.support.stack import SECRET, admin_headers, common
 
 pytestmark = pytest.mark.fault
@@ -34,69 +32,49 @@ however loaded the machine: the survivor cannot take them over before the kill."
 
 
 def start_indexer(
-    port: int,
+    log: Path,
     database_url: str,
     redis_url: str,
     prefix: str,
     chroma_url: str,
     *,
     hold_seconds: float = 0.0,
-) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "STREAM_PREFIX": prefix,
+) -> ServiceProcess:
+    extra = {
         "CHROMA_URL": chroma_url,
-        "INDEX_NAMESPACE": prefix,
         "EMBEDDER": "hash",
-        "JWT_SECRET": SECRET,
         "CONSUMER_BATCH": "10",
         "SYNC_BATCH": "8",
         "CONSUMER_RECLAIM_MIN_IDLE_MS": str(RECLAIM_IDLE_MS),
         "CONSUMER_BACKOFF_BASE_MS": "200",
-        "LOG_LEVEL": "warning",
         "FAULT_HOLD_FOLD_SECONDS": str(hold_seconds),
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "indexer", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    env = service_env(database_url, redis_url, prefix, secret=SECRET, extra=extra)
+    return ServiceProcess("indexer", env, log).start()
 
 
 async def test_sigkilled_replica_loses_and_duplicates_nothing(
-    clean_database, redis_url, stream_prefix, chroma_url
+    clean_database, redis_url, stream_prefix, chroma_url, tmp_path: Path
 ) -> None:
     from catalog.main import create_app
     from catalog.settings import CatalogSettings
 
-    ports = [free_port(), free_port()]
     procs = [
         start_indexer(
-            port,
+            tmp_path / f"indexer-{'victim' if victim else 'survivor'}.log",
             clean_database,
             redis_url,
             stream_prefix,
             chroma_url,
             hold_seconds=3600.0 if victim else 0.0,  # the victim never finishes a batch
         )
-        for victim, port in zip((True, False), ports, strict=True)
+        for victim in (True, False)
     ]
     admin = admin_headers()
     try:
-        clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{p}", timeout=30) for p in ports]
-
-        async def ready(client: httpx.AsyncClient) -> bool:
-            try:
-                return (await client.get("/readyz")).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        for client in clients:
-            await wait_for(lambda client=client: ready(client), within=180, what="indexer ready")
+        clients = [httpx.AsyncClient(base_url=p.url, timeout=30) for p in procs]
+        for proc in procs:
+            await proc.ready(within=180)
         survivor = clients[1]
 
         settings = CatalogSettings(**common(clean_database, redis_url, stream_prefix))  # type: ignore[arg-type]
@@ -128,7 +106,8 @@ async def test_sigkilled_replica_loses_and_duplicates_nothing(
                 status = (await survivor.get("/api/v1/admin/index", headers=admin)).json()
                 return status["lag"]["total"] or 0
 
-            victim = f"{socket.gethostname()}-{procs[0].pid}"
+            assert procs[0].proc is not None
+            victim = f"{socket.gethostname()}-{procs[0].proc.pid}"
             stream = StreamNames(stream_prefix).events("catalog")
             observer = aioredis.from_url(redis_url)
 
@@ -145,8 +124,7 @@ async def test_sigkilled_replica_loses_and_duplicates_nothing(
                     interval=0.005,
                     what="entries held by the victim",
                 )
-                os.killpg(procs[0].pid, signal.SIGKILL)
-                await asyncio.to_thread(procs[0].wait, 10)
+                await asyncio.to_thread(procs[0].kill)
                 return await victim_holds(), await lag()
 
             killer = asyncio.create_task(kill_when_the_victim_holds_entries())
@@ -174,19 +152,11 @@ async def test_sigkilled_replica_loses_and_duplicates_nothing(
         for client in clients:
             await client.aclose()
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(20)
+        stop_all(procs, grace=20)
 
 
 async def _positive(value: Awaitable[int]) -> bool:
     return await value > 0
-
-
-async def _documents(client: httpx.AsyncClient, admin: dict, at_least: int) -> bool:
-    status = (await client.get("/api/v1/admin/index", headers=admin)).json()
-    return (status["documents"] or 0) >= at_least
 
 
 async def _lag_is(client: httpx.AsyncClient, admin: dict, value: int) -> bool:
