@@ -690,25 +690,33 @@ def restarts() -> dict[str, int]:
 
 
 def wait_ready(processes: list[Process], leader: subprocess.Popen[bytes]) -> Process | None:
-    """Wait for each process in turn; returns the first that did not become ready."""
+    """Wait for each process in turn; returns the first that did not become ready.
+
+    Ready is both: the process answers (/readyz, or its port) and supervisord counts it
+    as started (RUNNING, once it has stayed up `startsecs`). A service can answer before
+    that; "Marcus is up" then would still show it STARTING, and an exit in that window
+    would be a start retry rather than a restart."""
     tty = sys.stdout.isatty()
     deadline = time.monotonic() + READY_TIMEOUT
     started = time.monotonic()
     for process in processes:
         if process.port is None:
-            continue
-        probe = f"{process.base_url}/readyz" if process.package else f"tcp {HOST}:{process.port}"
+            probe = "supervisord RUNNING"
+        elif process.package:
+            probe = f"{process.base_url}/readyz"
+        else:
+            probe = f"tcp {HOST}:{process.port}"
         label = f"  {process.name:<10} {probe}"
         if not tty:
             print(f"{label} waiting ...", flush=True)
         while True:
-            if is_ready(process):
+            state = process_info().get(process.name, {}).get("statename")
+            if state == "RUNNING" and is_ready(process):
                 print(f"\r{label} ready ({time.monotonic() - started:.1f}s)   ", flush=True)
                 break
             if leader.poll() is not None:
                 print(f"\r{label} FAILED: supervisord exited")
                 return process
-            state = process_info().get(process.name, {}).get("statename")
             if state == "FATAL":
                 print(f"\r{label} FAILED: it keeps exiting at start, supervisord gave it up")
                 return process
