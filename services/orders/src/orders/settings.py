@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from marcus_web.settings import ServiceSettings
 
 SERVICE = "orders"
@@ -11,12 +13,10 @@ SCHEMA = "orders"
 class OrdersSettings(ServiceSettings):
     port: int = 8002
 
-    consumer_enabled: bool = True
-    """Consume `events.catalog` (product read model, stock answers) inside the process."""
-    consumer_batch: int = 20
-    consumer_max_deliveries: int = 10
-    consumer_reclaim_min_idle_ms: int = 30_000
-    consumer_backoff_base_ms: int = 500
+    # The orders group's own defaults (same CONSUMER_* variables; the rest are shared).
+    consumer_batch: int = Field(default=20, ge=1)
+    consumer_max_deliveries: int = Field(default=10, ge=1)
+    consumer_backoff_base_ms: int = Field(default=500, ge=1)
 
     pending_timeout_s: float = 60.0
     """A pending order older than this (no answer from the catalog) counts as stuck: it

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marcus_pricing import Violation
 from marcus_web.auth import Customer, Principal
+from marcus_web.dependencies import ReadSession
 from marcus_web.problems import Problem
-from orders import cart_handlers as handlers
+from orders import handlers
 from orders.api.cart_schemas import (
     CartLineIn,
     CartLineOut,
@@ -26,12 +27,11 @@ from orders.api.cart_schemas import (
     QuantityIn,
     RemindersIn,
 )
+from orders.api.common import IdempotencyKey, UoW, checked_key, placed_out
 from orders.api.emails import order_email, verified_email
-from orders.api.routes import IdempotencyKey, Session, UoW, _check_key, _order_out
 from orders.api.schemas import LineOptionOut, OrderOut
 from orders.cart import Cart, cart_id_of
 from orders.cart_pricing import CartNow, LineRefused, UnknownProduct, cart_now
-from orders.handlers import request_hash
 from orders.storage.carts import catalog_products
 from orders.storage.uow import OrdersRepository
 
@@ -124,7 +124,7 @@ def _refused(exc: UnknownProduct | LineRefused, where: Sequence[str]) -> Problem
 
 
 @router.get("", summary="Your cart: lines at current prices, what moved, the total")
-async def get_cart(customer: Customer, session: Session) -> CartOut:
+async def get_cart(customer: Customer, session: ReadSession) -> CartOut:
     return await _cart_out(session, customer.subject)
 
 
@@ -135,7 +135,7 @@ async def get_cart(customer: Customer, session: Session) -> CartOut:
     responses={**MERGED, **REFUSED},
 )
 async def add_line(
-    body: CartLineIn, customer: Customer, uow: UoW, session: Session, response: Response
+    body: CartLineIn, customer: Customer, uow: UoW, session: ReadSession, response: Response
 ) -> CartOut:
     command = handlers.AddLine(
         customer=customer.subject,
@@ -155,7 +155,7 @@ async def add_line(
 
 @router.patch("/lines/{line_id}", summary="Set a line's quantity", responses=REFUSED)
 async def set_quantity(
-    line_id: UUID, body: QuantityIn, customer: Customer, uow: UoW, session: Session
+    line_id: UUID, body: QuantityIn, customer: Customer, uow: UoW, session: ReadSession
 ) -> CartOut:
     try:
         await handlers.set_quantity(
@@ -167,20 +167,20 @@ async def set_quantity(
 
 
 @router.delete("/lines/{line_id}", summary="Remove a line")
-async def remove_line(line_id: UUID, customer: Customer, uow: UoW, session: Session) -> CartOut:
+async def remove_line(line_id: UUID, customer: Customer, uow: UoW, session: ReadSession) -> CartOut:
     await handlers.remove_line(customer.subject, line_id, uow)
     return await _cart_out(session, customer.subject)
 
 
 @router.delete("", summary="Empty your cart")
-async def clear_cart(customer: Customer, uow: UoW, session: Session) -> CartOut:
+async def clear_cart(customer: Customer, uow: UoW, session: ReadSession) -> CartOut:
     await handlers.clear_cart(customer.subject, uow)
     return await _cart_out(session, customer.subject)
 
 
 @router.put("/reminders", summary="Turn abandoned-cart reminder e-mails on or off")
 async def set_reminders(
-    body: RemindersIn, customer: Customer, uow: UoW, session: Session
+    body: RemindersIn, customer: Customer, uow: UoW, session: ReadSession
 ) -> CartOut:
     await handlers.set_reminders(
         customer.subject, body.enabled, uow, email=verified_email(customer)
@@ -202,7 +202,7 @@ async def checkout(
     body: CheckoutIn,
     customer: Customer,
     uow: UoW,
-    session: Session,
+    session: ReadSession,
     request: Request,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -212,8 +212,8 @@ async def checkout(
         email=order_email(request, customer, None if body.email is None else str(body.email)),
         address=body.address.contract(),
         expected_total=body.expected_total,
-        idempotency_key=_check_key(idempotency_key),
-        request_hash=request_hash({"checkout": body.model_dump(mode="json")}),
+        idempotency_key=checked_key(idempotency_key),
+        request_hash=handlers.request_hash({"checkout": body.model_dump(mode="json")}),
     )
     try:
         placed = await handlers.checkout(command, uow)
@@ -221,11 +221,7 @@ async def checkout(
         raise _not_sellable(exc) from None
     except handlers.TotalChanged as exc:
         raise _total_changed(exc, customer) from None
-    if placed.replayed:
-        response.status_code = status.HTTP_200_OK
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/api/v1/orders/{placed.order_id}"
-    return await _order_out(session, placed.order_id, customer)
+    return await placed_out(session, placed, customer, response)
 
 
 def _not_sellable(exc: handlers.LinesNotSellable) -> Problem:

@@ -27,7 +27,9 @@ from marcus_pricing import Configuration, Incompatibility, Option, Part, PriceRu
 from orders.storage.tables import products
 
 
-async def upsert_product(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+async def upsert_product(
+    session: AsyncSession, envelope: Envelope, event: ev.ProductCreated | ev.ProductUpdated
+) -> None:
     values = {
         "sku": event.sku,
         "name": event.name,
@@ -46,7 +48,7 @@ async def upsert_product(session: AsyncSession, envelope: Envelope, event: Any) 
     await session.execute(statement.on_conflict_do_update(index_elements=["id"], set_=values))
 
 
-async def mark_deleted(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+async def mark_deleted(session: AsyncSession, envelope: Envelope, event: ev.ProductDeleted) -> None:
     await session.execute(
         update(products)
         .where(products.c.id == event.product_id)
@@ -54,7 +56,11 @@ async def mark_deleted(session: AsyncSession, envelope: Envelope, event: Any) ->
     )
 
 
-async def set_stock(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+async def set_stock(
+    session: AsyncSession,
+    envelope: Envelope,
+    event: ev.StockAdjusted | ev.StockReserved | ev.StockReleased,
+) -> None:
     """`catalog.stock.adjusted|reserved|released`: the product's new stock."""
     await session.execute(
         update(products)
@@ -102,7 +108,7 @@ async def set_option_stock(
     )
 
 
-def configuration_json(event: Any) -> dict[str, Any]:
+def configuration_json(event: ev.ProductCreated | ev.ProductUpdated) -> dict[str, Any]:
     """The configuration a v3 snapshot carries, as stored (the contract's own shapes)."""
     return {
         "parts": [part.model_dump(mode="json") for part in event.parts],

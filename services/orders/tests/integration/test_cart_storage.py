@@ -24,7 +24,7 @@ from marcus_contracts import registry
 from marcus_contracts.events import catalog as catalog_events
 from marcus_contracts.events.orders import ShippingAddress
 from marcus_eventstore import Conflict, rebuild_projections
-from orders import cart_handlers as handlers
+from orders import handlers
 from orders.cart import cart_id_of
 from orders.storage import read_model
 from orders.storage.tables import cart_lines, carts, orders

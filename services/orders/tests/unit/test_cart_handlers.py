@@ -23,8 +23,7 @@ from marcus_pricing import (
     PriceRule,
     ProductFacts,
 )
-from orders import cart_handlers as handlers
-from orders import handlers as order_handlers
+from orders import handlers
 from orders.cart import cart_id_of
 from orders.cart_pricing import LineRefused, UnknownProduct
 from services.orders.tests.fakes import FakeStore, FakeUnitOfWork
@@ -222,7 +221,7 @@ async def test_a_rejected_checkout_gives_its_lines_back_with_notes(store: FakeSt
         ],
     )
     uow = FakeUnitOfWork(store)
-    assert await order_handlers.record_rejection(rejection, uow) is True
+    assert await handlers.record_rejection(rejection, uow) is True
     assert uow.commits == 1
     assert store.orders[placed.order_id].status == "rejected"
     tea, bike = store.carts[cart_id_of("alice")].lines
@@ -237,5 +236,5 @@ async def test_a_rejected_checkout_gives_its_lines_back_with_notes(store: FakeSt
     assert restored.order_id == placed.order_id
 
     # The same answer delivered again changes nothing (the order is no longer pending).
-    assert await order_handlers.record_rejection(rejection, FakeUnitOfWork(store)) is False
+    assert await handlers.record_rejection(rejection, FakeUnitOfWork(store)) is False
     assert len(store.carts[cart_id_of("alice")].lines) == 2
