@@ -14,7 +14,7 @@ from marcus_contracts import Event
 from marcus_eventstore import Aggregate
 from marcus_pricing import ProductFacts
 from orders.cart import Cart
-from orders.domain import Order
+from orders.domain import Order, PricedProduct
 from orders.storage.repository import IdempotencyRecord
 
 
@@ -38,6 +38,15 @@ class FakeRepository:
         if order is not None:
             self.seen.append(order)
         return order
+
+    async def products(self, product_ids: Iterable[UUID]) -> dict[UUID, PricedProduct]:
+        """Known, not deleted products, as an order's lines are drafted from them."""
+        found = (self.store.products.get(p) for p in set(product_ids))
+        return {
+            p.id: PricedProduct(p.id, p.sku, p.name, p.price, p.currency, p.kind, p.base_product_id)
+            for p in found
+            if p is not None and not p.deleted
+        }
 
     async def catalog(self, product_ids: Iterable[UUID]) -> dict[UUID, ProductFacts]:
         wanted = set(product_ids)

@@ -1,16 +1,12 @@
 """Marcus services as real processes for end-to-end tests, with an SMTP catcher.
 
-`python -m <service> serve` in a subprocess per replica, pointed at the test run's
-database, Redis and stream prefix; the notifier sends to a mail catcher (the real one a
-developer runs, `notifier.mailcatcher`) served in the test's own event loop.
+`python -m <service> serve` in a subprocess per replica (`tests.support.processes`),
+pointed at the test run's database, Redis and stream prefix; the notifier sends to a mail
+catcher (the real one a developer runs) served in the test's own event loop.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,32 +17,25 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from marcus_eventstore.migrations import upgrade
-from marcus_web.auth import mint_token
 from notifier.mailcatcher import CatcherHandler, Mailbox, start_catcher
+from tests.support.auth import SECRET, bearer
+from tests.support.databases import truncate_tables
+from tests.support.processes import FAST_CONSUMERS, ServiceProcess, service_env, stop_all
 from tests.support.servers import free_port, wait_for
 
-SECRET = "e2e-tests-secret-0123456789abcdef"
+__all__ = [
+    "SECRET",
+    "MailCatcher",
+    "Process",
+    "Shop",
+    "Stack",
+    "migrate",
+    "token",
+    "truncate",
+    "wait_read_model",
+]
+
 SERVICES = ("catalog", "orders", "notifier")
-
-TABLES = {
-    "catalog": "outbox, events, products, categories, reservations, processed_events,"
-    " subject_sequences, parts, options, incompatibilities, price_rules, preset_options,"
-    " option_reservations",
-    "orders": "outbox, events, orders, order_lines, products,"
-    " idempotency_keys, placement_retries, processed_events, subject_sequences, carts,"
-    " cart_lines",
-    "notifier": "outbox, events, deliveries, processed_events, subject_sequences",
-}
-
-FAST = {
-    "RELAY_POLL_INTERVAL": "0.2",
-    "LOG_LEVEL": "warning",
-    "SAGA_BACKOFF_BASE_MS": "200",
-    "SAGA_RECLAIM_MIN_IDLE_MS": "3000",
-    "CONSUMER_BACKOFF_BASE_MS": "200",
-    "CONSUMER_BACKOFF_MAX_MS": "1000",
-    "CONSUMER_RECLAIM_MIN_IDLE_MS": "3000",
-}
 
 
 def migrate(database_url: str) -> None:
@@ -55,70 +44,20 @@ def migrate(database_url: str) -> None:
 
 
 async def truncate(database_url: str) -> None:
-    """Tests share one database per run: start each from empty tables (outboxes too, so
-    no relay publishes an earlier test's events into this test's streams)."""
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.begin() as conn:
-            for schema, tables in TABLES.items():
-                names = ", ".join(f"{schema}.{t.strip()}" for t in tables.split(","))
-                await conn.execute(text(f"TRUNCATE {names}"))
-    finally:
-        await engine.dispose()
+    """Tests share one database per run: start each from empty tables of the three
+    services (outboxes too, so no relay publishes an earlier test's events)."""
+    await truncate_tables(database_url, *SERVICES)
 
 
 def token(subject: str, *roles: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(subject, list(roles), secret=SECRET)}"}
+    return bearer(subject, *roles, secret=SECRET)
 
 
-@dataclass
-class Process:
-    service: str
-    port: int
-    env: dict[str, str]
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
+class Process(ServiceProcess):
+    """A `ServiceProcess` built as `Process(service, port, env, log)`."""
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", self.service, "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    async def ready(self, within: float = 120) -> None:
-        async def answers() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{self.service} exited: {self.log.read_text()[-3000:]}")
-            try:
-                async with httpx.AsyncClient() as client:
-                    return (await client.get(f"{self.url}/readyz")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await wait_for(answers, within=within, what=f"{self.service} ready")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs (no ack, no commit in flight)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+    def __init__(self, service: str, port: int, env: Mapping[str, str], log: Path) -> None:
+        super().__init__(service, env, log, port)
 
 
 @dataclass
@@ -131,25 +70,18 @@ class Stack:
     processes: list[Process] = field(default_factory=list)
 
     def env(self, service: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        return {
-            **os.environ,
-            "DATABASE_URL": self.database_url,
-            "REDIS_URL": self.redis_url,
-            "STREAM_PREFIX": self.prefix,
-            "JWT_SECRET": SECRET,
-            "SMTP_PORT": str(self.smtp_port),
-            **FAST,
-            **(extra or {}),
-        }
+        return service_env(
+            self.database_url,
+            self.redis_url,
+            self.prefix,
+            secret=SECRET,
+            extra={"SMTP_PORT": str(self.smtp_port), **FAST_CONSUMERS, **(extra or {})},
+        )
 
     def start(self, service: str, **extra: str) -> Process:
         index = sum(p.service == service for p in self.processes)
-        process = Process(
-            service,
-            free_port(),
-            self.env(service, extra),
-            self.folder / f"{service}-{index}.log",
-        )
+        log = self.folder / f"{service}-{index}.log"
+        process = Process(service, free_port(), self.env(service, extra), log)
         process.start()
         self.processes.append(process)
         return process
@@ -158,8 +90,7 @@ class Stack:
         return next(p for p in self.processes if p.service == service)
 
     def stop_all(self) -> None:
-        for process in self.processes:
-            process.stop()
+        stop_all(self.processes)
 
 
 class MailCatcher:

@@ -6,10 +6,8 @@ concurrent first commands on a new cart apply one after the other."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from sqlalchemy import select, text
@@ -17,54 +15,25 @@ from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
-    create_async_engine,
 )
 
-from marcus_contracts import registry
-from marcus_contracts.events import catalog as catalog_events
 from marcus_contracts.events.orders import ShippingAddress
 from marcus_eventstore import Conflict, rebuild_projections
 from orders import handlers
 from orders.cart import cart_id_of
-from orders.storage import read_model
 from orders.storage.tables import cart_lines, carts, orders
 from orders.storage.uow import OrdersUnitOfWork
-from services.orders.tests.stack import truncate
+from services.orders.tests.integration.conftest import into_read_model, simple_product
 
 ADDRESS = ShippingAddress(
     name="Ada Lovelace", lines=["1 Main St"], city="Springfield", postal_code="12345", country="US"
 )
 
 
-@pytest.fixture
-async def engine(saga_database: str) -> AsyncIterator[AsyncEngine]:
-    await truncate(saga_database)
-    engine = create_async_engine(saga_database)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
-
-
 async def _product(sessions: async_sessionmaker[AsyncSession], price: str, stock: int) -> Any:
     """A simple product in the read model, written as the consumer writes it."""
-    event = catalog_events.ProductCreated(
-        product_id=uuid4(),
-        sku=f"SKU-{uuid4().hex[:6]}",
-        name="Pump",
-        price=Decimal(price),
-        currency="EUR",
-        category=catalog_events.CategoryRef(id=uuid4(), slug="pumps", name="Pumps"),
-        stock=stock,
-    )
-    envelope = registry.envelope(event, subject=str(event.product_id), sequence=1)
-    async with sessions() as session, session.begin():
-        await read_model.upsert_product(session, envelope, event)
+    event = simple_product(price=price, stock=stock)
+    await into_read_model(sessions, event)
     return event
 
 

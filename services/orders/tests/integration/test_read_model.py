@@ -4,33 +4,19 @@ and a cart line is priced and checked from it with the catalog's rules."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from uuid import uuid4
 
-import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from marcus_contracts import Event, registry
 from marcus_contracts.events import catalog as ev
 from marcus_pricing import PricedLine, price_line
-from orders.storage import read_model
 from orders.storage.carts import catalog_products
-from services.orders.tests.stack import truncate
+from services.orders.tests.integration.conftest import into_read_model, simple_product
 
 FRAME, WHEELS = uuid4(), uuid4()
 DIAMOND, SUSPENSION, ROAD, MOUNTAIN = uuid4(), uuid4(), uuid4(), uuid4()
 RULE = uuid4()
-
-
-@pytest.fixture
-async def sessions(saga_database: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await truncate(saga_database)
-    engine = create_async_engine(saga_database)
-    try:
-        yield async_sessionmaker(engine, expire_on_commit=False)
-    finally:
-        await engine.dispose()
 
 
 def _bike() -> ev.ProductCreated:
@@ -74,25 +60,11 @@ def _bike() -> ev.ProductCreated:
     )
 
 
-async def _apply(
-    sessions: async_sessionmaker[AsyncSession], event: Event, sequence: int, subject: str
-) -> None:
-    envelope = registry.envelope(event, subject=subject, sequence=sequence)
-    async with sessions() as session, session.begin():
-        if isinstance(event, ev.ProductCreated):
-            await read_model.upsert_product(session, envelope, event)
-        elif isinstance(event, ev.OptionStockReserved | ev.OptionStockReleased):
-            await read_model.set_option_stock(session, envelope, event)
-        else:
-            await read_model.set_stock(session, envelope, event)
-
-
 async def test_the_configuration_and_its_stock_follow_the_catalogs_events(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     bike = _bike()
-    subject = str(bike.product_id)
-    await _apply(sessions, bike, 1, subject)
+    await into_read_model(sessions, bike)
     async with sessions() as session:
         known = await catalog_products(session, [bike.product_id])
     product = known[bike.product_id]
@@ -111,7 +83,7 @@ async def test_the_configuration_and_its_stock_follow_the_catalogs_events(
         ],
         stock=1,
     )
-    await _apply(sessions, reserved, 2, subject)
+    await into_read_model(sessions, reserved, 2)
     async with sessions() as session:
         known = await catalog_products(session, [bike.product_id])
     short = price_line(known[bike.product_id], known, [SUSPENSION, MOUNTAIN], stock_for=2)
@@ -125,23 +97,14 @@ async def test_the_configuration_and_its_stock_follow_the_catalogs_events(
 async def test_a_simple_products_stock_follows_its_stock_events(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    pump = ev.ProductCreated(
-        product_id=uuid4(),
-        sku="PUMP",
-        name="Pump",
-        price=Decimal("12.50"),
-        currency="EUR",
-        category=ev.CategoryRef(id=uuid4(), slug="pumps", name="Pumps"),
-        stock=5,
-    )
-    subject = str(pump.product_id)
-    await _apply(sessions, pump, 1, subject)
+    pump = simple_product(price="12.50", stock=5)
+    await into_read_model(sessions, pump)
     reserved = ev.StockReserved(product_id=pump.product_id, order_id=uuid4(), quantity=4, stock=1)
-    await _apply(sessions, reserved, 2, subject)
+    await into_read_model(sessions, reserved, 2)
     async with sessions() as session:
         known = await catalog_products(session, [pump.product_id])
     assert known[pump.product_id].stock == 1
     adjusted = ev.StockAdjusted(product_id=pump.product_id, delta=9, stock=10)
-    await _apply(sessions, adjusted, 3, subject)
+    await into_read_model(sessions, adjusted, 3)
     async with sessions() as session:
         assert (await catalog_products(session, [pump.product_id]))[pump.product_id].stock == 10

@@ -6,35 +6,22 @@ tests fire it in the future instead of back-dating anything."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
-import pytest
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marcus_contracts.events.scheduler import CartRemindersRequested
 from orders.cart import Cart, Item, cart_id_of
 from orders.reminders import remind_idle_carts
 from orders.storage.tables import carts, event_store
 from orders.storage.uow import OrdersUnitOfWork
-from services.orders.tests.stack import truncate
 from tests.support.servers import wait_for
 
 DAY = timedelta(days=1)
-
-
-@pytest.fixture
-async def sessions(saga_database: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await truncate(saga_database)
-    engine = create_async_engine(saga_database)
-    try:
-        yield async_sessionmaker(engine, expire_on_commit=False)
-    finally:
-        await engine.dispose()
 
 
 def _item(price: str = "12.50") -> Item:
