@@ -64,11 +64,9 @@ class FakeRepository:
 
     def __init__(self, store: FakeStore) -> None:
         self.store = store
-        self.seen: list[Aggregate] = []
         self._loaded: dict[UUID, Aggregate] = {}
-
-    def add(self, aggregate: Aggregate) -> None:
-        self.seen.append(aggregate)
+        self.seen: list[Aggregate] = []
+        self.add = self.seen.append
 
     def _load(self, found: Aggregate | None) -> Any:
         if found is None:

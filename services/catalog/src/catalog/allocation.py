@@ -14,14 +14,24 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from catalog import configuration as cfg
 from catalog.domain import Product
 from marcus_contracts.events import catalog as ev
+from marcus_pricing import PricedOption
 from marcus_pricing.lines import CENT, PricedLine, price_line
 
-__all__ = ["LineRequest", "Plan", "PricedLine", "allocated_line", "plan", "price_line"]
+__all__ = [
+    "LineRequest",
+    "Plan",
+    "PricedLine",
+    "allocated_line",
+    "plan",
+    "price_line",
+    "priced_option",
+]
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,19 @@ class LineRequest:
     product_id: UUID
     quantity: int
     options: tuple[UUID, ...] = ()
+
+
+def priced_option(option: PricedOption, included: bool) -> dict[str, Any]:
+    """An option of a priced line as answers show it (a preconfigured product's options
+    are included in its price: no price of their own)."""
+    return {
+        "option_id": option.option.id,
+        "part_id": option.part.id,
+        "part": option.part.name,
+        "name": option.option.name,
+        "list_price": option.option.price,
+        "price": None if included else option.price,
+    }
 
 
 def allocated_line(index: int, line: PricedLine, quantity: int) -> ev.AllocatedLine:
@@ -47,13 +70,7 @@ def allocated_line(index: int, line: PricedLine, quantity: int) -> ev.AllocatedL
         base_price=line.priced.base_price,
         options=[
             ev.PricedOption(
-                option_id=o.option.id,
-                part_id=o.part.id,
-                part=o.part.name,
-                name=o.option.name,
-                list_price=o.option.price,
-                price=None if line.included else o.price,
-                price_rule_id=o.rule.id if o.rule else None,
+                **priced_option(o, line.included), price_rule_id=o.rule.id if o.rule else None
             )
             for o in line.priced.options
         ],

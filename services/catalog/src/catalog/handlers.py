@@ -191,33 +191,23 @@ async def update_category(cmd: UpdateCategory, uow: UnitOfWork) -> None:
 
 async def create_product(cmd: CreateProduct, uow: UnitOfWork) -> UUID:
     async with uow:
+        details: dict[str, Any] = {
+            "sku": cmd.sku,
+            "name": cmd.name,
+            "description": cmd.description,
+            "price": cmd.price,
+            "currency": cmd.currency,
+            "attributes": cmd.attributes,
+        }
         if cmd.kind == PRECONFIGURED:
             base = await _base(uow, cmd.base_product_id)
             category = await _category(uow, cmd.category_id)
             product = Product.create_preset(
-                base=base,
-                selection=list(cmd.options),
-                sku=cmd.sku,
-                name=cmd.name,
-                description=cmd.description,
-                price=cmd.price,
-                currency=cmd.currency,
-                category=category,
-                attributes=cmd.attributes,
+                base=base, selection=list(cmd.options), category=category, **details
             )
         else:
             category = await _category(uow, cmd.category_id)
-            product = Product.create(
-                sku=cmd.sku,
-                name=cmd.name,
-                description=cmd.description,
-                price=cmd.price,
-                currency=cmd.currency,
-                category=category,
-                attributes=cmd.attributes,
-                stock=cmd.stock,
-                kind=cmd.kind,
-            )
+            product = Product.create(category=category, stock=cmd.stock, kind=cmd.kind, **details)
         uow.repo.add(product)
         await uow.commit()
         return product.id

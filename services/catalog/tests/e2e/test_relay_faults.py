@@ -14,6 +14,7 @@ from catalog.settings import CatalogSettings
 from marcus_contracts import STREAM_FIELD, Envelope, StreamNames
 from marcus_eventstore import libpq_dsn
 from marcus_web.app import make_relay as make_service_relay
+from services.catalog.tests.support import product_body
 from tests.support.servers import RedisProcess, serve_app, wait_for
 
 
@@ -59,12 +60,7 @@ async def test_writes_succeed_while_redis_is_down_and_publish_when_it_returns(
             for i in range(5):
                 response = await client.post(
                     "/api/v1/products",
-                    json={
-                        "sku": f"DOWN-{i}",
-                        "name": "x",
-                        "price": "1.00",
-                        "category_id": category.json()["id"],
-                    },
+                    json=product_body(category.json()["id"], sku=f"DOWN-{i}"),
                     headers=admin_headers,
                 )
                 assert response.status_code == 201, response.text
@@ -109,12 +105,7 @@ async def test_two_relays_publish_each_event_once_in_order(
             async def writer(i: int) -> None:
                 created = await client.post(
                     "/api/v1/products",
-                    json={
-                        "sku": f"P-{i}",
-                        "name": "p",
-                        "price": "1.00",
-                        "category_id": category["id"],
-                    },
+                    json=product_body(category["id"], sku=f"P-{i}"),
                     headers=admin_headers,
                 )
                 product_url = f"/api/v1/products/{created.json()['id']}"
@@ -160,12 +151,7 @@ async def test_standby_relay_takes_over_when_the_active_one_is_killed(
             for i in range(10):
                 r = await client.post(
                     "/api/v1/products",
-                    json={
-                        "sku": f"K-{i}",
-                        "name": "k",
-                        "price": "2.00",
-                        "category_id": category.json()["id"],
-                    },
+                    json=product_body(category.json()["id"], sku=f"K-{i}", price="2.00"),
                     headers=admin_headers,
                 )
                 assert r.status_code == 201

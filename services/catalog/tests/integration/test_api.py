@@ -7,7 +7,7 @@ import asyncio
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.catalog.tests.support import PROBLEM, event_count
+from services.catalog.tests.support import PROBLEM, event_count, product_body
 
 
 async def test_create_and_read_a_product(api, client: httpx.AsyncClient) -> None:
@@ -50,14 +50,9 @@ async def test_invalid_bodies_get_field_detail_and_change_nothing(
     before = await event_count(engine)
     response = await client.post(
         "/api/v1/products",
-        json={
-            "sku": "bad sku!",
-            "name": "",
-            "price": "-1",
-            "currency": "euro",
-            "extra": 1,
-            "category_id": category["id"],
-        },
+        json=product_body(
+            category["id"], sku="bad sku!", name="", price="-1", currency="euro", extra=1
+        ),
         headers=admin_headers,
     )
     assert response.status_code == 422
@@ -73,12 +68,7 @@ async def test_invalid_bodies_get_field_detail_and_change_nothing(
 
     unknown_category = await client.post(
         "/api/v1/products",
-        json={
-            "sku": "X-1",
-            "name": "x",
-            "price": "1",
-            "category_id": "00000000-0000-7000-8000-000000000000",
-        },
+        json=product_body("00000000-0000-7000-8000-000000000000"),
         headers=admin_headers,
     )
     assert unknown_category.status_code == 422

@@ -7,13 +7,15 @@ from decimal import Decimal
 from uuid import uuid4
 
 import httpx
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from catalog.storage.uow import CatalogUnitOfWork
-from marcus_eventstore import rebuild_projections
 from services.catalog.tests.bikes import MOUNTAIN_NEEDS_SUSPENSION, build_bike, preset
-from services.catalog.tests.support import PROBLEM, event_count
+from services.catalog.tests.support import (
+    PROBLEM,
+    event_count,
+    product_body,
+    projections_rebuild_unchanged,
+)
 
 FULL_BUILD = ("Full suspension", "Matte", "Mountain", "Black", "8-speed")
 
@@ -283,15 +285,13 @@ async def test_preconfigured_products_are_valid_by_construction(
     foreign = await build_bike(client, admin_headers, category, sku="BIKE-2")
     mixed = await client.post(
         "/api/v1/products",
-        json={
-            "sku": "MIXED",
-            "name": "Mixed",
-            "price": "1.00",
-            "category_id": category,
-            "kind": "preconfigured",
-            "base_product_id": bike.id,
-            "options": [*bike.ids("Diamond", "Matte", "Single-speed"), foreign.options["Road"]],
-        },
+        json=product_body(
+            category,
+            sku="MIXED",
+            kind="preconfigured",
+            base_product_id=bike.id,
+            options=[*bike.ids("Diamond", "Matte", "Single-speed"), foreign.options["Road"]],
+        ),
         headers=admin_headers,
     )
     assert "unknown_option" in kinds(mixed)
@@ -402,26 +402,17 @@ async def test_rules_that_could_never_apply_are_refused(api, client, admin_heade
     assert await incompatible("Road", "Road") == 422
     assert await incompatible(ids=[bike.options["Road"], str(uuid4())]) == 422
     assert await incompatible("Diamond", "Mountain") == 409  # exists (as Mountain, Diamond)
-    same_part_rule = await client.post(
-        f"{base}/price-rules",
-        json={
-            "option_id": bike.options["Matte"],
-            "when_option_id": bike.options["Shiny"],
-            "price": "1.00",
-        },
-        headers=admin_headers,
-    )
-    assert same_part_rule.status_code == 422
-    twice = await client.post(
-        f"{base}/price-rules",
-        json={
-            "option_id": bike.options["Matte"],
-            "when_option_id": bike.options["Full suspension"],
-            "price": "1.00",
-        },
-        headers=admin_headers,
-    )
-    assert twice.status_code == 409
+
+    async def price_rule(option: str, when: str) -> int:
+        body = {"option_id": bike.options[option], "when_option_id": bike.options[when]}
+        return (
+            await client.post(
+                f"{base}/price-rules", json=body | {"price": "1.00"}, headers=admin_headers
+            )
+        ).status_code
+
+    assert await price_rule("Matte", "Shiny") == 422  # same part
+    assert await price_rule("Matte", "Full suspension") == 409  # exists
     duplicate_part = await client.post(
         f"{base}/parts", json={"name": "wheels"}, headers=admin_headers
     )
@@ -471,19 +462,8 @@ async def test_projections_rebuild_to_the_same_configurations(
         json={"position": 0, "name": "Drivetrain"},
         headers=admin_headers,
     )
-    tables = ("products", "parts", "options", "incompatibilities", "price_rules", "preset_options")
-
-    async def snapshot() -> dict[str, list]:
-        async with engine.connect() as conn:
-            return {
-                t: sorted(
-                    map(tuple, (await conn.execute(text(f"SELECT * FROM catalog.{t}"))).all())
-                )
-                for t in tables
-            }
-
-    before = await snapshot()
-    await rebuild_projections(engine, CatalogUnitOfWork.store, CatalogUnitOfWork.projector)
-    assert await snapshot() == before
+    await projections_rebuild_unchanged(
+        engine, "products", "parts", "options", "incompatibilities", "price_rules", "preset_options"
+    )
     detail = (await client.get(f"/api/v1/products/{bike.id}")).json()
     assert detail["parts"][0]["name"] == "Drivetrain"

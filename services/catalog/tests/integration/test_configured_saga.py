@@ -12,41 +12,14 @@ from collections import Counter
 from uuid import UUID
 
 import httpx
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from catalog.main import create_app
-from catalog.storage.uow import CatalogUnitOfWork
-from marcus_contracts import Envelope, new_event_id, registry
+from marcus_contracts import Envelope, new_event_id
 from marcus_contracts.events import orders as order_events
-from marcus_eventstore import rebuild_projections
 from services.catalog.tests.bikes import build_bike, preset
-from services.catalog.tests.support import CatalogApi
+from services.catalog.tests.support import CatalogApi, placed, projections_rebuild_unchanged
 from tests.support.servers import serve_app, wait_for
-
-Line = tuple[str, int, list[str]]
-
-
-def placed(order_id: UUID, lines: list[Line], model=order_events.OrderPlaced, sequence=1):
-    """An order event as the orders service writes it: configured lines unpriced."""
-    event = model(
-        order_id=order_id,
-        customer="alice",
-        email="alice@example.com",
-        currency="EUR",
-        lines=[
-            order_events.OrderLine(
-                product_id=UUID(product_id),
-                sku="X",
-                name="x",
-                quantity=quantity,
-                kind="configurable" if options else "simple",
-                options=[order_events.LineOption(option_id=UUID(o)) for o in options],
-            )
-            for product_id, quantity, options in lines
-        ],
-    )
-    return registry.envelope(event, subject=str(order_id), sequence=sequence)
 
 
 async def answer(catalog_stream, order_id: UUID, within: float = 30) -> Envelope:
@@ -75,7 +48,11 @@ async def test_a_configured_order_is_priced_reserved_and_released(
     bell = await api.product(category, sku="BELL", price="12.50", stock=7)
     order_id = new_event_id()
     build = bike.ids("Full suspension", "Matte", "Mountain", "Red", "Single-speed")
-    lines: list[Line] = [(bike.id, 2, build), (trail["id"], 1, []), (bell["id"], 3, [])]
+    lines: list[tuple[str, int, list[str]]] = [
+        (bike.id, 2, build),
+        (trail["id"], 1, []),
+        (bell["id"], 3, []),
+    ]
 
     await orders_stream(placed(order_id, lines))
     allocated = await answer(catalog_stream, order_id)
@@ -125,20 +102,9 @@ async def test_a_configured_order_is_priced_reserved_and_released(
     assert sum(e.type == "catalog.option_stock.released" for e in events) == 1
 
     # The projections rebuild from the events to the same state.
-    tables = ("products", "options", "option_reservations", "reservations", "preset_options")
-
-    async def state() -> dict[str, list]:
-        async with engine.connect() as conn:
-            return {
-                t: sorted(
-                    map(tuple, (await conn.execute(text(f"SELECT * FROM catalog.{t}"))).all())
-                )
-                for t in tables
-            }
-
-    before = await state()
-    await rebuild_projections(engine, CatalogUnitOfWork.store, CatalogUnitOfWork.projector)
-    assert await state() == before
+    await projections_rebuild_unchanged(
+        engine, "products", "options", "option_reservations", "reservations", "preset_options"
+    )
 
 
 async def test_thirty_concurrent_orders_sharing_an_option_with_five_units_five_succeed(

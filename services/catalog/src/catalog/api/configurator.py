@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog import configuration as cfg
 from catalog import handlers, quotes
+from catalog.allocation import priced_option
 from catalog.api.routes import IfMatch, UoW, etag, expected_version
 from catalog.api.schemas import (
     IncompatibilityIn,
@@ -335,12 +336,7 @@ async def quote(product_id: UUID, body: QuoteIn, session: ReadSession) -> QuoteO
         base_price=priced.base_price,
         options=[
             QuotedOptionOut(
-                option_id=o.option.id,
-                part_id=o.part.id,
-                part=o.part.name,
-                name=o.option.name,
-                list_price=o.option.price,
-                price=None if line.included else o.price,
+                **priced_option(o, line.included),
                 price_rule=None
                 if o.rule is None
                 else QuotedRuleOut(

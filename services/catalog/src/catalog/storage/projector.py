@@ -24,37 +24,40 @@ from marcus_contracts.events import catalog as ev
 Apply = Callable[[AsyncSession, Envelope, Any], Awaitable[None]]
 
 
-async def _category(session: AsyncSession, envelope: Envelope, event: Any) -> None:
-    values = {
-        "id": event.category_id,
-        "slug": event.slug,
-        "name": event.name,
-        "description": event.description,
-        "version": envelope.sequence,
-        "updated_at": envelope.time,
-    }
-    stmt = insert(categories).values(**values, created_at=envelope.time)
+async def _upsert(
+    session: AsyncSession, table: Table, envelope: Envelope, values: dict[str, Any]
+) -> None:
+    """The row as the snapshot event has it, at the event's version: inserted, or
+    updated in place (`created_at` stays the first event's time)."""
+    values = values | {"version": envelope.sequence, "updated_at": envelope.time}
+    stmt = insert(table).values(**values, created_at=envelope.time)
     await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+
+
+async def _category(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    values = event.model_dump(include={"slug", "name", "description"})
+    await _upsert(session, categories, envelope, values | {"id": event.category_id})
 
 
 async def _product(session: AsyncSession, envelope: Envelope, event: Any) -> None:
-    values = {
-        "id": event.product_id,
-        "sku": event.sku,
-        "name": event.name,
-        "description": event.description,
-        "price": event.price,
-        "currency": event.currency,
-        "category_id": event.category.id,
-        "attributes": event.attributes,
-        "stock": event.stock,
-        "version": envelope.sequence,
-        "updated_at": envelope.time,
-        "kind": event.kind,
-        "base_product_id": event.base_product_id,
-    }
-    stmt = insert(products).values(**values, created_at=envelope.time)
-    await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+    await _upsert(
+        session,
+        products,
+        envelope,
+        {
+            "id": event.product_id,
+            "sku": event.sku,
+            "name": event.name,
+            "description": event.description,
+            "price": event.price,
+            "currency": event.currency,
+            "category_id": event.category.id,
+            "attributes": event.attributes,
+            "stock": event.stock,
+            "kind": event.kind,
+            "base_product_id": event.base_product_id,
+        },
+    )
     if event.kind == "configurable":
         await configurations.replace_configuration(session, event)
     elif event.kind == "preconfigured":
@@ -88,12 +91,17 @@ async def _stock_reserved(session: AsyncSession, envelope: Envelope, event: Any)
 
 async def _stock_released(session: AsyncSession, envelope: Envelope, event: Any) -> None:
     await _stock_adjusted(session, envelope, event)
+    held = reservations.c.product_id == event.product_id
+    await _released(session, envelope, reservations, event.order_id, held)
+
+
+async def _released(
+    session: AsyncSession, envelope: Envelope, table: Table, order_id: Any, which: Any
+) -> None:
+    """The order's reservations `which` selects are released (kept, for the record)."""
     await session.execute(
-        update(reservations)
-        .where(
-            reservations.c.order_id == event.order_id,
-            reservations.c.product_id == event.product_id,
-        )
+        update(table)
+        .where(table.c.order_id == order_id, which)
         .values(status="released", released_at=envelope.time)
     )
 
@@ -134,14 +142,8 @@ async def _options_reserved(session: AsyncSession, envelope: Envelope, event: An
 
 async def _options_released(session: AsyncSession, envelope: Envelope, event: Any) -> None:
     await _option_stock(session, envelope, event)
-    await session.execute(
-        update(option_reservations)
-        .where(
-            option_reservations.c.order_id == event.order_id,
-            option_reservations.c.option_id.in_([o.option_id for o in event.options]),
-        )
-        .values(status="released", released_at=envelope.time)
-    )
+    held = option_reservations.c.option_id.in_([o.option_id for o in event.options])
+    await _released(session, envelope, option_reservations, event.order_id, held)
 
 
 _APPLIERS: dict[str, Apply] = {

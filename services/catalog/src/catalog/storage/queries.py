@@ -23,7 +23,8 @@ class ProductFilter:
     in_stock: bool | None = None
 
 
-def _product_query() -> Select[Any]:
+def product_query() -> Select[Any]:
+    """Products with their category's slug and name (what answers and aggregates show)."""
     return select(
         products,
         categories.c.slug.label("category_slug"),
@@ -36,7 +37,7 @@ def _escape_like(text: str) -> str:
 
 
 async def get_product(session: AsyncSession, product_id: UUID) -> Any | None:
-    result = await session.execute(_product_query().where(products.c.id == product_id))
+    result = await session.execute(product_query().where(products.c.id == product_id))
     return result.first()
 
 
@@ -44,7 +45,7 @@ async def list_products(
     session: AsyncSession, filters: ProductFilter, limit: int, after: UUID | None
 ) -> tuple[list[Any], UUID | None]:
     """One page in id order (ids are time-ordered UUIDv7: newest last), keyset-paginated."""
-    query = _product_query()
+    query = product_query()
     if filters.category_id is not None:
         query = query.where(products.c.category_id == filters.category_id)
     if filters.category_slug is not None:

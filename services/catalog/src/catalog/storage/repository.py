@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.domain import CONFIGURABLE, PRECONFIGURED, Category, Product
 from catalog.storage.configurations import load_configurations, load_selections
+from catalog.storage.queries import product_query
 from catalog.storage.tables import categories, option_reservations, products, reservations
 from marcus_contracts.events.catalog import CategoryRef
 from marcus_eventstore import Aggregate
@@ -59,7 +60,7 @@ class Repository:
         if lock:
             return (await self.products_for_update([product_id])).get(product_id)
         row = (
-            await self.session.execute(_product_query().where(products.c.id == product_id))
+            await self.session.execute(product_query().where(products.c.id == product_id))
         ).first()
         return None if row is None else (await self._load([row]))[0]
 
@@ -87,14 +88,7 @@ class Repository:
         absent from the result."""
         if not product_ids:
             return {}
-        query = (
-            _product_query()
-            .where(products.c.id.in_(sorted(set(product_ids))))
-            .order_by(products.c.id)
-            .with_for_update(of=products)
-        )
-        rows = (await self.session.execute(query)).all()
-        return {product.id: product for product in await self._load(rows)}
+        return await self._locked(products.c.id.in_(sorted(set(product_ids))))
 
     async def presets_of(self, base_ids: Sequence[UUID]) -> dict[UUID, Product]:
         """Lock and load the preconfigured products of these base products (call it with
@@ -102,19 +96,18 @@ class Repository:
         meanwhile)."""
         if not base_ids:
             return {}
-        query = (
-            _product_query()
-            .where(products.c.base_product_id.in_(sorted(set(base_ids))))
-            .order_by(products.c.id)
-            .with_for_update(of=products)
-        )
+        return await self._locked(products.c.base_product_id.in_(sorted(set(base_ids))))
+
+    async def _locked(self, which: ColumnElement[bool]) -> dict[UUID, Product]:
+        """The products `which` selects, locked (SELECT ... FOR UPDATE) in id order."""
+        query = product_query().where(which).order_by(products.c.id).with_for_update(of=products)
         rows = (await self.session.execute(query)).all()
         return {product.id: product for product in await self._load(rows)}
 
     async def products_after(self, after: UUID | None, limit: int) -> list[Product]:
         """The next `limit` products by id after `after`, unlocked (a snapshot reads them
         in one REPEATABLE READ transaction instead)."""
-        query = _product_query().order_by(products.c.id).limit(limit)
+        query = product_query().order_by(products.c.id).limit(limit)
         if after is not None:
             query = query.where(products.c.id > after)
         return await self._load((await self.session.execute(query)).all())
@@ -157,14 +150,6 @@ class Repository:
             self._products[product.id] = product
             self.seen.append(product)
         return [self._products[row.id] for row in rows]
-
-
-def _product_query() -> Select[Any]:
-    return select(
-        products,
-        categories.c.slug.label("category_slug"),
-        categories.c.name.label("category_name"),
-    ).join(categories, categories.c.id == products.c.category_id)
 
 
 def _product_from_row(row: Any) -> Product:
