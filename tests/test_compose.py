@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -229,34 +228,22 @@ def test_gateway_routes_to_declared_upstreams(services: dict[str, Any]) -> None:
     assert "X-Request-ID" in active and "client_max_body_size" in active
 
 
-def _load_script(name: str) -> Any:
-    """Import scripts/<name>.py as a module (scripts/ is not a package)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        f"marcus_script_{name}", ROOT / "scripts" / f"{name}.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_stack_runner_reads_the_procfile() -> None:
-    stack = _load_script("stack")
-    processes = stack.parse_procfile(PROCFILE)
+    from scripts.stack.procfile import parse_procfile, services
+
+    processes = parse_procfile(PROCFILE)
     by_name = {p.name: p for p in processes}
     assert by_name["catalog"].package == "catalog"
     assert by_name["catalog"].port == _procfile_ports()["catalog"]
-    assert all(p.package for p in stack.services(processes))
+    assert all(p.package for p in services(processes))
 
 
-def test_local_gateway_config_renders_for_the_procfile(tmp_path: Path, monkeypatch) -> None:
+def test_local_gateway_config_renders_for_the_procfile(tmp_path: Path) -> None:
     """`make up` renders the same template compose uses, to 127.0.0.1 ports."""
-    stack = _load_script("stack")
-    monkeypatch.setattr(stack, "GATEWAY_DIR", tmp_path)
-    config = stack.render_gateway(stack.parse_procfile(PROCFILE))
+    from scripts.stack.gateway import render_gateway
+    from scripts.stack.procfile import parse_procfile
+
+    config = render_gateway(parse_procfile(PROCFILE), folder=tmp_path)
     routes = (tmp_path / "default.conf").read_text()
     active = "\n".join(ln for ln in routes.splitlines() if not ln.lstrip().startswith("#"))
     assert "server 127.0.0.1:8001 " in active

@@ -1,5 +1,5 @@
 """The gateway as it runs in the stack: nginx (a real process, the template rendered by
-scripts/stack.py as `make up` does) in front of the services started as processes
+scripts/stack/gateway.py as `make up` does) in front of the services started as processes
 (`python -m <service> serve`), with a real Chroma, PostgreSQL and Redis.
 
 The rate limits are set low (per minute) so that a handful of requests exceeds them

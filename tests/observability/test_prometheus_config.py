@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from scripts.stack import parse_procfile, services
+from scripts.stack.procfile import parse_procfile, services
 
 ROOT = Path(__file__).resolve().parents[2]
 

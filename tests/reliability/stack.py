@@ -110,7 +110,7 @@ class MailCatcherProcess:
 @dataclass
 class SupervisedService:
     """`python -m <service> serve` under a supervisord of its own, as `make up` runs it
-    (scripts/stack.py): when the process dies, supervisord starts it again, not the suite."""
+    (scripts/stack/): when the process dies, supervisord starts it again, not the suite."""
 
     service: str
     port: int

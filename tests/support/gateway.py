@@ -1,5 +1,5 @@
 """The nginx gateway for test suites, set up once: nginx rendered from the same template
-`make up` renders (scripts/stack.py), the API documents it serves, and the service
+`make up` renders (scripts/stack/gateway.py), the API documents it serves, and the service
 processes behind it. Each suite passes its own differences (rate limits, ports, folders).
 """
 
@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scripts import stack as stack_runner
+from scripts.stack import gateway as stack_gateway
+from scripts.stack.procfile import Process
 from tests.support.servers import free_port
 
 SKIP_REASON = "nginx is not installed (apt-get install nginx-light); .ci/run installs it"
@@ -70,20 +71,20 @@ def gateway_command(
 ) -> list[str]:
     """nginx's command line for the config rendered into `folder`/nginx, checked with `-t`
     so a bad render fails here with nginx's own message rather than as a timeout."""
-    routed = re.findall(r"\$\{(\w+)_UPSTREAM\}", stack_runner.GATEWAY_TEMPLATE.read_text())
+    routed = re.findall(r"\$\{(\w+)_UPSTREAM\}", stack_gateway.GATEWAY_TEMPLATE.read_text())
     # A routed process the suite does not run gets a port nothing listens on: its
     # routes answer 503 (problem+json), the rest of the gateway works.
     unrun = {name.lower(): free_port() for name in routed if name.lower() not in ports}
     processes = [
-        stack_runner.Process(name, f"python -m {name} serve", port, name)
+        Process(name, f"python -m {name} serve", port, name)
         for name, port in {**ports, **unrun}.items()
     ]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(stack_runner, "GATEWAY_DIR", folder / "nginx")
-        patch.setattr(stack_runner, "GATEWAY_PORT", gateway_port)
-        config = stack_runner.render_gateway(
-            processes, overrides={**overrides, "GATEWAY_DOCS_ROOT": str(docs)}
-        )
+    config = stack_gateway.render_gateway(
+        processes,
+        overrides={**overrides, "GATEWAY_DOCS_ROOT": str(docs)},
+        folder=folder / "nginx",
+        port=gateway_port,
+    )
     command = [nginx, "-p", str(folder / "nginx"), "-e", "stderr", "-c", str(config)]
     checked = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr

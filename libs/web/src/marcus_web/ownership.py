@@ -22,7 +22,7 @@ refuse it (docs/adr/0012-service-roles-and-acl-users.md):
 
 Bootstrapping needs a superuser connection (PostgreSQL) and a user allowed `ACL SETUSER`
 (Redis). It is idempotent: roles and users are created or updated, the schema and
-anything in it handed to the role. `make up` / `make migrate` run it (scripts/stack.py);
+anything in it handed to the role. `make up` / `make migrate` run it (scripts/stack/);
 production runs `python -m marcus_web.ownership bootstrap` once per environment with
 the passwords of its Secrets (docs/runbook.md, "Roles and ACL users").
 """
