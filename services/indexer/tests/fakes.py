@@ -5,7 +5,6 @@ request visible, as with the real transaction."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from types import TracebackType
 from uuid import UUID, uuid4
 
 from indexer.storage.runs import REQUESTED, Run
@@ -40,12 +39,7 @@ class FakeUnitOfWork:
         self.runs = FakeRuns(self.committed)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         return None  # uncommitted requests are dropped with the repository
 
     async def commit(self) -> None:

@@ -24,7 +24,9 @@ EMBED_BATCH = Histogram(
 DOCUMENTS = Gauge(
     "indexer_documents", "Documents in the active collection (after the last sync or status)"
 )
-QUEUED = Gauge("indexer_sync_queue_length", "Products waiting to be written to Chroma")
+QUEUED = Gauge(
+    "indexer_sync_queue_length", "Products waiting to be written to Chroma (at the last status)"
+)
 REBUILDS = Counter("indexer_rebuilds_total", "Rebuild runs by outcome", ["outcome"])
 REBUILD_SECONDS = Histogram(
     "indexer_rebuild_seconds",

@@ -40,6 +40,7 @@ async def index_status(runtime: IndexerRuntime) -> IndexStatus:
         queued = await documents_store.queued(session)
         last = await runs_store.last_finished(session)
         latest = await runs_store.latest(session)
+    metrics.QUEUED.set(queued)
     documents = None
     if active is not None and runtime.writer is not None:
         documents = await (await runtime.writer.collection(active.name)).count()

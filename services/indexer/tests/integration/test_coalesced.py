@@ -65,6 +65,20 @@ async def _runs(database_url: str) -> dict[str, Any]:
     return {str(row.request_id): row for row in rows}
 
 
+async def _two_requests(
+    redis_client: Any, prefix: str, database_url: str, *, within: float
+) -> tuple[list[Envelope], Envelope, Any, Any]:
+    """Two scheduler requests read in one batch; (the requests, the one outcome, the run
+    of the first, the run of the second)."""
+    first, second = requests = _requests(2)
+    await _publish_together(redis_client, prefix, requests)
+    [outcome] = await wait_for(
+        lambda: _outcomes(redis_client, prefix), within=within, what="the outcome"
+    )
+    runs = await _runs(database_url)
+    return requests, outcome, runs[str(first.id)], runs[str(second.id)]
+
+
 async def _rebuild(s: Any, run_id: uuid.UUID) -> dict[str, Any]:
     response = await s.indexer.get(f"/api/v1/admin/index/rebuilds/{run_id}", headers=s.admin)
     assert response.status_code == 200, response.text
@@ -82,14 +96,9 @@ async def test_a_coalesced_request_is_answered_by_the_rebuild_it_joined(
 ) -> None:
     async with search_stack(clean_database, redis_url, stream_prefix, chroma_url) as s:
         await wait_for(lambda: _ready(str(s.indexer.base_url)), within=60, what="indexer ready")
-        first, second = _requests(2)
-        await _publish_together(redis_client, stream_prefix, [first, second])
-
-        [outcome] = await wait_for(
-            lambda: _outcomes(redis_client, stream_prefix), within=90, what="the outcome"
+        (first, second), outcome, ran, merged = await _two_requests(
+            redis_client, stream_prefix, clean_database, within=90
         )
-        runs = await _runs(clean_database)
-        ran, merged = runs[str(first.id)], runs[str(second.id)]
         assert (ran.status, merged.status) == ("done", "coalesced")
         assert merged.coalesced_into == ran.id
 
@@ -129,14 +138,9 @@ async def test_a_coalesced_request_is_answered_by_the_rebuild_that_gave_up(
         async with search_stack(clean_database, redis_url, stream_prefix, chroma.url) as s:
             await wait_for(lambda: _ready(str(s.indexer.base_url)), within=60, what="indexer ready")
             chroma.stop()  # the index store is down when the requests come
-            first, second = _requests(2)
-            await _publish_together(redis_client, stream_prefix, [first, second])
-
-            [outcome] = await wait_for(
-                lambda: _outcomes(redis_client, stream_prefix), within=120, what="the outcome"
+            (first, second), outcome, ran, merged = await _two_requests(
+                redis_client, stream_prefix, clean_database, within=120
             )
-            runs = await _runs(clean_database)
-            ran, merged = runs[str(first.id)], runs[str(second.id)]
             assert (ran.status, ran.attempts) == ("failed", 3)
             assert (merged.status, merged.coalesced_into) == ("coalesced", ran.id)
 

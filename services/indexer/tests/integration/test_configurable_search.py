@@ -4,6 +4,7 @@ events.catalog -> indexer -> Chroma -> the assistant's /search (hashing embedder
 from __future__ import annotations
 
 from services.catalog.tests.bikes import build_bike, preset
+from services.indexer.tests.support import new_category
 from tests.support.servers import wait_for
 from tests.support.stack import search_stack
 
@@ -17,10 +18,7 @@ async def test_configurable_products_are_found_by_their_options(
     clean_database, redis_url, stream_prefix, chroma_url
 ) -> None:
     async with search_stack(clean_database, redis_url, stream_prefix, chroma_url) as s:
-        category = await s.catalog.post(
-            "/api/v1/categories", json={"slug": "cycling", "name": "Cycling"}, headers=s.admin
-        )
-        category_id = category.json()["id"]
+        category_id = await new_category(s, "cycling")
         for sku, name, description in [
             ("JKT-1", "Storm rain jacket", "Waterproof shell for hiking in the rain."),
             ("GRD-1", "Burr coffee grinder", "Grinds beans for espresso and filter."),
@@ -90,10 +88,7 @@ async def test_preconfigured_products_are_indexed_like_products(
     clean_database, redis_url, stream_prefix, chroma_url
 ) -> None:
     async with search_stack(clean_database, redis_url, stream_prefix, chroma_url) as s:
-        category = await s.catalog.post(
-            "/api/v1/categories", json={"slug": "cycling", "name": "Cycling"}, headers=s.admin
-        )
-        category_id = category.json()["id"]
+        category_id = await new_category(s, "cycling")
         bike = await build_bike(s.catalog, s.admin, category_id)
         trail = await preset(
             s.catalog,

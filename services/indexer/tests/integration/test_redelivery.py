@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from marcus_contracts import StreamNames
+from services.indexer.tests.support import new_category
 from tests.support.search import catalog_snapshot, differences, index_snapshot
 from tests.support.servers import wait_for
 from tests.support.stack import search_stack
@@ -15,10 +16,7 @@ async def test_duplicates_and_out_of_order_copies_leave_the_index_equal_to_the_c
 ) -> None:
     stream = StreamNames(stream_prefix).events("catalog")
     async with search_stack(clean_database, redis_url, stream_prefix, chroma_url) as s:
-        category = await s.catalog.post(
-            "/api/v1/categories", json={"slug": "kitchen", "name": "Kitchen"}, headers=s.admin
-        )
-        cat_id = category.json()["id"]
+        cat_id = await new_category(s, "kitchen")
         products = []
         for i in range(12):
             created = await s.catalog.post(

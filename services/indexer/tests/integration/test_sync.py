@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.indexer.tests.support import new_category
 from tests.support.search import catalog_snapshot, differences, index_snapshot, seed_products
 from tests.support.servers import wait_for
 from tests.support.stack import search_stack
@@ -18,11 +19,7 @@ async def test_created_updated_deleted_products_show_in_search(
     clean_database, redis_url, stream_prefix, chroma_url
 ) -> None:
     async with search_stack(clean_database, redis_url, stream_prefix, chroma_url) as s:
-        category = await s.catalog.post(
-            "/api/v1/categories", json={"slug": "outdoor", "name": "Outdoor"}, headers=s.admin
-        )
-        assert category.status_code == 201, category.text
-        cat_id = category.json()["id"]
+        cat_id = await new_category(s, "outdoor")
         created = await s.catalog.post(
             "/api/v1/products",
             json={

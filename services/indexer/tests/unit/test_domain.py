@@ -21,16 +21,15 @@ PID = uuid4()
 CATEGORY = CategoryRef(id=uuid4(), slug="outdoor", name="Outdoor")
 
 
-def snapshot(cls, name: str, stock: int, price: str = "10.00"):
+def snapshot(cls, name: str, stock: int, price: str = "10.00", **fields):
+    """A product snapshot event (`cls`: created, updated...) of PID unless `fields` say."""
+    defaults = {"product_id": PID, "sku": "SKU-1", "description": "d"}
     return cls(
-        product_id=PID,
-        sku="SKU-1",
+        **defaults | {"attributes": {"colour": "red"}} | fields,
         name=name,
-        description="d",
         price=Decimal(price),
         currency="EUR",
         category=CATEGORY,
-        attributes={"colour": "red"},
         stock=stock,
     )
 
@@ -48,8 +47,9 @@ def history():
     ]
 
 
-def fold(deliveries) -> ProductState:
-    state = ProductState(PID)
+def fold(deliveries, product_id=PID) -> ProductState:
+    """The state after these (envelope, event) deliveries, in their order."""
+    state = ProductState(product_id)
     for envelope, event in deliveries:
         state = apply(state, envelope, event) or state
     return state
@@ -118,15 +118,15 @@ def bike_snapshot(cls, *, road_price: str = "80.00", stocks: dict[str, int] | No
             stock=stock_of[name],
         )
 
-    return cls(
+    return snapshot(
+        cls,
+        "Custom bicycle",
+        8,
+        "400.00",
         product_id=BIKE,
         sku="BIKE",
-        name="Custom bicycle",
         description="Build your own.",
-        price=Decimal("400.00"),
-        currency="EUR",
-        category=CATEGORY,
-        stock=8,
+        attributes={},
         kind="configurable",
         parts=[
             ProductPart(
@@ -215,25 +215,22 @@ def test_option_stock_follows_the_latest_sequence_in_any_delivery_order() -> Non
 
 
 def fold_bike(deliveries) -> ProductState:
-    state = ProductState(BIKE)
-    for envelope, event in deliveries:
-        state = apply(state, envelope, event) or state
-    return state
+    return fold(deliveries, BIKE)
 
 
 def test_a_preconfigured_product_is_indexed_like_a_product() -> None:
-    from marcus_contracts.events.catalog import ProductCreated, SelectedOption
+    from marcus_contracts.events.catalog import SelectedOption
 
     preset = uuid4()
-    created = ProductCreated(
+    created = snapshot(
+        ProductCreated,
+        "Trail rider",
+        3,
+        "849.00",
         product_id=preset,
         sku="TRAIL",
-        name="Trail rider",
         description="Ready to ride.",
-        price=Decimal("849.00"),
-        currency="EUR",
-        category=CATEGORY,
-        stock=3,
+        attributes={},
         kind="preconfigured",
         base_product_id=BIKE,
         selection=[
@@ -244,12 +241,14 @@ def test_a_preconfigured_product_is_indexed_like_a_product() -> None:
         ],
     )
     adjusted = StockAdjusted(product_id=preset, delta=-3, stock=0, reason="options")
-    state = ProductState(preset)
-    for sequence, event in enumerate((created, adjusted), 1):
-        state = (
-            apply(state, registry.envelope(event, subject=str(preset), sequence=sequence), event)
-            or state
-        )
+    events = (created, adjusted)
+    state = fold(
+        [
+            (registry.envelope(e, subject=str(preset), sequence=i), e)
+            for i, e in enumerate(events, 1)
+        ],
+        preset,
+    )
 
     doc = document_of(state)
     assert "Preconfigured with Frame: Full; Wheels: Mountain" in doc.text

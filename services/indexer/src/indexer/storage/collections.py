@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from indexer.storage.tables import collections, indexed
+from indexer.storage.tables import collections, indexed, row_as
 from marcus_search import CollectionName
 
 ACTIVE = "active"
@@ -35,16 +35,6 @@ class Target:
         return CollectionName.parse(self.name).embedder
 
 
-def _target(row: object) -> Target:
-    return Target(
-        name=row.name,  # type: ignore[attr-defined]
-        kind=row.kind,  # type: ignore[attr-defined]
-        dimension=row.dimension,  # type: ignore[attr-defined]
-        status=row.status,  # type: ignore[attr-defined]
-        activated_at=row.activated_at,  # type: ignore[attr-defined]
-    )
-
-
 async def lock_targets(session: AsyncSession) -> list[Target]:
     """The collections live writes go to, share-locked until the transaction ends: a
     switch (which updates these rows) waits for writes in flight, so nothing writes to
@@ -55,17 +45,17 @@ async def lock_targets(session: AsyncSession) -> list[Target]:
         .order_by(collections.c.name)
         .with_for_update(read=True)
     )
-    return [_target(row) for row in rows]
+    return [row_as(Target, row) for row in rows]
 
 
 async def active(session: AsyncSession) -> Target | None:
     row = (await session.execute(select(collections).where(collections.c.status == ACTIVE))).first()
-    return None if row is None else _target(row)
+    return None if row is None else row_as(Target, row)
 
 
 async def with_status(session: AsyncSession, status: str) -> list[Target]:
     rows = await session.execute(select(collections).where(collections.c.status == status))
-    return [_target(row) for row in rows]
+    return [row_as(Target, row) for row in rows]
 
 
 async def add(

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from indexer.domain import ProductState
-from indexer.storage.tables import documents, sync_queue
+from indexer.storage.tables import documents, row_as, sync_queue
 
 SYNC_CHANNEL = "indexer_sync"
 """LISTEN/NOTIFY channel: a commit that queued products wakes the syncers."""
@@ -44,19 +44,6 @@ _QUEUE_MANY = text(
 )
 
 
-def _state(row: object) -> ProductState:
-    return ProductState(
-        product_id=row.product_id,  # type: ignore[attr-defined]
-        sequence=row.sequence,  # type: ignore[attr-defined]
-        snapshot_sequence=row.snapshot_sequence,  # type: ignore[attr-defined]
-        stock_sequence=row.stock_sequence,  # type: ignore[attr-defined]
-        deleted=row.deleted,  # type: ignore[attr-defined]
-        snapshot=row.snapshot,  # type: ignore[attr-defined]
-        stock=row.stock,  # type: ignore[attr-defined]
-        option_stock=row.option_stock,  # type: ignore[attr-defined]
-    )
-
-
 async def lock_many(session: AsyncSession, product_ids: Iterable[UUID]) -> dict[UUID, ProductState]:
     """The products' states, row-locked until the transaction ends (so two replicas
     applying events of one product serialise), in two statements: new products get an
@@ -73,7 +60,7 @@ async def lock_many(session: AsyncSession, product_ids: Iterable[UUID]) -> dict[
         .order_by(documents.c.product_id)
         .with_for_update()
     )
-    return {row.product_id: _state(row) for row in rows}
+    return {row.product_id: row_as(ProductState, row) for row in rows}
 
 
 async def save_many(session: AsyncSession, states: Sequence[ProductState]) -> None:
@@ -115,7 +102,7 @@ async def load_many(session: AsyncSession, product_ids: Iterable[UUID]) -> list[
     if not ids:
         return []
     rows = await session.execute(select(documents).where(documents.c.product_id.in_(ids)))
-    return [_state(row) for row in rows]
+    return [row_as(ProductState, row) for row in rows]
 
 
 async def claim(session: AsyncSession, limit: int) -> list[tuple[int, UUID]]:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from indexer.storage.tables import rebuild_runs
+from indexer.storage.tables import rebuild_runs, row_as
 from marcus_contracts.events.indexer import CoalescedRequest
 
 REQUESTED = "requested"
@@ -55,10 +55,6 @@ class RebuildRuns:
         return await request(self.session, request_id, requested_by)
 
 
-def _run(row: Any) -> Run:
-    return Run(**{name: getattr(row, name) for name in Run.__dataclass_fields__})
-
-
 async def request(session: AsyncSession, request_id: UUID, requested_by: str) -> Run:
     """Queue a rebuild for `request_id`; the same id again returns the first run."""
     await session.execute(
@@ -69,12 +65,12 @@ async def request(session: AsyncSession, request_id: UUID, requested_by: str) ->
     row = (
         await session.execute(select(rebuild_runs).where(rebuild_runs.c.request_id == request_id))
     ).one()
-    return _run(row)
+    return row_as(Run, row)
 
 
 async def get(session: AsyncSession, run_id: UUID) -> Run | None:
     row = (await session.execute(select(rebuild_runs).where(rebuild_runs.c.id == run_id))).first()
-    return None if row is None else _run(row)
+    return None if row is None else row_as(Run, row)
 
 
 async def answering(session: AsyncSession, run: Run) -> Run:
@@ -95,7 +91,7 @@ async def next_to_run(session: AsyncSession) -> Run | None:
             .limit(1)
         )
     ).first()
-    return None if row is None else _run(row)
+    return None if row is None else row_as(Run, row)
 
 
 async def any_waiting(session: AsyncSession) -> bool:
@@ -143,7 +139,7 @@ async def close_coalesced(session: AsyncSession, run_id: UUID) -> list[Run]:
             .returning(rebuild_runs)
         )
     ).all()
-    return sorted((_run(row) for row in closed), key=lambda run: (run.requested_at, run.id))
+    return sorted((row_as(Run, row) for row in closed), key=lambda run: (run.requested_at, run.id))
 
 
 def coalesced_requests(merged: list[Run]) -> list[CoalescedRequest]:
@@ -177,7 +173,7 @@ async def recent(session: AsyncSession, limit: int) -> list[Run]:
     rows = await session.execute(
         select(rebuild_runs).order_by(rebuild_runs.c.requested_at.desc()).limit(limit)
     )
-    return [_run(row) for row in rows]
+    return [row_as(Run, row) for row in rows]
 
 
 async def latest(session: AsyncSession) -> Run | None:
@@ -189,7 +185,7 @@ async def latest(session: AsyncSession) -> Run | None:
             .limit(1)
         )
     ).first()
-    return None if row is None else _run(row)
+    return None if row is None else row_as(Run, row)
 
 
 async def last_finished(session: AsyncSession) -> Run | None:
@@ -201,4 +197,4 @@ async def last_finished(session: AsyncSession) -> Run | None:
             .limit(1)
         )
     ).first()
-    return None if row is None else _run(row)
+    return None if row is None else row_as(Run, row)

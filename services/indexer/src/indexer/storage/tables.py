@@ -15,6 +15,9 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+from typing import Any, TypeVar
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -37,6 +40,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from indexer.settings import SCHEMA
 from marcus_eventstore import event_store_tables
 from marcus_messaging import ledger_tables
+
+T = TypeVar("T")
 
 metadata = MetaData()
 event_store = event_store_tables(metadata, SCHEMA)
@@ -120,3 +125,8 @@ rebuild_runs = Table(
     schema=SCHEMA,
 )
 Index("ix_indexer_rebuild_runs_status", rebuild_runs.c.status, rebuild_runs.c.requested_at)
+
+
+def row_as(cls: type[T], row: Any) -> T:
+    """A row as the dataclass `cls`: each field read from the column of its name."""
+    return cls(**{field.name: getattr(row, field.name) for field in fields(cls)})  # type: ignore[arg-type]
