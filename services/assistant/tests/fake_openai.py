@@ -230,3 +230,9 @@ async def fake_openai() -> AsyncIterator[FakeOpenAI]:
     async with serve_app(fake.app) as url:
         fake.url = url
         yield fake
+
+
+def cite_first_product(request: Recorded) -> Reply:
+    """The model's answer after a search: the first product found, cited by id."""
+    found = request.tool_results()[0]["products"][0]
+    return Reply(f"The {found['name']} costs {found['price']} EUR [product:{found['product_id']}].")

@@ -10,8 +10,11 @@ catalog's reservation -> orders.order.confirmed -> the assistant's consumer).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,24 +23,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from marcus_eventstore.migrations import upgrade
-from marcus_web.auth import mint_token
+from tests.support import auth
+from tests.support.databases import truncate_tables
+from tests.support.processes import FAST_CONSUMERS, service_env
 from tests.support.servers import serve_app, wait_for
 from tests.support.stack import SECRET, common, indexer_settings
 
 SERVICES = ("catalog", "indexer", "orders", "scheduler", "assistant")
-TABLES = {
-    "catalog": "outbox, events, products, categories, reservations, processed_events,"
-    " subject_sequences",
-    "indexer": "events, outbox, processed_events, subject_sequences, documents, sync_queue,"
-    " collections, indexed, rebuild_runs",
-    "orders": "outbox, events, orders, order_lines, products,"
-    " idempotency_keys, placement_retries, processed_events, subject_sequences",
-    "scheduler": "outbox, events, job_runs, processed_events, subject_sequences",
-    "assistant": "outbox, events, sessions, messages, reply_grounding, actions, customer_orders,"
-    " purchased_orders,"
-    " purchase_lines, co_purchases, product_sales, categories, processed_events,"
-    " subject_sequences",
-}
 FAST_CONSUMER = {
     "consumer_reclaim_min_idle_ms": 3000,
     "consumer_backoff_base_ms": 200,
@@ -52,19 +44,100 @@ def migrate(database_url: str) -> None:
 async def truncate(database_url: str) -> None:
     """One database per run: each test starts from empty tables (outboxes too, so no
     relay publishes an earlier test's events into this test's streams)."""
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.begin() as conn:
-            for schema, tables in TABLES.items():
-                names = ", ".join(f"{schema}.{t.strip()}" for t in tables.split(","))
-                await conn.execute(text(f"TRUNCATE {names} CASCADE"))
-            await conn.execute(text("REFRESH MATERIALIZED VIEW assistant.best_sellers"))
-    finally:
-        await engine.dispose()
+    await truncate_tables(database_url, *SERVICES)
+
+
+def process_env(database_url: str, redis_url: str, prefix: str, **extra: str) -> dict[str, str]:
+    """The environment of the shop's services as processes: the search stack's secret,
+    the hash embedder, quick consumers, and `extra` (`CHROMA_URL=...`, the assistant's
+    model: `CHAT_BASE_URL=...`). No OpenAI key leaks in from the caller's environment."""
+    env = service_env(
+        database_url,
+        redis_url,
+        prefix,
+        secret=SECRET,
+        extra={"EMBEDDER": "hash", **FAST_CONSUMERS, **extra},
+    )
+    env.pop("OPENAI_API_KEY", None)
+    return env
+
+
+def rebuild_projections(env: dict[str, str]) -> None:
+    """`python -m assistant rebuild-projections`, as an operator runs it."""
+    subprocess.run(
+        [sys.executable, "-m", "assistant", "rebuild-projections"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def bearer(subject: str, *roles: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(subject, list(roles), secret=SECRET)}"}
+    """Headers of `subject` for the shop's services (the search stack's JWT secret)."""
+    return auth.bearer(subject, *roles, secret=SECRET)
+
+
+async def add_product(
+    catalog: httpx.AsyncClient,
+    *,
+    sku: str,
+    name: str,
+    price: str,
+    stock: int = 10,
+    description: str = "",
+    category_id: str | None = None,
+    admin: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A product through the catalog API, by an admin (`admin`: their headers, when the
+    catalog runs with another secret than the search stack's); in a category of its own
+    (`c-<sku>`) unless `category_id` names one."""
+    admin = admin or bearer("ops", "admin")
+    if category_id is None:
+        category_id = await add_category(catalog, f"c-{sku.lower()}", sku, admin)
+    product = await catalog.post(
+        "/api/v1/products",
+        json={
+            "sku": sku,
+            "name": name,
+            "description": description,
+            "price": price,
+            "currency": "EUR",
+            "category_id": category_id,
+            "stock": stock,
+        },
+        headers=admin,
+    )
+    assert product.status_code == 201, product.text
+    return dict(product.json())
+
+
+async def add_category(
+    catalog: httpx.AsyncClient, slug: str, name: str, admin: dict[str, str] | None = None
+) -> str:
+    """A category through the catalog API, by an admin; its id."""
+    admin = admin or bearer("ops", "admin")
+    category = await catalog.post(
+        "/api/v1/categories", json={"slug": slug, "name": name}, headers=admin
+    )
+    assert category.status_code == 201, category.text
+    return str(category.json()["id"])
+
+
+async def read_events(response: httpx.Response) -> AsyncIterator[tuple[str, Any]]:
+    """Parse an SSE stream (event + data lines, blank line ends an event)."""
+    event, data = "message", []
+    async for line in response.aiter_lines():
+        if line == "":
+            if data:
+                yield event, json.loads("\n".join(data))
+            event, data = "message", []
+        elif line.startswith(":"):
+            continue
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
 
 
 @dataclass
@@ -80,26 +153,9 @@ class Shop:
     async def product(
         self, *, sku: str, name: str, price: str, stock: int = 10, description: str = ""
     ) -> dict[str, Any]:
-        slug = f"c-{sku.lower()}"
-        category = await self.catalog.post(
-            "/api/v1/categories", json={"slug": slug, "name": sku}, headers=self.admin
+        return await add_product(
+            self.catalog, sku=sku, name=name, price=price, stock=stock, description=description
         )
-        assert category.status_code == 201, category.text
-        product = await self.catalog.post(
-            "/api/v1/products",
-            json={
-                "sku": sku,
-                "name": name,
-                "description": description,
-                "price": price,
-                "currency": "EUR",
-                "category_id": category.json()["id"],
-                "stock": stock,
-            },
-            headers=self.admin,
-        )
-        assert product.status_code == 201, product.text
-        return dict(product.json())
 
     async def searchable(self, *product_ids: str, within: float = 60) -> None:
         """Until the index holds these products (asked through the assistant itself)."""
@@ -118,22 +174,13 @@ class Shop:
 
     async def orderable(self, *product_ids: str, within: float = 60) -> None:
         """Until the orders service's read model knows these products."""
-        engine = create_async_engine(self.database_url)
+        query = "SELECT count(*) FROM orders.products WHERE id = ANY(:ids)"
 
         async def known() -> bool:
-            async with engine.connect() as conn:
-                count = (
-                    await conn.execute(
-                        text("SELECT count(*) FROM orders.products WHERE id = ANY(:ids)"),
-                        {"ids": list(product_ids)},
-                    )
-                ).scalar_one()
+            count = await self.scalar(query, ids=list(product_ids))
             return int(count) == len(set(product_ids))
 
-        try:
-            await wait_for(known, within=within, what="products in the orders read model")
-        finally:
-            await engine.dispose()
+        await wait_for(known, within=within, what="products in the orders read model")
 
     async def order(self, customer: str, lines: list[tuple[str, int]]) -> dict[str, Any]:
         """Place an order and wait until the orders service confirmed it."""
@@ -159,20 +206,19 @@ class Shop:
         return dict(body)
 
     async def assistant_knows_order(self, order_id: str, status: str, within: float = 60) -> None:
-        engine = create_async_engine(self.database_url)
+        query = "SELECT status FROM assistant.customer_orders WHERE order_id = :id"
 
         async def known() -> bool:
-            async with engine.connect() as conn:
-                found = (
-                    await conn.execute(
-                        text("SELECT status FROM assistant.customer_orders WHERE order_id = :id"),
-                        {"id": order_id},
-                    )
-                ).scalar_one_or_none()
-            return found == status
+            return await self.scalar(query, id=order_id) == status
 
+        await wait_for(known, within=within, what=f"order {order_id} {status} in the assistant")
+
+    async def scalar(self, query: str, **params: Any) -> Any:
+        """The one value (or None) a query of the shop's database answers."""
+        engine = create_async_engine(self.database_url)
         try:
-            await wait_for(known, within=within, what=f"order {order_id} {status} in the assistant")
+            async with engine.connect() as conn:
+                return (await conn.execute(text(query), params)).scalar_one_or_none()
         finally:
             await engine.dispose()
 
@@ -186,6 +232,26 @@ class Shop:
             f"/api/v1/chat/sessions/{session_id}/messages",
             json={"content": content},
             headers=bearer(customer),
+        )
+
+    async def metric(self, series: str) -> float:
+        """A series of the assistant's /metrics (`name{label="value",...}` as exposed,
+        labels in the order the metric declares them); 0 when it is not there. Counters
+        are the process's: other tests' calls count too, so compare, or ask for >= 1."""
+        for line in (await self.assistant.get("/metrics")).text.splitlines():
+            if line.startswith(series + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def stream(
+        self, customer: str, session_id: str, content: str
+    ) -> AbstractAsyncContextManager[httpx.Response]:
+        """`say`, the reply asked for as Server-Sent Events (read with `read_events`)."""
+        return self.assistant.stream(
+            "POST",
+            f"/api/v1/chat/sessions/{session_id}/messages",
+            json={"content": content},
+            headers=bearer(customer) | {"Accept": "text/event-stream"},
         )
 
     async def session(self, customer: str, session_id: str) -> dict[str, Any]:
@@ -207,6 +273,10 @@ def assistant_settings(
         **FAST_CONSUMER,
         **({"chat_api_key": "test-key", "chat_model": "fake-model", "chat_timeout_s": 10.0} | chat),
     )
+
+
+OpenShop = Callable[..., AbstractAsyncContextManager[Shop]]
+"""The `open_shop` fixture: `async with open_shop(**assistant_settings) as s`."""
 
 
 @asynccontextmanager

@@ -65,6 +65,10 @@ class ActionOut(BaseModel):
     failure_detail: str | None = None
 
 
+PROPOSED_FIELDS = ("session_id", "customer", "lines", "total", "currency", "address", "expires_at")
+"""What a proposal sets on the action, as its `assistant.action.proposed` event says."""
+
+
 @dataclass
 class Action(Aggregate):
     session_id: UUID = field(default_factory=new_event_id)
@@ -97,9 +101,8 @@ class Action(Aggregate):
             raise DomainError("an action needs a customer")
         if not lines:
             raise DomainError("the cart is empty: there is nothing to check out")
-        action = cls(
-            id=new_event_id(),
-            version=0,
+        proposed = ev.ActionProposed(
+            action_id=new_event_id(),
             session_id=session_id,
             customer=customer,
             lines=list(lines),
@@ -108,18 +111,12 @@ class Action(Aggregate):
             address=address,
             expires_at=now + ttl,
         )
-        action._record(
-            ev.ActionProposed(
-                action_id=action.id,
-                session_id=session_id,
-                customer=customer,
-                lines=list(lines),
-                total=total,
-                currency=currency,
-                address=address,
-                expires_at=now + ttl,
-            )
+        action = cls(
+            id=proposed.action_id,
+            version=0,
+            **{name: getattr(proposed, name) for name in PROPOSED_FIELDS},
         )
+        action._record(proposed)
         return action
 
     def check_owner(self, customer: str, session_id: UUID) -> None:
@@ -140,35 +137,22 @@ class Action(Aggregate):
                 "ask the assistant for a new one"
             )
         self.status = "confirmed"
-        self._record(
-            ev.ActionConfirmed(action_id=self.id, session_id=self.session_id, customer=customer)
-        )
+        self._record(ev.ActionConfirmed(**self._identity()))
         return True
 
     def executed(self, order_id: UUID) -> None:
         self._confirmed()
         self.status, self.order_id = "executed", order_id
-        self._record(
-            ev.ActionExecuted(
-                action_id=self.id,
-                session_id=self.session_id,
-                customer=self.customer,
-                order_id=order_id,
-            )
-        )
+        self._record(ev.ActionExecuted(**self._identity(), order_id=order_id))
 
     def failed(self, status: int, detail: str) -> None:
         self._confirmed()
         self.status, self.failure_status, self.failure_detail = "failed", status, detail
-        self._record(
-            ev.ActionFailed(
-                action_id=self.id,
-                session_id=self.session_id,
-                customer=self.customer,
-                status=status,
-                detail=detail,
-            )
-        )
+        self._record(ev.ActionFailed(**self._identity(), status=status, detail=detail))
+
+    def _identity(self) -> dict[str, Any]:
+        """What every event of the action says of it: which, in which session, whose."""
+        return {"action_id": self.id, "session_id": self.session_id, "customer": self.customer}
 
     def _confirmed(self) -> None:
         if self.status != "confirmed":
@@ -176,19 +160,7 @@ class Action(Aggregate):
 
     def view(self) -> ActionOut:
         assert self.address is not None and self.expires_at is not None
-        return ActionOut(
-            id=self.id,
-            kind=self.kind,
-            status=self.status,
-            lines=self.lines,
-            total=self.total,
-            currency=self.currency,
-            address=self.address,
-            expires_at=self.expires_at,
-            order_id=self.order_id,
-            failure_status=self.failure_status,
-            failure_detail=self.failure_detail,
-        )
+        return ActionOut.model_validate(self, from_attributes=True)
 
 
 def proposed_lines(cart: dict[str, Any]) -> tuple[list[ev.ProposedLine], Decimal, str]:

@@ -42,18 +42,24 @@ from marcus_eventstore import NotFound
 
 @dataclass(frozen=True)
 class StartSession:
+    """A customer opens a chat (an empty title is allowed)."""
+
     customer: str
     title: str = ""
 
 
 @dataclass(frozen=True)
 class DeleteSession:
+    """The owner deletes a session; its events stay in the event store (ADR 0006)."""
+
     session_id: UUID
     customer: str
 
 
 @dataclass(frozen=True)
 class ReceiveMessage:
+    """The customer's message, stored before the model is asked anything."""
+
     session_id: UUID
     customer: str
     content: str
@@ -63,6 +69,8 @@ class ReceiveMessage:
 
 @dataclass(frozen=True)
 class RecordReply:
+    """The assistant's reply to a stored message, complete or interrupted."""
+
     session_id: UUID
     reply_to: UUID
     content: str
@@ -132,6 +140,8 @@ async def record_reply(cmd: RecordReply, uow: UnitOfWork) -> UUID:
 
 @dataclass(frozen=True)
 class ProposeCheckout:
+    """The chat's tool proposes buying the cart as the customer was shown it."""
+
     session_id: UUID
     customer: str
     cart: dict[str, Any]
@@ -143,6 +153,8 @@ class ProposeCheckout:
 
 @dataclass(frozen=True)
 class ConfirmAction:
+    """The customer's yes to a proposed action, which performs it (once)."""
+
     session_id: UUID
     action_id: UUID
     customer: str

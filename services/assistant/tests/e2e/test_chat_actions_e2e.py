@@ -32,12 +32,12 @@ from assistant.chat.shop_tools import SIGN_IN, ShopContext, build_shop_tools
 from assistant.chat.tools import run_tool
 from assistant.shop_api import ShopApi
 from marcus_eventstore.migrations import upgrade
-from marcus_web.auth import mint_token
 from services.assistant.tests.fake_openai import FakeOpenAI, Recorded, Reply
-from services.assistant.tests.test_chat_stream import read_events
+from services.assistant.tests.shop import add_category, add_product, read_events
 from services.catalog.tests.bikes import MOUNTAIN_NEEDS_SUSPENSION, Bike, build_bike
 from services.orders.tests.stack import SECRET, MailCatcher, Stack, wait_read_model
 from services.orders.tests.stack import truncate as truncate_saga
+from tests.support.auth import admin_headers, customer_headers
 from tests.support.servers import free_port, wait_for
 
 pytestmark = pytest.mark.fault
@@ -54,8 +54,11 @@ VALID = ("Full suspension", "Matte", "Mountain", "8-speed")
 VALID_TOTAL = "723.00"  # 400 + 130 + 50 (Matte with Full suspension) + 95 + 48
 
 
+ADMIN = admin_headers(SECRET)
+
+
 def customer(subject: str, email: str | None = None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(subject, [], secret=SECRET, email=email)}"}
+    return customer_headers(subject, SECRET, email)
 
 
 @dataclass
@@ -75,6 +78,16 @@ async def _sql(database_url: str, query: str, **params: Any) -> Any:
             return result.all() if result.returns_rows else None
     finally:
         await engine.dispose()
+
+
+async def _steps(r: Running, action_id: str) -> list[str]:
+    """The action's events, in order: `assistant.action.<step>`."""
+    rows = await _sql(
+        r.stack.database_url,
+        "SELECT type FROM assistant.events WHERE subject = :id ORDER BY sequence",
+        id=action_id,
+    )
+    return [row.type.removeprefix("assistant.action.") for row in rows]
 
 
 @pytest.fixture
@@ -123,34 +136,26 @@ async def running(
 
 
 async def _catalog(r: Running) -> tuple[Bike, dict[str, Any]]:
-    admin = {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
-    category = await r.catalog.post(
-        "/api/v1/categories", json={"slug": "bicycles", "name": "Bicycles"}, headers=admin
+    bicycles = await add_category(r.catalog, "bicycles", "Bicycles", ADMIN)
+    bike = await build_bike(r.catalog, ADMIN, bicycles)
+    pricey = await add_product(
+        r.catalog,
+        sku="CARBON-1",
+        name="Carbon Race Bicycle",
+        price="3490.00",
+        stock=3,
+        category_id=bicycles,
+        admin=ADMIN,
     )
-    assert category.status_code == 201, category.text
-    bike = await build_bike(r.catalog, admin, category.json()["id"])
-    pricey = await r.catalog.post(
-        "/api/v1/products",
-        json={
-            "sku": "CARBON-1",
-            "name": "Carbon Race Bicycle",
-            "price": "3490.00",
-            "currency": "EUR",
-            "category_id": category.json()["id"],
-            "stock": 3,
-        },
-        headers=admin,
-    )
-    assert pricey.status_code == 201, pricey.text
 
     async def searchable() -> bool:
         response = await r.assistant.get("/api/v1/search", params={"q": "bicycle", "k": 10})
         found = {h["product_id"] for h in response.json().get("results", [])}
-        return response.status_code == 200 and {bike.id, pricey.json()["id"]} <= found
+        return response.status_code == 200 and {bike.id, pricey["id"]} <= found
 
     await wait_for(searchable, within=180, what="the bicycles searchable")
     await wait_read_model(r.stack.database_url, bike.id, within=120)
-    return bike, pricey.json()
+    return bike, pricey
 
 
 def _last_tool(request: Recorded) -> dict[str, Any]:
@@ -309,16 +314,7 @@ async def test_search_quote_cart_propose_confirm_one_order_one_email(
         (action["id"], "executed"),
         (stale["id"], "proposed"),
     }
-    types = await _sql(
-        r.stack.database_url,
-        "SELECT type FROM assistant.events WHERE subject = :id ORDER BY sequence",
-        id=action["id"],
-    )
-    assert [row.type for row in types] == [
-        "assistant.action.proposed",
-        "assistant.action.confirmed",
-        "assistant.action.executed",
-    ]
+    assert await _steps(r, action["id"]) == ["proposed", "confirmed", "executed"]
 
     # 8. The other cart tools, and the order's status, with A's token.
     def two_of_them(request: Recorded) -> Reply:
@@ -372,9 +368,8 @@ async def test_search_quote_cart_propose_confirm_one_order_one_email(
     carbon = await r.assistant.post(say, json={"content": "the carbon one too"}, headers=alice)
     [moved] = carbon.json()["reply"]["actions"]
     assert moved["total"] == "3490.00"
-    admin = {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
     patched = await r.catalog.patch(
-        f"/api/v1/products/{pricey['id']}", json={"price": "3590.00"}, headers=admin
+        f"/api/v1/products/{pricey['id']}", json={"price": "3590.00"}, headers=ADMIN
     )
     assert patched.status_code == 200, patched.text
 
@@ -394,16 +389,7 @@ async def test_search_quote_cart_propose_confirm_one_order_one_email(
         assert problem["action"]["failure_status"] == 409
     orders = (await r.orders.get("/api/v1/orders", headers=alice)).json()["items"]
     assert [o["id"] for o in orders] == [order_id]
-    types = await _sql(
-        r.stack.database_url,
-        "SELECT type FROM assistant.events WHERE subject = :id ORDER BY sequence",
-        id=moved["id"],
-    )
-    assert [row.type for row in types] == [
-        "assistant.action.proposed",
-        "assistant.action.confirmed",
-        "assistant.action.failed",
-    ]
+    assert await _steps(r, moved["id"]) == ["proposed", "confirmed", "failed"]
 
     metrics = (await r.assistant.get("/metrics")).text
     for step, count in [
@@ -478,28 +464,14 @@ async def test_a_confirmation_while_orders_is_down_is_performed_by_the_next_one(
     """The orders service away when the customer says yes: 503, the yes is recorded and
     nothing is bought; confirming again once it is back places the order, once."""
     r = running
-    admin = {"Authorization": f"Bearer {mint_token('ops', ['admin'], secret=SECRET)}"}
-    category = await r.catalog.post(
-        "/api/v1/categories", json={"slug": "bells", "name": "Bells"}, headers=admin
+    bell = await add_product(
+        r.catalog, sku="BELL-1", name="Brass Bicycle Bell", price="14.90", stock=20, admin=ADMIN
     )
-    bell = await r.catalog.post(
-        "/api/v1/products",
-        json={
-            "sku": "BELL-1",
-            "name": "Brass Bicycle Bell",
-            "price": "14.90",
-            "currency": "EUR",
-            "category_id": category.json()["id"],
-            "stock": 20,
-        },
-        headers=admin,
-    )
-    assert bell.status_code == 201, bell.text
-    await wait_read_model(r.stack.database_url, bell.json()["id"], within=120)
+    await wait_read_model(r.stack.database_url, bell["id"], within=120)
     alice = customer("alice", ALICE_EMAIL)
     session = (await r.assistant.post("/api/v1/chat/sessions", headers=alice)).json()["id"]
     llm.then(
-        Reply(tool_calls=[("add_to_cart", {"product_id": bell.json()["id"], "quantity": 2})]),
+        Reply(tool_calls=[("add_to_cart", {"product_id": bell["id"], "quantity": 2})]),
         Reply(tool_calls=[("propose_checkout", ADDRESS)]),
         Reply("Two bells, 29.80 EUR: confirm below."),
     )
@@ -528,13 +500,4 @@ async def test_a_confirmation_while_orders_is_down_is_performed_by_the_next_one(
     assert again.json()["order"]["id"] == order_id
     placed = (await r.orders.get("/api/v1/orders", headers=alice)).json()["items"]
     assert [o["id"] for o in placed] == [order_id]
-    types = await _sql(
-        r.stack.database_url,
-        "SELECT type FROM assistant.events WHERE subject = :id ORDER BY sequence",
-        id=action["id"],
-    )
-    assert [row.type for row in types] == [
-        "assistant.action.proposed",
-        "assistant.action.confirmed",
-        "assistant.action.executed",
-    ]
+    assert await _steps(r, action["id"]) == ["proposed", "confirmed", "executed"]

@@ -6,22 +6,11 @@ the products cited earlier."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-
-import pytest
 
 from assistant.chat.llm import chat_model, max_tokens_field
 from assistant.settings import AssistantSettings
 from services.assistant.tests.fake_openai import FakeOpenAI, Recorded, Reply
-from services.assistant.tests.shop import Shop, shop
-
-
-@pytest.fixture
-async def store(clean_database, redis_url, stream_prefix, chroma_url, llm) -> AsyncIterator[Shop]:
-    async with shop(
-        clean_database, redis_url, stream_prefix, chroma_url, chat_base_url=llm.base_url
-    ) as s:
-        yield s
+from services.assistant.tests.shop import Shop
 
 
 async def test_schemas_numbers_prices_and_facts_sent_to_the_model(

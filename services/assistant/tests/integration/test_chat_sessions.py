@@ -3,23 +3,14 @@ deleted with its messages (an `assistant.session.deleted` event), 404 for anyone
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from marcus_web.auth import mint_token
-from tests.support.stack import SECRET, search_stack
+from services.assistant.tests.shop import bearer, process_env, rebuild_projections
+from tests.support.stack import search_stack
 
-
-def bearer(subject: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(subject, ['customer'], secret=SECRET)}"}
-
-
-ANN, BOB = bearer("ann"), bearer("bob")
+ANN, BOB = bearer("ann", "customer"), bearer("bob", "customer")
 
 
 @pytest.fixture
@@ -121,20 +112,7 @@ async def test_a_rebuild_of_the_projections_keeps_a_deleted_session_deleted(
         )
         assert sent.status_code == 200, sent.text
     assert (await assistant.delete(f"/api/v1/chat/sessions/{gone}", headers=ANN)).status_code == 204
-    env = {
-        **os.environ,
-        "DATABASE_URL": clean_database,
-        "REDIS_URL": redis_url,
-        "STREAM_PREFIX": stream_prefix,
-        "JWT_SECRET": SECRET,
-    }
-    subprocess.run(
-        [sys.executable, "-m", "assistant", "rebuild-projections"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    rebuild_projections(process_env(clean_database, redis_url, stream_prefix))
     listed = (await assistant.get("/api/v1/chat/sessions", headers=ANN)).json()["items"]
     assert [(s["id"], s["message_count"]) for s in listed] == [(kept, 2)]
     count = "SELECT count(*) FROM assistant.messages WHERE session_id = CAST(:s AS uuid)"

@@ -5,13 +5,9 @@ citations, the caller's own orders only, prompt injection, history trimming."""
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import AsyncIterator
-
-import pytest
 
 from services.assistant.tests.fake_openai import FakeOpenAI, Recorded, Reply
-from services.assistant.tests.shop import Shop, shop
+from services.assistant.tests.shop import OpenShop, Shop
 
 TOOLS = {"search_products", "get_product", "my_orders"} | {
     "quote_configuration",
@@ -22,14 +18,6 @@ TOOLS = {"search_products", "get_product", "my_orders"} | {
     "order_status",
     "propose_checkout",
 }
-
-
-@pytest.fixture
-async def store(clean_database, redis_url, stream_prefix, chroma_url, llm) -> AsyncIterator[Shop]:
-    async with shop(
-        clean_database, redis_url, stream_prefix, chroma_url, chat_base_url=llm.base_url
-    ) as s:
-        yield s
 
 
 async def coffee_catalog(s: Shop) -> dict[str, dict]:
@@ -185,27 +173,18 @@ async def test_prompt_injection_in_a_description_cannot_reach_other_customers(
         assert set(request.tool_names) == TOOLS
         assert bob_order["id"] not in request.text and "bob@example.com" not in request.text
     assert bob_order["id"] not in response.text
-    metrics = (await store.assistant.get("/metrics")).text
-    assert re.search(
-        r'^assistant_chat_tool_calls_total{outcome="refused",tool="not_offered"} [1-9]',
-        metrics,
-        re.M,
+    assert (
+        await store.metric('assistant_chat_tool_calls_total{outcome="refused",tool="not_offered"}')
+        >= 1
     )
-    assert "export_all_orders" not in metrics
+    assert "export_all_orders" not in (await store.assistant.get("/metrics")).text
 
 
 async def test_history_beyond_the_budget_drops_the_oldest_turns(
-    clean_database, redis_url, stream_prefix, chroma_url, llm: FakeOpenAI
+    open_shop: OpenShop, llm: FakeOpenAI
 ) -> None:
-    async with shop(
-        clean_database,
-        redis_url,
-        stream_prefix,
-        chroma_url,
-        chat_base_url=llm.base_url,
-        chat_history_tokens=400,
-        chat_max_message_chars=1000,
-    ) as s:
+    settings = {"chat_history_tokens": 400, "chat_max_message_chars": 1000}
+    async with open_shop(chat_base_url=llm.base_url, **settings) as s:
         session = await s.new_session("alice")
         for n in range(6):
             llm.then(Reply(f"answer {n} " + "z" * 200))

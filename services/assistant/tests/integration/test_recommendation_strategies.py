@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.assistant.tests.shop import Shop, bearer, shop
+from services.assistant.tests.shop import OpenShop, Shop, bearer
 from tests.support.servers import wait_for
 
 
 @pytest.fixture
-async def store(clean_database, redis_url, stream_prefix, chroma_url) -> AsyncIterator[Shop]:
-    async with shop(clean_database, redis_url, stream_prefix, chroma_url, chat_enabled=False) as s:
+async def store(open_shop: OpenShop) -> AsyncIterator[Shop]:
+    async with open_shop(chat_enabled=False) as s:
         yield s
 
 

@@ -42,33 +42,30 @@ def _line(total: str = "1299.00") -> ev.ProposedLine:
     )
 
 
-def _proposed(customer: str = "alice") -> Action:
-    action = Action.propose_checkout(
+def _proposal(customer: str = "alice", lines: list[ev.ProposedLine] | None = None) -> Action:
+    """A checkout proposal of the Aurora (or of `lines`), as the chat's tool makes it."""
+    total = sum((line.line_total for line in lines), Decimal("0")) if lines is not None else None
+    return Action.propose_checkout(
         session_id=SESSION,
         customer=customer,
-        lines=[_line()],
-        total=Decimal("1299.00"),
+        lines=[_line()] if lines is None else lines,
+        total=Decimal("1299.00") if total is None else total,
         currency="EUR",
         address=ADDRESS,
         now=NOW,
         ttl=TTL,
     )
+
+
+def _proposed(customer: str = "alice") -> Action:
+    action = _proposal(customer)
     action.pending.clear()  # as if stored
     action.version = 1
     return action
 
 
 def test_a_proposal_records_what_the_customer_is_shown() -> None:
-    action = Action.propose_checkout(
-        session_id=SESSION,
-        customer="alice",
-        lines=[_line()],
-        total=Decimal("1299.00"),
-        currency="EUR",
-        address=ADDRESS,
-        now=NOW,
-        ttl=TTL,
-    )
+    action = _proposal()
     [event] = action.pending
     assert isinstance(event, ev.ActionProposed)
     assert event.expires_at == NOW + TTL and event.total == Decimal("1299.00")
@@ -78,16 +75,7 @@ def test_a_proposal_records_what_the_customer_is_shown() -> None:
 
 def test_nothing_to_propose_from_an_empty_cart() -> None:
     with pytest.raises(DomainError, match="empty"):
-        Action.propose_checkout(
-            session_id=SESSION,
-            customer="alice",
-            lines=[],
-            total=Decimal("0"),
-            currency="EUR",
-            address=ADDRESS,
-            now=NOW,
-            ttl=TTL,
-        )
+        _proposal(lines=[])
     with pytest.raises(CartNotReady, match="empty"):
         proposed_lines({"lines": [], "total": "0", "currency": None})
 

@@ -47,22 +47,14 @@ Index("ix_actions_session", actions.c.session_id, actions.c.created_at)
 
 def action_of(row: Any) -> Action:
     """The aggregate as its projection row holds it."""
-    return Action(
-        id=row.id,
-        version=row.version,
-        session_id=row.session_id,
-        customer=row.customer,
-        kind=row.kind,
-        lines=[ev.ProposedLine.model_validate(line) for line in row.lines],
-        total=row.total,
-        currency=row.currency,
-        address=ShippingAddress.model_validate(row.address),
-        expires_at=row.expires_at,
-        status=row.status,
-        order_id=row.order_id,
-        failure_status=row.failure_status,
-        failure_detail=row.failure_detail,
-    )
+    values = {
+        name: value
+        for name, value in row._mapping.items()
+        if name not in ("created_at", "updated_at")
+    }
+    values["lines"] = [ev.ProposedLine.model_validate(line) for line in row.lines]
+    values["address"] = ShippingAddress.model_validate(row.address)
+    return Action(**values)
 
 
 async def of_session(db: AsyncSession, session_id: UUID) -> list[ActionOut]:

@@ -69,17 +69,22 @@ def _pairs(event: ev.OrderEvent) -> list[tuple[UUID, UUID]]:
     return list(permutations(products, 2))
 
 
+async def _first_word(
+    session: AsyncSession, envelope: Envelope, event: ev.OrderEvent, status: str
+) -> bool:
+    """Record the order's switch as `status` if nothing did before; True if this did."""
+    inserted = await session.execute(
+        insert(purchased_orders)
+        .values(order_id=event.order_id, status=status, confirmed_at=envelope.time)
+        .on_conflict_do_nothing(index_elements=["order_id"])
+        .returning(purchased_orders.c.order_id)
+    )
+    return inserted.first() is not None
+
+
 async def count_purchase(session: AsyncSession, envelope: Envelope, event: ev.OrderEvent) -> bool:
     """Count a confirmed order's lines and pairs, once; False if it was seen before."""
-    inserted = (
-        await session.execute(
-            insert(purchased_orders)
-            .values(order_id=event.order_id, status="counted", confirmed_at=envelope.time)
-            .on_conflict_do_nothing(index_elements=["order_id"])
-            .returning(purchased_orders.c.order_id)
-        )
-    ).first()
-    if inserted is None:
+    if not await _first_word(session, envelope, event, "counted"):
         return False
     await session.execute(
         insert(purchase_lines),
@@ -103,15 +108,7 @@ async def count_purchase(session: AsyncSession, envelope: Envelope, event: ev.Or
 
 async def uncount_purchase(session: AsyncSession, envelope: Envelope, event: ev.OrderEvent) -> bool:
     """Take a cancelled order out of the counts; True if it had been counted."""
-    first = (
-        await session.execute(
-            insert(purchased_orders)
-            .values(order_id=event.order_id, status="cancelled", confirmed_at=envelope.time)
-            .on_conflict_do_nothing(index_elements=["order_id"])
-            .returning(purchased_orders.c.order_id)
-        )
-    ).first()
-    if first is not None:
+    if await _first_word(session, envelope, event, "cancelled"):
         return False  # never counted; a late confirmed finds the row and counts nothing
     was_counted = (
         await session.execute(
