@@ -234,7 +234,7 @@ api-docs: install ## Build the combined OpenAPI + AsyncAPI documents into deploy
 	$(RUN) python -m scripts.api_docs build
 
 mail: install ## List the e-mails the local SMTP catcher received (.data/mail)
-	@$(RUN) python -m notifier.mailcatcher list --dir .data/mail
+	@$(RUN) python -m scripts.mailcatcher list --dir .data/mail
 
 # ------------------------------------------------------------ release and deploy
 # One service at a time: SERVICE names exactly one (a service under services/, or gateway).

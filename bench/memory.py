@@ -35,7 +35,7 @@ def label(cmdline: Sequence[str]) -> str:
         index = cmdline.index("-m")
         if index + 1 < len(cmdline):
             module = cmdline[index + 1]
-            if module == "notifier.mailcatcher":
+            if module == "scripts.mailcatcher":
                 return "mailcatcher"
             if module == "bench.ceiling":
                 return "ceiling"

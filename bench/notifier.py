@@ -1,7 +1,7 @@
 """Scale-out of the notifier: the same backlog of order e-mails with 1, 2 and 3 consumers.
 
 For each replica count: a fresh database (notifier schema) and stream prefix, an SMTP
-catcher process (`python -m notifier.mailcatcher`) and that many `python -m notifier
+catcher process (`python -m scripts.mailcatcher`) and that many `python -m notifier
 serve` processes sharing the `notifier` group, all ready before the backlog arrives;
 then `--backlog` `orders.order.confirmed` events (one order, one recipient each) are
 XADDed in pipelined chunks of 1000 and the clock starts. It stops when the catcher has
@@ -119,7 +119,7 @@ async def run_replicas(
     ):
         env = service_env(database_url, args.redis_url, prefix)
         catcher = ServiceProcess(
-            "notifier.mailcatcher",
+            "scripts.mailcatcher",
             env,
             folder,
             f"catcher-{replicas}",

@@ -16,7 +16,7 @@ ratio compares them on one machine state.
 
 For each replica count and load profile, the bench starts that many `python -m
 catalog|orders|notifier serve` processes (as `make up` would) and an SMTP catcher
-process (`python -m notifier.mailcatcher`), creates products with ample stock, places
+process (`python -m scripts.mailcatcher`), creates products with ample stock, places
 orders (round-robin over the orders replicas, one customer and one recipient per order)
 and waits for every e-mail. Two load profiles:
 
@@ -167,7 +167,7 @@ async def run_setting(
     with processes() as procs:
         procs.append(
             ServiceProcess(
-                "notifier.mailcatcher",
+                "scripts.mailcatcher",
                 env,
                 folder,
                 f"mailcatcher-{replicas}-{profile}",

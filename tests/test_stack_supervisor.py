@@ -62,7 +62,7 @@ def stack_env(postgres_server_url: str, redis_url: str, tmp_path: Path) -> Itera
     procfile.write_text(
         f"catalog: python -m catalog serve --port {catalog}\n"
         f"notifier: python -m notifier serve --port {notifier}\n"
-        f"mail: python -m notifier.mailcatcher serve --port {mail} --dir {tmp_path / 'mail'}\n"
+        f"mail: python -m scripts.mailcatcher serve --port {mail} --dir {tmp_path / 'mail'}\n"
     )
     with infra.fresh_database(postgres_server_url) as database_url:
         env = {

@@ -26,7 +26,7 @@ from assistant.storage.uow import AssistantUnitOfWork
 from marcus_contracts import STREAM_FIELD, StreamNames
 from marcus_contracts.events.orders import ShippingAddress
 from marcus_web.auth import mint_token
-from notifier.mailcatcher import Mailbox
+from scripts.mailcatcher import Mailbox
 from services.orders.tests.stack import SECRET, MailCatcher
 from tests.access.matrix import (
     ADMIN,

@@ -23,7 +23,7 @@ RESULTS = ROOT / "bench" / "results"
 
 def test_labels_name_services_by_their_module() -> None:
     assert label(["/venv/bin/python", "-m", "catalog", "serve", "--port", "1"]) == "catalog"
-    assert label(["python", "-m", "notifier.mailcatcher", "serve"]) == "mailcatcher"
+    assert label(["python", "-m", "scripts.mailcatcher", "serve"]) == "mailcatcher"
     assert label(["python", "-m", "bench.ceiling", "serve"]) == "ceiling"
     assert label(["python", "-m", "bench.http", "--out", "x.json"]) == "bench.http"
     assert label(["/venv/bin/chroma", "run", "--path", "x"]) == "chroma"

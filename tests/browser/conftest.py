@@ -5,7 +5,7 @@ Fixtures (for every test in this folder):
 
 - `shop` (package scope): catalog, orders, assistant, indexer, scheduler, notifier and the
   storefront as `python -m <service> serve` processes on one fresh database and Redis
-  prefix, a Chroma server, the SMTP mail catcher (`notifier.mailcatcher`, the one `make
+  prefix, a Chroma server, the SMTP mail catcher (`scripts.mailcatcher`, the one `make
   up` runs) and the local OpenAI-compatible fake (services/assistant/tests/fake_openai.py:
   a test scripts the model with `shop.llm.then(Reply(...))`), nginx rendered from the
   gateway template, and the sample catalog loaded by `scripts/seed.py` through the gateway
@@ -41,7 +41,7 @@ import pytest
 
 from marcus_eventstore.migrations import upgrade
 from marcus_web.auth import mint_token
-from notifier.mailcatcher import Mailbox
+from scripts.mailcatcher import Mailbox
 from services.assistant.tests.fake_openai import FakeOpenAI, fake_openai
 from tests.support import gateway as gw
 from tests.support import infra
@@ -251,7 +251,7 @@ async def shop(shop_database: str, redis_url: str) -> AsyncIterator[Shop]:
                 [
                     sys.executable,
                     "-m",
-                    "notifier.mailcatcher",
+                    "scripts.mailcatcher",
                     "serve",
                     "--port",
                     str(smtp_port),

@@ -65,7 +65,7 @@ async def restart_notifier(shop: Shop, env: dict[str, str]) -> None:
 
 
 def start_mail_catcher(shop: Shop, port: str, env: dict[str, str]) -> None:
-    command = [sys.executable, "-m", "notifier.mailcatcher", "serve", "--port", port]
+    command = [sys.executable, "-m", "scripts.mailcatcher", "serve", "--port", port]
     shop.procs["mail"] = gw.start_process(
         [*command, "--dir", str(shop.mailbox.folder)], shop.logs / "mail.log", env
     )

@@ -70,7 +70,7 @@ class EndlessModel(FakeOpenAI):
 
 @dataclass
 class MailCatcherProcess:
-    """`python -m notifier.mailcatcher serve`, the catcher a developer runs: SMTP down is
+    """`python -m scripts.mailcatcher serve`, the catcher a developer runs: SMTP down is
     this process gone; its folder (every SMTP transaction, duplicates included) stays."""
 
     folder: Path
@@ -81,7 +81,7 @@ class MailCatcherProcess:
         log = (self.folder.parent / "mailcatcher.log").open("ab")
         self.proc = subprocess.Popen(
             [
-                *(sys.executable, "-m", "notifier.mailcatcher", "serve"),
+                *(sys.executable, "-m", "scripts.mailcatcher", "serve"),
                 *("--port", str(self.port), "--dir", str(self.folder)),
             ],
             stdout=log,

@@ -75,7 +75,7 @@ def stack(postgres_server_url: str, redis_url: str, tmp_path: Path) -> Iterator[
             for name in PORTS
             if name not in ("mail", "chroma")
         )
-        + f"mail: python -m notifier.mailcatcher serve --port {ports['mail']}"
+        + f"mail: python -m scripts.mailcatcher serve --port {ports['mail']}"
         f" --dir {tmp_path / 'mail'}\n"
         f"chroma: chroma run --host 127.0.0.1 --port {ports['chroma']} --path {tmp_path / 'chroma'}\n"
     )

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from marcus_eventstore.migrations import upgrade
-from notifier.mailcatcher import CatcherHandler, Mailbox, start_catcher
+from scripts.mailcatcher import CatcherHandler, Mailbox, start_catcher
 from tests.support.auth import SECRET, bearer
 from tests.support.databases import truncate_tables
 from tests.support.processes import FAST_CONSUMERS, ServiceProcess, service_env, stop_all

@@ -1,7 +1,11 @@
 """A local SMTP catcher for development and tests: keeps every message it is sent.
 
-    python -m notifier.mailcatcher serve --port 1025 --dir .data/mail   (the Procfile)
-    python -m notifier.mailcatcher list --dir .data/mail                (`make mail`)
+    python -m scripts.mailcatcher serve --port 1025 --dir .data/mail   (the Procfile)
+    python -m scripts.mailcatcher list --dir .data/mail                (`make mail`)
+
+Development tooling, not part of the notifier: the notifier only speaks SMTP to whatever
+SMTP_HOST / SMTP_PORT name (this catcher locally, Mailpit in compose, a relay in
+production).
 
 Each accepted message is written to `<dir>/messages/*.eml` and described by one line
 of `<dir>/index.jsonl` (time received, Message-ID, from, to, subject, file). A message
@@ -151,7 +155,7 @@ def _list(folder: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m notifier.mailcatcher")
+    parser = argparse.ArgumentParser(prog="python -m scripts.mailcatcher")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the SMTP catcher")
     serve.add_argument("--host", default="127.0.0.1")
