@@ -1,23 +1,18 @@
-"""Notifier tests: a migrated schema, a notifier process, order and cart events put on the
-stream directly (the notifier only reads `events.orders`), and the mail catcher."""
+"""Notifier tests: a migrated schema, a notifier process, order and cart events
+(`events.py`) put on the stream directly (the notifier only reads `events.orders`), and
+the mail catcher."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
-from uuid import UUID
 
 import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from marcus_contracts import STREAM_FIELD, Envelope, StreamNames, new_event_id, registry
-from marcus_contracts.events import cart as cart_ev
-from marcus_contracts.events import orders as ev
-from marcus_contracts.events.history import orders as order_history
+from marcus_contracts import STREAM_FIELD, Envelope, StreamNames
 from services.orders.tests.stack import MailCatcher, Stack, migrate, truncate
 
 
@@ -43,74 +38,6 @@ async def stack(
 def catcher(stack: Stack, tmp_path: Path) -> MailCatcher:
     """Not started: each test decides when SMTP is up."""
     return MailCatcher(tmp_path / "mail", stack.smtp_port)
-
-
-def order_event(
-    event_type: type[order_history._OrderSnapshotV1] = order_history.OrderConfirmedV1,
-    *,
-    email: str = "eve@example.com",
-) -> Envelope:
-    order_id = new_event_id()
-    line = order_history.OrderLine(
-        product_id=UUID(int=7),
-        sku="TEA-1",
-        name="Green tea",
-        unit_price=Decimal("4.50"),
-        quantity=2,
-        line_total=Decimal("9.00"),
-    )
-    event = event_type(
-        order_id=order_id,
-        customer="eve",
-        email=email,
-        currency="EUR",
-        lines=[line],
-        total=Decimal("9.00"),
-    )
-    return registry.envelope(event, subject=str(order_id), sequence=2)
-
-
-def cart_abandoned(
-    *, email: str | None = "eve@example.com", reminders: bool = True, customer: str = "eve"
-) -> Envelope:
-    """An `orders.cart.abandoned` envelope as the orders service writes it: a simple
-    line and a configured bike, idle since yesterday."""
-    cart_id = new_event_id()
-    tea = cart_ev.CartLine(
-        line_id=UUID(int=1),
-        product_id=UUID(int=7),
-        sku="TEA-1",
-        name="Green tea",
-        quantity=3,
-        unit_price=Decimal("4.50"),
-        currency="EUR",
-    )
-    bike = cart_ev.CartLine(
-        line_id=UUID(int=2),
-        product_id=UUID(int=8),
-        sku="BIKE",
-        name="Trail bike",
-        kind="configurable",
-        options=[
-            ev.LineOption(
-                option_id=UUID(int=9), part="Frame", name="Full suspension", price=Decimal("130")
-            )
-        ],
-        quantity=1,
-        unit_price=Decimal("530.00"),
-        currency="EUR",
-    )
-    event = cart_ev.CartAbandoned(
-        cart_id=cart_id,
-        customer=customer,
-        email=email,
-        lines=[tea, bike],
-        reminders=reminders,
-        idle_since=datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
-        total=Decimal("543.50"),
-        currency="EUR",
-    )
-    return registry.envelope(event, subject=str(cart_id), sequence=3)
 
 
 class Bus:

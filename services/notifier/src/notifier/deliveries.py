@@ -49,9 +49,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marcus_contracts import Envelope
 from marcus_eventstore import CommandContext
+from marcus_messaging import HandlerContext
 from marcus_messaging.availability import is_database_unavailable
 from notifier.domain import Delivery
 from notifier.emails import Email
+from notifier.smtp import SEND_ERRORS, Mailer
 from notifier.storage.tables import deliveries
 from notifier.storage.uow import NotifierUnitOfWork
 
@@ -75,6 +77,52 @@ SKIPPED = Counter(
 
 class SendFailed(Exception):
     """The SMTP send failed; the runtime retries the event (or dead-letters it)."""
+
+
+async def deliver(
+    ctx: HandlerContext,
+    emails: list[Email],
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    mailer: Mailer,
+    max_deliveries: int,
+) -> None:
+    """Send each e-mail of the consumed event at most once per delivery id (steps 1-4);
+    raise to have the runtime retry the event when a send fails (the delivery numbered
+    `max_deliveries` is the last: the e-mail is then given up)."""
+    envelope = ctx.envelope
+    for email in emails:
+        before = await begin(sessions, envelope, email)
+        if before == "sent":
+            SKIPPED.inc()
+        else:
+            if before == "sending":
+                RESENDS.inc()
+                log.warning(
+                    "delivery %s: the previous attempt's outcome is unknown (crash mid-send);"
+                    " sending again with the same Message-ID %s",
+                    email.delivery_id,
+                    email.message_id,
+                )
+
+            async def record_sent(reply: str, email: Email = email) -> None:
+                await mark_sent_through_outage(sessions, email, reply)
+
+            try:
+                await mailer.send(email.message, record_sent)
+            except SEND_ERRORS as exc:
+                final = ctx.deliveries >= max_deliveries
+                error = f"{type(exc).__name__}: {exc}"
+                await mark_failed(sessions, email, envelope, error, final=final)
+                SEND_FAILURES.labels(envelope.type).inc()
+                if final:
+                    GAVE_UP.labels(envelope.type).inc()
+                raise SendFailed(
+                    f"sending {email.message_id} to {email.recipient} failed "
+                    f"(attempt {ctx.deliveries}/{max_deliveries}): {error}"
+                ) from exc
+            SENT.labels(envelope.type).inc()
+        await record_sent_event(ctx.session, email, envelope)
 
 
 async def begin(
@@ -182,7 +230,7 @@ async def mark_failed(
         if final:
             delivery = _aggregate(email, envelope, version=row.version - 1)
             delivery.failed(row.attempts, error)
-            uow = NotifierUnitOfWork.joining(session, _context(envelope))
+            uow = _unit_of_work(session, envelope)
             async with uow:
                 uow.repo.add(delivery)
                 await uow.commit()
@@ -206,7 +254,7 @@ async def record_sent_event(session: AsyncSession, email: Email, envelope: Envel
         return False
     delivery = _aggregate(email, envelope, version=row.version - 1)
     delivery.sent(row.attempts)
-    uow = NotifierUnitOfWork.joining(session, _context(envelope))
+    uow = _unit_of_work(session, envelope)
     async with uow:
         uow.repo.add(delivery)
         await uow.commit()
@@ -226,9 +274,6 @@ def _aggregate(email: Email, envelope: Envelope, *, version: int) -> Delivery:
     )
 
 
-def _context(envelope: Envelope) -> CommandContext:
-    return CommandContext(
-        correlationid=envelope.correlationid or envelope.subject,
-        causationid=str(envelope.id),
-        traceparent=envelope.traceparent,
-    )
+def _unit_of_work(session: AsyncSession, envelope: Envelope) -> NotifierUnitOfWork:
+    """A unit of work in `session`'s transaction; the consumed event caused the record."""
+    return NotifierUnitOfWork.joining(session, CommandContext.caused_by(envelope))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from marcus_web.settings import ServiceSettings
 
 SERVICE = "notifier"
@@ -24,13 +26,12 @@ class NotifierSettings(ServiceSettings):
     mail_from: str = "Marcus shop <orders@marcus.example>"
     message_id_domain: str = "notifier.marcus.example"
 
-    consumer_enabled: bool = True
-    consumer_batch: int = 10
-    consumer_max_deliveries: int = 10
+    # The notifier group's own defaults (same CONSUMER_* variables; the rest are shared).
+    consumer_batch: int = Field(default=10, ge=1)
+    consumer_max_deliveries: int = Field(default=10, ge=1)
     """Sends of one e-mail (attempts) before notifier.email.failed and the DLQ."""
-    consumer_backoff_base_ms: int = 1_000
-    """Delay after the first failed send; doubles per attempt up to the max. With the
-    defaults an e-mail is tried for about 8 minutes (1+2+4+...+60 s) before giving up."""
-    consumer_backoff_max_ms: int = 60_000
-    consumer_reclaim_min_idle_ms: int = 60_000
+    consumer_backoff_max_ms: int = Field(default=60_000, ge=1)
+    """The retry delay starts at CONSUMER_BACKOFF_BASE_MS (1 s) and doubles up to this:
+    with the defaults an e-mail is tried for about 8 minutes (1+2+4+...+60 s)."""
+    consumer_reclaim_min_idle_ms: int = Field(default=60_000, ge=1)
     """Must exceed a batch's worth of sends (batch x smtp_timeout_s)."""

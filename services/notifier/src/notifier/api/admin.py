@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marcus_web.auth import Admin
+from marcus_web.dependencies import ReadSession
 from notifier.emails import SUBJECTS, subject_for
 from notifier.reminders import REMINDER_EVENT
 from notifier.reminders import SUBJECT as REMINDER_SUBJECT
@@ -54,16 +54,14 @@ class EmailList(BaseModel):
 
 @router.get("/emails", response_model=EmailList, summary="Recent e-mails")
 async def recent_emails(
-    request: Request, _: Admin, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    _: Admin, session: ReadSession, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> EmailList:
     """The newest deliveries first (recipient, kind, order or cart, status, when).
     The messages themselves are in the mailbox (a development stack's mail catcher)."""
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     statement = (
         select(deliveries).order_by(deliveries.c.created_at.desc(), deliveries.c.id).limit(limit)
     )
-    async with sessions() as session:
-        rows = (await session.execute(statement)).all()
+    rows = (await session.execute(statement)).all()
     return EmailList(
         emails=[
             EmailOut(

@@ -17,8 +17,9 @@ from marcus_contracts import STREAM_FIELD
 from marcus_contracts.events.history import orders as order_history
 from marcus_eventstore import libpq_dsn
 from marcus_messaging import replay_dead_letters
-from notifier.mailcatcher import CatcherHandler
-from services.notifier.tests.conftest import Bus, Db, order_event
+from scripts.mailcatcher import CatcherHandler
+from services.notifier.tests.conftest import Bus, Db
+from services.notifier.tests.events import order_event
 from services.orders.tests.stack import MailCatcher, Stack
 from tests.support.servers import wait_for
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from uuid import UUID
 
-from marcus_contracts import new_event_id
+from marcus_contracts import new_event_id, registry
 from marcus_contracts.events import orders as ev
 from marcus_contracts.events.history import orders as order_history
 from notifier.emails import EMAIL_EVENTS, delivery_id, message_id, order_reference, render
-from services.notifier.tests.conftest import order_event
+from services.notifier.tests.events import order_event
 
 
 def _render(event_type: type[order_history._OrderSnapshotV1], **extra: object):
@@ -16,8 +17,6 @@ def _render(event_type: type[order_history._OrderSnapshotV1], **extra: object):
     if extra:
         data = {**envelope.data, **extra}
         envelope = envelope.model_copy(update={"data": data})
-    from marcus_contracts import registry
-
     [email] = render(envelope, registry.decode(envelope), sender="shop@x.test", domain="x.test")
     return envelope, email
 
@@ -68,19 +67,21 @@ def test_html_escapes_product_names() -> None:
     data = dict(envelope.data)
     data["lines"] = [{**data["lines"][0], "name": "<script>x</script>"}]
     envelope = envelope.model_copy(update={"data": data})
-    from marcus_contracts import registry
-
     [email] = render(envelope, registry.decode(envelope), sender="s@x.test", domain="x.test")
     html = email.message.get_body(("html",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;" in html
 
 
+def _bodies(event: ev._OrderSnapshotV2) -> tuple[str, str]:
+    """The text and HTML of the e-mail an order event sends."""
+    envelope = registry.envelope(event, subject=str(event.order_id), sequence=2)
+    [email] = render(envelope, registry.decode(envelope), sender="shop@x.test", domain="x.test")
+    message = email.message
+    return message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()
+
+
 def _configured(event_type: type[ev._OrderSnapshotV2], priced: bool, **extra: object):
     """An order (v2) with a configured bike: priced by the catalog, or not yet."""
-    from decimal import Decimal
-
-    from marcus_contracts import registry
-
     price = Decimal("530.00") if priced else None
     line = ev.OrderLine(
         product_id=UUID(int=8),
@@ -108,9 +109,7 @@ def _configured(event_type: type[ev._OrderSnapshotV2], priced: bool, **extra: ob
         total=price,
         **extra,
     )
-    envelope = registry.envelope(event, subject=str(event.order_id), sequence=2)
-    [email] = render(envelope, registry.decode(envelope), sender="shop@x.test", domain="x.test")
-    return email.message.get_body(("plain",)).get_content()
+    return _bodies(event)[0]
 
 
 def test_a_configured_line_lists_its_options_with_the_catalogs_prices() -> None:
@@ -135,10 +134,6 @@ def test_a_rejected_configuration_is_explained_and_shown_unpriced() -> None:
 
 
 def _with_address(event_type: type[ev._OrderSnapshotV2], address: ev.ShippingAddress | None):
-    from decimal import Decimal
-
-    from marcus_contracts import registry
-
     line = ev.OrderLine(
         product_id=UUID(int=7),
         sku="TEA-1",
@@ -157,10 +152,7 @@ def _with_address(event_type: type[ev._OrderSnapshotV2], address: ev.ShippingAdd
         cart_id=UUID(int=12) if address else None,
         address=address,
     )
-    envelope = registry.envelope(event, subject=str(event.order_id), sequence=2)
-    [email] = render(envelope, registry.decode(envelope), sender="shop@x.test", domain="x.test")
-    message = email.message
-    return message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()
+    return _bodies(event)
 
 
 ADDRESS = ev.ShippingAddress(

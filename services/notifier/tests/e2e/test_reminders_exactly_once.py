@@ -17,8 +17,9 @@ import pytest
 
 from marcus_contracts import Envelope
 from notifier.emails import delivery_id
-from notifier.mailcatcher import CatcherHandler
-from services.notifier.tests.conftest import Bus, Db, cart_abandoned
+from scripts.mailcatcher import CatcherHandler
+from services.notifier.tests.conftest import Bus, Db
+from services.notifier.tests.events import cart_abandoned
 from services.orders.tests.stack import MailCatcher, Process, Stack
 from tests.support.servers import wait_for
 

@@ -6,7 +6,7 @@ from marcus_contracts import registry
 from marcus_contracts.events.cart import CartAbandoned
 from notifier.emails import delivery_id, message_id
 from notifier.reminders import OPT_OUT, render_reminder, skip_reason
-from services.notifier.tests.conftest import cart_abandoned
+from services.notifier.tests.events import cart_abandoned
 
 
 def _render(**kwargs: object):
