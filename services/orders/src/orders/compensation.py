@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from orders.storage.uow import OrdersUnitOfWork
 
 
+RESTORED_FIELDS = {"product_id", "sku", "name", "kind", "base_product_id", "options", "quantity"}
+"""What a cart line restored from an order line keeps of it (its price is the order's)."""
+
+
 def reason_text(reason: ev.RejectionReason) -> str:
     if reason.message:
         return reason.message
@@ -42,14 +46,8 @@ def note_for(index: int, line: ev.OrderLine, reasons: Sequence[ev.RejectionReaso
 def restored_lines(order: Order, reasons: Sequence[ev.RejectionReason]) -> list[CartLine]:
     return [
         CartLine(
+            **line.model_dump(include=RESTORED_FIELDS),
             line_id=new_event_id(),
-            product_id=line.product_id,
-            sku=line.sku,
-            name=line.name,
-            kind=line.kind,
-            base_product_id=line.base_product_id,
-            options=list(line.options),
-            quantity=line.quantity,
             unit_price=line.unit_price if line.unit_price is not None else Decimal("0.00"),
             currency=order.currency,
             note=note_for(index, line, reasons),

@@ -207,30 +207,28 @@ class Order(Aggregate):
         return True
 
     def cancel(self, by: str) -> None:
-        if self.status == "cancelled":
-            return
         if self.status == "pending":
             raise Conflict("the order is still being confirmed; cancel it once it is confirmed")
-        if self.status != "confirmed":
-            raise Conflict(f"an order that is {self.status} cannot be cancelled")
-        self.status = "cancelled"
-        self._record(ev.OrderCancelled(**self.snapshot(), cancelled_by=by))
+        if self._move("cancelled", after="confirmed"):
+            self._record(ev.OrderCancelled(**self.snapshot(), cancelled_by=by))
 
     def deliver(self, by: str) -> None:
-        if self.status == "delivered":
-            return
-        if self.status != "shipped":
-            raise Conflict(f"an order that is {self.status} cannot be delivered (ship it first)")
-        self.status = "delivered"
-        self._record(ev.OrderDelivered(**self.snapshot(), delivered_by=by))
+        if self._move("delivered", after="shipped", hint=" (ship it first)"):
+            self._record(ev.OrderDelivered(**self.snapshot(), delivered_by=by))
 
     def ship(self, by: str) -> None:
-        if self.status == "shipped":
-            return
-        if self.status != "confirmed":
-            raise Conflict(f"an order that is {self.status} cannot be shipped")
-        self.status = "shipped"
-        self._record(ev.OrderShipped(**self.snapshot(), shipped_by=by))
+        if self._move("shipped", after="confirmed"):
+            self._record(ev.OrderShipped(**self.snapshot(), shipped_by=by))
+
+    def _move(self, to: str, *, after: str, hint: str = "") -> bool:
+        """Into status `to` from `after` (True); False when already there (a repeat
+        records nothing); a Conflict from any other status."""
+        if self.status == to:
+            return False
+        if self.status != after:
+            raise Conflict(f"an order that is {self.status} cannot be {to}{hint}")
+        self.status = to
+        return True
 
     def snapshot(self) -> dict[str, Any]:
         return {

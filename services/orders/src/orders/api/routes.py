@@ -54,38 +54,31 @@ async def place_order(
     )
     try:
         placed = await handlers.place_order(command, uow)
-    except UnknownProducts as exc:
-        raise _lines_refused(
-            "Some lines name products that do not exist (or were deleted).",
-            "product_id",
-            "unknown_product",
-            {
-                position: f"unknown or deleted product {product_id}"
-                for position, product_id in zip(exc.positions, exc.product_ids, strict=True)
-            },
-        ) from None
-    except OptionsNotAllowed as exc:
-        raise _lines_refused(
-            "Only configurable products take options.",
-            "options",
-            "options_not_allowed",
-            {
-                position: f"{name} takes no options"
-                for position, name in zip(exc.positions, exc.names, strict=True)
-            },
-        ) from None
+    except (UnknownProducts, OptionsNotAllowed) as exc:
+        raise _lines_refused(exc) from None
     return await placed_out(session, placed, customer, response)
 
 
-def _lines_refused(detail: str, field: str, kind: str, messages: dict[int, str]) -> Problem:
+def _lines_refused(exc: UnknownProducts | OptionsNotAllowed) -> Problem:
     """422 naming each refused line of the body by its position."""
+    if isinstance(exc, UnknownProducts):
+        detail = "Some lines name products that do not exist (or were deleted)."
+        field, kind = "product_id", "unknown_product"
+        messages = [f"unknown or deleted product {product_id}" for product_id in exc.product_ids]
+    else:
+        detail, field, kind = (
+            "Only configurable products take options.",
+            "options",
+            "options_not_allowed",
+        )
+        messages = [f"{name} takes no options" for name in exc.names]
     return Problem(
         422,
         "Unprocessable Content",
         detail,
         errors=[
             {"loc": ["body", "lines", str(position), field], "msg": msg, "type": kind}
-            for position, msg in messages.items()
+            for position, msg in zip(exc.positions, messages, strict=True)
         ],
     )
 

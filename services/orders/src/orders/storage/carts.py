@@ -11,7 +11,6 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marcus_contracts.events.cart import CartLine
-from marcus_contracts.events.orders import LineOption
 from marcus_eventstore import Aggregate
 from marcus_pricing import ProductFacts
 from orders.cart import Cart
@@ -96,16 +95,5 @@ def product_facts(row: Any) -> ProductFacts:
 
 
 def cart_line(row: Any) -> CartLine:
-    return CartLine(
-        line_id=row.line_id,
-        product_id=row.product_id,
-        sku=row.sku,
-        name=row.name,
-        kind=row.kind,
-        base_product_id=row.base_product_id,
-        options=[LineOption.model_validate(option) for option in row.options],
-        quantity=row.quantity,
-        unit_price=row.unit_price,
-        currency=row.currency,
-        note=row.note,
-    )
+    """A `cart_lines` row as the line its events carry (the columns are its fields)."""
+    return CartLine.model_validate(row, from_attributes=True)

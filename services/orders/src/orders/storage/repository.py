@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marcus_contracts.events.orders import LineOption, OrderLine, ShippingAddress
+from marcus_contracts.events.orders import OrderLine, ShippingAddress
 from marcus_eventstore import Aggregate
 from orders.domain import Order, PricedProduct
 from orders.storage.tables import (
@@ -102,14 +102,5 @@ class Repository:
 
 
 def _line(row: Any) -> OrderLine:
-    return OrderLine(
-        product_id=row.product_id,
-        sku=row.sku,
-        name=row.name,
-        quantity=row.quantity,
-        kind=row.kind,
-        base_product_id=row.base_product_id,
-        options=[LineOption.model_validate(option) for option in row.options],
-        unit_price=row.unit_price,
-        line_total=row.line_total,
-    )
+    """An `order_lines` row as the line its events carry (the columns are its fields)."""
+    return OrderLine.model_validate(row, from_attributes=True)
