@@ -303,13 +303,6 @@ def echo(known: Known, customer_text: str) -> None:
     known.echoed_amounts |= {a.value for a in amounts(customer_text, codes)}
 
 
-def ground_unit(text: str, known: Known) -> tuple[str | None, list[Finding]]:
-    """(the unit as grounded, or None when dropped; what was found)."""
-    unit = _Unit(text, known)
-    unit.ground()
-    return (None if unit.dropped else unit.text), unit.findings
-
-
 @dataclass
 class Grounder:
     """Holds the model's text back until a whole unit can be checked, then releases it
