@@ -44,6 +44,15 @@ class PricedProduct:
     kind: str = "simple"
     base_product_id: UUID | None = None
 
+    def line_fields(self) -> dict[str, Any]:
+        """What an order line of this product copies from it."""
+        return {
+            "sku": self.sku,
+            "name": self.name,
+            "kind": self.kind,
+            "base_product_id": self.base_product_id,
+        }
+
 
 @dataclass(frozen=True)
 class LineRequest:
@@ -99,11 +108,8 @@ def draft_lines(
         lines.append(
             ev.OrderLine(
                 product_id=line.product_id,
-                sku=product.sku,
-                name=product.name,
                 quantity=line.quantity,
-                kind=product.kind,
-                base_product_id=product.base_product_id,
+                **product.line_fields(),
                 options=[ev.LineOption(option_id=o) for o in line.options],
                 unit_price=unit_price,
                 line_total=None
@@ -129,14 +135,7 @@ def line_as_priced(line: ev.OrderLine, priced: catalog_events.AllocatedLine) -> 
             "sku": priced.sku,
             "name": priced.name,
             "options": [
-                ev.LineOption(
-                    option_id=o.option_id,
-                    part=o.part,
-                    name=o.name,
-                    price=o.price,
-                    price_rule_id=o.price_rule_id,
-                )
-                for o in priced.options
+                ev.LineOption.model_validate(o, from_attributes=True) for o in priced.options
             ],
             "unit_price": priced.unit_price,
             "line_total": priced.line_total,

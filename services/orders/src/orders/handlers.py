@@ -59,23 +59,26 @@ class TotalChanged(Conflict):
         self.now = now
 
 
-@dataclass(frozen=True)
-class PlaceOrder:
+@dataclass(frozen=True, kw_only=True)
+class Placement:
+    """A command that places an order: the customer, where its e-mails go, and the
+    request's Idempotency-Key with the fingerprint of its body."""
+
     customer: str
     email: str
-    lines: list[LineRequest]
     idempotency_key: str | None = None
     request_hash: str = ""
 
 
-@dataclass(frozen=True)
-class Checkout:
-    customer: str
-    email: str
+@dataclass(frozen=True, kw_only=True)
+class PlaceOrder(Placement):
+    lines: list[LineRequest]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Checkout(Placement):
     address: ev.ShippingAddress
     expected_total: Decimal
-    idempotency_key: str | None = None
-    request_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def request_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def _claim(uow: UnitOfWork, cmd: PlaceOrder | Checkout, order_id: UUID) -> Placed | None:
+async def _claim(uow: UnitOfWork, cmd: Placement, order_id: UUID) -> Placed | None:
     """The Idempotency-Key claim of a placement: None when there is no key or this request
     took it; the earlier order when the same request made it; 409 for another body."""
     if cmd.idempotency_key is None:
@@ -315,12 +318,9 @@ def order_line(now: LineNow) -> ev.OrderLine:
     line, item = now.line, now.item
     assert item is not None and now.unit_price is not None and now.line_total is not None
     return ev.OrderLine(
-        product_id=line.product_id,
+        **line.model_dump(include={"product_id", "quantity", "kind", "base_product_id"}),
         sku=item.sku,
         name=item.name,
-        quantity=line.quantity,
-        kind=line.kind,
-        base_product_id=line.base_product_id,
         options=list(item.options),
         unit_price=now.unit_price,
         line_total=now.line_total,

@@ -63,7 +63,12 @@ async def test_the_rebuilt_projection_is_the_live_one(
     await handlers.set_quantity("alice", added.line_id, 3, OrdersUnitOfWork(sessions))
     await handlers.set_reminders("bob", False, OrdersUnitOfWork(sessions))
     placed = await handlers.checkout(
-        handlers.Checkout("bob", "bob@example.com", ADDRESS, Decimal("25.00")),
+        handlers.Checkout(
+            customer="bob",
+            email="bob@example.com",
+            address=ADDRESS,
+            expected_total=Decimal("25.00"),
+        ),
         OrdersUnitOfWork(sessions),
     )
 
@@ -116,7 +121,14 @@ async def test_a_refused_checkout_changes_nothing(
         events = (await session.execute(text("SELECT count(*) FROM orders.events"))).scalar_one()
     with pytest.raises(handlers.TotalChanged):
         await handlers.checkout(
-            handlers.Checkout("dan", "dan@example.com", ADDRESS, Decimal("20.00"), "key-1", "h"),
+            handlers.Checkout(
+                customer="dan",
+                email="dan@example.com",
+                address=ADDRESS,
+                expected_total=Decimal("20.00"),
+                idempotency_key="key-1",
+                request_hash="h",
+            ),
             OrdersUnitOfWork(sessions),
         )
     async with sessions() as session:

@@ -78,16 +78,13 @@ async def catalog_products(
     return found
 
 
+PRODUCT_COLUMNS = ("id", "sku", "name", "price", "currency", "kind", "stock", "deleted")
+"""Columns of `products` that are `ProductFacts` fields as they are."""
+
+
 def product_facts(row: Any) -> ProductFacts:
     return ProductFacts(
-        id=row.id,
-        sku=row.sku,
-        name=row.name,
-        price=row.price,
-        currency=row.currency,
-        kind=row.kind,
-        stock=row.stock,
-        deleted=row.deleted,
+        **{column: getattr(row, column) for column in PRODUCT_COLUMNS},
         configuration=configuration_from_json(row.configuration or {}),
         base_product_id=row.base_product_id,
         option_ids=tuple(UUID(o) for o in row.selection or []),
