@@ -1,6 +1,7 @@
 """Recommendations beyond nearest neighbours, from real orders: bought together
-(co-purchase counts of confirmed orders, uncounted on cancel) and popular (units sold,
-added as each order is confirmed and taken back when it is cancelled, per category too)."""
+(co-purchase counts of confirmed orders, uncounted on cancel, counted once through
+shipping and delivery) and popular (units sold, added as each order is confirmed and
+taken back when it is cancelled, per category too)."""
 
 from __future__ import annotations
 
@@ -99,6 +100,19 @@ async def test_popular_follows_confirmed_and_cancelled_orders_live(store: Shop) 
     assert cancelled.status_code == 200, cancelled.text
     await store.assistant_knows_order(last["id"], "cancelled")
     assert await popular() == [(p["OIL"], 5.0), (p["PAN"], 1.0)]
+
+
+async def test_shipped_and_delivered_orders_are_kept_and_counted_once(store: Shop) -> None:
+    """`shipped` and `delivered` imply the confirmation: the customer's order takes each
+    status, and its purchases count once."""
+    p = await products(store)
+    order = await store.order("alice", [(p["PAN"], 1), (p["LID"], 1)])
+    for step in ("ship", "deliver"):
+        moved = await store.orders.post(f"/api/v1/orders/{order['id']}/{step}", headers=store.admin)
+        assert moved.status_code == 200, moved.text
+    await store.assistant_knows_order(order["id"], "delivered")
+    body = await recommend(store, product_id=p["PAN"], strategy="bought_together", k=5)
+    assert [(hit["product_id"], hit["score"]) for hit in body["results"]] == [(p["LID"], 1.0)]
 
 
 async def test_strategy_input_errors(store: Shop) -> None:
