@@ -9,7 +9,6 @@ import sys
 
 from fastapi import FastAPI
 from prometheus_client import Counter
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marcus_contracts.events.cart import CartAbandoned
 from marcus_contracts.events.orders import (
@@ -20,7 +19,7 @@ from marcus_contracts.events.orders import (
 )
 from marcus_messaging import Consumer, HandlerContext, handles
 from marcus_web.consumers import consumer_task, service_consumer
-from notifier.deliveries import deliver
+from notifier.deliveries import Post
 from notifier.emails import render
 from notifier.reminders import render_reminder, skip_reason
 from notifier.settings import SCHEMA, SERVICE, NotifierSettings
@@ -40,33 +39,15 @@ async def on_order_final(
     event: OrderConfirmed | OrderRejected | OrderCancelled | OrderShipped,
     ctx: HandlerContext,
     *,
-    sessions: async_sessionmaker[AsyncSession],
-    mailer: Mailer,
-    settings: NotifierSettings,
+    post: Post,
 ) -> None:
     """The order's e-mail (its template is the event's); placing an order sends none, it
     is not final yet."""
-    emails = render(
-        ctx.envelope, event, sender=settings.mail_from, domain=settings.message_id_domain
-    )
-    await deliver(
-        ctx,
-        emails,
-        sessions=sessions,
-        mailer=mailer,
-        max_deliveries=settings.consumer_max_deliveries,
-    )
+    await post.deliver(ctx, render(ctx.envelope, event, **post.addressing))
 
 
 @handles(CartAbandoned)
-async def on_cart_abandoned(
-    event: CartAbandoned,
-    ctx: HandlerContext,
-    *,
-    sessions: async_sessionmaker[AsyncSession],
-    mailer: Mailer,
-    settings: NotifierSettings,
-) -> None:
+async def on_cart_abandoned(event: CartAbandoned, ctx: HandlerContext, *, post: Post) -> None:
     """One reminder per abandoned-cart event; an event with no address or whose owner
     opted out is acknowledged without one (counted and logged, nothing to retry)."""
     reason = skip_reason(event)
@@ -74,25 +55,13 @@ async def on_cart_abandoned(
         REMINDERS_SKIPPED.labels(reason).inc()
         log.info("cart %s: no reminder for event %s (%s)", event.cart_id, ctx.envelope.id, reason)
         return
-    emails = render_reminder(
-        ctx.envelope, event, sender=settings.mail_from, domain=settings.message_id_domain
-    )
-    await deliver(
-        ctx,
-        emails,
-        sessions=sessions,
-        mailer=mailer,
-        max_deliveries=settings.consumer_max_deliveries,
-    )
+    await post.deliver(ctx, render_reminder(ctx.envelope, event, **post.addressing))
 
 
 def build_consumer(settings: NotifierSettings, app: FastAPI) -> Consumer:
     consumer = service_consumer(settings, app, group=SERVICE, streams=["orders"], schema=SCHEMA)
     consumer.include(
-        sys.modules[__name__],
-        sessions=app.state.sessions,
-        mailer=Mailer(settings),
-        settings=settings,
+        sys.modules[__name__], post=Post(app.state.sessions, Mailer(settings), settings)
     )
     return consumer
 

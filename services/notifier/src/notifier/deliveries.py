@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter
@@ -53,6 +54,7 @@ from marcus_messaging import HandlerContext
 from marcus_messaging.availability import is_database_unavailable
 from notifier.domain import Delivery
 from notifier.emails import Email
+from notifier.settings import NotifierSettings
 from notifier.smtp import SEND_ERRORS, Mailer
 from notifier.storage.tables import deliveries
 from notifier.storage.uow import NotifierUnitOfWork
@@ -79,50 +81,58 @@ class SendFailed(Exception):
     """The SMTP send failed; the runtime retries the event (or dead-letters it)."""
 
 
-async def deliver(
-    ctx: HandlerContext,
-    emails: list[Email],
-    *,
-    sessions: async_sessionmaker[AsyncSession],
-    mailer: Mailer,
-    max_deliveries: int,
-) -> None:
-    """Send each e-mail of the consumed event at most once per delivery id (steps 1-4);
-    raise to have the runtime retry the event when a send fails (the delivery numbered
-    `max_deliveries` is the last: the e-mail is then given up)."""
-    envelope = ctx.envelope
-    for email in emails:
-        before = await begin(sessions, envelope, email)
-        if before == "sent":
-            SKIPPED.inc()
-        else:
-            if before == "sending":
-                RESENDS.inc()
-                log.warning(
-                    "delivery %s: the previous attempt's outcome is unknown (crash mid-send);"
-                    " sending again with the same Message-ID %s",
-                    email.delivery_id,
-                    email.message_id,
-                )
+@dataclass(frozen=True)
+class Post:
+    """What sending e-mails needs: the database (the deliveries' own transactions), the
+    SMTP mailer, and the settings (sender, Message-ID domain, last delivery)."""
 
-            async def record_sent(reply: str, email: Email = email) -> None:
-                await mark_sent_through_outage(sessions, email, reply)
+    sessions: async_sessionmaker[AsyncSession]
+    mailer: Mailer
+    settings: NotifierSettings
 
-            try:
-                await mailer.send(email.message, record_sent)
-            except SEND_ERRORS as exc:
-                final = ctx.deliveries >= max_deliveries
-                error = f"{type(exc).__name__}: {exc}"
-                await mark_failed(sessions, email, envelope, error, final=final)
-                SEND_FAILURES.labels(envelope.type).inc()
-                if final:
-                    GAVE_UP.labels(envelope.type).inc()
-                raise SendFailed(
-                    f"sending {email.message_id} to {email.recipient} failed "
-                    f"(attempt {ctx.deliveries}/{max_deliveries}): {error}"
-                ) from exc
-            SENT.labels(envelope.type).inc()
-        await record_sent_event(ctx.session, email, envelope)
+    @property
+    def addressing(self) -> dict[str, str]:
+        """The From address and Message-ID domain every e-mail is rendered with."""
+        return {"sender": self.settings.mail_from, "domain": self.settings.message_id_domain}
+
+    async def deliver(self, ctx: HandlerContext, emails: list[Email]) -> None:
+        """Send each e-mail of the consumed event at most once per delivery id (steps
+        1-4); raise to have the runtime retry the event when a send fails (delivery
+        CONSUMER_MAX_DELIVERIES is the last: the e-mail is then given up)."""
+        envelope = ctx.envelope
+        sessions, max_deliveries = self.sessions, self.settings.consumer_max_deliveries
+        for email in emails:
+            before = await begin(sessions, envelope, email)
+            if before == "sent":
+                SKIPPED.inc()
+            else:
+                if before == "sending":
+                    RESENDS.inc()
+                    log.warning(
+                        "delivery %s: the previous attempt's outcome is unknown (crash"
+                        " mid-send); sending again with the same Message-ID %s",
+                        email.delivery_id,
+                        email.message_id,
+                    )
+
+                async def record_sent(reply: str, email: Email = email) -> None:
+                    await mark_sent_through_outage(sessions, email, reply)
+
+                try:
+                    await self.mailer.send(email.message, record_sent)
+                except SEND_ERRORS as exc:
+                    final = ctx.deliveries >= max_deliveries
+                    error = f"{type(exc).__name__}: {exc}"
+                    await mark_failed(sessions, email, envelope, error, final=final)
+                    SEND_FAILURES.labels(envelope.type).inc()
+                    if final:
+                        GAVE_UP.labels(envelope.type).inc()
+                    raise SendFailed(
+                        f"sending {email.message_id} to {email.recipient} failed "
+                        f"(attempt {ctx.deliveries}/{max_deliveries}): {error}"
+                    ) from exc
+                SENT.labels(envelope.type).inc()
+            await record_sent_event(ctx.session, email, envelope)
 
 
 async def begin(
@@ -135,11 +145,8 @@ async def begin(
             .values(
                 id=email.delivery_id,
                 event_id=envelope.id,
-                recipient=email.recipient,
                 event_type=envelope.type,
-                order_id=email.order_id,
-                cart_id=email.cart_id,
-                message_id=email.message_id,
+                **_about(email),
                 status="sending",
                 attempts=1,
             )
@@ -261,16 +268,23 @@ async def record_sent_event(session: AsyncSession, email: Email, envelope: Envel
     return True
 
 
+def _about(email: Email) -> dict[str, Any]:
+    """What a delivery records of its e-mail (its row and its events alike)."""
+    return {
+        "recipient": email.recipient,
+        "order_id": email.order_id,
+        "cart_id": email.cart_id,
+        "message_id": email.message_id,
+    }
+
+
 def _aggregate(email: Email, envelope: Envelope, *, version: int) -> Delivery:
     return Delivery(
         id=email.delivery_id,
         version=version,
         source_event_id=envelope.id,
         source_event_type=envelope.type,
-        order_id=email.order_id,
-        cart_id=email.cart_id,
-        recipient=email.recipient,
-        message_id=email.message_id,
+        **_about(email),
     )
 
 

@@ -72,6 +72,21 @@ def test_html_escapes_product_names() -> None:
     assert "<script>" not in html and "&lt;script&gt;" in html
 
 
+def _order(
+    event_type: type[ev._OrderSnapshotV2], line: ev.OrderLine, **extra: object
+) -> ev._OrderSnapshotV2:
+    """Eve's order of this one line, its total the line's."""
+    return event_type(
+        order_id=UUID(int=10),
+        customer="eve",
+        email="eve@example.com",
+        currency="EUR",
+        lines=[line],
+        total=line.line_total,
+        **extra,
+    )
+
+
 def _bodies(event: ev._OrderSnapshotV2) -> tuple[str, str]:
     """The text and HTML of the e-mail an order event sends."""
     envelope = registry.envelope(event, subject=str(event.order_id), sequence=2)
@@ -100,16 +115,7 @@ def _configured(event_type: type[ev._OrderSnapshotV2], priced: bool, **extra: ob
         unit_price=price,
         line_total=price,
     )
-    event = event_type(
-        order_id=UUID(int=10),
-        customer="eve",
-        email="eve@example.com",
-        currency="EUR",
-        lines=[line],
-        total=price,
-        **extra,
-    )
-    return _bodies(event)[0]
+    return _bodies(_order(event_type, line, **extra))[0]
 
 
 def test_a_configured_line_lists_its_options_with_the_catalogs_prices() -> None:
@@ -142,17 +148,9 @@ def _with_address(event_type: type[ev._OrderSnapshotV2], address: ev.ShippingAdd
         unit_price=Decimal("4.50"),
         line_total=Decimal("4.50"),
     )
-    event = event_type(
-        order_id=UUID(int=11),
-        customer="eve",
-        email="eve@example.com",
-        currency="EUR",
-        lines=[line],
-        total=Decimal("4.50"),
-        cart_id=UUID(int=12) if address else None,
-        address=address,
+    return _bodies(
+        _order(event_type, line, cart_id=UUID(int=12) if address else None, address=address)
     )
-    return _bodies(event)
 
 
 ADDRESS = ev.ShippingAddress(

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import httpx
 
-from services.orders.tests.stack import Shop, Stack, wait_read_model
 from services.orders.tests.e2e.test_cart_api import customer
+from services.orders.tests.stack import Shop, Stack, wait_read_model
 
 
 async def test_order_emails_go_to_the_tokens_verified_address(stack: Stack, shop: Shop) -> None:

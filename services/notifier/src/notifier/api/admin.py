@@ -5,7 +5,7 @@ the subject the e-mail of that kind is sent with (`notifier.emails`, `reminders`
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query
@@ -48,6 +48,10 @@ class EmailOut(BaseModel):
     sent_at: datetime | None
 
 
+ROW_FIELDS = tuple(set(EmailOut.model_fields) - {"delivery_id", "kind", "subject"})
+"""Fields of `EmailOut` that are columns of `deliveries` under the same name."""
+
+
 class EmailList(BaseModel):
     emails: list[EmailOut]
 
@@ -62,24 +66,17 @@ async def recent_emails(
         select(deliveries).order_by(deliveries.c.created_at.desc(), deliveries.c.id).limit(limit)
     )
     rows = (await session.execute(statement)).all()
-    return EmailList(
-        emails=[
-            EmailOut(
-                delivery_id=row.id,
-                recipient=row.recipient,
-                kind="cart" if row.cart_id is not None else "order",
-                event_type=row.event_type,
-                subject=subject_of(row.event_type, row.order_id),
-                order_id=row.order_id,
-                cart_id=row.cart_id,
-                status=row.status,
-                attempts=row.attempts,
-                last_error=row.last_error,
-                message_id=row.message_id,
-                created_at=row.created_at,
-                updated_at=row.updated_at,
-                sent_at=row.sent_at,
-            )
-            for row in rows
-        ]
+    return EmailList(emails=[email_out(row) for row in rows])
+
+
+def email_out(row: Any) -> EmailOut:
+    """A `deliveries` row as the console shows it: the columns of the same name as they
+    are, plus what the e-mail was about and its subject."""
+    return EmailOut.model_validate(
+        {
+            **{name: getattr(row, name) for name in ROW_FIELDS},
+            "delivery_id": row.id,
+            "kind": "cart" if row.cart_id is not None else "order",
+            "subject": subject_of(row.event_type, row.order_id),
+        }
     )
