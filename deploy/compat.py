@@ -122,11 +122,11 @@ def service_version(repo: Path, service: str) -> str:
 
 
 def consumer_types() -> dict[str, list[str]]:
-    """group -> the event types it handles (the consumers the services build)."""
+    """group -> the event types it handles (the services' `@handles` registrations)."""
     sys.path.insert(0, str(ROOT))
     from scripts import api_docs
 
-    return {c.group: list(c.event_types) for c in api_docs.live_consumers()}
+    return {group.name: list(group.event_types) for group in api_docs.consumer_groups()}
 
 
 def run(

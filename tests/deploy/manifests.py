@@ -117,10 +117,10 @@ def latest_full_bench() -> BenchRun:
 
 @cache
 def consumer_groups() -> dict[str, tuple[str, ...]]:
-    """group -> the streams it reads, from the consumers the services really build."""
+    """group -> the streams it reads, from the services' `@handles` registrations."""
     from scripts import api_docs
 
-    groups: dict[str, tuple[str, ...]] = {}
-    for consumer in api_docs.live_consumers():
-        groups[consumer.group] = tuple(consumer.streams)
-    return groups
+    return {
+        group.name: tuple(f"events.{source}" for source in group.sources)
+        for group in api_docs.consumer_groups()
+    }

@@ -281,12 +281,10 @@ async def test_the_scheduler_trims_other_services_streams_but_never_writes_them(
 
 
 def test_the_consumed_streams_are_the_ones_the_services_consume() -> None:
-    """`ownership.CONSUMES` is what the consumers the services build really read."""
-    from scripts.api_docs import live_consumers
+    """`ownership.CONSUMES` is what the services' registered handlers really read."""
+    from scripts.api_docs import consumer_groups
 
-    built = {
-        c.group: sorted(s.removeprefix("events.") for s in c.streams) for c in live_consumers()
-    }
+    built = {group.name: group.sources for group in consumer_groups()}
     assert built == {k: sorted(v) for k, v in ownership.CONSUMES.items()}
 
 
