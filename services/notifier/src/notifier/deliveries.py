@@ -12,9 +12,11 @@ still roll back, e.g. when a later event of the same batch fails):
 2. send, with a Message-ID derived from the delivery id;
 3. `sent` with the server's reply, committed in its own one-statement transaction as
    soon as the server answered DATA with 250, before QUIT (`Mailer.send`'s `accepted`);
-   or `retrying` / `failed` with the error if the send failed.
+   or `retrying` / `failed` with the error if the send failed (`failed` with
+   `notifier.email.failed`: the command `handlers.record_given_up`).
 4. in the ledger transaction: `notifier.email.sent` is appended once (guarded by
-   `outcome_recorded`), then the runtime commits and acks.
+   `outcome_recorded`; the command `handlers.record_sent`), then the runtime commits
+   and acks.
 
 So after a crash, `sending` means "maybe sent" and no row means "never tried". A crash
 anywhere after 3 finds `sent` on redelivery: no second e-mail. What is left is at least
@@ -41,7 +43,6 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import func, select, update
@@ -52,7 +53,7 @@ from marcus_contracts import Envelope
 from marcus_eventstore import CommandContext
 from marcus_messaging import HandlerContext
 from marcus_messaging.availability import is_database_unavailable
-from notifier.domain import Delivery
+from notifier import handlers
 from notifier.emails import Email
 from notifier.settings import NotifierSettings
 from notifier.smtp import SEND_ERRORS, Mailer
@@ -97,42 +98,56 @@ class Post:
 
     async def deliver(self, ctx: HandlerContext, emails: list[Email]) -> None:
         """Send each e-mail of the consumed event at most once per delivery id (steps
-        1-4); raise to have the runtime retry the event when a send fails (delivery
-        CONSUMER_MAX_DELIVERIES is the last: the e-mail is then given up)."""
+        1-4); raise to have the runtime retry the event when a send fails."""
         envelope = ctx.envelope
-        sessions, max_deliveries = self.sessions, self.settings.consumer_max_deliveries
         for email in emails:
-            before = await begin(sessions, envelope, email)
+            before = await begin(self.sessions, envelope, email)
             if before == "sent":
                 SKIPPED.inc()
             else:
-                if before == "sending":
-                    RESENDS.inc()
-                    log.warning(
-                        "delivery %s: the previous attempt's outcome is unknown (crash"
-                        " mid-send); sending again with the same Message-ID %s",
-                        email.delivery_id,
-                        email.message_id,
-                    )
+                await self._send(ctx, email, resend=before == "sending")
+            await handlers.record_sent(
+                handlers.RecordSent(email, envelope),
+                NotifierUnitOfWork.joining(ctx.session, caused_by(envelope)),
+            )
 
-                async def record_sent(reply: str, email: Email = email) -> None:
-                    await mark_sent_through_outage(sessions, email, reply)
+    async def _send(self, ctx: HandlerContext, email: Email, *, resend: bool) -> None:
+        """Steps 2-3. A failed send is `retrying`, or given up on the event's delivery
+        number CONSUMER_MAX_DELIVERIES (`failed`, notifier.email.failed); it raises
+        `SendFailed` either way."""
+        envelope, sessions = ctx.envelope, self.sessions
+        if resend:
+            RESENDS.inc()
+            log.warning(
+                "delivery %s: the previous attempt's outcome is unknown (crash mid-send);"
+                " sending again with the same Message-ID %s",
+                email.delivery_id,
+                email.message_id,
+            )
 
-                try:
-                    await self.mailer.send(email.message, record_sent)
-                except SEND_ERRORS as exc:
-                    final = ctx.deliveries >= max_deliveries
-                    error = f"{type(exc).__name__}: {exc}"
-                    await mark_failed(sessions, email, envelope, error, final=final)
-                    SEND_FAILURES.labels(envelope.type).inc()
-                    if final:
-                        GAVE_UP.labels(envelope.type).inc()
-                    raise SendFailed(
-                        f"sending {email.message_id} to {email.recipient} failed "
-                        f"(attempt {ctx.deliveries}/{max_deliveries}): {error}"
-                    ) from exc
-                SENT.labels(envelope.type).inc()
-            await record_sent_event(ctx.session, email, envelope)
+        async def record_sent(reply: str) -> None:
+            await mark_sent_through_outage(sessions, email, reply)
+
+        try:
+            await self.mailer.send(email.message, record_sent)
+        except SEND_ERRORS as exc:
+            max_deliveries = self.settings.consumer_max_deliveries
+            final = ctx.deliveries >= max_deliveries
+            error = f"{type(exc).__name__}: {exc}"
+            if final:
+                await handlers.record_given_up(
+                    handlers.RecordGivenUp(email, envelope, error),
+                    NotifierUnitOfWork(sessions, caused_by(envelope)),
+                )
+                GAVE_UP.labels(envelope.type).inc()
+            else:
+                await mark_retrying(sessions, email, error)
+            SEND_FAILURES.labels(envelope.type).inc()
+            raise SendFailed(
+                f"sending {email.message_id} to {email.recipient} failed "
+                f"(attempt {ctx.deliveries}/{max_deliveries}): {error}"
+            ) from exc
+        SENT.labels(envelope.type).inc()
 
 
 async def begin(
@@ -146,7 +161,10 @@ async def begin(
                 id=email.delivery_id,
                 event_id=envelope.id,
                 event_type=envelope.type,
-                **_about(email),
+                recipient=email.recipient,
+                order_id=email.order_id,
+                cart_id=email.cart_id,
+                message_id=email.message_id,
                 status="sending",
                 attempts=1,
             )
@@ -208,86 +226,18 @@ async def mark_sent_through_outage(
             pause = min(pause * 2, 5.0)
 
 
-async def mark_failed(
-    sessions: async_sessionmaker[AsyncSession],
-    email: Email,
-    envelope: Envelope,
-    error: str,
-    *,
-    final: bool,
+async def mark_retrying(
+    sessions: async_sessionmaker[AsyncSession], email: Email, error: str
 ) -> None:
-    """Step 3 after a failed send, committed: `retrying`, or `failed` plus the
-    notifier.email.failed event (in this same transaction) on the last attempt."""
+    """Step 3 after a failed send that will be retried, committed."""
     async with sessions.begin() as session:
-        values: dict[str, Any] = {
-            "status": "failed" if final else "retrying",
-            "last_error": error[:2000],
-            "updated_at": func.now(),
-        }
-        if final:
-            values["version"] = deliveries.c.version + 1
-        row = (
-            await session.execute(
-                update(deliveries)
-                .where(deliveries.c.id == email.delivery_id)
-                .values(**values)
-                .returning(deliveries.c.version, deliveries.c.attempts)
-            )
-        ).one()
-        if final:
-            delivery = _aggregate(email, envelope, version=row.version - 1)
-            delivery.failed(row.attempts, error)
-            uow = _unit_of_work(session, envelope)
-            async with uow:
-                uow.repo.add(delivery)
-                await uow.commit()
-
-
-async def record_sent_event(session: AsyncSession, email: Email, envelope: Envelope) -> bool:
-    """Step 4, in the ledger transaction: append notifier.email.sent once per delivery."""
-    row = (
         await session.execute(
             update(deliveries)
-            .where(
-                deliveries.c.id == email.delivery_id,
-                deliveries.c.status == "sent",
-                deliveries.c.outcome_recorded.is_(False),
-            )
-            .values(outcome_recorded=True, version=deliveries.c.version + 1)
-            .returning(deliveries.c.version, deliveries.c.attempts)
+            .where(deliveries.c.id == email.delivery_id)
+            .values(status="retrying", last_error=error[:2000], updated_at=func.now())
         )
-    ).first()
-    if row is None:
-        return False
-    delivery = _aggregate(email, envelope, version=row.version - 1)
-    delivery.sent(row.attempts)
-    uow = _unit_of_work(session, envelope)
-    async with uow:
-        uow.repo.add(delivery)
-        await uow.commit()
-    return True
 
 
-def _about(email: Email) -> dict[str, Any]:
-    """What a delivery records of its e-mail (its row and its events alike)."""
-    return {
-        "recipient": email.recipient,
-        "order_id": email.order_id,
-        "cart_id": email.cart_id,
-        "message_id": email.message_id,
-    }
-
-
-def _aggregate(email: Email, envelope: Envelope, *, version: int) -> Delivery:
-    return Delivery(
-        id=email.delivery_id,
-        version=version,
-        source_event_id=envelope.id,
-        source_event_type=envelope.type,
-        **_about(email),
-    )
-
-
-def _unit_of_work(session: AsyncSession, envelope: Envelope) -> NotifierUnitOfWork:
-    """A unit of work in `session`'s transaction; the consumed event caused the record."""
-    return NotifierUnitOfWork.joining(session, CommandContext.caused_by(envelope))
+def caused_by(envelope: Envelope) -> CommandContext:
+    """The consumed event caused what is recorded of its e-mails."""
+    return CommandContext.caused_by(envelope)

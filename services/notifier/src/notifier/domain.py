@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from marcus_contracts import Envelope
 from marcus_contracts.events import notifier as ev
 from marcus_eventstore import Aggregate
+from notifier.emails import Email
 
 
 @dataclass
@@ -18,6 +20,20 @@ class Delivery(Aggregate):
     cart_id: UUID | None = None
     recipient: str = ""
     message_id: str = ""
+
+    @classmethod
+    def of(cls, email: Email, source: Envelope, *, version: int) -> Delivery:
+        """The delivery of `email`, sent for the event `source`, at `version`."""
+        return cls(
+            id=email.delivery_id,
+            version=version,
+            source_event_id=source.id,
+            source_event_type=source.type,
+            order_id=email.order_id,
+            cart_id=email.cart_id,
+            recipient=email.recipient,
+            message_id=email.message_id,
+        )
 
     def sent(self, attempts: int) -> None:
         self._record(ev.EmailSent(**self._facts(), attempts=attempts))

@@ -1,4 +1,4 @@
-"""The notifier's unit of work: its event store; deliveries are written by `deliveries`."""
+"""The notifier's unit of work: its event store and the deliveries' outcomes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marcus_contracts import Envelope
-from marcus_eventstore import Aggregate, EventStore, UnitOfWork
+from marcus_eventstore import EventStore, UnitOfWork
+from notifier.storage.repository import DeliveryRepository
 from notifier.storage.tables import event_store
 
 
@@ -21,17 +22,9 @@ class NoProjections:
         return None
 
 
-class Aggregates:
-    def __init__(self) -> None:
-        self.seen: list[Aggregate] = []
-
-    def add(self, aggregate: Aggregate) -> None:
-        self.seen.append(aggregate)
-
-
-class NotifierUnitOfWork(UnitOfWork[Aggregates]):
+class NotifierUnitOfWork(UnitOfWork[DeliveryRepository]):
     store = EventStore(event_store)
     projector = NoProjections()
 
-    def make_repository(self, session: AsyncSession) -> Aggregates:
-        return Aggregates()
+    def make_repository(self, session: AsyncSession) -> DeliveryRepository:
+        return DeliveryRepository(session)
