@@ -126,7 +126,7 @@ async def test_health_and_metrics(client) -> None:
     assert "outbox_events_published_total" in (await client.get("/metrics")).text
 
 
-async def run_now(client, admin_headers, job: str) -> dict:  # type: ignore[no-untyped-def]
+async def run_now(client, admin_headers, job: str) -> dict:
     """`POST .../run` by operator `ops`: the run it answers (202)."""
     response = await client.post(f"/api/v1/admin/jobs/{job}/run", headers=admin_headers)
     assert response.status_code == 202, response.text
@@ -135,10 +135,10 @@ async def run_now(client, admin_headers, job: str) -> dict:  # type: ignore[no-u
     return dict(run)
 
 
-async def fired(scheduler_stream, run: dict) -> tuple[Envelope, Event]:  # type: ignore[no-untyped-def]
+async def fired(scheduler_stream, run: dict) -> tuple[Envelope, Event]:
     """The one fire on events.scheduler: the run's event, requested by `ops`."""
     [envelope] = await wait_for(scheduler_stream.fires, what="the event on events.scheduler")
     assert str(envelope.id) == run["id"]
     event = registry.decode(envelope)
-    assert (event.job, event.requested_by) == (run["job"], "ops")  # type: ignore[attr-defined]
+    assert (event.job, event.requested_by) == (run["job"], "ops")
     return envelope, event
