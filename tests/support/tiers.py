@@ -38,10 +38,13 @@ SUITES: dict[str, str] = {
     "tests/security/test_deploy_config.py": "unit",
     "tests/security/test_ownership.py": "integration",
     "tests/test_compose.py": "unit",
+    "tests/test_docs_links.py": "unit",
     "tests/test_first_run.py": "e2e",
     "tests/test_seed_data.py": "unit",
+    "tests/test_service_shape.py": "unit",
     "tests/test_shared_fixtures.py": "integration",
     "tests/test_stack_supervisor.py": "e2e",
+    "tests/test_tiers.py": "unit",
 }
 """Top-level `tests/` suites (folders or files, relative to the repository) -> tier."""
 
