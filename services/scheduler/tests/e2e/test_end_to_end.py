@@ -9,11 +9,9 @@ server (`chroma run`), PostgreSQL and Redis.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,7 +25,8 @@ from marcus_eventstore.migrations import upgrade
 from tests.support import stack
 from tests.support.auth import admin_headers
 from tests.support.chroma import ChromaProcess
-from tests.support.servers import free_port, stop_processes, wait_for
+from tests.support.processes import ServiceProcess, service_env, stop_all
+from tests.support.servers import wait_for
 
 pytestmark = pytest.mark.fault  # starts and stops processes
 
@@ -51,75 +50,61 @@ def chroma_url() -> Iterator[str]:
         server.remove()
 
 
-def start(service: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", service, "serve", "--port", str(port)],
-        env={**os.environ, **env, "LOG_LEVEL": "warning"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
 async def _prepared(
-    database_url: str, redis_url: str, stream_prefix: str, *services: str
-) -> tuple[dict[str, str], dict[str, int], dict[str, str]]:
-    """Migrate and reset the database; the services' common environment, and a free port
-    and base URL for each of `services`."""
+    database_url: str,
+    redis_url: str,
+    stream_prefix: str,
+    tmp_path: Path,
+    chroma_url: str,
+    **scheduler: str,
+) -> dict[str, ServiceProcess]:
+    """Migrate and reset the database; catalog, indexer (on `chroma_url`) and scheduler as
+    processes, not started yet: no job of the scheduler is due unless `scheduler` sets
+    its crons."""
     for service in ("catalog", "indexer", "scheduler"):
         upgrade(service, database_url)
     await stack.reset(database_url)  # one active collection per database: start clean
-    common = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "STREAM_PREFIX": stream_prefix,
-        "JWT_SECRET": SECRET,
-        "RELAY_POLL_INTERVAL": "0.2",
+    common = service_env(
+        database_url, redis_url, stream_prefix, secret=SECRET, extra={"RELAY_POLL_INTERVAL": "0.2"}
+    )
+    envs = {
+        "catalog": common,
+        "indexer": {
+            **common,
+            "CHROMA_URL": chroma_url,
+            "EMBEDDER": "hash",
+            "REBUILD_POLL_INTERVAL": "0.2",
+        },
+        "scheduler": {**common, **NEVER, **scheduler},
     }
-    ports = {name: free_port() for name in services}
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    return common, ports, urls
+    return {name: ServiceProcess(name, env, tmp_path / f"{name}.log") for name, env in envs.items()}
 
 
-def _indexer_env(common: dict[str, str], chroma_url: str, namespace: str) -> dict[str, str]:
-    return {
-        **common,
-        "CHROMA_URL": chroma_url,
-        "INDEX_NAMESPACE": namespace,
-        "EMBEDDER": "hash",
-        "REBUILD_POLL_INTERVAL": "0.2",
-    }
-
-
-async def _ready(url: str) -> bool:
-    try:
-        async with httpx.AsyncClient() as client:
-            return (await client.get(f"{url}/readyz")).status_code == 200
-    except httpx.TransportError:
-        return False
+async def _started(processes: dict[str, ServiceProcess], *names: str, within: float) -> None:
+    for name in names:
+        processes[name].start()
+    for name in names:
+        await processes[name].ready(within=within)
 
 
 async def test_scheduled_rebuild_reaches_the_indexer_and_its_outcome_comes_back(
-    database_url, redis_url, stream_prefix, chroma_url
+    database_url, redis_url, stream_prefix, chroma_url, tmp_path
 ) -> None:
-    common, ports, urls = await _prepared(
-        database_url, redis_url, stream_prefix, "catalog", "indexer", "scheduler"
-    )
     missed = (datetime.now(UTC) - timedelta(minutes=1)).replace(second=0, microsecond=0)
-    procs: list[subprocess.Popen[bytes]] = []
+    processes = await _prepared(
+        database_url,
+        redis_url,
+        stream_prefix,
+        tmp_path,
+        chroma_url,
+        SCHEDULE_TIMEZONE="UTC",
+        INDEX_REBUILD_CRON=f"{missed.minute} {missed.hour} * * *",
+        MISFIRE_GRACE_SECONDS="3600",
+    )
     try:
-        procs.append(start("catalog", ports["catalog"], common))
-        procs.append(
-            start(
-                "indexer",
-                ports["indexer"],
-                _indexer_env(common, chroma_url, stream_prefix),
-            )
-        )
-        for name in ("catalog", "indexer"):
-            await wait_for(lambda name=name: _ready(urls[name]), within=60, what=f"{name} up")
+        await _started(processes, "catalog", "indexer", within=60)
 
-        async with httpx.AsyncClient(base_url=urls["catalog"], headers=ADMIN) as catalog:
+        async with httpx.AsyncClient(base_url=processes["catalog"].url, headers=ADMIN) as catalog:
             category = await catalog.post("/api/v1/categories", json={"slug": "tea", "name": "Tea"})
             assert category.status_code == 201, category.text
             for sku, name in (("TEA-1", "Sencha"), ("TEA-2", "Assam")):
@@ -135,21 +120,10 @@ async def test_scheduled_rebuild_reaches_the_indexer_and_its_outcome_comes_back(
                 assert product.status_code == 201, product.text
 
         # The scheduler was "down" at the nightly fire a minute ago: it catches up once.
-        procs.append(
-            start(
-                "scheduler",
-                ports["scheduler"],
-                {
-                    **common,
-                    "SCHEDULE_TIMEZONE": "UTC",
-                    "INDEX_REBUILD_CRON": f"{missed.minute} {missed.hour} * * *",
-                    "VIEWS_REFRESH_CRON": "0 0 29 2 *",
-                    "CART_REMINDERS_CRON": "0 0 29 2 *",
-                    "MISFIRE_GRACE_SECONDS": "3600",
-                },
-            )
-        )
-        async with httpx.AsyncClient(base_url=urls["scheduler"], headers=ADMIN) as scheduler:
+        processes["scheduler"].start()
+        async with httpx.AsyncClient(
+            base_url=processes["scheduler"].url, headers=ADMIN
+        ) as scheduler:
 
             async def rebuild_job() -> dict | None:
                 try:
@@ -169,7 +143,7 @@ async def test_scheduled_rebuild_reaches_the_indexer_and_its_outcome_comes_back(
             assert "2 documents" in run["outcome_detail"], run["outcome_detail"]
             assert datetime.fromisoformat(job["next_run_at"]) == missed + timedelta(days=1)
 
-        async with httpx.AsyncClient(base_url=urls["indexer"], headers=ADMIN) as indexer:
+        async with httpx.AsyncClient(base_url=processes["indexer"].url, headers=ADMIN) as indexer:
             status = (await indexer.get("/api/v1/admin/index")).json()
         rebuild = status["last_rebuild"]
         assert rebuild["request_id"] == run["id"], "the indexer ran the scheduler's request"
@@ -177,30 +151,26 @@ async def test_scheduled_rebuild_reaches_the_indexer_and_its_outcome_comes_back(
         assert status["active_collection"] == rebuild["collection"]
         assert run["report_id"] is not None
     finally:
-        stop_processes(procs)
+        stop_all(list(processes.values()))
 
 
 async def test_a_rebuild_that_gives_up_reports_its_run_failed(
-    database_url, redis_url, stream_prefix
+    database_url, redis_url, stream_prefix, tmp_path
 ) -> None:
     """Chroma goes away after the indexer started: every attempt of the rebuild fails,
     the indexer gives up and emits indexer.index.rebuild_failed, and the scheduler's run
     (pending until then) is recorded as failed with the indexer's error."""
-    common, ports, urls = await _prepared(
-        database_url, redis_url, stream_prefix, "indexer", "scheduler"
-    )
     chroma = ChromaProcess()  # of this test alone: it is killed
     chroma.start()
-    procs: list[subprocess.Popen[bytes]] = []
+    processes: dict[str, ServiceProcess] = {}
     try:
-        indexer_env = _indexer_env(common, chroma.url, stream_prefix)
-        procs.append(start("indexer", ports["indexer"], indexer_env))
-        procs.append(start("scheduler", ports["scheduler"], {**common, **NEVER}))
-        for name in ("indexer", "scheduler"):
-            await wait_for(lambda name=name: _ready(urls[name]), within=120, what=f"{name} up")
+        processes = await _prepared(database_url, redis_url, stream_prefix, tmp_path, chroma.url)
+        await _started(processes, "indexer", "scheduler", within=120)
         chroma.stop()  # the index store is down when the rebuild comes
 
-        async with httpx.AsyncClient(base_url=urls["scheduler"], headers=ADMIN) as scheduler:
+        async with httpx.AsyncClient(
+            base_url=processes["scheduler"].url, headers=ADMIN
+        ) as scheduler:
             fired = await scheduler.post("/api/v1/admin/jobs/index-rebuild/run")
             assert fired.status_code in (200, 201, 202), fired.text
             run_id = fired.json()["id"]
@@ -232,27 +202,23 @@ async def test_a_rebuild_that_gives_up_reports_its_run_failed(
         assert (rebuild.status, rebuild.attempts) == ("failed", 3)
         assert run["outcome_detail"].endswith(rebuild.error)
     finally:
-        stop_processes(procs)
+        stop_all(list(processes.values()))
         chroma.remove()
 
 
 async def test_runs_merged_into_one_rebuild_both_get_its_outcome(
-    database_url, redis_url, stream_prefix, chroma_url
+    database_url, redis_url, stream_prefix, chroma_url, tmp_path
 ) -> None:
     """Two runs fire while no indexer serves; the indexer, started then, reads both
     requests in one batch, rebuilds once for the older and merges the newer into it.
     Both scheduler runs end `succeeded`, from the one report. (The catalog answers the
     rebuild's snapshot request.)"""
-    common, ports, urls = await _prepared(
-        database_url, redis_url, stream_prefix, "catalog", "indexer", "scheduler"
-    )
-    procs: list[subprocess.Popen[bytes]] = []
+    processes = await _prepared(database_url, redis_url, stream_prefix, tmp_path, chroma_url)
     try:
-        procs.append(start("catalog", ports["catalog"], common))
-        procs.append(start("scheduler", ports["scheduler"], {**common, **NEVER}))
-        for name in ("catalog", "scheduler"):
-            await wait_for(lambda name=name: _ready(urls[name]), within=60, what=f"{name} up")
-        async with httpx.AsyncClient(base_url=urls["scheduler"], headers=ADMIN) as scheduler:
+        await _started(processes, "catalog", "scheduler", within=60)
+        async with httpx.AsyncClient(
+            base_url=processes["scheduler"].url, headers=ADMIN
+        ) as scheduler:
             fired = [await scheduler.post("/api/v1/admin/jobs/index-rebuild/run") for _ in "ab"]
             assert [r.status_code for r in fired] == [202, 202], [r.text for r in fired]
             first, second = (r.json()["id"] for r in fired)
@@ -260,13 +226,7 @@ async def test_runs_merged_into_one_rebuild_both_get_its_outcome(
                 lambda: _published(redis_url, stream_prefix, 2), within=30, what="both fires out"
             )
 
-            procs.append(
-                start(
-                    "indexer",
-                    ports["indexer"],
-                    _indexer_env(common, chroma_url, stream_prefix),
-                )
-            )
+            processes["indexer"].start()
 
             async def both_closed() -> dict[str, dict] | None:
                 response = await scheduler.get("/api/v1/admin/jobs/index-rebuild/runs")
@@ -285,7 +245,7 @@ async def test_runs_merged_into_one_rebuild_both_get_its_outcome(
             f"merged into the rebuild of run {first}: collection "
         )
 
-        async with httpx.AsyncClient(base_url=urls["indexer"], headers=ADMIN) as indexer:
+        async with httpx.AsyncClient(base_url=processes["indexer"].url, headers=ADMIN) as indexer:
             rows = await _rows(
                 database_url,
                 "SELECT id, request_id, status, coalesced_into FROM indexer.rebuild_runs",
@@ -297,7 +257,7 @@ async def test_runs_merged_into_one_rebuild_both_get_its_outcome(
             shown = (await indexer.get(f"/api/v1/admin/index/rebuilds/{merged.id}")).json()
         assert shown["outcome"] == "done" and shown["coalesced_into"] == str(ran.id)
     finally:
-        stop_processes(procs)
+        stop_all(list(processes.values()))
 
 
 async def _published(redis_url: str, prefix: str, count: int) -> bool:

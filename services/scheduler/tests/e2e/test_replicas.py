@@ -4,21 +4,18 @@ time; SIGKILL the active one and the standby takes over once its lease runs out.
 from __future__ import annotations
 
 import itertools
-import os
-import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import text
 
 from marcus_contracts import registry
 from scheduler.jobs import VIEWS_REFRESH, run_id
 from services.scheduler.tests.support import all_runs
-from tests.support.servers import free_port, wait_for
+from tests.support.processes import ServiceProcess, service_env, stop_all
+from tests.support.servers import wait_for
 
 pytestmark = pytest.mark.fault
 
@@ -26,38 +23,25 @@ LEASE_TTL = 3.0
 EVERY_TWO_SECONDS = "*/2 * * * * *"
 
 
-def start_replica(settings, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "STREAM_PREFIX": settings.stream_prefix,
-        "JWT_SECRET": settings.jwt_secret,
-        "RELAY_POLL_INTERVAL": "0.2",
-        "VIEWS_REFRESH_CRON": EVERY_TWO_SECONDS,
-        "INDEX_REBUILD_CRON": "0 0 29 2 *",
-        "CART_REMINDERS_CRON": "0 0 29 2 *",
-        "MISFIRE_GRACE_SECONDS": "60",
-        "LEASE_TTL_SECONDS": str(LEASE_TTL),
-        "LEASE_POLL_SECONDS": "0.25",
-        "CONSUMER_ENABLED": "false",
-        "LOG_LEVEL": "warning",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "scheduler", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def replica(settings, log: Path) -> ServiceProcess:
+    """A scheduler process firing views-refresh every two seconds, on a short lease."""
+    env = service_env(
+        settings.database_url,
+        settings.redis_url,
+        settings.stream_prefix,
+        secret=settings.jwt_secret,
+        extra={
+            "RELAY_POLL_INTERVAL": "0.2",
+            "VIEWS_REFRESH_CRON": EVERY_TWO_SECONDS,
+            "INDEX_REBUILD_CRON": "0 0 29 2 *",
+            "CART_REMINDERS_CRON": "0 0 29 2 *",
+            "MISFIRE_GRACE_SECONDS": "60",
+            "LEASE_TTL_SECONDS": str(LEASE_TTL),
+            "LEASE_POLL_SECONDS": "0.25",
+            "CONSUMER_ENABLED": "false",
+        },
     )
-
-
-async def _ready(port: int) -> bool:
-    try:
-        async with httpx.AsyncClient() as client:
-            response = await client.get(f"http://127.0.0.1:{port}/readyz")
-            return response.status_code == 200
-    except httpx.TransportError:
-        return False
+    return ServiceProcess("scheduler", env, log)
 
 
 async def lease_holder_pid(engine) -> int | None:
@@ -74,28 +58,26 @@ async def lease_holder_pid(engine) -> int | None:
 
 
 async def test_two_replicas_one_event_per_fire_time_and_failover(
-    engine, settings, scheduler_stream
+    engine, settings, scheduler_stream, tmp_path
 ) -> None:
-    ports = [free_port(), free_port()]
-    replicas = [start_replica(settings, port) for port in ports]
+    replicas = [replica(settings, tmp_path / f"replica-{n}.log").start() for n in (1, 2)]
     try:
-        for port in ports:
-            await wait_for(lambda port=port: _ready(port), within=60, what="replica ready")
+        for running in replicas:
+            await running.ready(within=60)
         await wait_for(lambda: _runs_at_least(engine, 3), within=30, what="three fires")
 
         leader_pid = await wait_for(lambda: lease_holder_pid(engine), what="a leader")
-        by_pid = {proc.pid: proc for proc in replicas}
+        by_pid = {running.proc.pid: running for running in replicas if running.proc}
         assert leader_pid in by_pid, "the lease holder is one of the two replicas"
-        [standby] = [proc for pid, proc in by_pid.items() if pid != leader_pid]
-        assert standby.poll() is None, "the standby is running, just not firing"
+        [standby] = [running for pid, running in by_pid.items() if pid != leader_pid]
+        assert standby.proc and standby.proc.poll() is None, "the standby runs, not firing"
 
         before_kill = len(await all_runs(engine))
-        by_pid[leader_pid].send_signal(signal.SIGKILL)
+        by_pid[leader_pid].kill()
         killed_at = time.monotonic()
-        by_pid[leader_pid].wait(10)
 
         await wait_for(
-            lambda: _holder_is(engine, standby.pid),
+            lambda: _holder_is(engine, standby.proc.pid),
             within=LEASE_TTL * 5,
             interval=0.02,
             what="the standby to take the lease",
@@ -107,13 +89,9 @@ async def test_two_replicas_one_event_per_fire_time_and_failover(
             within=30,
             what="the new leader firing",
         )
-        standby.send_signal(signal.SIGTERM)
-        standby.wait(20)
+        standby.stop(grace=20)
     finally:
-        for proc in replicas:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
+        stop_all(replicas)
 
     runs = [r for r in await all_runs(engine) if r.job == VIEWS_REFRESH]
     fire_times = [r.fire_time for r in runs]
