@@ -161,10 +161,7 @@ async def begin(
                 id=email.delivery_id,
                 event_id=envelope.id,
                 event_type=envelope.type,
-                recipient=email.recipient,
-                order_id=email.order_id,
-                cart_id=email.cart_id,
-                message_id=email.message_id,
+                **email.about(),
                 status="sending",
                 attempts=1,
             )

@@ -29,10 +29,7 @@ class Delivery(Aggregate):
             version=version,
             source_event_id=source.id,
             source_event_type=source.type,
-            order_id=email.order_id,
-            cart_id=email.cart_id,
-            recipient=email.recipient,
-            message_id=email.message_id,
+            **email.about(),
         )
 
     def sent(self, attempts: int) -> None:

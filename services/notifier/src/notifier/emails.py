@@ -68,6 +68,15 @@ class Email:
     """What the e-mail is about, recorded on its delivery and in notifier.email.*."""
     cart_id: UUID | None = None
 
+    def about(self) -> dict[str, Any]:
+        """What a delivery records of its e-mail (its row and its events alike)."""
+        return {
+            "recipient": self.recipient,
+            "order_id": self.order_id,
+            "cart_id": self.cart_id,
+            "message_id": self.message_id,
+        }
+
 
 def templates() -> Environment:
     return _environment

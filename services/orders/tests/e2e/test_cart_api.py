@@ -6,16 +6,15 @@ the stock saga rejects gives its lines back to the cart."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import httpx
-import jwt
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.catalog.tests.bikes import MOUNTAIN_NEEDS_SUSPENSION, build_bike, preset
 from services.orders.tests.stack import SECRET, Shop, Stack, wait_read_model
+from tests.support.auth import customer_headers
 from tests.support.servers import wait_for
 
 BUILD = ("Full suspension", "Matte", "Mountain", "Black", "8-speed")
@@ -30,10 +29,7 @@ ADDRESS = {
 
 def customer(subject: str, email: str | None = None) -> dict[str, str]:
     """A customer's token with a verified e-mail claim (as an identity provider gives)."""
-    now = int(time.time())
-    claims = {"sub": subject, "roles": [], "iat": now, "exp": now + 3600}
-    claims["email"] = email or f"{subject}@example.com"
-    return {"Authorization": f"Bearer {jwt.encode(claims, SECRET, algorithm='HS256')}"}
+    return customer_headers(subject, secret=SECRET, email=email or f"{subject}@example.com")
 
 
 async def _category(shop: Shop, slug: str) -> str:

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from marcus_eventstore.migrations import upgrade
-from marcus_web.auth import mint_token
-from services.orders.tests.stack import MailCatcher, Shop, Stack, token, wait_read_model
+from services.orders.tests.stack import SECRET, MailCatcher, Shop, Stack, token, wait_read_model
+from tests.support.auth import customer_headers
 from tests.support.servers import wait_for
 
 IDLE_AFTER_S = 1
@@ -41,10 +41,7 @@ async def test_an_idle_cart_gets_one_reminder_e_mail_whatever_the_job_runs(
     await wait_read_model(stack.database_url, product["id"])
 
     email = "forgetful@example.com"
-    customer = {
-        "Authorization": "Bearer "
-        + mint_token("forgetful", [], secret="e2e-tests-secret-0123456789abcdef", email=email)
-    }
+    customer = customer_headers("forgetful", secret=SECRET, email=email)
     added = await shop.orders.post(
         "/api/v1/cart/lines", json={"product_id": product["id"], "quantity": 2}, headers=customer
     )
