@@ -13,12 +13,13 @@ Each service's `consumer.py` defines its handlers (`@handles`) and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from fastapi import FastAPI
 
 from marcus_messaging import Consumer
+from marcus_web.app import BackgroundTask
 from marcus_web.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -48,7 +49,7 @@ def service_consumer(
 
 def consumer_task(
     build: Callable[[S, FastAPI], Consumer],
-) -> Callable[[FastAPI, asyncio.Event], Awaitable[None]]:
+) -> BackgroundTask:
     """A background task for `create_service_app`: runs the consumer `build` makes until
     the app stops (in-flight handlers finish), or nothing when CONSUMER_ENABLED=false."""
 
