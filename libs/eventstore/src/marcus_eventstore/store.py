@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import ColumnElement, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -61,9 +61,7 @@ class EventStore:
             raise
         positions = list(result.scalars())
         await session.execute(insert(outbox), [{"position": p} for p in positions])
-        await session.execute(
-            text("SELECT pg_notify(:channel, '')"), {"channel": self.tables.notify_channel}
-        )
+        await self._wake_relay(session)
         return positions
 
     async def republish(self, session: AsyncSession, from_position: int = 1) -> int:
@@ -72,18 +70,9 @@ class EventStore:
         For a stream that Redis lost: consumers drop the copies they already processed
         (their ledgers know the event ids), so re-publishing too much is safe.
         """
-        events, outbox = self.tables.events, self.tables.outbox
-        query = select(events.c.position).where(events.c.position >= from_position)
-        result = await session.execute(
-            pg_insert(outbox)
-            .from_select(["position"], query)
-            .on_conflict_do_nothing()
-            .returning(outbox.c.position),
-        )
-        count = len(result.all())
-        await session.execute(
-            text("SELECT pg_notify(:channel, '')"), {"channel": self.tables.notify_channel}
-        )
+        events = self.tables.events
+        count = await self._queue(session, events.c.position >= from_position)
+        await self._wake_relay(session)
         return count
 
     async def requeue(self, session: AsyncSession, event_ids: Sequence[UUID]) -> int:
@@ -94,20 +83,28 @@ class EventStore:
         Returns how many were queued (events already waiting in the outbox are not)."""
         if not event_ids:
             return 0
+        count = await self._queue(session, self.tables.events.c.id.in_(list(event_ids)))
+        if count:
+            await self._wake_relay(session)
+        return count
+
+    async def _queue(self, session: AsyncSession, which: ColumnElement[bool]) -> int:
+        """Put the positions of the events `which` selects into the outbox; an event
+        already waiting there is not queued twice. Returns how many were queued."""
         events, outbox = self.tables.events, self.tables.outbox
-        query = select(events.c.position).where(events.c.id.in_(list(event_ids)))
         result = await session.execute(
             pg_insert(outbox)
-            .from_select(["position"], query)
+            .from_select(["position"], select(events.c.position).where(which))
             .on_conflict_do_nothing()
             .returning(outbox.c.position),
         )
-        count = len(result.all())
-        if count:
-            await session.execute(
-                text("SELECT pg_notify(:channel, '')"), {"channel": self.tables.notify_channel}
-            )
-        return count
+        return len(result.all())
+
+    async def _wake_relay(self, session: AsyncSession) -> None:
+        """NOTIFY the relay (delivered at commit) so it publishes without waiting to poll."""
+        await session.execute(
+            text("SELECT pg_notify(:channel, '')"), {"channel": self.tables.notify_channel}
+        )
 
     async def count(self, session: AsyncSession) -> int:
         result = await session.execute(select(func.count()).select_from(self.tables.events))
