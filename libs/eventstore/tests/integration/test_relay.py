@@ -15,19 +15,12 @@ import pytest
 import redis.asyncio as aioredis
 from psycopg import sql
 from sqlalchemy import MetaData, text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from marcus_contracts import STREAM_FIELD, Envelope, registry
 from marcus_contracts.events.catalog import CategoryCreated, CategoryUpdated
 from marcus_eventstore import EventStore, OutboxRelay, RelaySettings, event_store_tables, libpq_dsn
 from tests.support.servers import RedisProcess, wait_for
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(database_url)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture

@@ -10,20 +10,13 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from marcus_contracts import STREAM_FIELD, StreamNames, registry
 from marcus_contracts.events.scheduler import ViewsRefreshRequested
 from marcus_eventstore.views import MaterializedViews, ViewError, refresh_views_handler
 from marcus_messaging import Consumer, ConsumerSettings, create_ledger_tables, group_state
 from tests.support.servers import wait_for
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(database_url)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture
