@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 
@@ -100,14 +99,11 @@ def build_consumer(settings: AssistantSettings, app: FastAPI) -> Consumer:
     return consumer
 
 
-_consume = consumer_task(build_consumer)
+async def check_views(app: FastAPI) -> None:
+    """A view that is missing or cannot be refreshed concurrently stops the consumer at
+    start, not at the first refresh an hour later."""
+    async with app.state.engine.connect() as conn:
+        await VIEWS.check(conn)
 
 
-async def run_consumer(app: FastAPI, stop: asyncio.Event) -> None:
-    """The consumer, once its views are checked: a view that is missing or cannot be
-    refreshed concurrently stops it at start, not at the first refresh an hour later."""
-    settings: AssistantSettings = app.state.settings
-    if settings.consumer_enabled:
-        async with app.state.engine.connect() as conn:
-            await VIEWS.check(conn)
-    await _consume(app, stop)
+run_consumer = consumer_task(build_consumer, before_start=check_views)

@@ -20,8 +20,6 @@ also takes an outcome only once, so even a second report for it changes nothing.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import sys
 from collections.abc import Mapping
@@ -29,12 +27,11 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from fastapi import FastAPI
-from redis.exceptions import RedisError
 
 from marcus_contracts.events.indexer import CoalescedRequest, IndexRebuildFailed, IndexRebuilt
 from marcus_eventstore import CommandContext
 from marcus_messaging import Consumer, HandlerContext, handles
-from marcus_web.consumers import service_consumer
+from marcus_web.consumers import consumer_task, service_consumer
 from scheduler import handlers
 from scheduler.jobs import Job
 from scheduler.settings import SCHEMA, SERVICE, SchedulerSettings
@@ -121,20 +118,6 @@ def build_consumer(settings: SchedulerSettings, app: FastAPI) -> Consumer:
     return consumer
 
 
-async def run_consumer(app: FastAPI, stop: asyncio.Event) -> None:
-    """Consume reports until `stop` (nothing when CONSUMER_ENABLED=false). Unlike
-    `marcus_web.consumers.consumer_task`, a consumer that cannot start (Redis down)
-    retries: the scheduler's replicas keep firing through a Redis outage (runner.py),
-    and the reports of those fires must be read once Redis is back."""
-    settings: SchedulerSettings = app.state.settings
-    delay = 0.5
-    while settings.consumer_enabled and not stop.is_set():
-        try:
-            async with build_consumer(settings, app).running():
-                delay = 0.5
-                await stop.wait()
-        except (RedisError, OSError) as exc:
-            log.warning("report consumer cannot start (%s); retrying in %.1fs", exc, delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
-            delay = min(delay * 2, 10.0)
+run_consumer = consumer_task(build_consumer)
+"""Retries a start while Redis is away: the scheduler's replicas keep firing through a
+Redis outage (runner.py), and the reports of those fires must be read once it is back."""
