@@ -160,7 +160,7 @@ test-fuzz: install ## API fuzzing (schemathesis, every service and the gateway) 
 # test-<part>: the part's own tests plus tests/<part> where they exist.
 TEST_PARTS := $(addprefix test-,$(SERVICES) $(LIBS) catalog contracts eventstore messaging gateway observability access)
 .PHONY: $(TEST_PARTS)
-test-catalog: ## Catalog service tests (services/catalog/tests, tests/catalog)
+test-catalog: ## Catalog service tests (services/catalog/tests)
 test-scheduler: ## Scheduler service tests (services/scheduler/tests)
 test-orders: ## Orders tests: the order saga end to end, services as processes (services/orders/tests)
 test-notifier: ## Notifier tests: exactly-once e-mail, SIGKILL and SMTP outages (services/notifier/tests)
