@@ -1,4 +1,5 @@
-"""Fixtures of the messaging tests: a database engine, and a schema per test."""
+"""Fixtures of the messaging tests: a database engine, a schema per test, and the `bus`
+that puts them together with Redis."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from libs.messaging.tests.integration.support import create_tables
+from libs.messaging.tests.integration.support import Bus, create_tables
 from marcus_contracts import StreamNames
 
 
@@ -33,3 +35,14 @@ async def schema(engine: AsyncEngine) -> AsyncIterator[str]:
 @pytest.fixture
 def names(stream_prefix: str) -> StreamNames:
     return StreamNames(stream_prefix)
+
+
+@pytest.fixture
+def bus(
+    engine: AsyncEngine,
+    schema: str,
+    redis_url: str,
+    names: StreamNames,
+    redis_client: aioredis.Redis,
+) -> Bus:
+    return Bus(engine, schema, redis_url, names, redis_client)

@@ -6,11 +6,10 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import psycopg
 import redis.asyncio as aioredis
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -35,7 +34,7 @@ def fast_settings(consumer_name: str, **overrides: Any) -> ConsumerSettings:
     return ConsumerSettings(consumer_name=consumer_name, **(values | overrides))
 
 
-def recording_consumer(
+def consumer_of(
     group: str,
     source: str,
     engine: AsyncEngine,
@@ -43,12 +42,9 @@ def recording_consumer(
     redis_url: str,
     names: StreamNames,
     settings: ConsumerSettings,
-    then: Callable[[HandlerContext], Awaitable[None]],
 ) -> Consumer:
-    """A consumer of `source`'s events that records an effect for every category created,
-    then calls `then` (a test's fault: when it raises, the effect is rolled back with the
-    event)."""
-    consumer = Consumer(
+    """A consumer of `source`'s events, with no handler yet."""
+    return Consumer(
         group=group,
         engine=engine,
         schema=schema,
@@ -58,12 +54,101 @@ def recording_consumer(
         settings=settings,
     )
 
+
+def recording(
+    consumer: Consumer, schema: str, then: Callable[[HandlerContext], Awaitable[None]]
+) -> Consumer:
+    """`consumer`, recording an effect for every category created, then calling `then` (a
+    test's fault: when it raises, the effect is rolled back with the event)."""
+
     @consumer.handler("catalog.category.created")
     async def handle(ctx: HandlerContext) -> None:
         await record_effect(ctx, schema, consumer.consumer_name)
         await then(ctx)
 
     return consumer
+
+
+async def nothing_more(ctx: HandlerContext) -> None:
+    """A `then` for a consumer that only records its effects."""
+
+
+@dataclass
+class Bus:
+    """What a consuming test works with: its schema (ledger and `effects`), Redis under
+    its own prefix and the catalog stream there, so each test says only what differs."""
+
+    engine: AsyncEngine
+    schema: str
+    redis_url: str
+    names: StreamNames
+    redis: aioredis.Redis
+
+    @property
+    def stream(self) -> str:
+        return self.names.events("catalog")
+
+    def consumer(
+        self,
+        group: str,
+        settings: ConsumerSettings,
+        *,
+        engine: AsyncEngine | None = None,
+        redis_url: str | None = None,
+    ) -> Consumer:
+        """A consumer of the catalog stream, with no handler yet; `engine` and `redis_url`
+        for one that reaches the servers another way (a proxy, a server of its own)."""
+        return consumer_of(
+            group,
+            "catalog",
+            engine or self.engine,
+            self.schema,
+            redis_url or self.redis_url,
+            self.names,
+            settings,
+        )
+
+    def recorder(
+        self,
+        group: str,
+        settings: ConsumerSettings,
+        then: Callable[[HandlerContext], Awaitable[None]] = nothing_more,
+        *,
+        redis_url: str | None = None,
+    ) -> Consumer:
+        """A consumer of the catalog stream that records an effect per category created,
+        then calls `then`."""
+        return recording(self.consumer(group, settings, redis_url=redis_url), self.schema, then)
+
+    async def publish(self, *envelopes: Envelope | bytes) -> list[str]:
+        """Publish to the catalog stream, in order; the entry ids."""
+        return [await publish(self.redis, self.stream, envelope) for envelope in envelopes]
+
+    async def effects(self) -> list[tuple[str, int, str]]:
+        return await effects(self.engine, self.schema)
+
+    async def effects_until(
+        self,
+        done: int | Callable[[list[tuple[str, int, str]]], bool],
+        *,
+        what: str = "effects",
+        deadline_s: float = 20.0,
+    ) -> list[tuple[str, int, str]]:
+        """Wait for the recorded effects to be `done` (a count, or a test of the rows)."""
+        test = (lambda rows: len(rows) == done) if isinstance(done, int) else done
+        return await wait_for(self.effects, test, what=what, deadline_s=deadline_s)
+
+    async def drained(
+        self, group: str, *, redis: aioredis.Redis | None = None, what: str = "acks"
+    ) -> None:
+        """Wait until `group` has nothing pending on the catalog stream (all acked)."""
+        client = redis or self.redis
+        await wait_for(
+            lambda: pending_count(client, self.stream, group), lambda n: n == 0, what=what
+        )
+
+    async def pending(self, group: str) -> int:
+        return await pending_count(self.redis, self.stream, group)
 
 
 def category_created(name: str = "Shoes", *, subject: uuid.UUID | None = None) -> Envelope:
@@ -145,14 +230,6 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
         await asyncio.sleep(interval)
-
-
-def wrapped(error: Exception) -> sa_exc.DBAPIError:
-    """What SQLAlchemy raises for a driver error: the driver's error as `orig`/`__cause__`."""
-    try:
-        raise sa_exc.DBAPIError.instance("SELECT 1", None, error, psycopg.Error) from error
-    except sa_exc.DBAPIError as exc:
-        return exc
 
 
 async def pending_count(redis: aioredis.Redis, stream: str, group: str) -> int:

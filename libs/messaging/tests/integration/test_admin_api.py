@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from libs.messaging.tests.integration.support import (
     category_created,
+    consumer_of,
     effects,
     fast_settings,
     publish,
-    recording_consumer,
+    recording,
     wait_for,
 )
 from marcus_contracts import STREAM_FIELD, StreamNames
@@ -71,7 +72,8 @@ def poisoned_consumer(
         if poison.broken:
             raise RuntimeError("boom: the template for poison is missing")
 
-    return recording_consumer(SERVICE, source, engine, schema, redis_url, names, SETTINGS, fault)
+    consumer = consumer_of(SERVICE, source, engine, schema, redis_url, names, SETTINGS)
+    return recording(consumer, schema, fault)
 
 
 @dataclass

@@ -7,69 +7,33 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
-import psycopg
-import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libs.messaging.tests.integration.support import (
+    Bus,
     category_created,
-    effects,
-    pending_count,
-    publish,
+    fast_settings,
     record_effect,
     text_of,
     wait_for,
-    wrapped,
 )
-from marcus_contracts import StreamNames
-from marcus_messaging import Consumer, ConsumerSettings, HandlerContext, group_state
-from marcus_messaging.batch import _blame, _HandlerFailed
+from marcus_messaging import Consumer, HandlerContext, group_state
 
 GROUP = "projector"
-SETTINGS = ConsumerSettings(
-    consumer_name="p1",
-    batch=100,
-    block_ms=100,
-    reclaim_interval_ms=50,
-    reclaim_min_idle_ms=500,
-    backoff_base_ms=50,
-    metrics_interval_ms=100,
-    shutdown_timeout_s=2,
-)
+SETTINGS = fast_settings("p1", batch=100, reclaim_min_idle_ms=500)
 
 
-def make_consumer(
-    engine: AsyncEngine, schema: str, redis_url: str, names: StreamNames, **settings: Any
-) -> Consumer:
-    return Consumer(
-        group=GROUP,
-        streams=["catalog"],
-        engine=engine,
-        schema=schema,
-        redis_url=redis_url,
-        names=names,
-        settings=replace(SETTINGS, **settings),
-    )
+def make_consumer(bus: Bus, **settings: Any) -> Consumer:
+    return bus.consumer(GROUP, replace(SETTINGS, **settings))
 
 
-async def test_a_backlog_is_one_transaction_in_stream_order(
-    engine: AsyncEngine,
-    schema: str,
-    redis_url: str,
-    names: StreamNames,
-    redis_client: aioredis.Redis,
-) -> None:
-    stream = names.events("catalog")
+async def test_a_backlog_is_one_transaction_in_stream_order(bus: Bus) -> None:
+    schema, redis_client, stream = bus.schema, bus.redis, bus.stream
     envelopes = [category_created(f"c{i}") for i in range(40)]
-    for envelope in envelopes[:20]:
-        await publish(redis_client, stream, envelope)
-    await publish(redis_client, stream, envelopes[3])  # a copy inside the same batch
-    for envelope in envelopes[20:]:
-        await publish(redis_client, stream, envelope)
+    await bus.publish(*envelopes[:20], envelopes[3], *envelopes[20:])  # [3]: a copy in the batch
 
-    consumer = make_consumer(engine, schema, redis_url, names)
+    consumer = make_consumer(bus)
     transactions: set[int] = set()
 
     @consumer.handler("catalog.category.created")
@@ -78,8 +42,8 @@ async def test_a_backlog_is_one_transaction_in_stream_order(
         await record_effect(ctx, schema, consumer.consumer_name)
 
     async with consumer.running():
-        await wait_for(lambda: pending_count(redis_client, stream, GROUP), lambda n: n == 0)
-        rows = await wait_for(lambda: effects(engine, schema), lambda rows: len(rows) == 40)
+        await bus.drained(GROUP)
+        rows = await bus.effects_until(40)
 
     assert [row[0] for row in rows] == [str(e.id) for e in envelopes]  # in order, once each
     assert len(transactions) == 1
@@ -90,22 +54,15 @@ async def test_a_backlog_is_one_transaction_in_stream_order(
     assert int(await redis_client.xlen(stream)) - state.lag == 41 and state.pending == 0
 
 
-async def test_the_next_batch_is_read_ahead_but_commits_after_its_predecessor(
-    engine: AsyncEngine,
-    schema: str,
-    redis_url: str,
-    names: StreamNames,
-    redis_client: aioredis.Redis,
-) -> None:
+async def test_the_next_batch_is_read_ahead_but_commits_after_its_predecessor(bus: Bus) -> None:
     """While the first batch's handler holds its transaction open, the second batch is
     read (pending grows to two batches, never three), yet its handlers run only after
     the first batch committed: batches commit one at a time, in stream order."""
-    stream = names.events("catalog")
+    schema = bus.schema
     envelopes = [category_created(f"c{i}") for i in range(20)]
-    for envelope in envelopes:
-        await publish(redis_client, stream, envelope)
+    await bus.publish(*envelopes)
 
-    consumer = make_consumer(engine, schema, redis_url, names, batch=5)
+    consumer = make_consumer(bus, batch=5)
     calls: list[tuple[str, int]] = []
     held: list[int] = []
     committed: list[int] = []
@@ -117,7 +74,7 @@ async def test_the_next_batch_is_read_ahead_but_commits_after_its_predecessor(
         if len(calls) == 1:  # hold the first batch until the next one has been read
             held.append(
                 await wait_for(
-                    lambda: pending_count(redis_client, stream, GROUP),
+                    lambda: bus.pending(GROUP),
                     lambda n: n >= 10,
                     interval=0.01,
                     what="the second batch to be read ahead",
@@ -127,14 +84,14 @@ async def test_the_next_batch_is_read_ahead_but_commits_after_its_predecessor(
             # (block_ms=100), in which an unbounded read-ahead would take a third batch.
             # (Redis 7.0's XINFO `idle` is not reset by an empty read, so it can't tell.)
             await asyncio.sleep(0.3)
-            held.append(await pending_count(redis_client, stream, GROUP))
+            held.append(await bus.pending(GROUP))
         if len(calls) % 5 == 1:  # a batch's first handler: its predecessor has committed
-            committed.append(len(await effects(engine, schema)))
+            committed.append(len(await bus.effects()))
         await record_effect(ctx, schema, consumer.consumer_name)
 
     async with consumer.running():
-        rows = await wait_for(lambda: effects(engine, schema), lambda rows: len(rows) == 20)
-        await wait_for(lambda: pending_count(redis_client, stream, GROUP), lambda n: n == 0)
+        rows = await bus.effects_until(20)
+        await bus.drained(GROUP)
 
     assert held == [10, 10]  # two batches this replica's, the second not yet started
     assert [event_id for event_id, _ in calls] == [str(e.id) for e in envelopes]
@@ -143,27 +100,20 @@ async def test_the_next_batch_is_read_ahead_but_commits_after_its_predecessor(
     assert len({txid for _, txid in calls}) == 4  # four batches of five, one transaction each
 
 
-async def test_a_failure_at_commit_is_isolated_entry_by_entry(
-    engine: AsyncEngine,
-    schema: str,
-    redis_url: str,
-    names: StreamNames,
-    redis_client: aioredis.Redis,
-) -> None:
+async def test_a_failure_at_commit_is_isolated_entry_by_entry(bus: Bus) -> None:
     """A deferred constraint fails at COMMIT, after every handler returned: no handler can
     be blamed, so each entry runs again alone and only the culprit fails (and, with
     max_deliveries=1, is dead-lettered at once)."""
+    engine, schema, redis_client, stream = bus.engine, bus.schema, bus.redis, bus.stream
     async with engine.begin() as conn:
         await conn.execute(
             text(f"CREATE TABLE {schema}.names (name text UNIQUE DEFERRABLE INITIALLY DEFERRED)")
         )
         await conn.execute(text(f"INSERT INTO {schema}.names VALUES ('taken')"))
-    stream = names.events("catalog")
     envelopes = [category_created(name) for name in ("a", "b", "taken", "c")]
-    for envelope in envelopes:
-        await publish(redis_client, stream, envelope)
+    await bus.publish(*envelopes)
 
-    consumer = make_consumer(engine, schema, redis_url, names, max_deliveries=1)
+    consumer = make_consumer(bus, max_deliveries=1)
 
     @consumer.handler("catalog.category.created")
     async def handle(ctx: HandlerContext) -> None:
@@ -174,14 +124,14 @@ async def test_a_failure_at_commit_is_isolated_entry_by_entry(
         await record_effect(ctx, schema, consumer.consumer_name)
 
     async with consumer.running():
-        await wait_for(lambda: redis_client.xlen(names.dlq(GROUP)), lambda n: n == 1)
-        await wait_for(lambda: pending_count(redis_client, stream, GROUP), lambda n: n == 0)
+        await wait_for(lambda: redis_client.xlen(bus.names.dlq(GROUP)), lambda n: n == 1)
+        await bus.drained(GROUP)
 
-    rows = await effects(engine, schema)
+    rows = await bus.effects()
     assert sorted(row[0] for row in rows) == sorted(
         str(e.id) for e in envelopes if e.id != envelopes[2].id
     )
-    letters: Any = await redis_client.xrange(names.dlq(GROUP))
+    letters: Any = await redis_client.xrange(bus.names.dlq(GROUP))
     assert b"UniqueViolation" in letters[0][1][b"error"]
     fallbacks = REGISTRY.get_sample_value(
         "messaging_batch_fallbacks_total", {"group": GROUP, "stream": stream}
@@ -190,38 +140,16 @@ async def test_a_failure_at_commit_is_isolated_entry_by_entry(
     assert text_of(letters[0][1][b"origin_stream"]) == stream
 
 
-def test_who_is_blamed_for_a_failed_batch() -> None:
-    def failed(index: int, error: Exception) -> _HandlerFailed:
-        try:
-            raise _HandlerFailed(index) from error
-        except _HandlerFailed as exc:
-            return exc
-
-    bug = RuntimeError("bug")
-    assert _blame(failed(2, bug)) == (2, bug)  # counted at once, not run again
-    assert _blame(failed(2, wrapped(psycopg.errors.UniqueViolation())))[0] == 2
-    # Not the handler's own doing: each entry runs again alone.
-    assert _blame(failed(2, wrapped(psycopg.errors.DeadlockDetected())))[0] is None
-    assert _blame(failed(2, wrapped(psycopg.errors.SerializationFailure())))[0] is None
-    assert _blame(failed(2, wrapped(psycopg.errors.InFailedSqlTransaction())))[0] is None
-    assert _blame(bug) == (None, bug)  # the ledger insert or the commit
-
-
 async def test_handlers_share_a_scope_per_transaction_and_write_once_before_commit(
-    engine: AsyncEngine,
-    schema: str,
-    redis_url: str,
-    names: StreamNames,
-    redis_client: aioredis.Redis,
+    bus: Bus,
 ) -> None:
     """The per-batch hook: every handler of a batch sees the same `ctx.transaction`, whose
     `events` list the batch's fresh events up front; one callback writes all effects in
     one statement, before the commit."""
-    stream = names.events("catalog")
+    schema = bus.schema
     envelopes = [category_created(f"s{i}") for i in range(30)]
-    for envelope in envelopes:
-        await publish(redis_client, stream, envelope)
-    consumer = make_consumer(engine, schema, redis_url, names)
+    await bus.publish(*envelopes)
+    consumer = make_consumer(bus)
     scopes: list[list[str]] = []  # per callback run: the event ids it wrote
 
     @consumer.handler("catalog.category.created")
@@ -251,27 +179,20 @@ async def test_handlers_share_a_scope_per_transaction_and_write_once_before_comm
         pending.append((ctx.envelope.subject, str(ctx.envelope.id)))
 
     async with consumer.running():
-        await wait_for(lambda: pending_count(redis_client, stream, GROUP), lambda n: n == 0)
-        rows = await wait_for(lambda: effects(engine, schema), lambda rows: len(rows) == 30)
+        await bus.drained(GROUP)
+        rows = await bus.effects_until(30)
 
     assert [row[0] for row in rows] == [str(e.id) for e in envelopes]
     assert scopes == [[str(e.id) for e in envelopes]]  # one batch, one write
 
 
-async def test_a_failing_before_commit_callback_redoes_the_batch_entry_by_entry(
-    engine: AsyncEngine,
-    schema: str,
-    redis_url: str,
-    names: StreamNames,
-    redis_client: aioredis.Redis,
-) -> None:
+async def test_a_failing_before_commit_callback_redoes_the_batch_entry_by_entry(bus: Bus) -> None:
     """A callback blames no handler: every entry runs again alone, in a scope of its own,
     and only the entry whose own write fails is dead-lettered."""
-    stream = names.events("catalog")
+    schema, redis_client, stream = bus.schema, bus.redis, bus.stream
     envelopes = [category_created(name) for name in ("a", "b", "poison", "c")]
-    for envelope in envelopes:
-        await publish(redis_client, stream, envelope)
-    consumer = make_consumer(engine, schema, redis_url, names, max_deliveries=1)
+    await bus.publish(*envelopes)
+    consumer = make_consumer(bus, max_deliveries=1)
     scope_sizes: list[int] = []
 
     @consumer.handler("catalog.category.created")
@@ -290,12 +211,12 @@ async def test_a_failing_before_commit_callback_redoes_the_batch_entry_by_entry(
         scope.state["names"].append(ctx.event.model_dump()["name"])
 
     async with consumer.running():
-        await wait_for(lambda: redis_client.xlen(names.dlq(GROUP)), lambda n: n == 1)
-        await wait_for(lambda: pending_count(redis_client, stream, GROUP), lambda n: n == 0)
+        await wait_for(lambda: redis_client.xlen(bus.names.dlq(GROUP)), lambda n: n == 1)
+        await bus.drained(GROUP)
 
     assert scope_sizes == [4, 1, 1, 1, 1]  # the batch, then each entry alone
-    assert len(await effects(engine, schema)) == 3
-    letters: Any = await redis_client.xrange(names.dlq(GROUP))
+    assert len(await bus.effects()) == 3
+    letters: Any = await redis_client.xrange(bus.names.dlq(GROUP))
     assert text_of(letters[0][1][b"origin_id"]) == text_of(
         (await redis_client.xrange(stream))[2][0]
     )

@@ -6,12 +6,17 @@ from __future__ import annotations
 from dataclasses import replace
 
 import redis.asyncio as aioredis
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from libs.messaging.tests.integration.support import category_created, publish, text_of, wait_for
+from libs.messaging.tests.integration.support import (
+    Bus,
+    category_created,
+    publish,
+    text_of,
+    wait_for,
+)
 from libs.messaging.tests.integration.test_consumer import FAST, GROUP
 from marcus_contracts import StreamNames
-from marcus_messaging import Consumer, HandlerContext
+from marcus_messaging import HandlerContext
 from marcus_messaging.groups import delete_idle_consumers, ensure_group
 
 
@@ -45,27 +50,18 @@ async def test_finding_11_idle_consumers_without_pending_entries_are_deleted(
 
 
 async def test_finding_11_a_running_consumer_deletes_the_names_of_stopped_ones(
-    engine: AsyncEngine,
-    schema: str,
-    redis_url: str,
-    names: StreamNames,
-    redis_client: aioredis.Redis,
+    bus: Bus,
 ) -> None:
-    stream = names.events("catalog")
+    redis_client, stream = bus.redis, bus.stream
     await ensure_group(redis_client, stream, GROUP)
     for pid in range(5):  # five restarts' worth of names, each idle with nothing pending
-        await publish(redis_client, stream, category_created())
+        await bus.publish(category_created())
         read = await redis_client.xreadgroup(GROUP, f"old-host-{pid}", {stream: ">"})
         await redis_client.xack(stream, GROUP, read[0][1][0][0])
     assert len(await _names(redis_client, stream)) == 5
-    consumer = Consumer(
-        group=GROUP,
-        streams=["catalog"],
-        engine=engine,
-        schema=schema,
-        redis_url=redis_url,
-        names=names,
-        settings=replace(
+    consumer = bus.consumer(
+        GROUP,
+        replace(
             FAST, idle_consumer_ms=200, consumer_cleanup_interval_ms=100, metrics_interval_ms=100
         ),
     )
@@ -75,7 +71,7 @@ async def test_finding_11_a_running_consumer_deletes_the_names_of_stopped_ones(
         return None
 
     async with consumer.running():
-        await publish(redis_client, stream, category_created())  # delivered to c1
+        await bus.publish(category_created())  # delivered to c1
         await wait_for(
             lambda: _names(redis_client, stream),
             lambda found: not any(name.startswith("old-host-") for name in found),

@@ -15,26 +15,18 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from libs.messaging.tests.integration.support import (
-    category_created,
-    effects,
-    pending_count,
-    publish,
-    record_effect,
-    text_of,
-    wait_for,
-)
-from marcus_contracts import StreamNames
-from marcus_messaging import Consumer, ConsumerSettings, HandlerContext, group_state
+from libs.messaging.tests.integration.support import Bus, category_created, text_of, wait_for
+from marcus_messaging import ConsumerSettings, group_state
 
 ROOT = Path(__file__).resolve().parents[4]
 GROUP = "indexer"
 EVENTS = 30
 
 
-def start_victim(redis_url: str, database_url: str, prefix: str, schema: str) -> subprocess.Popen:
+def start_victim(bus: Bus, database_url: str, prefix: str) -> subprocess.Popen:
+    """`consumer_app` as "victim": it records an effect per event, slowly (0.15 s each)."""
+    redis_url, schema = bus.redis_url, bus.schema
     return subprocess.Popen(
         [
             sys.executable,
@@ -58,24 +50,17 @@ async def victim_pending(redis: aioredis.Redis, stream: str) -> list[str]:
 
 @pytest.mark.fault
 async def test_entries_of_a_killed_consumer_are_reclaimed_exactly_once(
-    engine: AsyncEngine,
-    schema: str,
-    database_url: str,
-    redis_url: str,
-    stream_prefix: str,
-    names: StreamNames,
-    redis_client: aioredis.Redis,
+    bus: Bus, database_url: str, stream_prefix: str
 ) -> None:
-    stream = names.events("catalog")
+    engine, schema, redis_client, stream = bus.engine, bus.schema, bus.redis, bus.stream
     envelopes = [category_created(f"c{i}") for i in range(EVENTS)]
-    for envelope in envelopes:
-        await publish(redis_client, stream, envelope)
+    await bus.publish(*envelopes)
 
     async def progress() -> tuple[int, int]:
-        done = len(await effects(engine, schema))  # once there are any, the group exists
+        done = len(await bus.effects())  # once there are any, the group exists
         return done, len(await victim_pending(redis_client, stream)) if done else 0
 
-    victim = start_victim(redis_url, database_url, stream_prefix, schema)
+    victim = start_victim(bus, database_url, stream_prefix)
     try:
         # Kill it mid-batch: some effects committed, more entries delivered but unacked
         # (not in the instant between a batch's XACK and the next XREADGROUP).
@@ -92,16 +77,11 @@ async def test_entries_of_a_killed_consumer_are_reclaimed_exactly_once(
             victim.kill()
     held = await victim_pending(redis_client, stream)  # exactly what it left behind
     assert held, "the victim held no unacknowledged entries when killed"
-    done_by_victim = len(await effects(engine, schema))
+    done_by_victim = len(await bus.effects())
 
-    rescuer = Consumer(
-        group=GROUP,
-        streams=["catalog"],
-        engine=engine,
-        schema=schema,
-        redis_url=redis_url,
-        names=names,
-        settings=ConsumerSettings(
+    rescuer = bus.recorder(
+        GROUP,
+        ConsumerSettings(
             consumer_name="rescuer",
             block_ms=100,
             reclaim_interval_ms=50,
@@ -110,22 +90,14 @@ async def test_entries_of_a_killed_consumer_are_reclaimed_exactly_once(
         ),
     )
 
-    @rescuer.handler("catalog.category.created")
-    async def handle(ctx: HandlerContext) -> None:
-        await record_effect(ctx, schema, "rescuer")
-
     async with rescuer.running():
-        await wait_for(
-            lambda: effects(engine, schema),
-            lambda rows: len({row[0] for row in rows}) == EVENTS,
-            what="an effect for every event",
+        await bus.effects_until(
+            lambda rows: len({row[0] for row in rows}) == EVENTS, what="an effect for every event"
         )
-        await wait_for(
-            lambda: pending_count(redis_client, stream, GROUP), lambda n: n == 0, what="acks"
-        )
+        await bus.drained(GROUP)
         assert await victim_pending(redis_client, stream) == []
 
-    rows = await effects(engine, schema)
+    rows = await bus.effects()
     assert sorted(row[0] for row in rows) == sorted(str(e.id) for e in envelopes)  # once each
     assert {row[2] for row in rows[done_by_victim:]} == {"rescuer"}
     async with engine.connect() as conn:
@@ -138,21 +110,14 @@ async def test_entries_of_a_killed_consumer_are_reclaimed_exactly_once(
 
 
 async def test_sigterm_stops_the_consume_process_cleanly(
-    engine: AsyncEngine,
-    schema: str,
-    database_url: str,
-    redis_url: str,
-    stream_prefix: str,
-    names: StreamNames,
-    redis_client: aioredis.Redis,
+    bus: Bus, database_url: str, stream_prefix: str
 ) -> None:
-    stream = names.events("catalog")
-    for i in range(EVENTS):
-        await publish(redis_client, stream, category_created(f"c{i}"))
+    engine, schema, redis_client, stream = bus.engine, bus.schema, bus.redis, bus.stream
+    await bus.publish(*(category_created(f"c{i}") for i in range(EVENTS)))
 
-    process = start_victim(redis_url, database_url, stream_prefix, schema)
+    process = start_victim(bus, database_url, stream_prefix)
     try:
-        await wait_for(lambda: effects(engine, schema), lambda rows: len(rows) >= 2, deadline_s=30)
+        await bus.effects_until(lambda rows: len(rows) >= 2, deadline_s=30)
         process.send_signal(signal.SIGTERM)
         code = await asyncio.to_thread(process.wait, 10)
     finally:
@@ -162,7 +127,7 @@ async def test_sigterm_stops_the_consume_process_cleanly(
     # The batch in flight committed and was acked, or (past shutdown_timeout_s) was
     # cancelled and rolled back, staying pending for the group: every committed effect is
     # in the ledger, and acked, and nothing else is.
-    done = len(await effects(engine, schema))
+    done = len(await bus.effects())
     async with engine.connect() as conn:
         assert await conn.scalar(text(f"SELECT count(*) FROM {schema}.processed_events")) == done
     state = await group_state(redis_client, stream, GROUP)

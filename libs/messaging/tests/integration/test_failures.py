@@ -10,16 +10,13 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libs.messaging.tests.integration.support import (
+    Bus,
     category_created,
-    effects,
     fast_settings,
-    pending_count,
     publish,
     record_effect,
-    recording_consumer,
     text_of,
     wait_for,
 )
@@ -39,9 +36,7 @@ GROUP = "notifier"
 SETTINGS = fast_settings("n1", max_deliveries=3)
 
 
-def poisoned_consumer(
-    engine: AsyncEngine, schema: str, redis_url: str, names: StreamNames, attempts: list[int]
-) -> Consumer:
+def poisoned_consumer(bus: Bus, attempts: list[int], *, redis_url: str | None = None) -> Consumer:
     """Records an effect per category, except for categories named 'poison': it raises."""
 
     async def fail_on_poison(ctx: HandlerContext) -> None:
@@ -49,9 +44,7 @@ def poisoned_consumer(
             attempts.append(ctx.deliveries)
             raise RuntimeError("boom: cannot handle poison")
 
-    return recording_consumer(
-        GROUP, "catalog", engine, schema, redis_url, names, SETTINGS, fail_on_poison
-    )
+    return bus.recorder(GROUP, SETTINGS, fail_on_poison, redis_url=redis_url)
 
 
 async def dead_letters(redis: aioredis.Redis, names: StreamNames) -> list[dict[str, bytes]]:
@@ -59,36 +52,27 @@ async def dead_letters(redis: aioredis.Redis, names: StreamNames) -> list[dict[s
     return [{text_of(key): value for key, value in fields.items()} for _, fields in entries]
 
 
-async def test_poison_events_are_retried_then_dead_lettered(
-    engine: AsyncEngine,
-    schema: str,
-    redis_url: str,
-    names: StreamNames,
-    redis_client: aioredis.Redis,
-) -> None:
-    stream = names.events("catalog")
+async def test_poison_events_are_retried_then_dead_lettered(bus: Bus) -> None:
+    stream = bus.stream
     before = category_created("before")
     bad_json = b'{"specversion": "1.0", "id": '
     poison = category_created("poison")
     after = [category_created(f"after-{i}") for i in range(3)]
-    await publish(redis_client, stream, before)
-    bad_id = await publish(redis_client, stream, bad_json)
-    poison_id = await publish(redis_client, stream, poison)
-    no_field_id = text_of(await redis_client.xadd(stream, {"other": "x"}))
-    for envelope in after:
-        await publish(redis_client, stream, envelope)
+    _, bad_id, poison_id = await bus.publish(before, bad_json, poison)
+    no_field_id = text_of(await bus.redis.xadd(stream, {"other": "x"}))
+    await bus.publish(*after)
 
     attempts: list[int] = []
-    async with poisoned_consumer(engine, schema, redis_url, names, attempts).running():
+    async with poisoned_consumer(bus, attempts).running():
         letters = await wait_for(
-            lambda: dead_letters(redis_client, names),
+            lambda: dead_letters(bus.redis, bus.names),
             lambda found: len(found) == 3,
             what="3 dead letters",
         )
-        await wait_for(lambda: pending_count(redis_client, stream, GROUP), lambda n: n == 0)
+        await bus.drained(GROUP)
 
     # The good events were not held up by the bad ones, and had one effect each.
-    assert sorted(row[0] for row in await effects(engine, schema)) == sorted(
+    assert sorted(row[0] for row in await bus.effects()) == sorted(
         str(e.id) for e in [before, *after]
     )
     # The handler ran exactly max_deliveries times, with the delivery count rising.
@@ -113,99 +97,69 @@ async def test_poison_events_are_retried_then_dead_lettered(
     assert REGISTRY.get_sample_value("messaging_events_dead_lettered_total", labels) == 1
 
 
-async def test_deleted_stream_is_recreated_and_consumed(
-    engine: AsyncEngine,
-    schema: str,
-    redis_url: str,
-    names: StreamNames,
-    redis_client: aioredis.Redis,
-) -> None:
-    stream = names.events("catalog")
+async def test_deleted_stream_is_recreated_and_consumed(bus: Bus) -> None:
     first, second, third = (category_created(n) for n in ("first", "second", "third"))
 
     def seen(envelope: Envelope) -> Callable[[list[tuple[str, int, str]]], bool]:
         return lambda rows: str(envelope.id) in {row[0] for row in rows}
 
-    async with poisoned_consumer(engine, schema, redis_url, names, []).running():
-        await publish(redis_client, stream, first)
-        await wait_for(lambda: effects(engine, schema), seen(first), what="first effect")
+    async with poisoned_consumer(bus, []).running():
+        await bus.publish(first)
+        await bus.effects_until(seen(first), what="first effect")
 
-        await redis_client.delete(stream)  # the group goes with it
-        await publish(redis_client, stream, second)
-        await wait_for(lambda: effects(engine, schema), seen(second), what="second effect")
+        await bus.redis.delete(bus.stream)  # the group goes with it
+        await bus.publish(second)
+        await bus.effects_until(seen(second), what="second effect")
 
-        await redis_client.xgroup_destroy(stream, GROUP)  # only the group this time
-        await publish(redis_client, stream, third)
-        await wait_for(lambda: effects(engine, schema), seen(third), what="third effect")
+        await bus.redis.xgroup_destroy(bus.stream, GROUP)  # only the group this time
+        await bus.publish(third)
+        await bus.effects_until(seen(third), what="third effect")
 
     # Re-reading from 0 after the group was recreated delivers `second` again: a duplicate.
-    ids = [row[0] for row in await effects(engine, schema)]
+    ids = [row[0] for row in await bus.effects()]
     assert sorted(ids) == sorted(str(e.id) for e in (first, second, third))
 
 
 @pytest.mark.fault
-async def test_redis_restart_without_persistence(
-    engine: AsyncEngine, schema: str, names: StreamNames
-) -> None:
+async def test_redis_restart_without_persistence(bus: Bus) -> None:
     server = RedisProcess()
     server.start()
     client = aioredis.from_url(server.url)
-    stream = names.events("catalog")
     before, after = category_created("before"), category_created("after")
     try:
-        async with poisoned_consumer(engine, schema, server.url, names, []).running():
-            await publish(client, stream, before)
-            await wait_for(lambda: effects(engine, schema), lambda rows: len(rows) == 1)
+        async with poisoned_consumer(bus, [], redis_url=server.url).running():
+            await publish(client, bus.stream, before)
+            await bus.effects_until(1)
 
             server.stop()
             server.start()  # empty: no stream, no group
             await client.aclose()
             client = aioredis.from_url(server.url)
-            await publish(client, stream, after)
-            await wait_for(
-                lambda: effects(engine, schema),
-                lambda rows: len(rows) == 2,
-                deadline_s=30,
-                what="the event published after the restart",
-            )
-            await wait_for(lambda: pending_count(client, stream, GROUP), lambda n: n == 0)
+            await publish(client, bus.stream, after)
+            await bus.effects_until(2, deadline_s=30, what="the event published after the restart")
+            await bus.drained(GROUP, redis=client)
     finally:
         await client.aclose()
         server.stop()
 
 
-async def test_dead_letters_replay_after_a_fix(
-    engine: AsyncEngine,
-    schema: str,
-    redis_url: str,
-    names: StreamNames,
-    redis_client: aioredis.Redis,
-) -> None:
-    stream = names.events("catalog")
-    consumer = Consumer(
-        group=GROUP,
-        streams=["catalog"],
-        engine=engine,
-        schema=schema,
-        redis_url=redis_url,
-        names=names,
-        settings=replace(SETTINGS, max_deliveries=1),
-    )
+async def test_dead_letters_replay_after_a_fix(bus: Bus) -> None:
+    consumer = bus.consumer(GROUP, replace(SETTINGS, max_deliveries=1))
     broken = [True]
 
     @consumer.handler("catalog.category.created")
     async def handle(ctx: HandlerContext) -> None:
         if broken[0]:
             raise RuntimeError("bug")
-        await record_effect(ctx, schema, consumer.consumer_name)
+        await record_effect(ctx, bus.schema, consumer.consumer_name)
 
     event = category_created()
-    await publish(redis_client, stream, event)
+    await bus.publish(event)
     async with consumer.running():
-        await wait_for(lambda: dead_letters(redis_client, names), lambda found: len(found) == 1)
+        await wait_for(lambda: dead_letters(bus.redis, bus.names), lambda found: len(found) == 1)
         broken[0] = False  # "deploy the fix"
-        dlq = names.dlq(GROUP)
-        assert await replay_dead_letters(redis_client, dlq_stream=dlq) == 1
-        rows = await wait_for(lambda: effects(engine, schema), lambda rows: len(rows) == 1)
+        dlq = bus.names.dlq(GROUP)
+        assert await replay_dead_letters(bus.redis, dlq_stream=dlq) == 1
+        rows = await bus.effects_until(1)
     assert rows[0][0] == str(event.id)
-    assert await redis_client.xlen(names.dlq(GROUP)) == 0
+    assert await bus.redis.xlen(bus.names.dlq(GROUP)) == 0

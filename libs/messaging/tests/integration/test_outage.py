@@ -8,39 +8,29 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import psycopg
 import pytest
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from libs.messaging.tests.integration.support import (
+    Bus,
     category_created,
-    effects,
-    pending_count,
-    publish,
+    fast_settings,
     record_effect,
     text_of,
     wait_for,
-    wrapped,
 )
-from marcus_contracts import StreamNames
-from marcus_messaging import Consumer, ConsumerSettings, HandlerContext
-from marcus_messaging.availability import is_connection_error, is_database_unavailable
+from marcus_messaging import HandlerContext
 from tests.support.proxy import TcpProxy
 
 GROUP = "mailer"
-SETTINGS = ConsumerSettings(
-    consumer_name="m1",
+SETTINGS = fast_settings(
+    "m1",
     max_deliveries=2,
-    block_ms=100,
-    reclaim_interval_ms=50,
     reclaim_min_idle_ms=300,
     backoff_base_ms=1_000,  # a handler failure is retried 1 s later: during the outage
-    metrics_interval_ms=100,
-    shutdown_timeout_s=2,
     database_retry_ms=50,
     database_retry_max_ms=200,
 )
@@ -73,24 +63,10 @@ def gauge(name: str) -> float | None:
 
 
 async def test_database_outage_keeps_events_pending_and_out_of_the_dlq(
-    engine: AsyncEngine,
-    proxied_engine: AsyncEngine,
-    proxy: TcpProxy,
-    schema: str,
-    redis_url: str,
-    names: StreamNames,
-    redis_client: aioredis.Redis,
+    bus: Bus, proxied_engine: AsyncEngine, proxy: TcpProxy
 ) -> None:
-    stream = names.events("catalog")
-    consumer = Consumer(
-        group=GROUP,
-        streams=["catalog"],
-        engine=proxied_engine,
-        schema=schema,
-        redis_url=redis_url,
-        names=names,
-        settings=SETTINGS,
-    )
+    redis_client, stream = bus.redis, bus.stream
+    consumer = bus.consumer(GROUP, SETTINGS, engine=proxied_engine)
     attempts: list[int] = []
 
     @consumer.handler("catalog.category.created")
@@ -99,7 +75,7 @@ async def test_database_outage_keeps_events_pending_and_out_of_the_dlq(
             attempts.append(ctx.deliveries)
             if len(attempts) == 1:
                 raise RuntimeError("fails once")
-        await record_effect(ctx, schema, consumer.consumer_name)
+        await record_effect(ctx, bus.schema, consumer.consumer_name)
 
     first, flaky = category_created("first"), category_created("flaky")
     during = [category_created(f"during-{i}") for i in range(3)]
@@ -112,9 +88,9 @@ async def test_database_outage_keeps_events_pending_and_out_of_the_dlq(
         return gauge("messaging_database_available")
 
     async with consumer.running():
-        await publish(redis_client, stream, first)
-        await wait_for(lambda: effects(engine, schema), lambda rows: len(rows) == 1)
-        flaky_id = await publish(redis_client, stream, flaky)
+        await bus.publish(first)
+        await bus.effects_until(1)
+        [flaky_id] = await bus.publish(flaky)
         await wait_for(attempts_so_far, lambda seen: seen == [1])
 
         # Delivery 1 of 2 failed and counted. The database goes away; the retry, 1 s
@@ -123,74 +99,55 @@ async def test_database_outage_keeps_events_pending_and_out_of_the_dlq(
         await wait_for(available, lambda value: value == 0.0, what="the outage noticed")
         # New entries arriving now: the subscriber holds the batch it read (and reads no
         # more until the database is back), the rest wait in the stream.
-        during_ids = [await publish(redis_client, stream, e) for e in during]
-        await wait_for(lambda: pending_count(redis_client, stream, GROUP), lambda n: n >= 2)
+        during_ids = await bus.publish(*during)
+        await wait_for(lambda: bus.pending(GROUP), lambda n: n >= 2)
         await asyncio.sleep(2.5)  # longer than the whole retry sequence
 
-        assert await redis_client.xlen(names.dlq(GROUP)) == 0
+        assert await redis_client.xlen(bus.names.dlq(GROUP)) == 0
         counts = await delivery_counts(redis_client, stream)
         assert flaky_id in counts and set(counts) <= {flaky_id, *during_ids}  # none acked
         assert counts[flaky_id] == 2  # the claim that found the database gone, then none
         assert all(counts.get(entry_id, 1) == 1 for entry_id in during_ids)  # none spent
         assert attempts == [1]
-        assert len(await effects(engine, schema)) == 1
+        assert len(await bus.effects()) == 1
         assert (gauge("messaging_database_unavailable_total") or 0.0) > unavailable_before
 
         await proxy.up()
-        rows = await wait_for(
-            lambda: effects(engine, schema),
-            lambda rows: len(rows) == 5,
-            what="every event consumed after the outage",
-        )
-        await wait_for(lambda: pending_count(redis_client, stream, GROUP), lambda n: n == 0)
+        rows = await bus.effects_until(5, what="every event consumed after the outage")
+        await bus.drained(GROUP)
         assert gauge("messaging_database_available") == 1.0
 
     assert sorted(row[0] for row in rows) == sorted(str(e.id) for e in (first, flaky, *during))
     assert attempts == [1, 2]  # the delivery lost to the outage was not counted
-    assert await redis_client.xlen(names.dlq(GROUP)) == 0
+    assert await redis_client.xlen(bus.names.dlq(GROUP)) == 0
 
 
 async def test_database_unreachable_from_the_start(
-    engine: AsyncEngine,
-    proxied_engine: AsyncEngine,
-    proxy: TcpProxy,
-    schema: str,
-    redis_url: str,
-    names: StreamNames,
-    redis_client: aioredis.Redis,
+    bus: Bus, proxied_engine: AsyncEngine, proxy: TcpProxy
 ) -> None:
-    stream = names.events("catalog")
+    redis_client, stream = bus.redis, bus.stream
     await proxy.down()
-    consumer = Consumer(
-        group=GROUP,
-        streams=["catalog"],
-        engine=proxied_engine,
-        schema=schema,
-        redis_url=redis_url,
-        names=names,
-        settings=SETTINGS,
-    )
+    consumer = bus.consumer(GROUP, SETTINGS, engine=proxied_engine)
 
     deliveries: list[int] = []
 
     @consumer.handler("catalog.category.created")
     async def handle(ctx: HandlerContext) -> None:
         deliveries.append(ctx.deliveries)
-        await record_effect(ctx, schema, consumer.consumer_name)
+        await record_effect(ctx, bus.schema, consumer.consumer_name)
 
     events = [category_created(f"e{i}") for i in range(4)]
-    for event in events:
-        await publish(redis_client, stream, event)
+    await bus.publish(*events)
     async with consumer.running():
-        await wait_for(lambda: pending_count(redis_client, stream, GROUP), lambda n: n == 4)
+        await wait_for(lambda: bus.pending(GROUP), lambda n: n == 4)
         await asyncio.sleep(1.5)
-        assert await redis_client.xlen(names.dlq(GROUP)) == 0
+        assert await redis_client.xlen(bus.names.dlq(GROUP)) == 0
         assert set((await delivery_counts(redis_client, stream)).values()) == {1}
 
         await proxy.up()
-        await wait_for(lambda: effects(engine, schema), lambda rows: len(rows) == 4)
-        await wait_for(lambda: pending_count(redis_client, stream, GROUP), lambda n: n == 0)
-    assert await redis_client.xlen(names.dlq(GROUP)) == 0
+        await bus.effects_until(4)
+        await bus.drained(GROUP)
+    assert await redis_client.xlen(bus.names.dlq(GROUP)) == 0
     # The held batch, idle far beyond reclaim_min_idle_ms, was not claimed from under the
     # subscriber: it ran once, on its first delivery.
     assert deliveries == [1, 1, 1, 1]
@@ -199,25 +156,3 @@ async def test_database_unreachable_from_the_start(
     assert not REGISTRY.get_sample_value(
         "messaging_entries_reclaimed_total", {"group": GROUP, "stream": stream}
     )
-
-
-def test_classification_of_database_failures() -> None:
-    refused = psycopg.OperationalError("connection failed: Connection refused")
-    assert is_database_unavailable(refused)
-    assert is_database_unavailable(wrapped(refused))
-    assert is_database_unavailable(wrapped(psycopg.errors.AdminShutdown()))
-    assert is_database_unavailable(wrapped(psycopg.errors.TooManyConnections()))
-    assert is_database_unavailable(sa_exc.TimeoutError("QueuePool limit reached"))
-    try:  # a handler wrapping the outage in its own error
-        raise RuntimeError("could not save") from wrapped(refused)
-    except RuntimeError as exc:
-        assert is_database_unavailable(exc)
-
-    # The event's (or its handler's) fault: these count towards max_deliveries.
-    assert not is_database_unavailable(RuntimeError("bug"))
-    assert not is_database_unavailable(wrapped(psycopg.errors.DeadlockDetected()))
-    assert not is_database_unavailable(wrapped(psycopg.errors.QueryCanceled()))
-    assert not is_database_unavailable(wrapped(psycopg.errors.UniqueViolation()))
-    # Ambiguous: decided by probing the database.
-    assert is_connection_error(ConnectionRefusedError())
-    assert not is_database_unavailable(ConnectionRefusedError())

@@ -8,14 +8,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
-import redis.asyncio as aioredis
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from libs.messaging.tests.integration.support import category_created, effects, publish, wait_for
+from libs.messaging.tests.integration.support import Bus, category_created, wait_for
 from libs.messaging.tests.integration.test_consumer import make_consumer
-from marcus_contracts import StreamNames
 from marcus_messaging.pruning import prune_ledger
 from marcus_web.app import create_service_app
 from marcus_web.settings import ServiceSettings
@@ -79,30 +77,23 @@ async def test_pruning_goes_in_batches(engine: AsyncEngine, schema: str) -> None
 
 
 async def test_a_redelivery_within_the_retention_is_still_skipped_after_pruning(
-    engine: AsyncEngine,
-    schema: str,
-    redis_url: str,
-    names: StreamNames,
-    redis_client: aioredis.Redis,
+    bus: Bus,
 ) -> None:
-    stream = names.events("catalog")
-    consumer = make_consumer(engine, schema, redis_url, names)
+    engine, schema = bus.engine, bus.schema
+    consumer = make_consumer(bus)
 
     once = category_created("once")
     await add_rows(engine, schema, "indexer", [timedelta(days=8)])
     async with consumer.running():
-        await publish(redis_client, stream, once)
-        await wait_for(lambda: effects(engine, schema), lambda rows: len(rows) == 1)
+        await bus.publish(once)
+        await bus.effects_until(1)
         # The retention's minimum (an hour), and the default week: both keep the row.
         assert await prune_ledger(engine, schema, timedelta(hours=1)) == 1
         assert await prune_ledger(engine, schema, WEEK) == 0
-        await publish(redis_client, stream, once)  # the same event again, e.g. a republish
         marker = category_created("marker")
-        await publish(redis_client, stream, marker)
-        rows = await wait_for(
-            lambda: effects(engine, schema),
-            lambda rows: str(marker.id) in {row[0] for row in rows},
-            what="the marker effect",
+        await bus.publish(once, marker)  # the same event again, e.g. a republish
+        rows = await bus.effects_until(
+            lambda rows: str(marker.id) in {row[0] for row in rows}, what="the marker effect"
         )
     assert [row[0] for row in rows] == [str(once.id), str(marker.id)]
 

@@ -12,18 +12,10 @@ from dataclasses import replace
 
 import pytest
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from libs.messaging.tests.integration.support import (
-    category_created,
-    effects,
-    publish,
-    record_effect,
-    wait_for,
-)
+from libs.messaging.tests.integration.support import Bus, category_created, publish, wait_for
 from libs.messaging.tests.integration.test_consumer import FAST, GROUP
-from marcus_contracts import StreamNames
-from marcus_messaging import Consumer, HandlerContext
+from marcus_messaging import Consumer
 from marcus_messaging.connections import RedisTimeouts, redis_client, redis_options
 from marcus_web.app import create_service_app
 from marcus_web.settings import ServiceSettings
@@ -86,22 +78,10 @@ async def test_finding_6_a_frozen_redis_is_a_timeout_not_a_hang(own_redis: Redis
 
 
 async def test_finding_6_consumers_recover_after_a_freeze_without_loss(
-    engine: AsyncEngine, schema: str, own_redis: RedisProcess, names: StreamNames
+    bus: Bus, own_redis: RedisProcess
 ) -> None:
-    stream = names.events("catalog")
-    consumer = Consumer(
-        group=GROUP,
-        streams=["catalog"],
-        engine=engine,
-        schema=schema,
-        redis_url=own_redis.url,
-        names=names,
-        settings=replace(FAST, redis=QUICK),
-    )
-
-    @consumer.handler("catalog.category.created")
-    async def created(ctx: HandlerContext) -> None:
-        await record_effect(ctx, schema, consumer.consumer_name)
+    stream = bus.stream
+    consumer = bus.recorder(GROUP, replace(FAST, redis=QUICK), redis_url=own_redis.url)
 
     producer = redis_client(own_redis.url, QUICK)
     sent = []
@@ -110,7 +90,7 @@ async def test_finding_6_consumers_recover_after_a_freeze_without_loss(
             for i in range(5):
                 sent.append(str((envelope := category_created(f"before-{i}")).id))
                 await publish(producer, stream, envelope)
-            await wait_for(lambda: effects(engine, schema), lambda rows: len(rows) >= 5)
+            await bus.effects_until(lambda rows: len(rows) >= 5)
             freeze(own_redis)
             during = category_created("during")
             with pytest.raises(RedisTimeoutError):  # the outage, as a producer sees it
@@ -123,10 +103,8 @@ async def test_finding_6_consumers_recover_after_a_freeze_without_loss(
             for i in range(5):
                 sent.append(str((envelope := category_created(f"after-{i}")).id))
                 await publish(producer, stream, envelope)
-            rows = await wait_for(
-                lambda: effects(engine, schema),
-                lambda rows: set(sent) <= {row[0] for row in rows},
-                what="every event's effect",
+            rows = await bus.effects_until(
+                lambda rows: set(sent) <= {row[0] for row in rows}, what="every event's effect"
             )
     finally:
         thaw(own_redis)

@@ -10,11 +10,10 @@ from dataclasses import replace
 
 import pytest
 import redis.asyncio as aioredis
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libs.messaging.tests.integration.support import (
+    Bus,
     category_created,
-    pending_count,
     publish,
     text_of,
     wait_for,
@@ -27,7 +26,7 @@ from marcus_eventstore.trimming import (
     trim_consumed,
     trim_if_longer,
 )
-from marcus_messaging import Consumer, HandlerContext
+from marcus_messaging import HandlerContext
 from scripts.streams import trim
 
 
@@ -64,41 +63,25 @@ async def test_finding_5_trimming_keeps_what_a_lagging_group_has_not_read_or_ack
 
 
 async def test_finding_5_a_claim_of_a_trimmed_entry_is_logged_and_counted(
-    engine: AsyncEngine,
-    schema: str,
-    redis_url: str,
-    names: StreamNames,
-    redis_client: aioredis.Redis,
-    caplog: pytest.LogCaptureFixture,
+    bus: Bus, caplog: pytest.LogCaptureFixture
 ) -> None:
-    stream = names.events("catalog")
-    consumer = Consumer(
-        group=GROUP,
-        streams=["catalog"],
-        engine=engine,
-        schema=schema,
-        redis_url=redis_url,
-        names=names,
-        settings=replace(FAST, max_deliveries=10_000),
-    )
+    consumer = bus.consumer(GROUP, replace(FAST, max_deliveries=10_000))
 
     @consumer.handler("catalog.category.created")
     async def failing(ctx: HandlerContext) -> None:
         raise RuntimeError("keeps failing, so the entry stays pending")
 
-    entry_id = await publish(redis_client, stream, category_created())
-    labels = {"group": GROUP, "stream": stream, "reason": "deleted"}
+    [entry_id] = await bus.publish(category_created())
+    labels = {"group": GROUP, "stream": bus.stream, "reason": "deleted"}
     before = sample("messaging_reclaim_empty_total", **labels)
     with caplog.at_level(logging.ERROR, logger="marcus.messaging"):
         async with consumer.running():
-            await wait_for(
-                lambda: pending_count(redis_client, stream, GROUP), lambda n: n == 1, what="pending"
-            )
-            await redis_client.xdel(stream, entry_id)  # as an approximate MAXLEN trim would
+            await wait_for(lambda: bus.pending(GROUP), lambda n: n == 1, what="pending")
+            await bus.redis.xdel(bus.stream, entry_id)  # as an approximate MAXLEN trim would
             await wait_for(
                 lambda: _sampled(labels), lambda n: n > before, what="the lost entry counted"
             )
-    assert await pending_count(redis_client, stream, GROUP) == 0
+    assert await bus.pending(GROUP) == 0
     assert any(
         "no longer in the stream" in record.getMessage() and entry_id in record.getMessage()
         for record in caplog.records
