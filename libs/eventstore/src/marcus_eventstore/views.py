@@ -1,10 +1,13 @@
 """Materialized views a service owns, refreshed when the scheduler asks.
 
 The scheduler emits `scheduler.views.refresh_requested` (hourly by default); every
-service that owns materialized views registers one handler for it:
+service that owns materialized views handles it in its consumer:
 
-    views = MaterializedViews("assistant", ["best_sellers"])
-    consumer.handler(ViewsRefreshRequested.event_type)(refresh_views_handler(views))
+    VIEWS = MaterializedViews("assistant", ["best_sellers"])
+
+    @handles(ViewsRefreshRequested)
+    async def on_views_refresh_requested(event: ViewsRefreshRequested, ctx: HandlerContext) -> None:
+        await VIEWS.refresh(ctx.session, event.views)
 
 `REFRESH MATERIALIZED VIEW CONCURRENTLY` keeps the view readable while it is rebuilt
 (it needs a unique index on the view; `check` says so at start-up rather than at the
@@ -20,8 +23,7 @@ A service refreshes only its own, and ignores names it does not own.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -81,29 +83,3 @@ class MaterializedViews:
             await session.execute(text(f'REFRESH MATERIALIZED VIEW {how}"{self.schema}"."{name}"'))
             refreshed.append(f"{self.schema}.{name}")
         return refreshed
-
-
-class _RefreshRequested(Protocol):
-    views: list[str]
-
-
-class _Context(Protocol):
-    """What marcus_messaging.HandlerContext provides (typed here: no dependency)."""
-
-    @property
-    def event(self) -> Any: ...
-
-    @property
-    def session(self) -> AsyncSession: ...
-
-
-def refresh_views_handler(views: MaterializedViews) -> Callable[[Any], Awaitable[None]]:
-    """A consumer handler for `scheduler.views.refresh_requested` refreshing `views`."""
-
-    async def on_refresh_requested(ctx: _Context) -> None:
-        event: _RefreshRequested = ctx.event
-        refreshed = await views.refresh(ctx.session, event.views)
-        if refreshed:
-            log.info("refreshed %s", ", ".join(refreshed))
-
-    return on_refresh_requested

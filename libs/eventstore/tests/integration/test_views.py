@@ -14,8 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from marcus_contracts import STREAM_FIELD, StreamNames, registry
 from marcus_contracts.events.scheduler import ViewsRefreshRequested
-from marcus_eventstore.views import MaterializedViews, ViewError, refresh_views_handler
-from marcus_messaging import Consumer, ConsumerSettings, create_ledger_tables, group_state
+from marcus_eventstore.views import MaterializedViews, ViewError
+from marcus_messaging import (
+    Consumer,
+    ConsumerSettings,
+    HandlerContext,
+    create_ledger_tables,
+    group_state,
+)
 from tests.support.servers import wait_for
 
 
@@ -68,7 +74,11 @@ def views_consumer(engine, schema, redis_url, prefix, views: MaterializedViews) 
         names=StreamNames(prefix),
         settings=ConsumerSettings(block_ms=100, backoff_base_ms=100),
     )
-    consumer.handler(ViewsRefreshRequested.event_type)(refresh_views_handler(views))
+
+    async def on_views_refresh_requested(ctx: HandlerContext) -> None:
+        await views.refresh(ctx.session, ctx.event.views)
+
+    consumer.handler(ViewsRefreshRequested.event_type)(on_views_refresh_requested)
     return consumer
 
 
