@@ -197,9 +197,7 @@ ALL = (
 )
 
 
-# Unversioned names: the newest version of each event (and of the models they
-# carry). Producers and consumers use these, so a grep for `OrderPlaced` finds them all;
-# older versions live in `marcus_contracts.events.history`.
+# Unversioned names: the newest version of each event (see the package docstring).
 SessionStarted = SessionStartedV1
 MessageReceived = MessageReceivedV1
 ReplyRecorded = ReplyRecordedV1

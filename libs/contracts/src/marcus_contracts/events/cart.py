@@ -152,9 +152,7 @@ ALL = (
 )
 
 
-# Unversioned names: the newest version of each event (and of the models they
-# carry). Producers and consumers use these, so a grep for `OrderPlaced` finds them all;
-# older versions live in `marcus_contracts.events.history`.
+# Unversioned names: the newest version of each event (see the package docstring).
 CartItemAdded = CartItemAddedV1
 CartItemQuantitySet = CartItemQuantitySetV1
 CartItemRemoved = CartItemRemovedV1

@@ -411,9 +411,7 @@ SNAPSHOT = (ProductSnapshottedV1, SnapshotCompletedV1)
 `events.catalog` nor the event store."""
 
 
-# Unversioned names: the newest version of each event (and of the models they
-# carry). Producers and consumers use these, so a grep for `OrderPlaced` finds them all;
-# older versions live in `marcus_contracts.events.history`.
+# Unversioned names: the newest version of each event (see the package docstring).
 RejectedLine = RejectedLineV2
 CategoryCreated = CategoryCreatedV1
 CategoryUpdated = CategoryUpdatedV1

@@ -110,9 +110,7 @@ class SnapshotRequestedV1(Event):
 ALL = (IndexRebuiltV1, IndexRebuildFailedV1, SnapshotRequestedV1)
 
 
-# Unversioned names: the newest version of each event (and of the models they
-# carry). Producers and consumers use these, so a grep for `OrderPlaced` finds them all;
-# older versions live in `marcus_contracts.events.history`.
+# Unversioned names: the newest version of each event (see the package docstring).
 IndexRebuilt = IndexRebuiltV1
 IndexRebuildFailed = IndexRebuildFailedV1
 SnapshotRequested = SnapshotRequestedV1

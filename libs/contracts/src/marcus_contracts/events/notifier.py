@@ -51,8 +51,6 @@ class EmailFailedV1(_DeliveryV1):
 ALL = (EmailSentV1, EmailFailedV1)
 
 
-# Unversioned names: the newest version of each event (and of the models they
-# carry). Producers and consumers use these, so a grep for `OrderPlaced` finds them all;
-# older versions live in `marcus_contracts.events.history`.
+# Unversioned names: the newest version of each event (see the package docstring).
 EmailSent = EmailSentV1
 EmailFailed = EmailFailedV1

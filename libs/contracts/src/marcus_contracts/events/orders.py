@@ -185,9 +185,7 @@ ALL = (
 )
 
 
-# Unversioned names: the newest version of each event (and of the models they
-# carry). Producers and consumers use these, so a grep for `OrderPlaced` finds them all;
-# older versions live in `marcus_contracts.events.history`.
+# Unversioned names: the newest version of each event (see the package docstring).
 OrderLine = OrderLineV2
 RejectionReason = RejectionReasonV2
 OrderPlaced = OrderPlacedV2

@@ -68,9 +68,7 @@ class JobFinishedV1(Event):
 ALL = (IndexRebuildRequestedV1, ViewsRefreshRequestedV1, CartRemindersRequestedV1, JobFinishedV1)
 
 
-# Unversioned names: the newest version of each event (and of the models they
-# carry). Producers and consumers use these, so a grep for `OrderPlaced` finds them all;
-# older versions live in `marcus_contracts.events.history`.
+# Unversioned names: the newest version of each event (see the package docstring).
 IndexRebuildRequested = IndexRebuildRequestedV1
 ViewsRefreshRequested = ViewsRefreshRequestedV1
 CartRemindersRequested = CartRemindersRequestedV1
