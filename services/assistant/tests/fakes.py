@@ -1,87 +1,47 @@
-"""In-memory fakes of the assistant's repository, unit of work and shop API (cosmicpython
-style), for unit tests of the command handlers: aggregates are stored as copies, and only
-a commit makes a change (and its events) visible, as with the real transaction."""
+"""In-memory fakes of the assistant's store, repository and shop API, for unit tests of
+the command handlers; the unit of work is the shared one (`tests/support/fakes.py`)."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
 from decimal import Decimal
-from types import TracebackType
 from typing import Any
 from uuid import UUID
 
 from assistant.actions import Action
 from assistant.domain import ChatSession
 from assistant.shop_api import Answer, ShopUnavailable
-from marcus_contracts import Event
 from marcus_eventstore import Aggregate
+from tests.support import fakes
 
 
-class FakeStore:
+class FakeStore(fakes.FakeStore):
     """What is committed: chat sessions, actions, and every event in order."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.sessions: dict[UUID, ChatSession] = {}
         self.actions: dict[UUID, Action] = {}
-        self.events: list[tuple[UUID, int, Event]] = []
 
-    def types(self) -> list[str]:
-        return [event.event_type for _, _, event in self.events]
+    def keep(self, aggregate: Aggregate) -> None:
+        if isinstance(aggregate, Action):
+            self.actions[aggregate.id] = copy.deepcopy(aggregate)
+        elif isinstance(aggregate, ChatSession):
+            self.sessions[aggregate.id] = copy.deepcopy(aggregate)
 
 
-class FakeRepository:
-    def __init__(self, store: FakeStore) -> None:
-        self.store = store
-        self.seen: list[Aggregate] = []
-
-    def add(self, aggregate: Aggregate) -> None:
-        self.seen.append(aggregate)
-
+class FakeRepository(fakes.FakeRepository[FakeStore]):
     async def chat_session(self, session_id: UUID, *, lock: bool = True) -> ChatSession | None:
-        return self._loaded(self.store.sessions.get(session_id))
+        return self.loaded(self.store.sessions.get(session_id))
 
     async def action(self, action_id: UUID) -> Action | None:
-        return self._loaded(self.store.actions.get(action_id))
-
-    def _loaded(self, stored: Any) -> Any:
-        aggregate = copy.deepcopy(stored)
-        if aggregate is not None:
-            self.seen.append(aggregate)
-        return aggregate
+        return self.loaded(self.store.actions.get(action_id))
 
 
-class FakeUnitOfWork:
-    def __init__(self, store: FakeStore) -> None:
-        self.store = store
-        self.commits = 0
-
-    async def __aenter__(self) -> FakeUnitOfWork:
-        self.repo = FakeRepository(self.store)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None  # uncommitted changes are dropped with the repository
-
-    async def commit(self) -> list[Event]:
-        recorded: list[Event] = []
-        for aggregate in self.repo.seen:
-            for event in aggregate.pending:
-                aggregate.version += 1
-                self.store.events.append((aggregate.id, aggregate.version, event))
-                recorded.append(event)
-            aggregate.pending.clear()
-            if isinstance(aggregate, Action):
-                self.store.actions[aggregate.id] = copy.deepcopy(aggregate)
-            elif isinstance(aggregate, ChatSession):
-                self.store.sessions[aggregate.id] = copy.deepcopy(aggregate)
-        self.commits += 1
-        return recorded
+class FakeUnitOfWork(fakes.FakeUnitOfWork[FakeStore, FakeRepository]):
+    def make_repository(self) -> FakeRepository:
+        return FakeRepository(self.store)
 
 
 class FakeShop:
