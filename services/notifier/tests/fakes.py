@@ -1,18 +1,15 @@
-"""In-memory fakes of the notifier's delivery repository and unit of work (cosmicpython
-style), for unit tests of its command handlers: deliveries are rows in a dict, and only
-a commit makes a change (and its events) visible, as with the real transaction."""
+"""In-memory fakes of the notifier's store and delivery repository, for unit tests of its
+command handlers: deliveries are rows in a dict the repository works on a copy of; the
+unit of work is the shared one (`tests/support/fakes.py`), whose commit keeps the rows."""
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any
+from dataclasses import dataclass
 from uuid import UUID
 
-from marcus_contracts import Event
-from marcus_eventstore import Aggregate
 from notifier.storage.repository import Outcome
+from tests.support import fakes
 
 
 @dataclass
@@ -26,22 +23,16 @@ class Row:
     last_error: str | None = None
 
 
-@dataclass
-class FakeStore:
-    rows: dict[UUID, Row] = field(default_factory=dict)
-    events: list[tuple[UUID, int, Event]] = field(default_factory=list)
-
-    def of_type(self, kind: type[Any]) -> list[Any]:
-        return [event for _, _, event in self.events if isinstance(event, kind)]
+class FakeStore(fakes.FakeStore):
+    def __init__(self, rows: dict[UUID, Row] | None = None) -> None:
+        super().__init__()
+        self.rows: dict[UUID, Row] = {} if rows is None else rows
 
 
-class FakeRepository:
-    def __init__(self, rows: dict[UUID, Row]) -> None:
-        self.rows = rows
-        self.seen: list[Aggregate] = []
-
-    def add(self, aggregate: Aggregate) -> None:
-        self.seen.append(aggregate)
+class FakeRepository(fakes.FakeRepository[FakeStore]):
+    def __init__(self, store: FakeStore) -> None:
+        super().__init__(store)
+        self.rows = copy.deepcopy(store.rows)
 
     async def sent_outcome(self, delivery_id: UUID) -> Outcome | None:
         row = self.rows.get(delivery_id)
@@ -56,31 +47,9 @@ class FakeRepository:
         return Outcome(row.version - 1, row.attempts)
 
 
-class FakeUnitOfWork:
-    def __init__(self, store: FakeStore) -> None:
-        self.store = store
-        self.commits = 0
+class FakeUnitOfWork(fakes.FakeUnitOfWork[FakeStore, FakeRepository]):
+    def make_repository(self) -> FakeRepository:
+        return FakeRepository(self.store)
 
-    async def __aenter__(self) -> FakeUnitOfWork:
-        self.repo = FakeRepository(copy.deepcopy(self.store.rows))
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None  # uncommitted changes are dropped with the repository
-
-    async def commit(self) -> list[Event]:
-        recorded: list[Event] = []
-        for aggregate in self.repo.seen:
-            for event in aggregate.pending:
-                aggregate.version += 1
-                self.store.events.append((aggregate.id, aggregate.version, event))
-                recorded.append(event)
-            aggregate.pending.clear()
+    def keep(self) -> None:
         self.store.rows = self.repo.rows
-        self.commits += 1
-        return recorded
