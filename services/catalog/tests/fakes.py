@@ -1,14 +1,13 @@
-"""In-memory fakes of the catalog's repository and unit of work (cosmicpython style), for
-unit tests of the command handlers: aggregates are stored as copies, and only a commit
-makes a change (and its events) visible, as with the real transaction. Reservations are
-kept the way the projector keeps them: from the stock events."""
+"""In-memory fakes of the catalog's store and repository, for unit tests of the command
+handlers; the unit of work is the shared one (`tests/support/fakes.py`), refusing what
+the database's unique constraints refuse. Reservations are kept the way the projector
+keeps them: from the stock events."""
 
 from __future__ import annotations
 
 import copy
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from types import TracebackType
 from typing import Any
 from uuid import UUID
 
@@ -17,19 +16,20 @@ from catalog.storage.uow import CatalogUnitOfWork
 from marcus_contracts import Event
 from marcus_contracts.events import catalog as ev
 from marcus_eventstore import Aggregate, Conflict
+from tests.support import fakes
 
 
-class FakeStore:
+class FakeStore(fakes.FakeStore):
     """What is committed: categories, products, open reservations, every event in order."""
 
     def __init__(self, *aggregates: Category | Product) -> None:
+        super().__init__()
         self.categories: dict[UUID, Category] = {}
         self.products: dict[UUID, Product] = {}
         self.reserved: dict[UUID, dict[UUID, int]] = defaultdict(dict)
         """order -> product -> units still reserved."""
         self.reserved_options: dict[UUID, dict[UUID, dict[UUID, int]]] = defaultdict(dict)
         """order -> product -> option -> units still reserved."""
-        self.events: list[tuple[UUID, int, Event]] = []
         for aggregate in aggregates:
             self.keep(aggregate)
 
@@ -43,7 +43,7 @@ class FakeStore:
                 self.products[aggregate.id] = copy.deepcopy(aggregate)
 
     def record(self, subject: UUID, sequence: int, event: Event) -> None:
-        self.events.append((subject, sequence, event))
+        super().record(subject, sequence, event)
         if isinstance(event, ev.StockReserved):
             self.reserved[event.order_id][event.product_id] = event.quantity
         elif isinstance(event, ev.StockReleased):
@@ -55,18 +55,13 @@ class FakeStore:
         elif isinstance(event, ev.OptionStockReleased):
             self.reserved_options[event.order_id].pop(event.product_id, None)
 
-    def of_type(self, kind: type[Any]) -> list[Any]:
-        return [event for _, _, event in self.events if isinstance(event, kind)]
 
-
-class FakeRepository:
+class FakeRepository(fakes.FakeRepository[FakeStore]):
     """The real repository's interface; one instance per product per unit of work."""
 
     def __init__(self, store: FakeStore) -> None:
-        self.store = store
+        super().__init__(store)
         self._loaded: dict[UUID, Aggregate] = {}
-        self.seen: list[Aggregate] = []
-        self.add = self.seen.append
 
     def _load(self, found: Aggregate | None) -> Any:
         if found is None:
@@ -111,38 +106,16 @@ class FakeRepository:
         return {p: self._load(self.store.products[p]) for p in product_ids}
 
 
-class FakeUnitOfWork:
+class FakeUnitOfWork(fakes.FakeUnitOfWork[FakeStore, FakeRepository]):
     """Commits into the `FakeStore`; refuses a duplicate slug or sku as the database's
     unique constraints do (`CatalogUnitOfWork.unique_messages`)."""
 
-    def __init__(self, store: FakeStore) -> None:
-        self.store = store
-        self.commits = 0
-
-    async def __aenter__(self) -> FakeUnitOfWork:
-        self.repo = FakeRepository(self.store)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None  # uncommitted changes are dropped with the repository
+    def make_repository(self) -> FakeRepository:
+        return FakeRepository(self.store)
 
     async def commit(self) -> list[Event]:
         self._check_unique()
-        recorded: list[Event] = []
-        for aggregate in self.repo.seen:
-            for event in aggregate.pending:
-                aggregate.version += 1
-                self.store.record(aggregate.id, aggregate.version, event)
-                recorded.append(event)
-            aggregate.pending.clear()
-            self.store.keep(aggregate)
-        self.commits += 1
-        return recorded
+        return await super().commit()
 
     def _check_unique(self) -> None:
         messages = CatalogUnitOfWork.unique_messages
