@@ -39,6 +39,7 @@ SUITES: dict[str, str] = {
     "tests/security/test_ownership.py": "integration",
     "tests/test_compose.py": "unit",
     "tests/test_docs_links.py": "unit",
+    "tests/test_fakes.py": "unit",
     "tests/test_first_run.py": "e2e",
     "tests/test_seed_data.py": "unit",
     "tests/test_service_shape.py": "unit",
