@@ -23,6 +23,9 @@ class NotifierSettings(ServiceSettings):
     that does not offer it), false never. AUTH is only ever sent over TLS (notifier.smtp)."""
     smtp_ca_file: str | None = None
     """CA bundle that signs the SMTP server's certificate, when not a public one."""
+    smtp_session_idle_s: float = Field(default=10.0, ge=0)
+    """An SMTP session is kept open for the next e-mail and closed (QUIT) after this many
+    idle seconds; 0: a fresh session per e-mail (notifier.smtp)."""
     mail_from: str = "Marcus shop <orders@marcus.example>"
     message_id_domain: str = "notifier.marcus.example"
 
