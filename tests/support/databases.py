@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 SCHEMA_TABLES = (
@@ -109,3 +110,27 @@ def truncate_tables_sync(database_url: str, *services: str) -> None:
                 conn.execute(text(f"REFRESH MATERIALIZED VIEW {view}"))
     finally:
         engine.dispose()
+
+
+def migrated(database_url: str, *services: str) -> str:
+    """`database_url`, with the schemas of `services` upgraded to their newest migration
+    (what a service suite's session-scoped database fixture returns)."""
+    from marcus_eventstore.migrations import upgrade
+
+    for service in services:
+        upgrade(service, database_url)
+    return database_url
+
+
+@asynccontextmanager
+async def emptied_engine(database_url: str, *services: str) -> AsyncIterator[Any]:
+    """An async engine on `database_url` once the tables of `services` are emptied (a
+    test's `engine` fixture); disposed on leaving."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    await truncate_tables(database_url, *services)
+    engine = create_async_engine(database_url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from services.catalog.tests.support import CatalogApi, StreamReader
+from tests.support.databases import emptied_engine, migrated
 
 if TYPE_CHECKING:
     import httpx
@@ -23,22 +24,13 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 def catalog_database(database_url: str) -> str:
-    from marcus_eventstore.migrations import upgrade
-
-    upgrade("catalog", database_url)
-    return database_url
+    return migrated(database_url, "catalog")
 
 
 @pytest.fixture
 async def engine(catalog_database: str) -> AsyncIterator[AsyncEngine]:
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from tests.support.databases import truncate_tables
-
-    await truncate_tables(catalog_database, "catalog")
-    engine = create_async_engine(catalog_database)
-    yield engine
-    await engine.dispose()
+    async with emptied_engine(catalog_database, "catalog") as engine:
+        yield engine
 
 
 @pytest.fixture

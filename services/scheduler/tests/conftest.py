@@ -8,33 +8,24 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from marcus_eventstore.migrations import upgrade
 from scheduler.main import create_app
 from scheduler.settings import SchedulerSettings
 from services.scheduler.tests.support import SchedulerStream
-from tests.support.databases import truncate_tables
+from tests.support.databases import emptied_engine, migrated
 from tests.support.servers import serve_app
 
 
 @pytest.fixture(scope="session")
 def scheduler_database(database_url: str) -> str:
-    upgrade("scheduler", database_url)
-    return database_url
+    return migrated(database_url, "scheduler")
 
 
 @pytest.fixture
 async def engine(scheduler_database: str) -> AsyncIterator[AsyncEngine]:
-    await truncate_tables(scheduler_database, "scheduler")
-    engine = create_async_engine(scheduler_database)
-    yield engine
-    await engine.dispose()
+    async with emptied_engine(scheduler_database, "scheduler") as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -8,27 +8,19 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from marcus_contracts import Event, registry
 from marcus_contracts.events import catalog
 from orders.storage import read_model
-from services.orders.tests.stack import truncate
+from services.orders.tests.stack import SERVICES
+from tests.support.databases import emptied_engine
 
 
 @pytest.fixture
 async def engine(saga_database: str) -> AsyncIterator[AsyncEngine]:
-    await truncate(saga_database)
-    engine = create_async_engine(saga_database)
-    try:
+    async with emptied_engine(saga_database, *SERVICES) as engine:
         yield engine
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture
