@@ -1,6 +1,6 @@
-"""Notifier tests: a migrated schema, a notifier process, order and cart events
-(`events.py`) put on the stream directly (the notifier only reads `events.orders`), and
-the mail catcher."""
+"""Notifier tests: a migrated schema and a notifier process (the orders suite's stack),
+order and cart events (`events.py`) put on the stream directly (the notifier only reads
+`events.orders`), and the mail catcher."""
 
 from __future__ import annotations
 
@@ -13,25 +13,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from marcus_contracts import STREAM_FIELD, Envelope, StreamNames
-from services.orders.tests.stack import MailCatcher, Stack, migrate, truncate
+from services.orders.tests.stack import MailCatcher, Stack, stack_fixtures
 
-
-@pytest.fixture(scope="session")
-def notifier_database(database_url: str) -> str:
-    migrate(database_url)
-    return database_url
-
-
-@pytest.fixture
-async def stack(
-    notifier_database: str, redis_url: str, stream_prefix: str, tmp_path: Path
-) -> AsyncIterator[Stack]:
-    await truncate(notifier_database)
-    stack = Stack(notifier_database, redis_url, stream_prefix, tmp_path)
-    try:
-        yield stack
-    finally:
-        stack.stop_all()
+saga_database, stack = stack_fixtures()
 
 
 @pytest.fixture
@@ -82,7 +66,7 @@ class Db:
 
 
 @pytest.fixture
-async def db(notifier_database: str) -> AsyncIterator[Db]:
-    db = Db(notifier_database)
+async def db(saga_database: str) -> AsyncIterator[Db]:
+    db = Db(saga_database)
     yield db
     await db.engine.dispose()

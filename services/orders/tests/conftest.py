@@ -7,25 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from services.orders.tests.stack import MailCatcher, Shop, Stack, migrate, truncate
+from services.orders.tests.stack import MailCatcher, Shop, Stack, stack_fixtures
 
-
-@pytest.fixture(scope="session")
-def saga_database(database_url: str) -> str:
-    migrate(database_url)
-    return database_url
-
-
-@pytest.fixture
-async def stack(
-    saga_database: str, redis_url: str, stream_prefix: str, tmp_path: Path
-) -> AsyncIterator[Stack]:
-    await truncate(saga_database)
-    stack = Stack(saga_database, redis_url, stream_prefix, tmp_path)
-    try:
-        yield stack
-    finally:
-        stack.stop_all()
+saga_database, stack = stack_fixtures()
 
 
 @pytest.fixture

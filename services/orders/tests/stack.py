@@ -7,7 +7,7 @@ catcher (the real one a developer runs) served in the test's own event loop.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,10 +16,9 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from marcus_eventstore.migrations import upgrade
 from scripts.mailcatcher import CatcherHandler, Mailbox, start_catcher
 from tests.support.auth import SECRET, bearer
-from tests.support.databases import truncate_tables
+from tests.support.databases import migrated, truncate_tables
 from tests.support.processes import FAST_CONSUMERS, ServiceProcess, service_env, stop_all
 from tests.support.servers import free_port, wait_for
 
@@ -29,18 +28,13 @@ __all__ = [
     "Process",
     "Shop",
     "Stack",
-    "migrate",
+    "stack_fixtures",
     "token",
     "truncate",
     "wait_read_model",
 ]
 
 SERVICES = ("catalog", "orders", "notifier")
-
-
-def migrate(database_url: str) -> None:
-    for service in SERVICES:
-        upgrade(service, database_url)
 
 
 async def truncate(database_url: str) -> None:
@@ -91,6 +85,30 @@ class Stack:
 
     def stop_all(self) -> None:
         stop_all(self.processes)
+
+
+def stack_fixtures():  # type: ignore[no-untyped-def]
+    """The fixtures `saga_database` (session-scoped: the three services migrated) and
+    `stack` (a `Stack` on emptied tables, its processes stopped after the test); a
+    conftest exposes them with `saga_database, stack = stack_fixtures()`."""
+    import pytest
+
+    @pytest.fixture(scope="session")
+    def saga_database(database_url: str) -> str:
+        return migrated(database_url, *SERVICES)
+
+    @pytest.fixture
+    async def stack(
+        saga_database: str, redis_url: str, stream_prefix: str, tmp_path: Path
+    ) -> AsyncIterator[Stack]:
+        await truncate(saga_database)
+        stack = Stack(saga_database, redis_url, stream_prefix, tmp_path)
+        try:
+            yield stack
+        finally:
+            stack.stop_all()
+
+    return saga_database, stack
 
 
 class MailCatcher:
