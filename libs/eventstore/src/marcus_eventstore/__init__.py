@@ -12,10 +12,11 @@ from marcus_eventstore.projections import Projector, rebuild_projections
 from marcus_eventstore.relay import OutboxRelay, RelaySettings, advisory_key
 from marcus_eventstore.store import ConcurrencyError, EventStore, constraint_of
 from marcus_eventstore.tables import EventStoreTables, event_store_tables
-from marcus_eventstore.uow import CommandContext, UnitOfWork
+from marcus_eventstore.uow import AggregateRepository, CommandContext, UnitOfWork
 
 __all__ = [
     "Aggregate",
+    "AggregateRepository",
     "CommandContext",
     "ConcurrencyError",
     "Conflict",

@@ -74,6 +74,28 @@ class Repository(Protocol):
     """Every aggregate handed out or added: the unit of work collects their events."""
 
 
+A = TypeVar("A", bound=Aggregate)
+
+
+class AggregateRepository:
+    """What every service's repository shares: the unit of work's session, and `seen`,
+    the aggregates whose events its commit appends (loaded ones via `remember`, new ones
+    via `add`). A service's repository adds its queries."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.seen: list[Aggregate] = []
+
+    def add(self, aggregate: Aggregate) -> None:
+        self.seen.append(aggregate)
+
+    def remember(self, aggregate: A) -> A:
+        """`aggregate`, remembered for the commit (a repository returns what it loaded
+        through this)."""
+        self.seen.append(aggregate)
+        return aggregate
+
+
 R = TypeVar("R", bound=Repository)
 
 

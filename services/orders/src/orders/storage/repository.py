@@ -10,10 +10,9 @@ from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from marcus_contracts.events.orders import OrderLine, ShippingAddress
-from marcus_eventstore import Aggregate
+from marcus_eventstore import AggregateRepository
 from orders.domain import Order, PricedProduct
 from orders.storage.tables import (
     idempotency_keys,
@@ -29,14 +28,7 @@ class IdempotencyRecord:
     order_id: UUID
 
 
-class Repository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self.seen: list[Aggregate] = []
-
-    def add(self, aggregate: Aggregate) -> None:
-        self.seen.append(aggregate)
-
+class Repository(AggregateRepository):
     async def order(self, order_id: UUID, *, lock: bool = False) -> Order | None:
         """`lock` holds the order's row until commit: the saga's answers for one order
         (one event per reserved product, possibly on several replicas) and the customer's
@@ -62,8 +54,7 @@ class Repository:
             cart_id=row.cart_id,
             address=None if row.address is None else ShippingAddress.model_validate(row.address),
         )
-        self.seen.append(order)
-        return order
+        return self.remember(order)
 
     async def products(self, product_ids: Iterable[UUID]) -> dict[UUID, PricedProduct]:
         """Known, not deleted products of the read model."""

@@ -5,21 +5,13 @@ from __future__ import annotations
 from uuid import UUID
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from marcus_eventstore import Aggregate
+from marcus_eventstore import AggregateRepository
 from scheduler.domain import JobRun
 from scheduler.storage.tables import job_runs
 
 
-class Repository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self.seen: list[Aggregate] = []
-
-    def add(self, run: JobRun) -> None:
-        self.seen.append(run)
-
+class Repository(AggregateRepository):
     async def run(self, run_id: UUID, *, lock: bool = False) -> JobRun | None:
         """`lock` holds the row until commit, so concurrent outcome reports queue up."""
         query = select(job_runs).where(job_runs.c.id == run_id)
@@ -29,5 +21,4 @@ class Repository:
         run = JobRun(
             id=row.id, version=row.version, job=row.job, fire_time=row.fire_time, status=row.status
         )
-        self.seen.append(run)
-        return run
+        return self.remember(run)
