@@ -12,9 +12,8 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from marcus_eventstore import Aggregate
+from marcus_eventstore import AggregateRepository
 from notifier.storage.tables import deliveries
 
 
@@ -27,14 +26,7 @@ class Outcome:
     attempts: int
 
 
-class DeliveryRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self.seen: list[Aggregate] = []
-
-    def add(self, aggregate: Aggregate) -> None:
-        self.seen.append(aggregate)
-
+class DeliveryRepository(AggregateRepository):
     async def sent_outcome(self, delivery_id: UUID) -> Outcome | None:
         """Claim the outcome of a sent delivery, once: None when the delivery is not sent
         or its outcome was recorded already (a redelivered event)."""
