@@ -15,7 +15,8 @@ e-mail; "POST" is the checkout request alone. Both paths run in the same run, so
 ratio compares them on one machine state.
 
 For each replica count and load profile, the bench starts that many `python -m
-catalog|orders|notifier serve` processes (as `make up` would) and an SMTP catcher
+catalog|orders|notifier|indexer serve` processes (as `make up` would; the indexer with
+the hash embedder, on one Chroma server for the whole bench) and an SMTP catcher
 process (`python -m scripts.mailcatcher`), creates products with ample stock, places
 orders (round-robin over the orders replicas, one customer and one recipient per order)
 and waits for every e-mail. Two load profiles:
@@ -26,7 +27,12 @@ and waits for every e-mail. Two load profiles:
 
 Reported: orders/s (orders / time from the first POST to the last e-mail), p50/p99
 end-to-end latency, p50/p99 of the POST alone, and 2-replica / 1-replica ratios measured
-in the same run. On a 2-core machine that also runs PostgreSQL, Redis and the load
+in the same run. CPU per confirmed order of every process an order reaches (`ShopCpu`:
+the services, the indexer that follows the stock reservations, Chroma, the SMTP
+catcher, PostgreSQL, Redis), sampled as bench.bus samples its servers, with the shop's
+idle CPU before the orders beside it; and the first replica count's direct saturated
+run once more with a fresh SMTP session per e-mail (`--smtp-sessions`), so the kept
+session's saving is a ratio from the same run. On a 2-core machine that also runs PostgreSQL, Redis and the load
 generator, replicas add contention as much as capacity; the ratio says which wins.
 
 Results: bench/results/orders-<timestamp>.json and .md, with machine, versions, command.
@@ -41,13 +47,16 @@ import os
 import random
 import statistics
 import tempfile
+import threading
 import time
 import uuid
+from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import psycopg
 from sqlalchemy.engine import make_url
 
@@ -60,7 +69,11 @@ from tests.support.databases import truncate_tables_sync
 
 RESULTS = Path(__file__).parent / "results"
 SECRET = "bench-orders-secret-0123456789abcdef"
-SERVICES = ("catalog", "orders", "notifier")
+SERVICES = ("catalog", "orders", "notifier", "indexer")
+"""Every service an order's events reach: the indexer follows the stock reservations."""
+SMTP_SESSIONS = {"kept": "10", "fresh": "0"}
+"""SMTP_SESSION_IDLE_S of the notifier: a session kept for the next e-mails (the
+default), or a fresh session per e-mail (how the notifier sent before)."""
 
 
 def ensure_database(database_url: str) -> None:
@@ -90,6 +103,94 @@ def read_mailbox(folder: Path) -> dict[str, float]:
             record = json.loads(line)
             received.setdefault(record["recipients"][0], record["received_at"])
     return received
+
+
+CPU_ROLES = (*SERVICES, "smtp catcher", "chroma", "postgres", "redis")
+
+
+class ShopCpu:
+    """CPU seconds of every process an order passes through, by role, sampled every
+    20 ms (as `bench.bus_processes.ServerCpu` samples the servers): each started
+    process with its children, the PostgreSQL processes of the bench (backends of its
+    database, plus the server's own background processes: WAL writer, checkpointer...)
+    and the Redis server. Backends come and go, so each process's last reading is kept
+    and one that exits between samples loses at most 20 ms. The load generator (this
+    process) is not counted: it is the shoppers, not the shop. Redis and PostgreSQL's
+    background processes are shared with whatever else runs on the machine."""
+
+    def __init__(self, roles: dict[int, str], database: str) -> None:
+        self._roles = roles
+        self._database = database
+        self._first: dict[int, float] = {}
+        self._last: dict[int, tuple[str, float]] = {}
+        self._titles: dict[int, str | None] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._sample(baseline=True)
+        self._thread.start()
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        totals: dict[str, float] = defaultdict(float)
+        for pid, (role, cpu) in self._last.items():
+            totals[role] += cpu - self._first.get(pid, 0.0)
+        return dict(totals)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self._sample()
+
+    def _role(self, process: psutil.Process) -> str | None:
+        if process.pid not in self._titles:
+            self._titles[process.pid] = self._classify(process)
+        return self._titles[process.pid]
+
+    def _classify(self, process: psutil.Process) -> str | None:
+        try:
+            name = process.name()
+            if name == "redis-server":
+                return "redis"
+            if name != "postgres":
+                return None
+            title = " ".join(process.cmdline())
+        except psutil.Error:
+            return None
+        # A backend's title is "postgres: <user> <database> <client> <state>"; the
+        # server's own processes ("postgres: walwriter") name no client.
+        words = title.split()
+        is_backend = any("(" in word or word == "[local]" for word in words)
+        if is_backend and self._database not in words:
+            return None
+        return "postgres"
+
+    def _sample(self, baseline: bool = False) -> None:
+        seen: dict[int, str] = {}
+        for pid, role in self._roles.items():
+            try:
+                root = psutil.Process(pid)
+                seen[pid] = role
+                for child in root.children(recursive=True):
+                    seen[child.pid] = role
+            except psutil.Error:
+                continue
+        for process in psutil.process_iter():
+            if process.pid not in seen:
+                server = self._role(process)
+                if server is not None:
+                    seen[process.pid] = server
+        for pid, role in seen.items():
+            try:
+                times = psutil.Process(pid).cpu_times()
+            except psutil.Error:
+                continue
+            cpu = times.user + times.system
+            if baseline:
+                self._first[pid] = cpu
+            self._last[pid] = (role, cpu)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -142,6 +243,20 @@ async def check_out_cart(
 PATHS = {"direct": place_directly, "cart": check_out_cart}
 
 
+async def synced_documents(indexer_urls: list[str]) -> dict[str, float]:
+    """The indexers' live-sync writes so far by operation (upsert = embedded, metadata =
+    the text unchanged, so no embedding), from their /metrics."""
+    totals: dict[str, float] = defaultdict(float)
+    async with httpx.AsyncClient(timeout=10) as client:
+        for url in indexer_urls:
+            for line in (await client.get(f"{url}/metrics")).text.splitlines():
+                if line.startswith("indexer_documents_synced_total{"):
+                    labels, value = line.rsplit(" ", 1)
+                    operation = labels.split('operation="')[1].split('"')[0]
+                    totals[operation] += float(value)
+    return dict(totals)
+
+
 async def run_setting(
     replicas: int,
     path: str,
@@ -150,36 +265,46 @@ async def run_setting(
     concurrency: int,
     args: argparse.Namespace,
     folder: Path,
+    chroma: Any,
+    smtp: str = "kept",
 ) -> dict[str, Any]:
     truncate(args.database_url)
     prefix = f"bench-orders-{uuid.uuid4().hex[:8]}:"
-    mail_dir = folder / f"mail-{replicas}-{path}-{profile}"
+    label = f"{replicas}-{path}-{profile}-{smtp}"
+    mail_dir = folder / f"mail-{label}"
     env = {
         **os.environ,
         "DATABASE_URL": args.database_url,
         "REDIS_URL": args.redis_url,
         "STREAM_PREFIX": prefix,
+        "INDEX_NAMESPACE": prefix,
+        "CHROMA_URL": chroma.url,
+        "EMBEDDER": "hash",
         "JWT_SECRET": SECRET,
         "LOG_LEVEL": "warning",
         "DB_POOL_SIZE": "5",
+        "SMTP_SESSION_IDLE_S": SMTP_SESSIONS[smtp],
     }
     urls: dict[str, list[str]] = {service: [] for service in SERVICES}
+    roles = {chroma.proc.pid: "chroma"}
     with processes() as procs:
         procs.append(
             ServiceProcess(
                 "scripts.mailcatcher",
                 env,
                 folder,
-                f"mailcatcher-{replicas}-{profile}",
+                f"mailcatcher-{label}",
                 extra=["--dir", str(mail_dir)],
             )
         )
+        roles[procs[0].pid] = "smtp catcher"
         env["SMTP_PORT"] = str(procs[0].port)  # the services send to this catcher
         for service in SERVICES:
             for i in range(replicas):
-                proc = ServiceProcess(service, env, folder, f"{service}-{replicas}-{i}")
+                proc = ServiceProcess(service, env, folder, f"{service}-{label}-{i}")
                 procs.append(proc)
                 urls[service].append(proc.url)
+                roles[proc.pid] = service
         for proc in procs[1:]:
             await proc.wait_ready(90)
         admin = admin_headers(secret=SECRET, subject="bench")
@@ -213,6 +338,7 @@ async def run_setting(
 
         clients = [httpx.AsyncClient(base_url=url, timeout=60) for url in urls["orders"]]
         started: dict[str, float] = {}
+        placed: set[str] = set()
         post_latency: list[float] = []
         counter = iter(range(args.warmup + orders))
 
@@ -227,10 +353,19 @@ async def run_setting(
                 headers = {"Authorization": f"Bearer {token}"}
                 begin = time.time()
                 post = await place(clients[n % len(clients)], headers, recipient, lines)
+                placed.add(recipient)
                 if n >= args.warmup:
                     started[recipient] = begin
                     post_latency.append(post)
 
+        database = make_url(args.database_url).database or ""
+        idle = ShopCpu(roles, database)  # what the shop burns with no order in flight
+        idle.start()
+        await asyncio.sleep(args.idle_window)
+        idle_cpu_s = idle.stop()
+        synced_before = await synced_documents(urls["indexer"])
+        cpu = ShopCpu(roles, database)
+        cpu.start()
         try:
             await asyncio.gather(*(customer_loop() for _ in range(concurrency)))
         finally:
@@ -238,16 +373,28 @@ async def run_setting(
                 await client.aclose()
 
         async def all_mail() -> bool:
-            return len(read_mailbox(mail_dir).keys() & started.keys()) == len(started)
+            return len(read_mailbox(mail_dir).keys() & placed) == len(placed)
 
-        await wait_until(all_mail, args.timeout, "every order's e-mail", interval=0.25)
+        try:
+            await wait_until(all_mail, args.timeout, "every order's e-mail", interval=0.25)
+        finally:
+            cpu_s = cpu.stop()
+        synced_after = await synced_documents(urls["indexer"])
         received = read_mailbox(mail_dir)
+        confirmed = len(placed)  # warm-up orders included: the CPU window holds them too
+        cpu_ms = {role: cpu_s.get(role, 0.0) / confirmed * 1000 for role in CPU_ROLES}
+        synced = {
+            operation: (synced_after.get(operation, 0.0) - synced_before.get(operation, 0.0))
+            / confirmed
+            for operation in ("upsert", "metadata")
+        }
         e2e = [received[r] - started[r] for r in started]
         elapsed = max(received[r] for r in started) - min(started.values())
         return {
             "replicas": replicas,
             "path": path,
             "profile": profile,
+            "smtp_sessions": smtp,
             "concurrency": concurrency,
             "orders": len(started),
             "elapsed_s": elapsed,
@@ -257,6 +404,12 @@ async def run_setting(
             "e2e_mean_ms": statistics.fmean(e2e) * 1000,
             "post_p50_ms": percentile(post_latency, 0.50) * 1000,
             "post_p99_ms": percentile(post_latency, 0.99) * 1000,
+            "cpu_ms_per_order": cpu_ms,
+            "cpu_ms_per_order_total": sum(cpu_ms.values()),
+            "indexer_writes_per_order": synced,
+            "idle_cpu_ms_per_s": {
+                role: idle_cpu_s.get(role, 0.0) / args.idle_window * 1000 for role in CPU_ROLES
+            },
         }
 
 
@@ -274,16 +427,66 @@ def markdown(result: dict[str, Any]) -> str:
         "Paths: `direct` is POST /orders; `cart` is cart lines -> GET /cart -> checkout"
         " (its POST columns are the checkout request).",
         "",
-        "| replicas per service | path | load | orders/s | e2e p50 ms | e2e p99 ms | POST p50 ms "
-        "| POST p99 ms |",
-        "|---|---|---|---|---|---|---|---|",
+        "| replicas per service | path | load | SMTP sessions | orders/s | e2e p50 ms | e2e p99 ms"
+        " | POST p50 ms | POST p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for run in result["runs"]:
         lines.append(
             f"| {run['replicas']} | {run.get('path', 'direct')} | {run['profile']} |"
+            f" {run.get('smtp_sessions', 'fresh')} |"
             f" {run['orders_per_s']:.1f} | "
             f"{run['e2e_p50_ms']:.0f} | {run['e2e_p99_ms']:.0f} | {run['post_p50_ms']:.0f} | "
             f"{run['post_p99_ms']:.0f} |"
+        )
+    lines += [
+        "",
+        "CPU ms per confirmed order, by process (each service's replicas together; sampled"
+        " every 20 ms from the first POST to the last e-mail, warm-up orders included;"
+        " PostgreSQL: the bench database's backends and the server's own processes; Redis"
+        " and PostgreSQL's own processes are shared with anything else on the machine; the"
+        " load generator is not counted). Indexer writes per order: `upsert` embeds the"
+        " text, `metadata` is a stock change (no embedding).",
+        "",
+        "| replicas | path | load | SMTP sessions | "
+        + " | ".join(CPU_ROLES)
+        + " | total | indexer upsert/metadata per order |",
+        "|---|---|---|---|" + "---|" * (len(CPU_ROLES) + 2),
+    ]
+    for run in result["runs"]:
+        if "cpu_ms_per_order" not in run:
+            continue
+        cpu = run["cpu_ms_per_order"]
+        writes = run["indexer_writes_per_order"]
+        lines.append(
+            f"| {run['replicas']} | {run['path']} | {run['profile']} | {run['smtp_sessions']} | "
+            + " | ".join(f"{cpu.get(role, 0.0):.1f}" for role in CPU_ROLES)
+            + f" | {run['cpu_ms_per_order_total']:.1f} |"
+            f" {writes['upsert']:.2f} / {writes['metadata']:.2f} |"
+        )
+    lines += [
+        "",
+        f"Idle CPU, ms per second, sampled {result.get('idle_window', 0):.0f} s before the"
+        " orders of each run (pollers, relays, heartbeats: spread over the orders above).",
+        "",
+        "| replicas | path | load | SMTP sessions | " + " | ".join(CPU_ROLES) + " | total |",
+        "|---|---|---|---|" + "---|" * (len(CPU_ROLES) + 1),
+    ]
+    for run in result["runs"]:
+        if "idle_cpu_ms_per_s" not in run:
+            continue
+        idle = run["idle_cpu_ms_per_s"]
+        lines.append(
+            f"| {run['replicas']} | {run['path']} | {run['profile']} | {run['smtp_sessions']} | "
+            + " | ".join(f"{idle.get(role, 0.0):.0f}" for role in CPU_ROLES)
+            + f" | {sum(idle.values()):.0f} |"
+        )
+    ratio = result.get("cpu_kept_vs_fresh_smtp")
+    if ratio:
+        lines.append(
+            f"\nCPU per order, SMTP session kept vs fresh per e-mail (same run, saturated):"
+            f" total x{ratio['total']:.2f}, notifier x{ratio.get('notifier', 0.0):.2f},"
+            f" smtp catcher x{ratio.get('smtp catcher', 0.0):.2f}."
         )
     for profile, ratio in result.get("ratio_2_vs_1", {}).items():
         lines.append(
@@ -298,40 +501,78 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def settings(args: argparse.Namespace) -> list[tuple[int, str, str, int, int, str]]:
+    """(replicas, path, profile, orders, concurrency, SMTP sessions) of each run: every
+    combination with kept sessions, and the first replica count's direct saturated run
+    again, right after it, with a fresh SMTP session per e-mail (the CPU comparison)."""
+    profiles = [("saturated", args.orders, args.concurrency), ("light", args.light_orders, 1)]
+    found = [
+        (replicas, path, profile, orders, concurrency, "kept")
+        for replicas in args.replicas
+        for path in args.paths
+        for profile, orders, concurrency in profiles
+        if orders > 0
+    ]
+    compared = (args.replicas[0], "direct", "saturated", args.orders, args.concurrency, "kept")
+    if "fresh" in args.smtp_sessions and compared in found:  # right after it: same state
+        found.insert(found.index(compared) + 1, (*compared[:5], "fresh"))
+    return found
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    from tests.support.chroma import ChromaProcess
+
     ensure_database(args.database_url)
     for service in SERVICES:
         upgrade(service, args.database_url)
     runs = []
-    profiles = [("saturated", args.orders, args.concurrency), ("light", args.light_orders, 1)]
-    with tempfile.TemporaryDirectory(prefix="marcus-bench-orders-") as tmp:
-        for replicas in args.replicas:
-            for path in args.paths:
-                for profile, orders, concurrency in profiles:
-                    if orders <= 0:
-                        continue
-                    run_result = await run_setting(
-                        replicas, path, profile, orders, concurrency, args, Path(tmp)
-                    )
-                    print(
-                        f"{replicas} replica(s), {path}, {profile}:"
-                        f" {run_result['orders_per_s']:.1f} orders/s,"
-                        f" e2e p50 {run_result['e2e_p50_ms']:.0f} ms,"
-                        f" p99 {run_result['e2e_p99_ms']:.0f} ms",
-                        flush=True,
-                    )
-                    runs.append(run_result)
+    chroma = ChromaProcess()
+    chroma.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="marcus-bench-orders-") as tmp:
+            for replicas, path, profile, orders, concurrency, smtp in settings(args):
+                run_result = await run_setting(
+                    replicas, path, profile, orders, concurrency, args, Path(tmp), chroma, smtp
+                )
+                print(
+                    f"{replicas} replica(s), {path}, {profile}, SMTP {smtp}:"
+                    f" {run_result['orders_per_s']:.1f} orders/s,"
+                    f" e2e p50 {run_result['e2e_p50_ms']:.0f} ms,"
+                    f" p99 {run_result['e2e_p99_ms']:.0f} ms,"
+                    f" CPU {run_result['cpu_ms_per_order_total']:.1f} ms/order",
+                    flush=True,
+                )
+                runs.append(run_result)
+    finally:
+        chroma.remove()
     result: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": command("bench.orders"),
         "orders": args.orders,
         "concurrency": args.concurrency,
         "light_orders": args.light_orders,
+        "idle_window": args.idle_window,
         "products": args.products,
         "machine": machine(args.database_url, args.redis_url, ("aiosmtplib", "aiosmtpd", "jinja2")),
         "runs": runs,
     }
-    by_key = {(run["replicas"], run["path"], run["profile"]): run for run in runs}
+    by_key = {
+        (run["replicas"], run["path"], run["profile"]): run
+        for run in runs
+        if run["smtp_sessions"] == "kept"
+    }
+    fresh = [run for run in runs if run["smtp_sessions"] == "fresh"]
+    kept = by_key.get((args.replicas[0], "direct", "saturated"))
+    if fresh and kept:
+        before = fresh[0]["cpu_ms_per_order"]
+        result["cpu_kept_vs_fresh_smtp"] = {
+            "total": kept["cpu_ms_per_order_total"] / fresh[0]["cpu_ms_per_order_total"],
+            **{
+                role: kept["cpu_ms_per_order"][role] / before[role]
+                for role in CPU_ROLES
+                if before[role] > 0
+            },
+        }
     keys = ("orders_per_s", "e2e_p50_ms", "e2e_p99_ms")
     ratios = {}
     for profile in ("saturated", "light"):
@@ -367,6 +608,19 @@ def main() -> None:
         choices=sorted(PATHS),
         default=["direct", "cart"],
         help="how orders are placed: POST /orders, or cart lines -> checkout",
+    )
+    parser.add_argument(
+        "--smtp-sessions",
+        nargs="+",
+        choices=sorted(SMTP_SESSIONS),
+        default=["kept", "fresh"],
+        help="fresh adds a run with a fresh SMTP session per e-mail (the CPU comparison)",
+    )
+    parser.add_argument(
+        "--idle-window",
+        type=float,
+        default=3.0,
+        help="seconds the shop's idle CPU is sampled before the orders (pollers, relays)",
     )
     parser.add_argument("--timeout", type=float, default=300)
     add_server_arguments(parser, database="marcus_bench_orders")

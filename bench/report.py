@@ -190,14 +190,35 @@ def http(result: dict[str, Any]) -> Iterator[Figure]:
 
 def orders(result: dict[str, Any]) -> Iterator[Figure]:
     for run in result["runs"]:
+        fresh = run.get("smtp_sessions") == "fresh"
         yield Figure(
             "orders",
             f"orders end to end ({run.get('path', 'direct')}), {run['replicas']} replica(s)"
-            f" per service, {run['profile']}",
+            f" per service, {run['profile']}{', SMTP session per e-mail' if fresh else ''}",
             round(run["orders_per_s"], 1),
             "orders/s",
             note=f"e2e p50 {run['e2e_p50_ms']:.0f} / p99 {run['e2e_p99_ms']:.0f} ms;"
             f" POST p99 {run['post_p99_ms']:.0f} ms",
+        )
+    runs: dict[str, dict[str, Any]] = {}
+    for run in result["runs"]:  # the compared pair: the first direct saturated runs
+        if (run.get("path"), run["profile"]) == ("direct", "saturated"):
+            runs.setdefault(run.get("smtp_sessions", "fresh"), run)
+    ratio = result.get("cpu_kept_vs_fresh_smtp")
+    if ratio and "kept" in runs and "fresh" in runs:
+        kept = runs["kept"]
+        top = sorted(kept["cpu_ms_per_order"].items(), key=lambda item: -item[1])[:4]
+        yield Figure(
+            "orders",
+            "CPU per confirmed order, every process (services, indexer, Chroma, SMTP catcher,"
+            " PostgreSQL, Redis); ref: a fresh SMTP session per e-mail",
+            round(kept["cpu_ms_per_order_total"], 1),
+            "ms",
+            round(runs["fresh"]["cpu_ms_per_order_total"], 1),
+            round(ratio["total"], 2),
+            "<= 0.5",
+            ratio["total"] <= 0.5,
+            note="largest: " + ", ".join(f"{role} {ms:.1f}" for role, ms in top),
         )
 
 
