@@ -13,14 +13,17 @@ against, in this order:
 - ceiling: `python -m bench.ceiling serve`, a fixed product-shaped JSON document;
 - product GET: catalog `GET /api/v1/products/{id}`, a Lua script rotating over the ids;
 - product list: catalog `GET /api/v1/products` (first page, 20 products);
+- filtered lists: catalog `GET /api/v1/products?...`, rotating over filters a storefront
+  sends (each category by slug, in stock, a price band, a word of a name, a second page);
 - search: assistant `GET /api/v1/search?q=...`, rotating over words of product names;
 - ceiling again (the machine is shared: the ratio uses the mean of both ceiling runs);
 - order placement: orders `POST /api/v1/orders` with a customer's Bearer token, one to
   three random products per order (the stock saga then runs in the background).
 
 Reported per target: req/s, p50/p90/p99/max latency, non-2xx count and socket errors
-(a target with any is marked invalid), ratio to the ceiling, peak RSS of every process
-during its run. Results: bench/results/http-<timestamp>.json and .md (or `--out`).
+(a target with any is marked invalid), ratio to the ceiling (the lists' also to the
+product GET, their target: ADR 0027), peak RSS of every process during its run.
+Results: bench/results/http-<timestamp>.json and .md (or `--out`).
 """
 
 from __future__ import annotations
@@ -60,7 +63,16 @@ from marcus_web.auth import mint_token
 
 SERVICES = ("catalog", "indexer", "assistant", "orders")
 PROFILES = {"full": {"duration": 10, "warmup": 3}, "quick": {"duration": 3, "warmup": 1}}
-TARGETS = ("ceiling", "product_get", "product_list", "search", "ceiling_again", "order_place")
+TARGETS = (
+    "ceiling",
+    "product_get",
+    "product_list",
+    "product_list_filtered",
+    "search",
+    "ceiling_again",
+    "order_place",
+)
+LISTS = ("product_list", "product_list_filtered")
 WRK_MISSING = (
     "wrk is not installed: the HTTP benchmark needs it "
     "(Debian/Ubuntu: sudo apt-get install -y wrk; macOS: brew install wrk)"
@@ -238,6 +250,18 @@ async def all_products(client: httpx.AsyncClient) -> list[dict[str, Any]]:
             return items
 
 
+def list_filters(products: list[dict[str, Any]], second_page: str) -> list[str]:
+    """Query strings of filtered lists a storefront sends: every category by slug (alone
+    and in stock), price bands, a word of a product's name, the second page."""
+    slugs = sorted({p["category"]["slug"] for p in products})
+    words = sorted({w.lower() for p in products for w in re.findall(r"[A-Za-z]{4,}", p["name"])})
+    queries = [f"?category={slug}" for slug in slugs]
+    queries += [f"?category={slug}&in_stock=true" for slug in slugs]
+    queries += ["?in_stock=true", "?min_price=0&max_price=50", "?min_price=50&max_price=500"]
+    queries += [f"?q={word}" for word in random.Random(7).sample(words, min(10, len(words)))]
+    return [*queries, f"?cursor={second_page}", "?limit=50"]
+
+
 def search_words(products: list[dict[str, Any]], count: int = 60) -> list[str]:
     """Queries a shopper might type: two words of a product's name."""
     rng = random.Random(7)
@@ -300,6 +324,7 @@ async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             await asyncio.to_thread(seed, procs["catalog"].url, admin_token)
             async with httpx.AsyncClient(base_url=procs["catalog"].url, timeout=30) as client:
                 products = await all_products(client)
+                first_page = (await client.get("/api/v1/products")).raise_for_status().json()
             await prepare(procs, database_url, len(products), admin)
             ids = [p["id"] for p in products]
             simple = [p["id"] for p in products if p.get("kind", "simple") == "simple"]
@@ -308,6 +333,9 @@ async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 "ceiling": rotating_get_script("/api/v1/products/", ids),
                 "product_get": rotating_get_script("/api/v1/products/", ids),
                 "product_list": rotating_get_script("/api/v1/products", [""]),
+                "product_list_filtered": rotating_get_script(
+                    "/api/v1/products", list_filters(products, first_page["next_cursor"])
+                ),
                 "search": rotating_get_script("/api/v1/search?k=10&q=", search_words(products)),
                 "order_place": order_script(simple, customer),
             }
@@ -317,6 +345,7 @@ async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 "ceiling_again": ceiling.url,
                 "product_get": procs["catalog"].url,
                 "product_list": procs["catalog"].url,
+                "product_list_filtered": procs["catalog"].url,
                 "search": procs["assistant"].url,
                 "order_place": procs["orders"].url,
             }
@@ -339,7 +368,12 @@ async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
 
 
 def ratios(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Each target's req/s over the ceiling's (the mean of the ceiling runs)."""
+    """Each target's req/s over the ceiling's (the mean of the ceiling runs); the lists'
+    also over the product GET's (the list's target: at least half, ADR 0027)."""
+    get = [r["req_per_s"] for r in results if r["target"] == "product_get"]
+    for r in results:
+        if r["target"] in LISTS and get and get[0] > 0:
+            r["ratio_to_product_get"] = round(r["req_per_s"] / get[0], 3)
     ceilings = [r["req_per_s"] for r in results if r["target"].startswith("ceiling")]
     if not ceilings:
         return {}
@@ -371,15 +405,17 @@ def markdown(report: dict[str, Any]) -> str:
         f" {report['parameters']['warmup']} s warm-up; catalog of {r['catalog_products']}"
         " products; one uvicorn worker everywhere.",
         "",
-        "| target | req/s | vs ceiling | p50 ms | p90 ms | p99 ms | non-2xx | socket errors |",
-        "|---|---|---|---|---|---|---|---|",
+        "| target | req/s | vs ceiling | vs product GET | p50 ms | p90 ms | p99 ms | non-2xx"
+        " | socket errors |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for t in r["targets"]:
-        ratio = t.get("ratio_to_ceiling")
+        ratio, to_get = t.get("ratio_to_ceiling"), t.get("ratio_to_product_get")
         flag = "" if t["valid"] else " (INVALID)"
         lines.append(
             f"| {t['target']}{flag} | {t['req_per_s']:.0f} | "
-            f"{'' if ratio is None else f'{ratio:.2f}'} | {t['p50_ms']} | {t['p90_ms']} | "
+            f"{'' if ratio is None else f'{ratio:.2f}'} | "
+            f"{'' if to_get is None else f'{to_get:.2f}'} | {t['p50_ms']} | {t['p90_ms']} | "
             f"{t['p99_ms']} | {t['non_2xx']} | {t['socket_errors']} |"
         )
     lines += ["", "Peak RSS under this load (MiB): "]

@@ -37,7 +37,9 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
     )
     install_configuration_errors(app)
     if settings.read_cache:
-        cache = ReadCache(settings.read_cache_size, settings.read_cache_max_lag)
+        cache = ReadCache(
+            settings.read_cache_size, settings.read_cache_max_lag, settings.read_cache_pages
+        )
         app.state.read_cache = cache
         app.state.read_cache_follower = CommitFollower(
             cache,

@@ -50,10 +50,14 @@ class CatalogSettings(ServiceSettings):
     within seconds; the expiry only cleans up after a reader that went away)."""
 
     read_cache: bool = True
-    """Serve GET /products/{id} and /categories/{id} from a per-process cache of the
-    response, invalidated from committed events (`catalog.storage.read_cache`)."""
+    """Serve GET /products/{id}, /categories/{id} and pages of GET /products from a
+    per-process cache of the response, invalidated from committed events
+    (`catalog.storage.read_cache`)."""
     read_cache_size: int = 50_000
     """Responses kept per process (least recently used go first)."""
+    read_cache_pages: int = 256
+    """Pages of GET /products kept per process, apart from the responses above (one per
+    distinct query; a page of 100 products is about 100 kB)."""
     read_cache_max_lag: float = 3.0
     """Seconds without a completed follower round after which the cache is bypassed:
     the bound on how old a response without a consistency token can be."""

@@ -3,6 +3,7 @@ same bytes as the database path, evicted by every kind of change, tokens checked
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -280,3 +281,221 @@ async def test_finding_12_a_token_from_the_future_is_400_and_cannot_bypass_the_c
 
 def _metric(name: str, labels: dict[str, str]) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+# --- pages of the product list (ADR 0027) -------------------------------------------------
+
+
+def _page_of(category_id: str, **params: object) -> tuple[str, dict[str, object]]:
+    """A list scoped to one test's category (other tests' products share the database)."""
+    return "/api/v1/products", {"category": category_id, **params}
+
+
+async def test_a_cached_page_answers_the_bytes_the_database_path_answers(
+    cached, settings: CatalogSettings, admin_headers
+) -> None:
+    client, cache = cached
+    first = await _product(client, admin_headers)
+    category = first["category"]["id"]
+    second = await client.post(
+        "/api/v1/products",
+        json={
+            "sku": f"S-{uuid.uuid4().hex[:8]}",
+            "name": "Gravel bike",
+            "description": "Wide tyres.",
+            "price": "1499.00",
+            "currency": "EUR",
+            "category_id": category,
+            "stock": 0,
+        },
+        headers=admin_headers,
+    )
+    assert second.status_code == 201, second.text
+    queries = [
+        {},
+        {"limit": 1},
+        {"q": "gravel"},
+        {"in_stock": "true"},
+        {"in_stock": "false", "min_price": "1000", "max_price": "2000"},
+        {"q": "nothing like it"},
+    ]
+    off_settings = settings.model_copy(update={"read_cache": False})
+    async with serve_app(create_app(off_settings)) as url, httpx.AsyncClient(base_url=url) as off:
+        for params in queries:
+            path, full = _page_of(category, **params)
+            hit = await _cached(client, path, params=full)
+            direct = await off.get(path, params=full)
+            assert direct.headers[OUTCOME] == "off"
+            assert hit.content == direct.content, params
+            assert "etag" not in hit.headers and "etag" not in direct.headers
+            assert hit.headers["content-type"] == "application/json"
+        page = (await client.get(path, params=_page_of(category, limit=1)[1])).json()
+        rest = await _cached(client, path, params=_page_of(category, cursor=page["next_cursor"])[1])
+        assert [p["id"] for p in page["items"] + rest.json()["items"]] == [
+            first["id"],
+            second.json()["id"],
+        ]
+        assert (
+            rest.content
+            == (
+                await off.get(path, params=_page_of(category, cursor=page["next_cursor"])[1])
+            ).content
+        )
+    assert len(cache._lists) >= len(queries) + 1
+    for _ in range(2):  # a refused query is never stored, so never answered from the cache
+        for refused in ({"cursor": "not-a-cursor"}, {"limit": "0"}, {"min_price": "x"}):
+            invalid = await client.get(path, params=_page_of(category, **refused)[1])
+            assert invalid.status_code == 422, refused
+    reordered = await client.get(path, params={"limit": 1, "category": category})
+    assert reordered.json() == page
+
+
+async def test_every_write_reaches_the_next_page_on_this_replica(cached, admin_headers) -> None:
+    """Without any token: each kind of write evicts the pages before it answers."""
+    client, _ = cached
+    product = await _product(client, admin_headers)
+    path, params = _page_of(product["category"]["id"])
+    in_stock = {**params, "in_stock": "true"}
+    item = f"/api/v1/products/{product['id']}"
+    for i in range(10):
+        await _cached(client, path, params=params)
+        patched = await client.patch(item, json={"name": f"Listed v{i}"}, headers=admin_headers)
+        assert patched.status_code == 200, patched.text
+        listed = (await client.get(path, params=params)).json()["items"]
+        assert [(p["name"], p["version"]) for p in listed] == [(f"Listed v{i}", i + 2)]
+    await _cached(client, path, params=in_stock)
+    assert (await client.put(f"{item}/stock", json={"stock": 0}, headers=admin_headers)).is_success
+    assert (await client.get(path, params=in_stock)).json()["items"] == []
+    await _cached(client, path, params=params)
+    renamed = await client.patch(
+        f"/api/v1/categories/{product['category']['id']}",
+        json={"name": "Listed bikes"},
+        headers=admin_headers,
+    )
+    assert renamed.status_code == 200, renamed.text
+    listed = (await client.get(path, params=params)).json()["items"]
+    assert [p["category"]["name"] for p in listed] == ["Listed bikes"]
+    await _cached(client, path, params=params)
+    assert (await client.delete(item, headers=admin_headers)).status_code == 204
+    assert (await client.get(path, params=params)).json()["items"] == []
+
+
+async def test_stock_the_saga_reserves_leaves_the_in_stock_page(
+    cached, admin_headers, orders_stream, catalog_stream
+) -> None:
+    """The saga's commit (not an API write) evicts the pages too."""
+    client, _ = cached
+    product = await _product(client, admin_headers, stock=2)
+    path, params = _page_of(product["category"]["id"], in_stock="true")
+    assert len((await _cached(client, path, params=params)).json()["items"]) == 1
+    order_id = new_event_id()
+    placed = order_envelope(order_history.OrderPlacedV1, order_id, [(product["id"], 2)], 1)
+    await orders_stream(placed)
+
+    async def reserved() -> bool:
+        return any(
+            e.type == "catalog.stock.reserved" and e.data.get("order_id") == str(order_id)
+            for e in await catalog_stream.envelopes()
+        )
+
+    await wait_for(reserved, within=30, what="the saga's reservation")
+    assert (await client.get(path, params=params)).json()["items"] == []
+
+
+async def test_a_page_reads_another_replicas_write_with_its_token(
+    cached, settings: CatalogSettings, admin_headers
+) -> None:
+    """Read-your-writes across replicas: the write is on another process's cache-less
+    twin here (its follower does not evict this one); the token makes this replica read
+    PostgreSQL until its follower applied the write, then serve it from the cache."""
+    client, cache = cached
+    product = await _product(client, admin_headers)
+    path, params = _page_of(product["category"]["id"])
+    await _cached(client, path, params=params)
+    other_settings = settings.model_copy(update={"read_cache": False})
+    async with (
+        serve_app(create_app(other_settings)) as url,
+        httpx.AsyncClient(base_url=url) as other,
+    ):
+        patched = await other.patch(
+            f"/api/v1/products/{product['id']}", json={"name": "Elsewhere"}, headers=admin_headers
+        )
+    token = patched.headers[TOKEN]
+    read = await client.get(path, params=params, headers={TOKEN: token})
+    assert [p["name"] for p in read.json()["items"]] == ["Elsewhere"]
+    assert read.headers[OUTCOME] in {"bypass", "miss"}
+    hit = await _cached(client, path, params=params, headers={TOKEN: token})
+    assert [p["name"] for p in hit.json()["items"]] == ["Elsewhere"]
+    assert cache.applied_position >= int(token)
+
+
+async def test_a_page_with_a_malformed_or_future_token_reads_postgresql(
+    cached, admin_headers
+) -> None:
+    """The list never refused a token (it always read PostgreSQL): such a token still
+    answers 200, from the database, and changes nothing in the cache."""
+    client, cache = cached
+    product = await _product(client, admin_headers)
+    path, params = _page_of(product["category"]["id"])
+    expected = (await _cached(client, path, params=params)).content
+    pages = dict(cache._lists)
+    for bad in ("abc", "-1", "", "9" * 30, str(9 * 10**18)):
+        for headers in ({TOKEN: bad}, {"Cookie": f"marcus_consistency_token={bad}"}):
+            read = await client.get(path, params=params, headers=headers)
+            assert read.status_code == 200, (bad, read.text)
+            assert read.headers[OUTCOME] == "bypass"
+            assert read.content == expected
+    assert cache._lists == pages
+
+
+async def test_concurrent_writes_and_page_reads_never_lose_a_write(cached, admin_headers) -> None:
+    """Readers keep refilling the pages while writers rename products: each writer's
+    next read of the page shows its own write (fills that raced an eviction are
+    dropped), and once all is committed, a hit shows every write."""
+    client, _ = cached
+    first = await _product(client, admin_headers)
+    category = first["category"]["id"]
+    items = [first]
+    for n in range(3):
+        created = await client.post(
+            "/api/v1/products",
+            json={
+                "sku": f"S-{uuid.uuid4().hex[:8]}",
+                "name": f"Bike {n}",
+                "description": "Light.",
+                "price": "10.00",
+                "currency": "EUR",
+                "category_id": category,
+                "stock": 1,
+            },
+            headers=admin_headers,
+        )
+        assert created.status_code == 201, created.text
+        items.append(created.json())
+    path, params = _page_of(category)
+    done = asyncio.Event()
+
+    async def reader() -> None:
+        while not done.is_set():
+            assert (await client.get(path, params=params)).status_code == 200
+
+    async def writer(product: dict) -> None:
+        for i in range(8):
+            name = f"{product['sku']} v{i}"
+            patched = await client.patch(
+                f"/api/v1/products/{product['id']}", json={"name": name}, headers=admin_headers
+            )
+            assert patched.status_code == 200, patched.text
+            listed = (await client.get(path, params=params)).json()["items"]
+            assert name in [p["name"] for p in listed]
+
+    readers = [asyncio.create_task(reader()) for _ in range(4)]
+    try:
+        await asyncio.gather(*(writer(p) for p in items))
+    finally:
+        done.set()
+        await asyncio.gather(*readers)
+    final = await _cached(client, path, params=params)
+    assert sorted(p["name"] for p in final.json()["items"]) == sorted(
+        f"{p['sku']} v7" for p in items
+    )

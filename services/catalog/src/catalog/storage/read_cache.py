@@ -1,7 +1,9 @@
 """Per-process cache of serialized GET responses, invalidated from committed events.
 
 GET /products/{id} and /categories/{id} keep the JSON bytes and ETag they last read from
-PostgreSQL, so a hit opens no session and validates no model. The cache is only as good
+PostgreSQL, so a hit opens no session and validates no model. GET /products (a page of
+the list, any filters) keeps its JSON bytes under its raw query string; a page can show
+any product, so every committed change evicts every page (ADR 0027). The cache is only as good
 as its follower (`catalog.storage.follower`), which evicts every subject a committed
 event names; while the follower is not following (starting, reconnecting, behind) the
 cache is bypassed, never served. Read-your-writes across replicas rests on the
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -45,8 +47,10 @@ APPLIED_POSITION = Gauge(
 
 PRODUCT = "p"
 CATEGORY = "c"
+LIST = "l"
+"""A page of GET /products: the key's second part is the request's raw query string."""
 CATEGORY_EVENTS = "catalog.category."
-Key = tuple[str, UUID]
+Key = tuple[str, Hashable]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +62,12 @@ class Cached:
     raw_headers: tuple[tuple[bytes, bytes], ...] = ()
 
     @classmethod
-    def of(cls, body: bytes, etag: str) -> Cached:
+    def of(cls, body: bytes, etag: str = "") -> Cached:
+        """Without `etag` (a page of a list has no version), no ETag header."""
         headers = (
             (b"content-length", str(len(body)).encode()),
             (b"content-type", b"application/json"),
-            (b"etag", etag.encode()),
+            *(((b"etag", etag.encode()),) if etag else ()),
         )
         return cls(body, etag, headers)
 
@@ -74,8 +79,10 @@ class ReadCache:
     `max_lag` seconds) and the caller's token (if any) at or below `applied_position`.
     """
 
-    def __init__(self, max_entries: int, max_lag: float) -> None:
+    def __init__(self, max_entries: int, max_lag: float, max_lists: int = 256) -> None:
         self.max_entries = max_entries
+        self.max_lists = max_lists
+        """Pages kept apart from the entities: a query text cannot push products out."""
         self.max_lag = max_lag
         self.applied_position = 0
         self.committed_position = 0
@@ -83,9 +90,10 @@ class ReadCache:
         writes, the event table when a token is above it): a bound on real tokens."""
         self.generation = 0
         self._entries: OrderedDict[Key, Cached] = OrderedDict()
+        self._lists: OrderedDict[Key, Cached] = OrderedDict()
         self._fresh_until = 0.0
         self._following = False
-        CACHE_ENTRIES.set_function(lambda: len(self._entries))
+        CACHE_ENTRIES.set_function(lambda: len(self._entries) + len(self._lists))
 
     # --- serving ---------------------------------------------------------------------
 
@@ -94,29 +102,37 @@ class ReadCache:
             return False
         return token is None or token <= self.applied_position
 
+    def _shelf(self, key: Key) -> tuple[OrderedDict[Key, Cached], int]:
+        if key[0] == LIST:
+            return self._lists, self.max_lists
+        return self._entries, self.max_entries
+
     def get(self, key: Key) -> Cached | None:
-        entry = self._entries.get(key)
+        entries, _ = self._shelf(key)
+        entry = entries.get(key)
         if entry is not None:
-            self._entries.move_to_end(key)
+            entries.move_to_end(key)
         return entry
 
     def fill(self, key: Key, entry: Cached, generation: int) -> None:
         """Store what a read that began at `generation` found, unless it may be stale."""
         if generation != self.generation or not self._following:
             return
-        self._entries[key] = entry
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        entries, bound = self._shelf(key)
+        entries[key] = entry
+        entries.move_to_end(key)
+        while len(entries) > bound:
+            entries.popitem(last=False)
 
     # --- invalidation (the follower and local writes) --------------------------------
 
     def evict_changes(self, changes: Iterable[tuple[str, str]]) -> None:
         """Evict what events (subject, type) changed. A product's body embeds its category's
         slug and name, so a category event evicts every product too (categories rarely
-        change)."""
+        change). Any event may move a product into or out of a page: it evicts every page."""
         keys: list[Key] = []
         for subject, event_type in changes:
+            self.evict_lists()
             subject_id = UUID(subject)
             keys += [(PRODUCT, subject_id), (CATEGORY, subject_id)]
             if event_type.startswith(CATEGORY_EVENTS):
@@ -134,6 +150,13 @@ class ReadCache:
         for key in [k for k in self._entries if k[0] == PRODUCT]:
             del self._entries[key]
             CACHE_EVICTIONS.inc()
+        self.evict_lists()
+
+    def evict_lists(self) -> None:
+        self.generation += 1
+        if self._lists:
+            CACHE_EVICTIONS.inc(len(self._lists))
+            self._lists.clear()
 
     def following(self, applied_position: int) -> None:
         """A follower round completed: everything up to `applied_position` is applied."""
