@@ -134,3 +134,17 @@ async def emptied_engine(database_url: str, *services: str) -> AsyncIterator[Any
         yield engine
     finally:
         await engine.dispose()
+
+
+async def query_rows(database_url: str, sql: str, **params: Any) -> list[Any]:
+    """The rows of one query, on an engine of its own (disposed after): a test's look
+    at a service's tables from outside the service."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(text(sql), params)).all())
+    finally:
+        await engine.dispose()

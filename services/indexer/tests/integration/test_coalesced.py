@@ -15,12 +15,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from marcus_contracts import STREAM_FIELD, Envelope, StreamNames, registry
 from marcus_contracts.events.scheduler import IndexRebuildRequested
 from tests.support.chroma import ChromaProcess
+from tests.support.databases import query_rows
 from tests.support.servers import wait_for
 from tests.support.stack import search_stack
 
@@ -56,12 +55,7 @@ async def _outcomes(redis_client: Any, prefix: str) -> list[Envelope]:
 
 async def _runs(database_url: str) -> dict[str, Any]:
     """The indexer's rebuild runs by request id."""
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            rows = (await conn.execute(text("SELECT * FROM indexer.rebuild_runs"))).all()
-    finally:
-        await engine.dispose()
+    rows = await query_rows(database_url, "SELECT * FROM indexer.rebuild_runs")
     return {str(row.request_id): row for row in rows}
 
 

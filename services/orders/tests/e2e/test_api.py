@@ -6,28 +6,19 @@ import asyncio
 import uuid
 
 import redis.asyncio as aioredis
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from marcus_contracts import StreamNames
 from services.orders.tests.stack import MailCatcher, Shop, Stack, token, wait_read_model
+from tests.support.databases import query_rows
 
 
 async def _counts(database_url: str) -> tuple[int, int, int]:
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    text(
-                        "SELECT (SELECT count(*) FROM orders.events),"
-                        " (SELECT count(*) FROM orders.orders),"
-                        " (SELECT count(*) FROM orders.idempotency_keys)"
-                    )
-                )
-            ).one()
-    finally:
-        await engine.dispose()
+    [row] = await query_rows(
+        database_url,
+        "SELECT (SELECT count(*) FROM orders.events),"
+        " (SELECT count(*) FROM orders.orders),"
+        " (SELECT count(*) FROM orders.idempotency_keys)",
+    )
     return int(row[0]), int(row[1]), int(row[2])
 
 

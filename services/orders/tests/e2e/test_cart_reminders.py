@@ -6,12 +6,11 @@ customer. The job runs three times while the cart stays idle: one reminder, one 
 from __future__ import annotations
 
 import httpx
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from marcus_eventstore.migrations import upgrade
 from services.orders.tests.stack import SECRET, MailCatcher, Shop, Stack, token, wait_read_model
 from tests.support.auth import customer_headers
+from tests.support.databases import query_rows
 from tests.support.servers import wait_for
 
 IDLE_AFTER_S = 1
@@ -19,12 +18,8 @@ RUNS = 3
 
 
 async def _count(database_url: str, query: str, **params: object) -> int:
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            return int((await conn.execute(text(query), params)).scalar_one())
-    finally:
-        await engine.dispose()
+    [(count,)] = await query_rows(database_url, query, **params)
+    return int(count)
 
 
 async def test_an_idle_cart_gets_one_reminder_e_mail_whatever_the_job_runs(

@@ -12,19 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from marcus_contracts import StreamNames
 from marcus_eventstore.migrations import upgrade
 from tests.support import stack
 from tests.support.auth import admin_headers
 from tests.support.chroma import ChromaProcess
+from tests.support.databases import query_rows
 from tests.support.processes import ServiceProcess, service_env, stop_all
 from tests.support.servers import wait_for
 
@@ -190,12 +188,12 @@ async def test_a_rebuild_that_gives_up_reports_its_run_failed(
 
         # The indexer's side (its admin API needs Chroma): the run failed for good, and
         # search kept the collection it had.
-        [rebuild] = await _rows(
+        [rebuild] = await query_rows(
             database_url,
             "SELECT status, attempts, error FROM indexer.rebuild_runs WHERE request_id = :id",
             id=run_id,
         )
-        [active] = await _rows(
+        [active] = await query_rows(
             database_url, "SELECT count(*) AS n FROM indexer.collections WHERE status = 'active'"
         )
         assert active.n == 1
@@ -246,7 +244,7 @@ async def test_runs_merged_into_one_rebuild_both_get_its_outcome(
         )
 
         async with httpx.AsyncClient(base_url=processes["indexer"].url, headers=ADMIN) as indexer:
-            rows = await _rows(
+            rows = await query_rows(
                 database_url,
                 "SELECT id, request_id, status, coalesced_into FROM indexer.rebuild_runs",
             )
@@ -267,13 +265,3 @@ async def _published(redis_url: str, prefix: str, count: int) -> bool:
         return int(await client.xlen(StreamNames(prefix).events("scheduler"))) >= count
     finally:
         await client.aclose()
-
-
-async def _rows(database_url: str, query: str, **params: object) -> list[Any]:
-    """The rows of one query (the indexer's side, whose admin API needs Chroma)."""
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            return list((await conn.execute(text(query), params)).all())
-    finally:
-        await engine.dispose()
