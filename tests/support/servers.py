@@ -44,6 +44,15 @@ async def serve_app(app: Any) -> AsyncIterator[str]:
         sock.close()
 
 
+@asynccontextmanager
+async def served_client(app: Any) -> AsyncIterator[Any]:
+    """An `httpx.AsyncClient` talking to `app`, served on a real socket (`serve_app`)."""
+    import httpx
+
+    async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as client:
+        yield client
+
+
 async def wait_for(
     condition: Callable[[], Any] | Callable[[], Awaitable[Any]],
     *,

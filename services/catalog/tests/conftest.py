@@ -53,12 +53,10 @@ async def client(
     engine: AsyncEngine, settings: CatalogSettings
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to a catalog (API + relay + consumer) on a real socket."""
-    import httpx
-
     from catalog.main import create_app
-    from tests.support.servers import serve_app
+    from tests.support.servers import served_client
 
-    async with serve_app(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+    async with served_client(create_app(settings)) as client:
         yield client
 
 

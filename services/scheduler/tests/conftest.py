@@ -14,7 +14,7 @@ from scheduler.main import create_app
 from scheduler.settings import SchedulerSettings
 from services.scheduler.tests.support import SchedulerStream
 from tests.support.databases import emptied_engine, migrated
-from tests.support.servers import serve_app
+from tests.support.servers import served_client
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +56,7 @@ def settings(
 async def client(
     engine: AsyncEngine, settings: SchedulerSettings
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve_app(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+    async with served_client(create_app(settings)) as client:
         yield client
 
 
