@@ -64,6 +64,7 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
         AliasStore(app.state.redis, settings.stream_prefix),
         EmbedderPool(settings.embedder_config()),
         hybrid_candidates=settings.hybrid_candidates,
+        batch=settings.search_batch,
     )
     app.state.warmup = Warmup(app.state.search)
     shop = ShopApi(settings.catalog_url, settings.orders_url, settings.shop_timeout_s)

@@ -10,7 +10,14 @@ Per request, the cost is Chroma round trips (each ~0.6 ms of this process's CPU 
 HTTP client, plus the server's own), so a search makes as few as it can: opened
 collections are kept by name (a handle of a dropped collection raises `NotFoundError`,
 which forgets it and reads the alias again), query embeddings are kept in a bounded LRU,
-and a hybrid query's calls run concurrently. Chroma spends most of a query's CPU reading
+and a hybrid query's calls run concurrently. Requests that arrive together share calls
+(`marcus_search.batching`): their nearest-neighbour queries of one collection, size and
+filter go to Chroma as one query of several embeddings, and their MiniLM or OpenAI query
+embeddings as one encode (the hashing embedder is cheaper than a batch's hop), and
+their alias reads as one GET. A call carries only requests that arrived before it was
+sent (a request never joins a call in flight), so each still sees every write
+acknowledged before it arrived; Chroma answers each embedding of a query exactly as it
+would alone. Chroma spends most of a query's CPU reading
 metadata (50 candidates: 4.0 ms with metadata, 1.3 ms without), so hybrid candidates are
 ranked by id and distance only and metadata is read for the k answers alone, most of
 which the keyword candidates (fetched with their metadata anyway) already describe.
@@ -19,6 +26,7 @@ which the keyword candidates (fetched with their metadata anyway) already descri
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,7 +35,15 @@ from typing import Any, Literal, TypeVar
 
 from assistant import ranking
 from assistant.constraints import ParsedQuery
-from marcus_search import ActiveIndex, AliasStore, Embedder, EmbedderPool, EmbedderUnavailable
+from marcus_search import (
+    HASH,
+    ActiveIndex,
+    AliasStore,
+    Embedder,
+    EmbedderPool,
+    EmbedderUnavailable,
+)
+from marcus_search.batching import MicroBatcher
 from marcus_search.chroma import AsyncClientAPI, AsyncCollection, NotFoundError, open_collection
 
 Mode = Literal["semantic", "keyword", "hybrid"]
@@ -46,6 +62,11 @@ OPEN_COLLECTIONS = 4
 QUERY_VECTORS = 1024
 """Query embeddings kept (LRU): a repeated query costs no embedding (an OpenAI call or
 ~30 ms of MiniLM CPU)."""
+ALIAS_READERS = 1024
+"""Requests answered by one alias GET, at most (one GET in flight at a time)."""
+UNBATCHED_IN_FLIGHT = 1024
+QUERY_CALLS_IN_FLIGHT = 2
+"""Chroma queries of one shape out at once; requests beyond wait and go together."""
 
 
 class IndexUnavailable(Exception):
@@ -151,6 +172,81 @@ class Results:
     hits: list[Hit]
 
 
+NearestKey = tuple[str, int, str, tuple[str, ...]]
+"""What queries must share to go as one: collection, n_results, `where` (JSON), include."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One nearest-neighbour query: its collection's handle, vector and filter."""
+
+    collection: AsyncCollection
+    vector: list[float]
+    where: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Nearest:
+    """One probe's answer, closest first (metadatas: None unless asked for)."""
+
+    ids: list[str]
+    distances: list[float]
+    metadatas: list[dict[str, Any]] | None
+
+
+async def _query_together(key: NearestKey, probes: list[Probe]) -> list[Nearest]:
+    """The probes as one Chroma query (one embedding each): one answer per probe."""
+    _, n, _, include = key
+    first = probes[0]
+    result = await first.collection.query(
+        query_embeddings=[probe.vector for probe in probes],  # type: ignore[arg-type]
+        n_results=n,
+        where=first.where,
+        include=list(include),  # type: ignore[arg-type]
+    )
+    ids = result["ids"] or [[] for _ in probes]
+    distances = result.get("distances") or [[] for _ in probes]
+    metadatas = result.get("metadatas")
+    return [
+        Nearest(
+            ids=list(ids[i]),
+            distances=[float(d) for d in distances[i]],
+            metadatas=None if metadatas is None else [dict(m or {}) for m in metadatas[i]],
+        )
+        for i in range(len(probes))
+    ]
+
+
+class NearestQueries:
+    """Nearest-neighbour queries to Chroma, the concurrent ones of one shape batched."""
+
+    def __init__(self, batch: int) -> None:
+        # unbatched (1): every query goes out at once, the connection pool the only bound
+        in_flight = QUERY_CALLS_IN_FLIGHT if batch > 1 else UNBATCHED_IN_FLIGHT
+        self.batcher: MicroBatcher[NearestKey, Probe, Nearest] = MicroBatcher(
+            _query_together, max_batch=batch, max_in_flight=in_flight
+        )
+
+    async def query(
+        self,
+        collection: AsyncCollection,
+        vector: list[float],
+        n: int,
+        filters: Filters,
+        include: tuple[str, ...],
+    ) -> Nearest:
+        where = filters.where()
+        key = (collection.name, n, json.dumps(where, sort_keys=True), include)
+        return await self.batcher.submit(key, Probe(collection, vector, where))
+
+
+async def _embed_together(embedder: Embedder, texts: list[str]) -> list[list[float]]:
+    """One encode of the distinct texts, a vector per text."""
+    distinct = list(dict.fromkeys(texts))
+    vectors = dict(zip(distinct, await embedder.embed(distinct), strict=True))
+    return [vectors[text] for text in texts]
+
+
 class SearchService:
     def __init__(
         self,
@@ -159,7 +255,9 @@ class SearchService:
         embedders: EmbedderPool,
         *,
         hybrid_candidates: int = 50,
+        batch: int = 32,
     ) -> None:
+        """`batch`: queries that may share a Chroma query or an encode (1: none share)."""
         self._client_factory = client_factory
         self._client: AsyncClientAPI | None = None
         self._collections: OrderedDict[str, AsyncCollection] = OrderedDict()
@@ -167,11 +265,23 @@ class SearchService:
         self.alias = alias
         self.embedders = embedders
         self.hybrid_candidates = hybrid_candidates
+        self.nearest = NearestQueries(batch)
+        self.alias_reads: MicroBatcher[None, None, ActiveIndex | None] = MicroBatcher(
+            self._read_alias, max_batch=ALIAS_READERS if batch > 1 else 1
+        )
+        self.query_embeddings: MicroBatcher[Embedder, str, list[float]] = MicroBatcher(
+            _embed_together, max_batch=batch
+        )
 
     async def client(self) -> AsyncClientAPI:
         if self._client is None:
             self._client = await self._client_factory()
         return self._client
+
+    async def _read_alias(self, _key: None, readers: list[None]) -> list[ActiveIndex | None]:
+        """One GET for every request waiting: each arrived before it was sent."""
+        active = await self.alias.read()
+        return [active] * len(readers)
 
     async def _collection(self, name: str) -> AsyncCollection:
         """The collection's handle, opened once (a `get_collection` round trip saved per
@@ -188,7 +298,7 @@ class SearchService:
         self, work: Callable[[ActiveIndex, AsyncCollection], Awaitable[T]]
     ) -> tuple[ActiveIndex, T]:
         for attempt in range(ATTEMPTS):
-            active = await self.alias.read()
+            active = await self.alias_reads.submit(None, None)
             if active is None:
                 raise IndexUnavailable("the search index is not built yet")
             try:
@@ -214,7 +324,10 @@ class SearchService:
         if vector is not None:
             self._vectors.move_to_end(key)
             return vector
-        [vector] = await embedder.embed([query])
+        if embedder.kind == HASH:
+            [vector] = await embedder.embed([query])
+        else:
+            vector = await self.query_embeddings.submit(embedder, query)
         self._vectors[key] = vector
         while len(self._vectors) > QUERY_VECTORS:
             self._vectors.popitem(last=False)
@@ -232,11 +345,11 @@ class SearchService:
                 return [Hit.of(pid, meta, score) for pid, meta, score in keyword]
             vector = await self._query_vector(self._embedder(active), query)
             if mode == "semantic":
-                semantic = await _nearest(collection, vector, k, filters)
+                semantic = await _nearest(self.nearest, collection, vector, k, filters)
                 return [Hit.of(pid, meta, 1.0 - dist) for pid, meta, dist in semantic][:k]
             n = max(k, self.hybrid_candidates)
             weight = ranking.keyword_weight(active.name.kind)
-            return await _hybrid(collection, query, vector, k, n, filters, weight)
+            return await _hybrid(self.nearest, collection, query, vector, k, n, filters, weight)
 
         active, hits = await self._on_active(work)
         return Results(active.collection, active.embedder, hits)
@@ -248,7 +361,7 @@ class SearchService:
             if not found["ids"] or embeddings is None or len(embeddings) == 0:
                 raise UnknownProduct(product_id)
             vector = [float(x) for x in embeddings[0]]
-            nearest = await _nearest(collection, vector, k + 1, filters)
+            nearest = await _nearest(self.nearest, collection, vector, k + 1, filters)
             return [
                 Hit.of(pid, meta, 1.0 - dist) for pid, meta, dist in nearest if pid != product_id
             ][:k]
@@ -288,6 +401,7 @@ async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
 
 
 async def _hybrid(
+    nearest_queries: NearestQueries,
     collection: AsyncCollection,
     query: str,
     vector: list[float],
@@ -304,13 +418,15 @@ async def _hybrid(
     (a product deleted in between is left out: it is no longer in the index)."""
     if filters.priced:
         nearest, keyword = await _both(
-            _nearest(collection, vector, n, filters), _keyword(collection, query, filters, n)
+            _nearest(nearest_queries, collection, vector, n, filters),
+            _keyword(collection, query, filters, n),
         )
         semantic = [(pid, 1.0 - dist) for pid, _, dist in nearest]
         metadata = {pid: meta for pid, meta, _ in nearest}
     else:
         semantic, keyword = await _both(
-            _nearest_ids(collection, vector, n, filters), _keyword(collection, query, filters, n)
+            _nearest_ids(nearest_queries, collection, vector, n, filters),
+            _keyword(collection, query, filters, n),
         )
         metadata = {}
     metadata |= {pid: meta for pid, meta, _ in keyword}
@@ -330,37 +446,27 @@ async def _hybrid(
 
 
 async def _nearest_ids(
-    collection: AsyncCollection, vector: list[float], n: int, filters: Filters
+    queries: NearestQueries,
+    collection: AsyncCollection,
+    vector: list[float],
+    n: int,
+    filters: Filters,
 ) -> list[tuple[str, float]]:
     """The n nearest (id, similarity), closest first, with no metadata read (no exact
     price check: only for filters that Chroma's `where` applies in full)."""
-    result = await collection.query(
-        query_embeddings=[vector],  # type: ignore[arg-type]
-        n_results=n,
-        where=filters.where(),
-        include=["distances"],
-    )
-    ids = result["ids"][0] if result["ids"] else []
-    distances = (result.get("distances") or [[]])[0]
-    return [(pid, 1.0 - float(dist)) for pid, dist in zip(ids, distances, strict=True)]
+    found = await queries.query(collection, vector, n, filters, ("distances",))
+    return [(pid, 1.0 - dist) for pid, dist in zip(found.ids, found.distances, strict=True)]
 
 
 async def _nearest(
-    collection: AsyncCollection, vector: list[float], n: int, filters: Filters
+    queries: NearestQueries,
+    collection: AsyncCollection,
+    vector: list[float],
+    n: int,
+    filters: Filters,
 ) -> list[tuple[str, dict[str, Any], float]]:
-    result = await collection.query(
-        query_embeddings=[vector],  # type: ignore[arg-type]
-        n_results=n,
-        where=filters.where(),
-        include=["metadatas", "distances"],
-    )
-    ids = result["ids"][0] if result["ids"] else []
-    metadatas = (result.get("metadatas") or [[]])[0]
-    distances = (result.get("distances") or [[]])[0]
-    rows = [
-        (pid, dict(meta or {}), float(dist))
-        for pid, meta, dist in zip(ids, metadatas, distances, strict=True)
-    ]
+    found = await queries.query(collection, vector, n, filters, ("metadatas", "distances"))
+    rows = list(zip(found.ids, found.metadatas or [], found.distances, strict=True))
     return [row for row in rows if filters.accepts(row[1])]
 
 

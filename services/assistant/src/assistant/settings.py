@@ -25,6 +25,9 @@ class AssistantSettings(ServiceSettings):
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     openai_embedding_model: str = "text-embedding-3-small"
+    search_batch: int = Field(default=32, ge=1)
+    """Searches that arrive together share calls: at most this many queries in one Chroma
+    query and one embedding call (1: a call per search, as before batching; ADR 0028)."""
     hybrid_candidates: int = 50
     """Semantic and keyword candidates fused per hybrid query (before cutting to k)."""
 

@@ -1,9 +1,11 @@
 """The search service's fast path gives the answers of the plain computation: hybrid hits
 equal score fusion over fully described candidates, kept collection handles follow the alias to a
-new collection, and query embeddings are reused within a bounded cache."""
+new collection, query embeddings are reused within a bounded cache, and searches arriving
+together share their calls (ADR 0028) with the answers each gets alone."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import replace
 from decimal import Decimal
@@ -21,6 +23,8 @@ from marcus_search import (
     EmbedderConfig,
     EmbedderPool,
     HashingEmbedder,
+    MiniLMEmbedder,
+    local_model_available,
 )
 from marcus_search.chroma import AsyncCollection, connect, create_collection, open_collection
 from tests.support.seeded_index import index_seed
@@ -176,3 +180,88 @@ async def test_query_vectors_are_reused_and_bounded(service: SearchService) -> N
         await service._query_vector(embedder, f"query {i}")
     assert len(service._vectors) == QUERY_VECTORS
     assert await service._query_vector(embedder, "tea") is not first
+
+
+async def test_concurrent_searches_share_calls_and_answer_as_alone(
+    service: SearchService,
+) -> None:
+    """Searches arriving together go to Chroma in shared queries (and one alias read),
+    and each gets exactly the hits it gets alone, unbatched, in every mode."""
+    alone = SearchService(service._client_factory, service.alias, service.embedders, batch=1)
+    cases = [
+        (query, filters, k, mode)
+        for query in QUERIES
+        for filters in FILTERS
+        for k in (3, 10)
+        for mode in ("semantic", "hybrid", "keyword")
+    ]
+    expected = [await alone.search_mode(q, k, f, m) for q, f, k, m in cases]  # type: ignore[arg-type]
+    got = await asyncio.gather(
+        *(service.search_mode(q, k, f, m) for q, f, k, m in cases)  # type: ignore[arg-type]
+    )
+    assert [r.hits for r in got] == [r.hits for r in expected]
+    nearest = sum(mode != "keyword" for _, _, _, mode in cases)
+    assert service.nearest.batcher.calls < nearest
+    assert service.alias_reads.calls < len(cases) / 2
+    assert alone.nearest.batcher.calls == nearest
+
+    same_shape = [f"{a} {b}" for a in QUERIES for b in QUERIES]
+    before = service.nearest.batcher.calls
+    got = await asyncio.gather(
+        *(service.search(q, 10, Filters(), hybrid=False) for q in same_shape)
+    )
+    for query, results in zip(same_shape, got, strict=True):
+        assert results.hits == (await alone.search(query, 10, Filters(), hybrid=False)).hits
+    assert service.nearest.batcher.calls - before <= len(same_shape) / 4
+
+
+async def test_a_search_after_a_write_sees_it_while_others_are_batched(
+    service: SearchService, chroma_url: str
+) -> None:
+    """Read-your-writes through batching: a search that starts after an upsert was
+    acknowledged finds it, though searches sent before the upsert are still answering."""
+    active = await service.alias.read()
+    assert active is not None
+    collection = await open_collection(await connect(chroma_url), active.collection)
+    embedder = HashingEmbedder(active.dimension)
+    text = "zanzibar clove grinder"
+    [vector] = await embedder.embed([text])
+    earlier = [asyncio.create_task(service.search(q, 5, Filters(), hybrid=False)) for q in QUERIES]
+    await asyncio.sleep(0)
+    pid = str(uuid.uuid4())
+    await collection.upsert(
+        ids=[pid],
+        embeddings=[vector],  # type: ignore[arg-type]
+        documents=[text],
+        metadatas=[
+            {
+                "name": "Zanzibar clove grinder",
+                "price": 9.5,
+                "currency": "EUR",
+                "category": "kitchen",
+                "in_stock": True,
+            }
+        ],
+    )
+    later = await asyncio.gather(
+        *(service.search(q, 5, Filters(), hybrid=False) for q in [text, *QUERIES])
+    )
+    await asyncio.gather(*earlier)
+    assert later[0].hits[0].product_id == pid
+
+
+@pytest.mark.skipif(not local_model_available(), reason="MiniLM not installed")
+async def test_concurrent_minilm_queries_are_encoded_together_as_alone(
+    service: SearchService,
+) -> None:
+    """Query texts arriving together are encoded in one call; each vector is the one
+    its text gets encoded alone (to float rounding of a padded batch)."""
+    embedder = MiniLMEmbedder()
+    texts = [*QUERIES, "espresso machine", "a gift for a tea lover"]
+    alone = [(await embedder.embed([text]))[0] for text in texts]
+    calls_before = service.query_embeddings.calls
+    together = await asyncio.gather(*(service._query_vector(embedder, t) for t in texts))
+    assert service.query_embeddings.calls - calls_before < len(texts)
+    for one, batched in zip(alone, together, strict=True):
+        assert max(abs(a - b) for a, b in zip(one, batched, strict=True)) < 1e-4
+    assert together[1] == together[7]  # the same text, encoded once
