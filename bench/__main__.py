@@ -133,7 +133,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     unknown = set(args.benches + args.skip) - set(names)
     if unknown:
         parser.error(f"unknown bench(es) {sorted(unknown)}; choose from {names}")
-    chosen = args.benches or [bench.name for bench in BENCHES if bench.default]
+    chosen = args.benches or [
+        bench.name
+        for bench in BENCHES
+        if bench.default and (bench.in_quick or args.profile != "quick")
+    ]
     args.selected = [name for name in names if name in chosen and name not in args.skip]
     return args
 

@@ -24,6 +24,8 @@ class Bench:
     timeout_s: float = 900.0
     default: bool = True
     """Run by `make bench` unless named; the others only when asked for by name."""
+    in_quick: bool = True
+    """Run by the quick profile too (False: the full profile's alone, unless named)."""
 
     def args(self, profile: str) -> list[str]:
         return list(self.quick if profile == "quick" else self.full)
@@ -46,6 +48,14 @@ BENCHES: tuple[Bench, ...] = (
         full=("freshness", "--profile", "full", "--embedders", "hash"),
     ),
     Bench(
+        "freshness-minilm",
+        "bench.index",
+        "index freshness with MiniLM at 25 writes/s (p99 <= 500 ms)",
+        quick=("freshness", "--profile", "quick", "--embedders", "minilm", "--rates", "25"),
+        full=("freshness", "--profile", "full", "--embedders", "minilm", "--rates", "25"),
+        in_quick=False,
+    ),
+    Bench(
         "rebuild",
         "bench.index",
         "3. rebuild throughput vs the raw embed+upsert ceiling; search during it",
@@ -59,6 +69,14 @@ BENCHES: tuple[Bench, ...] = (
         "4. HTTP req/s and p99 vs a bare uvicorn endpoint; 7. RSS under that load",
         quick=("--profile", "quick"),
         full=("--profile", "full"),
+    ),
+    Bench(
+        "search-minilm",
+        "bench.search",
+        "search with MiniLM: requests batched vs a call per request, vs bare uvicorn (ADR 0028)",
+        quick=("--profile", "quick"),
+        full=("--profile", "full"),
+        in_quick=False,
     ),
     Bench(
         "orders",
