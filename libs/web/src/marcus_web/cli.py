@@ -8,10 +8,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marcus_eventstore import EventStore, Projector, rebuild_projections
+from marcus_eventstore import EventStore, Projector, UnitOfWork, rebuild_projections
 from marcus_eventstore.migrations import upgrade
 from marcus_telemetry import configure_logging
 from marcus_web.app import make_engine
@@ -54,11 +55,17 @@ async def _republish(settings: ServiceSettings, store: EventStore, from_position
 def run_service_cli(
     package: str,
     settings_factory: Callable[[], ServiceSettings],
+    unit_of_work: type[UnitOfWork[Any]] | None = None,
     *,
     store: EventStore | None = None,
     projector: Projector | None = None,
     extra: dict[str, tuple[str, Command]] | None = None,
 ) -> None:
+    """`python -m <package> serve|migrate|...`: the commands every service has, plus
+    `rebuild-projections` and `republish` from the service's unit of work (its event
+    store and projector), or from `store` / `projector` given alone."""
+    if unit_of_work is not None:
+        store, projector = unit_of_work.store, unit_of_work.projector
     parser = argparse.ArgumentParser(prog=f"python -m {package}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the HTTP API and its background tasks")

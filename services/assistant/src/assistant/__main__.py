@@ -5,9 +5,4 @@ from assistant.storage.uow import AssistantUnitOfWork
 from marcus_web.cli import run_service_cli
 
 if __name__ == "__main__":
-    run_service_cli(
-        "assistant",
-        AssistantSettings,
-        store=AssistantUnitOfWork.store,
-        projector=AssistantUnitOfWork.projector,
-    )
+    run_service_cli("assistant", AssistantSettings, AssistantUnitOfWork)

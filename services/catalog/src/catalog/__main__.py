@@ -5,9 +5,4 @@ from catalog.storage.uow import CatalogUnitOfWork
 from marcus_web.cli import run_service_cli
 
 if __name__ == "__main__":
-    run_service_cli(
-        "catalog",
-        CatalogSettings,
-        store=CatalogUnitOfWork.store,
-        projector=CatalogUnitOfWork.projector,
-    )
+    run_service_cli("catalog", CatalogSettings, CatalogUnitOfWork)

@@ -5,9 +5,4 @@ from orders.settings import OrdersSettings
 from orders.storage.uow import OrdersUnitOfWork
 
 if __name__ == "__main__":
-    run_service_cli(
-        "orders",
-        OrdersSettings,
-        store=OrdersUnitOfWork.store,
-        projector=OrdersUnitOfWork.projector,
-    )
+    run_service_cli("orders", OrdersSettings, OrdersUnitOfWork)

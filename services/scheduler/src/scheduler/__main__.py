@@ -5,9 +5,4 @@ from scheduler.settings import SchedulerSettings
 from scheduler.storage.uow import SchedulerUnitOfWork
 
 if __name__ == "__main__":
-    run_service_cli(
-        "scheduler",
-        SchedulerSettings,
-        store=SchedulerUnitOfWork.store,
-        projector=SchedulerUnitOfWork.projector,
-    )
+    run_service_cli("scheduler", SchedulerSettings, SchedulerUnitOfWork)
