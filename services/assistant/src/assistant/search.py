@@ -37,6 +37,7 @@ from assistant import ranking
 from assistant.constraints import ParsedQuery
 from marcus_search import (
     HASH,
+    MINILM,
     ActiveIndex,
     AliasStore,
     Embedder,
@@ -65,6 +66,8 @@ QUERY_VECTORS = 1024
 ALIAS_READERS = 1024
 """Requests answered by one alias GET, at most (one GET in flight at a time)."""
 UNBATCHED_IN_FLIGHT = 1024
+"""With SEARCH_BATCH=1: no bound of ours (the connection pools bound the calls)."""
+REMOTE_EMBEDS_IN_FLIGHT = 4
 QUERY_CALLS_IN_FLIGHT = 2
 """Chroma queries of one shape out at once; requests beyond wait and go together."""
 
@@ -266,12 +269,22 @@ class SearchService:
         self.embedders = embedders
         self.hybrid_candidates = hybrid_candidates
         self.nearest = NearestQueries(batch)
+        batched = batch > 1
         self.alias_reads: MicroBatcher[None, None, ActiveIndex | None] = MicroBatcher(
-            self._read_alias, max_batch=ALIAS_READERS if batch > 1 else 1
+            self._read_alias,
+            max_batch=ALIAS_READERS if batched else 1,
+            max_in_flight=1 if batched else UNBATCHED_IN_FLIGHT,
         )
         self.query_embeddings: MicroBatcher[Embedder, str, list[float]] = MicroBatcher(
             _embed_together, max_batch=batch
         )
+        """Local models (MiniLM): one encode at a time, as their threads allow anyway."""
+        self.remote_embeddings: MicroBatcher[Embedder, str, list[float]] = MicroBatcher(
+            _embed_together,
+            max_batch=batch,
+            max_in_flight=REMOTE_EMBEDS_IN_FLIGHT if batched else UNBATCHED_IN_FLIGHT,
+        )
+        """Embedding APIs (OpenAI): several calls out at once, each a round trip away."""
 
     async def client(self) -> AsyncClientAPI:
         if self._client is None:
@@ -326,8 +339,10 @@ class SearchService:
             return vector
         if embedder.kind == HASH:
             [vector] = await embedder.embed([query])
-        else:
+        elif embedder.kind == MINILM:
             vector = await self.query_embeddings.submit(embedder, query)
+        else:
+            vector = await self.remote_embeddings.submit(embedder, query)
         self._vectors[key] = vector
         while len(self._vectors) > QUERY_VECTORS:
             self._vectors.popitem(last=False)
