@@ -53,7 +53,7 @@ LABELLED_QUERIES: dict[str, set[str]] = {
 def seed_events() -> tuple[list, dict[str, str]]:
     """(envelope, event) pairs creating every seeded product, and product id -> SKU."""
     from marcus_contracts import registry
-    from marcus_contracts.events.catalog import CategoryRef, ProductCreatedV2
+    from marcus_contracts.events.catalog import CategoryRef, ProductCreated
 
     data = json.loads(SEED.read_text())
     categories = {
@@ -65,7 +65,7 @@ def seed_events() -> tuple[list, dict[str, str]]:
     events, skus = [], {}
     for product in data["products"]:
         product_id = uuid.uuid5(uuid.NAMESPACE_URL, product["sku"])
-        event = ProductCreatedV2(
+        event = ProductCreated(
             product_id=product_id,
             sku=product["sku"],
             name=product["name"],
