@@ -243,6 +243,20 @@ TOKEN_PARAMETER = {
     ]
 }
 
+PAGE_TOKEN_PARAMETER = {
+    "parameters": [
+        {
+            **TOKEN_PARAMETER["parameters"][0],
+            "description": "The token a write returned (or the cookie of the same name):"
+            " read at least that write. Any value is accepted: one that is not a token"
+            " a write returned reads PostgreSQL.",
+            "schema": {"type": "string"},
+        }
+    ]
+}
+"""The lists never refused a token (before they were cached they read PostgreSQL every
+time), so their token is documented without the pattern a single read enforces."""
+
 
 # --- categories ---------------------------------------------------------------------------
 
@@ -350,7 +364,7 @@ router.add_api_route(
     response_model=ProductPage,
     tags=["products"],
     description="One page of products in id order (newest last)." + CONSISTENCY_OF_PAGES,
-    openapi_extra=TOKEN_PARAMETER,
+    openapi_extra=PAGE_TOKEN_PARAMETER,
     responses=CURSOR_RESPONSES,
     route_class_override=PageRoute,
 )
