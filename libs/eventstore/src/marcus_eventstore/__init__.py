@@ -12,7 +12,7 @@ from marcus_eventstore.projections import Projector, rebuild_projections
 from marcus_eventstore.relay import OutboxRelay, RelaySettings, advisory_key
 from marcus_eventstore.store import ConcurrencyError, EventStore, constraint_of
 from marcus_eventstore.tables import EventStoreTables, event_store_tables
-from marcus_eventstore.uow import AggregateRepository, CommandContext, UnitOfWork
+from marcus_eventstore.uow import AggregateRepository, CommandContext, Transaction, UnitOfWork
 
 __all__ = [
     "Aggregate",
@@ -27,6 +27,7 @@ __all__ = [
     "OutboxRelay",
     "Projector",
     "RelaySettings",
+    "Transaction",
     "UnitOfWork",
     "VersionMismatch",
     "advisory_key",

@@ -99,7 +99,65 @@ class AggregateRepository:
 R = TypeVar("R", bound=Repository)
 
 
-class UnitOfWork(Generic[R]):
+class Transaction:
+    """One PostgreSQL transaction for one command: its own (a request), or one a consumer
+    owns and commits (`joining`: the event that caused the command and its effects are
+    recorded atomically). Leaving the block without `commit()` rolls its own transaction
+    back; a joined one is left to its owner."""
+
+    session: AsyncSession
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession] | None,
+        *,
+        session: AsyncSession | None = None,
+    ) -> None:
+        if (sessions is None) == (session is None):
+            raise ValueError("give a session factory, or a session to join (not both)")
+        self._sessions = sessions
+        self._joined = session
+
+    @classmethod
+    def joining(cls, session: AsyncSession) -> Self:
+        """Inside a transaction someone else owns: `commit()` leaves it to the owner."""
+        return cls(None, session=session)
+
+    def opened(self, session: AsyncSession) -> None:
+        """Called with the session once the block is entered (repositories go here)."""
+
+    async def __aenter__(self) -> Self:
+        if self._joined is not None:
+            self.session = self._joined
+        else:
+            assert self._sessions is not None
+            self.session = self._sessions()
+            await self.session.begin()
+        self.opened(self.session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._joined is not None:
+            return  # the owner of the transaction ends it
+        if self.session.in_transaction():
+            await self.session.rollback()
+        await self.session.close()
+
+    async def commit(self) -> object:
+        """Commit its own transaction; a joined one only flushes (the owner commits)."""
+        if self._joined is None:
+            await self.session.commit()
+        else:
+            await self.session.flush()
+        return None
+
+
+class UnitOfWork(Transaction, Generic[R]):
     store: ClassVar[EventStore]
     projector: ClassVar[Projector]
     unique_messages: ClassVar[Mapping[str, str]] = {}
@@ -116,10 +174,7 @@ class UnitOfWork(Generic[R]):
         *,
         session: AsyncSession | None = None,
     ) -> None:
-        if (sessions is None) == (session is None):
-            raise ValueError("give a session factory, or a session to join (not both)")
-        self._sessions = sessions
-        self._joined = session
+        super().__init__(sessions, session=session)
         self.context = context or CommandContext()
         self.positions = []
 
@@ -134,27 +189,8 @@ class UnitOfWork(Generic[R]):
     def make_repository(self, session: AsyncSession) -> R:
         raise NotImplementedError
 
-    async def __aenter__(self) -> Self:
-        if self._joined is not None:
-            self.session = self._joined
-        else:
-            assert self._sessions is not None
-            self.session = self._sessions()
-            await self.session.begin()
-        self.repo = self.make_repository(self.session)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._joined is not None:
-            return  # the owner of the transaction ends it
-        if self.session.in_transaction():
-            await self.session.rollback()
-        await self.session.close()
+    def opened(self, session: AsyncSession) -> None:
+        self.repo = self.make_repository(session)
 
     async def commit(self) -> list[Envelope]:
         envelopes = self._collect()
@@ -162,10 +198,7 @@ class UnitOfWork(Generic[R]):
             self.positions = await self.store.append(self.session, envelopes)
             for envelope in envelopes:
                 await self.projector.apply(self.session, envelope)
-            if self._joined is None:
-                await self.session.commit()
-            else:
-                await self.session.flush()
+            await super().commit()
         except IntegrityError as exc:
             message = self.unique_messages.get(constraint_of(exc) or "")
             if message:

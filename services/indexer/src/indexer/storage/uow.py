@@ -8,55 +8,14 @@ transaction it joins (a request from an event), which the owner commits.
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Self
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from indexer.storage.runs import RebuildRuns
+from marcus_eventstore import Transaction
 
 
-class IndexerUnitOfWork:
+class IndexerUnitOfWork(Transaction):
     runs: RebuildRuns
 
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession] | None,
-        *,
-        session: AsyncSession | None = None,
-    ) -> None:
-        if (sessions is None) == (session is None):
-            raise ValueError("give a session factory, or a session to join (not both)")
-        self._sessions = sessions
-        self._joined = session
-
-    @classmethod
-    def joining(cls, session: AsyncSession) -> Self:
-        """Inside a transaction someone else owns: `commit()` leaves it to the owner."""
-        return cls(None, session=session)
-
-    async def __aenter__(self) -> Self:
-        if self._joined is not None:
-            self.session = self._joined
-        else:
-            assert self._sessions is not None
-            self.session = self._sessions()
-            await self.session.begin()
-        self.runs = RebuildRuns(self.session)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._joined is not None:
-            return  # the owner of the transaction ends it
-        if self.session.in_transaction():
-            await self.session.rollback()
-        await self.session.close()
-
-    async def commit(self) -> None:
-        if self._joined is None:
-            await self.session.commit()
+    def opened(self, session: AsyncSession) -> None:
+        self.runs = RebuildRuns(session)
