@@ -40,6 +40,9 @@ import statistics
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -274,15 +277,22 @@ def search_words(products: list[dict[str, Any]], count: int = 60) -> list[str]:
     return words[:count]
 
 
-async def prepare(
-    procs: dict[str, ServiceProcess], database_url: str, expected: int, admin: dict[str, str]
+async def wait_indexed(
+    indexer_url: str, expected: int, admin: dict[str, str], within: float, embedder: str
 ) -> None:
-    """Wait until the indexer indexed the catalog and orders knows every product."""
+    """Until the indexer holds every product and has no lag."""
 
     async def indexed() -> bool:
-        async with httpx.AsyncClient(base_url=procs["indexer"].url, timeout=10) as client:
+        async with httpx.AsyncClient(base_url=indexer_url, timeout=10) as client:
             status = (await client.get("/api/v1/admin/index", headers=admin)).json()
         return bool(status["documents"] >= expected and status["lag"]["total"] == 0)
+
+    await wait_until(indexed, within, f"{expected} products indexed ({embedder})", 0.5)
+
+
+async def wait_orders_know(database_url: str, expected: int) -> None:
+    """Until the orders service's read model holds every product (an order of any can
+    be placed)."""
 
     def known_sync() -> bool:
         with psycopg.connect(libpq_dsn(database_url)) as conn:
@@ -292,29 +302,63 @@ async def prepare(
     async def known() -> bool:
         return await asyncio.to_thread(known_sync)
 
-    await wait_until(indexed, 300, f"{expected} products indexed", 0.5)
     await wait_until(known, 120, f"{expected} products in the orders read model", 0.5)
 
 
-async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+@dataclass
+class Stack:
+    """The services a wrk bench measures, seeded with the sample catalog and indexed, and
+    the bare uvicorn ceiling beside them."""
+
+    env: dict[str, str]
+    folder: Path
+    label: str
+    started: list[ServiceProcess]
+    procs: dict[str, ServiceProcess]
+    ceiling: ServiceProcess
+    database_url: str
+    admin_token: str
+    products: list[dict[str, Any]]
+    first_page: dict[str, Any]
+
+    async def start(self, package: str, label: str, **extra_env: str) -> ServiceProcess:
+        """One more service process on the stack's database and Redis (stopped with it)."""
+        proc = ServiceProcess(
+            package, {**self.env, **extra_env}, self.folder, f"{self.label}-{label}"
+        )
+        self.started.append(proc)
+        await proc.wait_ready()
+        return proc
+
+
+@asynccontextmanager
+async def seeded_stack(
+    args: argparse.Namespace,
+    folder: Path,
+    label: str,
+    services: tuple[str, ...],
+    embedder: str,
+    index_within: float = 300.0,
+) -> AsyncIterator[Stack]:
+    """Chroma, `python -m <service> serve` for each of `services` and `python -m
+    bench.ceiling serve` on a fresh database and stream prefix; the sample catalog seeded
+    through the API and indexed. Everything stopped, dropped and deleted on the way out."""
     from tests.support.chroma import ChromaProcess
 
-    wrk = wrk_binary()
-    prefix = f"bench-http-{uuid.uuid4().hex[:8]}:"
+    prefix = f"bench-{label}-{uuid.uuid4().hex[:8]}:"
     chroma = ChromaProcess()
     chroma.start()
-    results: list[dict[str, Any]] = []
     try:
         with (
-            fresh_database(args.database_url, SERVICES, "http") as database_url,
+            fresh_database(args.database_url, services, label) as database_url,
             processes() as started,
         ):
             env = service_env(
-                database_url, args.redis_url, prefix, CHROMA_URL=chroma.url, EMBEDDER="hash"
+                database_url, args.redis_url, prefix, CHROMA_URL=chroma.url, EMBEDDER=embedder
             )
-            for service in SERVICES:
-                started.append(ServiceProcess(service, env, folder, f"http-{service}"))
-            ceiling = ServiceProcess("bench.ceiling", dict(os.environ), folder, "http-ceiling")
+            for service in services:
+                started.append(ServiceProcess(service, env, folder, f"{label}-{service}"))
+            ceiling = ServiceProcess("bench.ceiling", dict(os.environ), folder, f"{label}-ceiling")
             started.append(ceiling)
             for proc in started:
                 await proc.wait_ready()
@@ -325,42 +369,61 @@ async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             async with httpx.AsyncClient(base_url=procs["catalog"].url, timeout=30) as client:
                 products = await all_products(client)
                 first_page = (await client.get("/api/v1/products")).raise_for_status().json()
-            await prepare(procs, database_url, len(products), admin)
-            ids = [p["id"] for p in products]
-            simple = [p["id"] for p in products if p.get("kind", "simple") == "simple"]
-            customer = mint_token("bench-customer", ["customer"], secret=SECRET, ttl_seconds=7200)
-            scripts = {
-                "ceiling": rotating_get_script("/api/v1/products/", ids),
-                "product_get": rotating_get_script("/api/v1/products/", ids),
-                "product_list": rotating_get_script("/api/v1/products", [""]),
-                "product_list_filtered": rotating_get_script(
-                    "/api/v1/products", list_filters(products, first_page["next_cursor"])
-                ),
-                "search": rotating_get_script("/api/v1/search?k=10&q=", search_words(products)),
-                "order_place": order_script(simple, customer),
-            }
-            scripts["ceiling_again"] = scripts["ceiling"]
-            urls = {
-                "ceiling": ceiling.url,
-                "ceiling_again": ceiling.url,
-                "product_get": procs["catalog"].url,
-                "product_list": procs["catalog"].url,
-                "product_list_filtered": procs["catalog"].url,
-                "search": procs["assistant"].url,
-                "order_place": procs["orders"].url,
-            }
-            for name in TARGETS:
-                if name not in args.targets:
-                    continue
-                script = folder / f"{name}.lua"
-                script.write_text(scripts[name])
-                results.append(await measure(name, urls[name], script, args, wrk))
-            catalog_size = len(products)
+            await wait_indexed(procs["indexer"].url, len(products), admin, index_within, embedder)
+            yield Stack(
+                env,
+                folder,
+                label,
+                started,
+                procs,
+                ceiling,
+                database_url,
+                admin_token,
+                products,
+                first_page,
+            )
     finally:
         chroma.remove()
         await delete_keys(args.redis_url, prefix)
+
+
+async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    wrk = wrk_binary()
+    results: list[dict[str, Any]] = []
+    async with seeded_stack(args, folder, "http", SERVICES, "hash") as stack:
+        products, procs = stack.products, stack.procs
+        await wait_orders_know(stack.database_url, len(products))
+        ids = [p["id"] for p in products]
+        simple = [p["id"] for p in products if p.get("kind", "simple") == "simple"]
+        customer = mint_token("bench-customer", ["customer"], secret=SECRET, ttl_seconds=7200)
+        scripts = {
+            "ceiling": rotating_get_script("/api/v1/products/", ids),
+            "product_get": rotating_get_script("/api/v1/products/", ids),
+            "product_list": rotating_get_script("/api/v1/products", [""]),
+            "product_list_filtered": rotating_get_script(
+                "/api/v1/products", list_filters(products, stack.first_page["next_cursor"])
+            ),
+            "search": rotating_get_script("/api/v1/search?k=10&q=", search_words(products)),
+            "order_place": order_script(simple, customer),
+        }
+        scripts["ceiling_again"] = scripts["ceiling"]
+        urls = {
+            "ceiling": stack.ceiling.url,
+            "ceiling_again": stack.ceiling.url,
+            "product_get": procs["catalog"].url,
+            "product_list": procs["catalog"].url,
+            "product_list_filtered": procs["catalog"].url,
+            "search": procs["assistant"].url,
+            "order_place": procs["orders"].url,
+        }
+        for name in TARGETS:
+            if name not in args.targets:
+                continue
+            script = folder / f"{name}.lua"
+            script.write_text(scripts[name])
+            results.append(await measure(name, urls[name], script, args, wrk))
     return {
-        "catalog_products": catalog_size,
+        "catalog_products": len(products),
         "targets": results,
         "wrk": wrk_version(wrk),
         **ratios(results),

@@ -19,41 +19,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import sys
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench.http import (
     DONE_LUA,
     SEED_LUA,
-    all_products,
     lua_list,
     measure,
     peak_rss,
     ratios,
     rotating_get_script,
-    seed,
+    seeded_stack,
     wrk_binary,
     wrk_version,
 )
 from bench.machine import ROOT, add_server_arguments, command, machine, result_path, service_logs
-from bench.services import (
-    SECRET,
-    ServiceProcess,
-    delete_keys,
-    fresh_database,
-    processes,
-    service_env,
-    wait_until,
-)
 from marcus_search import local_model_available
-from marcus_web.auth import mint_token
 
 SERVICES = ("catalog", "indexer", "assistant")
 PROFILES = {"full": {"duration": 10, "warmup": 3}, "quick": {"duration": 3, "warmup": 1}}
@@ -77,72 +62,30 @@ def vocabulary(products: list[dict[str, Any]]) -> list[str]:
     return sorted({w.lower() for p in products for w in re.findall(r"[A-Za-z]{3,}", p["name"])})
 
 
-async def indexed(indexer_url: str, expected: int, admin: dict[str, str]) -> None:
-    async def done() -> bool:
-        async with httpx.AsyncClient(base_url=indexer_url, timeout=10) as client:
-            status = (await client.get("/api/v1/admin/index", headers=admin)).json()
-        return bool(status["documents"] >= expected and status["lag"]["total"] == 0)
-
-    await wait_until(done, 600, f"{expected} products indexed with MiniLM", 0.5)
-
-
 async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    from tests.support.chroma import ChromaProcess
-
     wrk = wrk_binary()
-    prefix = f"bench-search-{uuid.uuid4().hex[:8]}:"
-    chroma = ChromaProcess()
-    chroma.start()
     results: list[dict[str, Any]] = []
-    try:
-        with (
-            fresh_database(args.database_url, SERVICES, "search") as database_url,
-            processes() as started,
-        ):
-            env = service_env(
-                database_url, args.redis_url, prefix, CHROMA_URL=chroma.url, EMBEDDER="minilm"
-            )
-            for service in SERVICES:
-                started.append(ServiceProcess(service, env, folder, f"search-{service}"))
-            ceiling = ServiceProcess("bench.ceiling", dict(os.environ), folder, "search-ceiling")
-            started.append(ceiling)
-            for proc in started:
-                await proc.wait_ready()
-            procs = {proc.package: proc for proc in started}
-            admin_token = mint_token("bench", ["admin"], secret=SECRET)
-            admin = {"Authorization": f"Bearer {admin_token}"}
-            await asyncio.to_thread(seed, procs["catalog"].url, admin_token)
-            async with httpx.AsyncClient(base_url=procs["catalog"].url, timeout=30) as client:
-                products = await all_products(client)
-            await indexed(procs["indexer"].url, len(products), admin)
-            unbatched = ServiceProcess(
-                "assistant", {**env, "SEARCH_BATCH": "1"}, folder, "search-assistant-unbatched"
-            )
-            started.append(unbatched)
-            await unbatched.wait_ready()
-            script = folder / "search.lua"
-            script.write_text(fresh_query_script(vocabulary(products)))
-            ceiling_script = folder / "ceiling.lua"
-            ceiling_script.write_text(
-                rotating_get_script("/api/v1/products/", [p["id"] for p in products])
-            )
-            urls = {
-                "ceiling": ceiling.url,
-                "search_unbatched": unbatched.url,
-                "search_batched": procs["assistant"].url,
-                "ceiling_again": ceiling.url,
-            }
-            for name in TARGETS:
-                target_script = ceiling_script if name.startswith("ceiling") else script
-                results.append(await measure(name, urls[name], target_script, args, wrk))
-            catalog_size = len(products)
-    finally:
-        chroma.remove()
-        await delete_keys(args.redis_url, prefix)
+    async with seeded_stack(args, folder, "search", SERVICES, "minilm", index_within=600) as stack:
+        unbatched = await stack.start("assistant", "assistant-unbatched", SEARCH_BATCH="1")
+        script = folder / "search.lua"
+        script.write_text(fresh_query_script(vocabulary(stack.products)))
+        ceiling_script = folder / "ceiling.lua"
+        ceiling_script.write_text(
+            rotating_get_script("/api/v1/products/", [p["id"] for p in stack.products])
+        )
+        urls = {
+            "ceiling": stack.ceiling.url,
+            "search_unbatched": unbatched.url,
+            "search_batched": stack.procs["assistant"].url,
+            "ceiling_again": stack.ceiling.url,
+        }
+        for name in TARGETS:
+            target_script = ceiling_script if name.startswith("ceiling") else script
+            results.append(await measure(name, urls[name], target_script, args, wrk))
     by_name = {r["target"]: r["req_per_s"] for r in results}
     speedup = by_name["search_batched"] / max(by_name["search_unbatched"], 1e-9)
     return {
-        "catalog_products": catalog_size,
+        "catalog_products": len(stack.products),
         "targets": results,
         "wrk": wrk_version(wrk),
         "batched_over_unbatched": round(speedup, 2),
