@@ -29,11 +29,15 @@ def _result(combined: dict[str, Any], bench: str) -> dict[str, Any] | None:
 
 def freshness(combined: dict[str, Any], ax: Axes) -> bool:
     """Write -> in the index, p50/p95/p99 against the offered write rate."""
-    result = _result(combined, "freshness")
-    if not result or not result.get("freshness"):
+    runs = [
+        run
+        for bench in ("freshness", "freshness-minilm")
+        for run in (_result(combined, bench) or {}).get("freshness") or []
+    ]
+    if not runs:
         return False
     highest = lowest = 250.0
-    for number, run in enumerate(result["freshness"]):
+    for number, run in enumerate(runs):
         rates = [r["offered_per_s"] for r in run["by_rate"]]
         name = run["embedder"]
         if name != "hash" and run.get("torch_threads") is not None:
@@ -43,6 +47,9 @@ def freshness(combined: dict[str, Any], ax: Axes) -> bool:
             highest, lowest = max(highest, *values), min(lowest, *values)
             ax.plot(rates, values, style, marker="o", color=f"C{number}", label=f"{name} {q[:3]}")
     ax.axhline(250, color="red", linewidth=0.8, label="target: p99 250 ms at 50/s (hash)")
+    if any(run["embedder"] == "minilm" for run in runs):
+        ax.plot([25], [500], "r*", markersize=10, label="target: p99 500 ms at 25/s (MiniLM)")
+        highest = max(highest, 500.0)
     if highest / lowest > 30:
         ax.set_yscale("log")
     ax.set(
@@ -66,6 +73,8 @@ def http(combined: dict[str, Any], ax: Axes) -> bool:
     bars = ax.bar(names, rates, color=colors)
     for bar, t in zip(bars, targets, strict=True):
         label = f"x{t['ratio_to_ceiling']:.2f}" if "ratio_to_ceiling" in t else "ceiling"
+        if "ratio_to_product_get" in t:
+            label += f"\nx{t['ratio_to_product_get']:.2f} of GET"
         if not t["valid"]:
             label += " INVALID"
         ax.annotate(
@@ -77,6 +86,106 @@ def http(combined: dict[str, Any], ax: Axes) -> bool:
         )
     ax.set(ylabel="req/s", title="HTTP under wrk vs bare uvicorn + FastAPI (1 worker)")
     ax.tick_params(axis="x", labelsize=8)
+    ax.margins(y=0.2)
+    return True
+
+
+def search_minilm(combined: dict[str, Any], ax: Axes) -> bool:
+    """MiniLM search req/s, a call per request vs batched, beside the ceiling (log y)."""
+    result = _result(combined, "search-minilm")
+    if not result:
+        return False
+    r = result["results"]
+    targets = r["targets"]
+    bars = ax.bar(
+        [t["target"].replace("_", "\n") for t in targets],
+        [t["req_per_s"] for t in targets],
+        color=["grey" if t["target"].startswith("ceiling") else "tab:purple" for t in targets],
+    )
+    for bar, t in zip(bars, targets, strict=True):
+        label = f"x{t['ratio_to_ceiling']:.3f}" if "ratio_to_ceiling" in t else "ceiling"
+        ax.annotate(
+            f"{label}{'' if t['valid'] else ' INVALID'}\np99 {t['p99_ms']:.0f} ms",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
+    ax.set_yscale("log")
+    ax.margins(y=0.3)
+    ax.set(
+        ylabel="req/s (log)",
+        title=f"Search with MiniLM: batched {r['batched_over_unbatched']}x a call per request"
+        " (target 4x)",
+    )
+    return True
+
+
+def rebuild_search(combined: dict[str, Any], ax: Axes) -> bool:
+    """Search p50/p99 idle and during each rebuild, with the 2x-idle line of p99."""
+    runs = [
+        run
+        for run in (_result(combined, "rebuild") or {}).get("rebuild") or []
+        if isinstance(run.get("search_during_rebuild"), dict)
+        and isinstance(run.get("search_idle"), dict)
+    ]
+    if not runs:
+        return False
+    width = 0.2
+    for number, run in enumerate(runs):
+        idle, during = run["search_idle"], run["search_during_rebuild"]
+        bars = [
+            ("idle p50", idle["p50_ms"], "tab:green"),
+            ("during p50", during["p50_ms"], "tab:orange"),
+            ("idle p99", idle["p99_ms"], "darkgreen"),
+            ("during p99", during["p99_ms"], "tab:red"),
+        ]
+        for i, (name, value, color) in enumerate(bars):
+            x = number + (i - 1.5) * width
+            ax.bar(x, value, width, color=color, label=name if number == 0 else None)
+        ax.hlines(
+            2 * idle["p99_ms"],
+            number - 2 * width,
+            number + 2 * width,
+            colors="red",
+            linestyles=":",
+            label="target: p99 <= 2x idle" if number == 0 else "_nolegend_",
+        )
+    ax.set_xticks(range(len(runs)), [f"{run['products']:,} products" for run in runs])
+    ax.set(ylabel="ms", title="Search latency during a rebuild vs idle")
+    ax.legend(fontsize=8)
+    return True
+
+
+def orders_cpu(combined: dict[str, Any], ax: Axes) -> bool:
+    """CPU ms per confirmed order of each orders run, stacked by process, with the
+    baseline and issue 21's target (half of it)."""
+    from bench.report import CPU_BASELINE_MS, CPU_TARGET_MS
+
+    runs = [
+        run
+        for run in (_result(combined, "orders") or {}).get("runs") or []
+        if run.get("cpu_ms_per_order")
+    ]
+    if not runs:
+        return False
+    roles = list(dict.fromkeys(role for run in runs for role in run["cpu_ms_per_order"]))
+    names = [
+        f"{run.get('path', 'direct')} {run['profile']}\n{run['replicas']} repl."
+        + (", fresh SMTP" if run.get("smtp_sessions") == "fresh" else "")
+        for run in runs
+    ]
+    bottom = [0.0] * len(runs)
+    for number, role in enumerate(roles):
+        values = [run["cpu_ms_per_order"].get(role, 0.0) for run in runs]
+        ax.bar(names, values, bottom=bottom, color=f"C{number % 10}", label=role)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.axhline(CPU_BASELINE_MS, color="grey", linestyle="--", linewidth=0.8,
+               label=f"baseline {CPU_BASELINE_MS:g} ms")  # fmt: skip
+    ax.axhline(CPU_TARGET_MS, color="red", linewidth=0.8, label=f"target {CPU_TARGET_MS:g} ms")
+    ax.set(ylabel="CPU ms per confirmed order", title="CPU per confirmed order, by process")
+    ax.tick_params(axis="x", labelsize=7)
+    ax.legend(fontsize=7, ncol=2)
     return True
 
 
@@ -191,6 +300,9 @@ def growth_memory(combined: dict[str, Any], ax: Axes) -> bool:
 PLOTS: dict[str, Plot] = {
     "freshness": freshness,
     "http": http,
+    "search-minilm": search_minilm,
+    "rebuild-search": rebuild_search,
+    "orders-cpu": orders_cpu,
     "scaleout": scaleout,
     "rss": rss,
     "growth-rebuild": growth_rebuild,
