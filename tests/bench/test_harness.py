@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench import plots, report
 from bench.memory import RssSampler, label
@@ -104,7 +105,7 @@ def test_figures_and_plots_from_recorded_results(tmp_path: Path) -> None:
     assert by_figure["peak RSS of one indexer process"]["note"].startswith("under scaleout")
     assert not any(row["figure"].endswith("FAILED") for row in rows)
 
-    combined = {
+    combined: dict[str, Any] = {
         "benches": benches,
         "rss_peaks": report.rss_peaks(benches),
         "figures": rows,

@@ -127,8 +127,10 @@ def _orders_run(total: float, sessions: str = "kept", path: str = "direct") -> d
 
 
 def test_cpu_per_order_is_held_to_half_the_baseline() -> None:
-    met = {"runs": [_orders_run(44.0), _orders_run(60.0, "fresh")]}
-    met["cpu_kept_vs_fresh_smtp"] = {"total": 44.0 / 60.0, "orders": 0.7}
+    met = {
+        "runs": [_orders_run(44.0), _orders_run(60.0, "fresh")],
+        "cpu_kept_vs_fresh_smtp": {"total": 44.0 / 60.0, "orders": 0.7},
+    }
     rows = report.figures({"orders": {"result": met}})
     (judged,) = [r for r in rows if r["key"] == "cpu_per_order"]
     assert (judged["value"], judged["reference"], judged["met"]) == (44.0, 91.1, True)
@@ -164,7 +166,10 @@ def test_minilm_freshness_at_25_writes_per_second_is_judged() -> None:
 
 
 def test_every_target_of_a_failed_bench_is_reported_missing_with_its_error() -> None:
-    benches = {"http": {"error": "timed out after 900s"}, "search-minilm": {"result": {}}}
+    benches: dict[str, dict[str, Any]] = {
+        "http": {"error": "timed out after 900s"},
+        "search-minilm": {"result": {}},
+    }
     rows = report.figures(benches)
     missing = {r["key"]: r for r in rows if r["key"]}
     assert set(missing) == {
