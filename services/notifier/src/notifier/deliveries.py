@@ -40,6 +40,8 @@ delivery is retried like a `retrying` one).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -47,7 +49,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from marcus_contracts import Envelope
 from marcus_eventstore import CommandContext
@@ -129,7 +131,7 @@ class Post:
             await mark_sent_through_outage(sessions, email, reply)
 
         try:
-            await self.mailer.send(email.message, record_sent)
+            await self.mailer.send(email.outgoing, record_sent)
         except SEND_ERRORS as exc:
             max_deliveries = self.settings.consumer_max_deliveries
             final = ctx.deliveries >= max_deliveries
@@ -150,12 +152,29 @@ class Post:
         SENT.labels(envelope.type).inc()
 
 
+def autocommit(
+    sessions: async_sessionmaker[AsyncSession],
+) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+    """A connection of the sessions' pool in autocommit: a step that is one statement
+    commits with it, without the BEGIN and COMMIT round trips and the ORM session."""
+    engine = sessions.kw["bind"]
+    assert isinstance(engine, AsyncEngine)
+    return _autocommit_engine(engine).connect()
+
+
+@functools.lru_cache(maxsize=8)
+def _autocommit_engine(engine: AsyncEngine) -> AsyncEngine:
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 async def begin(
     sessions: async_sessionmaker[AsyncSession], envelope: Envelope, email: Email
 ) -> str:
-    """Step 1, committed: the delivery's status before this attempt ("new" if none)."""
-    async with sessions.begin() as session:
-        inserted = await session.execute(
+    """Step 1, committed: the delivery's status before this attempt ("new" if none).
+    The first attempt is one INSERT, committed as it runs; an existing delivery is
+    read and moved back to `sending` in a transaction."""
+    async with autocommit(sessions) as connection:
+        inserted = await connection.execute(
             insert(deliveries)
             .values(
                 id=email.delivery_id,
@@ -170,6 +189,7 @@ async def begin(
         )
         if inserted.first() is not None:
             return "new"
+    async with sessions.begin() as session:
         row = (
             await session.execute(
                 select(deliveries.c.status)
@@ -188,9 +208,9 @@ async def begin(
 
 
 async def mark_sent(sessions: async_sessionmaker[AsyncSession], email: Email, reply: str) -> None:
-    """Step 3, committed: the server accepted the message."""
-    async with sessions.begin() as session:
-        await session.execute(
+    """Step 3, committed: the server accepted the message (one statement)."""
+    async with autocommit(sessions) as connection:
+        await connection.execute(
             update(deliveries)
             .where(deliveries.c.id == email.delivery_id)
             .values(
@@ -226,9 +246,9 @@ async def mark_sent_through_outage(
 async def mark_retrying(
     sessions: async_sessionmaker[AsyncSession], email: Email, error: str
 ) -> None:
-    """Step 3 after a failed send that will be retried, committed."""
-    async with sessions.begin() as session:
-        await session.execute(
+    """Step 3 after a failed send that will be retried, committed (one statement)."""
+    async with autocommit(sessions) as connection:
+        await connection.execute(
             update(deliveries)
             .where(deliveries.c.id == email.delivery_id)
             .values(status="retrying", last_error=error[:2000], updated_at=func.now())

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
@@ -33,6 +34,21 @@ SEND_ERRORS: tuple[type[BaseException], ...] = (aiosmtplib.SMTPException, OSErro
 
 DROPPED: tuple[type[BaseException], ...] = (aiosmtplib.SMTPServerDisconnected, ConnectionError)
 """How a kept session the server has closed meanwhile fails."""
+
+
+@dataclass(frozen=True)
+class WireMessage:
+    """A message already in its wire form (CRLF line ends), with its envelope: sent as
+    it is, with no parsing of its headers and no flattening (`notifier.emails`)."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+
+
+Outgoing = EmailMessage | WireMessage
+"""What the mailer sends: an `EmailMessage` is flattened and addressed from its
+headers (aiosmtplib's `send_message`), a `WireMessage` sent as it is."""
 
 
 class PlainAuthRefused(aiosmtplib.SMTPException):
@@ -63,7 +79,7 @@ class Mailer:
         self.sessions_opened = 0
         """Sessions connected so far (tests read it: reuse is behaviour, not timing)."""
 
-    async def send(self, message: EmailMessage, accepted: Callable[[str], Awaitable[None]]) -> str:
+    async def send(self, message: Outgoing, accepted: Callable[[str], Awaitable[None]]) -> str:
         """Send; raises SEND_ERRORS unless the server accepted the message. Once it did
         (its reply to DATA), `accepted(reply)` runs before anything else, the next
         e-mail's transaction included: the time in which the message is out but not
@@ -95,10 +111,13 @@ class Mailer:
         self._cancel_idle_close()
         await self._quit()
 
-    async def _transaction(self, message: EmailMessage) -> str:
+    async def _transaction(self, message: Outgoing) -> str:
         session = self._session or await self._open()
         session.data_started = False
-        _, reply = await session.send_message(message)
+        if isinstance(message, WireMessage):
+            _, reply = await session.sendmail(message.sender, message.recipients, message.data)
+        else:
+            _, reply = await session.send_message(message)
         return reply
 
     async def _open(self) -> Session:

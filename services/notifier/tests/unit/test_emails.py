@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from email.message import EmailMessage
 from uuid import UUID
 
 from marcus_contracts import new_event_id, registry
 from marcus_contracts.events import orders as ev
 from marcus_contracts.events.history import orders as order_history
-from notifier.emails import EMAIL_EVENTS, delivery_id, message_id, order_reference, render
+from notifier.emails import (
+    EMAIL_EVENTS,
+    Email,
+    compose,
+    delivery_id,
+    message_id,
+    order_reference,
+    render,
+)
+from notifier.smtp import WireMessage
 from services.notifier.tests.events import order_event
 
 
@@ -184,3 +194,46 @@ def test_orders_of_the_same_minute_get_different_references() -> None:
     ids = [new_event_id() for _ in range(50)]
     assert len({str(i)[:8] for i in ids}) < 5, "the start is the timestamp"
     assert len({order_reference(i) for i in ids}) == 50
+
+
+def test_an_email_goes_out_in_wire_form_and_reads_as_the_email_message_would() -> None:
+    """ASCII headers: the message is written in its wire form (no `EmailMessage` built
+    and flattened per e-mail), and parses back to the same headers and bodies."""
+    envelope = order_event(order_history.OrderConfirmedV1)
+    fields = {"subject": "Hello", "text": "Line one\n.dot line\n", "html": "<p>Bât</p>\n"}
+    delivery, mid, outgoing = compose(
+        envelope,
+        "eve@example.com",
+        **fields,
+        sender="Marcus shop <shop@x.test>",
+        domain="x.test",
+        headers={"X-Marcus-Order-Id": "42"},
+    )
+    assert isinstance(outgoing, WireMessage)
+    assert (outgoing.sender, outgoing.recipients) == ("shop@x.test", ("eve@example.com",))
+    assert outgoing.data.count(b"\n") == outgoing.data.count(b"\r\n")  # CRLF line ends only
+    email = Email(delivery, "eve@example.com", mid, outgoing)
+    message = email.message
+    assert message["From"] == "Marcus shop <shop@x.test>" and message["Message-ID"] == mid
+    assert message["X-Marcus-Order-Id"] == "42"
+    assert message["X-Marcus-Event-Type"] == envelope.type
+    assert message.get_content_type() == "multipart/alternative"
+    assert message.get_body(("plain",)).get_content() == "Line one\n.dot line\n"
+    assert message.get_body(("html",)).get_content() == "<p>Bât</p>\n"  # base64 of UTF-8
+
+
+def test_a_header_that_needs_encoding_takes_the_email_message_path() -> None:
+    envelope = order_event(order_history.OrderConfirmedV1)
+    for subject, recipient in (("Größe", "eve@example.com"), ("x" * 80, "eve@example.com")):
+        _, _, outgoing = compose(
+            envelope,
+            recipient,
+            subject=subject,
+            text="t\n",
+            html="<p>h</p>\n",
+            sender="shop@x.test",
+            domain="x.test",
+            headers={},
+        )
+        assert isinstance(outgoing, EmailMessage)
+        assert outgoing["Subject"] == subject
