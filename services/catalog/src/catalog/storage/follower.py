@@ -10,8 +10,8 @@ identity sequence, allocated at INSERT, so they do not commit in order: position
 become visible after 10. A position below the highest visible one that is not visible
 (a gap) belongs to a transaction that was in progress at the snapshot, or that rolled
 back. The catalog's unit of work takes its transaction id before it appends
-(`CatalogUnitOfWork.commit`), so that transaction's id is among the snapshot's
-in-progress ids (xip). A gap therefore stops W until a later snapshot has none of the
+(`CatalogUnitOfWork.commit`; a row lock taken earlier in the transaction took it
+already), so that transaction's id is among the snapshot's in-progress ids (xip). A gap therefore stops W until a later snapshot has none of the
 ids that were in progress when the gap was first seen: then it is either visible (and
 applied in that round) or rolled back for good. Events above a gap are still evicted as
 soon as they are visible; only W waits.

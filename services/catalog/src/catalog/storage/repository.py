@@ -23,6 +23,15 @@ from catalog.storage.tables import categories, option_reservations, products, re
 from marcus_contracts.events.catalog import CategoryRef
 from marcus_eventstore import Aggregate
 
+Head = tuple[str, UUID | None]
+"""A product's kind and base product: fixed when it is created, never changed."""
+
+HEADS_KEPT = 100_000
+_heads: dict[UUID, Head] = {}
+"""Heads read so far in this process (`Repository.heads`): every reservation asks for
+them before it locks, and an answer that cannot change need not be read twice. Product
+ids are never reused; emptied when it holds `HEADS_KEPT`."""
+
 
 def category_from_row(row: Any) -> Category:
     return Category(
@@ -39,6 +48,9 @@ class Repository:
         self.session = session
         self.seen: list[Aggregate] = []
         self._products: dict[UUID, Product] = {}
+        self.locked_rows = False
+        """True once this transaction locked a product row (SELECT ... FOR UPDATE), which
+        gave it a transaction id (see `CatalogUnitOfWork.commit`)."""
 
     def add(self, aggregate: Aggregate) -> None:
         self.seen.append(aggregate)
@@ -73,14 +85,23 @@ class Repository:
             await self.products_for_update([base_id])
         return await self.product(product_id, lock=True)
 
-    async def heads(self, product_ids: Sequence[UUID]) -> dict[UUID, tuple[str, UUID | None]]:
-        """Kind and base product of these products, without locking (both never change)."""
-        rows = await self.session.execute(
-            select(products.c.id, products.c.kind, products.c.base_product_id).where(
-                products.c.id.in_(list(set(product_ids)))
+    async def heads(self, product_ids: Sequence[UUID]) -> dict[UUID, Head]:
+        """Kind and base product of these products, without locking (both never change,
+        so those read once are answered from `_heads`). Unknown ids are absent."""
+        wanted = set(product_ids)
+        known = {product_id: _heads[product_id] for product_id in wanted if product_id in _heads}
+        missing = wanted.difference(known)
+        if missing:
+            rows = await self.session.execute(
+                select(products.c.id, products.c.kind, products.c.base_product_id).where(
+                    products.c.id.in_(list(missing))
+                )
             )
-        )
-        return {row.id: (row.kind, row.base_product_id) for row in rows}
+            if len(_heads) >= HEADS_KEPT:
+                _heads.clear()
+            for row in rows:
+                known[row.id] = _heads[row.id] = (row.kind, row.base_product_id)
+        return known
 
     async def products_for_update(self, product_ids: Sequence[UUID]) -> dict[UUID, Product]:
         """Lock and load these products in id order (concurrent reservations of the same
@@ -102,6 +123,8 @@ class Repository:
         """The products `which` selects, locked (SELECT ... FOR UPDATE) in id order."""
         query = product_query().where(which).order_by(products.c.id).with_for_update(of=products)
         rows = (await self.session.execute(query)).all()
+        if rows:
+            self.locked_rows = True
         return {product.id: product for product in await self._load(rows)}
 
     async def products_after(self, after: UUID | None, limit: int) -> list[Product]:

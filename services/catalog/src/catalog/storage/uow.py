@@ -43,8 +43,9 @@ class CatalogUnitOfWork(UnitOfWork[Repository]):
     async def commit(self) -> list[Envelope]:
         """Takes the transaction id before the events' positions are allocated: the read
         cache's follower relies on it to tell a rolled-back position from a running one
-        (see `catalog.storage.follower`)."""
-        if any(aggregate.pending for aggregate in self.repo.seen):
+        (see `catalog.storage.follower`). A transaction that locked a product row has
+        one already (taken before any position, by the lock), so it asks for none."""
+        if not self.repo.locked_rows and any(aggregate.pending for aggregate in self.repo.seen):
             await self.session.execute(_TAKE_XID)
         envelopes = await super().commit()
         hook = self.on_commit
