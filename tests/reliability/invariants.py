@@ -1,8 +1,10 @@
 """What must hold once the faults stop and the system settles, counted as lost and
 duplicated items (zero and zero is the only passing result):
 
-- index == catalog: every product in the catalog is in the active index at its latest
-  version (missing or stale: lost; in the index but not the catalog: duplicated);
+- index == catalog: every product in the catalog is in the active index as it is now
+  (name, price, category, in stock or not), and in the indexer's fold at its latest
+  version and stock count, which the index does not hold (ADR 0033) (missing or stale:
+  lost; in the index but not the catalog: duplicated);
 - one e-mail per final order: the catcher's transactions per order address, duplicates
   by Message-ID included (none: lost; more than one: duplicated);
 - no order pending (pending: lost);
@@ -121,6 +123,14 @@ class Checker:
                 outcome.add(problem[:200], duplicated=1)
             else:
                 outcome.add(problem[:200], lost=1)
+        async with await psycopg.AsyncConnection.connect(self.libpq_url) as conn:
+            rows = await conn.execute(
+                "SELECT product_id::text, sequence, stock FROM indexer.documents WHERE NOT deleted"
+            )
+            fold = {pid: (sequence, stock) for pid, sequence, stock in await rows.fetchall()}
+        for pid, product in catalog.items():
+            if fold.get(pid) != (product["version"], product["stock"]):
+                outcome.add(f"{pid}: fold {fold.get(pid)} != catalog", lost=1)
         return outcome
 
     async def statuses(self, book: Book) -> dict[str, str]:

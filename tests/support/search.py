@@ -62,9 +62,7 @@ def differences(catalog: dict[str, dict], index: dict[str, dict]) -> list[str]:
             "category_id": product["category"]["id"],
             "category": product["category"]["slug"],
             "in_stock": product["stock"] > 0,
-            "stock": product["stock"],
-            "sequence": product["version"],
-        }
+        }  # the count and the version are the fold's (indexer.documents), not Chroma's
         actual = {key: meta.get(key) for key in expected}
         actual["price_exact"] = Decimal(str(actual["price_exact"]))
         if actual != expected:

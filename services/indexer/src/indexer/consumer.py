@@ -12,6 +12,13 @@ its event in memory, and one callback before the commit writes the changed state
 queues them (a fixed handful of statements per batch instead of four per event, which
 bounded the consumer's throughput and its scale-out).
 
+Only a product whose indexed form (`domain.indexed_form`: its document, or its absence)
+changed with some event of the batch is queued: a stock reservation that leaves the
+product in stock is folded (the count is kept) but costs the syncer and Chroma nothing
+(ADR 0033). The comparison is per event, not batch start against batch end, so a product
+sold out and restocked within one batch is still written: a collection a rebuild filled
+from a state in between gets the latest one.
+
 The group starts once the runtime is connected (Chroma answers, an active collection
 exists), as a background task of the app beside the runtime's own (`run_consumer`).
 """
@@ -27,7 +34,15 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from indexer import handlers
-from indexer.domain import PRODUCT_EVENTS, ProductEvent, ProductState, apply, product_id_of
+from indexer.domain import (
+    PRODUCT_EVENTS,
+    IndexedForm,
+    ProductEvent,
+    ProductState,
+    apply,
+    indexed_form,
+    product_id_of,
+)
 from indexer.settings import SCHEMA, SERVICE, IndexerSettings
 from indexer.storage import documents as documents_store
 from indexer.storage.uow import IndexerUnitOfWork
@@ -70,9 +85,13 @@ class BatchFold:
         self.session = session
         self.states = states
         self.hold = hold
+        self.folded: set[UUID] = set()
+        """Products whose state changed (written back)."""
         self.changed: dict[UUID, str | None] = {}
-        """Changed products (in order of first change) -> traceparent of the first event
-        that changed them (the sync span continues that trace)."""
+        """Products whose indexed form changed (in order of first change) -> traceparent
+        of the first event that changed it (the sync span continues that trace)."""
+        self.forms: dict[UUID, IndexedForm] = {}
+        """The indexed form of each product's current state, once computed."""
 
     @classmethod
     async def of(cls, ctx: HandlerContext, hold: float = 0.0) -> BatchFold:
@@ -92,17 +111,23 @@ class BatchFold:
         if state is None:  # not among the scope's events (a context built by hand)
             state = (await documents_store.lock_many(self.session, [product_id]))[product_id]
         new = apply(state, ctx.envelope, ctx.event)
-        if new is not None:
-            self.states[product_id] = new
+        if new is None:
+            return
+        self.states[product_id] = new
+        self.folded.add(product_id)
+        before = self.forms[product_id] if product_id in self.forms else indexed_form(state)
+        self.forms[product_id] = after = indexed_form(new)
+        if after != before:
             self.changed.setdefault(product_id, current_traceparent())
 
     async def write(self) -> None:
-        """The changed states, and their sync queue entries (one per product)."""
+        """The changed states, and the sync queue entries of those whose indexed form
+        changed (one per product)."""
         if self.hold:  # fault tests: work in flight that a kill can catch
             await asyncio.sleep(self.hold)
-        if not self.changed:
+        if not self.folded:
             return
-        await documents_store.save_many(self.session, [self.states[p] for p in self.changed])
+        await documents_store.save_many(self.session, [self.states[p] for p in self.folded])
         await documents_store.queue_many(self.session, list(self.changed.items()))
 
 

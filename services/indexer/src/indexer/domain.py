@@ -72,7 +72,7 @@ class ProductState:
 
     product_id: UUID
     sequence: int = 0
-    """Highest product version applied (the document's `sequence` metadata)."""
+    """Highest product version applied (the guard `indexed.sequence` of the collections)."""
     snapshot_sequence: int = 0
     stock_sequence: int = 0
     deleted: bool = False
@@ -196,6 +196,20 @@ class Document:
         return self.text.lower()
 
 
+IndexedForm = Document | bool | None
+"""What a collection holds of a product: its document, False (deleted: no record), or
+None (nothing yet: no snapshot folded)."""
+
+
+def indexed_form(state: ProductState) -> IndexedForm:
+    """What the index holds of a product in this state. An event whose new state has the
+    same form as the state before needs no sync: every collection that holds the
+    earlier form holds the later one too (ADR 0033)."""
+    if state.deleted:
+        return False
+    return document_of(state) if state.indexable else None
+
+
 def _attribute_text(attributes: dict[str, Any]) -> str:
     parts = []
     for key, value in sorted(attributes.items()):
@@ -210,7 +224,12 @@ def _attribute_text(attributes: dict[str, Any]) -> str:
 def document_of(state: ProductState) -> Document:
     """The text embedded for a product (name, category, description, key attributes)
     and its metadata. Prices are kept twice: a float for Chroma's `$lte` filter and the
-    exact decimal string that answers carry (money is never a float in an answer)."""
+    exact decimal string that answers carry (money is never a float in an answer).
+
+    Stock is only `in_stock` (what search filters and answers with), not the count, and
+    the document carries no sequence: a stock change that does not cross zero leaves
+    the document as it was, so it costs no Chroma write (`indexed_form`, ADR 0033). The
+    count and the sequence stay in the fold (`indexer.documents`)."""
     snapshot = state.snapshot
     if snapshot is None:
         raise ValueError(f"product {state.product_id} has no snapshot yet")
@@ -232,7 +251,6 @@ def document_of(state: ProductState) -> Document:
         chosen = "; ".join(f"{s['part']}: {s['name']}" for s in snapshot.get("selection", []))
         lines.append(f"Preconfigured with {chosen}")
     text = "\n".join(line for line in lines if line)
-    stock = state.stock or 0
     metadata: dict[str, str | int | float | bool] = {
         "name": snapshot["name"],
         "sku": snapshot["sku"],
@@ -242,9 +260,7 @@ def document_of(state: ProductState) -> Document:
         "price": float(price),
         "price_exact": str(price),
         "currency": snapshot["currency"],
-        "stock": stock,
-        "in_stock": stock > 0,
-        "sequence": state.sequence,
+        "in_stock": (state.stock or 0) > 0,
         "kind": kind,
     }
     if snapshot.get("base_product_id"):

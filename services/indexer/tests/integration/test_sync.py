@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.indexer.tests.support import new_category
+from tests.support.databases import query_rows
 from tests.support.search import catalog_snapshot, differences, index_snapshot, seed_products
 from tests.support.servers import wait_for
 from tests.support.stack import search_stack
@@ -106,14 +107,14 @@ async def test_a_stock_change_updates_metadata_without_embedding_again(
             meta = (await index_snapshot(chroma_url, redis_url, stream_prefix)).get(pid, {})
             return all(meta.get(key) == value for key, value in expected.items())
 
-        await wait_for(lambda: indexed(stock=0), within=60, what="the product indexed")
+        await wait_for(lambda: indexed(in_stock=False), within=60, what="the product indexed")
         embeds, metadata_only = embedded(), synced("metadata")
 
         restocked = await s.catalog.put(
             f"/api/v1/products/{pid}/stock", json={"stock": 7}, headers=s.admin
         )
         assert restocked.status_code == 200, restocked.text
-        await wait_for(lambda: indexed(stock=7, in_stock=True), within=60, what="stock 7")
+        await wait_for(lambda: indexed(in_stock=True), within=60, what="stock 7")
         assert embedded() == embeds, "a stock change was embedded again"
         assert synced("metadata") == metadata_only + 1
         assert [hit["product_id"] for hit in await _search(s.assistant, "camp lantern")] == [pid]
@@ -124,3 +125,69 @@ async def test_a_stock_change_updates_metadata_without_embedding_again(
         assert renamed.status_code == 200, renamed.text
         await wait_for(lambda: indexed(name="Storm lantern"), within=60, what="the rename")
         assert embedded() == embeds + 1, "the new text was embedded once"
+
+
+async def test_a_stock_change_that_keeps_a_product_in_stock_writes_nothing_to_chroma(
+    clean_database, redis_url, stream_prefix, chroma_url
+) -> None:
+    """The index holds `in_stock`, not the count (ADR 0033): a change from 7 to 5 is
+    folded in PostgreSQL and queues nothing; selling out writes `in_stock` false, and
+    search filters on it."""
+    from prometheus_client import REGISTRY
+
+    def synced() -> tuple[float, ...]:
+        return tuple(
+            REGISTRY.get_sample_value(
+                "indexer_documents_synced_total",
+                {"collection_role": "active", "operation": operation},
+            )
+            or 0
+            for operation in ("upsert", "metadata", "delete")
+        )
+
+    async with search_stack(clean_database, redis_url, stream_prefix, chroma_url) as s:
+        [product] = await seed_products(s.catalog, s.admin, 1, "LAMP", name="Camp lantern")
+        pid = product["id"]
+
+        async def put_stock(stock: int) -> None:
+            response = await s.catalog.put(
+                f"/api/v1/products/{pid}/stock", json={"stock": stock}, headers=s.admin
+            )
+            assert response.status_code == 200, response.text
+
+        async def indexed(**expected: object) -> bool:
+            meta = (await index_snapshot(chroma_url, redis_url, stream_prefix)).get(pid, {})
+            return all(meta.get(key) == value for key, value in expected.items())
+
+        async def folded(stock: int) -> bool:
+            rows = await query_rows(
+                clean_database,
+                "SELECT stock FROM indexer.documents WHERE product_id = :pid",
+                pid=pid,
+            )
+            return [row.stock for row in rows] == [stock]
+
+        async def queue_empty() -> bool:
+            return await query_rows(clean_database, "SELECT id FROM indexer.sync_queue") == []
+
+        await put_stock(7)
+        await wait_for(lambda: indexed(in_stock=True), within=60, what="in stock")
+        await wait_for(queue_empty, within=60, what="the sync batch committed")  # counted
+        before = synced()
+
+        await put_stock(5)
+        await wait_for(lambda: folded(5), within=60, what="stock 5 folded")
+        # Queued in the fold's transaction, or not at all: nothing queued, nothing synced.
+        assert await queue_empty()
+        assert synced() == before
+        assert "stock" not in (await index_snapshot(chroma_url, redis_url, stream_prefix))[pid]
+        in_stock = await _search(s.assistant, "camp lantern", in_stock="true")
+        assert [hit["product_id"] for hit in in_stock] == [pid]
+
+        await put_stock(0)
+        await wait_for(lambda: indexed(in_stock=False), within=60, what="sold out")
+        upserts, metadata_only, deletes = synced()
+        assert (upserts, metadata_only, deletes) == (before[0], before[1] + 1, before[2])
+        assert await _search(s.assistant, "camp lantern", in_stock="true") == []
+        sold_out = await _search(s.assistant, "camp lantern", in_stock="false")
+        assert [(hit["product_id"], hit["in_stock"]) for hit in sold_out] == [(pid, False)]

@@ -7,7 +7,7 @@ import random
 from decimal import Decimal
 from uuid import uuid4
 
-from indexer.domain import ProductState, apply, document_of
+from indexer.domain import ProductState, apply, document_of, indexed_form
 from marcus_contracts import registry
 from marcus_contracts.events.catalog import (
     CategoryRef,
@@ -60,9 +60,31 @@ def test_in_order_fold_builds_the_latest_document() -> None:
     doc = document_of(state)
     assert doc.metadata["name"] == "Storm jacket"
     assert doc.metadata["price_exact"] == "12.50" and doc.metadata["price"] == 12.5
-    assert doc.metadata["stock"] == 2 and doc.metadata["in_stock"] is True
-    assert doc.metadata["sequence"] == 5
+    assert doc.metadata["in_stock"] is True
+    assert (state.stock, state.sequence) == (2, 5)  # the fold keeps them, the document not
     assert "Storm jacket" in doc.text and "Outdoor" in doc.text and "colour: red" in doc.text
+
+
+def test_the_indexed_form_changes_only_when_the_document_does() -> None:
+    """A stock change that keeps the product in stock (or out of it) leaves the document
+    as it was: nothing to sync. Crossing zero, a rename, a deletion change it."""
+    states = [ProductState(PID)]
+    for envelope, event in history():
+        states.append(apply(states[-1], envelope, event) or states[-1])
+    forms = [indexed_form(state) for state in states]
+    assert forms[0] is None  # nothing folded yet: nothing indexed
+    assert forms[1] != forms[2]  # renamed
+    assert forms[2] != forms[3]  # sold out: in_stock false
+    restocked = StockAdjusted(product_id=PID, delta=3, stock=3)
+    more = apply(states[-1], registry.envelope(restocked, subject=str(PID), sequence=6), restocked)
+    assert more is not None and more.stock == 3
+    assert indexed_form(more) == forms[-1]  # 2 -> 3 in stock: the same document
+    reserved = StockAdjusted(product_id=PID, delta=-3, stock=0)
+    sold_out = apply(more, registry.envelope(reserved, subject=str(PID), sequence=7), reserved)
+    assert sold_out is not None and indexed_form(sold_out) != forms[-1]  # 3 -> 0
+    deleted = ProductDeleted(product_id=PID, sku="SKU-1")
+    gone = apply(more, registry.envelope(deleted, subject=str(PID), sequence=8), deleted)
+    assert gone is not None and indexed_form(gone) is False
 
 
 def test_every_order_and_duplicates_give_the_same_state() -> None:
@@ -198,7 +220,7 @@ def test_a_configurable_product_is_indexed_with_its_parts_and_options() -> None:
     assert doc.metadata["kind"] == "configurable"
     # The cheapest build: 400 + Diamond 100 + Road 60 (in stock again) = 560.00
     assert (doc.metadata["price_exact"], doc.metadata["price"]) == ("560.00", 560.0)
-    assert (doc.metadata["stock"], doc.metadata["in_stock"]) == (5, True)
+    assert doc.metadata["in_stock"] is True and state.stock == 5
     assert state.option_stock is not None and state.option_stock[str(OPTIONS["Road"])] == 1
 
 
