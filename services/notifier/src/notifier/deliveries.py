@@ -102,18 +102,21 @@ class Post:
         """Send each e-mail of the consumed event at most once per delivery id (steps
         1-4); raise to have the runtime retry the event when a send fails."""
         envelope = ctx.envelope
-        for email in emails:
-            before = await begin(self.sessions, envelope, email)
-            if before == "sent":
-                SKIPPED.inc()
-            else:
-                await self._send(ctx, email, resend=before == "sending")
-            await handlers.record_sent(
-                handlers.RecordSent(email, envelope),
-                NotifierUnitOfWork.joining(ctx.session, caused_by(envelope)),
-            )
+        async with autocommit(self.sessions) as connection:  # steps 1 and 3, one checkout
+            for email in emails:
+                before = await begin(connection, self.sessions, envelope, email)
+                if before == "sent":
+                    SKIPPED.inc()
+                else:
+                    await self._send(ctx, connection, email, resend=before == "sending")
+                await handlers.record_sent(
+                    handlers.RecordSent(email, envelope),
+                    NotifierUnitOfWork.joining(ctx.session, caused_by(envelope)),
+                )
 
-    async def _send(self, ctx: HandlerContext, email: Email, *, resend: bool) -> None:
+    async def _send(
+        self, ctx: HandlerContext, connection: AsyncConnection, email: Email, *, resend: bool
+    ) -> None:
         """Steps 2-3. A failed send is `retrying`, or given up on the event's delivery
         number CONSUMER_MAX_DELIVERIES (`failed`, notifier.email.failed); it raises
         `SendFailed` either way."""
@@ -128,7 +131,7 @@ class Post:
             )
 
         async def record_sent(reply: str) -> None:
-            await mark_sent_through_outage(sessions, email, reply)
+            await mark_sent_through_outage(sessions, email, reply, connection=connection)
 
         try:
             await self.mailer.send(email.outgoing, record_sent)
@@ -156,7 +159,8 @@ def autocommit(
     sessions: async_sessionmaker[AsyncSession],
 ) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
     """A connection of the sessions' pool in autocommit: a step that is one statement
-    commits with it, without the BEGIN and COMMIT round trips and the ORM session."""
+    commits with it, without the BEGIN and COMMIT round trips and the ORM session. An
+    event's e-mails share one (each checkout costs the pool's pre-ping round trip)."""
     engine = sessions.kw["bind"]
     assert isinstance(engine, AsyncEngine)
     return _autocommit_engine(engine).connect()
@@ -168,27 +172,29 @@ def _autocommit_engine(engine: AsyncEngine) -> AsyncEngine:
 
 
 async def begin(
-    sessions: async_sessionmaker[AsyncSession], envelope: Envelope, email: Email
+    connection: AsyncConnection,
+    sessions: async_sessionmaker[AsyncSession],
+    envelope: Envelope,
+    email: Email,
 ) -> str:
     """Step 1, committed: the delivery's status before this attempt ("new" if none).
-    The first attempt is one INSERT, committed as it runs; an existing delivery is
-    read and moved back to `sending` in a transaction."""
-    async with autocommit(sessions) as connection:
-        inserted = await connection.execute(
-            insert(deliveries)
-            .values(
-                id=email.delivery_id,
-                event_id=envelope.id,
-                event_type=envelope.type,
-                **email.about(),
-                status="sending",
-                attempts=1,
-            )
-            .on_conflict_do_nothing()
-            .returning(deliveries.c.id)
+    The first attempt is one INSERT on the autocommit `connection`, committed as it
+    runs; an existing delivery is read and moved back to `sending` in a transaction."""
+    inserted = await connection.execute(
+        insert(deliveries)
+        .values(
+            id=email.delivery_id,
+            event_id=envelope.id,
+            event_type=envelope.type,
+            **email.about(),
+            status="sending",
+            attempts=1,
         )
-        if inserted.first() is not None:
-            return "new"
+        .on_conflict_do_nothing()
+        .returning(deliveries.c.id)
+    )
+    if inserted.first() is not None:
+        return "new"
     async with sessions.begin() as session:
         row = (
             await session.execute(
@@ -207,33 +213,43 @@ async def begin(
         return str(row.status)
 
 
-async def mark_sent(sessions: async_sessionmaker[AsyncSession], email: Email, reply: str) -> None:
-    """Step 3, committed: the server accepted the message (one statement)."""
-    async with autocommit(sessions) as connection:
-        await connection.execute(
-            update(deliveries)
-            .where(deliveries.c.id == email.delivery_id)
-            .values(
-                status="sent",
-                smtp_response=reply[:500],
-                last_error=None,
-                sent_at=func.now(),
-                updated_at=func.now(),
-            )
+async def mark_sent(connection: AsyncConnection, email: Email, reply: str) -> None:
+    """Step 3, committed: the server accepted the message (one autocommit statement)."""
+    await connection.execute(
+        update(deliveries)
+        .where(deliveries.c.id == email.delivery_id)
+        .values(
+            status="sent",
+            smtp_response=reply[:500],
+            last_error=None,
+            sent_at=func.now(),
+            updated_at=func.now(),
         )
+    )
 
 
 async def mark_sent_through_outage(
-    sessions: async_sessionmaker[AsyncSession], email: Email, reply: str, *, within: float = 120.0
+    sessions: async_sessionmaker[AsyncSession],
+    email: Email,
+    reply: str,
+    *,
+    connection: AsyncConnection | None = None,
+    within: float = 120.0,
 ) -> None:
     """`mark_sent`, retried while PostgreSQL is unreachable (up to `within` seconds): the
     server has the message, and giving up here would send it again, with the same
-    Message-ID, on the next delivery. Only the process dying leaves that window open."""
+    Message-ID, on the next delivery. Only the process dying leaves that window open.
+    The first try uses `connection` when given, a retry a fresh one."""
     deadline = time.monotonic() + within
     pause = 0.2
     while True:
         try:
-            await mark_sent(sessions, email, reply)
+            if connection is not None:
+                held, connection = connection, None
+                await mark_sent(held, email, reply)
+            else:
+                async with autocommit(sessions) as fresh:
+                    await mark_sent(fresh, email, reply)
             return
         except Exception as exc:
             if not is_database_unavailable(exc) or time.monotonic() > deadline:
