@@ -60,6 +60,9 @@ class RelaySettings:
     trim_interval: float = 5.0
     """Seconds between two trims of the stream (when `maxlen` is above 0)."""
     standby_interval: float = 2.0
+    backlog_interval: float = 1.0
+    """Seconds between two refreshes of the backlog gauges (a count over the outbox):
+    at most one per interval, however many batches a busy relay publishes."""
     max_backoff: float = 5.0
 
 
@@ -75,6 +78,7 @@ class OutboxRelay:
         self.redis = redis
         self.is_leader = False
         self._next_trim = 0.0
+        self._next_backlog = 0.0
         self._select = sql.SQL(
             "SELECT o.position, e.envelope::text FROM {schema}.outbox o "
             "JOIN {schema}.events e ON e.position = o.position "
@@ -139,7 +143,7 @@ class OutboxRelay:
                 await _wait(stop, backoff)
                 backoff = min(backoff * 2, self.settings.max_backoff)
                 continue
-            await self._update_backlog(conn)
+            await self._maybe_update_backlog(conn)
             async for _ in conn.notifies(timeout=self.settings.poll_interval, stop_after=1):
                 pass
 
@@ -201,6 +205,13 @@ class OutboxRelay:
                 "marcus.outbox.position": position,
             },
         )
+
+    async def _maybe_update_backlog(self, conn: psycopg.AsyncConnection) -> None:
+        now = time.monotonic()
+        if now < self._next_backlog:
+            return
+        self._next_backlog = now + self.settings.backlog_interval
+        await self._update_backlog(conn)
 
     async def _update_backlog(self, conn: psycopg.AsyncConnection) -> None:
         row = await (await conn.execute(self._backlog)).fetchone()
