@@ -24,9 +24,17 @@ def sessions(request: Request) -> async_sessionmaker[AsyncSession]:
 
 
 async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request for queries; closed when the response is sent."""
+    """One session per request for queries; closed when the response is sent.
+
+    A request that succeeded ends its transaction with COMMIT, not the ROLLBACK that
+    closing would send: it only read, so both end it alike, but psycopg forgets every
+    prepared statement of the connection on a ROLLBACK (it cannot tell what was undone)
+    and the connection's next requests would be parsed and planned again. A failed
+    request is rolled back."""
     async with sessions(request)() as session:
         yield session
+        if session.in_transaction():
+            await session.commit()
 
 
 ReadSession = Annotated[AsyncSession, Depends(read_session)]
