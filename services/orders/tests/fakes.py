@@ -80,3 +80,11 @@ class FakeUnitOfWork(fakes.FakeUnitOfWork[FakeStore, FakeRepository]):
 
     def keep(self) -> None:
         self.store.keys.update(self.repo.claimed)
+
+    async def record(self) -> list[object]:
+        """The real one appends and projects before the commit; here the commit does."""
+        return []
+
+    async def order_view(self, order_id: UUID) -> None:
+        """No read side here: the route reads the order itself."""
+        return None

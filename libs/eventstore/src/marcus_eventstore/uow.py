@@ -165,7 +165,8 @@ class UnitOfWork(Transaction, Generic[R]):
 
     repo: R
     positions: list[int]
-    """Global positions of the events the last `commit()` appended (empty before)."""
+    """Global positions of the events this unit of work appended, in order (empty
+    before its first `record()` or `commit()`)."""
 
     def __init__(
         self,
@@ -193,18 +194,35 @@ class UnitOfWork(Transaction, Generic[R]):
         self.repo = self.make_repository(session)
 
     async def commit(self) -> list[Envelope]:
-        envelopes = self._collect()
+        envelopes = await self.record()
         try:
-            self.positions = await self.store.append(self.session, envelopes)
-            for envelope in envelopes:
-                await self.projector.apply(self.session, envelope)
             await super().commit()
         except IntegrityError as exc:
-            message = self.unique_messages.get(constraint_of(exc) or "")
-            if message:
-                raise Conflict(message) from exc
+            self._raise_conflict(exc)
             raise
         return envelopes
+
+    async def record(self) -> list[Envelope]:
+        """Append and project the pending events in the transaction, without ending it:
+        a command can then read what it wrote (its answer) in the same transaction,
+        before `commit()` commits it (which appends only what is pending since)."""
+        envelopes = self._collect()
+        if not envelopes:
+            return envelopes
+        try:
+            self.positions += await self.store.append(self.session, envelopes)
+            for envelope in envelopes:
+                await self.projector.apply(self.session, envelope)
+        except IntegrityError as exc:
+            self._raise_conflict(exc)
+            raise
+        return envelopes
+
+    def _raise_conflict(self, exc: IntegrityError) -> None:
+        """A unique violation `unique_messages` names becomes a Conflict (409)."""
+        message = self.unique_messages.get(constraint_of(exc) or "")
+        if message:
+            raise Conflict(message) from exc
 
     def _collect(self) -> list[Envelope]:
         envelopes: list[Envelope] = []

@@ -86,6 +86,9 @@ class Placed:
     order_id: UUID
     replayed: bool
     """True when an earlier request with the same Idempotency-Key created the order."""
+    view: dict[str, Any] | None = None
+    """The order as the read side shows it, read in the placing transaction (the answer
+    needs no transaction of its own); None for a replay."""
 
 
 @dataclass(frozen=True)
@@ -143,8 +146,15 @@ async def place_order(cmd: PlaceOrder, uow: UnitOfWork) -> Placed:
             currency=currency,
         )
         uow.repo.add(order)
-        await uow.commit()
-        return Placed(order_id, replayed=False)
+        return await _placed(uow, order_id)
+
+
+async def _placed(uow: UnitOfWork, order_id: UUID) -> Placed:
+    """Record the placement, read the order it projected, commit."""
+    await uow.record()
+    view = await uow.order_view(order_id)
+    await uow.commit()
+    return Placed(order_id, replayed=False, view=view)
 
 
 async def _own_order(uow: UnitOfWork, order_id: UUID, customer: str | None) -> Order:
@@ -309,8 +319,7 @@ async def checkout(cmd: Checkout, uow: UnitOfWork) -> Placed:
             currency=now.currency,
             lines=[bought(line) for line in now.lines],
         )
-        await uow.commit()
-        return Placed(order_id, replayed=False)
+        return await _placed(uow, order_id)
 
 
 def order_line(now: LineNow) -> ev.OrderLine:

@@ -62,4 +62,6 @@ async def placed_out(
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/orders/{placed.order_id}"
+    if placed.view is not None:  # read in the placing transaction: the customer's own
+        return OrderOut.model_validate(placed.view)
     return await order_out(session, placed.order_id, customer)

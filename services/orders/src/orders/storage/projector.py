@@ -42,6 +42,20 @@ def _line_rows(event: Any) -> list[dict[str, Any]]:
     ]
 
 
+async def _insert_lines(
+    session: AsyncSession, event: Any, *, conflicts_ignored: bool = False
+) -> None:
+    """Every line in one multi-row INSERT: one statement, where an executemany runs one
+    per line through SQLAlchemy and psycopg."""
+    rows = _line_rows(event)
+    if not rows:
+        return
+    statement = insert(order_lines).values(rows)
+    if conflicts_ignored:
+        statement = statement.on_conflict_do_nothing()
+    await session.execute(statement)
+
+
 async def _placed(session: AsyncSession, envelope: Envelope, event: Any) -> None:
     await session.execute(
         insert(orders)
@@ -61,7 +75,7 @@ async def _placed(session: AsyncSession, envelope: Envelope, event: Any) -> None
         )
         .on_conflict_do_nothing()
     )
-    await session.execute(insert(order_lines).on_conflict_do_nothing(), _line_rows(event))
+    await _insert_lines(session, event, conflicts_ignored=True)
 
 
 async def _transition(session: AsyncSession, envelope: Envelope, event: Any) -> None:
@@ -75,7 +89,7 @@ async def _transition(session: AsyncSession, envelope: Envelope, event: Any) -> 
     if isinstance(event, ev.OrderConfirmed):  # the catalog's prices replace the estimate
         values["total"] = event.total
         await session.execute(delete(order_lines).where(order_lines.c.order_id == event.order_id))
-        await session.execute(insert(order_lines), _line_rows(event))
+        await _insert_lines(session, event)
     await session.execute(update(orders).where(orders.c.id == event.order_id).values(**values))
 
 

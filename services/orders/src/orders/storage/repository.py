@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Uuid, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from marcus_contracts.events.orders import OrderLine, ShippingAddress
 from marcus_eventstore import AggregateRepository
@@ -57,9 +57,11 @@ class Repository(AggregateRepository):
         return self.remember(order)
 
     async def products(self, product_ids: Iterable[UUID]) -> dict[UUID, PricedProduct]:
-        """Known, not deleted products of the read model."""
+        """Known, not deleted products of the read model. The ids go in as one array
+        (`= ANY`): an IN list is rendered anew into the statement for every call."""
         query = select(products).where(
-            products.c.id.in_(list(set(product_ids))), products.c.deleted.is_(False)
+            products.c.id == any_(bindparam("ids", list(set(product_ids)), type_=ARRAY(Uuid))),
+            products.c.deleted.is_(False),
         )
         return {
             row.id: PricedProduct(

@@ -8,12 +8,15 @@ aggregates' events are appended and projected in one transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marcus_contracts import Envelope
 from marcus_eventstore import EventStore, UnitOfWork
+from orders.storage import queries
 from orders.storage.cart_projector import CartProjector
 from orders.storage.carts import CartRepository
 from orders.storage.projector import OrdersProjector
@@ -48,3 +51,8 @@ class OrdersUnitOfWork(UnitOfWork[OrdersRepository]):
 
     def make_repository(self, session: AsyncSession) -> OrdersRepository:
         return OrdersRepository(session)
+
+    async def order_view(self, order_id: UUID) -> dict[str, Any] | None:
+        """The order as the read side shows it, in this transaction (after `record()`:
+        what the command wrote)."""
+        return await queries.get_order(self.session, order_id)
