@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, update
+from sqlalchemy import Table, Update, bindparam, delete, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,22 +70,29 @@ async def _product_deleted(session: AsyncSession, envelope: Envelope, event: Any
     await configurations.delete_selection(session, event.product_id)
 
 
-async def _stock_adjusted(session: AsyncSession, envelope: Envelope, event: Any) -> None:
-    await session.execute(
+def _new_stock(envelope: Envelope, event: Any) -> Update:
+    return (
         update(products)
         .where(products.c.id == event.product_id)
         .values(stock=event.stock, version=envelope.sequence, updated_at=envelope.time)
     )
 
 
+async def _stock_adjusted(session: AsyncSession, envelope: Envelope, event: Any) -> None:
+    await session.execute(_new_stock(envelope, event))
+
+
 async def _stock_reserved(session: AsyncSession, envelope: Envelope, event: Any) -> None:
-    await _stock_adjusted(session, envelope, event)
+    """The product's new stock and the order's reservation in one statement (the stock's
+    UPDATE as a CTE): one round trip for each reserved line instead of two."""
     values = {"quantity": event.quantity, "status": "reserved", "released_at": None}
     stmt = insert(reservations).values(
         order_id=event.order_id, product_id=event.product_id, reserved_at=envelope.time, **values
     )
     await session.execute(
-        stmt.on_conflict_do_update(index_elements=["order_id", "product_id"], set_=values)
+        stmt.on_conflict_do_update(index_elements=["order_id", "product_id"], set_=values).add_cte(
+            _new_stock(envelope, event).cte("new_stock")
+        )
     )
 
 
