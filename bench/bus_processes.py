@@ -27,9 +27,8 @@ import dataclasses
 import logging
 import multiprocessing as mp
 import queue
-import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event as MpEvent
 from typing import Any
@@ -47,6 +46,7 @@ from bench.bus_workload import (
     sample_envelopes,
     sample_payloads,
 )
+from bench.cpu_sampler import CpuSampler
 from marcus_contracts import StreamNames
 from marcus_eventstore import EventStore, OutboxRelay, RelaySettings, event_store_tables
 
@@ -136,51 +136,21 @@ def run_split(jobs: list[Job], loop: str) -> Split:
     )
 
 
-class ServerCpu:
+class ServerCpu(CpuSampler):
     """CPU seconds of the PostgreSQL and Redis server processes while a path runs: the
     bus's own work in PostgreSQL (outbox, ledger) counts as much as its Python. Backends
-    come and go with the workers' connections, so every such process is sampled every
-    20 ms and its last reading kept (one that exits between two samples loses at most
-    those 20 ms); a process already running counts from the start of the window."""
+    come and go with the workers' connections (`CpuSampler` samples them every 20 ms)."""
 
     NAMES = {"postgres": "postgres", "redis-server": "redis"}
 
-    def __init__(self) -> None:
-        self._first: dict[int, float] = {}
-        self._last: dict[int, tuple[str, float]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> None:
-        self._sample(baseline=True)
-        self._thread.start()
-
     def stop(self) -> dict[str, float]:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-        totals = dict.fromkeys(self.NAMES.values(), 0.0)
-        for pid, (name, cpu) in self._last.items():
-            totals[name] += cpu - self._first.get(pid, 0.0)
-        return totals
+        return dict.fromkeys(self.NAMES.values(), 0.0) | super().stop()
 
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):
-            self._sample()
-
-    def _sample(self, baseline: bool = False) -> None:
+    def _processes(self) -> Iterator[tuple[str, psutil.Process]]:
         for process in psutil.process_iter(["name"]):
             name = self.NAMES.get(process.info["name"])
-            if name is None:
-                continue
-            try:
-                times = process.cpu_times()
-            except psutil.Error:
-                continue
-            cpu = times.user + times.system
-            if baseline:
-                self._first[process.pid] = cpu
-            self._last[process.pid] = (name, cpu)
+            if name is not None:
+                yield name, process
 
 
 def _worker(job: Job, loop: str, ready: MpEvent, go: MpEvent, reports: mp.Queue[Any]) -> None:

@@ -47,7 +47,6 @@ import os
 import random
 import statistics
 import tempfile
-import threading
 import time
 import uuid
 from collections import defaultdict
@@ -60,6 +59,7 @@ import psutil
 import psycopg
 from sqlalchemy.engine import make_url
 
+from bench.cpu_sampler import CpuSampler
 from bench.machine import add_server_arguments, command, machine, write_result
 from bench.services import ServiceProcess, processes, wait_until
 from marcus_eventstore.migrations import libpq_dsn, upgrade
@@ -108,41 +108,20 @@ def read_mailbox(folder: Path) -> dict[str, float]:
 CPU_ROLES = (*SERVICES, "smtp catcher", "chroma", "postgres", "redis")
 
 
-class ShopCpu:
+class ShopCpu(CpuSampler):
     """CPU seconds of every process an order passes through, by role, sampled every
-    20 ms (as `bench.bus_processes.ServerCpu` samples the servers): each started
-    process with its children, the PostgreSQL processes of the bench (backends of its
-    database, plus the server's own background processes: WAL writer, checkpointer...)
-    and the Redis server. Backends come and go, so each process's last reading is kept
-    and one that exits between samples loses at most 20 ms. The load generator (this
-    process) is not counted: it is the shoppers, not the shop. Redis and PostgreSQL's
-    background processes are shared with whatever else runs on the machine."""
+    20 ms (`CpuSampler`, as `bench.bus_processes.ServerCpu` samples the servers): each
+    started process with its children, the PostgreSQL processes of the bench (backends
+    of its database, plus the server's own background processes: WAL writer,
+    checkpointer...) and the Redis server. The load generator (this process) is not
+    counted: it is the shoppers, not the shop. Redis and PostgreSQL's background
+    processes are shared with whatever else runs on the machine."""
 
     def __init__(self, roles: dict[int, str], database: str) -> None:
+        super().__init__()
         self._roles = roles
         self._database = database
-        self._first: dict[int, float] = {}
-        self._last: dict[int, tuple[str, float]] = {}
         self._titles: dict[int, str | None] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> None:
-        self._sample(baseline=True)
-        self._thread.start()
-
-    def stop(self) -> dict[str, float]:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-        totals: dict[str, float] = defaultdict(float)
-        for pid, (role, cpu) in self._last.items():
-            totals[role] += cpu - self._first.get(pid, 0.0)
-        return dict(totals)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):
-            self._sample()
 
     def _role(self, process: psutil.Process) -> str | None:
         if process.pid not in self._titles:
@@ -167,7 +146,7 @@ class ShopCpu:
             return None
         return "postgres"
 
-    def _sample(self, baseline: bool = False) -> None:
+    def _processes(self) -> list[tuple[str, psutil.Process]]:
         seen: dict[int, str] = {}
         for pid, role in self._roles.items():
             try:
@@ -182,15 +161,13 @@ class ShopCpu:
                 server = self._role(process)
                 if server is not None:
                     seen[process.pid] = server
+        found = []
         for pid, role in seen.items():
             try:
-                times = psutil.Process(pid).cpu_times()
+                found.append((role, psutil.Process(pid)))
             except psutil.Error:
                 continue
-            cpu = times.user + times.system
-            if baseline:
-                self._first[pid] = cpu
-            self._last[pid] = (role, cpu)
+        return found
 
 
 def percentile(values: list[float], q: float) -> float:
