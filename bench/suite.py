@@ -1,8 +1,9 @@
 """The benchmarks `make bench` runs, and their arguments in each profile.
 
-`full` is what issue 9's figures are measured with (the whole suite in about 20 minutes
-on 2 cores); `quick` checks the harness end to end in about 5 minutes, with numbers
-too small to quote. Every bench is a `python -m <module>` of its own, so each also runs
+`full` is what issue 9's and issue 21's figures are measured with (the whole suite in
+about 40 minutes on 2 quiet cores); `quick` checks the harness end to end in about 6
+minutes, with numbers too small to quote (docs/benchmarks.md has each part's size and
+time in both). Every bench is a `python -m <module>` of its own, so each also runs
 alone with the same arguments (the combined result records the exact command).
 """
 
@@ -82,7 +83,7 @@ BENCHES: tuple[Bench, ...] = (
         "orders",
         "bench.orders",
         "5. orders end to end per second (HTTP -> confirmed -> e-mail); 7. RSS",
-        quick=("--orders", "100", "--light-orders", "20", "--replicas", "1"),
+        quick=("--orders", "40", "--warmup", "10", "--light-orders", "10", "--replicas", "1"),
         full=("--orders", "300", "--light-orders", "60", "--replicas", "1", "2"),
     ),
     Bench(
@@ -111,7 +112,7 @@ BENCHES: tuple[Bench, ...] = (
         "relevance",
         "bench.relevance",
         "ranking quality: recall@5 and MRR per mode and embedder (issue 17)",
-        quick=("--embedders", "hash", "minilm"),
+        quick=("--embedders", "hash"),
         full=("--embedders", "hash", "minilm"),
         timeout_s=600,
     ),
@@ -120,7 +121,7 @@ BENCHES: tuple[Bench, ...] = (
         "bench.growth",
         "history growth (issue 24): rebuild vs history length, replay and snapshot; Redis"
         " memory over 30 days with 7-day retention; stock-events numbers",
-        quick=("--profile", "quick"),
+        quick=("--profile", "quick", "--days", "10", "--rounds", "1"),
         full=("--profile", "full"),
         timeout_s=2400,
     ),
