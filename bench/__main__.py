@@ -8,8 +8,9 @@ fails or times out is recorded with its error and the tail of its log; the other
 
 Writes bench/results/<YYYY-MM-DD>.json (or <date>T<time> when that exists): the machine,
 the command, every bench's own result, its command, exit status and duration, the RSS
-peaks, and the figures table; the same stem .md (the table: figure, value, ceiling,
-ratio, target, met?) and -<plot>.png (bench/plots.py).
+peaks, and the figures table; the same stem .md (the judged targets of issues 9 and 21
+first, a missing one marked so, then every figure: value, reference, ratio, target,
+met?) and -<plot>.png (bench/plots.py).
 """
 
 from __future__ import annotations
