@@ -201,7 +201,7 @@ reindex: install ## Rebuild the search index from a catalog snapshot (REBUILD_SO
 	$(RUN) python -m indexer reindex
 
 .PHONY: bench
-bench: install ## Every benchmark in one go, ~20 min (BENCH_ARGS="--profile quick", or bench names): bench/results/<date>.{json,md,png}
+bench: install ## Every benchmark in one go, ~40 min (quick ~6 min) (BENCH_ARGS="--profile quick", or bench names): bench/results/<date>.{json,md,png}
 	$(RUN) python -m bench $(BENCH_ARGS)
 
 bench-index: install ## Index benchmarks as processes: freshness, scale-out 1-3 indexers, rebuild (BENCH_ARGS=freshness)
