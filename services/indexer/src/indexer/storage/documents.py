@@ -1,8 +1,9 @@
 """The product fold in PostgreSQL (`documents`) and the sync queue that follows it.
 
 The consumer folds a whole batch of events with a fixed number of statements: lock every
-product of the batch (`lock_many`: one INSERT for new products, one SELECT .. FOR UPDATE
-in product id order, so replicas with overlapping batches lock in the same order), apply
+product of the batch (`lock_many`: one SELECT .. FOR UPDATE in product id order, so
+replicas with overlapping batches lock in the same order; an INSERT and a second lock
+only for products seen for the first time), apply
 the events in memory, write the changed states back (`save_many`: one UPDATE from arrays)
 and queue them for the syncer with a NOTIFY that wakes it (`queue_many`: one statement).
 """
@@ -46,14 +47,25 @@ _QUEUE_MANY = text(
 
 async def lock_many(session: AsyncSession, product_ids: Iterable[UUID]) -> dict[UUID, ProductState]:
     """The products' states, row-locked until the transaction ends (so two replicas
-    applying events of one product serialise), in two statements: new products get an
-    empty row first, then every row is locked in product id order."""
+    applying events of one product serialise), locked in product id order. One statement
+    when every product has its row (all but a product's first events); new products get
+    an empty row, then are locked the same way."""
     ids = sorted(set(product_ids))
     if not ids:
         return {}
-    await session.execute(
-        pg_insert(documents).values([{"product_id": pid} for pid in ids]).on_conflict_do_nothing()
-    )
+    states = await _lock(session, ids)
+    missing = [pid for pid in ids if pid not in states]
+    if missing:
+        await session.execute(
+            pg_insert(documents)
+            .values([{"product_id": pid} for pid in missing])
+            .on_conflict_do_nothing()
+        )
+        states |= await _lock(session, missing)
+    return states
+
+
+async def _lock(session: AsyncSession, ids: list[UUID]) -> dict[UUID, ProductState]:
     rows = await session.execute(
         select(documents)
         .where(documents.c.product_id.in_(ids))
