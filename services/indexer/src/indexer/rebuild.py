@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from indexer import metrics
 from indexer.alias import publish_alias
+from indexer.pacing import WritePacer
 from indexer.replay import Fold, read_page
 from indexer.snapshot import snapshot_fold
 from indexer.storage import collections as collections_store
@@ -93,6 +94,8 @@ class Rebuilder:
         source: str = "snapshot",
         names: StreamNames | None = None,
         snapshot_timeout_s: float = 300.0,
+        write_budget_s: float = 0.0,
+        write_gap: float = 0.0,
     ) -> None:
         self.sessions = sessions
         self.redis = redis
@@ -106,12 +109,16 @@ class Rebuilder:
         self.source = source
         self.names = names or StreamNames()
         self.snapshot_timeout_s = snapshot_timeout_s
+        self.write_budget_s = write_budget_s
+        self.write_gap = write_gap
+        self.pacer = self._pacer()
         self.store = EventStore(event_store)
 
     async def run(self, run: Run) -> RebuildResult:
         """Execute `run` (already marked running by the caller, who holds the rebuild lock)."""
         started = time.perf_counter()
         started_at = datetime.now(UTC)
+        self.pacer = self._pacer()
         await self._drop_leftovers()
         name = CollectionName.new(
             self.embedder.name, self.embedder.dimension, run.id, self.namespace
@@ -141,7 +148,8 @@ class Rebuilder:
         await self._after_switch(run, previous)
         metrics.REBUILD_SECONDS.observe(seconds)
         log.info(
-            "rebuild %s (from %s): %d documents from %d events in %.1fs into %s (was %s)",
+            "rebuild %s (from %s): %d documents from %d events in %.1fs into %s (was %s); "
+            "%d Chroma writes, %.1fs of gaps",
             run.id,
             self.source,
             documents,
@@ -149,8 +157,19 @@ class Rebuilder:
             seconds,
             target.name,
             previous,
+            self.pacer.calls,
+            self.pacer.paused_s,
         )
         return RebuildResult(target.name, previous, documents, fold.events, seconds)
+
+    def _pacer(self) -> WritePacer:
+        """A run's pacer: its chunk size adapts over the run (`indexer.pacing`)."""
+        return WritePacer(
+            budget_s=self.write_budget_s,
+            gap=self.write_gap,
+            max_chunk=max(self.batch, 8),
+            size=min(32, max(self.batch, 8)),
+        )
 
     async def _replay(self, fold: Fold, target: Target) -> None:
         """Read the whole stream, then write the folded states (once per product)."""
@@ -193,7 +212,7 @@ class Rebuilder:
         for start in range(0, len(ordered), self.batch):
             states = [fold.states[pid] for pid in ordered[start : start + self.batch]]
             async with self.sessions.begin() as session:
-                await self.writer.write(session, target, states)
+                await self.writer.write(session, target, states, self.pacer)
 
     async def _switch(
         self,

@@ -23,7 +23,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from indexer import metrics
-from indexer.domain import ProductState, document_of
+from indexer.domain import Document, ProductState, document_of
+from indexer.pacing import WritePacer
 from indexer.storage import collections as collections_store
 from indexer.storage.collections import Target
 from marcus_search import EmbedderPool
@@ -60,9 +61,16 @@ class IndexWriter:
         self._collections.pop(name, None)
 
     async def write(
-        self, session: AsyncSession, target: Target, states: Sequence[ProductState]
+        self,
+        session: AsyncSession,
+        target: Target,
+        states: Sequence[ProductState],
+        pacer: WritePacer | None = None,
     ) -> WriteResult:
-        """Bring `target` up to `states` (one per product) where they are newer."""
+        """Bring `target` up to `states` (one per product) where they are newer.
+
+        With a `pacer` (the rebuild), the documents are embedded in one call but
+        written to Chroma in the pacer's chunks and gaps (`indexer.pacing`)."""
         relevant = {s.product_id: s for s in states if s.indexable or s.deleted}
         winners = await collections_store.guard(
             session, target.name, [(s.product_id, s.sequence) for s in relevant.values()]
@@ -81,12 +89,20 @@ class IndexWriter:
             vectors = await embedder.embed([doc.text for doc in changed])
             metrics.EMBED_SECONDS.labels(embedder.name).observe(time.perf_counter() - started)
             metrics.EMBED_BATCH.labels(embedder.name).observe(len(changed))
-            await collection.upsert(
-                ids=[doc.id for doc in changed],
-                embeddings=vectors,  # type: ignore[arg-type]
-                documents=[doc.searchable_text for doc in changed],
-                metadatas=[doc.metadata for doc in changed],
-            )
+            pairs = list(zip(changed, vectors, strict=True))
+
+            async def upsert(chunk: Sequence[tuple[Document, list[float]]]) -> None:
+                await collection.upsert(
+                    ids=[doc.id for doc, _ in chunk],
+                    embeddings=[vector for _, vector in chunk],  # type: ignore[arg-type]
+                    documents=[doc.searchable_text for doc, _ in chunk],
+                    metadatas=[doc.metadata for doc, _ in chunk],
+                )
+
+            if pacer is None:
+                await upsert(pairs)
+            else:
+                await pacer.write(pairs, upsert)
             await collections_store.remember_digests(
                 session, target.name, {UUID(doc.id): digests[UUID(doc.id)] for doc in changed}
             )
