@@ -86,11 +86,18 @@ async def _transition(session: AsyncSession, envelope: Envelope, event: Any) -> 
     }
     if isinstance(event, ev.OrderRejected):
         values["reasons"] = [reason.model_dump(mode="json") for reason in event.reasons]
-    if isinstance(event, ev.OrderConfirmed):  # the catalog's prices replace the estimate
+    confirmed = isinstance(event, ev.OrderConfirmed)
+    if confirmed:  # the catalog's prices replace the estimate
         values["total"] = event.total
-        await session.execute(delete(order_lines).where(order_lines.c.order_id == event.order_id))
+    statement = update(orders).where(orders.c.id == event.order_id).values(**values)
+    if confirmed:
+        # The old lines go in the same statement as the order's new state (a CTE); the
+        # new lines come after it, in a statement that sees them gone.
+        gone = delete(order_lines).where(order_lines.c.order_id == event.order_id)
+        statement = statement.add_cte(gone.cte("old_lines"))
+    await session.execute(statement)
+    if confirmed:
         await _insert_lines(session, event)
-    await session.execute(update(orders).where(orders.c.id == event.order_id).values(**values))
 
 
 class OrdersProjector:

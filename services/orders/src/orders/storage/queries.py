@@ -27,11 +27,27 @@ async def _with_lines(session: AsyncSession, rows: list[Any]) -> list[dict[str, 
     return [dict(row._mapping) | {"lines": lines[row.id]} for row in rows]
 
 
+_ORDER_COLUMNS = tuple(orders.c.keys())
+_LINE_COLUMNS = tuple(order_lines.c.keys())
+
+
 async def get_order(session: AsyncSession, order_id: UUID) -> dict[str, Any] | None:
-    row = (await session.execute(select(orders).where(orders.c.id == order_id))).first()
-    if row is None:
+    """One order with its lines, in one statement (the order's columns repeated on each
+    line's row; the two tables share no column name)."""
+    query = (
+        select(orders, *order_lines.c)
+        .outerjoin(order_lines, order_lines.c.order_id == orders.c.id)
+        .where(orders.c.id == order_id)
+        .order_by(order_lines.c.line_no)
+    )
+    rows = [row._mapping for row in await session.execute(query)]
+    if not rows:
         return None
-    return (await _with_lines(session, [row]))[0]
+    order = {name: rows[0][name] for name in _ORDER_COLUMNS}
+    order["lines"] = [
+        {name: row[name] for name in _LINE_COLUMNS} for row in rows if row["line_no"] is not None
+    ]
+    return order
 
 
 async def list_orders(
