@@ -25,16 +25,19 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    Update,
     Uuid,
     bindparam,
     cast,
     column,
+    exists,
     func,
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.schema import CreateSchema
+from sqlalchemy.sql.dml import ReturningInsert
 
 
 @dataclass(frozen=True)
@@ -219,14 +222,25 @@ class SequenceGuard:
     async def advance(
         self, session: AsyncSession, subject: str, sequence: int, *, scope: str = ""
     ) -> bool:
+        statement = self._advance(subject, sequence, scope)
+        return (await session.execute(statement)).first() is not None
+
+    def guarded(self, write: Update, subject: str, sequence: int, *, scope: str = "") -> Update:
+        """`write` done only if `subject` advances to `sequence` (as `advance` tells),
+        in one statement: the advance is a CTE the write's WHERE requires a row of.
+        PostgreSQL runs a data-modifying CTE once whether or not the write matches
+        anything, so the mark moves exactly as `advance` would move it."""
+        advanced = self._advance(subject, sequence, scope).cte("advanced")
+        return write.where(exists(select(advanced.c.sequence))).add_cte(advanced)
+
+    def _advance(self, subject: str, sequence: int, scope: str) -> ReturningInsert[Any]:
         table = self._table
         values = insert(table).values(scope=scope, subject=subject, sequence=sequence)
-        statement = values.on_conflict_do_update(
+        return values.on_conflict_do_update(
             index_elements=[table.c.scope, table.c.subject],
             set_={"sequence": values.excluded.sequence, "updated_at": func.now()},
             where=table.c.sequence < values.excluded.sequence,
         ).returning(table.c.sequence)
-        return (await session.execute(statement)).first() is not None
 
     async def current(self, session: AsyncSession, subject: str, *, scope: str = "") -> int | None:
         """The newest sequence applied for `subject`, or None if none was."""

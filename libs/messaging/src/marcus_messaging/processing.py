@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+from sqlalchemy import Update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marcus_contracts import Envelope, Event, EventRegistry
@@ -83,6 +84,13 @@ class HandlerContext:
         """Move this event's subject to its sequence; False means the event is stale."""
         return await self.guard.advance(
             self.session, self.envelope.subject, self.envelope.sequence, scope=scope
+        )
+
+    async def advance_and(self, write: Update, *, scope: str = "") -> None:
+        """`write` only if this event's subject advances (`advance`), in one statement
+        instead of two (`SequenceGuard.guarded`): a stale event changes nothing."""
+        await self.session.execute(
+            self.guard.guarded(write, self.envelope.subject, self.envelope.sequence, scope=scope)
         )
 
 

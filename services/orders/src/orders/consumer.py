@@ -59,9 +59,9 @@ async def on_product_deleted(event: ProductDeleted, ctx: HandlerContext) -> None
 async def on_stock_changed(
     event: StockAdjusted | StockReserved | StockReleased, ctx: HandlerContext
 ) -> None:
-    """Each carries the product's new stock."""
-    if await ctx.advance(scope=SCOPE_PRODUCTS):
-        await read_model.set_stock(ctx.session, ctx.envelope, event)
+    """Each carries the product's new stock: written in the guard's statement (two
+    of these per ordered line make them the consumer's most frequent write)."""
+    await ctx.advance_and(read_model.stock_update(ctx.envelope, event), scope=SCOPE_PRODUCTS)
 
 
 @handles(OptionStockReserved, OptionStockReleased)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,7 +62,14 @@ async def set_stock(
     event: ev.StockAdjusted | ev.StockReserved | ev.StockReleased,
 ) -> None:
     """`catalog.stock.adjusted|reserved|released`: the product's new stock."""
-    await session.execute(
+    await session.execute(stock_update(envelope, event))
+
+
+def stock_update(
+    envelope: Envelope, event: ev.StockAdjusted | ev.StockReserved | ev.StockReleased
+) -> Update:
+    """The UPDATE `set_stock` runs (the consumer runs it behind its sequence guard)."""
+    return (
         update(products)
         .where(products.c.id == event.product_id)
         .values(stock=event.stock, version=envelope.sequence, updated_at=envelope.time)
