@@ -3,18 +3,17 @@
 Chroma's local server applies every write, and brings a collection up to date before
 every read, in one component that handles one request at a time, whatever the
 collection. A search arriving while a rebuild's upsert of 256 documents is applied
-waits for all of it, once per round of its calls. So the rebuild writes in chunks
-sized to a time budget, and after each chunk leaves Chroma free for a while:
+waits for all of it, once per round of its calls (a hybrid search makes two). So a
+rebuild writes a batch in chunks of `chunk` documents, and after each chunk leaves
+Chroma free for `gap` times the chunk's duration: a search waits behind one short
+write at most, and finds none in progress more often.
 
-- chunk size: proportional control on the measured seconds per call. The next chunk
-  is `size * budget / took` (at most doubling, at least halving), within
-  `[min_chunk, max_chunk]`: calls take about `budget` whatever the machine's speed.
-- gap: after a call that took `t`, sleep `gap * t`; Chroma is the rebuild's for
-  `1 / (1 + gap)` of the time at most, so a search rarely finds a write in progress
-  and never more than one budget's worth.
+Both are sizes relative to the machine, not times: a chunk's write and a search slow
+down together on a loaded machine, so their ratio holds. (A time budget per write was
+tried first: on a loaded machine Chroma's fixed cost per call exceeded it, the chunks
+shrank to the minimum and the rebuild ran at 0.09 of its speed.)
 
-`budget_s <= 0` turns pacing off: a batch is one upsert, no gap (the rebuild's fastest,
-as before this module).
+`chunk <= 0` turns pacing off: a batch is one upsert, no gap (the rebuild's fastest).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -30,55 +29,39 @@ T = TypeVar("T")
 
 @dataclass
 class WritePacer:
-    budget_s: float = 0.04
-    """Target seconds of one Chroma write (0: no pacing)."""
-    gap: float = 1.0
+    chunk: int = 64
+    """Documents per Chroma write (0: the whole batch in one write, no gap)."""
+    gap: float = 0.5
     """Pause after a write, as a multiple of its duration."""
-    min_chunk: int = 8
-    max_chunk: int = 256
-    size: int = field(default=32)
-    """The next chunk's size (adapted after every write)."""
-    written: int = 0
     calls: int = 0
+    written: int = 0
     paused_s: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.min_chunk < 1 or self.max_chunk < self.min_chunk:
-            raise ValueError("need 1 <= min_chunk <= max_chunk")
         if self.gap < 0:
             raise ValueError("gap must not be negative")
-        self.size = max(self.min_chunk, min(self.size, self.max_chunk))
 
     @property
     def enabled(self) -> bool:
-        return self.budget_s > 0
+        return self.chunk > 0
 
-    def chunks(self, count: int) -> int:
-        """The size of the next chunk out of `count` documents left."""
-        if not self.enabled:
-            return count
-        return min(count, self.size)
+    def size(self, left: int) -> int:
+        """The next chunk's size with `left` documents still to write."""
+        return min(left, self.chunk) if self.enabled else left
 
     def observe(self, documents: int, took_s: float) -> float:
         """Record a write of `documents` that took `took_s`; the pause to take now."""
-        self.written += documents
         self.calls += 1
-        if not self.enabled:
-            return 0.0
-        if documents >= self.size and took_s > 0:  # a partial chunk says little
-            factor = min(2.0, max(0.5, self.budget_s / took_s))
-            self.size = max(self.min_chunk, min(self.max_chunk, round(self.size * factor)))
-        elif took_s > self.budget_s:
-            self.size = max(self.min_chunk, self.size // 2)
-        return self.gap * took_s
+        self.written += documents
+        return self.gap * took_s if self.enabled else 0.0
 
     async def write(
         self, items: Sequence[T], call: Callable[[Sequence[T]], Awaitable[object]]
     ) -> None:
-        """`call` on consecutive chunks of `items`, paced."""
+        """`call` on consecutive chunks of `items`, each followed by its gap."""
         start = 0
         while start < len(items):
-            chunk = items[start : start + self.chunks(len(items) - start)]
+            chunk = items[start : start + self.size(len(items) - start)]
             started = time.perf_counter()
             await call(chunk)
             pause = self.observe(len(chunk), time.perf_counter() - started)

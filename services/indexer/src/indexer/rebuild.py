@@ -94,7 +94,7 @@ class Rebuilder:
         source: str = "snapshot",
         names: StreamNames | None = None,
         snapshot_timeout_s: float = 300.0,
-        write_budget_s: float = 0.0,
+        write_chunk: int = 0,
         write_gap: float = 0.0,
     ) -> None:
         self.sessions = sessions
@@ -109,7 +109,7 @@ class Rebuilder:
         self.source = source
         self.names = names or StreamNames()
         self.snapshot_timeout_s = snapshot_timeout_s
-        self.write_budget_s = write_budget_s
+        self.write_chunk = write_chunk
         self.write_gap = write_gap
         self.pacer = self._pacer()
         self.store = EventStore(event_store)
@@ -163,13 +163,8 @@ class Rebuilder:
         return RebuildResult(target.name, previous, documents, fold.events, seconds)
 
     def _pacer(self) -> WritePacer:
-        """A run's pacer: its chunk size adapts over the run (`indexer.pacing`)."""
-        return WritePacer(
-            budget_s=self.write_budget_s,
-            gap=self.write_gap,
-            max_chunk=max(self.batch, 8),
-            size=min(32, max(self.batch, 8)),
-        )
+        """A run's pacer (`indexer.pacing`): it counts the run's writes and gaps."""
+        return WritePacer(chunk=self.write_chunk, gap=self.write_gap)
 
     async def _replay(self, fold: Fold, target: Target) -> None:
         """Read the whole stream, then write the folded states (once per product)."""

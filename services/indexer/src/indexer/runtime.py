@@ -78,7 +78,7 @@ class IndexerRuntime:
             source=self.settings.rebuild_source,
             names=self.names,
             snapshot_timeout_s=self.settings.snapshot_timeout_s,
-            write_budget_s=self.settings.rebuild_write_budget_ms / 1000,
+            write_chunk=self.settings.rebuild_write_chunk,
             write_gap=self.settings.rebuild_write_gap,
         )
         self.worker = RebuildWorker(

@@ -55,14 +55,14 @@ class IndexerSettings(ServiceSettings):
     rebuild_batch: int = 256
     """Documents per embedding call (and per Chroma upsert when pacing is off) while
     rebuilding."""
-    rebuild_write_budget_ms: float = 40.0
-    """Target duration of one Chroma write of a rebuild: a batch's documents go to
-    Chroma in chunks sized to take about this long, so a search never waits behind
-    more than one of them (Chroma applies writes and readies reads one at a time;
-    ADR 0031). 0: one upsert per batch, no gaps (fastest, stalls search)."""
-    rebuild_write_gap: float = 1.0
-    """After each paced write, pause this many times its duration (Chroma is left free
-    for searches); ignored when `rebuild_write_budget_ms` is 0."""
+    rebuild_write_chunk: int = 64
+    """Documents per Chroma write while rebuilding: a batch goes to Chroma in chunks this
+    size, so a search waits behind one short write at most (Chroma applies writes and
+    readies reads one at a time; ADR 0031). 0: one upsert per batch and no gaps (the
+    fastest rebuild, which stalls search)."""
+    rebuild_write_gap: float = 0.5
+    """After each of those writes, pause this many times its duration (Chroma and the
+    cores are left to search meanwhile); ignored when `rebuild_write_chunk` is 0."""
     rebuild_poll_interval: float = 1.0
     alias_refresh_interval: float = 5.0
     """How often every replica re-asserts the Redis alias from its table."""
