@@ -98,6 +98,21 @@ def parse(argv: list[str]) -> argparse.Namespace:
     build.add_argument("--batch", type=int, default=256)
     build.add_argument("--search-rate", type=float, default=5.0, help="searches/s (open loop)")
     build.add_argument("--search-s", type=float, help="idle search baseline, seconds")
+    build.add_argument(
+        "--write-chunk",
+        type=int,
+        help="REBUILD_WRITE_CHUNK of both rebuilds (default: the indexer's; 0: unpaced)",
+    )
+    build.add_argument(
+        "--write-gap",
+        type=float,
+        help="REBUILD_WRITE_GAP of both rebuilds (default: the indexer's)",
+    )
+    build.add_argument(
+        "--compare-unpaced",
+        action="store_true",
+        help="also measure both rebuilds unpaced first, in the same run (row's `unpaced`)",
+    )
     parser.add_argument(
         "--rounds",
         type=int,

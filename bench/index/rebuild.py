@@ -18,6 +18,11 @@ during a second rebuild run by `python -m indexer reindex` as a process of its o
 the searcher's event loop shares nothing with the rebuild). Latency p50/p99 of both,
 their ratio, and the second rebuild's throughput under that search load.
 
+Both rebuilds write to Chroma paced as the indexer's settings say (`--write-chunk`,
+`--write-gap`: `REBUILD_WRITE_CHUNK`, `REBUILD_WRITE_GAP`; ADR 0031); with
+`--compare-unpaced` the same row also holds both rebuilds unpaced (chunk 0), measured
+first in the same run, under `unpaced`.
+
     python -m bench.index rebuild --products 10000 100000
 """
 
@@ -87,10 +92,10 @@ async def measure(
     batch: int,
     search: dict[str, float],
     log_dir: Path,
+    pacing: dict[str, float] | None = None,
+    compare_unpaced: bool = False,
 ) -> dict:
-    from indexer.cli import reindex
     from indexer.domain import ProductState, apply, document_of
-    from indexer.settings import IndexerSettings
     from marcus_contracts import STREAM_FIELD, StreamNames
     from marcus_eventstore.migrations import upgrade
     from marcus_search import HashingEmbedder
@@ -132,23 +137,17 @@ async def measure(
         ceiling_s = time.perf_counter() - started
         await client.delete_collection(collection.name)
 
-        settings = IndexerSettings(
-            database_url=sa_url,
-            redis_url=redis_url,
-            stream_prefix=prefix,
-            chroma_url=chroma_url,
-            index_namespace=prefix,
-            embedder="hash",
-            rebuild_batch=batch,
-            consumer_enabled=False,
-            **_replay(),
-        )
-        run = await reindex(settings)
-        assert run.status == "done" and run.documents == count, run
-        rebuild_s = float(run.seconds or 0)
-        under_search = await search_during_rebuild(
-            count, sa_url, redis_url, prefix, chroma_url, batch, search, log_dir
-        )
+        def both(paced: dict[str, float]) -> Any:
+            return rebuild_and_search(
+                count, sa_url, redis_url, prefix, chroma_url, batch, search, log_dir, paced
+            )
+
+        unpaced = None
+        if compare_unpaced:
+            unpaced = await both({"chunk": 0, "gap": 0.0})
+            unpaced["ratio"] = round(ceiling_s / unpaced["rebuild_seconds"], 3)
+        pacing = pacing or {}
+        row = await both(pacing)
         for found in await client.list_collections():
             if found.name.startswith(prefix.rstrip(":")):
                 await client.delete_collection(found.name)
@@ -161,14 +160,69 @@ async def measure(
         await engine.dispose()
         with psycopg.connect(base_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-    return {
+    out = {
         "products": count,
         "batch": batch,
         "ceiling_docs_per_s": round(count / ceiling_s, 1),
+        "ceiling_seconds": round(ceiling_s, 2),
+        "ratio": round(ceiling_s / row["rebuild_seconds"], 3),
+        **row,
+    }
+    if "rebuild_under_search_seconds" in row:
+        out["under_search_ratio"] = round(ceiling_s / row["rebuild_under_search_seconds"], 3)
+    if unpaced is not None:
+        if "rebuild_under_search_seconds" in unpaced:
+            unpaced["under_search_ratio"] = round(
+                ceiling_s / unpaced["rebuild_under_search_seconds"], 3
+            )
+        out["unpaced"] = unpaced
+    return out
+
+
+async def rebuild_and_search(
+    count: int,
+    sa_url: str,
+    redis_url: str,
+    prefix: str,
+    chroma_url: str,
+    batch: int,
+    search: dict[str, float],
+    log_dir: Path,
+    pacing: dict[str, float],
+) -> dict[str, Any]:
+    """A rebuild alone (in this process), then search idle and during a second one."""
+    from indexer.cli import reindex
+    from indexer.settings import IndexerSettings
+
+    paced: dict[str, float] = {}
+    if "chunk" in pacing:
+        paced["rebuild_write_chunk"] = int(pacing["chunk"])
+    if "gap" in pacing:
+        paced["rebuild_write_gap"] = pacing["gap"]
+    settings = IndexerSettings(
+        database_url=sa_url,
+        redis_url=redis_url,
+        stream_prefix=prefix,
+        chroma_url=chroma_url,
+        index_namespace=prefix,
+        embedder="hash",
+        rebuild_batch=batch,
+        consumer_enabled=False,
+        **_replay(),
+        **paced,
+    )
+    run = await reindex(settings)
+    assert run.status == "done" and run.documents == count, run
+    rebuild_s = float(run.seconds or 0)
+    env = {key.upper(): str(value) for key, value in paced.items()}
+    under_search = await search_during_rebuild(
+        count, sa_url, redis_url, prefix, chroma_url, batch, search, log_dir, env
+    )
+    return {
+        "write_chunk": settings.rebuild_write_chunk,
+        "write_gap": settings.rebuild_write_gap,
         "rebuild_docs_per_s": round(count / rebuild_s, 1),
         "rebuild_seconds": round(rebuild_s, 2),
-        "ceiling_seconds": round(ceiling_s, 2),
-        "ratio": round(ceiling_s / rebuild_s, 3),
         **under_search,
     }
 
@@ -182,6 +236,7 @@ async def search_during_rebuild(
     batch: int,
     search: dict[str, float],
     log_dir: Path,
+    pacing_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Search latency idle vs during a second rebuild (a `reindex` process)."""
     env = service_env(
@@ -194,6 +249,7 @@ async def search_during_rebuild(
         REBUILD_SOURCE="replay",
         CONSUMER_ENABLED="false",
         CHAT_ENABLED="false",
+        **(pacing_env or {}),
     )
     rate, seconds = search["rate"], search["seconds"]
     with processes() as procs:
@@ -289,6 +345,11 @@ async def searches(http: httpx.AsyncClient, rate: float, until: asyncio.Task) ->
 async def run(args: argparse.Namespace, chroma_url: str, log_dir: Path) -> list[dict]:
     rows = []
     search = {"rate": args.search_rate, "seconds": args.search_s}
+    pacing = {}
+    if args.write_chunk is not None:
+        pacing["chunk"] = args.write_chunk
+    if args.write_gap is not None:
+        pacing["gap"] = args.write_gap
     for count in args.products:
         row = await measure(
             count,
@@ -298,13 +359,25 @@ async def run(args: argparse.Namespace, chroma_url: str, log_dir: Path) -> list[
             args.batch,
             search,
             log_dir,
+            pacing,
+            args.compare_unpaced,
         )
         idle, during = row["search_idle"], row["search_during_rebuild"]
         print(
             f"rebuild {count}: {row['rebuild_docs_per_s']} docs/s, {row['ratio']} of the "
             f"ceiling; search p50/p99 idle {idle.get('p50_ms')}/{idle.get('p99_ms')} ms, "
-            f"during a rebuild {during.get('p50_ms')}/{during.get('p99_ms')} ms",
+            f"during a rebuild {during.get('p50_ms')}/{during.get('p99_ms')} ms "
+            f"(write chunk {row['write_chunk']}, gap {row['write_gap']}); "
+            f"under search {row.get('under_search_ratio')} of the ceiling",
             flush=True,
         )
+        if "unpaced" in row:
+            old = row["unpaced"]
+            print(
+                f"  unpaced: {old['ratio']} of the ceiling; search p99 idle "
+                f"{old['search_idle'].get('p99_ms')} ms, during {old['search_during_rebuild'].get('p99_ms')}"
+                f" ms; under search {old.get('under_search_ratio')} of the ceiling",
+                flush=True,
+            )
         rows.append(row)
     return rows
