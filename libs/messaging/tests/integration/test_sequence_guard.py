@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from sqlalchemy import MetaData, text
+from sqlalchemy import Column, Integer, MetaData, Table, Text, Update, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from marcus_messaging import Ledger, SequenceGuard, ledger_tables
@@ -24,6 +24,35 @@ async def test_advance_only_moves_forward(engine: AsyncEngine, schema: str) -> N
     async with AsyncSession(engine) as session:
         assert await guard.current(session, "a") == 3
         assert await guard.current(session, "missing") is None
+
+
+async def test_a_guarded_write_happens_only_when_the_guard_advances(
+    engine: AsyncEngine, schema: str
+) -> None:
+    """`guarded`: the advance and the write in one statement; a stale or repeated
+    sequence neither writes nor moves the mark, and the mark moves even when the write
+    matches no row (as `advance` would move it)."""
+    guard = SequenceGuard(ledger_tables(MetaData(), schema))
+    notes = Table("notes", MetaData(), Column("id", Text, primary_key=True), Column("n", Integer))
+    async with engine.begin() as conn:
+        await conn.execute(text(f"CREATE TABLE {schema}.notes (id text PRIMARY KEY, n integer)"))
+        await conn.execute(text(f"INSERT INTO {schema}.notes VALUES ('a', 0)"))
+    notes.schema = schema
+
+    def write(n: int) -> Update:
+        return update(notes).where(notes.c.id == "a").values(n=n)
+
+    async with AsyncSession(engine) as session, session.begin():
+        for sequence in (2, 2, 1, 5):  # fresh, repeated, stale, fresh
+            await session.execute(guard.guarded(write(sequence), "a", sequence))
+        await session.execute(
+            guard.guarded(update(notes).where(notes.c.id == "none").values(n=9), "z", 4)
+        )
+    async with AsyncSession(engine) as session:
+        n = (await session.execute(text(f"SELECT n FROM {schema}.notes"))).scalar_one()
+        assert n == 5
+        assert await guard.current(session, "a") == 5
+        assert await guard.current(session, "z") == 4
 
 
 async def test_advance_rolls_back_with_the_effect(engine: AsyncEngine, schema: str) -> None:
