@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
+
 from marcus_contracts import STREAM_FIELD, StreamNames, registry
 from marcus_contracts.events.scheduler import IndexRebuildRequested
 from tests.support.search import catalog_snapshot, differences, index_snapshot, seed_products
@@ -20,11 +22,23 @@ async def _status(s) -> dict:
     return response.json()
 
 
+@pytest.mark.parametrize(
+    "pacing",
+    [{}, {"rebuild_write_chunk": 5, "rebuild_write_gap": 0.2}],
+    ids=["one-upsert-per-batch", "paced-writes"],
+)
 async def test_rebuild_while_writes_and_searches_run(
-    clean_database, redis_url, stream_prefix, chroma_url
+    clean_database, redis_url, stream_prefix, chroma_url, pacing
 ) -> None:
+    """Paced or not (ADR 0031), the rebuild is exact while writes and searches run."""
     async with search_stack(
-        clean_database, redis_url, stream_prefix, chroma_url, rebuild_batch=16, rebuild_page=50
+        clean_database,
+        redis_url,
+        stream_prefix,
+        chroma_url,
+        rebuild_batch=16,
+        rebuild_page=50,
+        **pacing,
     ) as s:
         products = await seed_products(s.catalog, s.admin, PRODUCTS)
         await wait_for(lambda: _lag_zero(s), within=60, what="initial indexing")
