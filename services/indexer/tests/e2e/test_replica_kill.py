@@ -129,6 +129,15 @@ async def test_sigkilled_replica_loses_and_duplicates_nothing(
                 await asyncio.to_thread(procs[0].kill)
                 return await victim_holds(), await lag()
 
+            # The category's event is no product event: whoever reads it acknowledges it at
+            # once, without the victim's hold. Let it be consumed before the killer watches,
+            # so that every entry the victim is then seen holding is one it never releases.
+            await wait_for(
+                lambda: _lag_is(survivor, admin, 0), within=120, what="the category consumed"
+            )
+            await wait_for(
+                lambda: _is_zero(victim_holds()), within=120, what="the category acknowledged"
+            )
             killer = asyncio.create_task(kill_when_the_victim_holds_entries())
             for i in range(PRODUCTS // 3):
                 await create(i)
@@ -159,6 +168,10 @@ async def test_sigkilled_replica_loses_and_duplicates_nothing(
 
 async def _positive(value: Awaitable[int]) -> bool:
     return await value > 0
+
+
+async def _is_zero(value: Awaitable[int]) -> bool:
+    return await value == 0
 
 
 async def _lag_is(client: httpx.AsyncClient, admin: dict, value: int) -> bool:
