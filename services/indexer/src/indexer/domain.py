@@ -227,9 +227,10 @@ def document_of(state: ProductState) -> Document:
     exact decimal string that answers carry (money is never a float in an answer).
 
     Stock is only `in_stock` (what search filters and answers with), not the count, and
-    the document carries no sequence: a stock change that does not cross zero leaves
-    the document as it was, so it costs no Chroma write (`indexed_form`, ADR 0033). The
-    count and the sequence stay in the fold (`indexer.documents`)."""
+    the document holds no sequence: a stock change that does not cross zero leaves the
+    document as it was, so it costs no Chroma write (`indexed_form`, ADR 0033). The count
+    stays in the fold (`indexer.documents`); the writer adds the fold's sequence to the
+    record it writes (`writer.written`)."""
     snapshot = state.snapshot
     if snapshot is None:
         raise ValueError(f"product {state.product_id} has no snapshot yet")

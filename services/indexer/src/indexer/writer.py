@@ -31,6 +31,14 @@ from marcus_search import EmbedderPool
 from marcus_search.chroma import AsyncClientAPI, AsyncCollection, open_collection
 
 
+def written(state: ProductState) -> Document:
+    """The record written for a product: its document, with the fold's `sequence` at the
+    time of writing (the product version the record reflects; a stock change that
+    leaves the document as it was does not write, so it does not move it: ADR 0033)."""
+    document = document_of(state)
+    return Document(document.id, document.text, document.metadata | {"sequence": state.sequence})
+
+
 @dataclass(frozen=True)
 class WriteResult:
     upserted: int = 0
@@ -78,7 +86,7 @@ class IndexWriter:
         upserts = [relevant[p] for p in sorted(winners) if relevant[p].indexable]
         deletes = [str(p) for p in sorted(winners) if relevant[p].deleted]
         collection = await self.collection(target.name)
-        documents = {state.product_id: document_of(state) for state in upserts}
+        documents = {state.product_id: written(state) for state in upserts}
         digests = {pid: digest_of(doc.text) for pid, doc in documents.items()}
         known = await collections_store.text_digests(session, target.name, list(documents))
         same = [doc for pid, doc in documents.items() if known.get(pid) == digests[pid]]

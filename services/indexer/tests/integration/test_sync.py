@@ -170,22 +170,37 @@ async def test_a_stock_change_that_keeps_a_product_in_stock_writes_nothing_to_ch
         async def queue_empty() -> bool:
             return await query_rows(clean_database, "SELECT id FROM indexer.sync_queue") == []
 
+        async def fold_sequence() -> int:
+            rows = await query_rows(
+                clean_database,
+                "SELECT sequence FROM indexer.documents WHERE product_id = :pid",
+                pid=pid,
+            )
+            return int(rows[0].sequence)
+
         await put_stock(7)
         await wait_for(lambda: indexed(in_stock=True), within=60, what="in stock")
         await wait_for(queue_empty, within=60, what="the sync batch committed")  # counted
         before = synced()
+        # A record carries the product version it reflects (the fold's, when written).
+        written_at = (await index_snapshot(chroma_url, redis_url, stream_prefix))[pid]["sequence"]
+        assert written_at == await fold_sequence()
 
         await put_stock(5)
         await wait_for(lambda: folded(5), within=60, what="stock 5 folded")
         # Queued in the fold's transaction, or not at all: nothing queued, nothing synced.
         assert await queue_empty()
         assert synced() == before
-        assert "stock" not in (await index_snapshot(chroma_url, redis_url, stream_prefix))[pid]
+        record = (await index_snapshot(chroma_url, redis_url, stream_prefix))[pid]
+        assert "stock" not in record
+        assert record["sequence"] == written_at  # not written, so not moved
         in_stock = await _search(s.assistant, "camp lantern", in_stock="true")
         assert [hit["product_id"] for hit in in_stock] == [pid]
 
         await put_stock(0)
         await wait_for(lambda: indexed(in_stock=False), within=60, what="sold out")
+        record = (await index_snapshot(chroma_url, redis_url, stream_prefix))[pid]
+        assert record["sequence"] == await fold_sequence()
         upserts, metadata_only, deletes = synced()
         assert (upserts, metadata_only, deletes) == (before[0], before[1] + 1, before[2])
         assert await _search(s.assistant, "camp lantern", in_stock="true") == []
