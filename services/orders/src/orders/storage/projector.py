@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete, update
+from sqlalchemy import Executable, Table, Update, delete, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,22 +42,10 @@ def _line_rows(event: Any) -> list[dict[str, Any]]:
     ]
 
 
-async def _insert_lines(
-    session: AsyncSession, event: Any, *, conflicts_ignored: bool = False
-) -> None:
-    """Every line in one multi-row INSERT: one statement, where an executemany runs one
-    per line through SQLAlchemy and psycopg."""
-    rows = _line_rows(event)
-    if not rows:
-        return
-    statement = insert(order_lines).values(rows)
-    if conflicts_ignored:
-        statement = statement.on_conflict_do_nothing()
-    await session.execute(statement)
-
-
 async def _placed(session: AsyncSession, envelope: Envelope, event: Any) -> None:
-    await session.execute(
+    """The order's row and its lines in one statement: the order's INSERT is a CTE of
+    the lines' (a data-modifying CTE runs to completion whether or not it is read)."""
+    order = (
         insert(orders)
         .values(
             id=event.order_id,
@@ -75,7 +63,12 @@ async def _placed(session: AsyncSession, envelope: Envelope, event: Any) -> None
         )
         .on_conflict_do_nothing()
     )
-    await _insert_lines(session, event, conflicts_ignored=True)
+    rows = _line_rows(event)
+    if not rows:
+        await session.execute(order)
+        return
+    lines = insert(order_lines).values(rows).on_conflict_do_nothing()
+    await session.execute(lines.add_cte(order.cte("placed_order")))
 
 
 async def _transition(session: AsyncSession, envelope: Envelope, event: Any) -> None:
@@ -86,18 +79,37 @@ async def _transition(session: AsyncSession, envelope: Envelope, event: Any) -> 
     }
     if isinstance(event, ev.OrderRejected):
         values["reasons"] = [reason.model_dump(mode="json") for reason in event.reasons]
-    confirmed = isinstance(event, ev.OrderConfirmed)
-    if confirmed:  # the catalog's prices replace the estimate
+    if isinstance(event, ev.OrderConfirmed):  # the catalog's prices replace the estimate
         values["total"] = event.total
     statement = update(orders).where(orders.c.id == event.order_id).values(**values)
-    if confirmed:
-        # The old lines go in the same statement as the order's new state (a CTE); the
-        # new lines come after it, in a statement that sees them gone.
-        gone = delete(order_lines).where(order_lines.c.order_id == event.order_id)
-        statement = statement.add_cte(gone.cte("old_lines"))
-    await session.execute(statement)
-    if confirmed:
-        await _insert_lines(session, event)
+    if isinstance(event, ev.OrderConfirmed):
+        await session.execute(_confirmed(statement, event))
+    else:
+        await session.execute(statement)
+
+
+def _confirmed(order: Update, event: ev.OrderConfirmed) -> Executable:
+    """A confirmation in one statement: the catalog's prices replace the lines'
+    estimates. The lines are upserted by number (the order's update and the removal of
+    any line past the new last one are CTEs of that INSERT), where deleting them all and
+    inserting them again took a second statement: one statement cannot insert a row
+    whose key a CTE of it deletes (both see the snapshot from before the statement)."""
+    rows = _line_rows(event)
+    surplus = delete(order_lines).where(
+        order_lines.c.order_id == event.order_id, order_lines.c.line_no > len(rows)
+    )
+    if not rows:  # no line (never for a placed order): the update and the removal
+        return order.add_cte(surplus.cte("old_lines"))
+    lines = insert(order_lines).values(rows)
+    lines = lines.on_conflict_do_update(
+        index_elements=[order_lines.c.order_id, order_lines.c.line_no],
+        set_={name: lines.excluded[name] for name in _LINE_VALUES},
+    )
+    return lines.add_cte(order.cte("confirmed_order")).add_cte(surplus.cte("old_lines"))
+
+
+_LINE_VALUES = tuple(column.name for column in order_lines.columns if not column.primary_key)
+"""The columns an upserted line overwrites (all but its key)."""
 
 
 class OrdersProjector:

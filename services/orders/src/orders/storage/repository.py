@@ -32,16 +32,31 @@ class Repository(AggregateRepository):
     async def order(self, order_id: UUID, *, lock: bool = False) -> Order | None:
         """`lock` holds the order's row until commit: the saga's answers for one order
         (one event per reserved product, possibly on several replicas) and the customer's
-        cancel then apply one after the other."""
-        query = select(orders).where(orders.c.id == order_id)
-        if lock:
-            query = query.with_for_update()
-        row = (await self.session.execute(query)).first()
-        if row is None:
-            return None
-        lines = await self.session.execute(
-            select(order_lines).where(order_lines.c.order_id == order_id).order_by("line_no")
+        cancel then apply one after the other.
+
+        The order and its lines come in one statement (the saga's confirmation is the
+        hot path: one round trip less). A locked read that waited for another writer
+        sees the order's row as that writer left it but the lines as they were when the
+        statement began; only a confirmation changes the lines, and it moves the order
+        out of `pending`, so a locked order still pending has its current lines, and any
+        other is read again once locked (the lines as they are now)."""
+        query = (
+            select(orders, *order_lines.c)
+            .outerjoin(order_lines, order_lines.c.order_id == orders.c.id)
+            .where(orders.c.id == order_id)
+            .order_by(order_lines.c.line_no)
         )
+        if lock:
+            query = query.with_for_update(of=orders)
+        rows = list(await self.session.execute(query))
+        if not rows:
+            return None
+        row = rows[0]
+        lines: Iterable[Any] = [line for line in rows if line.line_no is not None]
+        if lock and row.status != "pending":
+            lines = await self.session.execute(
+                select(order_lines).where(order_lines.c.order_id == order_id).order_by("line_no")
+            )
         order = Order(
             id=row.id,
             version=row.version,
