@@ -14,6 +14,10 @@ tried first: on a loaded machine Chroma's fixed cost per call exceeded it, the c
 shrank to the minimum and the rebuild ran at 0.09 of its speed.)
 
 `chunk <= 0` turns pacing off: a batch is one upsert, no gap (the rebuild's fastest).
+
+A rebuild has two batches under way at once (`REBUILD_IN_FLIGHT`): their chunks take
+turns, each with its gap, so the other batch's chunk never fills a gap meant for search
+(unpaced, they take turns too: Chroma would apply them one at a time anyway).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -36,6 +40,8 @@ class WritePacer:
     calls: int = 0
     written: int = 0
     paused_s: float = 0.0
+    _turn: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    """Held for a chunk's write and its gap: concurrent batches take turns."""
 
     def __post_init__(self) -> None:
         if self.gap < 0:
@@ -62,10 +68,11 @@ class WritePacer:
         start = 0
         while start < len(items):
             chunk = items[start : start + self.size(len(items) - start)]
-            started = time.perf_counter()
-            await call(chunk)
-            pause = self.observe(len(chunk), time.perf_counter() - started)
-            start += len(chunk)
-            if pause > 0:
-                self.paused_s += pause
-                await asyncio.sleep(pause)
+            async with self._turn:
+                started = time.perf_counter()
+                await call(chunk)
+                pause = self.observe(len(chunk), time.perf_counter() - started)
+                start += len(chunk)
+                if pause > 0:
+                    self.paused_s += pause
+                    await asyncio.sleep(pause)

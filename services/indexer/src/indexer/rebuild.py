@@ -37,9 +37,11 @@ collection, and the catch-up reads it again: the new collection misses nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -49,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from indexer import metrics
 from indexer.alias import publish_alias
+from indexer.domain import ProductState
 from indexer.pacing import WritePacer
 from indexer.replay import Fold, read_page
 from indexer.snapshot import snapshot_fold
@@ -96,6 +99,7 @@ class Rebuilder:
         snapshot_timeout_s: float = 300.0,
         write_chunk: int = 0,
         write_gap: float = 0.0,
+        in_flight: int = 2,
     ) -> None:
         self.sessions = sessions
         self.redis = redis
@@ -111,6 +115,7 @@ class Rebuilder:
         self.snapshot_timeout_s = snapshot_timeout_s
         self.write_chunk = write_chunk
         self.write_gap = write_gap
+        self.in_flight = max(1, in_flight)
         self.pacer = self._pacer()
         self.store = EventStore(event_store)
 
@@ -203,11 +208,31 @@ class Rebuilder:
         log.warning("catch-up still saw new events after %d rounds", MAX_CATCH_UP_ROUNDS)
 
     async def _write(self, target: Target, fold: Fold, product_ids: set[UUID]) -> None:
+        """Write the products' states in batches, `in_flight` of them under way at once.
+
+        A batch is a transaction of its own (guard, embed, upsert, digests, commit) over
+        products no other batch of the run holds, so they never wait on each other's
+        locks: while Chroma applies one batch's upsert, the next is guarded and embedded
+        here. The first failure cancels the batches still running and is raised; every
+        batch commits only after Chroma answered, so nothing is recorded unwritten."""
         ordered = sorted(product_ids)
-        for start in range(0, len(ordered), self.batch):
-            states = [fold.states[pid] for pid in ordered[start : start + self.batch]]
-            async with self.sessions.begin() as session:
-                await self.writer.write(session, target, states, self.pacer)
+        running: deque[asyncio.Task[None]] = deque()
+        try:
+            for start in range(0, len(ordered), self.batch):
+                states = [fold.states[pid] for pid in ordered[start : start + self.batch]]
+                if len(running) >= self.in_flight:
+                    await running.popleft()
+                running.append(asyncio.create_task(self._write_batch(target, states)))
+            while running:
+                await running.popleft()
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _write_batch(self, target: Target, states: list[ProductState]) -> None:
+        async with self.sessions.begin() as session:
+            await self.writer.write(session, target, states, self.pacer)
 
     async def _switch(
         self,

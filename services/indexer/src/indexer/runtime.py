@@ -80,6 +80,7 @@ class IndexerRuntime:
             snapshot_timeout_s=self.settings.snapshot_timeout_s,
             write_chunk=self.settings.rebuild_write_chunk,
             write_gap=self.settings.rebuild_write_gap,
+            in_flight=self.settings.rebuild_in_flight,
         )
         self.worker = RebuildWorker(
             self.engine,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from marcus_search import EmbedderConfig
 from marcus_web.settings import ServiceSettings
 
@@ -55,6 +57,10 @@ class IndexerSettings(ServiceSettings):
     rebuild_batch: int = 256
     """Documents per embedding call (and per Chroma upsert when pacing is off) while
     rebuilding."""
+    rebuild_in_flight: int = Field(default=2, ge=1)
+    """Batches a rebuild has under way at once: with 2, the next batch is guarded and
+    embedded here while Chroma (its own process) applies the previous one's upsert, so
+    neither waits for the other (1: one batch after the other)."""
     rebuild_write_chunk: int = 0
     """Documents per Chroma write while rebuilding, for a rebuild paced for search: a
     batch goes to Chroma in chunks this size, so a search waits behind one short write at

@@ -24,13 +24,18 @@ async def _status(s) -> dict:
 
 @pytest.mark.parametrize(
     "pacing",
-    [{}, {"rebuild_write_chunk": 5, "rebuild_write_gap": 0.2}],
-    ids=["one-upsert-per-batch", "paced-writes"],
+    [
+        {},
+        {"rebuild_write_chunk": 5, "rebuild_write_gap": 0.2},
+        {"rebuild_in_flight": 1},
+    ],
+    ids=["one-upsert-per-batch", "paced-writes", "one-batch-at-a-time"],
 )
 async def test_rebuild_while_writes_and_searches_run(
     clean_database, redis_url, stream_prefix, chroma_url, pacing
 ) -> None:
-    """Paced or not (ADR 0031), the rebuild is exact while writes and searches run."""
+    """Paced or not (ADR 0031), two batches under way or one, the rebuild is exact while
+    writes and searches run."""
     async with search_stack(
         clean_database,
         redis_url,

@@ -1,8 +1,10 @@
-"""The rebuild's write pacing: chunks of a fixed size, a gap after each write."""
+"""The rebuild's write pacing: chunks of a fixed size, a gap after each write, and
+concurrent batches taking turns."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 
@@ -54,3 +56,43 @@ async def test_write_unpaced_is_one_call() -> None:
     await pacer.write(list(range(300)), call)
     assert calls == [300]
     assert pacer.paused_s == 0.0
+
+
+async def test_concurrent_batches_take_turns_with_their_gaps() -> None:
+    """A rebuild's two batches in flight: one's chunk never runs inside the other's
+    write or gap, so the time left to search is what the gap says."""
+    pacer = WritePacer(chunk=2, gap=1.0)
+    events: list[tuple[str, str, int]] = []
+
+    def writer(name: str) -> Callable[[Sequence[int]], Awaitable[None]]:
+        async def call(chunk: Sequence[int]) -> None:
+            events.append(("start", name, chunk[0]))
+            await asyncio.sleep(0.01)
+            events.append(("end", name, chunk[0]))
+
+        return call
+
+    await asyncio.gather(
+        pacer.write([0, 1, 2, 3], writer("a")), pacer.write([10, 11, 12, 13], writer("b"))
+    )
+    assert len(events) == 8
+    for start, end in zip(events[::2], events[1::2], strict=True):
+        assert start[0] == "start" and end[0] == "end" and start[1:] == end[1:]
+    assert pacer.calls == 4 and pacer.paused_s >= 0.04
+
+
+async def test_unpaced_concurrent_batches_write_one_at_a_time() -> None:
+    pacer = WritePacer(chunk=0)
+    busy: list[int] = []
+    overlap = False
+
+    async def call(chunk: Sequence[int]) -> None:
+        nonlocal overlap
+        overlap = overlap or bool(busy)
+        busy.append(1)
+        await asyncio.sleep(0.01)
+        busy.pop()
+
+    await asyncio.gather(*(pacer.write(list(range(5)), call) for _ in range(3)))
+    assert not overlap
+    assert pacer.calls == 3 and pacer.paused_s == 0.0

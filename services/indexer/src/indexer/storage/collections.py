@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from indexer.storage.tables import collections, indexed, row_as
@@ -114,16 +114,19 @@ async def lock_bootstrap(session: AsyncSession) -> None:
 
 async def guard(
     session: AsyncSession, collection: str, sequences: Sequence[tuple[UUID, int]]
-) -> set[UUID]:
+) -> dict[UUID, bytes | None]:
     """Record that `collection` gets these products at these sequences; returns the ones
-    that are newer than what the collection has (the only ones to write).
+    that are newer than what the collection has (the only ones to write), each with the
+    digest of the text its document was last embedded from (None: never embedded).
 
     Rows are upserted in product order, so two writers lock them in the same order (no
     deadlock), and a writer of the same product waits until the other commits, then
-    sees its sequence: an older document can never overwrite a newer one.
+    sees its sequence: an older document can never overwrite a newer one. The update
+    leaves `text_digest` as it was, so RETURNING gives the previous one (one statement
+    for the guard and the digests the writer compares).
     """
     if not sequences:
-        return set()
+        return {}
     ordered = sorted(sequences, key=lambda item: item[0])
     result = await session.execute(
         text(
@@ -135,7 +138,7 @@ async def guard(
             ORDER BY t.n
             ON CONFLICT (collection, product_id) DO UPDATE SET sequence = EXCLUDED.sequence
             WHERE indexer.indexed.sequence < EXCLUDED.sequence
-            RETURNING product_id
+            RETURNING product_id, text_digest
             """
         ),
         {
@@ -144,38 +147,28 @@ async def guard(
             "seqs": [seq for _, seq in ordered],
         },
     )
-    return {row.product_id for row in result}
-
-
-async def text_digests(
-    session: AsyncSession, collection: str, product_ids: Sequence[UUID]
-) -> dict[UUID, bytes]:
-    """The digest of the text each of these documents was last embedded from (rows the
-    caller's `guard` holds locked)."""
-    if not product_ids:
-        return {}
-    rows = await session.execute(
-        select(indexed.c.product_id, indexed.c.text_digest).where(
-            indexed.c.collection == collection,
-            indexed.c.product_id.in_(list(product_ids)),
-            indexed.c.text_digest.is_not(None),
-        )
-    )
-    return {row.product_id: row.text_digest for row in rows}
+    return {row.product_id: row.text_digest for row in result}
 
 
 async def remember_digests(
     session: AsyncSession, collection: str, digests: Mapping[UUID, bytes]
 ) -> None:
-    """Record the texts just embedded (committed with the guard, after Chroma answered)."""
+    """Record the texts just embedded (committed with the guard, after Chroma answered):
+    one statement for the batch, in product order as the guard locked the rows."""
     if not digests:
         return
+    ordered = sorted(digests.items())
     await session.execute(
-        update(indexed)
-        .where(
-            indexed.c.collection == collection,
-            indexed.c.product_id == bindparam("b_product"),
-        )
-        .values(text_digest=bindparam("b_digest")),
-        [{"b_product": pid, "b_digest": digest} for pid, digest in sorted(digests.items())],
+        text(
+            """
+            UPDATE indexer.indexed AS i SET text_digest = t.digest
+            FROM unnest(CAST(:ids AS uuid[]), CAST(:digests AS bytea[])) AS t(product_id, digest)
+            WHERE i.collection = :collection AND i.product_id = t.product_id
+            """
+        ),
+        {
+            "collection": collection,
+            "ids": [str(pid) for pid, _ in ordered],
+            "digests": [digest for _, digest in ordered],
+        },
     )
