@@ -50,9 +50,12 @@ router = APIRouter(prefix="/api/v1")
 _new_unit_of_work = unit_of_work(CatalogUnitOfWork)
 
 
-def catalog_unit_of_work(request: Request, response: Response) -> CatalogUnitOfWork:
+async def catalog_unit_of_work(request: Request, response: Response) -> CatalogUnitOfWork:
     """A write's unit of work (the shared one) whose commit also puts the consistency
-    token on the response and drops what it changed from this replica's cache."""
+    token on the response and drops what it changed from this replica's cache.
+
+    `async` although it awaits nothing: FastAPI runs a plain `def` dependency in its
+    thread pool, a hand-off to a worker thread and back for every write."""
     uow = _new_unit_of_work(request)
     cache = _read_cache(request)
     uow.on_commit = lambda position, envelopes: consistency.committed(
@@ -106,6 +109,31 @@ async def _product_out(session: AsyncSession, product_id: UUID, response: Respon
     out, version = await _product_row(session, product_id)
     response.headers["ETag"] = etag(version)
     return out
+
+
+async def _written_product(
+    request: Request,
+    uow: CatalogUnitOfWork,
+    product_id: UUID,
+    response: Response,
+    command: Command,
+) -> ProductOut:
+    """Run `command` (a handler call on `uow`) and answer with the product as it wrote it,
+    read in the command's transaction just before it commits (`CatalogUnitOfWork.read_back`)."""
+    answer: list[ProductOut] = []
+
+    async def read(session: AsyncSession) -> None:
+        answer.append(await _product_out(session, product_id, response))
+
+    uow.read_back = read
+    await command()
+    if answer:
+        return answer[-1]
+    async with sessions(request)() as session:  # no commit ran the read
+        return await _product_out(session, product_id, response)
+
+
+Command = Callable[[], Awaitable[object]]
 
 
 async def _read_product(session: AsyncSession, product_id: UUID) -> Cached:
@@ -422,7 +450,7 @@ async def update_product(
     body: ProductPatch,
     _: Admin,
     uow: UoW,
-    session: ReadSession,
+    request: Request,
     response: Response,
     if_match: IfMatch = None,
 ) -> ProductOut:
@@ -438,13 +466,12 @@ async def update_product(
             "These fields cannot be null.",
             errors=[{"loc": ["body", k], "msg": "may not be null", "type": "null"} for k in nulls],
         )
-    await handlers.update_product(
-        handlers.UpdateProduct(
-            product_id, changes, category_id, expected_version(if_match, version), options
-        ),
-        uow,
+    command = handlers.UpdateProduct(
+        product_id, changes, category_id, expected_version(if_match, version), options
     )
-    return await _product_out(session, product_id, response)
+    return await _written_product(
+        request, uow, product_id, response, lambda: handlers.update_product(command, uow)
+    )
 
 
 @router.delete("/products/{product_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["products"])
@@ -461,11 +488,11 @@ async def set_stock(
     body: StockIn,
     _: Admin,
     uow: UoW,
-    session: ReadSession,
+    request: Request,
     response: Response,
     if_match: IfMatch = None,
 ) -> ProductOut:
-    await handlers.set_stock(
-        handlers.SetStock(product_id, body.stock, body.reason, expected_version(if_match)), uow
+    command = handlers.SetStock(product_id, body.stock, body.reason, expected_version(if_match))
+    return await _written_product(
+        request, uow, product_id, response, lambda: handlers.set_stock(command, uow)
     )
-    return await _product_out(session, product_id, response)

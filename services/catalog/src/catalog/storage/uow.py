@@ -25,6 +25,9 @@ _TAKE_XID = text("SELECT pg_current_xact_id()")
 Committed = Callable[[int, list[Envelope]], None]
 """Called after commit with the last position (the consistency token) and the events."""
 
+ReadBack = Callable[[AsyncSession], Awaitable[None]]
+"""Reads a write's answer in the write's own transaction (see `CatalogUnitOfWork.read_back`)."""
+
 
 class CatalogUnitOfWork(UnitOfWork[Repository]):
     store = EventStore(event_store)
@@ -36,6 +39,11 @@ class CatalogUnitOfWork(UnitOfWork[Repository]):
     on_commit: Committed | None = None
     """Called once the events are committed (the HTTP write's consistency token, the
     read cache's eviction of what the command changed)."""
+    read_back: ReadBack | None = None
+    """Run at commit, after the events are projected and before the transaction commits:
+    an HTTP write reads its answer (the projected row) on the connection that wrote it,
+    instead of a second connection's checkout, ping, BEGIN, SELECT and COMMIT after it.
+    The answer is then exactly the state this write committed."""
 
     def make_repository(self, session: AsyncSession) -> Repository:
         return Repository(session)
@@ -47,7 +55,10 @@ class CatalogUnitOfWork(UnitOfWork[Repository]):
         one already (taken before any position, by the lock), so it asks for none."""
         if not self.repo.locked_rows and any(aggregate.pending for aggregate in self.repo.seen):
             await self.session.execute(_TAKE_XID)
-        envelopes = await super().commit()
+        envelopes = await self.record()
+        if self.read_back is not None:
+            await self.read_back(self.session)
+        envelopes += await super().commit()
         hook = self.on_commit
         if not self.positions or hook is None:
             return envelopes
