@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, Update, bindparam, delete, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.storage import configurations
@@ -24,14 +24,33 @@ from marcus_contracts.events import catalog as ev
 Apply = Callable[[AsyncSession, Envelope, Any], Awaitable[None]]
 
 
+_UPSERTS: dict[tuple[str, frozenset[str]], Insert] = {}
+"""Upsert statements by table and columns, built once: with the values as parameters,
+SQLAlchemy neither builds a statement nor computes its cache key per event."""
+
+
+def _upsert_statement(table: Table, columns: frozenset[str]) -> Insert:
+    """INSERT these columns (and `created_at`); on an existing id, SET them all from the
+    proposed row (EXCLUDED): every column but `created_at` takes the event's value."""
+    key = (table.name, columns)
+    stmt = _UPSERTS.get(key)
+    if stmt is None:
+        proposed = insert(table)
+        stmt = _UPSERTS[key] = proposed.on_conflict_do_update(
+            index_elements=["id"],
+            set_={name: proposed.excluded[name] for name in sorted(columns)},
+        )
+    return stmt
+
+
 async def _upsert(
     session: AsyncSession, table: Table, envelope: Envelope, values: dict[str, Any]
 ) -> None:
     """The row as the snapshot event has it, at the event's version: inserted, or
     updated in place (`created_at` stays the first event's time)."""
     values = values | {"version": envelope.sequence, "updated_at": envelope.time}
-    stmt = insert(table).values(**values, created_at=envelope.time)
-    await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+    stmt = _upsert_statement(table, frozenset(values))
+    await session.execute(stmt, values | {"created_at": envelope.time})
 
 
 async def _category(session: AsyncSession, envelope: Envelope, event: Any) -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.storage.tables import categories, products
@@ -32,12 +32,17 @@ def product_query() -> Select[Any]:
     ).join(categories, categories.c.id == products.c.category_id)
 
 
+PRODUCT_BY_ID = product_query().where(products.c.id == bindparam("product_id"))
+"""One product by id: built once, so SQLAlchemy neither builds it nor computes its cache
+key again on every read (the statement object memoises its key)."""
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def get_product(session: AsyncSession, product_id: UUID) -> Any | None:
-    result = await session.execute(product_query().where(products.c.id == product_id))
+    result = await session.execute(PRODUCT_BY_ID, {"product_id": product_id})
     return result.first()
 
 

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.domain import CONFIGURABLE, PRECONFIGURED, Category, Product
 from catalog.storage.configurations import load_configurations, load_selections
-from catalog.storage.queries import product_query
+from catalog.storage.queries import PRODUCT_BY_ID, product_query
 from catalog.storage.tables import categories, option_reservations, products, reservations
 from marcus_contracts.events.catalog import CategoryRef
 from marcus_eventstore import Aggregate
@@ -28,9 +28,34 @@ Head = tuple[str, UUID | None]
 
 HEADS_KEPT = 100_000
 _heads: dict[UUID, Head] = {}
-"""Heads read so far in this process (`Repository.heads`): every reservation asks for
-them before it locks, and an answer that cannot change need not be read twice. Product
-ids are never reused; emptied when it holds `HEADS_KEPT`."""
+"""Heads known in this process (`Repository.heads`): every reservation and every product
+write asks for them before it locks, and an answer that cannot change need not be read
+twice. Filled from every product row the repository loads and every product it adds (a
+product this replica created is written to next without reading its head; a creation
+that rolled back leaves the head of an id no product will ever have: ids are never
+reused). Emptied when it holds `HEADS_KEPT`."""
+
+
+def _remember_head(product_id: UUID, head: Head) -> None:
+    if len(_heads) >= HEADS_KEPT:
+        _heads.clear()
+    _heads[product_id] = head
+
+
+def _locking(which: Any) -> Select[Any]:
+    """The products `which` selects, locked (SELECT ... FOR UPDATE) in id order."""
+    return product_query().where(which).order_by(products.c.id).with_for_update(of=products)
+
+
+# Statements of every write, built once: SQLAlchemy then neither builds them nor computes
+# their cache keys again on every execution (a statement object memoises its key).
+_LOCK_ONE = _locking(products.c.id == bindparam("id"))
+_LOCK_MANY = _locking(products.c.id.in_(bindparam("ids", expanding=True)))
+_LOCK_PRESETS = _locking(products.c.base_product_id.in_(bindparam("ids", expanding=True)))
+_HEADS = select(products.c.id, products.c.kind, products.c.base_product_id).where(
+    products.c.id.in_(bindparam("ids", expanding=True))
+)
+_CATEGORY = select(categories).where(categories.c.id == bindparam("id"))
 
 
 def category_from_row(row: Any) -> Category:
@@ -54,11 +79,11 @@ class Repository:
 
     def add(self, aggregate: Aggregate) -> None:
         self.seen.append(aggregate)
+        if isinstance(aggregate, Product):
+            _remember_head(aggregate.id, (aggregate.kind, aggregate.base_product_id))
 
     async def category(self, category_id: UUID) -> Category | None:
-        row = (
-            await self.session.execute(select(categories).where(categories.c.id == category_id))
-        ).first()
+        row = (await self.session.execute(_CATEGORY, {"id": category_id})).first()
         if row is None:
             return None
         category = category_from_row(row)
@@ -71,9 +96,7 @@ class Repository:
         the event store's (subject, sequence) check or deadlocking with the stock saga."""
         if lock:
             return (await self.products_for_update([product_id])).get(product_id)
-        row = (
-            await self.session.execute(product_query().where(products.c.id == product_id))
-        ).first()
+        row = (await self.session.execute(PRODUCT_BY_ID, {"product_id": product_id})).first()
         return None if row is None else (await self._load([row]))[0]
 
     async def product_for_change(self, product_id: UUID) -> Product | None:
@@ -92,24 +115,22 @@ class Repository:
         known = {product_id: _heads[product_id] for product_id in wanted if product_id in _heads}
         missing = wanted.difference(known)
         if missing:
-            rows = await self.session.execute(
-                select(products.c.id, products.c.kind, products.c.base_product_id).where(
-                    products.c.id.in_(list(missing))
-                )
-            )
-            if len(_heads) >= HEADS_KEPT:
-                _heads.clear()
+            rows = await self.session.execute(_HEADS, {"ids": list(missing)})
             for row in rows:
-                known[row.id] = _heads[row.id] = (row.kind, row.base_product_id)
+                known[row.id] = head = (row.kind, row.base_product_id)
+                _remember_head(row.id, head)
         return known
 
     async def products_for_update(self, product_ids: Sequence[UUID]) -> dict[UUID, Product]:
         """Lock and load these products in id order (concurrent reservations of the same
         products always lock in the same order, so they never deadlock). Missing ids are
         absent from the result."""
-        if not product_ids:
+        ids = sorted(set(product_ids))
+        if not ids:
             return {}
-        return await self._locked(products.c.id.in_(sorted(set(product_ids))))
+        if len(ids) == 1:  # the same plan as IN with one id, without expanding the IN
+            return await self._locked(_LOCK_ONE, {"id": ids[0]})
+        return await self._locked(_LOCK_MANY, {"ids": ids})
 
     async def presets_of(self, base_ids: Sequence[UUID]) -> dict[UUID, Product]:
         """Lock and load the preconfigured products of these base products (call it with
@@ -117,12 +138,11 @@ class Repository:
         meanwhile)."""
         if not base_ids:
             return {}
-        return await self._locked(products.c.base_product_id.in_(sorted(set(base_ids))))
+        return await self._locked(_LOCK_PRESETS, {"ids": sorted(set(base_ids))})
 
-    async def _locked(self, which: ColumnElement[bool]) -> dict[UUID, Product]:
-        """The products `which` selects, locked (SELECT ... FOR UPDATE) in id order."""
-        query = product_query().where(which).order_by(products.c.id).with_for_update(of=products)
-        rows = (await self.session.execute(query)).all()
+    async def _locked(self, query: Select[Any], params: dict[str, Any]) -> dict[UUID, Product]:
+        """The products a `_locking` statement selects, locked in id order."""
+        rows = (await self.session.execute(query, params)).all()
         if rows:
             self.locked_rows = True
         return {product.id: product for product in await self._load(rows)}
@@ -166,6 +186,7 @@ class Repository:
             self.session, [p.id for p in fresh if p.kind == PRECONFIGURED]
         )
         for product in fresh:
+            _remember_head(product.id, (product.kind, product.base_product_id))
             if product.id in configs:
                 product.configuration = configs[product.id]
             if product.id in selections:
