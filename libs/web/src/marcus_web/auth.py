@@ -163,11 +163,23 @@ class JwksKeys:
                 return stale
 
 
+VERIFIED_KEPT = 4096
+"""Tokens verified with the shared secret remembered per process (`TokenVerifier`)."""
+
+
 class TokenVerifier:
-    """Verifies tokens against a JWKS endpoint when configured, else the shared secret."""
+    """Verifies tokens against a JWKS endpoint when configured, else the shared secret.
+
+    A token verified with the shared secret is remembered until it expires: its signature
+    and claims cannot change, and the secret is fixed for the process, so only the expiry
+    is checked again (as jwt.decode does, with the leeway); not-before and issued-at,
+    passed once, stay passed. Decoding and checking the HMAC again cost every request
+    (every admin write) a few percent of its CPU. JWKS keys rotate: those tokens are
+    verified every time."""
 
     def __init__(self, settings: ServiceSettings) -> None:
         self._settings = settings
+        self._verified: dict[str, tuple[Principal, float]] = {}
         self._jwks = (
             JwksKeys(
                 settings.jwks_url,
@@ -180,6 +192,12 @@ class TokenVerifier:
         )
 
     async def verify(self, token: str) -> Principal:
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            principal, expires = remembered
+            if expires > time.time() - self._settings.jwt_leeway_s:
+                return principal
+            del self._verified[token]
         s = self._settings
         key: Any = s.jwt_secret
         algorithms = list(s.jwt_algorithms)
@@ -207,7 +225,12 @@ class TokenVerifier:
             ) from None
         except jwt.PyJWTError as exc:
             raise _unauthorized(f"The token is not valid: {exc}.") from None
-        return principal_from_claims(claims)
+        principal = principal_from_claims(claims)
+        if self._jwks is None:
+            if len(self._verified) >= VERIFIED_KEPT:
+                self._verified.clear()
+            self._verified[token] = (principal, float(claims["exp"]))
+        return principal
 
 
 def _unauthorized(detail: str) -> Problem:

@@ -178,6 +178,33 @@ def test_finding_4_clock_skew_within_the_leeway_is_accepted() -> None:
     )
 
 
+def test_a_verified_token_is_remembered_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared-secret path answers a token it verified from memory, and checks its
+    expiry again on every use."""
+    v = verifier(jwt_leeway_s=0)
+    token = mint_token("alice", ["admin"], secret=SECRET, ttl_seconds=2)
+    first = verify(token, v)
+    decodes = 0
+    decode = jwt.decode
+
+    def counting(*args: object, **kwargs: object) -> object:
+        nonlocal decodes
+        decodes += 1
+        return decode(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    assert verify(token, v) is first
+    assert decodes == 0
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    time.sleep(max(0.0, expires - time.time()) + 0.05)
+    assert "expired" in (rejected(token, v).detail or "")  # verified again: refused
+    assert decodes == 2
+    forged = mint_token("alice", ["admin"], secret="another-secret-0123456789abcdefghij")
+    rejected(forged, v)
+    rejected(forged, v)  # a refused token is never remembered
+    assert decodes == 4
+
+
 class GatedJwks:
     """A JWKS endpoint that answers only once `gate` is set, counting the requests."""
 
