@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from assistant.api.schemas import (
     AppliedFilters,
@@ -23,6 +22,7 @@ from assistant.search import Filters, IndexUnavailable, Results, SearchService, 
 from assistant.storage import categories as categories_store
 from marcus_web.openapi import problems
 from marcus_web.problems import Problem
+from marcus_web.responses import ModelResponse
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
@@ -45,7 +45,7 @@ def _unavailable(exc: Exception) -> Problem:
 
 
 def _hits(results: Results) -> list[SearchHit]:
-    return [SearchHit(**asdict(hit)) for hit in results.hits]
+    return [SearchHit.model_validate(hit, from_attributes=True) for hit in results.hits]
 
 
 @router.get("/search", response_model=SearchResults, summary="Search products by meaning")
@@ -82,7 +82,7 @@ async def search(
     parse: Annotated[
         bool, Query(description="Read constraints written in `q` (`false`: `q` as it is).")
     ] = True,
-) -> SearchResults:
+) -> Response:
     query = q.strip()
     if not query:
         raise Problem(
@@ -104,16 +104,17 @@ async def search(
         results = await _service(request).search(parsed.text, k, filters, hybrid=mode == "hybrid")
     except IndexUnavailable as exc:
         raise _unavailable(exc) from exc
-    return SearchResults(
+    answer = SearchResults(
         query=query,
         mode=mode,
         k=k,
-        parsed=ParsedConstraints(**asdict(parsed)),
-        filters=AppliedFilters(**asdict(filters)),
+        parsed=ParsedConstraints.model_validate(parsed, from_attributes=True),
+        filters=AppliedFilters.model_validate(filters, from_attributes=True),
         collection=results.collection,
         embedder=results.embedder,
         results=_hits(results),
     )
+    return ModelResponse(answer)
 
 
 @router.get(
@@ -179,5 +180,7 @@ async def recommendations(
         category=category,
         collection=results.collection,
         embedder=results.embedder,
-        results=[RecommendedProduct(**asdict(hit)) for hit in results.hits],
+        results=[
+            RecommendedProduct.model_validate(hit, from_attributes=True) for hit in results.hits
+        ],
     )
