@@ -39,6 +39,11 @@ from bench.memory import RssSampler
 from bench.suite import BENCHES, PROFILES, Bench, by_name
 
 GRACE_S = 30.0
+SETTLE_BUSY_PERCENT = 25.0
+"""A bench starts once the cores were below this busy for `SETTLE_QUIET_S` seconds..."""
+SETTLE_QUIET_S = 3
+SETTLE_MAX_S = 60.0
+"""...or after this long, whatever the machine does (the wait is recorded)."""
 """After a timeout: SIGINT (the bench's own cleanup stops its services), then this
 long before SIGKILL of whatever in its tree is still alive."""
 
@@ -64,6 +69,22 @@ def stop_tree(proc: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(psutil.Error):
             child.kill()
     proc.wait(10)
+
+
+def settle() -> dict[str, float]:
+    """Before a bench: write back to disk what the previous one left in the page cache
+    (its databases, Chroma's files) and wait until the cores are near idle, so a bench
+    does not measure the tail of the one before it. In one full run, the HTTP search
+    bench that ran right after the 100k-product rebuild gave two-thirds of what it gave
+    alone a few minutes later."""
+    started = time.monotonic()
+    os.sync()
+    quiet = 0
+    busy = psutil.cpu_percent(interval=None)
+    while quiet < SETTLE_QUIET_S and time.monotonic() - started < SETTLE_MAX_S:
+        busy = psutil.cpu_percent(interval=1.0)
+        quiet = quiet + 1 if busy < SETTLE_BUSY_PERCENT else 0
+    return {"seconds": round(time.monotonic() - started, 1), "cpu_busy_percent": busy}
 
 
 def run_one(bench: Bench, profile: str, folder: Path) -> dict[str, Any]:
@@ -168,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"make bench ({args.profile}): {', '.join(args.selected)}; logs in {folder}")
     try:
         for name in args.selected:
+            settled = settle()
             combined["benches"][name] = run_one(benches[name], args.profile, folder)
+            combined["benches"][name]["settled"] = settled
     except KeyboardInterrupt:
         print(f"interrupted: the running bench was stopped; logs in {folder}")
         return 130

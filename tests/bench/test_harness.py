@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench import plots, report
 from bench.memory import RssSampler, label
 from tests.support.servers import free_port
@@ -154,3 +156,21 @@ def test_minilm_search_result_is_judged_against_its_target() -> None:
     assert gain["value"] == search["results"]["batched_over_unbatched"]
     assert gain["met"] is (gain["value"] >= 4)
     assert not any("not readable" in row["figure"] for row in rows)
+
+
+def test_settle_waits_for_quiet_cores_and_gives_up_after_its_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bench.__main__ as suite
+
+    readings = iter([90.0, 10.0, 10.0, 80.0, 5.0, 5.0, 5.0])
+    monkeypatch.setattr(suite.psutil, "cpu_percent", lambda interval=None: next(readings, 5.0))
+    monkeypatch.setattr(suite.os, "sync", lambda: None)
+    settled = suite.settle()
+    assert settled["cpu_busy_percent"] == 5.0
+    assert next(readings, None) is None, "three quiet readings in a row after the busy one"
+
+    monkeypatch.setattr(suite.psutil, "cpu_percent", lambda interval=None: 99.0)
+    monkeypatch.setattr(suite, "SETTLE_MAX_S", 0.05)
+    busy = suite.settle()
+    assert busy["cpu_busy_percent"] == 99.0 and busy["seconds"] < 5
