@@ -82,15 +82,14 @@ class IndexWriter:
         relevant = {s.product_id: s for s in states if s.indexable or s.deleted}
         winners = await collections_store.guard(
             session, target.name, [(s.product_id, s.sequence) for s in relevant.values()]
-        )  # product -> digest of the text it was last embedded from
+        )  # product -> the digest of the text it was last embedded from
         upserts = [relevant[p] for p in sorted(winners) if relevant[p].indexable]
         deletes = [str(p) for p in sorted(winners) if relevant[p].deleted]
         collection = await self.collection(target.name)
         documents = {state.product_id: written(state) for state in upserts}
         digests = {pid: digest_of(doc.text) for pid, doc in documents.items()}
-        known = winners
-        same = [doc for pid, doc in documents.items() if known.get(pid) == digests[pid]]
-        changed = [doc for pid, doc in documents.items() if known.get(pid) != digests[pid]]
+        same = [doc for pid, doc in documents.items() if winners[pid] == digests[pid]]
+        changed = [doc for pid, doc in documents.items() if winners[pid] != digests[pid]]
         if changed:
             embedder = self.embedders.for_collection(target.kind, target.dimension)
             started = time.perf_counter()
