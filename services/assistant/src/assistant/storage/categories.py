@@ -55,12 +55,8 @@ async def upsert(session: AsyncSession, envelope: Envelope, event: Any) -> None:
     )
 
 
-async def known(sessions: async_sessionmaker[AsyncSession]) -> list[Category]:
-    """Every category, from a copy at most `TTL_S` old."""
-    return (await _known(sessions)).categories
-
-
 async def _known(sessions: async_sessionmaker[AsyncSession]) -> _Known:
+    """Every category, from a copy at most `TTL_S` old."""
     cached = _cache.get(sessions)
     now = time.monotonic()
     if cached is not None and now - cached.read_at < TTL_S:
