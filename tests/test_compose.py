@@ -73,7 +73,16 @@ def test_compose_file_matches_the_compose_specification(compose: dict[str, Any])
 
 
 def test_expected_services_are_present(services: dict[str, Any]) -> None:
-    assert {"db", "redis", "chroma", "mailpit", "migrate", "catalog", "gateway"} <= set(services)
+    assert {
+        "db",
+        "redis",
+        "chroma",
+        "chroma-alt",
+        "mailpit",
+        "migrate",
+        "catalog",
+        "gateway",
+    } <= set(services)
 
 
 def test_every_long_running_service_has_a_healthcheck(services: dict[str, Any]) -> None:
@@ -162,9 +171,11 @@ def test_services_can_scale(services: dict[str, Any]) -> None:
 
 def test_named_volumes_for_state(compose: dict[str, Any], services: dict[str, Any]) -> None:
     declared = set(compose.get("volumes") or {})
-    for name in ("db", "redis", "chroma"):
+    for name in ("db", "redis", "chroma", "chroma-alt"):
         mounts = [str(v).split(":", 1)[0] for v in services[name].get("volumes", [])]
         assert any(m in declared for m in mounts), f"{name} should keep data in a named volume"
+    chroma, alt = (set(services[name]["volumes"]) for name in ("chroma", "chroma-alt"))
+    assert not chroma & alt, "each Chroma server keeps its own volume"
     assert services["db"]["ports"] == ["127.0.0.1:5433:5432"]
 
 
@@ -211,6 +222,43 @@ def test_procfile_and_compose_agree_on_ports(services: dict[str, Any]) -> None:
         assert f":{port}/readyz" in healthcheck, f"{name}: healthcheck port"
 
 
+def _published_ports(service: dict[str, Any]) -> list[int]:
+    return [int(_published(mapping)[1]) for mapping in service.get("ports", [])]
+
+
+def test_procfile_chroma_servers_are_composes(services: dict[str, Any]) -> None:
+    """`chroma` and `chroma-alt` listen where compose publishes its two Chroma servers."""
+    procfile = _procfile_ports()
+    for name in ("chroma", "chroma-alt"):
+        assert _published_ports(services[name]) == [procfile[name]], name
+    assert procfile["chroma"] != procfile["chroma-alt"]
+
+
+def test_indexer_and_assistant_share_an_alternate_chroma_server(
+    services: dict[str, Any],
+) -> None:
+    """ADR 0035: both read the same CHROMA_ALT_URL, a Chroma service of this file other
+    than CHROMA_URL's, and wait for it to be healthy."""
+    env = {name: services[name]["environment"] for name in ("indexer", "assistant")}
+    alt = {name: str(e.get("CHROMA_ALT_URL")) for name, e in env.items()}
+    main = {name: str(e.get("CHROMA_URL")) for name, e in env.items()}
+    assert alt["indexer"] == alt["assistant"], alt
+    assert main["indexer"] == main["assistant"], main
+    hosts = {}
+    for key, url in (("CHROMA_URL", main["indexer"]), ("CHROMA_ALT_URL", alt["indexer"])):
+        match = re.fullmatch(r"http://([\w-]+):(\d+)", url)
+        assert match, f"{key}={url}"
+        host, port = match.groups()
+        assert host in services, f"{key}: {host} is not a compose service"
+        assert str(services[host]["image"]).startswith("chromadb/chroma:"), f"{key}: {host}"
+        assert f"/dev/tcp/127.0.0.1/{port}" in " ".join(services[host]["healthcheck"]["test"])
+        hosts[key] = host
+    assert hosts["CHROMA_URL"] != hosts["CHROMA_ALT_URL"], hosts
+    for name in env:
+        for host in hosts.values():
+            assert _depends_on(services[name])[host]["condition"] == "service_healthy", name
+
+
 def test_gateway_routes_to_declared_upstreams(services: dict[str, Any]) -> None:
     template = GATEWAY_TEMPLATE.read_text()
     active = "\n".join(line for line in template.splitlines() if not line.lstrip().startswith("#"))
@@ -236,6 +284,46 @@ def test_stack_runner_reads_the_procfile() -> None:
     assert by_name["catalog"].package == "catalog"
     assert by_name["catalog"].port == _procfile_ports()["catalog"]
     assert all(p.package for p in services(processes))
+
+
+def test_stack_gives_indexer_and_assistant_the_procfiles_alternate_chroma(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`make up` gives the indexer and the assistant, and no other process, CHROMA_ALT_URL
+    of the Procfile's `chroma-alt`; CHROMA_ALT_URL set in the environment or `.env` wins
+    (empty included: no alternate server); without `chroma-alt`, nothing is set."""
+    from scripts.stack import config
+    from scripts.stack.procfile import parse_procfile, procfile_env
+    from scripts.stack.supervisor import supervisor_config
+
+    dotenv: dict[str, str] = {}
+    monkeypatch.setattr(config, "read_dotenv", lambda *_: dotenv)
+    monkeypatch.delenv("CHROMA_ALT_URL", raising=False)
+    processes = parse_procfile(PROCFILE)
+    alt = f"http://127.0.0.1:{_procfile_ports()['chroma-alt']}"
+    assert procfile_env(processes) == {
+        "indexer": {"CHROMA_ALT_URL": alt},
+        "assistant": {"CHROMA_ALT_URL": alt},
+    }
+    config_text = supervisor_config(processes)
+    programs = dict(re.findall(r"^\[program:([\w-]+)\]\n(.*?)(?=^\[|\Z)", config_text, re.M | re.S))
+    assert set(programs) == {p.name for p in processes}
+    for name, section in programs.items():
+        given = re.findall(r'CHROMA_ALT_URL="([^"]*)"', section)
+        assert given == ([alt] if name in ("indexer", "assistant") else []), name
+
+    dotenv["CHROMA_ALT_URL"] = "http://chroma-elsewhere:8000"
+    assert procfile_env(processes)["assistant"] == {"CHROMA_ALT_URL": dotenv["CHROMA_ALT_URL"]}
+    monkeypatch.setenv("CHROMA_ALT_URL", "")  # off, over .env and the Procfile
+    assert procfile_env(processes) == {
+        "indexer": {"CHROMA_ALT_URL": ""},
+        "assistant": {"CHROMA_ALT_URL": ""},
+    }
+    monkeypatch.delenv("CHROMA_ALT_URL")
+    dotenv.clear()
+    without = [p for p in processes if p.name != "chroma-alt"]
+    assert procfile_env(without) == {}
+    assert "CHROMA_ALT_URL" not in supervisor_config(without)
 
 
 def test_local_gateway_config_renders_for_the_procfile(tmp_path: Path) -> None:

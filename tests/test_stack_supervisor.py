@@ -68,7 +68,9 @@ def stack_env(postgres_server_url: str, redis_url: str, tmp_path: Path) -> Itera
         env = {
             key: value
             for key, value in os.environ.items()
-            if not key.startswith(("VIRTUAL_ENV", "TEST_", "DATABASE_URL", "REDIS_URL"))
+            if not key.startswith(
+                ("VIRTUAL_ENV", "TEST_", "DATABASE_URL", "REDIS_URL", "CHROMA_ALT_URL")
+            )
         }
         env |= {
             "DATABASE_URL": database_url,
@@ -95,6 +97,9 @@ def test_finding_7_a_killed_service_is_restarted_and_the_others_keep_serving(
     notifier = f"http://127.0.0.1:{stack_env['NOTIFIER_PORT_FOR_TEST']}"
     up = make("up", stack_env)
     assert "Marcus is up" in up, up
+    # no `chroma-alt` in this Procfile: no process is given an alternate Chroma server
+    config = (Path(stack_env["STACK_DATA_DIR"]) / "supervisord.conf").read_text()
+    assert "CHROMA_ALT_URL" not in config
     status = make("status", stack_env)
     assert re.search(r"notifier\s.*ready\s+RUNNING pid \d+, up [\d:]+, restarts 0", status), status
     killed = supervised_pid(status, "notifier")

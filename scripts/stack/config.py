@@ -52,6 +52,14 @@ def setting(name: str, default: str) -> str:
     return os.environ.get(name) or read_dotenv().get(name) or default
 
 
+def configured(name: str) -> str | None:
+    """An environment variable, else its `.env` value, empty ones included; None when
+    neither sets it (an empty value can then mean "off" rather than "the default")."""
+    if name in os.environ:
+        return os.environ[name]
+    return read_dotenv().get(name)
+
+
 def child_env(stack_id: str | None = None) -> dict[str, str]:
     """Environment of everything the stack starts: this venv first on PATH, unbuffered."""
     env = dict(os.environ)

@@ -16,7 +16,7 @@ from scripts.stack.config import (
     setting,
 )
 from scripts.stack.infrastructure import ensure_database
-from scripts.stack.procfile import Process, services
+from scripts.stack.procfile import Process, procfile_env, services
 
 SERVICE_ENV: dict[str, dict[str, str]] = {}
 """Per service package: the DATABASE_URL / REDIS_URL of its own role and ACL user."""
@@ -51,12 +51,15 @@ def migrate(processes: list[Process]) -> None:
     print("Database")
     ensure_database(setting("DATABASE_URL", DEFAULT_DATABASE_URL))
     bootstrap_ownership(processes)
+    implied = procfile_env(processes)
     for service in services(processes):
         print(f"  migrating {service.name} ...", flush=True)
         result = subprocess.run(
             [sys.executable, "-m", str(service.package), "migrate"],
             cwd=ROOT,
-            env=child_env() | SERVICE_ENV.get(str(service.package), {}),
+            env=child_env()
+            | SERVICE_ENV.get(str(service.package), {})
+            | implied.get(str(service.package), {}),
             capture_output=True,
             text=True,
         )

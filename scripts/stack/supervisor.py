@@ -15,7 +15,7 @@ from typing import Any
 from scripts.stack.config import DATA, HOST, LOG_DIR, LOG_FILE, ROOT, STOP_TIMEOUT
 from scripts.stack.migrations import SERVICE_ENV
 from scripts.stack.probes import is_ready
-from scripts.stack.procfile import Process
+from scripts.stack.procfile import Process, procfile_env
 
 SUPERVISOR_CONF = DATA / "supervisord.conf"
 SUPERVISOR_SOCK = DATA / "supervisor.sock"
@@ -48,6 +48,7 @@ logfile_maxbytes=10MB
 pidfile={DATA / "supervisord.pid"}
 """
     ]
+    implied = procfile_env(processes)
     for p in processes:
         command = p.command.replace("%", "%%")
         sections.append(
@@ -68,8 +69,10 @@ stdout_logfile_maxbytes=10MB
 stdout_logfile_backups=2
 """
         )
-        own = SERVICE_ENV.get(str(p.package), {})
-        if own:  # its own role and ACL user (bootstrap_ownership)
+        # Its own role and ACL user (bootstrap_ownership), and what the Procfile implies
+        # for it (CHROMA_ALT_URL: the indexer and the assistant).
+        own = SERVICE_ENV.get(str(p.package), {}) | implied.get(str(p.package), {})
+        if own:
             pairs = ",".join(f'{k}="{v}"'.replace("%", "%%") for k, v in sorted(own.items()))
             sections[-1] += f"environment={pairs}\n"
     return "\n".join(sections)

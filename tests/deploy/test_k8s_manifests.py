@@ -31,6 +31,9 @@ REDIS_STREAMS_METADATA = {
 PRODUCTION_MAX_CONNECTIONS = 400
 RESERVED_CONNECTIONS = 3
 EXTRA_CONNECTIONS = 2  # per process beside the pool: relay LISTEN, follower / sync queue
+# The dev overlay's Chroma servers: CHROMA_URL's and the alternate CHROMA_ALT_URL's
+# (ADR 0035).
+CHROMA_SERVERS = ("chroma", "chroma-alt")
 
 
 @pytest.fixture(scope="module", params=m.OVERLAYS)
@@ -180,12 +183,12 @@ def test_memory_covers_the_measured_peak_rss() -> None:
         limit = m.mebibytes(container["resources"]["limits"]["memory"])
         assert request >= peak, f"{name}: request {request} MiB < peak {peak} ({bench.path.name})"
         assert limit >= 1.5 * peak, f"{name}: limit {limit} MiB < 1.5 x peak {peak}"
-    chroma = m.by_kind("dev", "StatefulSet")["chroma"]
-    (container,) = m.containers(chroma)
-    assert (
-        m.mebibytes(container["resources"]["limits"]["memory"])
-        >= 1.5 * bench.peak_rss_mib["chroma"]
-    )
+    for name in CHROMA_SERVERS:
+        (container,) = m.containers(m.by_kind("dev", "StatefulSet")[name])
+        assert (
+            m.mebibytes(container["resources"]["limits"]["memory"])
+            >= 1.5 * bench.peak_rss_mib["chroma"]
+        ), name
 
 
 def test_images_are_tagged_with_each_services_version() -> None:
@@ -201,8 +204,9 @@ def test_images_are_tagged_with_each_services_version() -> None:
 
 
 def test_chroma_in_the_dev_overlay_is_the_locked_client_version() -> None:
-    (container,) = m.containers(m.by_kind("dev", "StatefulSet")["chroma"])
-    assert container["image"] == f"chromadb/chroma:{m.locked_version('chromadb')}"
+    for name in CHROMA_SERVERS:
+        (container,) = m.containers(m.by_kind("dev", "StatefulSet")[name])
+        assert container["image"] == f"chromadb/chroma:{m.locked_version('chromadb')}", name
 
 
 # ---------------------------------------------------------------------- secrets
@@ -303,12 +307,12 @@ class Cluster:
 def test_network_policies_let_exactly_the_intended_traffic_through() -> None:
     cluster = Cluster("dev")
     ports = m.procfile_ports()
-    backing = {"postgres": 5432, "redis": 6379, "chroma": 8000, "mailpit": 1025}
+    backing = {"postgres": 5432, "redis": 6379, "chroma": 8000, "chroma-alt": 8000, "mailpit": 1025}
     uses = {
         "catalog": {"postgres", "redis"},
         "orders": {"postgres", "redis"},
-        "assistant": {"postgres", "redis", "chroma"},
-        "indexer": {"postgres", "redis", "chroma"},
+        "assistant": {"postgres", "redis", "chroma", "chroma-alt"},
+        "indexer": {"postgres", "redis", "chroma", "chroma-alt"},
         "scheduler": {"postgres", "redis"},
         "notifier": {"postgres", "redis", "mailpit"},
     }
@@ -337,7 +341,7 @@ def test_the_storefront_talks_to_the_gateway_only() -> None:
     (never a service or a backing server directly), with no database and no migration."""
     cluster = Cluster("dev")
     ports = m.procfile_ports()
-    backing = {"postgres": 5432, "redis": 6379, "chroma": 8000, "mailpit": 1025}
+    backing = {"postgres": 5432, "redis": 6379, "chroma": 8000, "chroma-alt": 8000, "mailpit": 1025}
     assert cluster.can_connect("gateway", "storefront", ports["storefront"])
     assert not cluster.can_connect(None, "storefront", ports["storefront"])
     assert cluster.can_connect("storefront", "gateway", 8000)
@@ -497,21 +501,79 @@ def test_scaling_doc_states_the_budgets_the_manifests_give() -> None:
     assert PRODUCTION_MAX_CONNECTIONS == 400
 
 
-def test_dev_settings_point_at_services_of_the_overlay() -> None:
-    """CHROMA_URL and SMTP_HOST/SMTP_PORT name a Service and port that the dev overlay
-    runs, and the production ones leave the namespace (managed services)."""
+def _shared_config(overlay: str) -> dict[str, str]:
     (config,) = [
-        d for n, d in m.by_kind("dev", "ConfigMap").items() if n.startswith("marcus-config-")
+        d for n, d in m.by_kind(overlay, "ConfigMap").items() if n.startswith("marcus-config-")
     ]
+    return dict(config["data"])
+
+
+def test_dev_settings_point_at_services_of_the_overlay() -> None:
+    """CHROMA_URL, CHROMA_ALT_URL and SMTP_HOST/SMTP_PORT name a Service and port that
+    the dev overlay runs, and the production ones leave the namespace (managed services)."""
     services = m.by_kind("dev", "Service")
-    data = config["data"]
-    chroma = re.fullmatch(r"http://([\w-]+):(\d+)", data["CHROMA_URL"])
-    assert chroma, data["CHROMA_URL"]
-    for host, port in ((chroma.group(1), chroma.group(2)), (data["SMTP_HOST"], data["SMTP_PORT"])):
+    data = _shared_config("dev")
+    endpoints = [(data["SMTP_HOST"], data["SMTP_PORT"])]
+    for key in ("CHROMA_URL", "CHROMA_ALT_URL"):
+        chroma = re.fullmatch(r"http://([\w-]+):(\d+)", data[key])
+        assert chroma, data[key]
+        endpoints.append((chroma.group(1), chroma.group(2)))
+    for host, port in endpoints:
         assert host in services, f"no Service {host}"
         assert int(port) in [p["port"] for p in services[host]["spec"]["ports"]], (host, port)
-    (production,) = [
-        d for n, d in m.by_kind("production", "ConfigMap").items() if n.startswith("marcus-config-")
+    production = _shared_config("production")
+    for key in ("CHROMA_URL", "CHROMA_ALT_URL", "SMTP_HOST"):
+        assert production[key] != data[key], f"production {key} still the dev pod"
+
+
+def test_two_chroma_servers_each_behind_its_own_service() -> None:
+    """ADR 0035: the indexer and the assistant read one ConfigMap, so they name the same
+    alternate server, a Service other than CHROMA_URL's. Each Chroma Service selects its
+    own StatefulSet's pod only (they share app.kubernetes.io/name: chroma, which the
+    network policies select), and no StatefulSet's selector matches the other's pod."""
+    data = _shared_config("dev")
+    hosts = [
+        re.sub(r"^http://([\w-]+):\d+$", r"\1", data[k]) for k in ("CHROMA_URL", "CHROMA_ALT_URL")
     ]
-    for key in ("CHROMA_URL", "SMTP_HOST"):
-        assert production["data"][key] != data[key], f"production {key} still the dev pod"
+    assert sorted(hosts) == sorted(CHROMA_SERVERS), hosts
+    services = m.by_kind("dev", "Service")
+    stateful = m.by_kind("dev", "StatefulSet")
+    pods = {
+        name: stateful[name]["spec"]["template"]["metadata"]["labels"] for name in CHROMA_SERVERS
+    }
+    for name in CHROMA_SERVERS:
+        assert pods[name]["app.kubernetes.io/name"] == "chroma", name
+        service = {"matchLabels": services[name]["spec"]["selector"]}
+        selector = stateful[name]["spec"]["selector"]
+        for other, labels in pods.items():
+            assert _matches(service, labels) is (other == name), f"Service {name} -> {other}"
+            assert _matches(selector, labels) is (other == name), f"StatefulSet {name} -> {other}"
+    for overlay in m.OVERLAYS:
+        deployments = m.by_kind(overlay, "Deployment")
+        for name in ("indexer", "assistant"):
+            (container,) = m.containers(deployments[name])
+            refs = [e["configMapRef"]["name"] for e in container.get("envFrom", [])]
+            assert any(r.startswith("marcus-config-") for r in refs), f"{overlay} {name}"
+            assert not {"CHROMA_URL", "CHROMA_ALT_URL"} & set(m.env_of(container)), name
+
+
+def test_production_reaches_both_managed_chroma_servers() -> None:
+    """CHROMA_URL and CHROMA_ALT_URL are two servers of the Chroma namespace, and to-chroma
+    lets the indexer and the assistant reach that namespace's Chroma pods."""
+    data = _shared_config("production")
+    namespaces = set()
+    hosts = set()
+    for key in ("CHROMA_URL", "CHROMA_ALT_URL"):
+        match = re.fullmatch(r"http://([\w-]+)\.([\w-]+)\.svc\.cluster\.local:(\d+)", data[key])
+        assert match, data[key]
+        hosts.add(match.group(1))
+        namespaces.add(match.group(2))
+        port = int(match.group(3))
+    assert len(hosts) == 2 and len(namespaces) == 1, data
+    (egress,) = m.by_kind("production", "NetworkPolicy")["to-chroma"]["spec"]["egress"]
+    assert {p["port"] for p in egress["ports"]} == {port}
+    (peer,) = egress["to"]
+    assert peer["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": namespaces.pop()
+    }
+    assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "chroma"}

@@ -1,17 +1,19 @@
 """`make up` runs every service as its own PostgreSQL role and Redis ACL user (issue 18,
 part 3), and the shop still works end to end under them.
 
-The whole Procfile (six services, the SMTP catcher, Chroma) on free ports, against the
-tests' PostgreSQL and Redis (7: ACL selectors), its state in a temporary folder. A
-product is created, found by search (indexer -> alias -> assistant), ordered (orders ->
-the catalog's stock saga -> orders) and e-mailed (notifier): every consumer group reads
-and acknowledges through its ACL user, every service writes only its own schema.
+The whole Procfile (six services, the SMTP catcher, both Chroma servers) on free ports,
+against the tests' PostgreSQL and Redis (7: ACL selectors), its state in a temporary
+folder. A product is created, found by search (indexer -> alias -> assistant), ordered
+(orders -> the catalog's stock saga -> orders) and e-mailed (notifier): every consumer
+group reads and acknowledges through its ACL user, every service writes only its own
+schema. The indexer and the assistant are given the `chroma-alt` server (ADR 0035).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 import urllib.error
@@ -33,7 +35,17 @@ from tests.support import infra
 from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = ("catalog", "orders", "assistant", "indexer", "scheduler", "notifier", "mail", "chroma")
+PORTS = (
+    "catalog",
+    "orders",
+    "assistant",
+    "indexer",
+    "scheduler",
+    "notifier",
+    "mail",
+    "chroma",
+    "chroma-alt",
+)
 
 pytestmark = [pytest.mark.timeout(1200)]
 
@@ -73,11 +85,14 @@ def stack(postgres_server_url: str, redis_url: str, tmp_path: Path) -> Iterator[
         "".join(
             f"{name}: python -m {name} serve --port {ports[name]}\n"
             for name in PORTS
-            if name not in ("mail", "chroma")
+            if name not in ("mail", "chroma", "chroma-alt")
         )
         + f"mail: python -m scripts.mailcatcher serve --port {ports['mail']}"
         f" --dir {tmp_path / 'mail'}\n"
-        f"chroma: chroma run --host 127.0.0.1 --port {ports['chroma']} --path {tmp_path / 'chroma'}\n"
+        + "".join(
+            f"{name}: chroma run --host 127.0.0.1 --port {ports[name]} --path {tmp_path / name}\n"
+            for name in ("chroma", "chroma-alt")
+        )
     )
     prefix = f"owned-{uuid.uuid4().hex[:8]}:"
     with infra.fresh_database(postgres_server_url) as database_url:
@@ -85,7 +100,15 @@ def stack(postgres_server_url: str, redis_url: str, tmp_path: Path) -> Iterator[
             key: value
             for key, value in os.environ.items()
             if not key.startswith(
-                ("VIRTUAL_ENV", "TEST_", "DATABASE_URL", "REDIS_URL", "JWT_", "DEPLOYMENT")
+                (
+                    "VIRTUAL_ENV",
+                    "TEST_",
+                    "DATABASE_URL",
+                    "REDIS_URL",
+                    "JWT_",
+                    "DEPLOYMENT",
+                    "CHROMA_ALT_URL",
+                )
             )
         }
         env |= {
@@ -139,6 +162,11 @@ def test_make_up_runs_each_service_as_its_own_role_and_acl_user(stack: dict[str,
     for service in ownership.CONSUMES:
         role, user = ownership.role_name(database, service), ownership.redis_user(service, prefix)
         assert f"//{role}:" in config and f"//{user}:" in config, service
+    # the indexer and the assistant, and only they, get the Procfile's chroma-alt (ADR 0035)
+    programs = dict(re.findall(r"^\[program:([\w-]+)\]\n(.*?)(?=^\[|\Z)", config, re.M | re.S))
+    alt = f'CHROMA_ALT_URL="http://127.0.0.1:{ports["chroma-alt"]}"'
+    for name, section in programs.items():
+        assert (alt in section) is (name in ("indexer", "assistant")), name
 
     # every table of a schema belongs to that service's role (its migrations ran as it)
     with psycopg.connect(libpq_dsn(stack["database_url"])) as conn:
