@@ -146,8 +146,7 @@ async def evaluate(
     import redis.asyncio as aioredis
 
     from assistant.search import SearchService
-    from marcus_search import AliasStore, EmbedderConfig, EmbedderPool
-    from marcus_search.chroma import connect
+    from marcus_search import AliasStore, EmbedderConfig, EmbedderPool, IndexServers
 
     catalog, queries = load(path)
     docs = documents(catalog)
@@ -159,7 +158,7 @@ async def evaluate(
             scoped = f"{prefix}{kind}:"
             await index(chroma_url, redis, scoped, kind, docs)
             search = SearchService(
-                lambda: connect(chroma_url),
+                IndexServers(chroma_url),
                 AliasStore(redis, scoped),
                 EmbedderPool(EmbedderConfig(kind=kind)),
             )

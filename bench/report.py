@@ -159,9 +159,11 @@ def rebuild_search(run: dict[str, Any]) -> Figure:
     if ratio is None:
         figure.note = "missing: no search p99 idle and during this rebuild"
     else:
+        servers = run.get("chroma_servers")
         figure.note = (
             f"p50 {during.get('p50_ms')} ms (idle {idle.get('p50_ms')} ms)"
             f" at {run.get('search_rate_per_s')} searches/s"
+            + ("" if servers is None else f"; {servers} Chroma server{'s' * (servers > 1)}")
         )
     return figure
 

@@ -113,6 +113,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="also measure both rebuilds unpaced first, in the same run (row's `unpaced`)",
     )
+    build.add_argument(
+        "--one-server",
+        action="store_true",
+        help="no alternate Chroma server (CHROMA_ALT_URL unset): the second rebuild writes "
+        "to the server that answers the searches, as before ADR 0035",
+    )
     parser.add_argument(
         "--rounds",
         type=int,
@@ -150,6 +156,8 @@ async def run(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
         "load_average": {"before": load_average()},
     }
     chroma = ChromaProcess()
+    alt = ChromaProcess()
+    """The alternate server of the rebuild bench (ADR 0035), as the stack runs it."""
     chroma.start()
     assert chroma.proc is not None
     try:
@@ -164,9 +172,14 @@ async def run(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
         if "scaleout" in args.benchmarks:
             result["scaleout"] = await scaleout.run(args, chroma.url, chroma.proc.pid, log_dir)
         if "rebuild" in args.benchmarks:
-            result["rebuild"] = await rebuild.run(args, chroma.url, log_dir)
+            if args.one_server:
+                result["rebuild"] = await rebuild.run(args, chroma.url, None, log_dir)
+            else:
+                alt.start()
+                result["rebuild"] = await rebuild.run(args, chroma.url, alt.url, log_dir)
     finally:
         chroma.remove()
+        alt.remove()
     result["load_average"]["after"] = load_average()
     return result
 

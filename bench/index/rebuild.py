@@ -18,6 +18,11 @@ during a second rebuild run by `python -m indexer reindex` as a process of its o
 the searcher's event loop shares nothing with the rebuild). Latency p50/p99 of both,
 their ratio, and the second rebuild's throughput under that search load.
 
+With an alternate Chroma server (the stack's layout, ADR 0035; `--one-server`: none), the
+first rebuild builds on the main server and the second on the alternate one, so the
+searches read the main server while the second rebuild writes, and the new collection
+after the switch, while the old one is dropped on the main server.
+
 Both rebuilds write to Chroma paced as the indexer's settings say (`--write-chunk`,
 `--write-gap`: `REBUILD_WRITE_CHUNK`, `REBUILD_WRITE_GAP`; ADR 0031); with
 `--compare-unpaced` the same row also holds both rebuilds unpaced (chunk 0), measured
@@ -89,6 +94,7 @@ async def measure(
     base_url: str,
     redis_url: str,
     chroma_url: str,
+    alt_url: str | None,
     batch: int,
     search: dict[str, float],
     log_dir: Path,
@@ -139,7 +145,15 @@ async def measure(
 
         def both(paced: dict[str, float]) -> Any:
             return rebuild_and_search(
-                count, sa_url, redis_url, prefix, chroma_url, batch, search, log_dir, paced
+                count,
+                sa_url,
+                redis_url,
+                prefix,
+                (chroma_url, alt_url),
+                batch,
+                search,
+                log_dir,
+                paced,
             )
 
         unpaced = None
@@ -148,9 +162,11 @@ async def measure(
             unpaced["ratio"] = round(ceiling_s / unpaced["rebuild_seconds"], 3)
         pacing = pacing or {}
         row = await both(pacing)
-        for found in await client.list_collections():
-            if found.name.startswith(prefix.rstrip(":")):
-                await client.delete_collection(found.name)
+        clients = [client] + ([await connect(alt_url)] if alt_url else [])
+        for each in clients:
+            for found in await each.list_collections():
+                if found.name.startswith(prefix.rstrip(":")):
+                    await each.delete_collection(found.name)
     finally:
         keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
         if keys:
@@ -162,6 +178,7 @@ async def measure(
             conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
     out = {
         "products": count,
+        "chroma_servers": 2 if alt_url else 1,
         "batch": batch,
         "ceiling_docs_per_s": round(count / ceiling_s, 1),
         "ceiling_seconds": round(ceiling_s, 2),
@@ -184,7 +201,7 @@ async def rebuild_and_search(
     sa_url: str,
     redis_url: str,
     prefix: str,
-    chroma_url: str,
+    chroma: tuple[str, str | None],
     batch: int,
     search: dict[str, float],
     log_dir: Path,
@@ -203,7 +220,8 @@ async def rebuild_and_search(
         database_url=sa_url,
         redis_url=redis_url,
         stream_prefix=prefix,
-        chroma_url=chroma_url,
+        chroma_url=chroma[0],
+        chroma_alt_url=chroma[1],
         index_namespace=prefix,
         embedder="hash",
         rebuild_batch=batch,
@@ -216,7 +234,7 @@ async def rebuild_and_search(
     rebuild_s = float(run.seconds or 0)
     env = {key.upper(): str(value) for key, value in paced.items()}
     under_search = await search_during_rebuild(
-        count, sa_url, redis_url, prefix, chroma_url, batch, search, log_dir, env
+        count, sa_url, redis_url, prefix, chroma, batch, search, log_dir, env
     )
     return {
         "write_chunk": settings.rebuild_write_chunk,
@@ -232,7 +250,7 @@ async def search_during_rebuild(
     database_url: str,
     redis_url: str,
     prefix: str,
-    chroma_url: str,
+    chroma: tuple[str, str | None],
     batch: int,
     search: dict[str, float],
     log_dir: Path,
@@ -243,7 +261,8 @@ async def search_during_rebuild(
         database_url,
         redis_url,
         prefix,
-        CHROMA_URL=chroma_url,
+        CHROMA_URL=chroma[0],
+        CHROMA_ALT_URL=chroma[1] or "",
         EMBEDDER="hash",
         REBUILD_BATCH=str(batch),
         REBUILD_SOURCE="replay",
@@ -342,7 +361,9 @@ async def searches(http: httpx.AsyncClient, rate: float, until: asyncio.Task) ->
     return summary
 
 
-async def run(args: argparse.Namespace, chroma_url: str, log_dir: Path) -> list[dict]:
+async def run(
+    args: argparse.Namespace, chroma_url: str, alt_url: str | None, log_dir: Path
+) -> list[dict]:
     rows = []
     search = {"rate": args.search_rate, "seconds": args.search_s}
     pacing = {}
@@ -356,6 +377,7 @@ async def run(args: argparse.Namespace, chroma_url: str, log_dir: Path) -> list[
             libpq_dsn(args.database_url),
             args.redis_url,
             chroma_url,
+            alt_url,
             args.batch,
             search,
             log_dir,
@@ -368,7 +390,8 @@ async def run(args: argparse.Namespace, chroma_url: str, log_dir: Path) -> list[
             f"ceiling; search p50/p99 idle {idle.get('p50_ms')}/{idle.get('p99_ms')} ms, "
             f"during a rebuild {during.get('p50_ms')}/{during.get('p99_ms')} ms "
             f"(write chunk {row['write_chunk']}, gap {row['write_gap']}); "
-            f"under search {row.get('under_search_ratio')} of the ceiling",
+            f"under search {row.get('under_search_ratio')} of the ceiling; "
+            f"{row['chroma_servers']} Chroma server(s)",
             flush=True,
         )
         if "unpaced" in row:

@@ -7,12 +7,15 @@ from decimal import Decimal
 import httpx
 import redis.asyncio as aioredis
 
-from marcus_search import AliasStore
-from marcus_search.chroma import connect, open_collection
+from marcus_search import AliasStore, IndexServers
+from marcus_search.chroma import open_collection
 
 
-async def index_snapshot(chroma_url: str, redis_url: str, prefix: str) -> dict[str, dict]:
-    """id -> metadata of every document in the active collection."""
+async def index_snapshot(
+    chroma_url: str, redis_url: str, prefix: str, alt_url: str | None = None
+) -> dict[str, dict]:
+    """id -> metadata of every document in the active collection (on the server its
+    name says, `alt_url` being the alternate one)."""
     redis = aioredis.from_url(redis_url)
     try:
         active = await AliasStore(redis, prefix).read()
@@ -20,7 +23,7 @@ async def index_snapshot(chroma_url: str, redis_url: str, prefix: str) -> dict[s
         await redis.aclose()
     if active is None:
         return {}
-    client = await connect(chroma_url)
+    client = await IndexServers(chroma_url, alt_url).for_collection(active.collection)
     collection = await open_collection(client, active.collection)
     found = await collection.get(include=["metadatas"])  # type: ignore[list-item]
     return {

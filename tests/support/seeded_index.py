@@ -97,7 +97,13 @@ async def index_seed(
     from indexer.storage import collections as collections_store
     from indexer.storage.collections import ACTIVE, Target
     from indexer.writer import IndexWriter
-    from marcus_search import AliasStore, CollectionName, EmbedderConfig, EmbedderPool
+    from marcus_search import (
+        AliasStore,
+        CollectionName,
+        EmbedderConfig,
+        EmbedderPool,
+        IndexServers,
+    )
     from marcus_search.chroma import connect, create_collection
 
     events, skus = seed_events()
@@ -107,7 +113,7 @@ async def index_seed(
     name = CollectionName.new(embedder.name, embedder.dimension, uuid.uuid4(), prefix)
     client = await connect(chroma_url)
     await create_collection(client, str(name))
-    writer = IndexWriter(client, pool)
+    writer = IndexWriter(IndexServers.of(client), pool)
     target = Target(str(name), embedder.kind, embedder.dimension, ACTIVE)
     engine = create_async_engine(database_url)
     redis = aioredis.from_url(redis_url)

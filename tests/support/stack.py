@@ -104,7 +104,8 @@ async def search_stack(
     **extra,
 ) -> AsyncIterator[Stack]:
     """Catalog, indexer and assistant served on real sockets in this event loop
-    (`catalog`: extra catalog settings; `extra`: extra indexer settings)."""
+    (`catalog`: extra catalog settings; `extra`: extra indexer settings, whose
+    `chroma_alt_url` the assistant is given too)."""
     from assistant.main import create_app as assistant_app
     from assistant.settings import AssistantSettings
     from catalog.main import create_app as catalog_app
@@ -115,6 +116,7 @@ async def search_stack(
     assistant_settings = AssistantSettings(
         **common(database_url, redis_url, prefix),  # type: ignore[arg-type]
         chroma_url=chroma_url,
+        chroma_alt_url=extra.get("chroma_alt_url"),
     )
     async with (
         serve_app(catalog_app(catalog_settings)) as catalog_url,

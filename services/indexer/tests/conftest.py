@@ -8,6 +8,8 @@ from tests.support import stack
 from tests.support.chroma import chroma_fixture
 
 chroma_url = chroma_fixture()
+chroma_alt_url = chroma_fixture()
+"""A second Chroma server, the alternate one (ADR 0035); started only by tests using it."""
 
 
 @pytest.fixture(scope="session")

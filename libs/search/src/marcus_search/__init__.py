@@ -3,8 +3,9 @@
 embedders: Embedder protocol; HashingEmbedder, MiniLMEmbedder, OpenAIEmbedder;
            EmbedderConfig + resolve_kind/make_embedder (auto: OpenAI key > local
            model > hash); EmbedderPool (one embedder per collection kind)
-naming:    CollectionName (embedder + dimension recorded in the collection name)
+naming:    CollectionName (embedder, dimension and Chroma server recorded in the name)
 chroma:    connect(url) -> Chroma AsyncHttpClient; create_collection / open_collection
+servers:   IndexServers: the main Chroma server and the optional alternate (ADR 0035)
 alias:     AliasStore / ActiveIndex: the active collection, as one Redis key
 """
 
@@ -27,12 +28,15 @@ from marcus_search.embedders import (
     resolve_kind,
     words,
 )
-from marcus_search.naming import CollectionName, sanitise_namespace
+from marcus_search.naming import ALT, MAIN, CollectionName, sanitise_namespace
+from marcus_search.servers import IndexServers
 
 __all__ = [
+    "ALT",
     "AUTO",
     "HASH",
     "KINDS",
+    "MAIN",
     "MINILM",
     "OPENAI",
     "ActiveIndex",
@@ -43,6 +47,7 @@ __all__ = [
     "EmbedderPool",
     "EmbedderUnavailable",
     "HashingEmbedder",
+    "IndexServers",
     "MiniLMEmbedder",
     "OpenAIEmbedder",
     "alias_key",

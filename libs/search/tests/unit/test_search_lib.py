@@ -10,9 +10,12 @@ import pytest
 from fastapi import FastAPI, Request
 
 from marcus_search import (
+    ALT,
+    MAIN,
     CollectionName,
     EmbedderConfig,
     HashingEmbedder,
+    IndexServers,
     OpenAIEmbedder,
     resolve_kind,
 )
@@ -36,6 +39,40 @@ def test_collection_names_record_embedder_and_dimension() -> None:
     assert str(name).startswith("test-ab12-products__minilm-l6-v2__384__")
     with pytest.raises(ValueError):
         CollectionName.parse("products")
+
+
+def test_collection_names_record_the_chroma_server() -> None:
+    main = CollectionName.new("hash-256", 256, uuid.uuid4(), "test-ab12:")
+    alt = main.on(ALT)
+    assert main.server == MAIN and not str(main).endswith("__alt")
+    assert str(alt) == f"{main}__alt"
+    assert CollectionName.parse(str(alt)) == alt and CollectionName.parse(str(main)) == main
+    assert alt.on(MAIN) == main
+    with pytest.raises(ValueError, match="unknown Chroma server"):
+        main.on("other")
+    with pytest.raises(ValueError):
+        CollectionName.parse(f"{main}__other")
+
+
+def test_a_rebuild_builds_beside_the_active_collection() -> None:
+    """With an alternate server, the new collection goes on the server that does not
+    answer searches; without one, everything stays on the main server."""
+    name = CollectionName.new("hash-256", 256, uuid.uuid4())
+    two = IndexServers("http://127.0.0.1:8100", "http://127.0.0.1:8101")
+    assert two.to_build_beside(None) == MAIN
+    assert two.to_build_beside(str(name)) == ALT
+    assert two.to_build_beside(str(name.on(ALT))) == MAIN
+    one = IndexServers("http://127.0.0.1:8100", "")
+    assert not one.has_alt
+    assert one.to_build_beside(str(name)) == MAIN
+
+
+async def test_a_collection_on_an_unconfigured_server_is_a_clear_error() -> None:
+    name = CollectionName.new("hash-256", 256, uuid.uuid4()).on(ALT)
+    with pytest.raises(LookupError, match="CHROMA_ALT_URL is not set"):
+        await IndexServers("http://127.0.0.1:8100").for_collection(str(name))
+    with pytest.raises(ValueError, match="another Chroma server"):
+        IndexServers("http://127.0.0.1:8100", "http://127.0.0.1:8100/")
 
 
 def test_auto_choice_prefers_an_openai_key() -> None:

@@ -19,8 +19,7 @@ from assistant.search import SearchService
 from assistant.settings import SERVICE, AssistantSettings
 from assistant.shop_api import ShopApi
 from assistant.warmup import Warmup
-from marcus_search import AliasStore, EmbedderPool
-from marcus_search.chroma import AsyncClientAPI, connect
+from marcus_search import AliasStore, EmbedderPool, IndexServers
 from marcus_web.app import create_service_app
 
 
@@ -35,11 +34,8 @@ async def close_chat(app: FastAPI, stop: asyncio.Event) -> None:
 def create_app(settings: AssistantSettings | None = None) -> FastAPI:
     settings = settings or AssistantSettings()
 
-    async def chroma_client() -> AsyncClientAPI:
-        return await connect(settings.chroma_url, max_connections=settings.chroma_max_connections)
-
     async def check_chroma() -> None:
-        await (await app.state.search.client()).heartbeat()
+        await app.state.search.check()
 
     async def check_embedder() -> None:
         await app.state.warmup.check()
@@ -60,7 +56,11 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
         checks={"chroma": check_chroma, "embedder": check_embedder},
     )
     app.state.search = SearchService(
-        chroma_client,
+        IndexServers(
+            settings.chroma_url,
+            settings.chroma_alt_url,
+            max_connections=settings.chroma_max_connections,
+        ),
         AliasStore(app.state.redis, settings.stream_prefix),
         EmbedderPool(settings.embedder_config()),
         hybrid_candidates=settings.hybrid_candidates,

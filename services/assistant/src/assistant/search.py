@@ -37,15 +37,17 @@ from assistant import ranking
 from assistant.constraints import ParsedQuery
 from marcus_search import (
     HASH,
+    MAIN,
     MINILM,
     ActiveIndex,
     AliasStore,
     Embedder,
     EmbedderPool,
     EmbedderUnavailable,
+    IndexServers,
 )
 from marcus_search.batching import MicroBatcher
-from marcus_search.chroma import AsyncClientAPI, AsyncCollection, NotFoundError, open_collection
+from marcus_search.chroma import AsyncCollection, NotFoundError, open_collection
 
 Mode = Literal["semantic", "keyword", "hybrid"]
 CHAT_MODE: Mode = "hybrid"
@@ -253,7 +255,7 @@ async def _embed_together(embedder: Embedder, texts: list[str]) -> list[list[flo
 class SearchService:
     def __init__(
         self,
-        client_factory: Callable[[], Awaitable[AsyncClientAPI]],
+        servers: IndexServers,
         alias: AliasStore,
         embedders: EmbedderPool,
         *,
@@ -261,8 +263,7 @@ class SearchService:
         batch: int = 32,
     ) -> None:
         """`batch`: queries that may share a Chroma query or an encode (1: none share)."""
-        self._client_factory = client_factory
-        self._client: AsyncClientAPI | None = None
+        self.servers = servers
         self._collections: OrderedDict[str, AsyncCollection] = OrderedDict()
         self._vectors: OrderedDict[tuple[str, int, str], list[float]] = OrderedDict()
         self.alias = alias
@@ -286,10 +287,15 @@ class SearchService:
         )
         """Embedding APIs (OpenAI): several calls out at once, each a round trip away."""
 
-    async def client(self) -> AsyncClientAPI:
-        if self._client is None:
-            self._client = await self._client_factory()
-        return self._client
+    async def check(self) -> None:
+        """Readiness: the Chroma server that holds the active collection answers (the
+        main one before any collection is active). The other server may be down without
+        failing searches: only rebuilds need it."""
+        active = await self.alias.read()
+        if active is None:
+            await self.servers.heartbeat(MAIN)
+            return
+        await (await self.servers.for_collection(active.collection)).heartbeat()
 
     async def _read_alias(self, _key: None, readers: list[None]) -> list[ActiveIndex | None]:
         """One GET for every request waiting: each arrived before it was sent."""
@@ -301,7 +307,7 @@ class SearchService:
         request); `_on_active` forgets it when Chroma says it is gone."""
         collection = self._collections.get(name)
         if collection is None:
-            collection = await open_collection(await self.client(), name)
+            collection = await open_collection(await self.servers.for_collection(name), name)
             self._collections[name] = collection
             while len(self._collections) > OPEN_COLLECTIONS:
                 self._collections.popitem(last=False)

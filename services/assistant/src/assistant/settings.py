@@ -18,6 +18,9 @@ class AssistantSettings(ServiceSettings):
     port: int = 8003
 
     chroma_url: str = "http://127.0.0.1:8100"
+    chroma_alt_url: str | None = None
+    """The indexer's alternate Chroma server (ADR 0035): searches read the active
+    collection on whichever server its name says. Set it as the indexer's."""
     chroma_max_connections: int = Field(default=8, ge=1)
     """Connections to Chroma (a bound: see `marcus_search.chroma.connect`); a hybrid
     search makes three calls at once."""

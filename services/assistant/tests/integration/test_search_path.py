@@ -23,6 +23,7 @@ from marcus_search import (
     EmbedderConfig,
     EmbedderPool,
     HashingEmbedder,
+    IndexServers,
     MiniLMEmbedder,
     local_model_available,
 )
@@ -52,12 +53,11 @@ async def service(clean_database, redis_url, stream_prefix, chroma_url):
     await index_seed(clean_database, redis_url, chroma_url, stream_prefix, "hash")
     redis = aioredis.from_url(redis_url)
 
-    async def client():  # type: ignore[no-untyped-def]
-        return await connect(chroma_url, max_connections=4)
-
     try:
         yield SearchService(
-            client, AliasStore(redis, stream_prefix), EmbedderPool(EmbedderConfig(kind="hash"))
+            IndexServers(chroma_url, max_connections=4),
+            AliasStore(redis, stream_prefix),
+            EmbedderPool(EmbedderConfig(kind="hash")),
         )
     finally:
         await redis.aclose()
@@ -187,7 +187,7 @@ async def test_concurrent_searches_share_calls_and_answer_as_alone(
 ) -> None:
     """Searches arriving together go to Chroma in shared queries (and one alias read),
     and each gets exactly the hits it gets alone, unbatched, in every mode."""
-    alone = SearchService(service._client_factory, service.alias, service.embedders, batch=1)
+    alone = SearchService(service.servers, service.alias, service.embedders, batch=1)
     cases = [
         (query, filters, k, mode)
         for query in QUERIES

@@ -22,9 +22,9 @@ def create_app(settings: IndexerSettings | None = None) -> FastAPI:
 
     async def check_chroma() -> None:
         runtime: IndexerRuntime = app.state.indexer
-        if runtime.client is None or not runtime.ready.is_set():
+        if not runtime.ready.is_set():
             raise RuntimeError("not connected to Chroma yet")
-        await runtime.client.heartbeat()
+        await runtime.servers.heartbeat()
 
     app = create_service_app(
         settings,

@@ -127,10 +127,10 @@ class Rebuilder:
         await self._drop_leftovers()
         name = CollectionName.new(
             self.embedder.name, self.embedder.dimension, run.id, self.namespace
-        )
+        ).on(await self._build_server())
         target = Target(str(name), self.embedder.kind, self.embedder.dimension, BUILDING)
         await create_collection(
-            self.writer.client,
+            await self.writer.servers.for_collection(name),
             target.name,
             {"embedder": self.embedder.name, "dimension": self.embedder.dimension},
         )
@@ -299,11 +299,19 @@ class Rebuilder:
                 exc,
             )
 
+    async def _build_server(self) -> str:
+        """The Chroma server the new collection goes on: the one that does not hold the
+        active collection when there are two (ADR 0035), so searches do not wait on
+        this run's writes, nor on the old collection's drop after the switch."""
+        async with self.sessions() as session:
+            active = await collections_store.active(session)
+        return self.writer.servers.to_build_beside(active.name if active else None)
+
     async def _drop(self, name: str | None) -> None:
         if name is None:
             return
         with contextlib.suppress(NotFoundError):
-            await self.writer.client.delete_collection(name)
+            await (await self.writer.servers.for_collection(name)).delete_collection(name)
         self.writer.forget(name)
         async with self.sessions.begin() as session:
             await collections_store.set_status(session, name, DROPPED)
@@ -314,7 +322,7 @@ class Rebuilder:
         try:
             async with self.sessions.begin() as session:
                 await collections_store.set_status(session, name, FAILED)
-            await self.writer.client.delete_collection(name)
+            await (await self.writer.servers.for_collection(name)).delete_collection(name)
             self.writer.forget(name)
             async with self.sessions.begin() as session:
                 await collections_store.forget_guards(session, name)

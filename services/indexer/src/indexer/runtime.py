@@ -30,8 +30,8 @@ from indexer.worker import RebuildWorker, first_set
 from indexer.writer import IndexWriter
 from marcus_contracts import StreamNames
 from marcus_eventstore import libpq_dsn
-from marcus_search import AliasStore, CollectionName, Embedder, EmbedderPool
-from marcus_search.chroma import AsyncClientAPI, connect, create_collection
+from marcus_search import AliasStore, CollectionName, Embedder, EmbedderPool, IndexServers
+from marcus_search.chroma import create_collection
 
 log = logging.getLogger("marcus.indexer")
 
@@ -52,7 +52,7 @@ class IndexerRuntime:
         self.names = StreamNames(settings.stream_prefix)
         self.alias = AliasStore(redis, settings.stream_prefix)
         self.embedders = EmbedderPool(settings.embedder_config())
-        self.client: AsyncClientAPI | None = None
+        self.servers = IndexServers(settings.chroma_url, settings.chroma_alt_url)
         self.writer: IndexWriter | None = None
         self.worker: RebuildWorker | None = None
         self.ready = asyncio.Event()
@@ -62,9 +62,11 @@ class IndexerRuntime:
         return self.embedders.default()
 
     async def connect(self) -> None:
-        """Chroma client, writer, rebuild worker; an active collection (first start)."""
-        self.client = await connect(self.settings.chroma_url)
-        self.writer = IndexWriter(self.client, self.embedders)
+        """Chroma clients, writer, rebuild worker; an active collection (first start).
+        Every configured Chroma server must answer: live writes go to the active and the
+        building collection, which may be on either."""
+        await self.servers.heartbeat()
+        self.writer = IndexWriter(self.servers, self.embedders)
         rebuilder = Rebuilder(
             sessions=self.sessions,
             redis=self.redis,
@@ -97,7 +99,6 @@ class IndexerRuntime:
         consumer, starting at the beginning of the stream, fills it). Later starts with
         another embedder configured: request a rebuild into a collection of the new one."""
         embedder = self.embedder
-        assert self.client is not None
         async with self.sessions.begin() as session:
             await collections_store.lock_bootstrap(session)
             active = await collections_store.active(session)
@@ -106,7 +107,7 @@ class IndexerRuntime:
                     embedder.name, embedder.dimension, uuid.uuid4(), self.settings.index_namespace
                 )
                 await create_collection(
-                    self.client,
+                    await self.servers.client(name.server),
                     str(name),
                     {"embedder": embedder.name, "dimension": embedder.dimension},
                 )

@@ -17,6 +17,10 @@ class IndexerSettings(ServiceSettings):
     port: int = 8004
 
     chroma_url: str = "http://127.0.0.1:8100"
+    chroma_alt_url: str | None = None
+    """An alternate Chroma server (ADR 0035): rebuilds build on whichever of the two does
+    not hold the active collection, so searches never wait on a rebuild's writes or on the
+    old collection's drop. Unset: everything on `chroma_url`, rebuilds included."""
     index_namespace: str = ""
     """Prefix of the Chroma collection names (several stacks or test runs on one Chroma)."""
 

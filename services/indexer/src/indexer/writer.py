@@ -27,8 +27,8 @@ from indexer.domain import Document, ProductState, document_of
 from indexer.pacing import WritePacer
 from indexer.storage import collections as collections_store
 from indexer.storage.collections import Target
-from marcus_search import EmbedderPool
-from marcus_search.chroma import AsyncClientAPI, AsyncCollection, open_collection
+from marcus_search import EmbedderPool, IndexServers
+from marcus_search.chroma import AsyncCollection, open_collection
 
 
 def written(state: ProductState) -> Document:
@@ -55,14 +55,16 @@ def digest_of(text: str) -> bytes:
 
 
 class IndexWriter:
-    def __init__(self, client: AsyncClientAPI, embedders: EmbedderPool) -> None:
-        self.client = client
+    def __init__(self, servers: IndexServers, embedders: EmbedderPool) -> None:
+        self.servers = servers
         self.embedders = embedders
         self._collections: dict[str, AsyncCollection] = {}
 
     async def collection(self, name: str) -> AsyncCollection:
+        """The collection's handle, on the Chroma server its name says."""
         if name not in self._collections:
-            self._collections[name] = await open_collection(self.client, name)
+            client = await self.servers.for_collection(name)
+            self._collections[name] = await open_collection(client, name)
         return self._collections[name]
 
     def forget(self, name: str) -> None:

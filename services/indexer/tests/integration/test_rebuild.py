@@ -28,14 +28,21 @@ async def _status(s) -> dict:
         {},
         {"rebuild_write_chunk": 5, "rebuild_write_gap": 0.2},
         {"rebuild_in_flight": 1},
+        {"alternate_server": True},
     ],
-    ids=["one-upsert-per-batch", "paced-writes", "one-batch-at-a-time"],
+    ids=["one-upsert-per-batch", "paced-writes", "one-batch-at-a-time", "alternate-server"],
 )
 async def test_rebuild_while_writes_and_searches_run(
-    clean_database, redis_url, stream_prefix, chroma_url, pacing
+    clean_database, redis_url, stream_prefix, chroma_url, pacing, request
 ) -> None:
-    """Paced or not (ADR 0031), two batches under way or one, the rebuild is exact while
+    """Paced or not (ADR 0031), two batches under way or one, built on the server that
+    answers searches or on the alternate one (ADR 0035), the rebuild is exact while
     writes and searches run."""
+    settings = dict(pacing)
+    alt_url = None
+    if settings.pop("alternate_server", False):
+        alt_url = request.getfixturevalue("chroma_alt_url")
+        settings["chroma_alt_url"] = alt_url
     async with search_stack(
         clean_database,
         redis_url,
@@ -43,7 +50,7 @@ async def test_rebuild_while_writes_and_searches_run(
         chroma_url,
         rebuild_batch=16,
         rebuild_page=50,
-        **pacing,
+        **settings,
     ) as s:
         products = await seed_products(s.catalog, s.admin, PRODUCTS)
         await wait_for(lambda: _lag_zero(s), within=60, what="initial indexing")
@@ -106,9 +113,8 @@ async def test_rebuild_while_writes_and_searches_run(
 
         await wait_for(lambda: _lag_zero(s), within=60, what="writes after the rebuild indexed")
         catalog = await catalog_snapshot(s.catalog)
-        assert (
-            differences(catalog, await index_snapshot(chroma_url, redis_url, stream_prefix)) == []
-        )
+        index = await index_snapshot(chroma_url, redis_url, stream_prefix, alt_url)
+        assert differences(catalog, index) == []
         status = await _status(s)
         assert status["active_collection"] == run["collection"]
         assert status["documents"] == PRODUCTS
@@ -122,11 +128,60 @@ async def test_rebuild_while_writes_and_searches_run(
         assert bad.status_code == 422
         collections = await _chroma_names(chroma_url)
         assert before not in collections, "the old collection was not dropped"
+        if alt_url is not None:
+            assert run["collection"].endswith("__alt"), "not built on the alternate server"
+            assert run["collection"] in await _chroma_names(alt_url)
+            assert run["collection"] not in collections
 
         rebuilt = await _rebuilt_events(redis_url, stream_prefix)
         assert [e.data["run_id"] for e in rebuilt] == [run_id]
         assert rebuilt[0].data["documents"] == run["documents"]
         assert "coalesced_requests" not in rebuilt[0].data, "nothing merged: written as before"
+
+
+async def test_rebuilds_take_turns_on_the_two_chroma_servers(
+    clean_database, redis_url, stream_prefix, chroma_url, chroma_alt_url
+) -> None:
+    """Each rebuild builds on the server that does not answer searches and drops the
+    old collection there after the switch: main -> alternate -> main, with searches
+    answered from the active collection's server all along (ADR 0035)."""
+    async with search_stack(
+        clean_database,
+        redis_url,
+        stream_prefix,
+        chroma_url,
+        chroma_alt_url=chroma_alt_url,
+        rebuild_batch=8,
+    ) as s:
+        await seed_products(s.catalog, s.admin, 12, "T")
+        await wait_for(lambda: _lag_zero(s), within=60, what="initial indexing")
+        first = (await _status(s))["active_collection"]
+        assert not first.endswith("__alt"), "the first collection is on the main server"
+        answered: list[str] = []
+        for expected_suffix in ("__alt", ""):
+            requested = await s.indexer.post("/api/v1/admin/index/rebuild", headers=s.admin)
+            assert requested.status_code == 202, requested.text
+            run_id = requested.json()["run_id"]
+
+            async def done(run_id: str = run_id) -> dict | None:
+                path = f"/api/v1/admin/index/rebuilds/{run_id}"
+                run = (await s.indexer.get(path, headers=s.admin)).json()
+                return run if run["status"] in ("done", "failed") else None
+
+            run = await wait_for(done, within=90, what="rebuild done")
+            assert run["status"] == "done", run
+            assert run["collection"].endswith("__alt") == (expected_suffix == "__alt")
+            found = await s.assistant.get("/api/v1/search", params={"q": "product", "k": 3})
+            assert found.status_code == 200, found.text
+            assert found.json()["results"], "no hits from the new collection"
+            answered.append(found.json()["collection"])
+        on_main, on_alt = await _chroma_names(chroma_url), await _chroma_names(chroma_alt_url)
+        assert answered[-1] in on_main and answered[-1] not in on_alt
+        assert first not in on_main, "the first collection was not dropped"
+        assert answered[0] not in on_alt, "the alternate server's collection was not dropped"
+        ready = await s.assistant.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert (await s.indexer.get("/readyz")).status_code == 200
 
 
 async def test_a_rebuild_request_delivered_twice_rebuilds_once(
