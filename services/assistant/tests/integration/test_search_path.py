@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from assistant import ranking
 from assistant.search import QUERY_VECTORS, Filters, Hit, SearchService
 from marcus_search import (
+    ALT,
     ActiveIndex,
     AliasStore,
     CollectionName,
@@ -29,6 +30,7 @@ from marcus_search import (
 )
 from marcus_search.chroma import AsyncCollection, connect, create_collection, open_collection
 from tests.support.seeded_index import index_seed
+from tests.support.servers import free_port
 
 QUERIES = [
     "Tetsubin",
@@ -167,6 +169,39 @@ async def test_a_kept_handle_of_a_dropped_collection_follows_the_alias(
     assert after.hits == before.hits
     semantic = await service.search("espresso machine", 5, Filters(), hybrid=False)
     assert semantic.collection == successor and semantic.hits
+
+
+async def test_readiness_needs_only_the_server_of_the_active_collection(
+    service: SearchService, chroma_url: str, stream_prefix: str
+) -> None:
+    """An alternate Chroma server that does not answer leaves search ready while the
+    active collection is on the main server; an alias naming a collection on that
+    server fails readiness (ADR 0035)."""
+    active = await service.alias.read()
+    assert active is not None
+    dead = f"http://127.0.0.1:{free_port()}"
+    down = SearchService(IndexServers(chroma_url, dead), service.alias, service.embedders)
+    await down.check()
+    assert (await down.search("espresso machine", 3, Filters(), hybrid=True)).hits
+
+    on_alt = ActiveIndex(
+        collection=str(CollectionName.parse(active.collection).on(ALT)),
+        embedder=active.embedder,
+        dimension=active.dimension,
+        activated_at=active.activated_at,
+        generation=active.generation + 1,
+    )
+    elsewhere = AliasStore(service.alias.redis, f"{stream_prefix}alt-")
+    assert await elsewhere.write(on_alt)
+    try:
+        pointed = SearchService(IndexServers(chroma_url, dead), elsewhere, service.embedders)
+        with pytest.raises(Exception):  # noqa: B017 (whatever the client raises when refused)
+            await pointed.check()
+        unset = SearchService(IndexServers(chroma_url), elsewhere, service.embedders)
+        with pytest.raises(LookupError, match="CHROMA_ALT_URL is not set"):
+            await unset.check()
+    finally:
+        await service.alias.redis.delete(elsewhere.key)
 
 
 async def test_query_vectors_are_reused_and_bounded(service: SearchService) -> None:
