@@ -10,7 +10,8 @@ Per request, the cost is Chroma round trips (each ~0.6 ms of this process's CPU 
 HTTP client, plus the server's own), so a search makes as few as it can: opened
 collections are kept by name (a handle of a dropped collection raises `NotFoundError`,
 which forgets it and reads the alias again), query embeddings are kept in a bounded LRU,
-and a hybrid query's calls run concurrently. Requests that arrive together share calls
+a collection's size (BM25's document count) is counted at most once a second
+(`index_sizes`), and a hybrid query's calls run concurrently. Requests that arrive together share calls
 (`marcus_search.batching`): their nearest-neighbour queries of one collection, size and
 filter go to Chroma as one query of several embeddings, and their MiniLM or OpenAI query
 embeddings as one encode (the hashing embedder is cheaper than a batch's hop), and
@@ -35,6 +36,7 @@ from typing import Any, Literal, TypeVar
 
 from assistant import ranking
 from assistant.constraints import ParsedQuery
+from assistant.index_sizes import IndexSizes
 from marcus_search import (
     HASH,
     MAIN,
@@ -270,6 +272,7 @@ class SearchService:
         self.embedders = embedders
         self.hybrid_candidates = hybrid_candidates
         self.nearest = NearestQueries(batch)
+        self.sizes = IndexSizes()
         batched = batch > 1
         self.alias_reads: MicroBatcher[None, None, ActiveIndex | None] = MicroBatcher(
             self._read_alias,
@@ -325,6 +328,7 @@ class SearchService:
                 return active, await work(active, collection)
             except NotFoundError:
                 self._collections.pop(active.collection, None)
+                self.sizes.forget(active.collection)
                 if attempt == ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
@@ -362,7 +366,7 @@ class SearchService:
 
         async def work(active: ActiveIndex, collection: AsyncCollection) -> list[Hit]:
             if mode == "keyword":
-                keyword = await _keyword(collection, query, filters, k)
+                keyword = await _keyword(collection, self.sizes, query, filters, k)
                 return [Hit.of(pid, meta, score) for pid, meta, score in keyword]
             vector = await self._query_vector(self._embedder(active), query)
             if mode == "semantic":
@@ -370,7 +374,9 @@ class SearchService:
                 return [Hit.of(pid, meta, 1.0 - dist) for pid, meta, dist in semantic][:k]
             n = max(k, self.hybrid_candidates)
             weight = ranking.keyword_weight(active.name.kind)
-            return await _hybrid(self.nearest, collection, query, vector, k, n, filters, weight)
+            return await _hybrid(
+                self.nearest, self.sizes, collection, query, vector, k, n, filters, weight
+            )
 
         active, hits = await self._on_active(work)
         return Results(active.collection, active.embedder, hits)
@@ -423,6 +429,7 @@ async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
 
 async def _hybrid(
     nearest_queries: NearestQueries,
+    sizes: IndexSizes,
     collection: AsyncCollection,
     query: str,
     vector: list[float],
@@ -440,14 +447,14 @@ async def _hybrid(
     if filters.priced:
         nearest, keyword = await _both(
             _nearest(nearest_queries, collection, vector, n, filters),
-            _keyword(collection, query, filters, n),
+            _keyword(collection, sizes, query, filters, n),
         )
         semantic = [(pid, 1.0 - dist) for pid, _, dist in nearest]
         metadata = {pid: meta for pid, meta, _ in nearest}
     else:
         semantic, keyword = await _both(
             _nearest_ids(nearest_queries, collection, vector, n, filters),
-            _keyword(collection, query, filters, n),
+            _keyword(collection, sizes, query, filters, n),
         )
         metadata = {}
     metadata |= {pid: meta for pid, meta, _ in keyword}
@@ -492,10 +499,15 @@ async def _nearest(
 
 
 async def _keyword(
-    collection: AsyncCollection, query: str, filters: Filters, n: int
+    collection: AsyncCollection, sizes: IndexSizes, query: str, filters: Filters, n: int
 ) -> list[tuple[str, dict[str, Any], float]]:
     """Documents containing a query word, ranked by BM25: (id, metadata, score), best
-    first, at most n."""
+    first, at most n.
+
+    Local Chroma evaluates `$contains` as a LIKE over every document of the collection
+    (no full-text index is used), so this call's cost grows with the catalog: 20-80 ms
+    at 10k products, 80-190 ms at 100k, against 3-5 ms for the nearest neighbours
+    (docs/benchmarks.md, "Search at 100k: the keyword scan")."""
     terms = ranking.query_terms(query)
     if not terms:
         return []
@@ -508,7 +520,7 @@ async def _keyword(
             limit=KEYWORD_FETCH_LIMIT,
             include=["documents", "metadatas"],
         ),
-        collection.count(),
+        sizes.of(collection),
     )
     documents = dict(zip(found["ids"], found.get("documents") or [], strict=True))
     metadatas = {
