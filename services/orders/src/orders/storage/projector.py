@@ -16,7 +16,9 @@ from sqlalchemy import (
     column,
     delete,
     func,
+    null,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, Insert, insert
@@ -24,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marcus_contracts import Envelope, registry
 from marcus_contracts.events import orders as ev
+from orders.storage import queries
 from orders.storage.tables import PROJECTIONS, order_lines, orders
 
 STATUS_OF = {
@@ -76,9 +79,16 @@ def _lines_insert(rows: list[dict[str, Any]]) -> Insert:
     return insert(order_lines).from_select(_LINE_NAMES, source)
 
 
+PLACED_VIEWS = "orders.placed_views"
+"""`session.info` key: a unit of work that answers with what it placed puts a dict
+there; `_placed` fills it with order id -> the rows its statement inserted."""
+
+
 async def _placed(session: AsyncSession, envelope: Envelope, event: Any) -> None:
-    """The order's row and its lines in one statement: the order's INSERT is a CTE of
-    the lines' (a data-modifying CTE runs to completion whether or not it is read)."""
+    """The order's row and its lines in one statement, which also returns them: the
+    placement's answer needs no SELECT of its own (`PLACED_VIEWS`). Both INSERTs are
+    CTEs of the SELECT that joins what they returned (a data-modifying CTE runs to
+    completion whether or not it is read); an order already there returns no row."""
     order = (
         insert(orders)
         .values(
@@ -96,13 +106,19 @@ async def _placed(session: AsyncSession, envelope: Envelope, event: Any) -> None
             updated_at=envelope.time,
         )
         .on_conflict_do_nothing()
+        .returning(*orders.c)
+        .cte("placed_order")
     )
     rows = _line_rows(event)
-    if not rows:
-        await session.execute(order)
-        return
-    lines = _lines_insert(rows).on_conflict_do_nothing()
-    await session.execute(lines.add_cte(order.cte("placed_order")))
+    if rows:
+        lines = _lines_insert(rows).on_conflict_do_nothing().returning(*order_lines.c).cte("lines")
+        query = select(order, *lines.c).outerjoin(lines, true()).order_by(lines.c.line_no)
+    else:
+        query = select(order, *(null().label(name) for name in _LINE_NAMES))
+    inserted = [row._mapping for row in await session.execute(query)]
+    views = session.info.get(PLACED_VIEWS)
+    if views is not None and inserted:
+        views[event.order_id] = queries.order_of_rows(inserted)
 
 
 async def _transition(session: AsyncSession, envelope: Envelope, event: Any) -> None:

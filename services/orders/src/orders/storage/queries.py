@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -40,7 +40,12 @@ async def get_order(session: AsyncSession, order_id: UUID) -> dict[str, Any] | N
         .where(orders.c.id == order_id)
         .order_by(order_lines.c.line_no)
     )
-    rows = [row._mapping for row in await session.execute(query)]
+    return order_of_rows([row._mapping for row in await session.execute(query)])
+
+
+def order_of_rows(rows: Sequence[Mapping[Any, Any]]) -> dict[str, Any] | None:
+    """An order with its lines from rows of the order's columns joined to each line's
+    (`line_no` None: no line), ordered by line number; None for no row."""
     if not rows:
         return None
     order = {name: rows[0][name] for name in _ORDER_COLUMNS}
