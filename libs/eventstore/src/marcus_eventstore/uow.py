@@ -211,12 +211,17 @@ class UnitOfWork(Transaction, Generic[R]):
             return envelopes
         try:
             self.positions += await self.store.append(self.session, envelopes)
-            for envelope in envelopes:
-                await self.projector.apply(self.session, envelope)
+            await self._project(envelopes)
         except IntegrityError as exc:
             self._raise_conflict(exc)
             raise
         return envelopes
+
+    async def _project(self, envelopes: list[Envelope]) -> None:
+        """Project the appended events, in order. A service may override it to project
+        several events in one statement (the catalog's stock reservations)."""
+        for envelope in envelopes:
+            await self.projector.apply(self.session, envelope)
 
     def _raise_conflict(self, exc: IntegrityError) -> None:
         """A unique violation `unique_messages` names becomes a Conflict (409)."""

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from sqlalchemy import event, text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.storage.projector import CatalogProjector
@@ -52,20 +51,10 @@ class CatalogUnitOfWork(UnitOfWork[Repository]):
     def make_repository(self, session: AsyncSession) -> Repository:
         return Repository(session)
 
-    async def record(self) -> list[Envelope]:
-        """`UnitOfWork.record` (append, then project, in the transaction), projecting
-        with `CatalogProjector.apply_all`: a reservation's per-product stock events
+    async def _project(self, envelopes: list[Envelope]) -> None:
+        """With `CatalogProjector.apply_all`: a reservation's per-product stock events
         become one statement (one round trip per order instead of one per product)."""
-        envelopes = self._collect()
-        if not envelopes:
-            return envelopes
-        try:
-            self.positions += await self.store.append(self.session, envelopes)
-            await _PROJECTOR.apply_all(self.session, envelopes)
-        except IntegrityError as exc:
-            self._raise_conflict(exc)
-            raise
-        return envelopes
+        await _PROJECTOR.apply_all(self.session, envelopes)
 
     async def commit(self) -> list[Envelope]:
         """Takes the transaction id before the events' positions are allocated: the read
