@@ -52,11 +52,8 @@ _new_unit_of_work = unit_of_work(CatalogUnitOfWork)
 
 async def catalog_unit_of_work(request: Request, response: Response) -> CatalogUnitOfWork:
     """A write's unit of work (the shared one) whose commit also puts the consistency
-    token on the response and drops what it changed from this replica's cache.
-
-    `async` although it awaits nothing: FastAPI runs a plain `def` dependency in its
-    thread pool, a hand-off to a worker thread and back for every write."""
-    uow = _new_unit_of_work(request)
+    token on the response and drops what it changed from this replica's cache."""
+    uow = await _new_unit_of_work(request)
     cache = _read_cache(request)
     uow.on_commit = lambda position, envelopes: consistency.committed(
         response, cache, position, envelopes

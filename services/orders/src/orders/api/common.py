@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, Header, Request, Response, status
+from fastapi import Depends, Header, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marcus_eventstore import NotFound
@@ -20,19 +20,7 @@ from orders.storage.uow import OrdersUnitOfWork
 
 IDEMPOTENCY_KEY_MAX = 255
 
-_new_unit_of_work = unit_of_work(OrdersUnitOfWork)
-
-
-async def orders_unit_of_work(request: Request) -> OrdersUnitOfWork:
-    """A command's unit of work (the shared dependency's).
-
-    `async` although it awaits nothing: FastAPI runs a plain `def` dependency in its
-    thread pool, a hand-off to a worker thread and back for every placement (~2 % of
-    the orders process's busy samples under the orders bench)."""
-    return _new_unit_of_work(request)
-
-
-UoW = Annotated[OrdersUnitOfWork, Depends(orders_unit_of_work)]
+UoW = Annotated[OrdersUnitOfWork, Depends(unit_of_work(OrdersUnitOfWork))]
 IdempotencyKey = Annotated[
     str | None,
     Header(
