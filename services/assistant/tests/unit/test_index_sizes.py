@@ -13,19 +13,19 @@ from marcus_search.chroma import AsyncCollection, NotFoundError
 
 
 class FakeCollection:
-    """Counts its `count()` calls; a call waits for `release` when it is set."""
+    """Counts its `count()` calls; a call waits while `release` is clear."""
 
     def __init__(self, name: str, size: int) -> None:
         self.name = name
         self.size = size
         self.calls = 0
-        self.release: asyncio.Event | None = None
+        self.release = asyncio.Event()
+        self.release.set()
         self.failure: Exception | None = None
 
     async def count(self) -> int:
         self.calls += 1
-        if self.release is not None:
-            await self.release.wait()
+        await self.release.wait()
         if self.failure is not None:
             raise self.failure
         return self.size
@@ -48,6 +48,20 @@ def clock() -> Clock:
     return Clock()
 
 
+def held(size: int) -> FakeCollection:
+    """A collection whose `count()` waits until its `release` is set."""
+    fake = FakeCollection("products__hash_256__a", size)
+    fake.release.clear()
+    return fake
+
+
+async def waiting_on(sizes: IndexSizes, fake: FakeCollection, n: int) -> list[asyncio.Task[int]]:
+    """n requests for the size, each started and waiting."""
+    tasks = [asyncio.create_task(sizes.of(handle(fake))) for _ in range(n)]
+    await asyncio.sleep(0)
+    return tasks
+
+
 async def test_a_size_is_counted_once_within_max_age_and_again_after(clock: Clock) -> None:
     sizes = IndexSizes(max_age=1.0, clock=clock)
     products = FakeCollection("products__hash_256__a", 10)
@@ -63,10 +77,8 @@ async def test_a_size_is_counted_once_within_max_age_and_again_after(clock: Cloc
 
 async def test_requests_that_find_the_size_stale_together_share_one_count(clock: Clock) -> None:
     sizes = IndexSizes(clock=clock)
-    products = FakeCollection("products__hash_256__a", 7)
-    products.release = asyncio.Event()
-    waiting = [asyncio.create_task(sizes.of(handle(products))) for _ in range(5)]
-    await asyncio.sleep(0)
+    products = held(7)
+    waiting = await waiting_on(sizes, products, 5)
     products.release.set()
     assert await asyncio.gather(*waiting) == [7] * 5
     assert products.calls == 1
@@ -74,11 +86,9 @@ async def test_requests_that_find_the_size_stale_together_share_one_count(clock:
 
 async def test_a_failed_count_reaches_every_waiter_and_is_not_remembered(clock: Clock) -> None:
     sizes = IndexSizes(clock=clock)
-    products = FakeCollection("products__hash_256__a", 3)
-    products.release = asyncio.Event()
+    products = held(3)
     products.failure = NotFoundError("dropped")
-    waiting = [asyncio.create_task(sizes.of(handle(products))) for _ in range(3)]
-    await asyncio.sleep(0)
+    waiting = await waiting_on(sizes, products, 3)
     products.release.set()
     results: list[Any] = await asyncio.gather(*waiting, return_exceptions=True)
     assert all(isinstance(r, NotFoundError) for r in results)
@@ -89,11 +99,8 @@ async def test_a_failed_count_reaches_every_waiter_and_is_not_remembered(clock: 
 
 async def test_a_waiter_cancelled_leaves_the_count_to_the_others(clock: Clock) -> None:
     sizes = IndexSizes(clock=clock)
-    products = FakeCollection("products__hash_256__a", 4)
-    products.release = asyncio.Event()
-    first = asyncio.create_task(sizes.of(handle(products)))
-    second = asyncio.create_task(sizes.of(handle(products)))
-    await asyncio.sleep(0)
+    products = held(4)
+    first, second = await waiting_on(sizes, products, 2)
     first.cancel()
     products.release.set()
     assert await second == 4
