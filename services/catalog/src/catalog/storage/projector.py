@@ -103,17 +103,7 @@ async def _stock_adjusted(session: AsyncSession, envelope: Envelope, event: Any)
 
 
 async def _stock_reserved(session: AsyncSession, envelope: Envelope, event: Any) -> None:
-    """The product's new stock and the order's reservation in one statement (the stock's
-    UPDATE as a CTE): one round trip for each reserved line instead of two."""
-    values = {"quantity": event.quantity, "status": "reserved", "released_at": None}
-    stmt = insert(reservations).values(
-        order_id=event.order_id, product_id=event.product_id, reserved_at=envelope.time, **values
-    )
-    await session.execute(
-        stmt.on_conflict_do_update(index_elements=["order_id", "product_id"], set_=values).add_cte(
-            _new_stock(envelope, event).cte("new_stock")
-        )
-    )
+    await _stocks_reserved(session, [(envelope, event)])
 
 
 _RESERVED_MANY = text(
@@ -131,8 +121,9 @@ SELECT order_id, product_id, quantity, 'reserved', at, NULL FROM r
 ON CONFLICT (order_id, product_id) DO UPDATE
 SET quantity = EXCLUDED.quantity, status = 'reserved', released_at = NULL"""
 )
-"""Several `catalog.stock.reserved` of different products (an order's lines) in one
-statement: `_stock_reserved` for each, read from one JSON array."""
+"""`catalog.stock.reserved` of distinct products (an order's lines, or one) in one
+statement: each product's new stock (the UPDATE a CTE) and the order's reservation,
+read from one JSON array. Distinct, because one statement cannot update a row twice."""
 
 
 async def _stocks_reserved(session: AsyncSession, run: list[tuple[Envelope, Any]]) -> None:
@@ -251,8 +242,5 @@ class CatalogProjector:
         await self._reserved(session, run)
 
     async def _reserved(self, session: AsyncSession, run: list[tuple[Envelope, Any]]) -> None:
-        if len(run) == 1:
-            envelope, event = run[0]
-            await _stock_reserved(session, envelope, event)
-        elif run:
+        if run:
             await _stocks_reserved(session, run)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,12 +29,9 @@ ReadBack = Callable[[AsyncSession], Awaitable[None]]
 """Reads a write's answer in the write's own transaction (see `CatalogUnitOfWork.read_back`)."""
 
 
-_PROJECTOR = CatalogProjector()
-
-
 class CatalogUnitOfWork(UnitOfWork[Repository]):
     store = EventStore(event_store)
-    projector = _PROJECTOR
+    projector: ClassVar[CatalogProjector] = CatalogProjector()
     unique_messages = {
         "uq_products_sku": "a product with this sku already exists",
         "uq_categories_slug": "a category with this slug already exists",
@@ -54,7 +51,7 @@ class CatalogUnitOfWork(UnitOfWork[Repository]):
     async def _project(self, envelopes: list[Envelope]) -> None:
         """With `CatalogProjector.apply_all`: a reservation's per-product stock events
         become one statement (one round trip per order instead of one per product)."""
-        await _PROJECTOR.apply_all(self.session, envelopes)
+        await self.projector.apply_all(self.session, envelopes)
 
     async def commit(self) -> list[Envelope]:
         """Takes the transaction id before the events' positions are allocated: the read
