@@ -35,7 +35,8 @@ class IndexSizes:
         self._counting: dict[str, asyncio.Task[int]] = {}
 
     async def of(self, collection: AsyncCollection) -> int:
-        """The collection's size, counted now unless a count finished within `max_age`.
+        """The collection's size, counted now unless a count that started within
+        `max_age` seconds gave it.
         A failed count (the collection dropped, the server down) is raised to every
         request waiting on it and remembered by none."""
         name = collection.name
@@ -46,7 +47,7 @@ class IndexSizes:
         if task is None:
             task = asyncio.create_task(self._count(collection))
             self._counting[name] = task
-            task.add_done_callback(lambda _: self._counting.pop(name, None))
+            task.add_done_callback(lambda done: self._counted(name, done))
         return await asyncio.shield(task)
 
     async def _count(self, collection: AsyncCollection) -> int:
@@ -57,6 +58,13 @@ class IndexSizes:
         while len(self._known) > KEPT:
             self._known.popitem(last=False)
         return size
+
+    def _counted(self, name: str, task: asyncio.Task[int]) -> None:
+        """The count is over: the next stale request starts another. Its failure is
+        marked seen, since every request that waited on it may have been cancelled."""
+        self._counting.pop(name, None)
+        if not task.cancelled():
+            task.exception()
 
     def forget(self, name: str) -> None:
         """Drop what is known of a collection (it was dropped)."""
